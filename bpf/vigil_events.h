@@ -1,0 +1,67 @@
+/* The one header shared by vigil's BPF programs and their C++ loader.
+ * Fixed-width fields only; every record's size is asserted on both sides so
+ * a mismatch fails the build, and VIGIL_BPF_ABI_VERSION is checked after open
+ * so a stale object is refused at run time. */
+#ifndef VIGIL_BPF_VIGIL_EVENTS_H
+#define VIGIL_BPF_VIGIL_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define VIGIL_BPF_ABI_VERSION 1
+
+/* Kernel dev_t as the block tracepoints record it: major << 20 | minor. */
+#define VIGIL_KDEV_MINOR_BITS 20
+
+enum vigil_block_op {
+    VIGIL_BLOCK_OP_OTHER = 0,
+    VIGIL_BLOCK_OP_READ = 1,
+    VIGIL_BLOCK_OP_WRITE = 2,
+    VIGIL_BLOCK_OP_DISCARD = 3,
+    VIGIL_BLOCK_OP_FLUSH = 4,
+};
+
+enum vigil_event_kind {
+    VIGIL_EVENT_BLOCK_ERROR = 1,
+};
+
+/* Key of the in-kernel error counters: one per device, operation and errno. */
+struct vigil_block_error_key {
+    __u32 dev;   /* kernel dev_t */
+    __u32 op;    /* enum vigil_block_op */
+    __s32 error; /* negative errno, as the kernel's tracepoint records it */
+    __u32 pad;
+};
+
+/* One block I/O error, sent through the ring buffer (rate-limited per device). */
+struct vigil_block_error_event {
+    __u32 kind; /* VIGIL_EVENT_BLOCK_ERROR */
+    __u32 dev;
+    __u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+    __u64 sector;
+    __u32 nr_sector;
+    __s32 error;
+    __u32 op;
+    __u32 suppressed; /* errors on this device not sent since the last event */
+    char rwbs[8];
+};
+
+/* Per-device token bucket for the ring-buffer rate limit. */
+struct vigil_rate_state {
+    __u64 window_start_ns;
+    __u32 sent_in_window;
+    __u32 suppressed;
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct vigil_block_error_key) == 16, "ABI: vigil_block_error_key");
+static_assert(sizeof(struct vigil_block_error_event) == 48, "ABI: vigil_block_error_event");
+static_assert(sizeof(struct vigil_rate_state) == 16, "ABI: vigil_rate_state");
+#else
+_Static_assert(sizeof(struct vigil_block_error_key) == 16, "ABI: vigil_block_error_key");
+_Static_assert(sizeof(struct vigil_block_error_event) == 48, "ABI: vigil_block_error_event");
+_Static_assert(sizeof(struct vigil_rate_state) == 16, "ABI: vigil_rate_state");
+#endif
+
+#endif
