@@ -1,0 +1,1 @@
+// Anchors vigil_fence until the fence actions land.
