@@ -1,0 +1,59 @@
+// The daemon's one event loop (sd-event). Every source enters through it:
+// file descriptors, timers, signals. It also answers systemd's watchdog, so
+// a stalled loop stops WATCHDOG=1 and systemd restarts the daemon.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "daemon/ports/error.h"
+
+struct sd_event;
+struct sd_event_source;
+
+namespace vigil::adapters {
+
+class EventLoop {
+public:
+    using Callback = std::function<void()>;
+
+    [[nodiscard]] static std::expected<std::unique_ptr<EventLoop>, Error> make();
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    using WatchId = std::uint64_t;
+
+    // Calls `on_readable` whenever `fd` is readable, until unwatch().
+    [[nodiscard]] std::expected<WatchId, Error> watch_fd(int fd, Callback on_readable);
+    // Safe to call from the watch's own callback.
+    void unwatch(WatchId id);
+    // Calls `on_tick` every `interval`, first after one interval.
+    [[nodiscard]] std::expected<void, Error> every(std::chrono::milliseconds interval,
+                                                   Callback on_tick);
+    // SIGTERM and SIGINT end run() cleanly.
+    [[nodiscard]] std::expected<void, Error> stop_on_signals();
+    // Answers systemd's watchdog (WATCHDOG_USEC) from the loop itself.
+    [[nodiscard]] std::expected<void, Error> enable_systemd_watchdog();
+
+    // Runs until exit() or a stop signal; returns the exit code.
+    int run();
+    void exit(int code);
+    [[nodiscard]] std::chrono::nanoseconds now() const;  // CLOCK_MONOTONIC
+
+private:
+    EventLoop() = default;
+    struct Handler;
+    sd_event* event_ = nullptr;
+    void free_retired();
+    std::map<WatchId, std::unique_ptr<Handler>> handlers_;
+    std::vector<std::unique_ptr<Handler>> retired_;
+    WatchId next_id_ = 1;
+};
+
+}  // namespace vigil::adapters

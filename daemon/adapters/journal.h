@@ -1,0 +1,37 @@
+// Structured log records: to journald with a stable MESSAGE_ID per kind of
+// record when running under systemd, and as one key=value line on stderr
+// otherwise (tests, a terminal).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace vigil::adapters {
+
+enum class Priority { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+
+// Stable ids (sd-id128), one per kind of record; `journalctl MESSAGE_ID=...`.
+namespace message_id {
+inline constexpr std::string_view kStarted = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a01";
+inline constexpr std::string_view kStopped = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a02";
+inline constexpr std::string_view kProbe = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a03";
+inline constexpr std::string_view kBlockIoError = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a04";
+inline constexpr std::string_view kBadInput = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a05";
+}  // namespace message_id
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+class Journal {
+public:
+    explicit Journal(Priority threshold);
+    void log(Priority priority, std::string_view id, const std::string& message,
+             const Fields& fields = {}) const;
+
+private:
+    Priority threshold_;
+    bool to_journald_;
+};
+
+}  // namespace vigil::adapters

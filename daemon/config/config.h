@@ -1,0 +1,58 @@
+// vigild's configuration: one TOML file, every key documented in
+// packaging/vigil.toml. Unknown keys and bad values are refused with the file,
+// line and reason; no file at all means the safe standalone mode.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace vigil::config {
+
+enum class LogLevel { debug, info, warning, error };
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+struct Config {
+    // Where the configuration came from; empty for the built-in defaults.
+    std::string source;
+    // No cluster is joined and no watchdog armed in standalone mode.
+    bool standalone = true;
+
+    LogLevel log_level = LogLevel::info;
+    Endpoint metrics_listen{"127.0.0.1", 9774};
+    bool metrics_enabled = true;
+    std::string control_socket = "/run/vigil/vigild.sock";
+
+    std::chrono::milliseconds probe_poll_interval{250};
+    std::uint32_t block_error_events_per_second = 20;
+};
+
+struct ConfigError {
+    std::string file;
+    int line = 0;  // 0 when the error is not about one line
+    std::string reason;
+
+    [[nodiscard]] std::string to_string() const;
+};
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/vigil/vigil.toml";
+
+// Parses TOML text; `file` names it in errors.
+[[nodiscard]] std::expected<Config, ConfigError> parse(std::string_view text, std::string_view file);
+
+// Reads and parses a file. A missing file is an error here: whether that means
+// "standalone" is the caller's choice (only for the default path).
+[[nodiscard]] std::expected<Config, ConfigError> load(const std::filesystem::path& path);
+
+[[nodiscard]] std::expected<Endpoint, std::string> parse_endpoint(std::string_view text);
+
+[[nodiscard]] const char* to_string(LogLevel level);
+
+}  // namespace vigil::config

@@ -1,0 +1,61 @@
+// vigild's wiring: the event loop, the kernel probes, metrics, the control
+// socket and the journal, and how evidence flows between them.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "bpf/probes.h"
+#include "daemon/adapters/block_devices.h"
+#include "daemon/adapters/control_server.h"
+#include "daemon/adapters/event_loop.h"
+#include "daemon/adapters/journal.h"
+#include "daemon/config/config.h"
+#include "daemon/ports/error.h"
+#include "exporters/metrics.h"
+
+namespace vigil {
+
+inline constexpr const char* kVersion = "0.1.0";
+
+class Daemon {
+public:
+    [[nodiscard]] static std::expected<std::unique_ptr<Daemon>, Error> make(config::Config config);
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Runs until SIGTERM/SIGINT; returns the exit code.
+    int run();
+
+    // Answers one control request (a JSON line); public for tests.
+    [[nodiscard]] std::string handle_request(const std::string& request);
+
+private:
+    explicit Daemon(config::Config config);
+    void start_probes();
+    void on_block_errors();
+    void refresh_counters();
+    void refuse_input(const std::string& source, const std::string& reason);
+    [[nodiscard]] std::string status_json() const;
+
+    using ErrorKey = std::tuple<std::string, std::string, std::string>;  // device, op, error
+
+    config::Config config_;
+    adapters::Journal journal_;
+    std::unique_ptr<adapters::EventLoop> loop_;
+    std::unique_ptr<exporters::Metrics> metrics_;
+    std::unique_ptr<bpf::BlockProbes> block_;
+    std::unique_ptr<bpf::SunrpcProbes> sunrpc_;
+    std::vector<bpf::ProbeStatus> probes_;
+    std::unique_ptr<adapters::ControlServer> control_;
+    adapters::BlockDeviceNames device_names_;
+    std::map<ErrorKey, std::uint64_t> block_errors_;
+    std::chrono::nanoseconds started_{};
+};
+
+}  // namespace vigil

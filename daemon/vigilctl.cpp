@@ -1,0 +1,83 @@
+// vigilctl: talks to the running vigild over its root-only control socket.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "daemon/adapters/control_server.h"
+
+namespace {
+
+using nlohmann::json;
+
+std::string format_duration(double seconds)
+{
+    const auto s = static_cast<long long>(seconds);
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%lldd %02lld:%02lld:%02lld", s / 86400, s / 3600 % 24,
+                  s / 60 % 60, s % 60);
+    return buf;
+}
+
+void print_status(const json& st)
+{
+    std::printf("vigild %s, %s mode, up %s\n", st.value("version", "?").c_str(),
+                st.value("mode", "?").c_str(),
+                format_duration(st.value("uptime_seconds", 0.0)).c_str());
+    const std::string config = st.value("config", "");
+    std::printf("config: %s\n\n", config.empty() ? "(built-in defaults)" : config.c_str());
+    std::printf("probes:\n");
+    for (const auto& p : st.value("probes", json::array())) {
+        const std::string state = p.value("state", "?");
+        std::printf("  %-18s %-12s %s", p.value("name", "?").c_str(), state.c_str(),
+                    p.value("hook", "").c_str());
+        if (state != "attached") std::printf("\n  %-18s %-12s why: %s", "", "", p.value("reason", "").c_str());
+        std::printf("\n");
+    }
+    std::printf("\nblock devices with I/O errors:\n");
+    const auto devices = st.value("block_devices", json::array());
+    if (devices.empty()) std::printf("  none\n");
+    for (const auto& d : devices) {
+        for (const auto& e : d.value("io_errors", json::array())) {
+            std::printf("  %-12s %-8s %-8s %llu\n", d.value("device", "?").c_str(),
+                        e.value("op", "?").c_str(), e.value("error", "?").c_str(),
+                        static_cast<unsigned long long>(e.value("count", 0ULL)));
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"vigilctl: query and steer the local vigild"};
+    std::string socket = "/run/vigil/vigild.sock";
+    bool as_json = false;
+    app.add_option("-s,--socket", socket, "vigild's control socket");
+    auto* status = app.add_subcommand("status", "this host's probes, devices and uptime");
+    status->add_flag("--json", as_json, "print the daemon's JSON reply");
+    app.require_subcommand(1);
+    CLI11_PARSE(app, argc, argv);
+
+    auto reply = vigil::adapters::control_request(socket, json{{"command", "status"}}.dump());
+    if (!reply) {
+        std::fprintf(stderr, "vigilctl: %s\n", reply.error().message.c_str());
+        return 2;
+    }
+    const auto parsed = json::parse(*reply, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+        std::fprintf(stderr, "vigilctl: vigild sent a reply that is not JSON\n");
+        return 2;
+    }
+    if (!parsed.value("ok", false)) {
+        std::fprintf(stderr, "vigilctl: vigild: %s\n", parsed.value("error", "unknown error").c_str());
+        return 1;
+    }
+    if (as_json) {
+        std::cout << parsed["status"].dump(2) << "\n";
+    } else {
+        print_status(parsed["status"]);
+    }
+    return 0;
+}
