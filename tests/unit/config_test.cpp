@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "daemon/config/config.h"
+
+namespace vigil::config {
+namespace {
+
+ConfigError parse_error(std::string_view text)
+{
+    auto result = parse(text, "test.toml");
+    EXPECT_FALSE(result.has_value()) << "accepted:\n" << text;
+    return result ? ConfigError{} : result.error();
+}
+
+TEST(Config, DefaultsAreStandaloneOnLocalhost)
+{
+    const Config c;
+    EXPECT_TRUE(c.standalone);
+    EXPECT_EQ(c.metrics_listen.host, "127.0.0.1");
+    EXPECT_EQ(c.metrics_listen.port, 9774);
+    EXPECT_EQ(c.control_socket, "/run/vigil/vigild.sock");
+}
+
+TEST(Config, EmptyFileMeansDefaults)
+{
+    auto c = parse("", "empty.toml");
+    ASSERT_TRUE(c.has_value()) << c.error().to_string();
+    EXPECT_TRUE(c->standalone);
+    EXPECT_EQ(c->probe_poll_interval, std::chrono::milliseconds(250));
+    EXPECT_EQ(c->source, "empty.toml");
+}
+
+TEST(Config, ReadsEveryKey)
+{
+    auto c = parse(R"(
+[log]
+level = "debug"
+[metrics]
+enabled = false
+listen = "[::1]:9100"
+[control]
+socket = "/run/x/ctl.sock"
+[probes]
+poll_interval_ms = 100
+block_error_events_per_second = 5
+)",
+                   "t.toml");
+    ASSERT_TRUE(c.has_value()) << c.error().to_string();
+    EXPECT_EQ(c->log_level, LogLevel::debug);
+    EXPECT_FALSE(c->metrics_enabled);
+    EXPECT_EQ(c->metrics_listen.host, "::1");
+    EXPECT_EQ(c->metrics_listen.port, 9100);
+    EXPECT_EQ(c->control_socket, "/run/x/ctl.sock");
+    EXPECT_EQ(c->probe_poll_interval, std::chrono::milliseconds(100));
+    EXPECT_EQ(c->block_error_events_per_second, 5U);
+}
+
+TEST(Config, MisspeltKeyNamesItsLine)
+{
+    const auto e = parse_error("[metrics]\nenabled = true\nlisten_addr = \"127.0.0.1:1\"\n");
+    EXPECT_EQ(e.line, 3);
+    EXPECT_NE(e.reason.find("unknown key \"listen_addr\""), std::string::npos) << e.reason;
+    EXPECT_NE(e.reason.find("listen"), std::string::npos) << "known keys are offered";
+    EXPECT_EQ(e.to_string().rfind("test.toml:3: ", 0), 0U) << e.to_string();
+}
+
+TEST(Config, UnknownSectionAndTopLevelKey)
+{
+    EXPECT_EQ(parse_error("\n[metric]\nlisten = \"a:1\"\n").line, 2);
+    const auto e = parse_error("level = \"info\"\n");
+    EXPECT_EQ(e.line, 1);
+    EXPECT_NE(e.reason.find("outside any section"), std::string::npos) << e.reason;
+}
+
+TEST(Config, WrongTypes)
+{
+    auto e = parse_error("[probes]\npoll_interval_ms = \"250\"\n");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_NE(e.reason.find("expected an integer, got a string"), std::string::npos) << e.reason;
+    e = parse_error("[metrics]\nenabled = 1\n");
+    EXPECT_NE(e.reason.find("expected true or false"), std::string::npos) << e.reason;
+    e = parse_error("[metrics]\nlisten = 9774\n");
+    EXPECT_NE(e.reason.find("expected a string"), std::string::npos) << e.reason;
+    e = parse_error("metrics = 3\n");
+    EXPECT_EQ(e.line, 1);
+    EXPECT_NE(e.reason.find("must be a table"), std::string::npos) << e.reason;
+}
+
+TEST(Config, OutOfRangeValues)
+{
+    auto e = parse_error("[probes]\n\npoll_interval_ms = 10\n");
+    EXPECT_EQ(e.line, 3);
+    EXPECT_NE(e.reason.find("out of range [50, 5000]"), std::string::npos) << e.reason;
+    e = parse_error("[probes]\nblock_error_events_per_second = -1\n");
+    EXPECT_NE(e.reason.find("out of range"), std::string::npos) << e.reason;
+    e = parse_error("[metrics]\nlisten = \"127.0.0.1:70000\"\n");
+    EXPECT_NE(e.reason.find("port must be 1-65535"), std::string::npos) << e.reason;
+    e = parse_error("[log]\nlevel = \"loud\"\n");
+    EXPECT_NE(e.reason.find("unknown level"), std::string::npos) << e.reason;
+    e = parse_error("[control]\nsocket = \"relative.sock\"\n");
+    EXPECT_NE(e.reason.find("absolute path"), std::string::npos) << e.reason;
+}
+
+TEST(Config, SyntaxErrorsAndGarbage)
+{
+    auto e = parse_error("[metrics\nlisten = \"x\"\n");
+    EXPECT_EQ(e.line, 1);
+    EXPECT_FALSE(e.reason.empty());
+    const std::string garbage("\x7f" "ELF\x02\x01\x01\x00\xff\xfe\x00\x00\x13\x37", 16);
+    e = parse_error(garbage);
+    EXPECT_FALSE(e.reason.empty());
+    e = parse_error("[probes]\npoll_interval_ms = 100\npoll_interval_ms = 200\n");
+    EXPECT_EQ(e.line, 3) << "a key given twice is refused where it repeats";
+}
+
+TEST(Config, EndpointParsing)
+{
+    EXPECT_TRUE(parse_endpoint("0.0.0.0:1").has_value());
+    EXPECT_FALSE(parse_endpoint("localhost").has_value());
+    EXPECT_FALSE(parse_endpoint(":9774").has_value());
+    EXPECT_FALSE(parse_endpoint("::1:9774").has_value()) << "IPv6 needs brackets";
+    EXPECT_FALSE(parse_endpoint("[::1]9774").has_value());
+    EXPECT_FALSE(parse_endpoint("host:12ab").has_value());
+}
+
+TEST(Config, MissingFileIsAnError)
+{
+    auto c = load("/nonexistent/vigil.toml");
+    ASSERT_FALSE(c.has_value());
+    EXPECT_NE(c.error().to_string().find("/nonexistent/vigil.toml"), std::string::npos);
+}
+
+// The annotated example documents every key; it must parse and equal the defaults.
+TEST(Config, ExampleFileIsValidAndMatchesDefaults)
+{
+    auto c = load(VIGIL_EXAMPLE_CONFIG);
+    ASSERT_TRUE(c.has_value()) << c.error().to_string();
+    const Config defaults;
+    EXPECT_EQ(c->log_level, defaults.log_level);
+    EXPECT_EQ(c->metrics_enabled, defaults.metrics_enabled);
+    EXPECT_EQ(c->metrics_listen.host, defaults.metrics_listen.host);
+    EXPECT_EQ(c->metrics_listen.port, defaults.metrics_listen.port);
+    EXPECT_EQ(c->control_socket, defaults.control_socket);
+    EXPECT_EQ(c->probe_poll_interval, defaults.probe_poll_interval);
+    EXPECT_EQ(c->block_error_events_per_second, defaults.block_error_events_per_second);
+}
+
+}  // namespace
+}  // namespace vigil::config
