@@ -9,7 +9,8 @@
 #include <string>
 #include <tuple>
 
-#include "bpf/probes.h"
+#include "bpf/block_probes.h"
+#include "bpf/sunrpc_probes.h"
 #include "daemon/adapters/block_devices.h"
 #include "daemon/adapters/control_server.h"
 #include "daemon/adapters/event_loop.h"

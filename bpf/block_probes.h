@@ -1,0 +1,72 @@
+// Block-layer evidence: I/O errors per device, operation and errno.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpf/probes.h"
+
+namespace vigil::bpf {
+
+struct DeviceNumber {
+    std::uint32_t major = 0;
+    std::uint32_t minor = 0;
+    auto operator<=>(const DeviceNumber&) const = default;
+};
+
+enum class BlockOp { other, read, write, discard, flush };
+
+[[nodiscard]] const char* to_string(BlockOp op);
+
+struct BlockErrorEvent {
+    std::chrono::nanoseconds monotonic;  // CLOCK_MONOTONIC of the error
+    DeviceNumber device;
+    BlockOp op = BlockOp::other;
+    int error = 0;  // positive errno, e.g. EIO
+    std::uint64_t sector = 0;
+    std::uint32_t sectors = 0;
+    std::uint32_t suppressed_before = 0;  // rate-limited errors not sent since the last event
+    std::string rwbs;
+};
+
+struct BlockErrorCount {
+    DeviceNumber device;
+    BlockOp op = BlockOp::other;
+    int error = 0;  // positive errno
+    std::uint64_t count = 0;
+};
+
+struct BlockProbeOptions {
+    std::uint32_t events_per_second = 20;  // ring-buffer events per device per second
+};
+
+class BlockProbes {
+public:
+    [[nodiscard]] static std::expected<std::unique_ptr<BlockProbes>, Error> make(
+        const BlockProbeOptions& options);
+    ~BlockProbes();
+    BlockProbes(const BlockProbes&) = delete;
+    BlockProbes& operator=(const BlockProbes&) = delete;
+
+    [[nodiscard]] std::span<const ProbeStatus> probes() const { return probes_; }
+    // Readable when ring-buffer records wait; -1 when nothing is attached.
+    [[nodiscard]] int event_fd() const;
+    // Hands every waiting record to `on_error`; returns how many.
+    int drain(const std::function<void(const BlockErrorEvent&)>& on_error);
+    // The kernel's counters: every error, including rate-limited ones.
+    [[nodiscard]] std::vector<BlockErrorCount> error_counts() const;
+
+private:
+    BlockProbes() = default;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::vector<ProbeStatus> probes_;
+};
+
+}  // namespace vigil::bpf

@@ -1,0 +1,39 @@
+// Internal to bpf/: the probe-table mechanics each domain's loader uses.
+#pragma once
+
+#include <expected>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpf/probes.h"
+
+struct bpf_link;
+struct bpf_program;
+
+namespace vigil::bpf::detail {
+
+// Routes libbpf's warnings to stderr, drops its debug output. Idempotent.
+void init_libbpf();
+
+// One way to get a signal: a program and the tracepoint it needs.
+struct Hook {
+    bpf_program* program;
+    const char* group;
+    const char* event;
+};
+
+std::string hook_name(const Hook& hook);
+
+// Picks the first hook whose tracepoint this kernel has and switches every
+// other program off before load, so a missing hook never fails the object.
+ProbeStatus choose(const char* name, std::span<const Hook> hooks,
+                   const std::expected<std::string, Error>& tracefs, const Hook** chosen);
+
+// Attaches the chosen hook; the status says how it went.
+void attach(ProbeStatus& status, const Hook* chosen, bpf_link** link);
+
+// After a failed load: every probe that was going to attach has failed.
+void mark_failed(std::vector<ProbeStatus>& probes, const std::string& reason);
+
+}  // namespace vigil::bpf::detail
