@@ -1,0 +1,77 @@
+// The control protocol of vigil-faultfs: one request line in, one reply line
+// out, over a unix stream socket. Pure parsing and formatting, no I/O, so the
+// grammar is tested without root and the test fixtures reuse the same types.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace vigil::faultfs {
+
+enum class FaultKind { kOk, kEio, kEnospc, kStall, kSlow };
+
+// Which data operations a fault applies to. fsync and fallocate count as writes.
+enum class Scope { kAll, kRead, kWrite };
+
+enum class Op { kRead, kWrite };
+
+struct Mode {
+    FaultKind kind = FaultKind::kOk;
+    Scope scope = Scope::kAll;
+    std::chrono::milliseconds delay{0};  // only for kSlow
+
+    friend bool operator==(const Mode&, const Mode&) = default;
+};
+
+// What the file system does with one data operation under a mode.
+enum class Action { kPass, kFailEio, kFailEnospc, kStall, kDelay };
+
+[[nodiscard]] Action action_for(const Mode& mode, Op op);
+
+struct SetMode {
+    Mode mode;
+    friend bool operator==(const SetMode&, const SetMode&) = default;
+};
+struct QueryStatus {
+    friend bool operator==(const QueryStatus&, const QueryStatus&) = default;
+};
+using Request = std::variant<SetMode, QueryStatus>;
+
+// Counters since start. `stalled` is the number of operations blocked right now,
+// so callers wait for a stall to take hold instead of sleeping.
+struct Status {
+    Mode mode;
+    std::uint64_t reads = 0;     // read operations that reached the source directory
+    std::uint64_t writes = 0;    // write operations that reached the source directory
+    std::uint64_t injected = 0;  // operations failed on purpose
+    std::uint64_t stalled = 0;
+
+    friend bool operator==(const Status&, const Status&) = default;
+};
+
+// Longest delay `slow` accepts: a day, so a typo cannot wedge a test forever.
+inline constexpr std::chrono::milliseconds kMaxDelay{86'400'000};
+
+// Request grammar (words separated by blanks, one line):
+//   ok | eio [read|write] | enospc [write] | stall [read|write]
+//   | slow MS [read|write] | status
+[[nodiscard]] std::expected<Request, std::string> parse_request(std::string_view line);
+[[nodiscard]] std::expected<Mode, std::string> parse_mode(std::string_view text);
+[[nodiscard]] std::string format_mode(const Mode& mode);
+[[nodiscard]] std::string format_request(const Request& request);
+
+// Reply grammar: "OK" | "OK <status fields>" | "ERR <reason>".
+[[nodiscard]] std::string format_ok();
+[[nodiscard]] std::string format_error(std::string_view reason);
+[[nodiscard]] std::string format_status(const Status& status);
+[[nodiscard]] std::expected<Status, std::string> parse_status(std::string_view reply);
+
+// Turns a reply line into success or the server's reason; the text after "OK " is
+// returned so a status reply can be parsed further.
+[[nodiscard]] std::expected<std::string, std::string> parse_reply(std::string_view reply);
+
+}  // namespace vigil::faultfs
