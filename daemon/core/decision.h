@@ -1,0 +1,122 @@
+#pragma once
+
+// What the engine decides, each with the reason and the evidence behind it, so the
+// daemon can log it once (stable kind for journald MESSAGE_ID) and `vigilctl explain`
+// can print it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/evidence.h"
+#include "daemon/core/policy.h"
+#include "daemon/core/types.h"
+
+namespace vigil::core {
+
+enum class PeerClass : std::uint8_t { kAlive, kIsolated, kSuspect, kDead, kReleased };
+
+enum class DecisionKind : std::uint8_t {
+    kPetStarted,       // the watchdog is petted from now on
+    kPetStopped,       // it is not: the watchdog will reset this host unless this changes
+    kSelfFenceReboot,  // reboot this host now
+    kStopVm,           // stop (destroy) a local VM and release its disk leases
+    kStartVm,          // start a VM here: assigned by the coordinator
+    kResumeVm,         // resume a local VM paused for an I/O error
+    kAssignVm,         // coordinator: plan a VM onto a host
+    kPeerClass,        // a peer changed class
+    kSelfState,        // what this host says about itself changed
+    kAlert,
+};
+
+enum class Reason : std::uint8_t {
+    kQuorate,
+    kSlotWritesOk,
+    kNoQuorumNoStorage,
+    kSelfFencing,
+    kMaintenance,
+    kStorageLostIoInFlight,
+    kStorageLostNothingInFlight,
+    kIsolatedUplinksDown,
+    kIsolatedPolicyAlwaysStop,
+    kIoErrorPolicyRecoverElsewhere,
+    kAssignedByCoordinator,
+    kStorageBack,
+    kOwnerDead,
+    kOwnerReleased,
+    kNotRunningAnywhere,
+    kInMembership,
+    kSlotAdvancing,
+    kReleasedInSlot,
+    kFenceDelayElapsed,
+    kSilentInsideFenceDelay,
+    kCannotReadSlots,
+    kNoStatusYet,
+    kFenceConfirmed,
+    kStormGuard,
+    kQuorumLost,
+    kGlobalStorageOutage,
+    kPeerIsolated,
+    kPeerStorageLost,
+    kNoCapacity,
+    kVmIoError,
+    kStateChanged,
+};
+
+enum class AlertKind : std::uint8_t {
+    kQuorumLost,
+    kPeerIsolated,
+    kPeerStorageLost,
+    kStorageLost,
+    kGlobalStorageOutage,
+    kStormGuard,
+    kNoCapacity,
+    kVmIoError,
+    kVmLeftPaused,
+};
+
+struct Fact {
+    std::string key;
+    std::string value;
+    bool operator==(const Fact&) const = default;
+};
+
+struct Decision {
+    DecisionKind kind = DecisionKind::kAlert;
+    Reason reason = Reason::kStateChanged;
+    std::optional<HostId> peer;          // kPeerClass, kAssignVm (previous owner)
+    std::string vm;                      // VM decisions
+    std::optional<HostId> target;        // kAssignVm
+    std::optional<PeerClass> peer_class; // kPeerClass
+    std::optional<SelfState> self_state; // kSelfState
+    std::optional<AlertKind> alert;      // kAlert
+    std::vector<Fact> evidence;
+    bool operator==(const Decision&) const = default;
+};
+
+struct TickResult {
+    bool pet_watchdog = false;
+    HostStatus status;  // write to the storage slot and broadcast to the cluster
+    std::vector<Decision> decisions;
+};
+
+[[nodiscard]] std::string_view name(PeerClass c);
+[[nodiscard]] std::string_view name(DecisionKind k);
+[[nodiscard]] std::string_view name(Reason r);
+[[nodiscard]] std::string_view name(AlertKind a);
+[[nodiscard]] std::string_view name(SelfState s);
+[[nodiscard]] std::string_view name(VmState s);
+[[nodiscard]] std::string_view name(StorageHealth h);
+[[nodiscard]] std::string_view name(LinkState s);
+[[nodiscard]] std::string_view name(NetRole r);
+[[nodiscard]] std::string_view name(IsolationResponse r);
+[[nodiscard]] std::string_view name(IoErrorPolicy p);
+[[nodiscard]] std::string host_name(HostId id);  // "h<id>"
+[[nodiscard]] std::string format_seconds(Duration d);  // "7.250"
+
+// One line, stable field order: "<kind> key=value ... reason=<reason> <evidence>".
+[[nodiscard]] std::string to_string(const Decision& d);
+
+}  // namespace vigil::core

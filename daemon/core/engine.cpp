@@ -1,0 +1,583 @@
+#include "daemon/core/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace vigil::core {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+    using Fs::operator()...;
+};
+
+Fact fact(std::string key, std::string value) { return Fact{std::move(key), std::move(value)}; }
+
+Fact age(std::string key, TimePoint now, TimePoint then) {
+    return fact(std::move(key), format_seconds(now - then));
+}
+
+bool troubled(StorageHealth h) {
+    switch (h) {
+        case StorageHealth::kOk:
+        case StorageHealth::kDegraded:
+        case StorageHealth::kNoSpace:  // one full volume is the VM's problem, not the host's
+            return false;
+        case StorageHealth::kStalled:
+        case StorageHealth::kFailed:
+            return true;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::expected<HostEngine, std::string> HostEngine::make(Policy policy, HostId self, std::uint64_t incarnation,
+                                                        TimePoint started) {
+    if (auto ok = policy.validate(); !ok) return std::unexpected(ok.error());
+    if (policy.host(self) == nullptr) {
+        return std::unexpected("this host (" + host_name(self) + ") is not among the configured hosts");
+    }
+    return HostEngine(std::move(policy), self, incarnation, started);
+}
+
+HostEngine::HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started)
+    : policy_(std::move(policy)), self_(self), incarnation_(incarnation), started_(started) {
+    maintenance_ = policy_.maintenance;
+    for (const auto& h : policy_.hosts) {
+        if (h.id != self_) peers_.emplace(h.id, PeerView{});
+    }
+}
+
+PeerClass HostEngine::peer_class(HostId peer) const {
+    const auto it = peers_.find(peer);
+    return it == peers_.end() ? PeerClass::kSuspect : it->second.cls;
+}
+
+bool HostEngine::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
+    return t && now - *t <= policy_.slot_fresh_window();
+}
+
+void HostEngine::accept_status(PeerView& peer, const HostStatus& status) {
+    if (peer.status && peer.status->incarnation == status.incarnation && peer.status->sequence > status.sequence) {
+        return;  // older than what we already have through the other channel
+    }
+    if (peer.status && peer.status->incarnation != status.incarnation) {
+        peer.fence_confirmed = false;  // a new daemon run: the old fence no longer describes it
+    }
+    peer.status = status;
+}
+
+void HostEngine::observe(TimePoint at, const Evidence& evidence) {
+    std::visit(Overloaded{
+                   [&](const StorageEvidence& e) {
+                       storage_[e.domain] = e;
+                       update_trouble(at);
+                   },
+                   [&](const LinkEvidence& e) {
+                       auto it = links_.find(e.role);
+                       if (it == links_.end() || it->second.first != e.state) links_[e.role] = {e.state, at};
+                   },
+                   [&](const MembershipEvidence& e) {
+                       membership_seen_ = true;
+                       const bool member = std::ranges::find(e.members, self_) != e.members.end();
+                       quorate_ = e.quorate && member;
+                       for (auto& [id, peer] : peers_) {
+                           const bool in = std::ranges::find(e.members, id) != e.members.end();
+                           if (peer.in_membership && !in) peer.left_membership = at;
+                           peer.in_membership = in;
+                       }
+                   },
+                   [&](const PeerMessageEvidence& e) {
+                       auto it = peers_.find(e.status.host);
+                       if (it == peers_.end()) return;
+                       it->second.last_message = at;
+                       accept_status(it->second, e.status);
+                   },
+                   [&](const SlotWriteEvidence& e) {
+                       write_seen_ = true;
+                       last_write_ok_ = e.ok;
+                       // The slot may have landed as early as the write was issued; count
+                       // freshness from then, so a slow write never stretches our life.
+                       if (e.ok) write_ok_at_ = at - e.latency;
+                       update_trouble(at);
+                   },
+                   [&](const SlotReadEvidence& e) {
+                       if (!e.ok) {
+                           reads_ok_ = false;
+                           return;
+                       }
+                       if (!reads_ok_) {
+                           reads_ok_ = true;
+                           // While we could not read, any peer may have written: count its
+                           // silence from now, not from before the gap.
+                           reads_ok_since_ = at;
+                       }
+                       for (const auto& slot : e.slots) {
+                           auto it = peers_.find(slot.host);
+                           if (it == peers_.end()) continue;
+                           PeerView& peer = it->second;
+                           const std::pair key{slot.incarnation, slot.sequence};
+                           if (peer.slot_key && *peer.slot_key != key) {
+                               peer.last_slot_advance = at;
+                               accept_status(peer, slot);
+                           } else if (!peer.status) {
+                               accept_status(peer, slot);  // who held what, even if stale
+                           }
+                           peer.slot_key = key;
+                       }
+                   },
+                   [&](const VmEvidence& e) {
+                       if (policy_.vm(e.vm) == nullptr) return;  // not an HA VM
+                       starting_.erase(e.vm);
+                       if (e.state == VmState::kShutOff) {
+                           vms_.erase(e.vm);
+                           stopping_.erase(e.vm);
+                           resuming_.erase(e.vm);
+                           return;
+                       }
+                       vms_[e.vm] = e.state;
+                       if (e.state != VmState::kPausedIoError) resuming_.erase(e.vm);
+                   },
+                   [&](const AdminEvidence& e) {
+                       switch (e.command) {
+                           case AdminCommand::kMaintenanceOn: maintenance_ = true; break;
+                           case AdminCommand::kMaintenanceOff: maintenance_ = false; break;
+                           case AdminCommand::kDrain: draining_ = true; break;
+                           case AdminCommand::kUndrain: draining_ = false; break;
+                       }
+                   },
+                   [&](const FenceConfirmedEvidence& e) {
+                       auto it = peers_.find(e.peer);
+                       if (it != peers_.end()) it->second.fence_confirmed = true;
+                   },
+               },
+               evidence);
+}
+
+bool HostEngine::storage_trouble() const {
+    if (write_seen_ && !last_write_ok_) return true;
+    return std::ranges::any_of(storage_, [](const auto& kv) { return troubled(kv.second.health); });
+}
+
+void HostEngine::update_trouble(TimePoint at) {
+    if (storage_trouble()) {
+        if (!trouble_since_) trouble_since_ = at;
+    } else {
+        trouble_since_.reset();
+        trouble_global_ = false;
+    }
+}
+
+bool HostEngine::io_in_flight() const {
+    return std::ranges::any_of(storage_, [](const auto& kv) {
+        return troubled(kv.second.health) && kv.second.io_in_flight;
+    });
+}
+
+bool HostEngine::uplinks_dead(TimePoint now) const {
+    const auto it = links_.find(NetRole::kVmUplink);
+    if (it == links_.end()) return false;
+    const auto [state, since] = it->second;
+    return state != LinkState::kUp && now - since >= policy_.link_grace;
+}
+
+bool HostEngine::domain_writable(const std::string& domain) const {
+    const auto it = storage_.find(domain);
+    if (it == storage_.end()) return !storage_trouble();
+    return it->second.health == StorageHealth::kOk || it->second.health == StorageHealth::kDegraded;
+}
+
+HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now) const {
+    if (peer.fence_confirmed) return {PeerClass::kDead, Reason::kFenceConfirmed, {}};
+    const bool cluster_fresh = peer.in_membership && fresh(peer.last_message, now);
+    if (cluster_fresh && peer.status) {
+        if (peer.status->maintenance) return {PeerClass::kAlive, Reason::kMaintenance, {}};
+        return {PeerClass::kAlive, Reason::kInMembership, {}};
+    }
+    if (peer.status && peer.status->state == SelfState::kReleased) {
+        return {PeerClass::kReleased, Reason::kReleasedInSlot, {}};
+    }
+    // Isolated: still writing its slot after it left the membership. A slot that only
+    // advanced before it left says nothing yet: a dead host looks the same for a while.
+    const bool advanced_since_left =
+        peer.last_slot_advance && (!peer.left_membership || *peer.last_slot_advance > *peer.left_membership);
+    if (reads_ok_ && fresh(peer.last_slot_advance, now) && advanced_since_left) {
+        return {PeerClass::kIsolated, Reason::kSlotAdvancing, {}};
+    }
+    if (!peer.status) return {PeerClass::kSuspect, Reason::kNoStatusYet, {}};
+    if (!reads_ok_ || !reads_ok_since_) return {PeerClass::kSuspect, Reason::kCannotReadSlots, {}};
+    if (peer.status->maintenance) return {PeerClass::kSuspect, Reason::kMaintenance, {}};
+    TimePoint last_sign = std::max(started_, *reads_ok_since_);
+    if (peer.last_message) last_sign = std::max(last_sign, *peer.last_message);
+    if (peer.last_slot_advance) last_sign = std::max(last_sign, *peer.last_slot_advance);
+    std::vector<Fact> evidence{age("silent_for", now, last_sign)};
+    if (now - last_sign >= policy_.fence_delay) {
+        evidence.push_back(fact("fence_delay", format_seconds(policy_.fence_delay)));
+        return {PeerClass::kDead, Reason::kFenceDelayElapsed, std::move(evidence)};
+    }
+    return {PeerClass::kSuspect, Reason::kSilentInsideFenceDelay, std::move(evidence)};
+}
+
+void HostEngine::classify_peers(TimePoint now, std::vector<Decision>& out) {
+    std::map<HostId, Classified> result;
+    std::size_t looking_dead = 0;
+    for (const auto& [id, peer] : peers_) {
+        auto c = classify(peer, now);
+        if ((c.cls == PeerClass::kDead || c.cls == PeerClass::kSuspect) && c.reason != Reason::kFenceConfirmed &&
+            peer.status) {
+            ++looking_dead;
+        }
+        result.emplace(id, std::move(c));
+    }
+    const double share = peers_.empty() ? 0.0 : static_cast<double>(looking_dead) / static_cast<double>(peers_.size());
+    storm_ = share > policy_.storm_guard_share;
+    if (storm_) {
+        raise("storm-guard", AlertKind::kStormGuard, Reason::kStormGuard,
+              {fact("looking_dead", std::to_string(looking_dead)), fact("peers", std::to_string(peers_.size()))});
+        for (auto& [id, c] : result) {
+            if (c.cls == PeerClass::kDead && c.reason != Reason::kFenceConfirmed) {
+                c.cls = PeerClass::kSuspect;
+                c.reason = Reason::kStormGuard;
+            }
+        }
+    }
+    for (auto& [id, c] : result) {
+        PeerView& peer = peers_.at(id);
+        if (!peer.announced || peer.cls != c.cls) {
+            // The first view of a peer is only worth a line when it says more than "not heard yet".
+            if (peer.announced || c.reason != Reason::kNoStatusYet) {
+                Decision d{.kind = DecisionKind::kPeerClass, .reason = c.reason, .peer = id, .peer_class = c.cls};
+                d.evidence = c.evidence;
+                out.push_back(std::move(d));
+                peer.announced = true;
+            }
+            peer.cls = c.cls;
+        }
+        if (c.cls == PeerClass::kIsolated) {
+            raise("peer-isolated:" + host_name(id), AlertKind::kPeerIsolated, Reason::kPeerIsolated, {}, {}, id);
+        }
+        if (c.cls == PeerClass::kAlive && peer.status && !peer.status->storage_ok &&
+            peer.status->state == SelfState::kStorageLost) {
+            raise("peer-storage-lost:" + host_name(id), AlertKind::kPeerStorageLost, Reason::kPeerStorageLost, {}, {},
+                  id);
+        }
+    }
+}
+
+std::map<std::string, HostId> HostEngine::holders() const {
+    std::map<std::string, HostId> held;
+    for (const auto& [vm, state] : vms_) held.emplace(vm, self_);
+    for (const auto& vm : starting_) held.emplace(vm, self_);
+    for (const auto& [id, peer] : peers_) {
+        if (peer.cls == PeerClass::kDead || !peer.status) continue;
+        for (const auto& h : peer.status->held) held.emplace(h.name, id);
+    }
+    return held;
+}
+
+std::optional<HostEngine::Recoverable> HostEngine::recoverable(const std::string& vm,
+                                                               const std::map<std::string, HostId>& held) const {
+    if (held.contains(vm)) return std::nullopt;
+    const auto lh = last_holder_.find(vm);
+    if (lh != last_holder_.end()) {
+        if (lh->second == self_) return Recoverable{Reason::kOwnerReleased, self_};
+        switch (peers_.at(lh->second).cls) {
+            case PeerClass::kDead: return Recoverable{Reason::kOwnerDead, lh->second};
+            case PeerClass::kReleased:
+            case PeerClass::kAlive:
+            case PeerClass::kIsolated:
+                // It speaks for itself and no longer lists the VM.
+                return Recoverable{Reason::kOwnerReleased, lh->second};
+            case PeerClass::kSuspect: return std::nullopt;
+        }
+        return std::nullopt;
+    }
+    // Never seen held: anyone not heard from might be running it.
+    const bool doubt = std::ranges::any_of(peers_, [](const auto& kv) { return kv.second.cls == PeerClass::kSuspect; });
+    if (doubt) return std::nullopt;
+    return Recoverable{Reason::kNotRunningAnywhere, std::nullopt};
+}
+
+std::optional<HostId> HostEngine::coordinator() const {
+    // The lowest-id quorate member that sees its storage coordinates; every member
+    // computes the same answer from the same ordered messages.
+    if (!quorate_) return std::nullopt;
+    std::optional<HostId> best;
+    if (!storage_trouble()) best = self_;
+    for (const auto& [id, peer] : peers_) {
+        if (peer.cls != PeerClass::kAlive || !peer.in_membership || !peer.status) continue;
+        if (!peer.status->quorate || !peer.status->storage_ok) continue;
+        if (!best || id < *best) best = id;
+    }
+    return best;
+}
+
+bool HostEngine::peer_storage_ok_somewhere(TimePoint now) const {
+    return std::ranges::any_of(peers_, [&](const auto& kv) {
+        const PeerView& p = kv.second;
+        return p.cls == PeerClass::kAlive && fresh(p.last_message, now) && p.status && p.status->storage_ok;
+    });
+}
+
+bool HostEngine::placement_eligible(HostId host) const {
+    if (host == self_) {
+        return quorate_ && !storage_trouble() && !maintenance_ && !draining_ && !fencing_;
+    }
+    const PeerView& p = peers_.at(host);
+    return p.cls == PeerClass::kAlive && p.in_membership && p.status && p.status->quorate && p.status->storage_ok &&
+           !p.status->maintenance && !p.status->draining && p.status->state == SelfState::kOk;
+}
+
+void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
+    for (const auto& [vm, state] : vms_) {
+        if (stopping_.contains(vm)) continue;
+        stopping_.insert(vm);
+        out.push_back(Decision{.kind = DecisionKind::kStopVm,
+                               .reason = reason,
+                               .vm = vm,
+                               .evidence = {fact("vm_state", std::string(name(state)))}});
+    }
+}
+
+void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out) {
+    std::map<HostId, std::int64_t> free;
+    for (const auto& h : policy_.hosts) {
+        if (placement_eligible(h.id)) free[h.id] = static_cast<std::int64_t>(h.memory_mib);
+    }
+    for (const auto& [vm, host] : held) {
+        const auto* p = policy_.vm(vm);
+        if (p != nullptr && free.contains(host)) free[host] -= static_cast<std::int64_t>(p->memory_mib);
+    }
+    std::vector<const VmPolicy*> order;
+    for (const auto& v : policy_.vms) order.push_back(&v);
+    std::ranges::sort(order, [](const VmPolicy* a, const VmPolicy* b) {
+        return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
+    });
+    for (const VmPolicy* v : order) {
+        const auto mem = static_cast<std::int64_t>(v->memory_mib);
+        const auto why = recoverable(v->name, held);
+        if (!why) {
+            assignments_.erase(v->name);
+            continue;
+        }
+        if (auto it = assignments_.find(v->name); it != assignments_.end()) {
+            if (free.contains(it->second)) {
+                free[it->second] -= mem;
+                continue;
+            }
+            assignments_.erase(it);  // target left; place again
+        }
+        std::optional<HostId> target;
+        for (const auto& [id, room] : free) {
+            if (room >= mem && (!target || room > free[*target])) target = id;
+        }
+        if (!target) {
+            raise("no-capacity:" + v->name, AlertKind::kNoCapacity, Reason::kNoCapacity,
+                  {fact("memory_mib", std::to_string(v->memory_mib))}, v->name);
+            continue;
+        }
+        free[*target] -= mem;
+        assignments_[v->name] = *target;
+        Decision d{.kind = DecisionKind::kAssignVm, .reason = why->reason, .peer = why->owner, .vm = v->name,
+                   .target = *target};
+        d.evidence = {fact("priority", std::to_string(v->priority)),
+                      fact("free_mib", std::to_string(free[*target] + mem))};
+        out.push_back(std::move(d));
+    }
+}
+
+void HostEngine::start_assigned(const std::map<std::string, HostId>& held, std::vector<Decision>& out) {
+    const auto coord = coordinator();
+    if (!coord || fencing_ || maintenance_ || !quorate_ || storage_trouble()) return;
+    const std::vector<Assignment>* plan = nullptr;
+    std::vector<Assignment> own;
+    if (*coord == self_) {
+        for (const auto& [vm, target] : assignments_) own.push_back({vm, target});
+        plan = &own;
+    } else {
+        const auto& peer = peers_.at(*coord);
+        if (!peer.status) return;
+        plan = &peer.status->assignments;
+    }
+    for (const auto& a : *plan) {
+        if (a.target != self_ || starting_.contains(a.vm) || vms_.contains(a.vm)) continue;
+        if (policy_.vm(a.vm) == nullptr) continue;
+        // Our own view must agree that nobody can still write its disks.
+        const auto why = recoverable(a.vm, held);
+        if (!why) continue;
+        starting_.insert(a.vm);
+        Decision d{.kind = DecisionKind::kStartVm, .reason = Reason::kAssignedByCoordinator, .peer = why->owner,
+                   .vm = a.vm};
+        d.evidence = {fact("coordinator", host_name(*coord)), fact("owner_state", std::string(name(why->reason)))};
+        out.push_back(std::move(d));
+    }
+}
+
+void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out) {
+    for (const auto& [vm, state] : vms_) {
+        if (state != VmState::kPausedIoError || stopping_.contains(vm)) continue;
+        const VmPolicy& p = *policy_.vm(vm);
+        raise("vm-io-error:" + vm, AlertKind::kVmIoError, Reason::kVmIoError,
+              {fact("domain", p.storage_domain)}, vm);
+        const bool writable = domain_writable(p.storage_domain);
+        switch (p.io_error) {
+            case IoErrorPolicy::kAutoResume:
+                if (writable && !resuming_.contains(vm)) {
+                    resuming_.insert(vm);
+                    out.push_back(Decision{.kind = DecisionKind::kResumeVm,
+                                           .reason = Reason::kStorageBack,
+                                           .vm = vm,
+                                           .evidence = {fact("domain", p.storage_domain)}});
+                }
+                break;
+            case IoErrorPolicy::kLeavePaused:
+                raise("vm-left-paused:" + vm, AlertKind::kVmLeftPaused, Reason::kVmIoError,
+                      {fact("domain", p.storage_domain)}, vm);
+                break;
+            case IoErrorPolicy::kRecoverElsewhere: {
+                const auto it = storage_.find(p.storage_domain);
+                const bool in_flight = it != storage_.end() && it->second.io_in_flight;
+                if (local_problem && quorate_ && !in_flight) {
+                    stopping_.insert(vm);
+                    out.push_back(Decision{.kind = DecisionKind::kStopVm,
+                                           .reason = Reason::kIoErrorPolicyRecoverElsewhere,
+                                           .vm = vm,
+                                           .evidence = {fact("domain", p.storage_domain)}});
+                }
+                break;
+            }
+        }
+    }
+}
+
+void HostEngine::raise(const std::string& key, AlertKind kind, Reason reason, std::vector<Fact> evidence,
+                       std::string vm, std::optional<HostId> peer) {
+    alerts_now_.insert(key);
+    if (alerts_.contains(key)) return;
+    Decision d{.kind = DecisionKind::kAlert, .reason = reason, .peer = peer, .vm = std::move(vm), .alert = kind};
+    d.evidence = std::move(evidence);
+    pending_alerts_.push_back(std::move(d));
+}
+
+std::vector<HeldVm> HostEngine::held_list() const {
+    std::vector<HeldVm> held;
+    for (const auto& [vm, state] : vms_) held.push_back({vm, state});
+    for (const auto& vm : starting_) {
+        if (!vms_.contains(vm)) held.push_back({vm, VmState::kShutOff});
+    }
+    std::ranges::sort(held, {}, &HeldVm::name);
+    return held;
+}
+
+TickResult HostEngine::tick(TimePoint now) {
+    std::vector<Decision> out;
+    alerts_now_.clear();
+    pending_alerts_.clear();
+
+    const bool trouble = storage_trouble();
+    const bool storage_lost = trouble && trouble_since_ && now - *trouble_since_ >= policy_.storage_grace;
+    const bool write_fresh = fresh(write_ok_at_, now);
+
+    classify_peers(now, out);
+
+    SelfState state = SelfState::kOk;
+    if (trouble && !peer_storage_ok_somewhere(now)) trouble_global_ = true;
+    const bool local_problem = !trouble_global_ && peer_storage_ok_somewhere(now);
+    if (fencing_) {
+        state = SelfState::kFencing;
+    } else if (!quorate_) {
+        if (membership_seen_) raise("quorum-lost", AlertKind::kQuorumLost, Reason::kQuorumLost);
+        state = SelfState::kIsolated;
+        if (write_fresh && !maintenance_) {
+            const auto response = policy_.isolation_response;
+            const bool dead_uplinks = uplinks_dead(now);
+            if (response == IsolationResponse::kAlwaysStop) {
+                stop_all(Reason::kIsolatedPolicyAlwaysStop, out);
+            } else if (response == IsolationResponse::kStopWhenUplinksDead && dead_uplinks) {
+                stop_all(Reason::kIsolatedUplinksDown, out);
+            }
+            if (response == IsolationResponse::kAlwaysStop ||
+                (response == IsolationResponse::kStopWhenUplinksDead && dead_uplinks)) {
+                if (vms_.empty() && starting_.empty()) state = SelfState::kReleased;
+            }
+        }
+    } else if (storage_lost) {
+        state = SelfState::kStorageLost;
+        std::vector<Fact> ev{age("lost_for", now, *trouble_since_),
+                             fact("io_in_flight", io_in_flight() ? "yes" : "no")};
+        raise("storage-lost", AlertKind::kStorageLost, Reason::kStorageLostNothingInFlight, ev);
+        if (!local_problem) {
+            raise("global-storage-outage", AlertKind::kGlobalStorageOutage, Reason::kGlobalStorageOutage);
+        } else if (maintenance_) {
+            // An admin is at work here: report, do not fence.
+        } else if (io_in_flight()) {
+            fencing_ = true;
+            state = SelfState::kFencing;
+            out.push_back(Decision{.kind = DecisionKind::kSelfFenceReboot,
+                                   .reason = Reason::kStorageLostIoInFlight,
+                                   .evidence = std::move(ev)});
+        } else {
+            stop_all(Reason::kStorageLostNothingInFlight, out);
+        }
+    }
+    if (!fencing_) handle_io_errors(local_problem, out);
+
+    bool pet = false;
+    Reason pet_reason = Reason::kNoQuorumNoStorage;
+    if (fencing_) {
+        pet_reason = Reason::kSelfFencing;
+    } else if (maintenance_) {
+        pet = true;
+        pet_reason = Reason::kMaintenance;
+    } else if (quorate_) {
+        pet = true;
+        pet_reason = Reason::kQuorate;
+    } else if (write_fresh) {
+        pet = true;
+        pet_reason = Reason::kSlotWritesOk;
+    }
+    if (pet != pet_ || (!pet_announced_ && pet)) {
+        std::vector<Fact> ev;
+        if (write_ok_at_) ev.push_back(age("last_slot_write", now, *write_ok_at_));
+        out.push_back(Decision{.kind = pet ? DecisionKind::kPetStarted : DecisionKind::kPetStopped,
+                               .reason = pet_reason,
+                               .evidence = std::move(ev)});
+        pet_announced_ = true;
+    }
+    pet_ = pet;
+
+    if (!state_ || *state_ != state) {
+        out.push_back(Decision{.kind = DecisionKind::kSelfState, .reason = Reason::kStateChanged, .self_state = state});
+        state_ = state;
+    }
+
+    // Recovery: remember who held what, then plan (coordinator) and start what is ours.
+    const auto held = holders();
+    for (const auto& [vm, host] : held) last_holder_[vm] = host;
+    const auto coord = coordinator();
+    if (coord && *coord == self_ && reads_ok_ && !storm_ && !fencing_) {
+        plan(held, out);
+    } else {
+        assignments_.clear();
+    }
+    start_assigned(held, out);
+
+    out.insert(out.end(), pending_alerts_.begin(), pending_alerts_.end());
+    alerts_ = alerts_now_;
+
+    HostStatus status{.host = self_,
+                      .incarnation = incarnation_,
+                      .sequence = ++sequence_,
+                      .state = state,
+                      .quorate = quorate_,
+                      .storage_ok = !trouble,
+                      .maintenance = maintenance_,
+                      .draining = draining_,
+                      .held = held_list(),
+                      .assignments = {}};
+    for (const auto& [vm, target] : assignments_) status.assignments.push_back({vm, target});
+    return TickResult{.pet_watchdog = pet, .status = std::move(status), .decisions = std::move(out)};
+}
+
+}  // namespace vigil::core

@@ -1,0 +1,125 @@
+#pragma once
+
+// One HostEngine per host. The daemon feeds it timestamped evidence (observe) and asks
+// it at every heartbeat tick what to do (tick). Everything is deterministic: the same
+// evidence at the same times gives the same decisions, on every host and in the
+// simulator.
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/core/decision.h"
+#include "daemon/core/evidence.h"
+#include "daemon/core/policy.h"
+#include "daemon/core/types.h"
+
+namespace vigil::core {
+
+class HostEngine {
+public:
+    // incarnation must differ at every daemon start (e.g. boot id + start count); peers
+    // use it to tell a restarted daemon from a stale slot.
+    [[nodiscard]] static std::expected<HostEngine, std::string> make(Policy policy, HostId self,
+                                                                     std::uint64_t incarnation,
+                                                                     TimePoint started);
+
+    void observe(TimePoint at, const Evidence& evidence);
+    [[nodiscard]] TickResult tick(TimePoint now);
+
+    [[nodiscard]] HostId self() const { return self_; }
+    [[nodiscard]] const Policy& policy() const { return policy_; }
+    [[nodiscard]] PeerClass peer_class(HostId peer) const;
+    [[nodiscard]] bool quorate() const { return quorate_; }
+
+private:
+    struct PeerView {
+        std::optional<HostStatus> status;
+        bool in_membership = false;
+        std::optional<TimePoint> left_membership;
+        std::optional<TimePoint> last_message;
+        std::optional<TimePoint> last_slot_advance;
+        std::optional<std::pair<std::uint64_t, std::uint64_t>> slot_key;  // incarnation, sequence
+        bool fence_confirmed = false;
+        PeerClass cls = PeerClass::kSuspect;
+        bool announced = false;  // class logged at least once
+    };
+    struct Classified {
+        PeerClass cls;
+        Reason reason;
+        std::vector<Fact> evidence;
+    };
+    struct Recoverable {
+        Reason reason;
+        std::optional<HostId> owner;
+    };
+
+    HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started);
+
+    void accept_status(PeerView& peer, const HostStatus& status);
+    void update_trouble(TimePoint at);
+    [[nodiscard]] bool storage_trouble() const;
+    [[nodiscard]] bool io_in_flight() const;
+    [[nodiscard]] bool uplinks_dead(TimePoint now) const;
+    [[nodiscard]] bool domain_writable(const std::string& domain) const;
+    [[nodiscard]] Classified classify(const PeerView& peer, TimePoint now) const;
+    void classify_peers(TimePoint now, std::vector<Decision>& out);
+    [[nodiscard]] std::map<std::string, HostId> holders() const;
+    [[nodiscard]] std::optional<Recoverable> recoverable(const std::string& vm,
+                                                         const std::map<std::string, HostId>& held) const;
+    [[nodiscard]] std::optional<HostId> coordinator() const;
+    [[nodiscard]] bool peer_storage_ok_somewhere(TimePoint now) const;
+    [[nodiscard]] bool placement_eligible(HostId host) const;
+    void stop_all(Reason reason, std::vector<Decision>& out);
+    void plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
+    void start_assigned(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
+    void handle_io_errors(bool local_problem, std::vector<Decision>& out);
+    void raise(const std::string& key, AlertKind kind, Reason reason, std::vector<Fact> evidence = {},
+               std::string vm = {}, std::optional<HostId> peer = {});
+    [[nodiscard]] std::vector<HeldVm> held_list() const;
+    [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
+
+    Policy policy_;
+    HostId self_;
+    std::uint64_t incarnation_;
+    std::uint64_t sequence_ = 0;
+    TimePoint started_;
+
+    bool membership_seen_ = false;
+    bool quorate_ = false;
+    std::map<std::string, StorageEvidence> storage_;
+    bool write_seen_ = false;
+    bool last_write_ok_ = false;
+    std::optional<TimePoint> write_ok_at_;
+    std::optional<TimePoint> trouble_since_;
+    // Set when, during the current storage trouble, no peer could see storage either:
+    // the loss is not ours alone, so neither fence nor stop, whatever peers say later.
+    bool trouble_global_ = false;
+    bool reads_ok_ = false;
+    std::optional<TimePoint> reads_ok_since_;
+    std::map<NetRole, std::pair<LinkState, TimePoint>> links_;
+    std::map<std::string, VmState> vms_;
+    std::set<std::string> starting_;
+    std::set<std::string> stopping_;
+    std::set<std::string> resuming_;
+    bool maintenance_ = false;
+    bool draining_ = false;
+    std::map<HostId, PeerView> peers_;
+
+    bool fencing_ = false;
+    bool pet_ = false;
+    bool pet_announced_ = false;
+    std::optional<SelfState> state_;
+    bool storm_ = false;
+    std::map<std::string, HostId> assignments_;
+    std::map<std::string, HostId> last_holder_;
+    std::set<std::string> alerts_;       // active last tick
+    std::set<std::string> alerts_now_;   // raised this tick
+    std::vector<Decision> pending_alerts_;
+};
+
+}  // namespace vigil::core

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "daemon/core/types.h"
+
+namespace vigil::core {
+
+enum class IsolationResponse : std::uint8_t {
+    kLeaveRunning,
+    kStopWhenUplinksDead,  // VMs that serve nobody are stopped so peers can restart them
+    kAlwaysStop,
+};
+
+enum class IoErrorPolicy : std::uint8_t { kAutoResume, kLeavePaused, kRecoverElsewhere };
+
+struct HostSpec {
+    HostId id;
+    std::uint64_t memory_mib = 0;
+};
+
+struct VmPolicy {
+    std::string name;
+    std::uint32_t priority = 0;  // higher restarts first
+    std::uint64_t memory_mib = 0;
+    IoErrorPolicy io_error = IoErrorPolicy::kAutoResume;
+    std::string storage_domain = "shared";
+};
+
+struct Policy {
+    std::chrono::nanoseconds heartbeat_interval = std::chrono::seconds{1};
+    std::chrono::nanoseconds watchdog_timeout = std::chrono::seconds{5};
+    // Survivors wait this long after a peer's last sign of life before they call it
+    // dead: the peer's watchdog must have fired by then (see validate()).
+    std::chrono::nanoseconds fence_delay = std::chrono::seconds{7};
+    // How long the cluster stack takes to drop a silent member (corosync token plus
+    // consensus). A host still believes itself quorate for that long after a cut.
+    std::chrono::nanoseconds membership_timeout = std::chrono::seconds{1};
+    // Storage trouble shorter than this (path failover, NFS server restart) is ridden out.
+    std::chrono::nanoseconds storage_grace = std::chrono::seconds{5};
+    // A VM uplink must stay down this long before it counts as dead (flap hysteresis).
+    std::chrono::nanoseconds link_grace = std::chrono::seconds{2};
+    IsolationResponse isolation_response = IsolationResponse::kStopWhenUplinksDead;
+    // When more than this share of the peers looks dead at once, distrust our own view.
+    double storm_guard_share = 0.5;
+    bool maintenance = false;  // this host starts in maintenance: never self-fences
+    std::vector<HostSpec> hosts;
+    std::vector<VmPolicy> vms;
+
+    [[nodiscard]] std::expected<void, std::string> validate() const;
+    [[nodiscard]] const VmPolicy* vm(std::string_view name) const;
+    [[nodiscard]] const HostSpec* host(HostId id) const;
+    // A host that wrote its slot this recently may keep petting without quorum;
+    // longer would let it outlive the fence delay its peers count.
+    [[nodiscard]] Duration slot_fresh_window() const { return 2 * heartbeat_interval; }
+};
+
+}  // namespace vigil::core

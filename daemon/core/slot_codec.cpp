@@ -1,0 +1,169 @@
+#include "daemon/core/slot_codec.h"
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <vector>
+
+#include "daemon/core/decision.h"
+
+namespace vigil::core {
+namespace {
+
+constexpr std::string_view kMagic = "vigil-slot 1";
+
+std::uint64_t fnv1a(std::string_view s) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (const char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+std::string hex(std::uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+std::optional<std::uint64_t> number(std::string_view s, int base = 10) {
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+    if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
+    return v;
+}
+
+std::optional<SelfState> self_state(std::string_view s) {
+    for (auto v : {SelfState::kOk, SelfState::kIsolated, SelfState::kStorageLost, SelfState::kFencing,
+                   SelfState::kReleased}) {
+        if (name(v) == s) return v;
+    }
+    return std::nullopt;
+}
+
+std::optional<VmState> vm_state(std::string_view s) {
+    for (auto v : {VmState::kRunning, VmState::kPausedIoError, VmState::kPaused, VmState::kShutOff}) {
+        if (name(v) == s) return v;
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string_view> words(std::string_view line) {
+    std::vector<std::string_view> out;
+    while (!line.empty()) {
+        const auto start = line.find_first_not_of(' ');
+        if (start == std::string_view::npos) break;
+        line.remove_prefix(start);
+        const auto end = line.find(' ');
+        out.push_back(line.substr(0, end));
+        if (end == std::string_view::npos) break;
+        line.remove_prefix(end);
+    }
+    return out;
+}
+
+bool valid_vm_name(std::string_view s) {
+    return !s.empty() && s.find_first_of(" \n\t") == std::string_view::npos;
+}
+
+}  // namespace
+
+std::string encode_status(const HostStatus& s) {
+    std::string body{kMagic};
+    body += "\nhost " + std::to_string(s.host.value);
+    body += "\nincarnation " + std::to_string(s.incarnation);
+    body += "\nsequence " + std::to_string(s.sequence);
+    body += "\nstate " + std::string(name(s.state));
+    body += "\nflags";
+    if (s.quorate) body += " quorate";
+    if (s.storage_ok) body += " storage-ok";
+    if (s.maintenance) body += " maintenance";
+    if (s.draining) body += " draining";
+    for (const auto& h : s.held) body += "\nheld " + h.name + " " + std::string(name(h.state));
+    for (const auto& a : s.assignments) body += "\nassign " + a.vm + " " + std::to_string(a.target.value);
+    body += "\n";
+    return body + "crc " + hex(fnv1a(body)) + "\n";
+}
+
+std::expected<HostStatus, std::string> decode_status(std::string_view text) {
+    using std::unexpected;
+    if (text.size() > kMaxSlotBytes) return unexpected("slot larger than " + std::to_string(kMaxSlotBytes) + " bytes");
+    const auto crc_at = text.rfind("crc ");
+    if (crc_at == std::string_view::npos || (crc_at != 0 && text[crc_at - 1] != '\n')) {
+        return unexpected("slot has no checksum line (torn write?)");
+    }
+    const auto body = text.substr(0, crc_at);
+    auto crc_text = text.substr(crc_at + 4);
+    if (!crc_text.empty() && crc_text.back() == '\n') crc_text.remove_suffix(1);
+    const auto crc = number(crc_text, 16);
+    if (!crc) return unexpected("slot checksum is not a hex number");
+    if (*crc != fnv1a(body)) return unexpected("slot checksum mismatch (corrupt or torn slot)");
+
+    HostStatus s;
+    bool seen_host = false, seen_inc = false, seen_seq = false, seen_state = false;
+    std::size_t line_no = 0;
+    std::string_view rest = body;
+    while (!rest.empty()) {
+        const auto nl = rest.find('\n');
+        const auto line = rest.substr(0, nl);
+        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+        ++line_no;
+        const auto where = "slot line " + std::to_string(line_no) + ": ";
+        if (line_no == 1) {
+            if (line != kMagic) return unexpected(where + "not a vigil slot or an unknown version");
+            continue;
+        }
+        const auto w = words(line);
+        if (w.empty()) return unexpected(where + "empty line");
+        const auto key = w[0];
+        if (key == "host" || key == "incarnation" || key == "sequence") {
+            if (w.size() != 2) return unexpected(where + std::string(key) + " takes one number");
+            const auto v = number(w[1]);
+            if (!v) return unexpected(where + std::string(key) + " is not a number");
+            if (key == "host") {
+                if (*v > UINT32_MAX) return unexpected(where + "host id out of range");
+                s.host = HostId{static_cast<std::uint32_t>(*v)};
+                seen_host = true;
+            } else if (key == "incarnation") {
+                s.incarnation = *v;
+                seen_inc = true;
+            } else {
+                s.sequence = *v;
+                seen_seq = true;
+            }
+        } else if (key == "state") {
+            const auto st = w.size() == 2 ? self_state(w[1]) : std::nullopt;
+            if (!st) return unexpected(where + "unknown state");
+            s.state = *st;
+            seen_state = true;
+        } else if (key == "flags") {
+            for (std::size_t i = 1; i < w.size(); ++i) {
+                if (w[i] == "quorate") s.quorate = true;
+                else if (w[i] == "storage-ok") s.storage_ok = true;
+                else if (w[i] == "maintenance") s.maintenance = true;
+                else if (w[i] == "draining") s.draining = true;
+                else return unexpected(where + "unknown flag " + std::string(w[i]));
+            }
+        } else if (key == "held") {
+            const auto st = w.size() == 3 ? vm_state(w[2]) : std::nullopt;
+            if (!st || !valid_vm_name(w[1])) return unexpected(where + "held takes a VM name and a state");
+            s.held.push_back({std::string(w[1]), *st});
+        } else if (key == "assign") {
+            const auto target = w.size() == 3 ? number(w[2]) : std::nullopt;
+            if (!target || *target > UINT32_MAX || !valid_vm_name(w[1])) {
+                return unexpected(where + "assign takes a VM name and a host id");
+            }
+            s.assignments.push_back({std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}});
+        } else {
+            return unexpected(where + "unknown key " + std::string(key));
+        }
+    }
+    if (!seen_host || !seen_inc || !seen_seq || !seen_state) {
+        return unexpected("slot misses one of host, incarnation, sequence, state");
+    }
+    return s;
+}
+
+}  // namespace vigil::core

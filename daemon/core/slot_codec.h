@@ -1,0 +1,20 @@
+#pragma once
+
+// The on-disk form of a storage heartbeat slot (and of the cluster status message):
+// line-oriented text with a checksum, so a torn or corrupt slot is refused with a
+// reason instead of being believed.
+
+#include <expected>
+#include <string>
+#include <string_view>
+
+#include "daemon/core/types.h"
+
+namespace vigil::core {
+
+inline constexpr std::size_t kMaxSlotBytes = 4096;
+
+[[nodiscard]] std::string encode_status(const HostStatus& status);
+[[nodiscard]] std::expected<HostStatus, std::string> decode_status(std::string_view text);
+
+}  // namespace vigil::core

@@ -1,0 +1,411 @@
+#include "daemon/core/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace vigil::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+TimePoint t(double seconds) {
+    return TimePoint{std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds))};
+}
+
+Policy cluster_policy(std::uint32_t hosts = 3) {
+    Policy p;
+    for (std::uint32_t i = 1; i <= hosts; ++i) p.hosts.push_back({HostId{i}, 4096});
+    p.vms = {{.name = "db", .priority = 5, .memory_mib = 1024},
+             {.name = "web", .priority = 10, .memory_mib = 1024},
+             {.name = "dns", .priority = 10, .memory_mib = 512}};
+    return p;
+}
+
+// Scripted peers: what a host would publish each second.
+HostStatus peer_status(std::uint32_t id, std::uint64_t seq, std::vector<std::string> vms = {},
+                       SelfState state = SelfState::kOk, bool storage_ok = true, bool quorate = true) {
+    HostStatus s{.host = HostId{id}, .incarnation = 1, .sequence = seq, .state = state, .quorate = quorate,
+                 .storage_ok = storage_ok};
+    for (auto& v : vms) s.held.push_back({std::move(v), VmState::kRunning});
+    return s;
+}
+
+std::vector<HostId> ids(std::initializer_list<std::uint32_t> l) {
+    std::vector<HostId> out;
+    for (auto i : l) out.push_back(HostId{i});
+    return out;
+}
+
+std::vector<Decision> of_kind(const std::vector<Decision>& ds, DecisionKind k) {
+    std::vector<Decision> out;
+    std::ranges::copy_if(ds, std::back_inserter(out), [&](const Decision& d) { return d.kind == k; });
+    return out;
+}
+
+class EngineTest : public ::testing::Test {
+protected:
+    HostEngine make(std::uint32_t self = 1, Policy p = cluster_policy(), TimePoint start = t(0)) {
+        auto e = HostEngine::make(std::move(p), HostId{self}, 1, start);
+        EXPECT_TRUE(e.has_value());
+        return std::move(*e);
+    }
+
+    // A healthy local host: quorate, storage fine, slot written and read.
+    static void local_ok(HostEngine& e, TimePoint at, std::vector<HostStatus> slots = {}) {
+        e.observe(at, StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+        e.observe(at, SlotWriteEvidence{.ok = true, .latency = 2ms});
+        e.observe(at, SlotReadEvidence{.ok = true, .slots = std::move(slots)});
+    }
+
+    // Run a healthy 3-host cluster up to `until`, h3 holding web and db.
+    std::vector<Decision> healthy_until(HostEngine& e, double until, std::uint64_t& seq) {
+        std::vector<Decision> all;
+        e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+        for (double s = 0; s <= until; s += 1) {
+            ++seq;
+            const auto h2 = peer_status(2, seq, {"dns"});
+            const auto h3 = peer_status(3, seq, {"db", "web"});
+            e.observe(t(s), PeerMessageEvidence{h2});
+            e.observe(t(s), PeerMessageEvidence{h3});
+            local_ok(e, t(s), {h2, h3});
+            auto r = e.tick(t(s));
+            all.insert(all.end(), r.decisions.begin(), r.decisions.end());
+        }
+        return all;
+    }
+};
+
+TEST_F(EngineTest, PetsWhileQuorateAndStopsSoonAfterLosingQuorumAndStorage) {
+    auto e = make();
+    std::uint64_t seq = 0;
+    healthy_until(e, 5, seq);
+    EXPECT_TRUE(e.tick(t(5.5)).pet_watchdog);
+    // Cluster cut and storage gone at the same moment.
+    e.observe(t(6), MembershipEvidence{.members = ids({1}), .quorate = false});
+    e.observe(t(6), SlotWriteEvidence{.ok = false});
+    EXPECT_TRUE(e.tick(t(6)).pet_watchdog);   // last slot write 1 s ago
+    // The last good write was issued at 4.998 (2 ms latency): 2 s from then, not from its end.
+    EXPECT_TRUE(e.tick(t(6.99)).pet_watchdog);
+    const auto r = e.tick(t(7.0));
+    EXPECT_FALSE(r.pet_watchdog);
+    ASSERT_EQ(of_kind(r.decisions, DecisionKind::kPetStopped).size(), 1u);
+    EXPECT_EQ(of_kind(r.decisions, DecisionKind::kPetStopped)[0].reason, Reason::kNoQuorumNoStorage);
+}
+
+TEST_F(EngineTest, IsolatedWithStorageKeepsPettingAndKeepsVms) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    e.observe(t(0), LinkEvidence{NetRole::kVmUplink, LinkState::kUp});
+    e.observe(t(0), MembershipEvidence{.members = ids({3}), .quorate = false});
+    for (double s = 0; s <= 30; s += 1) {
+        local_ok(e, t(s));
+        const auto r = e.tick(t(s));
+        EXPECT_TRUE(r.pet_watchdog);
+        EXPECT_EQ(r.status.state, SelfState::kIsolated);
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kStopVm).empty());
+        ASSERT_EQ(r.status.held.size(), 1u);
+    }
+}
+
+TEST_F(EngineTest, IsolatedWithDeadUplinksStopsVmsThenSaysReleased) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    e.observe(t(0), MembershipEvidence{.members = ids({3}), .quorate = false});
+    e.observe(t(0), LinkEvidence{NetRole::kVmUplink, LinkState::kDown});
+    local_ok(e, t(0));
+    EXPECT_TRUE(of_kind(e.tick(t(0)).decisions, DecisionKind::kStopVm).empty());  // inside link grace
+    local_ok(e, t(1));
+    EXPECT_TRUE(of_kind(e.tick(t(1)).decisions, DecisionKind::kStopVm).empty());
+    local_ok(e, t(2));
+    auto r = e.tick(t(2));
+    ASSERT_EQ(of_kind(r.decisions, DecisionKind::kStopVm).size(), 1u);
+    EXPECT_EQ(of_kind(r.decisions, DecisionKind::kStopVm)[0].reason, Reason::kIsolatedUplinksDown);
+    EXPECT_EQ(r.status.state, SelfState::kIsolated);  // not released until the VM is really gone
+    e.observe(t(2.5), VmEvidence{"web", VmState::kShutOff});
+    local_ok(e, t(3));
+    r = e.tick(t(3));
+    EXPECT_EQ(r.status.state, SelfState::kReleased);
+    EXPECT_TRUE(r.status.held.empty());
+    EXPECT_TRUE(r.pet_watchdog);
+}
+
+TEST_F(EngineTest, PeerIsDeadOnlyAfterTheFenceDelayThenPlannedByPriority) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 10, seq);  // h3's last sign of life at t=10
+    e.observe(t(11), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    std::optional<double> dead_at;
+    std::vector<Decision> assigns;
+    for (double s = 11; s <= 20; s += 0.5) {
+        ++seq;
+        const auto h2 = peer_status(2, seq, {"dns"});
+        e.observe(t(s), PeerMessageEvidence{h2});
+        // h3's slot no longer changes
+        local_ok(e, t(s), {h2, peer_status(3, 11, {"db", "web"})});
+        const auto r = e.tick(t(s));
+        for (const auto& d : r.decisions) {
+            if (d.kind == DecisionKind::kPeerClass && d.peer == HostId{3} && d.peer_class == PeerClass::kDead) {
+                dead_at = s;
+                EXPECT_EQ(d.reason, Reason::kFenceDelayElapsed);
+            }
+            if (d.kind == DecisionKind::kAssignVm) assigns.push_back(d);
+        }
+        if (s < 17) {
+            EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kSuspect) << s;  // never "isolated"
+        }
+    }
+    ASSERT_TRUE(dead_at.has_value());
+    EXPECT_DOUBLE_EQ(*dead_at, 17.0);
+    ASSERT_EQ(assigns.size(), 2u);
+    EXPECT_EQ(assigns[0].vm, "web");  // priority 10 before 5
+    EXPECT_EQ(assigns[1].vm, "db");
+    EXPECT_EQ(assigns[0].reason, Reason::kOwnerDead);
+    // By free capacity: h1 has 4096, h2 3584 (dns): web to h1, then db to h2 (3584 > 3072).
+    EXPECT_EQ(assigns[0].target, HostId{1});
+    EXPECT_EQ(assigns[1].target, HostId{2});
+}
+
+TEST_F(EngineTest, AnIsolatedPeerWithStorageIsNeverRecovered) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 5, seq);
+    e.observe(t(6), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    for (double s = 6; s <= 60; s += 1) {
+        ++seq;
+        const auto h2 = peer_status(2, seq, {"dns"});
+        e.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e, t(s), {h2, peer_status(3, seq, {"db", "web"}, SelfState::kIsolated, true, false)});
+        const auto r = e.tick(t(s));
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty()) << s;
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kStartVm).empty()) << s;
+    }
+    EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kIsolated);
+}
+
+TEST_F(EngineTest, AReleasedPeerIsRecoveredWithoutWaitingForTheFenceDelay) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 5, seq);
+    e.observe(t(6), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    ++seq;
+    const auto h2 = peer_status(2, seq, {"dns"});
+    e.observe(t(6), PeerMessageEvidence{h2});
+    local_ok(e, t(6), {h2, peer_status(3, seq, {}, SelfState::kReleased, true, false)});
+    const auto r = e.tick(t(6));
+    EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kReleased);
+    const auto assigns = of_kind(r.decisions, DecisionKind::kAssignVm);
+    ASSERT_EQ(assigns.size(), 2u);
+    EXPECT_EQ(assigns[0].reason, Reason::kOwnerReleased);
+    // The plan travels in our status; we start what is assigned to us.
+    EXPECT_EQ(r.status.assignments.size(), 2u);
+    EXPECT_EQ(of_kind(r.decisions, DecisionKind::kStartVm).size(), 1u);
+}
+
+TEST_F(EngineTest, NeverDeclaresDeadWhileItCannotReadTheSlots) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 5, seq);
+    e.observe(t(6), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    for (double s = 6; s <= 40; s += 1) {
+        ++seq;
+        const auto h2 = peer_status(2, seq, {}, SelfState::kOk, false);
+        e.observe(t(s), PeerMessageEvidence{h2});
+        e.observe(t(s), SlotReadEvidence{.ok = false});
+        const auto r = e.tick(t(s));
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty());
+        EXPECT_TRUE(r.pet_watchdog);  // quorate: a storage outage alone never fences
+    }
+    EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kSuspect);
+    // Reads come back: the silence is counted from then, not from t=5.
+    for (double s = 41; s <= 48; s += 1) {
+        ++seq;
+        const auto h2 = peer_status(2, seq);
+        e.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e, t(s), {h2, peer_status(3, 6, {"db", "web"})});  // as last read at t=5
+        (void)e.tick(t(s));
+        if (s < 48) {
+            EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kSuspect) << s;
+        }
+    }
+    EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kDead);
+}
+
+TEST_F(EngineTest, LocalStorageLossWithIoInFlightRebootsAndNeverPetsAgain) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    std::optional<double> reboot_at;
+    for (double s = 0; s <= 20; s += 1) {
+        e.observe(t(s), PeerMessageEvidence{peer_status(1, static_cast<std::uint64_t>(s) + 1)});
+        e.observe(t(s), PeerMessageEvidence{peer_status(2, static_cast<std::uint64_t>(s) + 1)});
+        if (s < 10) {
+            local_ok(e, t(s));
+        } else if (s < 18) {
+            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = true});
+            e.observe(t(s), SlotWriteEvidence{.ok = false});
+            e.observe(t(s), SlotReadEvidence{.ok = false});
+        } else {
+            local_ok(e, t(s));  // storage returning does not undo the decision
+        }
+        const auto r = e.tick(t(s));
+        if (!of_kind(r.decisions, DecisionKind::kSelfFenceReboot).empty()) reboot_at = s;
+        if (reboot_at) {
+            EXPECT_FALSE(r.pet_watchdog) << s;
+        }
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kResumeVm).empty());
+    }
+    ASSERT_TRUE(reboot_at.has_value());
+    EXPECT_DOUBLE_EQ(*reboot_at, 15.0);  // storage grace 5 s
+}
+
+TEST_F(EngineTest, LocalStorageLossWithNothingInFlightStopsTheVmsInstead) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    std::vector<Decision> all;
+    for (double s = 0; s <= 16; s += 1) {
+        e.observe(t(s), PeerMessageEvidence{peer_status(1, static_cast<std::uint64_t>(s) + 1)});
+        e.observe(t(s), PeerMessageEvidence{peer_status(2, static_cast<std::uint64_t>(s) + 1)});
+        if (s < 10) {
+            local_ok(e, t(s));
+        } else {
+            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed});
+            e.observe(t(s), SlotWriteEvidence{.ok = false});
+            e.observe(t(s), VmEvidence{"web", VmState::kPausedIoError});
+        }
+        auto r = e.tick(t(s));
+        EXPECT_TRUE(r.pet_watchdog);
+        all.insert(all.end(), r.decisions.begin(), r.decisions.end());
+    }
+    EXPECT_TRUE(of_kind(all, DecisionKind::kSelfFenceReboot).empty());
+    const auto stops = of_kind(all, DecisionKind::kStopVm);
+    ASSERT_EQ(stops.size(), 1u);
+    EXPECT_EQ(stops[0].reason, Reason::kStorageLostNothingInFlight);
+}
+
+TEST_F(EngineTest, StorageLostEverywhereNeitherFencesNorStopsAndResumesAtOnce) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    std::vector<Decision> all;
+    std::optional<double> resumed_at;
+    for (double s = 0; s <= 40; s += 1) {
+        const bool down = s >= 10 && s < 30;
+        const auto seq = static_cast<std::uint64_t>(s) + 1;
+        e.observe(t(s), PeerMessageEvidence{peer_status(1, seq, {}, down ? SelfState::kStorageLost : SelfState::kOk, !down)});
+        e.observe(t(s), PeerMessageEvidence{peer_status(2, seq, {}, down ? SelfState::kStorageLost : SelfState::kOk, !down)});
+        if (down) {
+            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = true});
+            e.observe(t(s), SlotWriteEvidence{.ok = false});
+            e.observe(t(s), VmEvidence{"web", VmState::kPausedIoError});
+        } else {
+            // Domain back first; the slot write of this tick has not happened yet.
+            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+        }
+        auto r = e.tick(t(s));
+        EXPECT_TRUE(r.pet_watchdog) << s;
+        if (!of_kind(r.decisions, DecisionKind::kResumeVm).empty()) resumed_at = s;
+        all.insert(all.end(), r.decisions.begin(), r.decisions.end());
+        if (!down) e.observe(t(s), SlotWriteEvidence{.ok = true});
+        if (resumed_at && *resumed_at == s) e.observe(t(s + 0.1), VmEvidence{"web", VmState::kRunning});
+    }
+    EXPECT_TRUE(of_kind(all, DecisionKind::kSelfFenceReboot).empty());
+    EXPECT_TRUE(of_kind(all, DecisionKind::kStopVm).empty());
+    ASSERT_TRUE(resumed_at.has_value());
+    EXPECT_DOUBLE_EQ(*resumed_at, 30.0);
+    const auto alerts = of_kind(all, DecisionKind::kAlert);
+    EXPECT_TRUE(std::ranges::any_of(alerts, [](const Decision& d) { return d.alert == AlertKind::kGlobalStorageOutage; }));
+}
+
+TEST_F(EngineTest, StormGuardHoldsRecoveryWhenMostPeersLookDeadAtOnce) {
+    Policy p = cluster_policy(5);
+    auto e = make(1, p);
+    const auto all = ids({1, 2, 3, 4, 5});
+    e.observe(t(0), MembershipEvidence{.members = all, .quorate = true});
+    for (double s = 0; s <= 30; s += 1) {
+        const auto seq = static_cast<std::uint64_t>(std::min(s, 5.0)) + 1;  // everyone silent after t=5
+        std::vector<HostStatus> slots;
+        for (std::uint32_t id = 2; id <= 5; ++id) {
+            const char* vm = id == 5 ? "web" : id == 4 ? "db" : id == 3 ? "dns" : nullptr;
+            slots.push_back(peer_status(id, seq, vm ? std::vector<std::string>{vm} : std::vector<std::string>{}));
+            if (s <= 5) e.observe(t(s), PeerMessageEvidence{slots.back()});
+        }
+        local_ok(e, t(s), slots);
+        const auto r = e.tick(t(s));
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty()) << s;
+    }
+    for (std::uint32_t id = 2; id <= 5; ++id) EXPECT_EQ(e.peer_class(HostId{id}), PeerClass::kSuspect);
+}
+
+TEST_F(EngineTest, ARestartedEngineWaitsTheFullFenceDelayFromItsStart) {
+    auto e = make(1, cluster_policy(), t(100));
+    e.observe(t(100), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    std::optional<double> dead_at;
+    for (double s = 100; s <= 110; s += 1) {
+        const auto h2 = peer_status(2, static_cast<std::uint64_t>(s));
+        e.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e, t(s), {h2, peer_status(3, 3, {"web"})});  // h3's slot long stale
+        const auto r = e.tick(t(s));
+        for (const auto& d : of_kind(r.decisions, DecisionKind::kPeerClass)) {
+            if (d.peer == HostId{3} && d.peer_class == PeerClass::kDead && !dead_at) dead_at = s;
+        }
+    }
+    ASSERT_TRUE(dead_at.has_value());
+    EXPECT_DOUBLE_EQ(*dead_at, 107.0);
+}
+
+TEST_F(EngineTest, OnlyTheCoordinatorPlansAndOthersStartOnlyWhatItAssigns) {
+    auto h2 = make(2);
+    h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    for (double s = 0; s <= 12; s += 1) {
+        const auto seq = static_cast<std::uint64_t>(s) + 1;
+        auto h1 = peer_status(1, seq);
+        if (s >= 10) h1.assignments = {{"web", HostId{2}}, {"db", HostId{1}}};
+        h2.observe(t(s), PeerMessageEvidence{h1});
+        local_ok(h2, t(s), {h1, peer_status(3, 1, {"db", "web"})});
+        const auto r = h2.tick(t(s));
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty());
+        const auto starts = of_kind(r.decisions, DecisionKind::kStartVm);
+        if (s < 10) {
+            EXPECT_TRUE(starts.empty()) << s;
+        } else if (s == 10) {
+            ASSERT_EQ(starts.size(), 1u);
+            EXPECT_EQ(starts[0].vm, "web");
+            EXPECT_EQ(r.status.held.size(), 1u);  // claimed in the same tick's status
+        } else {
+            EXPECT_TRUE(starts.empty());  // no second start while it is starting
+        }
+    }
+}
+
+TEST_F(EngineTest, AssignedButOwnerStillAliveInOurViewIsNotStarted) {
+    auto h2 = make(2);
+    h2.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    for (double s = 0; s <= 5; s += 1) {
+        const auto seq = static_cast<std::uint64_t>(s) + 1;
+        auto h1 = peer_status(1, seq);
+        h1.assignments = {{"web", HostId{2}}};  // a wrong plan
+        const auto h3 = peer_status(3, seq, {"web"});
+        h2.observe(t(s), PeerMessageEvidence{h1});
+        h2.observe(t(s), PeerMessageEvidence{h3});
+        local_ok(h2, t(s), {h1, h3});
+        EXPECT_TRUE(of_kind(h2.tick(t(s)).decisions, DecisionKind::kStartVm).empty());
+    }
+}
+
+TEST_F(EngineTest, DecisionsCarryTheirEvidenceInOneStableLine) {
+    Decision d{.kind = DecisionKind::kPeerClass, .reason = Reason::kFenceDelayElapsed, .peer = HostId{3},
+               .peer_class = PeerClass::kDead};
+    d.evidence = {{"silent_for", "7.000"}};
+    EXPECT_EQ(to_string(d), "peer-class peer=h3 class=dead reason=fence-delay-elapsed silent_for=7.000");
+}
+
+TEST_F(EngineTest, RefusesAHostThatIsNotConfigured) {
+    const auto e = HostEngine::make(cluster_policy(), HostId{9}, 1, t(0));
+    ASSERT_FALSE(e.has_value());
+    EXPECT_NE(e.error().find("h9"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::core
