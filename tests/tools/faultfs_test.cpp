@@ -289,6 +289,20 @@ TEST_F(FaultFsLoopTest, CtlClientSpeaksTheProtocol) {
     EXPECT_TRUE(raw->starts_with("ERR ")) << *raw;
 }
 
+TEST(FaultFsCrashTest, StopReportsADeadServerAndDetachesItsMount) {
+    VIGIL_REQUIRE_ROOT();
+    auto fs = FaultFs::make();
+    ASSERT_TRUE(fs.has_value()) << fs.error();
+    const auto mountpoint = fs->mountpoint();
+    ASSERT_TRUE(is_mount_point(mountpoint));
+    ASSERT_EQ(::kill(fs->pid(), SIGKILL), 0);
+    auto stopped = fs->stop();
+    ASSERT_FALSE(stopped.has_value());
+    EXPECT_NE(stopped.error().find("signal 9"), std::string::npos) << stopped.error();
+    EXPECT_NE(stopped.error().find("mounted"), std::string::npos) << stopped.error();
+    EXPECT_FALSE(is_mount_point(mountpoint));
+}
+
 // Two hosts of the lab: two mounts of one shared directory.
 TEST(FaultFsSharedTest, TwoMountsShareDataAndLocks) {
     VIGIL_REQUIRE_ROOT();

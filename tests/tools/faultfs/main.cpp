@@ -477,11 +477,11 @@ std::expected<Fd, std::string> listen_control(const std::filesystem::path& path)
         return std::unexpected("control socket path too long: " + text);
     }
     std::memcpy(addr.sun_path, text.c_str(), text.size() + 1);
-    if (std::filesystem::exists(std::filesystem::symlink_status(path))) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
         if (send_request(path, "status", std::chrono::milliseconds(500))) {
             return std::unexpected("control socket " + text + " is served by a running instance");
         }
-        std::error_code ec;
         std::filesystem::remove(path, ec);
     }
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -615,13 +615,15 @@ int serve(const ServeArgs& args) {
     fuse* fs = fuse_new(&fargs, &ops, sizeof(ops), &ctx);
     if (fs == nullptr) {
         std::cerr << "vigil-faultfs: fuse_new failed\n";
-        std::filesystem::remove(args.control);
+        std::error_code ec;
+        std::filesystem::remove(args.control, ec);
         return 1;
     }
     if (fuse_mount(fs, args.mountpoint.c_str()) != 0) {
         std::cerr << "vigil-faultfs: cannot mount on " << args.mountpoint << '\n';
         fuse_destroy(fs);
-        std::filesystem::remove(args.control);
+        std::error_code ec;
+        std::filesystem::remove(args.control, ec);
         return 1;
     }
 
