@@ -44,6 +44,14 @@ struct Error {
     return "unknown";
 }
 
+// strerror for any errno, thread-safe.
+[[nodiscard]] inline std::string errno_text(int err)
+{
+    char buf[128];
+    // GNU strerror_r may return a static string instead of filling buf.
+    return strerror_r(err < 0 ? -err : err, buf, sizeof(buf));
+}
+
 inline Error Error::from_errno(std::string what, int err)
 {
     if (err < 0) err = -err;
@@ -63,10 +71,7 @@ inline Error Error::from_errno(std::string what, int err)
     case ETIMEDOUT: kind = ErrorKind::kTimedOut; break;
     default: break;
     }
-    char buf[128];
-    // GNU strerror_r may return a static string instead of filling buf.
-    const char* text = strerror_r(err, buf, sizeof(buf));
-    return Error{kind, std::move(what) + ": " + text};
+    return Error{kind, std::move(what) + ": " + errno_text(err)};
 }
 
 }  // namespace vigil::fence

@@ -1,1 +1,0 @@
-// Anchors vigil_fence until the fence actions land.
