@@ -1,0 +1,143 @@
+// Seeded randomized fault schedules with the same safety checks as the scenarios.
+// Each run's cluster and timeline are generated as scenario text, so a failing seed
+// is printed as a scenario folder's cluster.txt and timeline.txt, ready to keep.
+
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/sim/world.h"
+
+namespace {
+
+struct Generated {
+    std::string cluster;
+    std::string timeline;
+};
+
+class Gen {
+public:
+    explicit Gen(std::uint64_t seed) : rng_(seed) {}
+    int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+    bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+    std::string host(int n) { return "h" + std::to_string(pick(1, n)); }
+
+    Generated make() {
+        Generated g;
+        const int n = pick(3, 5);
+        const char* iso[] = {"leave-running", "stop-when-uplinks-dead", "always-stop"};
+        g.cluster += "policy isolation_response " + std::string(iso[pick(0, 2)]) + "\n";
+        g.cluster += "sim duration 150s\nsim boot_time " + std::to_string(pick(8, 40)) + "s\n";
+        g.cluster += "sim restart_delay " + std::to_string(pick(1, 7)) + "s\n";
+        g.cluster += "domain vol-a\n";
+        for (int i = 1; i <= n; ++i) g.cluster += "host h" + std::to_string(i) + " memory 4096\n";
+        const int vms = pick(2, 2 * n);
+        const char* io[] = {"auto-resume", "leave-paused", "recover-elsewhere"};
+        for (int v = 0; v < vms; ++v) {
+            g.cluster += "vm vm" + std::to_string(v) + " on h" + std::to_string(v % n + 1) + " memory " +
+                         std::to_string(pick(1, 3) * 512) + " priority " + std::to_string(pick(0, 3)) +
+                         " io-error " + io[pick(0, 2)] + " domain " + (chance(0.2) ? "vol-a" : "shared") + "\n";
+        }
+        const int faults = pick(3, 9);
+        for (int f = 0; f < faults; ++f) {
+            const int at = pick(5, 90) * 10;  // tenths of a second
+            const int len = pick(3, 400);     // tenths
+            const std::string h = host(n);
+            const auto ev = [&](int t, const std::string& text) {
+                g.timeline += std::to_string(t / 10) + "." + std::to_string(t % 10) + " " + text + "\n";
+            };
+            switch (pick(0, 9)) {
+                case 0: ev(at, "power-off " + h); ev(at + len, "power-on " + h); break;
+                case 1: ev(at, "hang " + h); ev(at + len, "unhang " + h); break;
+                case 2: ev(at, "freeze-daemon " + h); ev(at + len, "thaw-daemon " + h); break;
+                case 3: ev(at, "crash-daemon " + h); break;
+                case 4: {
+                    const char* roles[] = {"cluster", "vm-uplink", "storage"};
+                    const std::string r = roles[pick(0, 2)];
+                    ev(at, "cut " + h + " " + r);
+                    ev(at + len, "heal " + h + " " + r);
+                    break;
+                }
+                case 5: {
+                    std::string a, b;
+                    for (int i = 1; i <= n; ++i) {
+                        std::string& side = chance(0.5) ? a : b;
+                        side += (side.empty() ? "h" : ",h") + std::to_string(i);
+                    }
+                    if (a.empty() || b.empty()) break;
+                    ev(at, "partition " + a + " " + b);
+                    ev(at + len, "partition-heal");
+                    break;
+                }
+                case 6: {
+                    const std::string who = chance(0.3) ? "all" : h;
+                    const std::string how = std::string(chance(0.5) ? " inflight" : "") + (chance(0.3) ? " stall" : "");
+                    ev(at, "storage-fail " + who + how);
+                    ev(at + len, "storage-heal " + who);
+                    break;
+                }
+                case 7: ev(at, "nospace vol-a"); ev(at + len, "space vol-a"); break;
+                case 8: ev(at, "cut " + h + " cluster"); ev(at, "cut " + h + " vm-uplink");
+                        ev(at + len, "heal " + h + " cluster"); ev(at + len, "heal " + h + " vm-uplink"); break;
+                case 9: ev(at, "storage-fail all"); ev(at + pick(10, 100), "cut " + h + " cluster");
+                        ev(at + len, "storage-heal all"); ev(at + len + 5, "heal " + h + " cluster"); break;
+            }
+        }
+        return g;
+    }
+
+private:
+    std::mt19937_64 rng_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::uint64_t seed = std::random_device{}();
+    if (const char* env = std::getenv("VIGIL_SIM_SEED")) seed = std::strtoull(env, nullptr, 10);
+    int runs = 10;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--seed") seed = std::strtoull(argv[i + 1], nullptr, 10);
+        else if (a == "--runs") runs = std::atoi(argv[i + 1]);
+    }
+    std::cout << "seed " << seed << " (replay: VIGIL_SIM_SEED=" << seed << " vigil_sim_random --runs " << runs
+              << ")\n";
+    std::size_t steps = 0;
+    int failed = 0;
+    for (int run = 0; run < runs; ++run) {
+        const std::uint64_t run_seed = seed + static_cast<std::uint64_t>(run);
+        Gen gen(run_seed);
+        const auto g = gen.make();
+        vigil::sim::Scenario s;
+        s.name = "random-" + std::to_string(run_seed);
+        if (auto r = vigil::sim::parse_cluster(g.cluster, s); !r) {
+            std::cout << "generator bug: " << r.error() << "\n" << g.cluster;
+            return 2;
+        }
+        if (auto r = vigil::sim::parse_timeline(g.timeline, s); !r) {
+            std::cout << "generator bug: " << r.error() << "\n" << g.timeline;
+            return 2;
+        }
+        vigil::sim::World world(std::move(s));
+        const auto r = world.run();
+        steps += r.steps;
+        if (!r.violations.empty()) {
+            ++failed;
+            std::cout << "FAIL run seed " << run_seed << ":\n";
+            for (const auto& v : r.violations) std::cout << "  safety: " << v << "\n";
+            std::cout << "--- cluster.txt\n" << g.cluster << "--- timeline.txt\n" << g.timeline << "---\n";
+            if (std::getenv("VIGIL_SIM_VERBOSE") != nullptr) {
+                for (const auto& l : r.log) std::cout << vigil::sim::format_line(l) << "\n";
+            }
+        }
+    }
+    std::cout << runs << " runs, " << steps << " simulated steps, " << failed << " failed\n";
+    if (steps < 10000) {
+        std::cout << "fewer than 10000 steps: raise --runs\n";
+        return 1;
+    }
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,58 @@
+#pragma once
+
+// A scenario as data: the cluster (cluster.txt), what happens when (timeline.txt) and
+// what must be true (checks.txt). The same struct is built in memory by the
+// randomized runner.
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "daemon/core/policy.h"
+
+namespace vigil::sim {
+
+using core::Duration;
+
+struct Event {
+    Duration at{};
+    std::vector<std::string> words;  // verb, then arguments
+    std::string text;                // as written, for the log
+};
+
+struct Check {
+    std::vector<std::string> words;
+    std::string text;
+    int line = 0;
+};
+
+struct Placement {
+    std::string vm;
+    std::uint32_t host = 0;
+};
+
+struct Scenario {
+    std::string name;
+    core::Policy policy;
+    std::vector<std::string> domains{"shared"};  // "shared" holds the heartbeat slots
+    std::vector<Placement> placement;
+    Duration duration = std::chrono::seconds{60};
+    Duration step = std::chrono::milliseconds{100};
+    Duration membership_delay = std::chrono::seconds{1};  // the cluster stack's token timeout
+    Duration boot_time = std::chrono::seconds{30};
+    Duration restart_delay = std::chrono::seconds{2};  // systemd Restart= delay for vigild
+    std::vector<Event> timeline;
+    std::vector<Check> checks;
+};
+
+[[nodiscard]] std::expected<Duration, std::string> parse_duration(std::string_view text);
+[[nodiscard]] std::expected<std::uint32_t, std::string> parse_host(std::string_view text);
+[[nodiscard]] std::expected<Scenario, std::string> load_scenario(const std::filesystem::path& dir);
+[[nodiscard]] std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& s);
+[[nodiscard]] std::expected<void, std::string> parse_timeline(std::string_view text, Scenario& s);
+[[nodiscard]] std::expected<void, std::string> parse_checks(std::string_view text, Scenario& s);
+[[nodiscard]] std::vector<std::string> split_words(std::string_view line);
+
+}  // namespace vigil::sim
