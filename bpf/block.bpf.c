@@ -7,6 +7,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "vigil_events.h"
 
@@ -30,10 +31,82 @@ struct {
     __type(value, struct vigil_rate_state);
 } block_error_rate SEC(".maps");
 
+/* Requests in flight, by address: user space scans this for the oldest one,
+ * since a stuck request never produces an event. A plain hash, not LRU, so a
+ * stuck request is never evicted. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, struct vigil_inflight);
+} inflight SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096 * (VIGIL_LATENCY_SLOTS + 1));
+    __type(key, struct vigil_latency_key);
+    __type(value, __u64);
+} latency SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct vigil_wb_error_key);
+    __type(value, __u64);
+} wb_error_counts SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+#define KDEV(major, minor) (((__u32)(major) << VIGIL_KDEV_MINOR_BITS) | (__u32)(minor))
+
+static __always_inline __u32 request_dev(struct request* rq)
+{
+    struct gendisk* disk = 0;
+    if (bpf_core_field_exists(rq->rq_disk))
+        disk = BPF_CORE_READ(rq, rq_disk);
+    else
+        disk = BPF_CORE_READ(rq, q, disk);
+    if (!disk)
+        return 0;
+    return KDEV(BPF_CORE_READ(disk, major), BPF_CORE_READ(disk, first_minor));
+}
+
+static __always_inline void count(void* map, const void* key)
+{
+    __u64 one = 1;
+    __u64* value = bpf_map_lookup_elem(map, key);
+    if (value)
+        __sync_fetch_and_add(value, 1);
+    else if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) != 0) {
+        value = bpf_map_lookup_elem(map, key);
+        if (value)
+            __sync_fetch_and_add(value, 1);
+    }
+}
+
+/* floor(log2(us)), branch-free, clamped to the histogram. */
+static __always_inline __u32 log2_slot(__u64 us)
+{
+    __u32 r = (us > 0xFFFFFFFFULL) << 5;
+    us >>= r;
+    __u32 shift = (us > 0xFFFF) << 4;
+    us >>= shift;
+    r |= shift;
+    shift = (us > 0xFF) << 3;
+    us >>= shift;
+    r |= shift;
+    shift = (us > 0xF) << 2;
+    us >>= shift;
+    r |= shift;
+    shift = (us > 0x3) << 1;
+    us >>= shift;
+    r |= shift;
+    r |= (__u32)(us >> 1);
+    return r < VIGIL_LATENCY_SLOTS ? r : VIGIL_LATENCY_SLOTS - 1;
+}
 
 static __always_inline __u32 op_of(const char* rwbs)
 {
@@ -92,15 +165,7 @@ static __always_inline int record_error(struct trace_event_raw_block_rq_completi
         .op = op_of(rwbs),
         .error = error,
     };
-    __u64 one = 1;
-    __u64* count = bpf_map_lookup_elem(&block_error_counts, &key);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else if (bpf_map_update_elem(&block_error_counts, &key, &one, BPF_NOEXIST) != 0) {
-        count = bpf_map_lookup_elem(&block_error_counts, &key);
-        if (count)
-            __sync_fetch_and_add(count, 1);
-    }
+    count(&block_error_counts, &key);
 
     __u64 now = bpf_ktime_get_ns();
     int suppressed = rate_limit(key.dev, now);
@@ -134,4 +199,65 @@ SEC("tracepoint/block/block_rq_complete")
 int block_rq_complete_error(struct trace_event_raw_block_rq_completion* ctx)
 {
     return record_error(ctx);
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(block_rq_issue, struct request* rq)
+{
+    __u64 key = (__u64)rq;
+    struct vigil_inflight value = {.dev = request_dev(rq), .issue_ns = bpf_ktime_get_ns()};
+    bpf_map_update_elem(&inflight, &key, &value, BPF_ANY);
+    return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(block_rq_complete, struct request* rq, blk_status_t error, unsigned int nr_bytes)
+{
+    __u64 key = (__u64)rq;
+    struct vigil_inflight* in = bpf_map_lookup_elem(&inflight, &key);
+    if (!in)
+        return 0;
+    __u64 us = (bpf_ktime_get_ns() - in->issue_ns) / 1000;
+    struct vigil_latency_key lkey = {.dev = in->dev, .slot = log2_slot(us)};
+    bpf_map_delete_elem(&inflight, &key);
+    count(&latency, &lkey);
+    /* The sum of latencies (for the histogram's _sum) sits in an extra slot. */
+    struct vigil_latency_key skey = {.dev = lkey.dev, .slot = VIGIL_LATENCY_SUM_SLOT};
+    __u64* sum = bpf_map_lookup_elem(&latency, &skey);
+    if (sum)
+        __sync_fetch_and_add(sum, us);
+    else
+        bpf_map_update_elem(&latency, &skey, &us, BPF_NOEXIST);
+    return 0;
+}
+
+/* A requeued request is issued again later: it is not in flight meanwhile. */
+SEC("tp_btf/block_rq_requeue")
+int BPF_PROG(block_rq_requeue, struct request* rq)
+{
+    __u64 key = (__u64)rq;
+    bpf_map_delete_elem(&inflight, &key);
+    return 0;
+}
+
+#define S_IFMT 00170000
+#define S_IFBLK 0060000
+#define MAX_ERRNO 4095
+
+/* Noisy under a failing device: counted here, summarised by user space. */
+SEC("tp_btf/filemap_set_wb_err")
+int BPF_PROG(filemap_set_wb_err, struct address_space* mapping, errseq_t eseq)
+{
+    struct inode* host = BPF_CORE_READ(mapping, host);
+    if (!host)
+        return 0;
+    struct vigil_wb_error_key key = {.error = (__s32)(eseq & MAX_ERRNO)};
+    /* A raw block device's superblock is the shared bdev one: use the
+     * device the inode stands for instead. */
+    if ((BPF_CORE_READ(host, i_mode) & S_IFMT) == S_IFBLK)
+        key.dev = BPF_CORE_READ(host, i_rdev);
+    else
+        key.dev = BPF_CORE_READ(host, i_sb, s_dev);
+    count(&wb_error_counts, &key);
+    return 0;
 }

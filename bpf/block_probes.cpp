@@ -5,12 +5,16 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "bpf/block.skel.h"
 #include "bpf/probe_table.h"
 #include "bpf/vigil_events.h"
 
 namespace vigil::bpf {
+
+static_assert(std::tuple_size_v<decltype(LatencyHistogram::slots)> == VIGIL_LATENCY_SLOTS);
+
 namespace {
 
 using detail::Hook;
@@ -36,6 +40,22 @@ DeviceNumber device_from_kernel(std::uint32_t dev)
     return DeviceNumber{dev >> VIGIL_KDEV_MINOR_BITS, dev & ((1U << VIGIL_KDEV_MINOR_BITS) - 1)};
 }
 
+// Visits every entry of a hash map. Entries may come and go meanwhile; one
+// deleted under us ends the walk early, which the next scan makes up for.
+template <typename Key, typename Value, typename Visit>
+void for_each_entry(int fd, Visit&& visit)
+{
+    Key key{};
+    Key next{};
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        Value value{};
+        if (bpf_map_lookup_elem(fd, &next, &value) == 0) visit(next, value);
+        key = next;
+        prev = &key;
+    }
+}
+
 }  // namespace
 
 const char* to_string(BlockOp op)
@@ -59,12 +79,19 @@ struct BlockProbes::Impl {
     vigil_block* skel = nullptr;
     ring_buffer* ring = nullptr;
     bpf_link* link = nullptr;
+    std::array<bpf_link*, 3> inflight_links{};
+    bpf_link* wb_link = nullptr;
+    bool loaded = false;
     const std::function<void(const BlockErrorEvent&)>* sink = nullptr;
 
     ~Impl()
     {
         if (ring != nullptr) ring_buffer__free(ring);
         if (link != nullptr) bpf_link__destroy(link);
+        for (bpf_link* l : inflight_links) {
+            if (l != nullptr) bpf_link__destroy(l);
+        }
+        if (wb_link != nullptr) bpf_link__destroy(wb_link);
         if (skel != nullptr) vigil_block__destroy(skel);
     }
 
@@ -114,18 +141,33 @@ std::expected<std::unique_ptr<BlockProbes>, Error> BlockProbes::make(
     };
     const Hook* chosen = nullptr;
     self->probes_.push_back(detail::choose("block_io_errors", hooks, tracefs, &chosen));
+    const Hook inflight_hooks[] = {
+        {impl.skel->progs.block_rq_issue, "", "block_rq_issue", detail::HookKind::tp_btf},
+        {impl.skel->progs.block_rq_complete, "", "block_rq_complete", detail::HookKind::tp_btf},
+        {impl.skel->progs.block_rq_requeue, "", "block_rq_requeue", detail::HookKind::tp_btf},
+    };
+    bool inflight_kept = false;
+    self->probes_.push_back(
+        detail::choose_all("block_inflight", inflight_hooks, tracefs, &inflight_kept));
+    const Hook wb_hooks[] = {
+        {impl.skel->progs.filemap_set_wb_err, "", "filemap_set_wb_err", detail::HookKind::tp_btf},
+    };
+    bool wb_kept = false;
+    self->probes_.push_back(detail::choose_all("writeback_errors", wb_hooks, tracefs, &wb_kept));
+    if (chosen == nullptr && !inflight_kept && !wb_kept) return self;
 
-    if (chosen != nullptr) {
-        if (int err = vigil_block__load(impl.skel); err != 0) {
-            detail::mark_failed(self->probes_, Error::from_errno("loading block BPF programs", err).message);
-            return self;
-        }
-        detail::attach(self->probes_.back(), chosen, &impl.link);
-        impl.ring = ring_buffer__new(bpf_map__fd(impl.skel->maps.events), &Impl::on_record,
-                                     &impl, nullptr);
-        if (impl.ring == nullptr) {
-            return std::unexpected(Error::from_errno("creating the block ring buffer", errno));
-        }
+    if (int err = vigil_block__load(impl.skel); err != 0) {
+        detail::mark_failed(self->probes_, Error::from_errno("loading block BPF programs", err).message);
+        return self;
+    }
+    impl.loaded = true;
+    detail::attach(self->probes_[0], chosen, &impl.link);
+    if (inflight_kept) detail::attach_all(self->probes_[1], inflight_hooks, impl.inflight_links);
+    if (wb_kept) detail::attach_all(self->probes_[2], wb_hooks, std::span<bpf_link*>(&impl.wb_link, 1));
+    impl.ring = ring_buffer__new(bpf_map__fd(impl.skel->maps.events), &Impl::on_record, &impl,
+                                 nullptr);
+    if (impl.ring == nullptr) {
+        return std::unexpected(Error::from_errno("creating the block ring buffer", errno));
     }
     return self;
 }
@@ -149,24 +191,64 @@ int BlockProbes::drain(const std::function<void(const BlockErrorEvent&)>& on_err
 std::vector<BlockErrorCount> BlockProbes::error_counts() const
 {
     std::vector<BlockErrorCount> out;
-    if (impl_->ring == nullptr) return out;
-    const int fd = bpf_map__fd(impl_->skel->maps.block_error_counts);
-    vigil_block_error_key key{};
-    vigil_block_error_key next{};
-    const void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        std::uint64_t count = 0;
-        if (bpf_map_lookup_elem(fd, &next, &count) == 0) {
+    if (!impl_->loaded) return out;
+    for_each_entry<vigil_block_error_key, std::uint64_t>(
+        bpf_map__fd(impl_->skel->maps.block_error_counts),
+        [&](const vigil_block_error_key& k, const std::uint64_t& count) {
             out.push_back(BlockErrorCount{
-                .device = device_from_kernel(next.dev),
-                .op = op_from_kernel(next.op),
-                .error = next.error < 0 ? -next.error : next.error,
+                .device = device_from_kernel(k.dev),
+                .op = op_from_kernel(k.op),
+                .error = k.error < 0 ? -k.error : k.error,
                 .count = count,
             });
-        }
-        key = next;
-        prev = &key;
-    }
+        });
+    return out;
+}
+
+std::vector<InflightSummary> BlockProbes::inflight() const
+{
+    std::map<std::uint32_t, InflightSummary> by_dev;
+    if (!impl_->loaded) return {};
+    for_each_entry<std::uint64_t, vigil_inflight>(
+        bpf_map__fd(impl_->skel->maps.inflight), [&](const std::uint64_t&, const vigil_inflight& v) {
+            auto [it, fresh] = by_dev.try_emplace(v.dev);
+            InflightSummary& sum = it->second;
+            const auto issued = std::chrono::nanoseconds(v.issue_ns);
+            if (fresh || issued < sum.oldest_issue) sum.oldest_issue = issued;
+            sum.device = device_from_kernel(v.dev);
+            ++sum.requests;
+        });
+    std::vector<InflightSummary> out;
+    for (auto& [dev, sum] : by_dev) out.push_back(sum);
+    return out;
+}
+
+std::vector<LatencyHistogram> BlockProbes::latency() const
+{
+    std::map<std::uint32_t, LatencyHistogram> by_dev;
+    if (!impl_->loaded) return {};
+    for_each_entry<vigil_latency_key, std::uint64_t>(
+        bpf_map__fd(impl_->skel->maps.latency),
+        [&](const vigil_latency_key& k, const std::uint64_t& count) {
+            auto& h = by_dev[k.dev];
+            h.device = device_from_kernel(k.dev);
+            if (k.slot < h.slots.size()) h.slots[k.slot] = count;
+            if (k.slot == VIGIL_LATENCY_SUM_SLOT) h.sum_us = count;
+        });
+    std::vector<LatencyHistogram> out;
+    for (auto& [dev, h] : by_dev) out.push_back(h);
+    return out;
+}
+
+std::vector<WritebackErrorCount> BlockProbes::writeback_errors() const
+{
+    std::vector<WritebackErrorCount> out;
+    if (!impl_->loaded) return out;
+    for_each_entry<vigil_wb_error_key, std::uint64_t>(
+        bpf_map__fd(impl_->skel->maps.wb_error_counts),
+        [&](const vigil_wb_error_key& k, const std::uint64_t& count) {
+            out.push_back({device_from_kernel(k.dev), k.error, count});
+        });
     return out;
 }
 

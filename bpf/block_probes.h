@@ -1,6 +1,8 @@
-// Block-layer evidence: I/O errors per device, operation and errno.
+// Block-layer evidence: I/O errors per device, operation and errno; requests
+// in flight and their age; latency histograms; writeback errors.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -42,6 +44,26 @@ struct BlockErrorCount {
     std::uint64_t count = 0;
 };
 
+// Requests in flight on one device, from a scan of the kernel's table.
+struct InflightSummary {
+    DeviceNumber device;
+    std::uint32_t requests = 0;
+    std::chrono::nanoseconds oldest_issue{};  // CLOCK_MONOTONIC of the oldest request
+};
+
+// Completed requests by latency: slots[k] counts those of [2^k, 2^(k+1)) us.
+struct LatencyHistogram {
+    DeviceNumber device;
+    std::array<std::uint64_t, 32> slots{};
+    std::uint64_t sum_us = 0;
+};
+
+struct WritebackErrorCount {
+    DeviceNumber device;
+    int error = 0;  // positive errno
+    std::uint64_t count = 0;
+};
+
 struct BlockProbeOptions {
     std::uint32_t events_per_second = 20;  // ring-buffer events per device per second
 };
@@ -61,6 +83,10 @@ public:
     int drain(const std::function<void(const BlockErrorEvent&)>& on_error);
     // The kernel's counters: every error, including rate-limited ones.
     [[nodiscard]] std::vector<BlockErrorCount> error_counts() const;
+    // Scans the requests in flight (a stuck request never produces an event).
+    [[nodiscard]] std::vector<InflightSummary> inflight() const;
+    [[nodiscard]] std::vector<LatencyHistogram> latency() const;
+    [[nodiscard]] std::vector<WritebackErrorCount> writeback_errors() const;
 
 private:
     BlockProbes() = default;

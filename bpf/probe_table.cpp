@@ -1,6 +1,7 @@
 #include "bpf/probes.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -46,40 +47,98 @@ void init_libbpf()
 
 std::string hook_name(const Hook& hook)
 {
-    return std::string("tracepoint/") + hook.group + "/" + hook.event;
+    switch (hook.kind) {
+    case HookKind::tracepoint:
+        return std::string("tracepoint/") + hook.group + "/" + hook.event;
+    case HookKind::tp_btf:
+        return std::string("tp_btf/") + hook.event;
+    }
+    return hook.event;
 }
+
+namespace {
+
+// Whether this kernel has the hook, and if not, why.
+std::expected<void, std::string> present(const Hook& hook,
+                                         const std::expected<std::string, Error>& tracefs)
+{
+    switch (hook.kind) {
+    case HookKind::tracepoint: {
+        if (!tracefs) return std::unexpected(tracefs.error().message);
+        std::error_code ec;
+        if (std::filesystem::exists(*tracefs + "/events/" + hook.group + "/" + hook.event, ec)) {
+            return {};
+        }
+        return std::unexpected("this kernel has no tracepoint " + std::string(hook.group) + "/" +
+                               hook.event);
+    }
+    case HookKind::tp_btf: {
+        static btf* vmlinux = btf__load_vmlinux_btf();
+        if (vmlinux == nullptr) return std::unexpected(std::string("this kernel has no BTF"));
+        const std::string type = std::string("btf_trace_") + hook.event;
+        if (btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) >= 0) return {};
+        return std::unexpected("this kernel has no BTF tracepoint " + std::string(hook.event));
+    }
+    }
+    return std::unexpected(std::string("unknown hook kind"));
+}
+
+}  // namespace
 
 ProbeStatus choose(const char* name, std::span<const Hook> hooks,
                    const std::expected<std::string, Error>& tracefs, const Hook** chosen)
 {
     *chosen = nullptr;
     ProbeStatus status{.name = name, .hook = hook_name(hooks.front())};
-    if (!tracefs) {
-        status.state = ProbeState::unavailable;
-        status.reason = tracefs.error().message;
-    }
+    std::string first_reason;
     for (const Hook& hook : hooks) {
-        bool present = false;
-        if (tracefs) {
-            std::error_code ec;
-            present = std::filesystem::exists(
-                *tracefs + "/events/" + hook.group + "/" + hook.event, ec);
-        }
-        if (present && *chosen == nullptr) {
+        const auto ok = *chosen == nullptr ? present(hook, tracefs)
+                                           : std::expected<void, std::string>{};
+        if (*chosen == nullptr && ok) {
             *chosen = &hook;
             status.hook = hook_name(hook);
-            bpf_program__set_autoload(hook.program, true);
-        } else {
-            bpf_program__set_autoload(hook.program, false);
         }
+        if (!ok && first_reason.empty()) first_reason = ok.error();
+        bpf_program__set_autoload(hook.program, *chosen == &hook);
     }
-    if (*chosen == nullptr && tracefs) {
+    if (*chosen == nullptr) {
         status.state = ProbeState::unavailable;
-        status.reason = "this kernel has no tracepoint " + std::string(hooks.front().group) +
-                        "/" + hooks.front().event;
-        if (hooks.size() > 1) status.reason += " nor its alternatives";
+        status.reason = first_reason;
+        if (hooks.size() > 1) status.reason += " (nor its alternatives)";
     }
     return status;
+}
+
+ProbeStatus choose_all(const char* name, std::span<const Hook> hooks,
+                       const std::expected<std::string, Error>& tracefs, bool* kept)
+{
+    ProbeStatus status{.name = name, .hook = ""};
+    for (const Hook& hook : hooks) status.hook += (status.hook.empty() ? "" : ",") + hook_name(hook);
+    *kept = true;
+    for (const Hook& hook : hooks) {
+        if (auto ok = present(hook, tracefs); !ok) {
+            *kept = false;
+            status.state = ProbeState::unavailable;
+            status.reason = ok.error();
+            break;
+        }
+    }
+    for (const Hook& hook : hooks) bpf_program__set_autoload(hook.program, *kept);
+    return status;
+}
+
+void attach_all(ProbeStatus& status, std::span<const Hook> hooks, std::span<bpf_link*> links)
+{
+    for (std::size_t i = 0; i < hooks.size(); ++i) {
+        links[i] = bpf_program__attach(hooks[i].program);
+        if (links[i] == nullptr) {
+            status.state = ProbeState::failed;
+            status.reason = Error::from_errno("attaching " + hook_name(hooks[i]), errno).message;
+            return;
+        }
+    }
+    status.state = ProbeState::attached;
+    status.reason.clear();
 }
 
 void attach(ProbeStatus& status, const Hook* chosen, bpf_link** link)

@@ -16,11 +16,15 @@ namespace vigil::bpf::detail {
 // Routes libbpf's warnings to stderr, drops its debug output. Idempotent.
 void init_libbpf();
 
-// One way to get a signal: a program and the tracepoint it needs.
+enum class HookKind { tracepoint, tp_btf };
+
+// One way to get a signal: a program and the tracepoint it needs. Classic
+// tracepoints are found in tracefs; BTF tracepoints in the kernel's BTF.
 struct Hook {
     bpf_program* program;
-    const char* group;
+    const char* group;  // tracefs group; unused for tp_btf
     const char* event;
+    HookKind kind = HookKind::tracepoint;
 };
 
 std::string hook_name(const Hook& hook);
@@ -30,8 +34,16 @@ std::string hook_name(const Hook& hook);
 ProbeStatus choose(const char* name, std::span<const Hook> hooks,
                    const std::expected<std::string, Error>& tracefs, const Hook** chosen);
 
+// For a probe that needs every one of `hooks` (e.g. issue and completion):
+// either all are kept for load, or all are switched off. Returns whether kept.
+ProbeStatus choose_all(const char* name, std::span<const Hook> hooks,
+                       const std::expected<std::string, Error>& tracefs, bool* kept);
+
 // Attaches the chosen hook; the status says how it went.
 void attach(ProbeStatus& status, const Hook* chosen, bpf_link** link);
+
+// Attaches every hook of a choose_all() probe; links[i] belongs to hooks[i].
+void attach_all(ProbeStatus& status, std::span<const Hook> hooks, std::span<bpf_link*> links);
 
 // After a failed load: every probe that was going to attach has failed.
 void mark_failed(std::vector<ProbeStatus>& probes, const std::string& reason);

@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <array>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,9 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     if (!loop) return std::unexpected(loop.error());
     self->loop_ = std::move(*loop);
     self->started_ = self->loop_->now();
+    // Before any thread exists (the metrics server starts some): threads
+    // inherit the blocked mask, so SIGTERM reaches only the loop's signalfd.
+    if (auto ok = self->loop_->stop_on_signals(); !ok) return std::unexpected(ok.error());
 
     auto metrics = exporters::Metrics::make(exporters::MetricsOptions{
         .serve = self->config_.metrics_enabled,
@@ -71,11 +75,10 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     if (!control) return std::unexpected(control.error());
     self->control_ = std::move(*control);
 
-    if (auto ok = self->loop_->stop_on_signals(); !ok) return std::unexpected(ok.error());
     if (auto ok = self->loop_->enable_systemd_watchdog(); !ok) return std::unexpected(ok.error());
     self->start_probes();
     if (auto ok = self->loop_->every(self->config_.probe_poll_interval,
-                                     [raw] { raw->refresh_counters(); });
+                                     [raw] { raw->poll(); });
         !ok) {
         return std::unexpected(ok.error());
     }
@@ -148,24 +151,115 @@ void Daemon::on_block_errors()
                       {"RWBS", ev.rwbs},
                       {"SUPPRESSED", std::to_string(ev.suppressed_before)}});
     });
-    refresh_counters();
+    poll();
 }
 
-void Daemon::refresh_counters()
+Daemon::Device& Daemon::device(const std::string& name)
 {
-    if (block_) {
-        for (const auto& c : block_->error_counts()) {
-            ErrorKey key{device_names_.name(c.device.major, c.device.minor), bpf::to_string(c.op),
-                         errno_name(c.error)};
-            auto& seen = block_errors_[key];
-            if (c.count != seen) {
-                seen = c.count;
-                metrics_->set_block_io_errors(std::get<0>(key), std::get<1>(key), std::get<2>(key),
-                                              c.count);
-            }
+    auto it = devices_.find(name);
+    if (it == devices_.end()) {
+        it = devices_
+                 .emplace(name, Device(core::StorageThresholds{
+                                    .slow = config_.storage_slow,
+                                    .stall = config_.storage_stall,
+                                    .error_window = config_.storage_error_window,
+                                    .hold = config_.storage_recovery_hold,
+                                }))
+                 .first;
+    }
+    return it->second;
+}
+
+void Daemon::poll()
+{
+    if (sunrpc_) metrics_->set_sunrpc_major_timeouts(sunrpc_->major_timeouts());
+    if (!block_) return;
+    const auto now = loop_->now();
+    std::map<std::string, core::StorageSample> samples;
+    for (auto& [name, d] : devices_) {
+        samples[name] = core::StorageSample{.gone_errors = d.last.gone_errors,
+                                            .no_space_errors = d.last.no_space_errors,
+                                            .transient_errors = d.last.transient_errors};
+    }
+
+    std::map<std::string, std::array<std::uint64_t, 3>> by_class;  // gone, no space, transient
+    for (const auto& c : block_->error_counts()) {
+        const std::string name = device_names_.name(c.device.major, c.device.minor);
+        ErrorKey key{name, bpf::to_string(c.op), errno_name(c.error)};
+        auto& seen = block_errors_[key];
+        if (c.count != seen) {
+            seen = c.count;
+            metrics_->set_block_io_errors(name, std::get<1>(key), std::get<2>(key), c.count);
+        }
+        auto& classes = by_class[name];
+        switch (core::classify_block_error(c.error)) {
+        case core::BlockErrorClass::kGone:
+            classes[0] += c.count;
+            break;
+        case core::BlockErrorClass::kNoSpace:
+            classes[1] += c.count;
+            break;
+        case core::BlockErrorClass::kTransient:
+            classes[2] += c.count;
+            break;
+        case core::BlockErrorClass::kOther:
+            break;
         }
     }
-    if (sunrpc_) metrics_->set_sunrpc_major_timeouts(sunrpc_->major_timeouts());
+    for (const auto& [name, classes] : by_class) {
+        auto& sample = samples[name];
+        sample.gone_errors = classes[0];
+        sample.no_space_errors = classes[1];
+        sample.transient_errors = classes[2];
+    }
+    for (const auto& in : block_->inflight()) {
+        auto& sample = samples[device_names_.name(in.device.major, in.device.minor)];
+        sample.in_flight = in.requests;
+        sample.oldest_in_flight = in.oldest_issue < now ? now - in.oldest_issue
+                                                        : std::chrono::nanoseconds(0);
+    }
+    for (const auto& h : block_->latency()) {
+        metrics_->set_block_latency(device_names_.name(h.device.major, h.device.minor), h.slots,
+                                    h.sum_us);
+    }
+    for (const auto& wb : block_->writeback_errors()) {
+        const std::string name = device_names_.name(wb.device.major, wb.device.minor);
+        const std::string error = errno_name(wb.error);
+        auto& seen = device(name).writeback_errors[error];
+        if (wb.count > seen) {
+            // Counted in the kernel, summarised here once per interval.
+            journal_.log(Priority::warning, mid::kWritebackErrors,
+                         std::to_string(wb.count - seen) + " writeback errors (" + error + ") on " +
+                             name + " since the last poll",
+                         {{"DEVICE", name},
+                          {"ERROR", error},
+                          {"NEW", std::to_string(wb.count - seen)},
+                          {"TOTAL", std::to_string(wb.count)}});
+            seen = wb.count;
+            metrics_->set_writeback_errors(name, error, wb.count);
+        }
+    }
+
+    static const std::vector<std::string> kStates = {"ok", "degraded", "no_space", "stalled",
+                                                      "failed"};
+    for (auto& [name, sample] : samples) {
+        sample.now = core::TimePoint(now);
+        Device& d = device(name);
+        d.last = sample;
+        if (auto tr = d.monitor.observe(sample)) {
+            const bool worse = tr->to != core::StorageHealth::kOk;
+            journal_.log(worse ? Priority::warning : Priority::notice, mid::kStorageState,
+                         "storage device " + name + " is " + core::to_string(tr->to) + " (was " +
+                             core::to_string(tr->from) + "): " + tr->evidence,
+                         {{"DEVICE", name},
+                          {"STATE", core::to_string(tr->to)},
+                          {"PREVIOUS", core::to_string(tr->from)},
+                          {"EVIDENCE", tr->evidence}});
+        }
+        metrics_->set_block_inflight(name, sample.in_flight,
+                                     std::chrono::duration<double>(sample.oldest_in_flight).count());
+        metrics_->set_storage_state(name, core::to_string(d.monitor.health()), kStates);
+    }
 }
 
 std::string Daemon::status_json() const
@@ -177,14 +271,22 @@ std::string Daemon::status_json() const
                           {"state", bpf::to_string(p.state)},
                           {"reason", p.reason}});
     }
-    std::map<std::string, nlohmann::json> by_device;
+    std::map<std::string, nlohmann::json> errors_by_device;
     for (const auto& [key, count] : block_errors_) {
-        const auto& [device, op, error] = key;
-        by_device[device].push_back({{"op", op}, {"error", error}, {"count", count}});
+        const auto& [name, op, error] = key;
+        errors_by_device[name].push_back({{"op", op}, {"error", error}, {"count", count}});
     }
     nlohmann::json devices = nlohmann::json::array();
-    for (auto& [device, errors] : by_device) {
-        devices.push_back({{"device", device}, {"io_errors", errors}});
+    for (const auto& [name, d] : devices_) {
+        auto errors = errors_by_device[name];
+        devices.push_back(
+            {{"device", name},
+             {"state", core::to_string(d.monitor.health())},
+             {"in_flight", d.last.in_flight},
+             {"oldest_in_flight_ms",
+              std::chrono::duration_cast<std::chrono::milliseconds>(d.last.oldest_in_flight).count()},
+             {"io_errors", errors.is_null() ? nlohmann::json::array() : errors},
+             {"writeback_errors", d.writeback_errors}});
     }
     const double uptime =
         std::chrono::duration<double>(loop_->now() - started_).count();
@@ -217,7 +319,7 @@ std::string Daemon::handle_request(const std::string& request)
 
 int Daemon::run()
 {
-    refresh_counters();
+    poll();
     journal_.log(Priority::notice, mid::kStarted,
                  std::string("vigild ") + kVersion + " started (" +
                      (config_.standalone ? "standalone" : "cluster") + " mode)",

@@ -16,6 +16,7 @@
 #include "daemon/adapters/event_loop.h"
 #include "daemon/adapters/journal.h"
 #include "daemon/config/config.h"
+#include "daemon/core/storage_monitor.h"
 #include "daemon/ports/error.h"
 #include "exporters/metrics.h"
 
@@ -40,11 +41,21 @@ private:
     explicit Daemon(config::Config config);
     void start_probes();
     void on_block_errors();
-    void refresh_counters();
+    // Reads the kernel's counters and in-flight table, advances every
+    // device's health, and updates metrics; every poll interval.
+    void poll();
     void refuse_input(const std::string& source, const std::string& reason);
     [[nodiscard]] std::string status_json() const;
 
     using ErrorKey = std::tuple<std::string, std::string, std::string>;  // device, op, error
+
+    struct Device {
+        explicit Device(core::StorageThresholds t) : monitor(t) {}
+        core::StorageMonitor monitor;
+        core::StorageSample last{};
+        std::map<std::string, std::uint64_t> writeback_errors;  // by errno name
+    };
+    Device& device(const std::string& name);
 
     config::Config config_;
     adapters::Journal journal_;
@@ -56,6 +67,7 @@ private:
     std::unique_ptr<adapters::ControlServer> control_;
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> block_errors_;
+    std::map<std::string, Device> devices_;
     std::chrono::nanoseconds started_{};
 };
 

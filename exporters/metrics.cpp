@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+#include <mutex>
 #include <sstream>
 
 namespace vigil::exporters {
@@ -17,6 +19,10 @@ constexpr const char* kBlockErrorsHelp =
     "Block I/O requests that completed with an error, by device, operation and errno, "
     "counted in the kernel";
 constexpr const char* kBadInputHelp = "Input from outside that vigild refused, by source";
+constexpr const char* kLatencyHelp =
+    "Block requests by time from issue to completion, per device, counted in the kernel";
+constexpr const char* kWritebackHelp =
+    "Writeback errors (page cache to device) by device and errno, counted in the kernel";
 
 // A counter that mirrors an absolute count kept elsewhere (the kernel).
 void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t total)
@@ -26,6 +32,8 @@ void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t to
         seen = total;
     }
 }
+
+}  // namespace
 
 // prometheus-cpp leaves out families that have no series yet. A scraper
 // should still see every family vigil offers (with its HELP and TYPE) before
@@ -42,9 +50,36 @@ public:
         declared_.push_back(prometheus::MetricFamily{std::move(name), std::move(help), type, {}});
     }
 
+    // Histograms whose buckets the kernel counts: set whole, not observed.
+    void set_histogram(const std::string& device, const std::array<std::uint64_t, 32>& slots,
+                       std::uint64_t sum_us)
+    {
+        prometheus::ClientMetric m;
+        m.label.push_back({"device", device});
+        std::uint64_t cumulative = 0;
+        for (std::size_t k = 0; k < slots.size(); ++k) {
+            cumulative += slots[k];
+            // Slot k holds [2^k, 2^(k+1)) us; the bucket bound is its upper edge.
+            m.histogram.bucket.push_back(
+                {cumulative, static_cast<double>(std::uint64_t{2} << k) / 1e6});
+        }
+        m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+        m.histogram.sample_count = cumulative;
+        m.histogram.sample_sum = static_cast<double>(sum_us) / 1e6;
+        std::lock_guard lock(mutex_);
+        histograms_[device] = std::move(m);
+    }
+
     std::vector<prometheus::MetricFamily> Collect() const override
     {
         auto families = registry_->Collect();
+        {
+            std::lock_guard lock(mutex_);
+            prometheus::MetricFamily latency{"vigil_block_request_duration_seconds", kLatencyHelp,
+                                             prometheus::MetricType::Histogram, {}};
+            for (const auto& [device, m] : histograms_) latency.metric.push_back(m);
+            families.push_back(std::move(latency));
+        }
         for (const auto& d : declared_) {
             const bool present = std::any_of(families.begin(), families.end(),
                                              [&](const auto& f) { return f.name == d.name; });
@@ -56,9 +91,9 @@ public:
 private:
     std::shared_ptr<prometheus::Registry> registry_;
     std::vector<prometheus::MetricFamily> declared_;
+    mutable std::mutex mutex_;  // the exposer collects from its own threads
+    std::map<std::string, prometheus::ClientMetric> histograms_;
 };
-
-}  // namespace
 
 std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOptions& options)
 {
@@ -93,7 +128,26 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
     auto all = std::make_shared<AllFamilies>(self->registry_);
     all->declare("vigil_block_io_errors_total", kBlockErrorsHelp, prometheus::MetricType::Counter);
     all->declare("vigil_bad_input_total", kBadInputHelp, prometheus::MetricType::Counter);
-    self->collectable_ = all;
+    all->declare("vigil_writeback_errors_total", kWritebackHelp, prometheus::MetricType::Counter);
+    self->inflight_ = &prometheus::BuildGauge()
+                           .Name("vigil_block_inflight_requests")
+                           .Help("Block requests issued and not yet completed, per device")
+                           .Register(reg);
+    self->oldest_inflight_ = &prometheus::BuildGauge()
+                                  .Name("vigil_block_oldest_inflight_seconds")
+                                  .Help("Age of the oldest block request in flight, per device "
+                                        "(0 when none)")
+                                  .Register(reg);
+    self->storage_state_ = &prometheus::BuildGauge()
+                                .Name("vigil_storage_device_state")
+                                .Help("1 for the device's current state (ok, degraded, "
+                                      "no_space, stalled, failed), 0 for the others")
+                                .Register(reg);
+    self->writeback_errors_ = &prometheus::BuildCounter()
+                                   .Name("vigil_writeback_errors_total")
+                                   .Help(kWritebackHelp)
+                                   .Register(reg);
+    self->all_ = all;
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     prometheus::BuildGauge()
         .Name("vigil_start_time_seconds")
@@ -112,7 +166,7 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
         } catch (const std::exception& e) {
             return std::unexpected(Error{"serving metrics on " + bind + ": " + e.what()});
         }
-        self->exposer_->RegisterCollectable(self->collectable_);
+        self->exposer_->RegisterCollectable(self->all_);
     }
     return self;
 }
@@ -136,6 +190,34 @@ void Metrics::set_sunrpc_major_timeouts(std::uint64_t total)
     advance(*sunrpc_major_timeouts_, sunrpc_seen_, total);
 }
 
+void Metrics::set_block_inflight(const std::string& device, std::uint32_t requests,
+                                 double oldest_seconds)
+{
+    inflight_->Add({{"device", device}}).Set(requests);
+    oldest_inflight_->Add({{"device", device}}).Set(oldest_seconds);
+}
+
+void Metrics::set_block_latency(const std::string& device,
+                                const std::array<std::uint64_t, 32>& slots, std::uint64_t sum_us)
+{
+    all_->set_histogram(device, slots, sum_us);
+}
+
+void Metrics::set_storage_state(const std::string& device, const std::string& state,
+                                const std::vector<std::string>& all_states)
+{
+    for (const auto& s : all_states) {
+        storage_state_->Add({{"device", device}, {"state", s}}).Set(s == state ? 1 : 0);
+    }
+}
+
+void Metrics::set_writeback_errors(const std::string& device, const std::string& error,
+                                   std::uint64_t total)
+{
+    auto& counter = writeback_errors_->Add({{"device", device}, {"error", error}});
+    advance(counter, writeback_seen_[{device, error}], total);
+}
+
 void Metrics::count_bad_input(const std::string& source)
 {
     bad_input_->Add({{"source", source}}).Increment();
@@ -144,7 +226,7 @@ void Metrics::count_bad_input(const std::string& source)
 std::string Metrics::render() const
 {
     std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, collectable_->Collect());
+    prometheus::TextSerializer().Serialize(out, all_->Collect());
     return out.str();
 }
 

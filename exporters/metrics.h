@@ -2,17 +2,18 @@
 // Served over HTTP on a configured address (127.0.0.1:9774 by default).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "daemon/ports/error.h"
 
 namespace prometheus {
-class Collectable;
 class Counter;
 class Exposer;
 class Gauge;
@@ -22,6 +23,8 @@ class Family;
 }  // namespace prometheus
 
 namespace vigil::exporters {
+
+class AllFamilies;
 
 struct MetricsOptions {
     bool serve = true;  // false: keep the registry, open no port
@@ -43,6 +46,15 @@ public:
     void set_block_io_errors(const std::string& device, const std::string& op,
                              const std::string& error, std::uint64_t total);
     void set_sunrpc_major_timeouts(std::uint64_t total);
+    void set_block_inflight(const std::string& device, std::uint32_t requests, double oldest_seconds);
+    // Log2 buckets from the kernel: slots[k] counts requests of [2^k, 2^(k+1)) us.
+    void set_block_latency(const std::string& device, const std::array<std::uint64_t, 32>& slots,
+                           std::uint64_t sum_us);
+    // Exactly one of the states is 1 for each device.
+    void set_storage_state(const std::string& device, const std::string& state,
+                           const std::vector<std::string>& all_states);
+    void set_writeback_errors(const std::string& device, const std::string& error,
+                              std::uint64_t total);
     // Input from outside (control socket, config reloads, ...) that was refused.
     void count_bad_input(const std::string& source);
 
@@ -52,11 +64,16 @@ public:
 private:
     Metrics() = default;
     std::shared_ptr<prometheus::Registry> registry_;
-    std::shared_ptr<prometheus::Collectable> collectable_;
+    std::shared_ptr<AllFamilies> all_;  // what is served: the registry and kernel histograms
     std::unique_ptr<prometheus::Exposer> exposer_;
     prometheus::Family<prometheus::Gauge>* probe_up_ = nullptr;
     prometheus::Family<prometheus::Counter>* block_io_errors_ = nullptr;
     prometheus::Family<prometheus::Counter>* bad_input_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* inflight_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* oldest_inflight_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* storage_state_ = nullptr;
+    prometheus::Family<prometheus::Counter>* writeback_errors_ = nullptr;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> writeback_seen_;
     prometheus::Counter* sunrpc_major_timeouts_ = nullptr;
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> block_seen_;
     std::uint64_t sunrpc_seen_ = 0;

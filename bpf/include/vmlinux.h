@@ -80,6 +80,37 @@ struct trace_event_raw_rpc_task_status {
     char __data[0];
 };
 
+struct gendisk {
+    int major;
+    int first_minor;
+};
+
+struct request_queue {
+    struct gendisk* disk;
+};
+
+struct request {
+    struct request_queue* q;
+    struct gendisk* rq_disk; /* kernels before 5.17; later ones use q->disk */
+};
+
+struct super_block {
+    dev_t s_dev;
+};
+
+struct inode {
+    unsigned short i_mode;
+    dev_t i_rdev;
+    struct super_block* i_sb;
+};
+
+struct address_space {
+    struct inode* host;
+};
+
 #pragma clang attribute pop
+
+typedef u8 blk_status_t;
+typedef u32 errseq_t;
 
 #endif

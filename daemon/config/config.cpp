@@ -65,6 +65,12 @@ Setter integer(std::int64_t min, std::int64_t max, std::function<void(Config&, s
     };
 }
 
+Setter millis(std::int64_t min, std::int64_t max, std::chrono::milliseconds Config::*field)
+{
+    return integer(min, max,
+                   [field](Config& c, std::int64_t v) { c.*field = std::chrono::milliseconds(v); });
+}
+
 Setter string(std::function<std::expected<void, std::string>(Config&, const std::string&)> store)
 {
     return [=](const toml::node& node, Config& cfg) -> std::expected<void, std::string> {
@@ -119,6 +125,11 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema()
           {"block_error_events_per_second", {integer(1, 10000, [](Config& c, std::int64_t v) {
                c.block_error_events_per_second = static_cast<std::uint32_t>(v);
            })}}}},
+        {"storage",
+         {{"slow_ms", {millis(100, 600000, &Config::storage_slow)}},
+          {"stall_ms", {millis(200, 600000, &Config::storage_stall)}},
+          {"error_window_ms", {millis(100, 3600000, &Config::storage_error_window)}},
+          {"recovery_hold_ms", {millis(0, 600000, &Config::storage_recovery_hold)}}}},
     };
     return kSchema;
 }
@@ -237,6 +248,14 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
     }
     if (auto ok = apply(root, cfg); !ok) {
         return std::unexpected(ConfigError{std::string(file), ok.error().line, ok.error().reason});
+    }
+    if (cfg.storage_stall <= cfg.storage_slow) {
+        const auto* node = root.at_path("storage.stall_ms").node();
+        return std::unexpected(ConfigError{
+            std::string(file), node != nullptr ? line_of(*node) : 0,
+            "storage.stall_ms (" + std::to_string(cfg.storage_stall.count()) +
+                ") must be larger than storage.slow_ms (" +
+                std::to_string(cfg.storage_slow.count()) + ")"});
     }
     return cfg;
 }

@@ -32,6 +32,14 @@ struct Config {
 
     std::chrono::milliseconds probe_poll_interval{250};
     std::uint32_t block_error_events_per_second = 20;
+
+    // Per block device: when the oldest request in flight makes it degraded
+    // or stalled, how long errors count, and how long better evidence must
+    // hold before the state improves.
+    std::chrono::milliseconds storage_slow{1000};
+    std::chrono::milliseconds storage_stall{5000};
+    std::chrono::milliseconds storage_error_window{5000};
+    std::chrono::milliseconds storage_recovery_hold{1000};
 };
 
 struct ConfigError {

@@ -46,6 +46,11 @@ socket = "/run/x/ctl.sock"
 [probes]
 poll_interval_ms = 100
 block_error_events_per_second = 5
+[storage]
+slow_ms = 300
+stall_ms = 2000
+error_window_ms = 4000
+recovery_hold_ms = 0
 )",
                    "t.toml");
     ASSERT_TRUE(c.has_value()) << c.error().to_string();
@@ -56,6 +61,17 @@ block_error_events_per_second = 5
     EXPECT_EQ(c->control_socket, "/run/x/ctl.sock");
     EXPECT_EQ(c->probe_poll_interval, std::chrono::milliseconds(100));
     EXPECT_EQ(c->block_error_events_per_second, 5U);
+    EXPECT_EQ(c->storage_slow, std::chrono::milliseconds(300));
+    EXPECT_EQ(c->storage_stall, std::chrono::milliseconds(2000));
+    EXPECT_EQ(c->storage_error_window, std::chrono::milliseconds(4000));
+    EXPECT_EQ(c->storage_recovery_hold, std::chrono::milliseconds(0));
+}
+
+TEST(Config, StallMustExceedSlow)
+{
+    const auto e = parse_error("[storage]\nslow_ms = 3000\nstall_ms = 2000\n");
+    EXPECT_EQ(e.line, 3);
+    EXPECT_NE(e.reason.find("must be larger than storage.slow_ms"), std::string::npos) << e.reason;
 }
 
 TEST(Config, MisspeltKeyNamesItsLine)
@@ -146,6 +162,10 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults)
     EXPECT_EQ(c->control_socket, defaults.control_socket);
     EXPECT_EQ(c->probe_poll_interval, defaults.probe_poll_interval);
     EXPECT_EQ(c->block_error_events_per_second, defaults.block_error_events_per_second);
+    EXPECT_EQ(c->storage_slow, defaults.storage_slow);
+    EXPECT_EQ(c->storage_stall, defaults.storage_stall);
+    EXPECT_EQ(c->storage_error_window, defaults.storage_error_window);
+    EXPECT_EQ(c->storage_recovery_hold, defaults.storage_recovery_hold);
 }
 
 }  // namespace

@@ -1,0 +1,77 @@
+#pragma once
+
+// The health of one block device from the kernel's evidence: errors by class,
+// requests in flight and the age of the oldest. A state gets worse at once and
+// better only after the better evidence has held for a while (hysteresis), so
+// a blip does not flap the state.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "daemon/core/evidence.h"
+#include "daemon/core/types.h"
+
+namespace vigil::core {
+
+enum class BlockErrorClass : std::uint8_t {
+    kGone,       // the device or target says it failed or is gone: medium, target, nexus,
+                 // offline, protection, plain EIO: recover elsewhere
+    kNoSpace,    // the volume is full: wait for space, then resume
+    kTransient,  // timeouts, transport, resources: wait
+    kOther,      // not about the device's health (unsupported operation, ...)
+};
+
+// Classifies a positive errno as the block layer derives it from blk_status_t.
+[[nodiscard]] BlockErrorClass classify_block_error(int error);
+[[nodiscard]] const char* to_string(BlockErrorClass cls);
+[[nodiscard]] const char* to_string(StorageHealth health);
+
+struct StorageThresholds {
+    Duration slow = std::chrono::seconds(1);    // oldest request older: degraded
+    Duration stall = std::chrono::seconds(5);   // oldest request older: stalled
+    Duration error_window = std::chrono::seconds(5);  // errors count for this long
+    Duration hold = std::chrono::seconds(1);    // better evidence must hold this long
+};
+
+// One scan of the device, with cumulative error counts by class.
+struct StorageSample {
+    TimePoint now;
+    std::uint32_t in_flight = 0;
+    Duration oldest_in_flight{};
+    std::uint64_t gone_errors = 0;
+    std::uint64_t no_space_errors = 0;
+    std::uint64_t transient_errors = 0;
+};
+
+struct StorageTransition {
+    StorageHealth from = StorageHealth::kOk;
+    StorageHealth to = StorageHealth::kOk;
+    std::string evidence;  // why, for the log and `vigilctl explain`
+};
+
+class StorageMonitor {
+public:
+    explicit StorageMonitor(StorageThresholds thresholds) : thresholds_(thresholds) {}
+
+    // Feeds one sample; returns the transition when the state changes.
+    [[nodiscard]] std::optional<StorageTransition> observe(const StorageSample& sample);
+    [[nodiscard]] StorageHealth health() const { return health_; }
+
+private:
+    struct Target {
+        StorageHealth health;
+        std::string evidence;
+    };
+    [[nodiscard]] Target target(const StorageSample& sample) const;
+
+    StorageThresholds thresholds_;
+    StorageHealth health_ = StorageHealth::kOk;
+    std::optional<StorageSample> last_;
+    std::optional<TimePoint> last_gone_;
+    std::optional<TimePoint> last_no_space_;
+    std::optional<TimePoint> last_transient_;
+    std::optional<TimePoint> better_since_;  // when the evidence first pointed to a better state
+};
+
+}  // namespace vigil::core

@@ -1,0 +1,448 @@
+// The real vigild against the real kernel: block I/O errors, ENOSPC, stalls and
+// writeback errors made on a loop device over vigil-faultfs must reach
+// /metrics and `vigilctl status`; a hook this kernel lacks is reported
+// unavailable while the rest keeps working; garbage on the control socket is
+// refused and counted.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "tests/tools/fixtures/fixtures.h"
+
+namespace vigil::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+std::uint16_t free_port()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// One sample of the exposition text: name{labels} value.
+struct Sample {
+    std::string name;
+    std::map<std::string, std::string> labels;
+    double value = 0;
+};
+
+std::vector<Sample> parse_metrics(const std::string& text)
+{
+    std::vector<Sample> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        Sample s;
+        const auto brace = line.find('{');
+        const auto space = line.rfind(' ');
+        if (space == std::string::npos) continue;
+        if (brace != std::string::npos && brace < space) {
+            s.name = line.substr(0, brace);
+            const auto close = line.find('}', brace);
+            std::string labels = line.substr(brace + 1, close - brace - 1);
+            std::size_t pos = 0;
+            while (pos < labels.size()) {
+                const auto eq = labels.find('=', pos);
+                const auto q2 = labels.find('"', eq + 2);
+                s.labels[labels.substr(pos, eq - pos)] = labels.substr(eq + 2, q2 - eq - 2);
+                pos = q2 + 2;
+            }
+        } else {
+            s.name = line.substr(0, space);
+        }
+        s.value = std::stod(line.substr(space + 1));
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+class Vigild {
+public:
+    static std::expected<std::unique_ptr<Vigild>, std::string> start(const std::string& extra_config)
+    {
+        auto self = std::unique_ptr<Vigild>(new Vigild());
+        auto dir = TempDir::make("vigild");
+        if (!dir) return std::unexpected(dir.error());
+        self->dir_.emplace(std::move(*dir));
+        self->port_ = free_port();
+        self->socket_ = (self->dir_->path() / "ctl.sock").string();
+        const auto config = self->dir_->path() / "vigil.toml";
+        std::ofstream(config) << "[metrics]\nlisten = \"127.0.0.1:" << self->port_
+                              << "\"\n[control]\nsocket = \"" << self->socket_ << "\"\n"
+                              << extra_config;
+
+        // Readiness the systemd way: vigild sends READY=1 to NOTIFY_SOCKET.
+        const auto notify = self->dir_->path() / "notify.sock";
+        self->notify_fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, notify.c_str(), sizeof(addr.sun_path) - 1);
+        if (::bind(self->notify_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+            return std::unexpected("binding the notify socket: " + std::string(std::strerror(errno)));
+        }
+        auto proc = Subprocess::spawn({VIGILD_BINARY, "--config", config.string()},
+                                      SpawnOptions{.env = {"NOTIFY_SOCKET=" + notify.string()},
+                                                   .stderr_path = self->dir_->path() / "vigild.log"});
+        if (!proc) return std::unexpected(proc.error());
+        self->proc_.emplace(std::move(*proc));
+        if (!self->wait_ready(10s)) return std::unexpected("vigild sent no READY=1:\n" + self->log());
+        return self;
+    }
+
+    ~Vigild()
+    {
+        if (proc_) proc_->terminate();
+        if (notify_fd_ >= 0) ::close(notify_fd_);
+    }
+
+    bool wait_ready(std::chrono::milliseconds timeout)
+    {
+        const auto deadline = Clock::now() + timeout;
+        char buf[4096];
+        while (Clock::now() < deadline) {
+            pollfd pfd{notify_fd_, POLLIN, 0};
+            if (::poll(&pfd, 1, 100) > 0) {
+                const ssize_t n = ::recv(notify_fd_, buf, sizeof(buf) - 1, 0);
+                if (n > 0 && std::string(buf, static_cast<std::size_t>(n)).find("READY=1") !=
+                                 std::string::npos) {
+                    return true;
+                }
+            }
+            if (!proc_->running()) return false;
+        }
+        return false;
+    }
+
+    std::vector<Sample> metrics() const
+    {
+        auto r = http_get("127.0.0.1", port_, "/metrics", 2s);
+        return r && r->status == 200 ? parse_metrics(r->body) : std::vector<Sample>{};
+    }
+
+    std::string metrics_text() const
+    {
+        auto r = http_get("127.0.0.1", port_, "/metrics", 2s);
+        return r ? r->body : r.error();
+    }
+
+    std::optional<double> metric(const std::string& name,
+                                 const std::map<std::string, std::string>& labels) const
+    {
+        for (const auto& s : metrics()) {
+            if (s.name != name) continue;
+            bool match = true;
+            for (const auto& [k, v] : labels) {
+                auto it = s.labels.find(k);
+                if (it == s.labels.end() || it->second != v) match = false;
+            }
+            if (match) return s.value;
+        }
+        return std::nullopt;
+    }
+
+    RunResult vigilctl(std::vector<std::string> args) const
+    {
+        std::vector<std::string> argv = {VIGILCTL_BINARY, "--socket", socket_};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv, 5s);
+    }
+
+    json status() const
+    {
+        auto r = vigilctl({"status", "--json"});
+        if (!r.ok()) return json{};
+        auto j = json::parse(r.out, nullptr, false);
+        return j.is_discarded() ? json{} : j;
+    }
+
+    json device_status(const std::string& name) const
+    {
+        for (const auto& d : status().value("block_devices", json::array())) {
+            if (d.value("device", "") == name) return d;
+        }
+        return json{};
+    }
+
+    std::string log() const
+    {
+        std::ifstream in(dir_->path() / "vigild.log");
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }
+
+    Subprocess& process() { return *proc_; }
+    const std::string& socket() const { return socket_; }
+
+private:
+    Vigild() = default;
+    std::optional<TempDir> dir_;
+    std::optional<Subprocess> proc_;
+    std::uint16_t port_ = 0;
+    std::string socket_;
+    int notify_fd_ = -1;
+};
+
+// A loop device over a faultfs file, and vigild watching.
+class VigildBlockTest : public RootTest {
+protected:
+    void SetUp() override
+    {
+        RootTest::SetUp();
+        if (HasFatalFailure()) return;
+        auto fs = FaultFs::make({.backing_mib = 16});
+        ASSERT_TRUE(fs.has_value()) << fs.error();
+        fs_.emplace(std::move(*fs));
+        auto loop = LoopDevice::make(fs_->backing_file());
+        ASSERT_TRUE(loop.has_value()) << loop.error();
+        loop_.emplace(std::move(*loop));
+        auto d = Vigild::start(
+            "[storage]\nslow_ms = 300\nstall_ms = 1000\nerror_window_ms = 3000\n"
+            "recovery_hold_ms = 300\n");
+        ASSERT_TRUE(d.has_value()) << d.error();
+        vigild_ = std::move(*d);
+    }
+
+    void TearDown() override
+    {
+        if (fs_) (void)fs_->set_mode("ok");
+        vigild_.reset();
+        loop_.reset();
+        fs_.reset();
+    }
+
+    // One 4 KiB O_DIRECT read or write of the loop device; 0 or the errno.
+    int direct_io(bool write, off_t offset = 0) const
+    {
+        const int fd = ::open(loop_->path().c_str(), (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
+        if (fd < 0) return errno;
+        void* buf = nullptr;
+        if (::posix_memalign(&buf, 4096, 4096) != 0) return ENOMEM;
+        std::memset(buf, 0x5a, 4096);
+        const ssize_t n = write ? ::pwrite(fd, buf, 4096, offset) : ::pread(fd, buf, 4096, offset);
+        const int err = n < 0 ? errno : (n == 4096 ? 0 : EIO);
+        std::free(buf);
+        ::close(fd);
+        return err;
+    }
+
+    std::optional<FaultFs> fs_;
+    std::optional<LoopDevice> loop_;
+    std::unique_ptr<Vigild> vigild_;
+};
+
+TEST_F(VigildBlockTest, RealEioShowsInMetricsAndStatusWithinOneSecond)
+{
+    ASSERT_EQ(direct_io(false), 0) << "the device reads fine before the fault";
+    ASSERT_TRUE(fs_->set_mode("eio"));
+    const auto start = Clock::now();
+    ASSERT_EQ(direct_io(false, 8192), EIO);
+    const std::map<std::string, std::string> labels = {
+        {"device", loop_->name()}, {"op", "read"}, {"error", "EIO"}};
+    const bool seen = wait_until(
+        [&] { return vigild_->metric("vigil_block_io_errors_total", labels).value_or(0) >= 1; },
+        2s, 5ms);
+    const auto elapsed = Clock::now() - start;
+    ASSERT_TRUE(seen) << vigild_->metrics_text() << vigild_->log();
+    EXPECT_LT(elapsed, 1s) << "took "
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+                           << " ms";
+
+    const json dev = vigild_->device_status(loop_->name());
+    ASSERT_FALSE(dev.is_null()) << vigild_->status().dump(2);
+    bool found = false;
+    for (const auto& e : dev["io_errors"]) {
+        if (e["op"] == "read" && e["error"] == "EIO" && e["count"].get<int>() >= 1) found = true;
+    }
+    EXPECT_TRUE(found) << dev.dump(2);
+    EXPECT_TRUE(wait_until([&] { return vigild_->device_status(loop_->name())["state"] == "failed"; },
+                           1s))
+        << "EIO says the device failed: " << vigild_->device_status(loop_->name()).dump(2);
+
+    // The human output names the device and the error too.
+    const auto text = vigild_->vigilctl({"status"});
+    ASSERT_TRUE(text.ok()) << text.describe();
+    EXPECT_NE(text.out.find(loop_->name()), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("EIO"), std::string::npos) << text.out;
+    // And the journal record (stderr here) carries the structured fields.
+    EXPECT_NE(vigild_->log().find("DEVICE=" + loop_->name()), std::string::npos) << vigild_->log();
+}
+
+TEST_F(VigildBlockTest, EnospcIsItsOwnClass)
+{
+    ASSERT_TRUE(fs_->set_mode("enospc"));
+    ASSERT_EQ(direct_io(true), ENOSPC);
+    const std::map<std::string, std::string> labels = {
+        {"device", loop_->name()}, {"op", "write"}, {"error", "ENOSPC"}};
+    ASSERT_TRUE(wait_until(
+        [&] { return vigild_->metric("vigil_block_io_errors_total", labels).value_or(0) >= 1; }, 2s))
+        << vigild_->metrics_text();
+    EXPECT_TRUE(wait_until(
+        [&] { return vigild_->device_status(loop_->name())["state"] == "no_space"; }, 1s))
+        << vigild_->device_status(loop_->name()).dump(2);
+    EXPECT_EQ(vigild_->metric("vigil_storage_device_state",
+                              {{"device", loop_->name()}, {"state", "no_space"}}),
+              1.0);
+    // The device error class is not touched by a full volume.
+    EXPECT_EQ(vigild_->metric("vigil_storage_device_state",
+                              {{"device", loop_->name()}, {"state", "failed"}}),
+              0.0);
+}
+
+TEST_F(VigildBlockTest, StalledDeviceIsReportedAndRecovers)
+{
+    ASSERT_TRUE(fs_->set_mode("stall"));
+    const auto start = Clock::now();
+    auto reader = Subprocess::spawn({"dd", "if=" + loop_->path().string(), "of=/dev/null",
+                                     "bs=4096", "count=1", "skip=7", "iflag=direct"});
+    ASSERT_TRUE(reader.has_value()) << reader.error();
+    ASSERT_TRUE(fs_->wait_stalled(1, 2s)) << fs_->log();
+
+    // stall_ms = 1000: reported within threshold + 500 ms of the stuck request.
+    const bool stalled = wait_until(
+        [&] { return vigild_->device_status(loop_->name())["state"] == "stalled"; }, 3s, 20ms);
+    const auto elapsed = Clock::now() - start;
+    ASSERT_TRUE(stalled) << vigild_->device_status(loop_->name()).dump(2) << vigild_->log();
+    EXPECT_LT(elapsed, 1500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    const json dev = vigild_->device_status(loop_->name());
+    EXPECT_GE(dev["in_flight"].get<int>(), 1) << dev.dump(2);
+    EXPECT_GE(dev["oldest_in_flight_ms"].get<int>(), 1000) << dev.dump(2);
+    EXPECT_GE(vigild_->metric("vigil_block_oldest_inflight_seconds", {{"device", loop_->name()}})
+                  .value_or(0),
+              1.0);
+
+    ASSERT_TRUE(fs_->set_mode("ok"));
+    const auto status = reader->wait_for(5s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(status->ok()) << status->describe();
+    EXPECT_TRUE(wait_until([&] { return vigild_->device_status(loop_->name())["state"] == "ok"; },
+                           2s))
+        << vigild_->device_status(loop_->name()).dump(2);
+    EXPECT_EQ(vigild_->device_status(loop_->name())["in_flight"], 0);
+    // Completed requests land in the latency histogram.
+    EXPECT_GE(vigild_->metric("vigil_block_request_duration_seconds_count",
+                              {{"device", loop_->name()}})
+                  .value_or(0),
+              1.0);
+}
+
+TEST_F(VigildBlockTest, BufferedWritesToAFailingDeviceGiveAWritebackSummary)
+{
+    ASSERT_TRUE(fs_->set_mode("eio write"));
+    const int fd = ::open(loop_->path().c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    std::string data(1 << 20, 'w');
+    ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()))
+        << "buffered writes succeed into the page cache";
+    EXPECT_NE(::fsync(fd), 0) << "writeback fails";
+    ::close(fd);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return vigild_->metric("vigil_writeback_errors_total",
+                                   {{"device", loop_->name()}, {"error", "EIO"}})
+                       .value_or(0) >= 1;
+        },
+        2s))
+        << vigild_->metrics_text();
+    EXPECT_NE(vigild_->log().find("writeback errors (EIO) on " + loop_->name()), std::string::npos)
+        << vigild_->log();
+}
+
+class VigildTest : public RootTest {};
+
+TEST_F(VigildTest, MissingHookIsUnavailableWhileTheRestWorks)
+{
+    auto d = Vigild::start("");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    const bool sunrpc_present =
+        std::filesystem::exists("/sys/kernel/tracing/events/sunrpc/rpc_timeout_status");
+    const json st = (*d)->status();
+    std::map<std::string, json> probes;
+    for (const auto& p : st["probes"]) probes[p["name"]] = p;
+    ASSERT_TRUE(probes.contains("sunrpc_timeouts")) << st.dump(2);
+    ASSERT_TRUE(probes.contains("block_io_errors")) << st.dump(2);
+    EXPECT_EQ(probes["block_io_errors"]["state"], "attached");
+    EXPECT_EQ((*d)->metric("vigil_probe_up", {{"probe", "block_io_errors"}}), 1.0);
+    if (sunrpc_present) {
+        EXPECT_EQ(probes["sunrpc_timeouts"]["state"], "attached");
+    } else {
+        EXPECT_EQ(probes["sunrpc_timeouts"]["state"], "unavailable");
+        EXPECT_NE(probes["sunrpc_timeouts"]["reason"].get<std::string>().find("rpc_timeout_status"),
+                  std::string::npos);
+        EXPECT_EQ((*d)->metric("vigil_probe_up", {{"probe", "sunrpc_timeouts"}}), 0.0);
+        const auto text = (*d)->vigilctl({"status"});
+        EXPECT_NE(text.out.find("why:"), std::string::npos) << text.out;
+    }
+    // Both families are listed even before any error happened.
+    const std::string text = (*d)->metrics_text();
+    EXPECT_NE(text.find("# TYPE vigil_block_io_errors_total counter"), std::string::npos) << text;
+    EXPECT_NE(text.find("# TYPE vigil_probe_up gauge"), std::string::npos) << text;
+}
+
+TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted)
+{
+    auto d = Vigild::start("");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    auto send = [&](const std::string& bytes) {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, (*d)->socket().c_str(), sizeof(addr.sun_path) - 1);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+            ::close(fd);
+            return std::string("connect failed");
+        }
+        (void)::write(fd, bytes.data(), bytes.size());
+        ::shutdown(fd, SHUT_WR);
+        std::string reply;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(fd, buf, sizeof(buf))) > 0) reply.append(buf, static_cast<std::size_t>(n));
+        ::close(fd);
+        return reply;
+    };
+    const std::string binary("\x00\xff\xfe{\"command\x01\n", 13);
+    EXPECT_NE(send(binary).find("\"ok\":false"), std::string::npos);
+    EXPECT_NE(send("{\"command\": 42}\n").find("\"ok\":false"), std::string::npos);
+    EXPECT_NE(send("{\"command\": \"rm -rf\"}\n").find("unknown command"), std::string::npos);
+    EXPECT_NE(send(std::string(200 * 1024, 'x')).find("too large"), std::string::npos);
+    EXPECT_EQ((*d)->metric("vigil_bad_input_total", {{"source", "control"}}), 4.0);
+    EXPECT_TRUE((*d)->process().running());
+    EXPECT_TRUE((*d)->vigilctl({"status"}).ok()) << "still answers after the garbage";
+}
+
+TEST_F(VigildTest, StopsCleanlyOnSigterm)
+{
+    auto d = Vigild::start("");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    (*d)->process().send_signal(SIGTERM);
+    const auto status = (*d)->process().wait_for(5s);
+    ASSERT_TRUE(status.has_value()) << "vigild did not stop on SIGTERM";
+    EXPECT_TRUE(status->ok()) << status->describe();
+    EXPECT_FALSE(std::filesystem::exists((*d)->socket())) << "the control socket is removed";
+}
+
+}  // namespace
+}  // namespace vigil::testing

@@ -1,0 +1,129 @@
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "daemon/core/storage_monitor.h"
+
+namespace vigil::core {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TimePoint at(milliseconds ms) { return TimePoint(ms); }
+
+class StorageMonitorTest : public ::testing::Test {
+protected:
+    StorageMonitor monitor{StorageThresholds{.slow = seconds(1),
+                                             .stall = seconds(3),
+                                             .error_window = seconds(5),
+                                             .hold = seconds(1)}};
+    StorageSample sample{};
+
+    std::optional<StorageTransition> step(milliseconds now)
+    {
+        sample.now = at(now);
+        return monitor.observe(sample);
+    }
+};
+
+TEST(BlockErrorClass, DeviceGoneApartFromTransient)
+{
+    EXPECT_EQ(classify_block_error(EIO), BlockErrorClass::kGone);
+    EXPECT_EQ(classify_block_error(ENODATA), BlockErrorClass::kGone);
+    EXPECT_EQ(classify_block_error(EREMOTEIO), BlockErrorClass::kGone);
+    EXPECT_EQ(classify_block_error(EBADE), BlockErrorClass::kGone);
+    EXPECT_EQ(classify_block_error(ENODEV), BlockErrorClass::kGone);
+    EXPECT_EQ(classify_block_error(ENOSPC), BlockErrorClass::kNoSpace);
+    EXPECT_EQ(classify_block_error(ETIMEDOUT), BlockErrorClass::kTransient);
+    EXPECT_EQ(classify_block_error(ENOLINK), BlockErrorClass::kTransient);
+    EXPECT_EQ(classify_block_error(EAGAIN), BlockErrorClass::kTransient);
+    EXPECT_EQ(classify_block_error(EOPNOTSUPP), BlockErrorClass::kOther);
+}
+
+TEST_F(StorageMonitorTest, QuietDeviceStaysOk)
+{
+    for (int t = 0; t < 10000; t += 250) EXPECT_FALSE(step(milliseconds(t)));
+    EXPECT_EQ(monitor.health(), StorageHealth::kOk);
+}
+
+TEST_F(StorageMonitorTest, StuckRequestDegradesThenStallsThenRecoversAfterHold)
+{
+    sample.in_flight = 1;
+    sample.oldest_in_flight = milliseconds(500);
+    EXPECT_FALSE(step(milliseconds(500)));
+    sample.oldest_in_flight = milliseconds(1000);
+    auto tr = step(milliseconds(1000));
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->to, StorageHealth::kDegraded);
+    sample.oldest_in_flight = milliseconds(3000);
+    tr = step(milliseconds(3000));
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->from, StorageHealth::kDegraded);
+    EXPECT_EQ(tr->to, StorageHealth::kStalled);
+    EXPECT_NE(tr->evidence.find("3000 ms"), std::string::npos) << tr->evidence;
+
+    // Unblocked: better evidence must hold for a second before the state improves.
+    sample.in_flight = 0;
+    sample.oldest_in_flight = {};
+    EXPECT_FALSE(step(milliseconds(3250)));
+    EXPECT_FALSE(step(milliseconds(4000)));
+    tr = step(milliseconds(4250));
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->to, StorageHealth::kOk);
+}
+
+TEST_F(StorageMonitorTest, BlipShorterThanHoldIsNotReportedAsRecovery)
+{
+    sample.in_flight = 4;
+    sample.oldest_in_flight = seconds(4);
+    ASSERT_TRUE(step(milliseconds(4000)));
+    EXPECT_EQ(monitor.health(), StorageHealth::kStalled);
+    sample.in_flight = 0;
+    sample.oldest_in_flight = {};
+    EXPECT_FALSE(step(milliseconds(4250)));
+    sample.in_flight = 4;
+    sample.oldest_in_flight = seconds(5);
+    EXPECT_FALSE(step(milliseconds(4500)));  // stalled again: no transition, and the hold restarts
+    sample.in_flight = 0;
+    sample.oldest_in_flight = {};
+    EXPECT_FALSE(step(milliseconds(4750)));
+    EXPECT_FALSE(step(milliseconds(5500)));
+    EXPECT_TRUE(step(milliseconds(5750)));
+}
+
+TEST_F(StorageMonitorTest, DeviceErrorsFailAtOnceAndAgeOut)
+{
+    sample.gone_errors = 1;
+    auto tr = step(milliseconds(100));
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->to, StorageHealth::kFailed);
+    EXPECT_FALSE(step(milliseconds(5000)));
+    // The window (5 s) ends at 5100, then the hold (1 s).
+    EXPECT_FALSE(step(milliseconds(5200)));
+    EXPECT_FALSE(step(milliseconds(6100)));
+    tr = step(milliseconds(6200));
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->to, StorageHealth::kOk);
+}
+
+TEST_F(StorageMonitorTest, NoSpaceAndTransientHaveTheirOwnStates)
+{
+    sample.no_space_errors = 3;
+    auto tr = step(milliseconds(100));
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->to, StorageHealth::kNoSpace);
+    sample.gone_errors = 1;
+    tr = step(milliseconds(200));
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->to, StorageHealth::kFailed) << "device errors outrank a full volume";
+
+    StorageMonitor other{StorageThresholds{}};
+    StorageSample s{.now = at(milliseconds(10)), .transient_errors = 2};
+    tr = other.observe(s);
+    ASSERT_TRUE(tr);
+    EXPECT_EQ(tr->to, StorageHealth::kDegraded);
+}
+
+}  // namespace
+}  // namespace vigil::core
