@@ -5,12 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <future>
 #include <memory>
+#include <sstream>
 
 #include "tests/tools/faultfs/client.h"
 #include "tests/tools/fixtures/fixtures.h"
@@ -28,13 +30,13 @@ constexpr std::uint64_t kBackingMiB = 8;
 // before anything waits for the stalled reader.
 template <class F>
 class ScopeExit {
-public:
+  public:
     explicit ScopeExit(F f) : f_(std::move(f)) {}
     ScopeExit(const ScopeExit&) = delete;
     ScopeExit& operator=(const ScopeExit&) = delete;
     ~ScopeExit() { f_(); }
 
-private:
+  private:
     F f_;
 };
 
@@ -111,7 +113,7 @@ int posix_lock_in_child(const std::filesystem::path& file) {
 }
 
 class FaultFsLoopTest : public RootTest {
-protected:
+  protected:
     void SetUp() override {
         RootTest::SetUp();
         if (HasFatalFailure()) return;
@@ -180,7 +182,8 @@ TEST_F(FaultFsLoopTest, LoopDeviceIdentifiesItself) {
 TEST_F(FaultFsLoopTest, DirectIoReachesTheFileSystemEveryTime) {
     // Data written behind the mount shows through the loop device...
     {
-        std::fstream src(fs_->source() / "disk.img", std::ios::in | std::ios::out | std::ios::binary);
+        std::fstream src(fs_->source() / "disk.img",
+                         std::ios::in | std::ios::out | std::ios::binary);
         src.seekp(static_cast<std::streamoff>(kBlock));
         src << std::string(kBlock, 'v');
     }
@@ -235,7 +238,8 @@ TEST_F(FaultFsLoopTest, ScopedFaultsTouchOneDirectionOnly) {
 TEST_F(FaultFsLoopTest, StallBlocksUntilTheModeChanges) {
     set_mode("stall");
     const auto start = Clock::now();
-    auto reader = std::async(std::launch::async, [dev = loop_->path()] { return direct_read(dev); });
+    auto reader =
+        std::async(std::launch::async, [dev = loop_->path()] { return direct_read(dev); });
     const ScopeExit release([this] { (void)fs_->set_mode("ok"); });
     ASSERT_TRUE(fs_->wait_stalled(1, 5s)) << fs_->log();
     EXPECT_EQ(reader.wait_for(600ms), std::future_status::timeout);
@@ -255,7 +259,8 @@ TEST_F(FaultFsLoopTest, SlowDelaysEachRead) {
 
 TEST_F(FaultFsLoopTest, SigtermReleasesStalledIoThenUnmounts) {
     set_mode("stall");
-    auto reader = std::async(std::launch::async, [dev = loop_->path()] { return direct_read(dev); });
+    auto reader =
+        std::async(std::launch::async, [dev = loop_->path()] { return direct_read(dev); });
     const ScopeExit release([this] {
         if (fs_) (void)fs_->set_mode("ok");
     });
@@ -274,7 +279,8 @@ TEST_F(FaultFsLoopTest, CtlClientSpeaksTheProtocol) {
     const RunResult slow = run({bin, "ctl", sock, "slow", "50", "read"});
     EXPECT_TRUE(slow.ok()) << slow.describe();
     EXPECT_EQ(slow.out, "OK\n");
-    EXPECT_EQ(status().mode, (faultfs::Mode{faultfs::FaultKind::kSlow, faultfs::Scope::kRead, 50ms}));
+    EXPECT_EQ(status().mode,
+              (faultfs::Mode{faultfs::FaultKind::kSlow, faultfs::Scope::kRead, 50ms}));
     const RunResult query = run({bin, "ctl", sock, "status"});
     EXPECT_TRUE(query.ok()) << query.describe();
     EXPECT_TRUE(query.out.starts_with("OK reads=")) << query.out;
@@ -303,6 +309,59 @@ TEST(FaultFsCrashTest, StopReportsADeadServerAndDetachesItsMount) {
     EXPECT_FALSE(is_mount_point(mountpoint));
 }
 
+// A test process that dies (crash, SIGKILL from a CI timeout) must not leave
+// the mount or the loop device behind: the server gets SIGTERM as a death
+// signal and the loop device was attached with autoclear.
+TEST(FaultFsCrashTest, ADyingTestProcessLeavesNothingMounted) {
+    VIGIL_REQUIRE_ROOT();
+    int report[2];
+    ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(report[0]);
+        auto fs = FaultFs::make({.backing_mib = 1});
+        if (!fs) ::_exit(1);
+        auto loop = LoopDevice::make(fs->backing_file());
+        if (!loop) ::_exit(2);
+        const std::string line = fs->mountpoint().string() + "\n" + loop->name() + "\n" +
+                                 std::to_string(fs->pid()) + "\n";
+        (void)::write(report[1], line.data(), line.size());
+        ::pause();
+        ::_exit(3);
+    }
+    ::close(report[1]);
+    std::string got;
+    char buf[512];
+    ssize_t n = 0;
+    while (std::count(got.begin(), got.end(), '\n') < 3 &&
+           (n = ::read(report[0], buf, sizeof(buf))) > 0) {
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(report[0]);
+    ::kill(child, SIGKILL);
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+    std::istringstream lines(got);
+    std::string mountpoint, loop_name, server;
+    ASSERT_TRUE(std::getline(lines, mountpoint) && std::getline(lines, loop_name) &&
+                std::getline(lines, server))
+        << "child did not set up: " << got;
+    const pid_t server_pid = std::stoi(server);
+    EXPECT_TRUE(wait_until([&] { return !process_exists(server_pid); }, 10s))
+        << "vigil-faultfs outlived the test process";
+    EXPECT_TRUE(wait_until([&] { return !is_mount_point(mountpoint); }, 5s)) << mountpoint;
+    EXPECT_TRUE(wait_until(
+        [&] { return !std::filesystem::exists("/sys/block/" + loop_name + "/loop"); }, 5s))
+        << loop_name << " still attached";
+    // The dead child's temporary directory is ours to remove, once nothing is
+    // mounted below it.
+    if (!is_mount_point(mountpoint)) {
+        std::error_code ec;
+        std::filesystem::remove_all(std::filesystem::path(mountpoint).parent_path(), ec);
+    }
+}
+
 // Two hosts of the lab: two mounts of one shared directory.
 TEST(FaultFsSharedTest, TwoMountsShareDataAndLocks) {
     VIGIL_REQUIRE_ROOT();
@@ -329,15 +388,15 @@ TEST(FaultFsSharedTest, TwoMountsShareDataAndLocks) {
     posix.l_whence = SEEK_SET;
     ASSERT_EQ(::fcntl(fd, F_SETLK, &posix), 0) << std::strerror(errno);
     // Another process, through the other mount, is refused both kinds of lock.
-    const RunResult flock_b = run({"flock", "--nonblock", "--conflict-exit-code", "42",
-                                   file_b.string(), "true"});
+    const RunResult flock_b =
+        run({"flock", "--nonblock", "--conflict-exit-code", "42", file_b.string(), "true"});
     EXPECT_EQ(flock_b.status.code, 42) << flock_b.describe();
     // The flock child above closed its inherited copy of fd on exec; that close
     // must not have dropped this process's POSIX lock.
     EXPECT_EQ(posix_lock_in_child(file_b), EAGAIN);
     ::close(fd);
-    const RunResult after = run({"flock", "--nonblock", "--conflict-exit-code", "42",
-                                 file_b.string(), "true"});
+    const RunResult after =
+        run({"flock", "--nonblock", "--conflict-exit-code", "42", file_b.string(), "true"});
     EXPECT_TRUE(after.ok()) << after.describe();
 
     // Failing one mount leaves the other working: one host's storage path.

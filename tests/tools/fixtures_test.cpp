@@ -139,7 +139,7 @@ TEST(UniqueName, KeepsTheUniqueTailWithinTheLimit) {
 
 // Serves `reply` to one connection on an ephemeral loopback port.
 class OneShotServer {
-public:
+  public:
     explicit OneShotServer(std::string reply) {
         fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in addr{};
@@ -179,7 +179,7 @@ public:
         return request_;
     }
 
-private:
+  private:
     int fd_ = -1;
     std::uint16_t port_ = 0;
     std::thread thread_;

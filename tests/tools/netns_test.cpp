@@ -1,7 +1,7 @@
 // NetNs: a host of the lab, reached over a veth pair, cut by a link down.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,9 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool link_exists(const std::string& name) {
-    return run({"ip", "link", "show", "dev", name}).ok();
-}
+bool link_exists(const std::string& name) { return run({"ip", "link", "show", "dev", name}).ok(); }
 
 bool netns_listed(const std::string& name) {
     const RunResult r = run({"ip", "netns", "list"});
@@ -27,22 +25,23 @@ bool netns_listed(const std::string& name) {
 // A listening socket created inside `ns`: setns() moves only the calling thread,
 // so a short-lived thread makes it and the socket stays in that namespace.
 int listen_inside(const NetNs& ns, const char* ip, std::uint16_t port) {
-    return std::async(std::launch::async, [&] {
-               const int nsfd = ::open(ns.path().c_str(), O_RDONLY | O_CLOEXEC);
-               if (nsfd < 0 || ::setns(nsfd, CLONE_NEWNET) != 0) return -1;
-               ::close(nsfd);
-               const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-               sockaddr_in addr{};
-               addr.sin_family = AF_INET;
-               addr.sin_port = htons(port);
-               ::inet_pton(AF_INET, ip, &addr.sin_addr);
-               if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-                   ::listen(fd, 4) != 0) {
-                   ::close(fd);
-                   return -1;
-               }
-               return fd;
-           })
+    return std::async(std::launch::async,
+                      [&] {
+                          const int nsfd = ::open(ns.path().c_str(), O_RDONLY | O_CLOEXEC);
+                          if (nsfd < 0 || ::setns(nsfd, CLONE_NEWNET) != 0) return -1;
+                          ::close(nsfd);
+                          const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                          sockaddr_in addr{};
+                          addr.sin_family = AF_INET;
+                          addr.sin_port = htons(port);
+                          ::inet_pton(AF_INET, ip, &addr.sin_addr);
+                          if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+                              ::listen(fd, 4) != 0) {
+                              ::close(fd);
+                              return -1;
+                          }
+                          return fd;
+                      })
         .get();
 }
 
@@ -89,8 +88,11 @@ TEST(NetNsTest, VethConnectsAHostAndLinkDownCutsIt) {
         // A process left running inside does not keep the namespace alive.
         auto sleeper = ns->spawn({"sleep", "30"});
         ASSERT_TRUE(sleeper.has_value()) << sleeper.error();
-        ASSERT_TRUE(wait_until([&] { return !ns->run({"ip", "netns", "pids", name}).out.empty(); },
-                               5s));
+        ASSERT_TRUE(wait_until(
+            [&] {
+                return !ns->run({"ip", "netns", "pids", name}).out.empty();
+            },
+            5s));
     }
     EXPECT_FALSE(netns_listed(name)) << name << " left behind";
     EXPECT_FALSE(link_exists(outside)) << outside << " left behind";

@@ -12,7 +12,7 @@ namespace vigil::faultfs {
 namespace {
 
 class Fd {
-public:
+  public:
     explicit Fd(int fd) : fd_(fd) {}
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
@@ -21,7 +21,7 @@ public:
     }
     [[nodiscard]] int get() const { return fd_; }
 
-private:
+  private:
     int fd_;
 };
 
@@ -82,8 +82,7 @@ std::expected<std::string, std::string> send_request(const std::filesystem::path
     return reply;
 }
 
-std::expected<void, std::string> set_mode(const std::filesystem::path& socket,
-                                          const Mode& mode) {
+std::expected<void, std::string> set_mode(const std::filesystem::path& socket, const Mode& mode) {
     auto reply = send_request(socket, format_mode(mode));
     if (!reply) return std::unexpected(reply.error());
     auto parsed = parse_reply(*reply);

@@ -22,7 +22,6 @@ inline constexpr std::chrono::milliseconds kControlTimeout{5000};
 [[nodiscard]] std::expected<void, std::string> set_mode(const std::filesystem::path& socket,
                                                         const Mode& mode);
 
-[[nodiscard]] std::expected<Status, std::string> query_status(
-    const std::filesystem::path& socket);
+[[nodiscard]] std::expected<Status, std::string> query_status(const std::filesystem::path& socket);
 
 }  // namespace vigil::faultfs

@@ -12,7 +12,7 @@
 namespace vigil::faultfs {
 
 class Gate {
-public:
+  public:
     // Returns 0 when the operation may go on to the source directory, or a
     // negative errno to hand back to the kernel. Blocks while the mode stalls
     // `op`; sleeps for the delay while it slows `op`.
@@ -26,7 +26,7 @@ public:
 
     [[nodiscard]] Status status() const;
 
-private:
+  private:
     mutable std::mutex mu_;
     std::condition_variable changed_;
     Mode mode_;

@@ -59,7 +59,7 @@ constexpr std::chrono::milliseconds kWakeRetry{200};
 // also across the mounts of several hosts, and one owner's close (which FUSE
 // turns into an unlock of that owner) leaves the others' locks alone.
 class LockTable {
-public:
+  public:
     int fd_for(std::uint64_t fh, std::uint64_t owner) {
         const std::lock_guard lock(mu_);
         const auto key = std::make_pair(fh, owner);
@@ -81,7 +81,7 @@ public:
         }
     }
 
-private:
+  private:
     std::mutex mu_;
     std::map<std::pair<std::uint64_t, std::uint64_t>, int> fds_;
 };
@@ -107,8 +107,7 @@ int fail(int rc) { return rc < 0 ? -errno : rc; }
 void give_to_caller(const char* path) {
     const fuse_context* caller = fuse_get_context();
     if (caller->uid == 0 && caller->gid == 0) return;
-    (void)::fchownat(context().source_fd, rel(path), caller->uid, caller->gid,
-                     AT_SYMLINK_NOFOLLOW);
+    (void)::fchownat(context().source_fd, rel(path), caller->uid, caller->gid, AT_SYMLINK_NOFOLLOW);
 }
 
 void* op_init(fuse_conn_info* /*conn*/, fuse_config* cfg) {
@@ -234,7 +233,8 @@ int op_utimens(const char* path, const timespec tv[2], fuse_file_info* fi) {
 int source_flags(int flags) { return (flags & ~O_DIRECT) | O_CLOEXEC; }
 
 int op_create(const char* path, mode_t mode, fuse_file_info* fi) {
-    const int fd = ::openat(context().source_fd, rel(path), source_flags(fi->flags) | O_CREAT, mode);
+    const int fd =
+        ::openat(context().source_fd, rel(path), source_flags(fi->flags) | O_CREAT, mode);
     if (fd < 0) return -errno;
     give_to_caller(path);
     fi->fh = static_cast<std::uint64_t>(fd);
@@ -264,8 +264,7 @@ int op_read(const char* /*path*/, char* buf, size_t size, off_t offset, fuse_fil
     return static_cast<int>(done);
 }
 
-int op_write(const char* /*path*/, const char* buf, size_t size, off_t offset,
-             fuse_file_info* fi) {
+int op_write(const char* /*path*/, const char* buf, size_t size, off_t offset, fuse_file_info* fi) {
     if (const int rc = context().gate.enter(Op::kWrite); rc != 0) return rc;
     std::size_t done = 0;
     while (done < size) {
@@ -302,8 +301,7 @@ int op_fsync(const char* /*path*/, int datasync, fuse_file_info* fi) {
     return fail(datasync != 0 ? ::fdatasync(fd) : ::fsync(fd));
 }
 
-int op_fallocate(const char* /*path*/, int mode, off_t offset, off_t length,
-                 fuse_file_info* fi) {
+int op_fallocate(const char* /*path*/, int mode, off_t offset, off_t length, fuse_file_info* fi) {
     if (const int rc = context().gate.enter(Op::kWrite); rc != 0) return rc;
     return fail(::fallocate(static_cast<int>(fi->fh), mode, offset, length));
 }
@@ -375,7 +373,7 @@ fuse_operations make_operations() {
 }
 
 class Fd {
-public:
+  public:
     Fd() = default;
     explicit Fd(int fd) : fd_(fd) {}
     Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
@@ -387,7 +385,7 @@ public:
     }
     [[nodiscard]] int get() const { return fd_; }
 
-private:
+  private:
     int fd_ = -1;
 };
 
@@ -540,9 +538,8 @@ struct ControlLoop {
 void run_control(const ControlLoop& loop) {
     bool stopping = false;
     for (;;) {
-        pollfd fds[3] = {{loop.stop_fd, POLLIN, 0},
-                         {loop.signal_fd, POLLIN, 0},
-                         {loop.listen_fd, POLLIN, 0}};
+        pollfd fds[3] = {
+            {loop.stop_fd, POLLIN, 0}, {loop.signal_fd, POLLIN, 0}, {loop.listen_fd, POLLIN, 0}};
         // While stopping, the wake-up signal is repeated: it may land just before
         // the FUSE loop starts waiting, and then it would be lost.
         const int ready = ::poll(fds, 3, stopping ? static_cast<int>(kWakeRetry.count()) : -1);
@@ -627,7 +624,7 @@ int serve(const ServeArgs& args) {
         return 1;
     }
 
-    const ControlLoop loop{&ctx.gate,     fs,           ::pthread_self(), listen_fd->get(),
+    const ControlLoop loop{&ctx.gate,       fs,           ::pthread_self(), listen_fd->get(),
                            signal_fd.get(), stop_fd.get()};
     std::thread control([&loop] { run_control(loop); });
 

@@ -10,8 +10,8 @@ std::vector<std::string_view> split_words(std::string_view text) {
     std::vector<std::string_view> words;
     std::size_t i = 0;
     while (i < text.size()) {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
-                                   text[i] == '\n')) {
+        while (i < text.size() &&
+               (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) {
             ++i;
         }
         const std::size_t start = i;
@@ -177,8 +177,8 @@ std::string format_error(std::string_view reason) {
 }
 
 std::string format_status(const Status& status) {
-    return "OK reads=" + std::to_string(status.reads) + " writes=" +
-           std::to_string(status.writes) + " injected=" + std::to_string(status.injected) +
+    return "OK reads=" + std::to_string(status.reads) + " writes=" + std::to_string(status.writes) +
+           " injected=" + std::to_string(status.injected) +
            " stalled=" + std::to_string(status.stalled) + " mode=" + format_mode(status.mode);
 }
 

@@ -38,10 +38,10 @@ TEST(FaultfsProtocol, StatusIsARequestOfItsOwn) {
 }
 
 TEST(FaultfsProtocol, RefusesMalformedRequestsWithAReason) {
-    for (const char* bad : {"", "   ", "EIO", "eio both", "eio read write", "ok read",
-                            "enospc read", "slow", "slow -5", "slow 0", "slow 1e3",
-                            "slow 100ms", "slow 86400001", "slow 99999999999999999999",
-                            "stall forever", "reboot"}) {
+    for (const char* bad :
+         {"", "   ", "EIO", "eio both", "eio read write", "ok read", "enospc read", "slow",
+          "slow -5", "slow 0", "slow 1e3", "slow 100ms", "slow 86400001",
+          "slow 99999999999999999999", "stall forever", "reboot"}) {
         auto request = parse_request(bad);
         EXPECT_FALSE(request.has_value()) << "'" << bad << "' was accepted";
         if (!request) {
