@@ -1,0 +1,85 @@
+// A lab run: bring-up, tear-down, state kept between commands, and running
+// commands inside a host. The nemesis (nemesis.h) and the checker
+// (checker.h) work on a Lab.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <iosfwd>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/lab/layout.h"
+#include "tests/lab/sys.h"
+#include "tests/lab/tools.h"
+
+namespace vigil::lab {
+
+enum class StorageMode { kOk, kFail, kEnospc, kStall, kSlow };
+[[nodiscard]] std::string_view storage_mode_name(StorageMode mode);
+[[nodiscard]] std::optional<StorageMode> parse_storage_mode(std::string_view name);
+
+enum class Power { kOn, kOff, kHung };
+[[nodiscard]] std::string_view power_name(Power power);
+
+struct HostState {
+    pid_t init = 0;
+    Power power = Power::kOn;
+    std::set<Net> cut;
+    StorageMode storage = StorageMode::kOk;
+};
+
+class Lab {
+public:
+    // Cleans up whatever an earlier run under `root` left behind, then
+    // brings up a new run. Progress goes to `log`.
+    [[nodiscard]] static Result<Lab> up(const std::filesystem::path& root, int hosts, int vms,
+                                        const Tools& tools, std::ostream& log);
+    // The run that is up under `root`.
+    [[nodiscard]] static Result<Lab> load(const std::filesystem::path& root);
+    // Removes every run under `root`, whether it is up, half up or crashed.
+    [[nodiscard]] static Result<> down(const std::filesystem::path& root, std::ostream& log);
+
+    [[nodiscard]] const Layout& layout() const { return layout_; }
+    [[nodiscard]] const Tools& tools() const { return tools_; }
+    [[nodiscard]] HostState& host(int h) { return hosts_.at(static_cast<size_t>(h - 1)); }
+    [[nodiscard]] const HostState& host(int h) const { return hosts_.at(static_cast<size_t>(h - 1)); }
+    [[nodiscard]] std::vector<std::vector<int>>& partition() { return partition_; }
+    [[nodiscard]] double up_seconds() const { return up_seconds_; }
+
+    [[nodiscard]] Result<> save() const;
+    // Appends one record to the run's event log, which the checker reads.
+    void record(const std::string& kind, const std::string& action, const std::string& detail);
+
+    // Where commands for host `h` run: its network namespace and its init's
+    // mount namespace (the init may be gone after a power-off).
+    [[nodiscard]] Result<Place> place(int h) const;
+    [[nodiscard]] Result<std::string> exec(int h, const std::vector<std::string>& argv) const;
+    [[nodiscard]] Result<std::string> virsh(int h, const std::vector<std::string>& args) const;
+    [[nodiscard]] Result<bool> quorate(int h) const;
+    // Every live process of host `h` (its network namespace).
+    [[nodiscard]] std::vector<pid_t> processes(int h) const;
+    // Host-side links of `h` go up or down to match its cuts and power.
+    [[nodiscard]] Result<> apply_links(int h) const;
+
+    [[nodiscard]] std::string status_json() const;
+    void print_status(std::ostream& out) const;
+
+private:
+    Lab(Layout layout, Tools tools) : layout_(std::move(layout)), tools_(std::move(tools)) {
+        hosts_.resize(static_cast<size_t>(layout_.hosts()));
+    }
+
+    Layout layout_;
+    Tools tools_;
+    std::vector<HostState> hosts_;
+    std::vector<std::vector<int>> partition_;
+    double up_seconds_ = 0;
+};
+
+// The lab root when none is given: $VIGIL_LAB_ROOT or /var/lib/vigil-lab.
+[[nodiscard]] std::filesystem::path default_root();
+
+}  // namespace vigil::lab

@@ -1,0 +1,172 @@
+// Pure parts of the lab: names and configuration, argument parsing, stamp
+// parsing and the checker's analysis, fed made-up samples.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "tests/lab/checker.h"
+#include "tests/lab/layout.h"
+#include "tests/lab/nemesis.h"
+#include "tests/lab/stamp.h"
+
+namespace vigil::lab {
+namespace {
+
+Layout three() { return *Layout::make("/var/lib/lab", "ab12", 3, 4); }
+
+TEST(Layout, RefusesBadShapes) {
+    EXPECT_FALSE(Layout::make("relative", "ab", 3, 2));
+    EXPECT_FALSE(Layout::make("/x", "a-b", 3, 2));
+    EXPECT_FALSE(Layout::make("/x", "ab", 0, 2));
+    EXPECT_FALSE(Layout::make("/x", "ab", kMaxHosts + 1, 2));
+    EXPECT_FALSE(Layout::make("/x", "ab", 3, -1));
+}
+
+TEST(Layout, NamesAreUniquePerRunAndFitInterfaceNames) {
+    auto l = three();
+    EXPECT_EQ(l.host_netns(2), "vl-ab12-h2");
+    EXPECT_EQ(l.switch_netns(), "vl-ab12-sw");
+    EXPECT_NE(l.host_netns(1), Layout::make("/x", "ab13", 3, 0)->host_netns(1));
+    for (Net n : kNets) {
+        EXPECT_LE(Layout::switch_ifname(n, kMaxHosts).size(), 15u);
+        EXPECT_LE(Layout::bridge(n, kMaxHosts).size(), 15u);
+    }
+    EXPECT_EQ(l.address(Net::kCluster, 3), "10.201.1.3");
+    EXPECT_EQ(l.address(Net::kStorage, 1), "10.201.3.1");
+}
+
+TEST(Layout, SpreadsVmsOverHosts) {
+    auto l = three();
+    EXPECT_EQ(l.vm_home(1), 1);
+    EXPECT_EQ(l.vm_home(3), 3);
+    EXPECT_EQ(l.vm_home(4), 1);
+    EXPECT_EQ(l.vm_index("vm4"), 4);
+    EXPECT_FALSE(l.vm_index("vm5"));
+    EXPECT_EQ(l.host_index("h3"), 3);
+    EXPECT_FALSE(l.host_index("h4"));
+    EXPECT_FALSE(l.host_index("h"));
+}
+
+TEST(Layout, CorosyncListsEveryHostWithAOneSecondToken) {
+    auto conf = three().corosync_conf(2);
+    EXPECT_NE(conf.find("transport: knet"), std::string::npos);
+    EXPECT_NE(conf.find("token: 1000"), std::string::npos);
+    for (int h = 1; h <= 3; ++h)
+        EXPECT_NE(conf.find("ring0_addr: 10.201.1." + std::to_string(h)), std::string::npos);
+    EXPECT_EQ(conf.find("two_node"), std::string::npos);
+    EXPECT_NE(Layout::make("/x", "a", 2, 0)->corosync_conf(1).find("two_node: 1"), std::string::npos);
+}
+
+TEST(Layout, GuestStopsOnIoErrorsAndUsesTheSharedDisk) {
+    auto xml = three().domain_xml(2);
+    EXPECT_NE(xml.find("<domain type='qemu'>"), std::string::npos);
+    EXPECT_NE(xml.find("error_policy='stop'"), std::string::npos);
+    EXPECT_NE(xml.find("rerror_policy='stop'"), std::string::npos);
+    EXPECT_NE(xml.find("/run/vigil-lab/shared/vm2.img"), std::string::npos);
+    EXPECT_NE(Layout::qemu_conf().find("lock_manager = \"lockd\""), std::string::npos);
+}
+
+TEST(Nemesis, ParsesPartitionGroups) {
+    auto l = three();
+    auto g = parse_groups(l, "h1,h2/h3");
+    ASSERT_TRUE(g);
+    EXPECT_EQ(*g, (std::vector<std::vector<int>>{{1, 2}, {3}}));
+    EXPECT_FALSE(parse_groups(l, "h1,h2,h3"));
+    EXPECT_FALSE(parse_groups(l, "h1/h1"));
+    EXPECT_FALSE(parse_groups(l, "h1/h4"));
+    EXPECT_FALSE(parse_groups(l, "h1//h2"));
+    EXPECT_EQ(parse_nets("all")->size(), 3u);
+    EXPECT_FALSE(parse_nets("san"));
+}
+
+std::string sector(uint64_t instance, uint64_t seq, const char* host) {
+    std::string s(kSectorSize, '\0');
+    std::memcpy(s.data(), "VIGLSTMP", 8);
+    for (int i = 0; i < 8; ++i) {
+        s[static_cast<size_t>(8 + i)] = static_cast<char>((instance >> (8 * i)) & 0xff);
+        s[static_cast<size_t>(16 + i)] = static_cast<char>((seq >> (8 * i)) & 0xff);
+    }
+    std::memcpy(s.data() + 24, host, std::strlen(host));
+    return s;
+}
+
+TEST(Stamp, KeepsTheNewestStampOfEachInstance) {
+    std::string head(kSectorSize, 'B');  // the boot sector is not a stamp
+    head += sector(7, 1, "h1") + sector(7, 2, "h1") + sector(9, 5, "h2");
+    head += std::string(kSectorSize, '\0');
+    auto stamps = parse_stamps(head);
+    ASSERT_EQ(stamps.size(), 2u);
+    EXPECT_EQ(stamps[0].instance, 7u);
+    EXPECT_EQ(stamps[0].seq, 2u);
+    EXPECT_EQ(stamps[0].host, "h1");
+    EXPECT_EQ(stamps[1].host, "h2");
+}
+
+Sample at(double t, std::vector<QemuProcess> q, std::vector<Stamp> st) {
+    Sample s;
+    s.t = t;
+    s.qemus = std::move(q);
+    s.stamps["vm1"] = std::move(st);
+    return s;
+}
+
+TEST(Analyzer, OneWriterAtATimeIsClean) {
+    Analyzer a({"vm1"});
+    a.add(at(0.0, {{"vm1", "h1", 10, false}}, {{1, 5, "h1"}}));
+    a.add(at(0.1, {{"vm1", "h1", 10, false}}, {{1, 6, "h1"}}));
+    a.note(0.15, "fault", "power-off h1");
+    a.add(at(0.2, {}, {{1, 6, "h1"}}));
+    a.add(at(1.5, {}, {{1, 6, "h1"}}));
+    a.add(at(2.0, {{"vm1", "h2", 20, false}}, {{1, 6, "h1"}, {2, 1, "h2"}}));
+    a.add(at(2.1, {{"vm1", "h2", 20, false}}, {{1, 6, "h1"}, {2, 2, "h2"}}));
+    auto t = a.finish(2.2);
+    EXPECT_TRUE(t.violations.empty());
+    ASSERT_EQ(t.recoveries.size(), 1u);
+    ASSERT_TRUE(t.recoveries[0].after_s);
+    EXPECT_NEAR(*t.recoveries[0].after_s, 2.0 - 0.15, 1e-9);
+    EXPECT_EQ(t.writers["vm1"].size(), 2u);
+}
+
+TEST(Analyzer, FlagsTwoLiveQemusButNotAFrozenOne) {
+    Analyzer a({"vm1"});
+    a.add(at(0.0, {{"vm1", "h1", 10, true}, {"vm1", "h2", 20, false}}, {}));
+    EXPECT_TRUE(a.finish(0.1).violations.empty());
+    Analyzer b({"vm1"});
+    b.add(at(0.0, {{"vm1", "h1", 10, false}, {"vm1", "h2", 20, false}}, {}));
+    b.add(at(0.1, {{"vm1", "h1", 10, false}, {"vm1", "h2", 20, false}}, {}));
+    auto t = b.finish(0.2);
+    ASSERT_EQ(t.violations.size(), 1u);  // once per episode, not per sample
+    EXPECT_EQ(t.violations[0].kind, ViolationKind::kDoubleRun);
+}
+
+TEST(Analyzer, FlagsAStaleWriteAfterTakeOver) {
+    Analyzer a({"vm1"});
+    a.add(at(0.0, {}, {{1, 5, "h1"}}));
+    a.add(at(0.1, {}, {{1, 6, "h1"}}));
+    a.add(at(0.2, {}, {{1, 6, "h1"}, {2, 1, "h2"}}));
+    a.add(at(0.3, {}, {{1, 7, "h1"}, {2, 1, "h2"}}));
+    auto t = a.finish(0.4);
+    ASSERT_EQ(t.violations.size(), 1u);
+    EXPECT_EQ(t.violations[0].kind, ViolationKind::kStaleWrite);
+}
+
+TEST(Analyzer, FlagsTwoInstancesWritingInOneSample) {
+    Analyzer a({"vm1"});
+    a.add(at(0.0, {}, {{1, 5, "h1"}, {2, 5, "h2"}}));
+    a.add(at(0.1, {}, {{1, 6, "h1"}, {2, 6, "h2"}}));
+    auto t = a.finish(0.2);
+    ASSERT_FALSE(t.violations.empty());
+    EXPECT_EQ(t.violations[0].kind, ViolationKind::kDoubleWriter);
+}
+
+TEST(Analyzer, AFaultThatStopsNothingHasNoRecovery) {
+    Analyzer a({"vm1"});
+    a.add(at(0.0, {{"vm1", "h1", 10, false}}, {{1, 5, "h1"}}));
+    a.note(0.05, "fault", "cut h3 cluster");
+    for (int i = 1; i <= 20; ++i)
+        a.add(at(0.1 * i, {{"vm1", "h1", 10, false}}, {{1, static_cast<uint64_t>(5 + i), "h1"}}));
+    EXPECT_TRUE(a.finish(2.1).recoveries.empty());
+}
+
+}  // namespace
+}  // namespace vigil::lab

@@ -1,0 +1,187 @@
+#include "tests/lab/layout.h"
+
+#include <cctype>
+
+namespace vigil::lab {
+
+std::string_view net_name(Net net) {
+    switch (net) {
+        case Net::kCluster: return "cluster";
+        case Net::kVm: return "vm";
+        case Net::kStorage: return "storage";
+    }
+    return "?";
+}
+
+std::optional<Net> parse_net(std::string_view name) {
+    for (Net n : kNets)
+        if (net_name(n) == name) return n;
+    return std::nullopt;
+}
+
+namespace {
+int net_octet(Net net) {
+    switch (net) {
+        case Net::kCluster: return 1;
+        case Net::kVm: return 2;
+        case Net::kStorage: return 3;
+    }
+    return 0;
+}
+
+std::string_view net_short(Net net) {
+    switch (net) {
+        case Net::kCluster: return "cl";
+        case Net::kVm: return "vm";
+        case Net::kStorage: return "st";
+    }
+    return "?";
+}
+
+bool valid_run_id(std::string_view id) {
+    if (id.empty() || id.size() > 12) return false;
+    for (char c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+
+std::optional<int> numbered(std::string_view name, std::string_view prefix, int max) {
+    if (!name.starts_with(prefix) || name.size() == prefix.size()) return std::nullopt;
+    int v = 0;
+    for (char c : name.substr(prefix.size())) {
+        if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+        v = v * 10 + (c - '0');
+        if (v > max) return std::nullopt;
+    }
+    if (v < 1) return std::nullopt;
+    return v;
+}
+}  // namespace
+
+Result<Layout> Layout::make(std::filesystem::path root, std::string run_id, int hosts, int vms) {
+    if (!root.is_absolute()) return fail("lab root must be an absolute path: " + root.string());
+    if (!valid_run_id(run_id)) return fail("run id must be 1-12 letters or digits: " + run_id);
+    if (hosts < 1 || hosts > kMaxHosts)
+        return fail("--hosts must be between 1 and " + std::to_string(kMaxHosts));
+    if (vms < 0 || vms > kMaxVms)
+        return fail("--vms must be between 0 and " + std::to_string(kMaxVms));
+    return Layout(std::move(root), std::move(run_id), hosts, vms);
+}
+
+std::string Layout::host_name(int host) const { return "h" + std::to_string(host); }
+
+std::optional<int> Layout::host_index(std::string_view name) const {
+    return numbered(name, "h", hosts_);
+}
+
+std::string Layout::host_netns(int host) const { return "vl-" + run_id_ + "-" + host_name(host); }
+std::string Layout::switch_netns() const { return "vl-" + run_id_ + "-sw"; }
+
+std::string Layout::address(Net net, int host) const {
+    return "10.201." + std::to_string(net_octet(net)) + "." + std::to_string(host);
+}
+
+std::string Layout::host_ifname(Net net) { return std::string(net_short(net)) + "0"; }
+
+std::string Layout::switch_ifname(Net net, int host) {
+    return "h" + std::to_string(host) + "-" + std::string(net_short(net));
+}
+
+std::string Layout::bridge(Net net, int group) {
+    auto base = "br-" + std::string(net_short(net));
+    return group == 1 ? base : base + "-p" + std::to_string(group);
+}
+
+std::filesystem::path Layout::run_dir() const { return root_ / ("run-" + run_id_); }
+std::filesystem::path Layout::host_dir(int host) const { return run_dir() / host_name(host); }
+std::filesystem::path Layout::shared_dir() const { return run_dir() / "shared"; }
+std::filesystem::path Layout::events_file() const { return run_dir() / "events.jsonl"; }
+
+std::string Layout::vm_name(int vm) const { return "vm" + std::to_string(vm); }
+std::optional<int> Layout::vm_index(std::string_view name) const {
+    return numbered(name, "vm", vms_);
+}
+int Layout::vm_home(int vm) const { return (vm - 1) % hosts_ + 1; }
+std::filesystem::path Layout::vm_image(int vm) const {
+    return shared_dir() / (vm_name(vm) + ".img");
+}
+std::string Layout::vm_disk_in_host(int vm) const {
+    return std::string(kInHostShared) + "/" + vm_name(vm) + ".img";
+}
+std::string Layout::vm_xml_in_host(int vm) const {
+    return std::string(kInHostShared) + "/domains/" + vm_name(vm) + ".xml";
+}
+
+std::string Layout::corosync_conf(int host) const {
+    std::string s;
+    s += "# vigil lab host " + host_name(host) + ", run " + run_id_ + "\n";
+    s += "totem {\n  version: 2\n  cluster_name: vigil-lab-" + run_id_ + "\n";
+    s += "  transport: knet\n  token: " + std::to_string(kCorosyncTokenMs) + "\n";
+    s += "  crypto_cipher: none\n  crypto_hash: none\n}\n";
+    s += "nodelist {\n";
+    for (int h = 1; h <= hosts_; ++h) {
+        s += "  node {\n    name: " + host_name(h) + "\n    nodeid: " + std::to_string(h) +
+             "\n    ring0_addr: " + address(Net::kCluster, h) + "\n  }\n";
+    }
+    s += "}\nquorum {\n  provider: corosync_votequorum\n";
+    // Two hosts cannot form a majority once one fails; corosync's two_node
+    // mode is what a two-host cluster would run until a tie-breaker exists.
+    if (hosts_ == 2) s += "  two_node: 1\n";
+    s += "}\nlogging {\n  to_stderr: yes\n  to_logfile: no\n  to_syslog: no\n  timestamp: on\n}\n";
+    return s;
+}
+
+std::string Layout::domain_xml(int vm) const {
+    // TCG because /dev/kvm is not usable here; 32 MiB and no devices beyond
+    // the two disks keep six guests affordable on two cores. The disk sits on
+    // the shared storage as seen through this host's view, with qemu told to
+    // stop the guest on any I/O error rather than report it to the guest.
+    std::string s;
+    s += "<domain type='qemu'>\n";
+    s += "  <name>" + vm_name(vm) + "</name>\n";
+    s += "  <memory unit='MiB'>32</memory>\n  <vcpu>1</vcpu>\n";
+    s += "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n";
+    s += "  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
+         "<on_crash>destroy</on_crash>\n";
+    s += "  <devices>\n";
+    s += "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n";
+    s += "    <disk type='file' device='disk'>\n";
+    s += "      <driver name='qemu' type='raw' cache='none' error_policy='stop' "
+         "rerror_policy='stop'/>\n";
+    s += "      <source file='" + vm_disk_in_host(vm) + "'/>\n";
+    s += "      <target dev='vda' bus='virtio'/>\n      <boot order='1'/>\n    </disk>\n";
+    // The identity disk is host-local (same path on every host, different
+    // content): the guest stamps its writes with the host it runs on.
+    s += "    <disk type='file' device='disk'>\n";
+    s += "      <driver name='qemu' type='raw'/>\n";
+    s += "      <source file='" + std::string(kInHostIdentity) + "'/>\n";
+    s += "      <target dev='vdb' bus='virtio'/>\n      <boot order='2'/>\n      <readonly/>\n";
+    s += "    </disk>\n";
+    s += "    <controller type='usb' model='none'/>\n";
+    s += "    <video><model type='none'/></video>\n";
+    s += "    <memballoon model='none'/>\n";
+    s += "  </devices>\n</domain>\n";
+    return s;
+}
+
+std::string Layout::qemu_conf() {
+    return "user = \"root\"\n"
+           "group = \"root\"\n"
+           "security_driver = \"none\"\n"
+           "lock_manager = \"lockd\"\n";
+}
+
+std::string Layout::qemu_lockd_conf() {
+    // Leases live in one directory of the shared storage, named after the
+    // disk path, so a second start of a VM on any host is refused.
+    return "auto_disk_leases = 1\n"
+           "require_lease_for_disks = 1\n"
+           "file_lockspace_dir = \"" +
+           std::string(kInHostLockspace) + "\"\n";
+}
+
+std::string Layout::libvirtd_conf() {
+    return "log_outputs = \"3:stderr\"\n";
+}
+
+}  // namespace vigil::lab

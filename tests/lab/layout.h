@@ -1,0 +1,86 @@
+// The shape of one lab run: names of namespaces, links and bridges, the
+// addresses on each network, where files live, and the configuration files
+// each host's daemons read. Pure: nothing here touches the system, so it is
+// unit-tested.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tests/lab/sys.h"
+
+namespace vigil::lab {
+
+// The three networks a host has; cutting them one at a time is what tells
+// "cluster network cut" (F3) from "every network cut" (F4).
+enum class Net { kCluster, kVm, kStorage };
+inline constexpr std::array kNets{Net::kCluster, Net::kVm, Net::kStorage};
+
+[[nodiscard]] std::string_view net_name(Net net);
+[[nodiscard]] std::optional<Net> parse_net(std::string_view name);
+
+// Inside every host's mount namespace the lab's files sit at the same paths,
+// so a domain defined on one host can start on any other.
+inline constexpr std::string_view kInHostDir = "/run/vigil-lab";
+inline constexpr std::string_view kInHostShared = "/run/vigil-lab/shared";
+inline constexpr std::string_view kInHostLockspace = "/run/vigil-lab/lockspace";
+inline constexpr std::string_view kInHostIdentity = "/run/vigil-lab/identity.img";
+inline constexpr std::string_view kInHostVigilConfig = "/run/vigil-lab/vigil.toml";
+
+inline constexpr int kMaxHosts = 9;
+inline constexpr int kMaxVms = 32;
+inline constexpr int kCorosyncTokenMs = 1000;
+
+class Layout {
+public:
+    [[nodiscard]] static Result<Layout> make(std::filesystem::path root, std::string run_id,
+                                             int hosts, int vms);
+
+    [[nodiscard]] const std::filesystem::path& root() const { return root_; }
+    [[nodiscard]] const std::string& run_id() const { return run_id_; }
+    [[nodiscard]] int hosts() const { return hosts_; }
+    [[nodiscard]] int vms() const { return vms_; }
+
+    // Hosts are numbered from 1: h1, h2, ...
+    [[nodiscard]] std::string host_name(int host) const;
+    [[nodiscard]] std::optional<int> host_index(std::string_view name) const;
+    [[nodiscard]] std::string host_netns(int host) const;
+    [[nodiscard]] std::string switch_netns() const;
+    [[nodiscard]] std::string address(Net net, int host) const;
+    [[nodiscard]] static std::string host_ifname(Net net);
+    [[nodiscard]] static std::string switch_ifname(Net net, int host);
+    [[nodiscard]] static std::string bridge(Net net, int group = 1);
+
+    [[nodiscard]] std::filesystem::path run_dir() const;
+    [[nodiscard]] std::filesystem::path host_dir(int host) const;
+    [[nodiscard]] std::filesystem::path shared_dir() const;
+    [[nodiscard]] std::filesystem::path events_file() const;
+
+    // VMs are numbered from 1: vm1, vm2, ...; vm v starts on its home host.
+    [[nodiscard]] std::string vm_name(int vm) const;
+    [[nodiscard]] std::optional<int> vm_index(std::string_view name) const;
+    [[nodiscard]] int vm_home(int vm) const;
+    [[nodiscard]] std::filesystem::path vm_image(int vm) const;
+    [[nodiscard]] std::string vm_disk_in_host(int vm) const;
+    [[nodiscard]] std::string vm_xml_in_host(int vm) const;
+
+    [[nodiscard]] std::string corosync_conf(int host) const;
+    [[nodiscard]] std::string domain_xml(int vm) const;
+    [[nodiscard]] static std::string qemu_conf();
+    [[nodiscard]] static std::string qemu_lockd_conf();
+    [[nodiscard]] static std::string libvirtd_conf();
+
+private:
+    Layout(std::filesystem::path root, std::string run_id, int hosts, int vms)
+        : root_(std::move(root)), run_id_(std::move(run_id)), hosts_(hosts), vms_(vms) {}
+
+    std::filesystem::path root_;
+    std::string run_id_;
+    int hosts_;
+    int vms_;
+};
+
+}  // namespace vigil::lab

@@ -1,0 +1,153 @@
+// vigil-lab: a cluster of hosts on one machine, a nemesis and a checker.
+// Only wires the command line to the lab; see README.md.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "tests/lab/checker.h"
+#include "tests/lab/demo.h"
+#include "tests/lab/lab.h"
+#include "tests/lab/nemesis.h"
+
+namespace lab = vigil::lab;
+
+namespace {
+
+int report(const lab::Result<>& r) {
+    if (r) return 0;
+    std::cerr << "vigil-lab: " << r.error().what << "\n";
+    return 1;
+}
+
+lab::Result<int> host_arg(const lab::Lab& l, const std::string& name) {
+    auto h = l.layout().host_index(name);
+    if (!h) return lab::fail("no host '" + name + "' in this lab");
+    return *h;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"vigil-lab: several vigil hosts on one machine, a nemesis and a checker"};
+    app.require_subcommand(1);
+    std::string root = lab::default_root().string();
+    app.add_option("--root", root, "lab state directory (default $VIGIL_LAB_ROOT or /var/lib/vigil-lab)");
+
+    int hosts = 3;
+    int vms = 2;
+    auto* up = app.add_subcommand("up", "bring a lab up (after cleaning up any earlier run)");
+    up->add_option("--hosts", hosts, "number of hosts (1-9)");
+    up->add_option("--vms", vms, "number of guests, spread over the hosts");
+    auto* down = app.add_subcommand("down", "remove the lab and anything a crashed run left");
+    bool as_json = false;
+    auto* status = app.add_subcommand("status", "show hosts, quorum, VMs and faults");
+    status->add_flag("--json", as_json, "machine-readable");
+    std::string host;
+    std::vector<std::string> command;
+    auto* exec = app.add_subcommand("exec", "run a command inside a host: exec h1 virsh list");
+    exec->add_option("host", host)->required();
+    exec->prefix_command();
+
+    auto* power_off = app.add_subcommand("power-off", "SIGKILL every process of a host");
+    power_off->add_option("host", host)->required();
+    auto* hang = app.add_subcommand("hang", "SIGSTOP every process of a host");
+    hang->add_option("host", host)->required();
+    auto* resume = app.add_subcommand("resume", "SIGCONT a hung host");
+    resume->add_option("host", host)->required();
+    std::string net = "all";
+    auto* cut = app.add_subcommand("cut", "pull a host's cable: cluster|vm|storage|all");
+    cut->add_option("host", host)->required();
+    cut->add_option("network", net)->required();
+    auto* heal = app.add_subcommand("heal", "reconnect every cable, undo partitions");
+    std::string target;
+    std::string mode;
+    auto* storage = app.add_subcommand("storage", "set a host's storage view: fail|enospc|stall|slow|ok");
+    storage->add_option("host", target, "a host or 'all'")->required();
+    storage->add_option("mode", mode)->required();
+    auto* kill_daemon = app.add_subcommand("kill-daemon", "SIGKILL vigild on a host");
+    kill_daemon->add_option("host", host)->required();
+    std::string groups;
+    std::string part_net = "cluster";
+    auto* partition = app.add_subcommand("partition", "split the network: h1,h2/h3");
+    partition->add_option("groups", groups)->required();
+    partition->add_option("network", part_net, "cluster (default), vm, storage or all");
+
+    double seconds = 0;
+    std::string out_path;
+    auto* check = app.add_subcommand("check", "sample VMs every 100 ms, write a JSON timeline");
+    check->add_option("--for", seconds, "seconds to run (default: until SIGINT/SIGTERM)");
+    check->add_option("--out", out_path, "timeline file (default: RUN/timeline.json)");
+    auto* demo = app.add_subcommand("demo", "a short story of faults, told as a timeline");
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (*up) {
+        auto l = lab::Lab::up(root, hosts, vms, lab::Tools::from_build(), std::cerr);
+        if (!l) return report(std::unexpected(l.error()));
+        return 0;
+    }
+    if (*down) return report(lab::Lab::down(root, std::cerr));
+    if (*demo) return report(lab::run_demo(root, std::cout));
+
+    auto l = lab::Lab::load(root);
+    if (!l) return report(std::unexpected(l.error()));
+
+    if (*status) {
+        if (as_json)
+            std::cout << l->status_json() << "\n";
+        else
+            l->print_status(std::cout);
+        return 0;
+    }
+    if (*heal) return report(lab::heal(*l));
+    if (*check) {
+        auto t = lab::run_checker(*l, seconds, out_path.empty() ? l->layout().run_dir() / "timeline.json"
+                                                               : std::filesystem::path(out_path));
+        if (!t) return report(std::unexpected(t.error()));
+        std::cout << lab::describe(*t);
+        return t->violations.empty() ? 0 : 3;
+    }
+    if (*storage) {
+        auto m = lab::parse_storage_mode(mode);
+        if (!m) return report(lab::fail("storage mode must be ok, fail, enospc, stall or slow"));
+        int h = 0;
+        if (target != "all") {
+            auto hh = host_arg(*l, target);
+            if (!hh) return report(std::unexpected(hh.error()));
+            h = *hh;
+        }
+        return report(lab::storage(*l, h, *m));
+    }
+    if (*partition) {
+        auto g = lab::parse_groups(l->layout(), groups);
+        if (!g) return report(std::unexpected(g.error()));
+        auto n = lab::parse_nets(part_net);
+        if (!n) return report(std::unexpected(n.error()));
+        return report(lab::partition(*l, *g, *n));
+    }
+    auto h = host_arg(*l, host);
+    if (!h) return report(std::unexpected(h.error()));
+    if (*exec) {
+        command = exec->remaining();
+        if (!command.empty() && command.front() == "--") command.erase(command.begin());
+        if (command.empty()) return report(lab::fail("exec needs a command"));
+        auto p = l->place(*h);
+        if (!p) return report(std::unexpected(p.error()));
+        if (auto r = lab::enter(*p); !r) return report(r);
+        std::vector<char*> args;
+        for (auto& a : command) args.push_back(a.data());
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        std::perror("vigil-lab exec");
+        return 127;
+    }
+    if (*power_off) return report(lab::power_off(*l, *h));
+    if (*hang) return report(lab::hang(*l, *h));
+    if (*resume) return report(lab::resume(*l, *h));
+    if (*kill_daemon) return report(lab::kill_daemon(*l, *h));
+    if (*cut) {
+        auto n = lab::parse_nets(net);
+        if (!n) return report(std::unexpected(n.error()));
+        return report(lab::cut(*l, *h, *n));
+    }
+    return 2;
+}

@@ -1,0 +1,233 @@
+#include "tests/lab/nemesis.h"
+
+#include <signal.h>
+
+#include <set>
+
+#include "tests/lab/host_init.h"
+
+namespace vigil::lab {
+namespace {
+
+Result<> require_on(const Lab& lab, int host) {
+    if (lab.host(host).power == Power::kOff)
+        return fail(lab.layout().host_name(host) + " is powered off");
+    return {};
+}
+
+std::string nets_text(const std::vector<Net>& nets) {
+    std::string s;
+    for (Net n : nets) s += (s.empty() ? "" : ",") + std::string(net_name(n));
+    return s;
+}
+
+// What the host's storage view must do now: its own mode, unless its
+// storage network is cut, which hangs I/O whatever the array does.
+StorageMode effective_storage(const HostState& s) {
+    return s.cut.contains(Net::kStorage) ? StorageMode::kStall : s.storage;
+}
+
+std::string faultfs_mode(StorageMode mode) {
+    switch (mode) {
+        case StorageMode::kOk: return "ok";
+        case StorageMode::kFail: return "eio";
+        case StorageMode::kEnospc: return "enospc";
+        case StorageMode::kStall: return "stall";
+        case StorageMode::kSlow: return "slow 200";
+    }
+    return "ok";
+}
+
+Result<> apply_storage(const Lab& lab, int host) {
+    const auto& s = lab.host(host);
+    if (s.power == Power::kOff) return {};
+    auto mode = effective_storage(s);
+    if (!lab.tools().faultfs) {
+        if (mode == StorageMode::kOk) return {};
+        return fail("storage faults need vigil-faultfs, which is not built");
+    }
+    std::vector<std::string> argv{lab.tools().faultfs->string(), "ctl",
+                                  faultfs_control(lab.layout(), host).string()};
+    auto words = faultfs_mode(mode);
+    for (size_t at = 0; at < words.size();) {
+        auto sp = words.find(' ', at);
+        argv.push_back(words.substr(at, sp - at));
+        at = sp == std::string::npos ? words.size() : sp + 1;
+    }
+    if (auto r = run_ok(argv, {}, std::chrono::seconds(10)); !r) return std::unexpected(r.error());
+    return {};
+}
+
+Result<> signal_host(const Lab& lab, int host, int sig) {
+    for (pid_t p : lab.processes(host)) ::kill(p, sig);
+    return {};
+}
+
+}  // namespace
+
+Result<> power_off(Lab& lab, int host) {
+    if (auto r = require_on(lab, host); !r) return r;
+    auto& s = lab.host(host);
+    auto procs = lab.processes(host);
+    // Everything but the init first, so the init reaps them; then the init.
+    for (pid_t p : procs)
+        if (p != s.init) {
+            ::kill(p, SIGKILL);
+            ::kill(p, SIGCONT);
+        }
+    (void)wait_until([&] { return lab.processes(host).size() <= 1; }, std::chrono::seconds(3));
+    for (pid_t p : lab.processes(host)) {
+        ::kill(p, SIGKILL);
+        ::kill(p, SIGCONT);
+    }
+    (void)wait_until([&] { return lab.processes(host).empty(); }, std::chrono::seconds(5));
+    s.power = Power::kOff;
+    lab.record("fault", "power-off", lab.layout().host_name(host));
+    if (auto r = lab.apply_links(host); !r) return r;
+    if (!lab.processes(host).empty())
+        return fail("processes of " + lab.layout().host_name(host) + " survived SIGKILL");
+    return lab.save();
+}
+
+Result<> hang(Lab& lab, int host) {
+    if (auto r = require_on(lab, host); !r) return r;
+    if (auto r = signal_host(lab, host, SIGSTOP); !r) return r;
+    lab.host(host).power = Power::kHung;
+    lab.record("fault", "hang", lab.layout().host_name(host));
+    return lab.save();
+}
+
+Result<> resume(Lab& lab, int host) {
+    if (auto r = require_on(lab, host); !r) return r;
+    if (auto r = signal_host(lab, host, SIGCONT); !r) return r;
+    lab.host(host).power = Power::kOn;
+    lab.record("repair", "resume", lab.layout().host_name(host));
+    return lab.save();
+}
+
+Result<> cut(Lab& lab, int host, const std::vector<Net>& nets) {
+    if (auto r = require_on(lab, host); !r) return r;
+    auto& s = lab.host(host);
+    for (Net n : nets) s.cut.insert(n);
+    if (auto r = lab.apply_links(host); !r) return r;
+    if (auto r = apply_storage(lab, host); !r) return r;
+    lab.record("fault", "cut", lab.layout().host_name(host) + " " + nets_text(nets));
+    return lab.save();
+}
+
+Result<> heal(Lab& lab) {
+    const auto& l = lab.layout();
+    auto sw = l.switch_netns();
+    for (Net n : kNets) {
+        for (int h = 1; h <= l.hosts(); ++h) {
+            auto r = run_ok({"ip", "-n", sw, "link", "set", Layout::switch_ifname(n, h), "master",
+                             Layout::bridge(n)});
+            if (!r) return std::unexpected(r.error());
+        }
+        for (size_t g = 2; g <= lab.partition().size(); ++g)
+            (void)run({"ip", "-n", sw, "link", "del", Layout::bridge(n, static_cast<int>(g))});
+    }
+    lab.partition().clear();
+    for (int h = 1; h <= l.hosts(); ++h) {
+        lab.host(h).cut.clear();
+        if (auto r = lab.apply_links(h); !r) return r;
+        if (auto r = apply_storage(lab, h); !r) return r;
+    }
+    lab.record("repair", "heal", "every network");
+    return lab.save();
+}
+
+Result<> storage(Lab& lab, int host, StorageMode mode) {
+    const auto& l = lab.layout();
+    std::vector<int> hosts;
+    if (host == 0) {
+        for (int h = 1; h <= l.hosts(); ++h) hosts.push_back(h);
+    } else {
+        if (auto r = require_on(lab, host); !r) return r;
+        hosts.push_back(host);
+    }
+    for (int h : hosts) {
+        lab.host(h).storage = mode;
+        if (auto r = apply_storage(lab, h); !r) return r;
+    }
+    lab.record(mode == StorageMode::kOk ? "repair" : "fault", "storage",
+               (host == 0 ? std::string("all") : l.host_name(host)) + " " +
+                   std::string(storage_mode_name(mode)));
+    return lab.save();
+}
+
+Result<> kill_daemon(Lab& lab, int host) {
+    if (auto r = require_on(lab, host); !r) return r;
+    int killed = 0;
+    for (pid_t p : lab.processes(host))
+        if (comm_of(p) == "vigild") {
+            ::kill(p, SIGKILL);
+            ++killed;
+        }
+    if (killed == 0) return fail("vigild is not running on " + lab.layout().host_name(host));
+    lab.record("fault", "kill-daemon", lab.layout().host_name(host));
+    return lab.save();
+}
+
+Result<> partition(Lab& lab, const std::vector<std::vector<int>>& groups,
+                   const std::vector<Net>& nets) {
+    const auto& l = lab.layout();
+    if (!lab.partition().empty()) {
+        if (auto r = heal(lab); !r) return r;
+    }
+    auto sw = l.switch_netns();
+    for (Net n : nets) {
+        for (size_t g = 1; g < groups.size(); ++g) {
+            auto br = Layout::bridge(n, static_cast<int>(g + 1));
+            for (auto args : std::vector<std::vector<std::string>>{
+                     {"ip", "-n", sw, "link", "add", br, "type", "bridge"},
+                     {"ip", "-n", sw, "link", "set", br, "up"}})
+                if (auto r = run_ok(args); !r) return std::unexpected(r.error());
+            for (int h : groups[g]) {
+                auto r = run_ok({"ip", "-n", sw, "link", "set", Layout::switch_ifname(n, h), "master", br});
+                if (!r) return std::unexpected(r.error());
+            }
+        }
+    }
+    lab.partition() = groups;
+    std::string text;
+    for (const auto& g : groups) {
+        if (!text.empty()) text += "/";
+        for (size_t i = 0; i < g.size(); ++i) text += (i ? "," : "") + l.host_name(g[i]);
+    }
+    lab.record("fault", "partition", text + " " + nets_text(nets));
+    return lab.save();
+}
+
+Result<std::vector<std::vector<int>>> parse_groups(const Layout& layout, std::string_view text) {
+    std::vector<std::vector<int>> groups(1);
+    std::set<int> seen;
+    std::string word;
+    auto flush = [&]() -> Result<> {
+        auto h = layout.host_index(word);
+        if (!h) return fail("no host '" + word + "' in this lab");
+        if (!seen.insert(*h).second) return fail(word + " appears twice");
+        groups.back().push_back(*h);
+        word.clear();
+        return {};
+    };
+    for (char c : text) {
+        if (c == ',' || c == '/') {
+            if (auto r = flush(); !r) return std::unexpected(r.error());
+            if (c == '/') groups.emplace_back();
+        } else {
+            word += c;
+        }
+    }
+    if (auto r = flush(); !r) return std::unexpected(r.error());
+    if (groups.size() < 2) return fail("a partition needs at least two groups: h1,h2/h3");
+    return groups;
+}
+
+Result<std::vector<Net>> parse_nets(std::string_view text) {
+    if (text == "all") return std::vector<Net>(kNets.begin(), kNets.end());
+    if (auto n = parse_net(text)) return std::vector<Net>{*n};
+    return fail("network must be cluster, vm, storage or all, not '" + std::string(text) + "'");
+}
+
+}  // namespace vigil::lab

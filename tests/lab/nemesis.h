@@ -1,0 +1,38 @@
+// The nemesis: faults done to lab hosts, each recorded in the run's event log
+// so the checker can line them up with what the VMs did.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tests/lab/lab.h"
+
+namespace vigil::lab {
+
+// SIGKILL every process of the host and drop its carriers: a power cut.
+[[nodiscard]] Result<> power_off(Lab& lab, int host);
+// SIGSTOP every process of the host: a frozen kernel. resume() undoes it.
+[[nodiscard]] Result<> hang(Lab& lab, int host);
+[[nodiscard]] Result<> resume(Lab& lab, int host);
+// Pull the host's cable(s): the host-side link goes down, so the carrier
+// drops on both ends. Cutting the storage network also stalls the host's
+// storage view, as a hard-mounted NFS does when its server is unreachable.
+[[nodiscard]] Result<> cut(Lab& lab, int host, const std::vector<Net>& nets);
+// Reconnect every cable and undo any partition (powered-off hosts stay off).
+[[nodiscard]] Result<> heal(Lab& lab);
+// Set the storage view of one host (or every host, host == 0).
+[[nodiscard]] Result<> storage(Lab& lab, int host, StorageMode mode);
+// SIGKILL vigild on the host (its init restarts it, as systemd would).
+[[nodiscard]] Result<> kill_daemon(Lab& lab, int host);
+// Split `nets` into groups of hosts that only reach their own group. Carriers
+// stay up: this is a switch failing, not a cable.
+[[nodiscard]] Result<> partition(Lab& lab, const std::vector<std::vector<int>>& groups,
+                                 const std::vector<Net>& nets);
+
+// "h1,h2/h3" -> {{1,2},{3}}; every host at most once.
+[[nodiscard]] Result<std::vector<std::vector<int>>> parse_groups(const Layout& layout,
+                                                                 std::string_view text);
+// "cluster" | "vm" | "storage" | "all"
+[[nodiscard]] Result<std::vector<Net>> parse_nets(std::string_view text);
+
+}  // namespace vigil::lab

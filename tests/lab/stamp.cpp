@@ -1,0 +1,63 @@
+#include "tests/lab/stamp.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace vigil::lab {
+namespace {
+
+uint64_t le64(const char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+    return v;
+}
+
+}  // namespace
+
+std::vector<Stamp> parse_stamps(std::string_view head) {
+    std::map<uint64_t, Stamp> newest;
+    for (size_t slot = 1; slot <= kStampSlots; ++slot) {
+        size_t off = slot * kSectorSize;
+        if (off + 56 > head.size()) break;
+        const char* p = head.data() + off;
+        if (std::string_view(p, kStampMagic.size()) != kStampMagic) continue;
+        Stamp s;
+        s.instance = le64(p + 8);
+        s.seq = le64(p + 16);
+        std::string_view host(p + 24, 32);
+        s.host = std::string(host.substr(0, host.find('\0')));
+        auto& best = newest[s.instance];
+        if (s.seq >= best.seq) best = s;
+    }
+    std::vector<Stamp> out;
+    for (auto& [_, s] : newest) out.push_back(s);
+    return out;
+}
+
+Result<std::vector<Stamp>> read_stamps(const std::filesystem::path& image) {
+    int fd = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail("cannot open " + image.string() + ": " + std::strerror(errno));
+    std::string head((kStampSlots + 1) * kSectorSize, '\0');
+    ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+    ::close(fd);
+    if (n < 0) return fail("cannot read " + image.string() + ": " + std::strerror(errno));
+    head.resize(static_cast<size_t>(n));
+    return parse_stamps(head);
+}
+
+Result<> write_guest_disk(const std::filesystem::path& image, const std::filesystem::path& guest,
+                          size_t size) {
+    auto boot = read_file(guest);
+    if (!boot) return std::unexpected(boot.error());
+    if (boot->size() != kSectorSize)
+        return fail(guest.string() + " is not a 512-byte boot sector");
+    std::string disk(size, '\0');
+    std::copy(boot->begin(), boot->end(), disk.begin());
+    return write_file(image, disk);
+}
+
+}  // namespace vigil::lab
