@@ -348,7 +348,7 @@ TEST(FaultFsCrashTest, ADyingTestProcessLeavesNothingMounted) {
                 std::getline(lines, server))
         << "child did not set up: " << got;
     const pid_t server_pid = std::stoi(server);
-    EXPECT_TRUE(wait_until([&] { return !process_exists(server_pid); }, 10s))
+    EXPECT_TRUE(wait_until([&] { return !process_running(server_pid); }, 10s))
         << "vigil-faultfs outlived the test process";
     EXPECT_TRUE(wait_until([&] { return !is_mount_point(mountpoint); }, 5s)) << mountpoint;
     EXPECT_TRUE(wait_until(
