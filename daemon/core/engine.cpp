@@ -81,7 +81,9 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    [&](const MembershipEvidence& e) {
                        membership_seen_ = true;
                        const bool member = std::ranges::find(e.members, self_) != e.members.end();
-                       quorate_ = e.quorate && member;
+                       const bool quorate = e.quorate && member;
+                       if (quorate && !quorate_) quorate_since_ = at;
+                       quorate_ = quorate;
                        for (auto& [id, peer] : peers_) {
                            const bool in = std::ranges::find(e.members, id) != e.members.end();
                            if (peer.in_membership && !in) peer.left_membership = at;
@@ -206,9 +208,14 @@ HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now)
         return {PeerClass::kIsolated, Reason::kSlotAdvancing, {}};
     }
     if (!peer.status) return {PeerClass::kSuspect, Reason::kNoStatusYet, {}};
+    // Outside the quorate partition a silent peer may well be alive inside it, petting
+    // its watchdog because it is quorate: we cannot tell, so we never call it dead.
+    if (!quorate_) return {PeerClass::kSuspect, Reason::kQuorumLost, {}};
     if (!reads_ok_ || !reads_ok_since_) return {PeerClass::kSuspect, Reason::kCannotReadSlots, {}};
     if (peer.status->maintenance) return {PeerClass::kSuspect, Reason::kMaintenance, {}};
-    TimePoint last_sign = std::max(started_, *reads_ok_since_);
+    // Silence counts only from when we could hear it: since we started, since our
+    // slot reads work again, and since we are back in the quorate partition.
+    TimePoint last_sign = std::max({started_, *reads_ok_since_, *quorate_since_});
     if (peer.last_message) last_sign = std::max(last_sign, *peer.last_message);
     if (peer.last_slot_advance) last_sign = std::max(last_sign, *peer.last_slot_advance);
     std::vector<Fact> evidence{age("silent_for", now, last_sign)};
@@ -483,6 +490,11 @@ TickResult HostEngine::tick(TimePoint now) {
 
     SelfState state = SelfState::kOk;
     if (trouble && !peer_storage_ok_somewhere(now)) trouble_global_ = true;
+    if (!io_in_flight()) {
+        in_flight_since_.reset();
+    } else if (!in_flight_since_) {
+        in_flight_since_ = now;
+    }
     const bool local_problem = !trouble_global_ && peer_storage_ok_somewhere(now);
     if (fencing_) {
         state = SelfState::kFencing;
@@ -512,11 +524,14 @@ TickResult HostEngine::tick(TimePoint now) {
         } else if (maintenance_) {
             // An admin is at work here: report, do not fence.
         } else if (io_in_flight()) {
-            fencing_ = true;
-            state = SelfState::kFencing;
-            out.push_back(Decision{.kind = DecisionKind::kSelfFenceReboot,
-                                   .reason = Reason::kStorageLostIoInFlight,
-                                   .evidence = std::move(ev)});
+            // Wait one heartbeat for peers' reports before fencing (see in_flight_since_).
+            if (now - *in_flight_since_ >= policy_.heartbeat_interval) {
+                fencing_ = true;
+                state = SelfState::kFencing;
+                out.push_back(Decision{.kind = DecisionKind::kSelfFenceReboot,
+                                       .reason = Reason::kStorageLostIoInFlight,
+                                       .evidence = std::move(ev)});
+            }
         } else {
             stop_all(Reason::kStorageLostNothingInFlight, out);
         }

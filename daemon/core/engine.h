@@ -91,6 +91,7 @@ private:
 
     bool membership_seen_ = false;
     bool quorate_ = false;
+    std::optional<TimePoint> quorate_since_;  // we hear peers' messages only while quorate
     std::map<std::string, StorageEvidence> storage_;
     bool write_seen_ = false;
     bool last_write_ok_ = false;
@@ -99,6 +100,9 @@ private:
     // Set when, during the current storage trouble, no peer could see storage either:
     // the loss is not ours alone, so neither fence nor stop, whatever peers say later.
     bool trouble_global_ = false;
+    // In-flight I/O must be seen for a heartbeat before it fences: peers' reports that
+    // they lost storage too (a cluster-wide outage) arrive within that time.
+    std::optional<TimePoint> in_flight_since_;
     bool reads_ok_ = false;
     std::optional<TimePoint> reads_ok_since_;
     std::map<NetRole, std::pair<LinkState, TimePoint>> links_;

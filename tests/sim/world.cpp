@@ -30,6 +30,8 @@ struct World::Host {
     bool in_flight = false;
     std::map<std::string, VmState> qemu;
     std::optional<Duration> last_pet;
+    bool refused_pet = false;  // the engine's last tick said not to pet
+    bool refused_while_quorate = false;  // ... at a tick where it was in the quorate partition
     std::vector<core::Evidence> admin;
     Duration wall_offset{};
 };
@@ -100,14 +102,8 @@ bool World::storage_reachable(const Host& h, const std::string& domain) const {
 }
 
 bool World::global_storage_outage() const {
-    if (failed_domains_.contains("shared") || stalled_domains_.contains("shared")) return true;
-    bool any = false;
-    for (const auto& [id, h] : hosts_) {
-        if (!up(*h)) continue;
-        any = true;
-        if (storage_reachable(*h, "shared")) return false;
-    }
-    return any;
+    // The storage itself is down (array, NFS server), not one host's path to it.
+    return failed_domains_.contains("shared") || stalled_domains_.contains("shared");
 }
 
 std::vector<std::vector<std::uint32_t>> World::raw_partitions() const {
@@ -154,7 +150,11 @@ void World::boot(Host& h) {
 }
 
 void World::reset(Host& h, const std::string& why, bool reboot) {
-    if (why != "power-off" && global_storage_outage() && in_quorate_partition(h)) {
+    // Only a reset the engine chose (it stopped petting, or rebooted) is a fence; a
+    // daemon that crashed or hung for longer than the watchdog timeout is not.
+    const bool chosen = why == "self-fence-reboot" ? in_quorate_partition(h)
+                                                   : why == "watchdog-reset" && h.refused_pet && h.refused_while_quorate;
+    if (chosen && global_storage_outage()) {
         violation(h.name + " fenced (" + why + ") by a cluster-wide storage outage while quorate");
     }
     if (why != "power-off") log("world", why + " " + h.name);
@@ -165,6 +165,8 @@ void World::reset(Host& h, const std::string& why, bool reboot) {
     h.frozen = false;
     h.daemon_frozen = false;
     h.last_pet.reset();
+    h.refused_pet = false;
+    h.refused_while_quorate = false;
     h.in_flight = false;
     if (reboot) {
         h.booting_until = now_ + s_.boot_time;
@@ -209,6 +211,7 @@ void World::apply(const Event& e) {
         h->daemon_frozen = false;
     } else if (verb == "crash-daemon" && h) {
         if (h->daemon_running) {
+            h->refused_pet = false;
             h->engine.reset();
             h->daemon_running = false;
             h->daemon_restart_at = now_ + s_.restart_delay;
@@ -389,6 +392,9 @@ void World::tick_host(Host& h) {
         }
     }
     if (r.pet_watchdog) h.last_pet = now_;
+    h.refused_pet = !r.pet_watchdog;
+    if (r.pet_watchdog) h.refused_while_quorate = false;
+    else if (in_quorate_partition(h)) h.refused_while_quorate = true;
     if (reboot) {
         reset(h, "self-fence-reboot", true);
         return;
