@@ -205,6 +205,8 @@ HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now)
     const bool advanced_since_left =
         peer.last_slot_advance && (!peer.left_membership || *peer.last_slot_advance > *peer.left_membership);
     if (reads_ok_ && fresh(peer.last_slot_advance, now) && advanced_since_left) {
+        // Still a member (a few messages lost in a blip) and writing its slot: alive.
+        if (peer.in_membership && peer.status) return {PeerClass::kAlive, Reason::kSlotAdvancing, {}};
         return {PeerClass::kIsolated, Reason::kSlotAdvancing, {}};
     }
     if (!peer.status) return {PeerClass::kSuspect, Reason::kNoStatusYet, {}};

@@ -40,9 +40,15 @@ namespace {
 
 std::string seconds(Duration d) { return core::format_seconds(d); }
 
-bool contains_all(const std::string& line, const std::vector<std::string>& words, std::size_t from) {
+// A pattern's words must all occur in the line; a leading host name or "world" must
+// be the line's author, so "h3 start-vm" does not match h1's "start-vm peer=h3".
+bool matches_line(const LogLine& line, const std::vector<std::string>& words, std::size_t from) {
+    if (from < words.size() && (words[from] == "world" || parse_host(words[from]))) {
+        if (line.who != words[from]) return false;
+        ++from;
+    }
     for (std::size_t i = from; i < words.size(); ++i) {
-        if (line.find(words[i]) == std::string::npos) return false;
+        if (line.text.find(words[i]) == std::string::npos) return false;
     }
     return true;
 }
@@ -483,15 +489,13 @@ RunResult World::run() {
 }
 
 void World::evaluate_checks(RunResult& r) {
-    std::vector<std::pair<Duration, std::string>> lines;
-    for (const auto& l : r.log) lines.emplace_back(l.at, l.who + " " + l.text);
     auto fail = [&](const Check& c, const std::string& why) {
         r.check_failures.push_back("checks.txt:" + std::to_string(c.line) + " `" + join(c.words, 0) + "`: " + why);
     };
     auto matches = [&](const std::vector<std::string>& w, std::size_t from) {
         std::vector<Duration> at;
-        for (const auto& [t, text] : lines) {
-            if (contains_all(text, w, from)) at.push_back(t);
+        for (const auto& l : r.log) {
+            if (matches_line(l, w, from)) at.push_back(l.at);
         }
         return at;
     };
