@@ -131,7 +131,11 @@ void Daemon::start_probes()
 
 void Daemon::on_block_errors()
 {
-    block_->drain([this](const bpf::BlockErrorEvent& ev) {
+    const auto now = adapters::monotonic_now();
+    block_->drain([this, now](const bpf::BlockErrorEvent& ev) {
+        // From the kernel's tracepoint to this handler, same clock on both sides.
+        const auto delivery = std::chrono::duration_cast<std::chrono::microseconds>(
+            now > ev.monotonic ? now - ev.monotonic : std::chrono::nanoseconds(0));
         const std::string device = device_names_.name(ev.device.major, ev.device.minor);
         const std::string error = errno_name(ev.error);
         std::string message = "block I/O error on " + device + ": " + bpf::to_string(ev.op) +
@@ -149,7 +153,8 @@ void Daemon::on_block_errors()
                       {"SECTOR", std::to_string(ev.sector)},
                       {"SECTORS", std::to_string(ev.sectors)},
                       {"RWBS", ev.rwbs},
-                      {"SUPPRESSED", std::to_string(ev.suppressed_before)}});
+                      {"SUPPRESSED", std::to_string(ev.suppressed_before)},
+                      {"DELIVERY_US", std::to_string(delivery.count())}});
     });
     poll();
 }

@@ -148,12 +148,15 @@ void EventLoop::exit(int code)
 std::chrono::nanoseconds EventLoop::now() const
 {
     std::uint64_t usec = 0;
-    if (sd_event_now(event_, CLOCK_MONOTONIC, &usec) < 0) {
-        timespec ts{};
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-    }
+    if (sd_event_now(event_, CLOCK_MONOTONIC, &usec) < 0) return monotonic_now();
     return std::chrono::microseconds(usec);
+}
+
+std::chrono::nanoseconds monotonic_now()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
 }  // namespace vigil::adapters

@@ -44,7 +44,9 @@ public:
     // Runs until exit() or a stop signal; returns the exit code.
     int run();
     void exit(int code);
-    [[nodiscard]] std::chrono::nanoseconds now() const;  // CLOCK_MONOTONIC
+    // CLOCK_MONOTONIC when the loop last woke up: one time for all of an
+    // iteration's callbacks.
+    [[nodiscard]] std::chrono::nanoseconds now() const;
 
 private:
     EventLoop() = default;
@@ -55,5 +57,8 @@ private:
     std::vector<std::unique_ptr<Handler>> retired_;
     WatchId next_id_ = 1;
 };
+
+// CLOCK_MONOTONIC read now, for measuring delays inside a callback.
+[[nodiscard]] std::chrono::nanoseconds monotonic_now();
 
 }  // namespace vigil::adapters
