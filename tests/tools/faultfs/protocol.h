@@ -46,7 +46,7 @@ using Request = std::variant<SetMode, QueryStatus>;
 struct Status {
     Mode mode;
     std::uint64_t reads = 0;     // read operations that reached the source directory
-    std::uint64_t writes = 0;    // write operations that reached the source directory
+    std::uint64_t writes = 0;    // write, fsync and fallocate operations that reached it
     std::uint64_t injected = 0;  // operations failed on purpose
     std::uint64_t stalled = 0;
 
