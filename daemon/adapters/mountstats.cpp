@@ -21,15 +21,13 @@ constexpr std::size_t kSnippet = 60;
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s)
-{
+std::string_view trim(std::string_view s) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
     return s;
 }
 
-std::vector<std::string_view> split(std::string_view s)
-{
+std::vector<std::string_view> split(std::string_view s) {
     std::vector<std::string_view> out;
     std::size_t i = 0;
     while (i < s.size()) {
@@ -42,8 +40,7 @@ std::vector<std::string_view> split(std::string_view s)
 }
 
 // A printable excerpt of a bad line for the error message.
-std::string snippet(std::string_view line)
-{
+std::string snippet(std::string_view line) {
     std::string out;
     for (char c : line.substr(0, kSnippet)) {
         const auto u = static_cast<unsigned char>(c);
@@ -60,8 +57,7 @@ std::string snippet(std::string_view line)
 }
 
 // The kernel escapes space, tab, newline and backslash in names as \ooo.
-std::string unescape(std::string_view s)
-{
+std::string unescape(std::string_view s) {
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -81,8 +77,7 @@ std::string unescape(std::string_view s)
 }
 
 template <class T>
-std::optional<T> number(std::string_view token)
-{
+std::optional<T> number(std::string_view token) {
     T value{};
     const char* end = token.data() + token.size();
     auto [ptr, ec] = std::from_chars(token.data(), end, value);
@@ -91,11 +86,10 @@ std::optional<T> number(std::string_view token)
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(std::string_view text) : text_(text) {}
 
-    std::expected<std::vector<NfsMountStats>, Error> run()
-    {
+    std::expected<std::vector<NfsMountStats>, Error> run() {
         if (!text_.empty() && text_.back() != '\n') {
             return std::unexpected(
                 Error{"mountstats is truncated: its last line has no end of line"});
@@ -112,21 +106,18 @@ public:
         return std::move(mounts_);
     }
 
-private:
-    Error fail(const std::string& what) const
-    {
+  private:
+    Error fail(const std::string& what) const {
         return Error{"mountstats line " + std::to_string(number_) + ": " + what + " in '" +
                      snippet(line_) + "'"};
     }
 
-    void finish()
-    {
+    void finish() {
         if (current_) mounts_.push_back(std::move(*current_));
         current_.reset();
     }
 
-    std::expected<void, Error> line()
-    {
+    std::expected<void, Error> line() {
         if (line_.find('\0') != std::string_view::npos) return std::unexpected(fail("NUL byte"));
         if (trim(line_).empty()) return {};
         if (is_space(line_.front())) return indented(trim(line_));
@@ -134,8 +125,7 @@ private:
         return std::unexpected(fail("expected a 'device ... mounted on ...' line"));
     }
 
-    std::expected<void, Error> header()
-    {
+    std::expected<void, Error> header() {
         finish();
         seen_device_ = true;
         per_op_ = false;
@@ -177,8 +167,7 @@ private:
         return {};
     }
 
-    static void split_device(NfsMountStats& m)
-    {
+    static void split_device(NfsMountStats& m) {
         std::size_t colon = std::string::npos;
         if (m.device.starts_with('[')) {
             const std::size_t close = m.device.find("]:");
@@ -194,8 +183,7 @@ private:
         m.export_path = m.device.substr(colon + 1);
     }
 
-    std::expected<void, Error> indented(std::string_view body)
-    {
+    std::expected<void, Error> indented(std::string_view body) {
         if (!seen_device_) return std::unexpected(fail("statistics before any device line"));
         // Other file systems may one day print statistics of their own.
         if (!current_) return {};
@@ -226,8 +214,7 @@ private:
     }
 
     // "1.1  p/v: 100003/4 (nfs)"
-    std::expected<void, Error> iostats(std::string_view rest)
-    {
+    std::expected<void, Error> iostats(std::string_view rest) {
         const auto t = split(rest);
         if (t.empty()) return std::unexpected(fail("RPC iostats without a version"));
         current_->rpc_iostats_version = std::string(t[0]);
@@ -244,35 +231,34 @@ private:
         return {};
     }
 
-    std::expected<void, Error> transport(std::string_view rest)
-    {
+    std::expected<void, Error> transport(std::string_view rest) {
         const auto t = split(rest);
         if (t.empty()) return std::unexpected(fail("xprt without a transport"));
         NfsTransportStats x;
         x.name = std::string(t[0]);
-        x.transport = t[0] == "tcp"    ? NfsTransport::tcp
-                      : t[0] == "udp"  ? NfsTransport::udp
-                      : t[0] == "rdma" ? NfsTransport::rdma
+        x.transport = t[0] == "tcp"     ? NfsTransport::tcp
+                      : t[0] == "udp"   ? NfsTransport::udp
+                      : t[0] == "rdma"  ? NfsTransport::rdma
                       : t[0] == "local" ? NfsTransport::local
                                         : NfsTransport::other;
         std::size_t base = 0;
         switch (x.transport) {
-        case NfsTransport::tcp:
-            base = kTcpBase;
-            break;
-        case NfsTransport::udp:
-            base = kUdpBase;
-            break;
-        case NfsTransport::rdma:
-            base = kRdmaBase;
-            break;
-        case NfsTransport::local:
-            base = kLocalBase;
-            break;
-        case NfsTransport::other:
-            // A transport this parser does not know: kept by name only.
-            current_->transports.push_back(std::move(x));
-            return {};
+            case NfsTransport::tcp:
+                base = kTcpBase;
+                break;
+            case NfsTransport::udp:
+                base = kUdpBase;
+                break;
+            case NfsTransport::rdma:
+                base = kRdmaBase;
+                break;
+            case NfsTransport::local:
+                base = kLocalBase;
+                break;
+            case NfsTransport::other:
+                // A transport this parser does not know: kept by name only.
+                current_->transports.push_back(std::move(x));
+                return {};
         }
         const std::vector<std::string_view> v(t.begin() + 1, t.end());
         if (v.size() < base) {
@@ -297,26 +283,26 @@ private:
             return n.value_or(0);
         };
         switch (x.transport) {
-        case NfsTransport::tcp:
-        case NfsTransport::rdma:
-            x.source_port = port();
-            x.bind_count = u64();
-            x.connect_count = u64();
-            x.connect_time = std::chrono::seconds(u64());
-            x.idle_time = seconds_signed();
-            break;
-        case NfsTransport::udp:
-            x.source_port = port();
-            x.bind_count = u64();
-            break;
-        case NfsTransport::local:
-            x.bind_count = u64();
-            x.connect_count = u64();
-            x.connect_time = std::chrono::seconds(u64());
-            x.idle_time = seconds_signed();
-            break;
-        case NfsTransport::other:
-            break;
+            case NfsTransport::tcp:
+            case NfsTransport::rdma:
+                x.source_port = port();
+                x.bind_count = u64();
+                x.connect_count = u64();
+                x.connect_time = std::chrono::seconds(u64());
+                x.idle_time = seconds_signed();
+                break;
+            case NfsTransport::udp:
+                x.source_port = port();
+                x.bind_count = u64();
+                break;
+            case NfsTransport::local:
+                x.bind_count = u64();
+                x.connect_count = u64();
+                x.connect_time = std::chrono::seconds(u64());
+                x.idle_time = seconds_signed();
+                break;
+            case NfsTransport::other:
+                break;
         }
         x.sends = u64();
         x.receives = u64();
@@ -335,8 +321,7 @@ private:
     }
 
     // "READ: ops trans timeouts bytes_sent bytes_recv queue rtt execute [errors]"
-    std::expected<void, Error> op(std::string_view body)
-    {
+    std::expected<void, Error> op(std::string_view body) {
         const std::size_t colon = body.find(':');
         if (colon == std::string_view::npos || colon == 0) {
             return std::unexpected(fail("expected '<OP>: <counters>'"));
@@ -386,31 +371,28 @@ private:
 
 }  // namespace
 
-const char* to_string(NfsTransport transport)
-{
+const char* to_string(NfsTransport transport) {
     switch (transport) {
-    case NfsTransport::tcp:
-        return "tcp";
-    case NfsTransport::udp:
-        return "udp";
-    case NfsTransport::rdma:
-        return "rdma";
-    case NfsTransport::local:
-        return "local";
-    case NfsTransport::other:
-        return "other";
+        case NfsTransport::tcp:
+            return "tcp";
+        case NfsTransport::udp:
+            return "udp";
+        case NfsTransport::rdma:
+            return "rdma";
+        case NfsTransport::local:
+            return "local";
+        case NfsTransport::other:
+            return "other";
     }
     return "?";
 }
 
-std::optional<double> NfsTransportStats::mean_backlog() const
-{
+std::optional<double> NfsTransportStats::mean_backlog() const {
     if (sends == 0) return std::nullopt;
     return static_cast<double>(backlog_u) / static_cast<double>(sends);
 }
 
-std::optional<std::string> NfsMountStats::option(std::string_view key) const
-{
+std::optional<std::string> NfsMountStats::option(std::string_view key) const {
     std::string_view rest = options;
     while (!rest.empty()) {
         const std::size_t comma = rest.find(',');
@@ -425,35 +407,30 @@ std::optional<std::string> NfsMountStats::option(std::string_view key) const
     return std::nullopt;
 }
 
-const NfsOpStats* NfsMountStats::op(std::string_view name) const
-{
+const NfsOpStats* NfsMountStats::op(std::string_view name) const {
     for (const auto& o : ops) {
         if (o.name == name) return &o;
     }
     return nullptr;
 }
 
-std::uint64_t NfsMountStats::major_timeouts() const
-{
+std::uint64_t NfsMountStats::major_timeouts() const {
     std::uint64_t sum = 0;
     for (const auto& o : ops) sum += o.major_timeouts;
     return sum;
 }
 
-std::uint64_t NfsMountStats::retransmissions() const
-{
+std::uint64_t NfsMountStats::retransmissions() const {
     std::uint64_t sum = 0;
     for (const auto& o : ops) sum += o.retransmissions();
     return sum;
 }
 
-std::expected<std::vector<NfsMountStats>, Error> parse_mountstats(std::string_view text)
-{
+std::expected<std::vector<NfsMountStats>, Error> parse_mountstats(std::string_view text) {
     return Parser(text).run();
 }
 
-std::expected<std::vector<NfsMountStats>, Error> read_mountstats(const std::string& path)
-{
+std::expected<std::vector<NfsMountStats>, Error> read_mountstats(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::unexpected(Error::from_errno("opening " + path, errno));
     std::string text;

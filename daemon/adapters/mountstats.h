@@ -31,8 +31,7 @@ struct NfsOpStats {
     std::chrono::milliseconds execute{};  // queued until done
     std::optional<std::uint64_t> errors;  // ops that ended in an error (kernels since 5.3)
 
-    [[nodiscard]] std::uint64_t retransmissions() const
-    {
+    [[nodiscard]] std::uint64_t retransmissions() const {
         return transmissions > ops ? transmissions - ops : 0;
     }
 };
@@ -52,7 +51,7 @@ struct NfsTransportStats {
     std::optional<std::chrono::seconds> idle_time;     // since the last request
     std::uint64_t sends = 0;
     std::uint64_t receives = 0;
-    std::uint64_t bad_xids = 0;  // replies matching no request
+    std::uint64_t bad_xids = 0;   // replies matching no request
     std::uint64_t request_u = 0;  // requests in flight, summed at every send
     std::uint64_t backlog_u = 0;  // backlog queue length, summed at every send
     std::optional<std::uint64_t> max_slots;

@@ -5,68 +5,63 @@
 namespace vigil::core {
 namespace {
 
-std::string millis(Duration d)
-{
+std::string millis(Duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
 // A link carries traffic only when it is administratively up, has carrier, and
 // its operstate does not say otherwise (dormant: e.g. 802.1X not yet passed).
-bool usable(bool admin_up, bool carrier, OperState operstate)
-{
+bool usable(bool admin_up, bool carrier, OperState operstate) {
     if (!admin_up || !carrier) return false;
     switch (operstate) {
-    case OperState::kUp:
-    case OperState::kUnknown:
-        return true;
-    case OperState::kNotPresent:
-    case OperState::kDown:
-    case OperState::kLowerLayerDown:
-    case OperState::kTesting:
-    case OperState::kDormant:
-        return false;
+        case OperState::kUp:
+        case OperState::kUnknown:
+            return true;
+        case OperState::kNotPresent:
+        case OperState::kDown:
+        case OperState::kLowerLayerDown:
+        case OperState::kTesting:
+        case OperState::kDormant:
+            return false;
     }
     return false;
 }
 
 }  // namespace
 
-const char* to_string(OperState state)
-{
+const char* to_string(OperState state) {
     switch (state) {
-    case OperState::kUnknown:
-        return "unknown";
-    case OperState::kNotPresent:
-        return "notpresent";
-    case OperState::kDown:
-        return "down";
-    case OperState::kLowerLayerDown:
-        return "lowerlayerdown";
-    case OperState::kTesting:
-        return "testing";
-    case OperState::kDormant:
-        return "dormant";
-    case OperState::kUp:
-        return "up";
+        case OperState::kUnknown:
+            return "unknown";
+        case OperState::kNotPresent:
+            return "notpresent";
+        case OperState::kDown:
+            return "down";
+        case OperState::kLowerLayerDown:
+            return "lowerlayerdown";
+        case OperState::kTesting:
+            return "testing";
+        case OperState::kDormant:
+            return "dormant";
+        case OperState::kUp:
+            return "up";
     }
     return "?";
 }
 
-const char* to_string(LinkState state)
-{
+const char* to_string(LinkState state) {
     switch (state) {
-    case LinkState::kUp:
-        return "up";
-    case LinkState::kIdle:
-        return "idle";
-    case LinkState::kDown:
-        return "down";
+        case LinkState::kUp:
+            return "up";
+        case LinkState::kIdle:
+            return "idle";
+        case LinkState::kDown:
+            return "down";
     }
     return "?";
 }
 
-std::string LinkHealth::describe_carrier(const Link& link) const
-{
+std::string LinkHealth::describe_carrier(const Link& link) const {
     if (!link.admin_up) return "administratively down";
     if (!link.carrier) {
         return std::string("no carrier (operstate ") + to_string(link.operstate) + ")";
@@ -76,8 +71,7 @@ std::string LinkHealth::describe_carrier(const Link& link) const
 }
 
 std::optional<LinkTransition> LinkHealth::observe_link(std::int32_t ifindex,
-                                                       const LinkSignal& signal)
-{
+                                                       const LinkSignal& signal) {
     const bool now_usable = usable(signal.admin_up, signal.carrier, signal.operstate);
     auto it = links_.find(ifindex);
     if (it == links_.end()) {
@@ -114,8 +108,7 @@ std::optional<LinkTransition> LinkHealth::observe_link(std::int32_t ifindex,
     return evaluate(ifindex, link, signal.now);
 }
 
-std::optional<LinkTransition> LinkHealth::observe_rx(std::int32_t ifindex, const RxSample& sample)
-{
+std::optional<LinkTransition> LinkHealth::observe_rx(std::int32_t ifindex, const RxSample& sample) {
     auto it = links_.find(ifindex);
     if (it == links_.end()) return std::nullopt;
     Link& link = it->second;
@@ -136,8 +129,7 @@ std::optional<LinkTransition> LinkHealth::observe_rx(std::int32_t ifindex, const
     return evaluate(ifindex, link, sample.now);
 }
 
-std::optional<LinkTransition> LinkHealth::remove(std::int32_t ifindex, TimePoint now)
-{
+std::optional<LinkTransition> LinkHealth::remove(std::int32_t ifindex, TimePoint now) {
     auto it = links_.find(ifindex);
     if (it == links_.end()) return std::nullopt;
     std::optional<LinkTransition> out;
@@ -155,8 +147,7 @@ std::optional<LinkTransition> LinkHealth::remove(std::int32_t ifindex, TimePoint
     return out;
 }
 
-std::vector<LinkTransition> LinkHealth::tick(TimePoint now)
-{
+std::vector<LinkTransition> LinkHealth::tick(TimePoint now) {
     std::vector<LinkTransition> out;
     for (auto& [ifindex, link] : links_) {
         if (auto t = evaluate(ifindex, link, now)) out.push_back(std::move(*t));
@@ -165,8 +156,7 @@ std::vector<LinkTransition> LinkHealth::tick(TimePoint now)
 }
 
 std::optional<LinkTransition> LinkHealth::evaluate(std::int32_t ifindex, Link& link,
-                                                   TimePoint now)
-{
+                                                   TimePoint now) {
     std::optional<LinkState> next;
     std::string evidence;
     const std::string rx_text =
@@ -220,15 +210,13 @@ std::optional<LinkTransition> LinkHealth::evaluate(std::int32_t ifindex, Link& l
     return t;
 }
 
-std::optional<LinkState> LinkHealth::state(std::int32_t ifindex) const
-{
+std::optional<LinkState> LinkHealth::state(std::int32_t ifindex) const {
     auto it = links_.find(ifindex);
     if (it == links_.end()) return std::nullopt;
     return it->second.state;
 }
 
-std::vector<LinkView> LinkHealth::links() const
-{
+std::vector<LinkView> LinkHealth::links() const {
     std::vector<LinkView> out;
     out.reserve(links_.size());
     for (const auto& [ifindex, link] : links_) {

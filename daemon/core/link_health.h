@@ -74,7 +74,7 @@ struct LinkView {
 };
 
 class LinkHealth {
-public:
+  public:
     explicit LinkHealth(LinkThresholds thresholds) : thresholds_(thresholds) {}
 
     // A carrier or operstate report. The first one for an ifindex reports the
@@ -94,7 +94,7 @@ public:
     [[nodiscard]] std::optional<LinkState> state(std::int32_t ifindex) const;
     [[nodiscard]] std::vector<LinkView> links() const;
 
-private:
+  private:
     struct Link {
         std::string name;
         LinkState state = LinkState::kUp;

@@ -17,21 +17,18 @@ constexpr milliseconds kPoll{100};
 TimePoint at(milliseconds ms) { return TimePoint(ms); }
 
 class LinkHealthTest : public ::testing::Test {
-protected:
-    LinkHealth health{LinkThresholds{.down_hold = seconds(1),
-                                     .up_hold = seconds(2),
-                                     .idle_after = seconds(5)}};
+  protected:
+    LinkHealth health{
+        LinkThresholds{.down_hold = seconds(1), .up_hold = seconds(2), .idle_after = seconds(5)}};
     milliseconds now{0};
     std::uint64_t rx = 0;
     std::vector<LinkTransition> log;
 
-    void keep(std::optional<LinkTransition> t)
-    {
+    void keep(std::optional<LinkTransition> t) {
         if (t) log.push_back(std::move(*t));
     }
 
-    void link(bool carrier, OperState operstate = OperState::kUp, bool admin_up = true)
-    {
+    void link(bool carrier, OperState operstate = OperState::kUp, bool admin_up = true) {
         keep(health.observe_link(kIf, LinkSignal{.now = at(now),
                                                  .name = "eth0",
                                                  .admin_up = admin_up,
@@ -41,8 +38,7 @@ protected:
 
     // Advances simulated time to `until` in poll steps; at each step reads the
     // counter (which grows by `per_poll`) and ticks, as the daemon's timer does.
-    void run_until(milliseconds until, std::uint64_t per_poll, bool feed_rx = true)
-    {
+    void run_until(milliseconds until, std::uint64_t per_poll, bool feed_rx = true) {
         while (now + kPoll <= until) {
             now += kPoll;
             rx += per_poll;
@@ -52,8 +48,7 @@ protected:
     }
 
     // A link that is up and receiving, with the log cleared.
-    void start_up_and_receiving()
-    {
+    void start_up_and_receiving() {
         link(true);
         run_until(seconds(3), 10);
         ASSERT_EQ(health.state(kIf), LinkState::kUp);
@@ -61,8 +56,7 @@ protected:
     }
 };
 
-TEST_F(LinkHealthTest, FirstReportGivesTheInitialStateOnce)
-{
+TEST_F(LinkHealthTest, FirstReportGivesTheInitialStateOnce) {
     link(true);
     ASSERT_EQ(log.size(), 1u);
     EXPECT_FALSE(log[0].from.has_value());
@@ -74,15 +68,13 @@ TEST_F(LinkHealthTest, FirstReportGivesTheInitialStateOnce)
     EXPECT_EQ(log.size(), 1u) << "a steady link must not be reported again";
 }
 
-TEST_F(LinkHealthTest, InitiallyWithoutCarrierIsDown)
-{
+TEST_F(LinkHealthTest, InitiallyWithoutCarrierIsDown) {
     link(false, OperState::kLowerLayerDown);
     ASSERT_EQ(log.size(), 1u);
     EXPECT_EQ(log[0].to, LinkState::kDown);
 }
 
-TEST_F(LinkHealthTest, FlapShorterThanTheHoldIsNoTransition)
-{
+TEST_F(LinkHealthTest, FlapShorterThanTheHoldIsNoTransition) {
     start_up_and_receiving();
     link(false, OperState::kLowerLayerDown);
     run_until(now + milliseconds(900), 0);
@@ -92,8 +84,7 @@ TEST_F(LinkHealthTest, FlapShorterThanTheHoldIsNoTransition)
     EXPECT_EQ(health.state(kIf), LinkState::kUp);
 }
 
-TEST_F(LinkHealthTest, CarrierLostForTheHoldIsDownOnce)
-{
+TEST_F(LinkHealthTest, CarrierLostForTheHoldIsDownOnce) {
     start_up_and_receiving();
     const milliseconds lost = now;
     link(false, OperState::kLowerLayerDown);
@@ -108,8 +99,7 @@ TEST_F(LinkHealthTest, CarrierLostForTheHoldIsDownOnce)
         << log[0].evidence;
 }
 
-TEST_F(LinkHealthTest, AdministrativelyDownAndDormantAreDown)
-{
+TEST_F(LinkHealthTest, AdministrativelyDownAndDormantAreDown) {
     start_up_and_receiving();
     link(true, OperState::kDown, /*admin_up=*/false);
     run_until(now + seconds(2), 0);
@@ -126,8 +116,7 @@ TEST_F(LinkHealthTest, AdministrativelyDownAndDormantAreDown)
     EXPECT_EQ(other.state(1), LinkState::kDown) << "dormant (e.g. 802.1X pending) carries nothing";
 }
 
-TEST_F(LinkHealthTest, CarrierUpButNothingReceivedIsIdleAfterTheThreshold)
-{
+TEST_F(LinkHealthTest, CarrierUpButNothingReceivedIsIdleAfterTheThreshold) {
     start_up_and_receiving();
     const milliseconds last_packet = now;
     run_until(last_packet + milliseconds(4900), 0);
@@ -144,8 +133,7 @@ TEST_F(LinkHealthTest, CarrierUpButNothingReceivedIsIdleAfterTheThreshold)
         << log[0].evidence;
 }
 
-TEST_F(LinkHealthTest, TrafficResumingIsUpAfterTheHoldButOneStrayPacketIsNot)
-{
+TEST_F(LinkHealthTest, TrafficResumingIsUpAfterTheHoldButOneStrayPacketIsNot) {
     start_up_and_receiving();
     run_until(now + seconds(6), 0);
     ASSERT_EQ(health.state(kIf), LinkState::kIdle);
@@ -165,8 +153,7 @@ TEST_F(LinkHealthTest, TrafficResumingIsUpAfterTheHoldButOneStrayPacketIsNot)
     EXPECT_NE(log[0].evidence.find("receiving for 2000 ms"), std::string::npos) << log[0].evidence;
 }
 
-TEST_F(LinkHealthTest, DownThenCarrierAndTrafficBackIsUp)
-{
+TEST_F(LinkHealthTest, DownThenCarrierAndTrafficBackIsUp) {
     start_up_and_receiving();
     link(false, OperState::kLowerLayerDown);
     run_until(now + seconds(2), 0);
@@ -190,8 +177,7 @@ TEST_F(LinkHealthTest, DownThenCarrierAndTrafficBackIsUp)
     EXPECT_LE(log[0].at, at(back + seconds(2) + kPoll));
 }
 
-TEST_F(LinkHealthTest, CarrierBackWithNothingReceivedGoesFromDownToIdle)
-{
+TEST_F(LinkHealthTest, CarrierBackWithNothingReceivedGoesFromDownToIdle) {
     start_up_and_receiving();
     link(false, OperState::kLowerLayerDown);
     run_until(now + seconds(2), 0);
@@ -205,8 +191,7 @@ TEST_F(LinkHealthTest, CarrierBackWithNothingReceivedGoesFromDownToIdle)
     EXPECT_EQ(log[0].at, at(back + seconds(5))) << "the idle clock starts when carrier returns";
 }
 
-TEST_F(LinkHealthTest, WithoutReceiveCountersALinkIsNeverIdle)
-{
+TEST_F(LinkHealthTest, WithoutReceiveCountersALinkIsNeverIdle) {
     link(true);
     run_until(seconds(30), 0, /*feed_rx=*/false);
     EXPECT_EQ(log.size(), 1u);
@@ -216,8 +201,7 @@ TEST_F(LinkHealthTest, WithoutReceiveCountersALinkIsNeverIdle)
     EXPECT_FALSE(views[0].rx_packets.has_value());
 }
 
-TEST_F(LinkHealthTest, CountingStartsTheIdleClock)
-{
+TEST_F(LinkHealthTest, CountingStartsTheIdleClock) {
     link(true);
     run_until(seconds(30), 0, /*feed_rx=*/false);
     log.clear();
@@ -228,8 +212,7 @@ TEST_F(LinkHealthTest, CountingStartsTheIdleClock)
     EXPECT_EQ(log[0].at, at(first_reading + seconds(5)));
 }
 
-TEST_F(LinkHealthTest, ACounterGoingBackwardsIsNoTraffic)
-{
+TEST_F(LinkHealthTest, ACounterGoingBackwardsIsNoTraffic) {
     start_up_and_receiving();
     run_until(now + seconds(6), 0);
     ASSERT_EQ(health.state(kIf), LinkState::kIdle);
@@ -241,8 +224,7 @@ TEST_F(LinkHealthTest, ACounterGoingBackwardsIsNoTraffic)
     EXPECT_TRUE(log.empty()) << log.front().evidence;
 }
 
-TEST_F(LinkHealthTest, RemovedIsDownOnceAndForgotten)
-{
+TEST_F(LinkHealthTest, RemovedIsDownOnceAndForgotten) {
     start_up_and_receiving();
     auto t = health.remove(kIf, at(now));
     ASSERT_TRUE(t.has_value());
@@ -254,8 +236,7 @@ TEST_F(LinkHealthTest, RemovedIsDownOnceAndForgotten)
     EXPECT_FALSE(health.observe_rx(kIf, RxSample{.now = at(now), .rx_packets = 99}).has_value());
 }
 
-TEST(LinkStateNames, AreStable)
-{
+TEST(LinkStateNames, AreStable) {
     EXPECT_STREQ(to_string(LinkState::kUp), "up");
     EXPECT_STREQ(to_string(LinkState::kIdle), "idle");
     EXPECT_STREQ(to_string(LinkState::kDown), "down");

@@ -13,30 +13,26 @@
 namespace vigil::adapters {
 namespace {
 
-std::string fixture(const std::string& name)
-{
+std::string fixture(const std::string& name) {
     std::ifstream in(std::string(VIGIL_NET_FIXTURES) + "/" + name);
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
 }
 
-std::vector<NfsMountStats> parse_ok(const std::string& text)
-{
+std::vector<NfsMountStats> parse_ok(const std::string& text) {
     auto parsed = parse_mountstats(text);
     EXPECT_TRUE(parsed.has_value()) << parsed.error().message;
     return parsed.value_or(std::vector<NfsMountStats>{});
 }
 
-std::string parse_error(const std::string& text)
-{
+std::string parse_error(const std::string& text) {
     auto parsed = parse_mountstats(text);
     EXPECT_FALSE(parsed.has_value()) << "accepted: " << text;
     return parsed ? std::string() : parsed.error().message;
 }
 
-TEST(Mountstats, Nfs4Fixture)
-{
+TEST(Mountstats, Nfs4Fixture) {
     const auto mounts = parse_ok(fixture("nfs4_mountstats.txt"));
     ASSERT_EQ(mounts.size(), 2u) << "only NFS mounts are returned";
 
@@ -100,8 +96,7 @@ TEST(Mountstats, Nfs4Fixture)
     EXPECT_NEAR(*b.transports[0].mean_backlog(), 55190.0 / 83012.0, 1e-9);
 }
 
-TEST(Mountstats, Nfs3Fixture)
-{
+TEST(Mountstats, Nfs3Fixture) {
     const auto mounts = parse_ok(fixture("nfs3_mountstats.txt"));
     ASSERT_EQ(mounts.size(), 2u);
     const NfsMountStats& tcp = mounts[0];
@@ -131,8 +126,7 @@ TEST(Mountstats, Nfs3Fixture)
     EXPECT_EQ(udp.retransmissions(), 313u + 11 + 256);
 }
 
-TEST(Mountstats, OlderKernelsShorterLines)
-{
+TEST(Mountstats, OlderKernelsShorterLines) {
     const auto mounts = parse_ok(fixture("nfs3_old_kernel_mountstats.txt"));
     ASSERT_EQ(mounts.size(), 1u);
     const NfsMountStats& m = mounts[0];
@@ -148,8 +142,7 @@ TEST(Mountstats, OlderKernelsShorterLines)
     EXPECT_FALSE(m.transports[0].max_slots.has_value());
 }
 
-TEST(Mountstats, NoNfsMountsIsAnEmptyList)
-{
+TEST(Mountstats, NoNfsMountsIsAnEmptyList) {
     EXPECT_TRUE(parse_ok("").empty());
     EXPECT_TRUE(parse_ok("device /dev/vda1 mounted on / with fstype ext4\n"
                          "no device mounted on /x with fstype tmpfs\n"
@@ -157,18 +150,17 @@ TEST(Mountstats, NoNfsMountsIsAnEmptyList)
                     .empty());
 }
 
-TEST(Mountstats, NfsMountWithoutRpcStatistics)
-{
-    const auto m = parse_ok("device s:/e mounted on /m with fstype nfs4 statvers=1.1\n"
-                            "\topts:\trw,vers=4.2\n"
-                            "\tage:\t5\n\n");
+TEST(Mountstats, NfsMountWithoutRpcStatistics) {
+    const auto m = parse_ok(
+        "device s:/e mounted on /m with fstype nfs4 statvers=1.1\n"
+        "\topts:\trw,vers=4.2\n"
+        "\tage:\t5\n\n");
     ASSERT_EQ(m.size(), 1u);
     EXPECT_TRUE(m[0].rpc_iostats_version.empty());
     EXPECT_TRUE(m[0].ops.empty());
 }
 
-TEST(Mountstats, ForwardCompatible)
-{
+TEST(Mountstats, ForwardCompatible) {
     // Unknown keys, unknown transports and extra trailing counters are
     // kept out of the way, not refused.
     const auto m = parse_ok(
@@ -195,8 +187,7 @@ struct BadInput {
 
 class MountstatsMalformed : public ::testing::TestWithParam<BadInput> {};
 
-TEST_P(MountstatsMalformed, IsAnErrorNamingTheLine)
-{
+TEST_P(MountstatsMalformed, IsAnErrorNamingTheLine) {
     const std::string message = parse_error(GetParam().text);
     EXPECT_NE(message.find(GetParam().expect), std::string::npos) << message;
 }
@@ -207,8 +198,7 @@ INSTANTIATE_TEST_SUITE_P(
     Inputs, MountstatsMalformed,
     ::testing::Values(
         BadInput{"NoFinalNewline", "device a mounted on / with fstype ext4", "truncated"},
-        BadInput{"TruncatedOpLine",
-                 kHead + "\tper-op statistics\n\t        READ: 1 2 3\n",
+        BadInput{"TruncatedOpLine", kHead + "\tper-op statistics\n\t        READ: 1 2 3\n",
                  "line 3: operation READ has 3 counters, expected 8"},
         BadInput{"TruncatedHeader", "device s:/e mounted on\n", "line 1: expected 'device"},
         BadInput{"DeviceOnly", "device s:/e\n", "line 1: device line ends"},
@@ -235,8 +225,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"NulByte", kHead + std::string("\tage:\t5\0\n", 9), "NUL byte"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
-TEST(Mountstats, EveryTruncationOfAFixtureIsHandled)
-{
+TEST(Mountstats, EveryTruncationOfAFixtureIsHandled) {
     // Cutting the text anywhere must give either an error or a result, and
     // a cut that keeps whole lines must still parse.
     const std::string text = fixture("nfs4_mountstats.txt");
@@ -253,8 +242,7 @@ TEST(Mountstats, EveryTruncationOfAFixtureIsHandled)
     EXPECT_GT(errors, 0u);
 }
 
-TEST(Mountstats, ReadsAFileAndReportsAMissingOne)
-{
+TEST(Mountstats, ReadsAFileAndReportsAMissingOne) {
     auto missing = read_mountstats("/nonexistent/mountstats");
     ASSERT_FALSE(missing.has_value());
     EXPECT_NE(missing.error().message.find("/nonexistent/mountstats"), std::string::npos);
