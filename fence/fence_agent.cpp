@@ -21,8 +21,7 @@ constexpr std::size_t kMaxStdin = 32 * 1024;  // well inside a pipe's buffer
 
 bool has_line_break(const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; }
 
-std::string first_line_with(const std::string& text, std::string_view needle)
-{
+std::string first_line_with(const std::string& text, std::string_view needle) {
     std::istringstream lines(text);
     std::string line;
     while (std::getline(lines, line)) {
@@ -32,8 +31,7 @@ std::string first_line_with(const std::string& text, std::string_view needle)
 }
 
 // The agents' own words, from fencing.py.
-std::optional<PowerState> state_from(const std::string& text, bool status_line)
-{
+std::optional<PowerState> state_from(const std::string& text, bool status_line) {
     if (status_line) {
         if (!first_line_with(text, "Status: ON").empty()) return PowerState::kOn;
         if (!first_line_with(text, "Status: OFF").empty()) return PowerState::kOff;
@@ -52,32 +50,34 @@ std::optional<PowerState> state_from(const std::string& text, bool status_line)
 
 }  // namespace
 
-FenceAgentResult interpret_agent_output(FenceAction action, int exit_code, std::string output)
-{
+FenceAgentResult interpret_agent_output(FenceAction action, int exit_code, std::string output) {
     FenceAgentResult r;
     r.exit_code = exit_code;
     r.output = std::move(output);
     const std::string error_line = first_line_with(r.output, "ERROR");
     switch (action) {
-    case FenceAction::kStatus:
-        // fencing.py: exit 0 = on, 2 = off, anything else = could not tell.
-        r.power = state_from(r.output, true);
-        if (exit_code != 0 && exit_code != 2) {
-            r.outcome = FenceOutcome::kFailed;
-            r.detail = error_line.empty() ? "exit code " + std::to_string(exit_code) : error_line;
-            r.power.reset();
-        } else if (!r.power || (*r.power == PowerState::kOn) != (exit_code == 0)) {
-            r.outcome = FenceOutcome::kBadOutput;
-            r.detail = "status exit code " + std::to_string(exit_code) + " without a matching Status line";
-            r.power.reset();
-        } else {
-            r.outcome = FenceOutcome::kSucceeded;
-        }
-        return r;
-    case FenceAction::kOff:
-    case FenceAction::kOn:
-    case FenceAction::kReboot:
-    case FenceAction::kMonitor: break;
+        case FenceAction::kStatus:
+            // fencing.py: exit 0 = on, 2 = off, anything else = could not tell.
+            r.power = state_from(r.output, true);
+            if (exit_code != 0 && exit_code != 2) {
+                r.outcome = FenceOutcome::kFailed;
+                r.detail =
+                    error_line.empty() ? "exit code " + std::to_string(exit_code) : error_line;
+                r.power.reset();
+            } else if (!r.power || (*r.power == PowerState::kOn) != (exit_code == 0)) {
+                r.outcome = FenceOutcome::kBadOutput;
+                r.detail = "status exit code " + std::to_string(exit_code) +
+                           " without a matching Status line";
+                r.power.reset();
+            } else {
+                r.outcome = FenceOutcome::kSucceeded;
+            }
+            return r;
+        case FenceAction::kOff:
+        case FenceAction::kOn:
+        case FenceAction::kReboot:
+        case FenceAction::kMonitor:
+            break;
     }
     if (exit_code != 0) {
         r.outcome = FenceOutcome::kFailed;
@@ -85,38 +85,40 @@ FenceAgentResult interpret_agent_output(FenceAction action, int exit_code, std::
         return r;
     }
     switch (action) {
-    case FenceAction::kOff:
-    case FenceAction::kOn: {
-        const auto want = action == FenceAction::kOff ? PowerState::kOff : PowerState::kOn;
-        r.power = state_from(r.output, false);
-        if (r.power != want) {
-            r.outcome = FenceOutcome::kBadOutput;
-            r.detail = std::string("exit code 0 but no \"Success: ... ") +
-                       (want == PowerState::kOff ? "OFF" : "ON") + "\" line";
-            r.power.reset();
-            return r;
+        case FenceAction::kOff:
+        case FenceAction::kOn: {
+            const auto want = action == FenceAction::kOff ? PowerState::kOff : PowerState::kOn;
+            r.power = state_from(r.output, false);
+            if (r.power != want) {
+                r.outcome = FenceOutcome::kBadOutput;
+                r.detail = std::string("exit code 0 but no \"Success: ... ") +
+                           (want == PowerState::kOff ? "OFF" : "ON") + "\" line";
+                r.power.reset();
+                return r;
+            }
+            break;
         }
-        break;
-    }
-    case FenceAction::kReboot:
-        if (first_line_with(r.output, "Success: Rebooted").empty()) {
-            r.outcome = FenceOutcome::kBadOutput;
-            r.detail = "exit code 0 but no \"Success: Rebooted\" line";
-            return r;
-        }
-        break;
-    case FenceAction::kMonitor:
-    case FenceAction::kStatus: break;
+        case FenceAction::kReboot:
+            if (first_line_with(r.output, "Success: Rebooted").empty()) {
+                r.outcome = FenceOutcome::kBadOutput;
+                r.detail = "exit code 0 but no \"Success: Rebooted\" line";
+                return r;
+            }
+            break;
+        case FenceAction::kMonitor:
+        case FenceAction::kStatus:
+            break;
     }
     r.outcome = FenceOutcome::kSucceeded;
     return r;
 }
 
-std::expected<FenceAgentRun, Error> FenceAgentRun::start(const FenceAgentRequest& request, TimePoint now)
-{
+std::expected<FenceAgentRun, Error> FenceAgentRun::start(const FenceAgentRequest& request,
+                                                         TimePoint now) {
     if (!request.agent.is_absolute()) {
-        return std::unexpected(Error{ErrorKind::kInvalidArgument,
-                                     "fence agent must be an absolute path: " + request.agent.string()});
+        return std::unexpected(
+            Error{ErrorKind::kInvalidArgument,
+                  "fence agent must be an absolute path: " + request.agent.string()});
     }
     if (::access(request.agent.c_str(), X_OK) != 0) {
         return std::unexpected(Error::from_errno("fence agent " + request.agent.string(), errno));
@@ -124,16 +126,17 @@ std::expected<FenceAgentRun, Error> FenceAgentRun::start(const FenceAgentRequest
     std::string input;
     for (const auto& [name, value] : request.parameters) {
         // A line break would let a value smuggle in another parameter.
-        if (name.empty() || has_line_break(name) || has_line_break(value) || name.find('=') != std::string::npos ||
-            name == "action") {
-            return std::unexpected(
-                Error{ErrorKind::kInvalidArgument, "bad fence agent parameter name or value: " + name});
+        if (name.empty() || has_line_break(name) || has_line_break(value) ||
+            name.find('=') != std::string::npos || name == "action") {
+            return std::unexpected(Error{ErrorKind::kInvalidArgument,
+                                         "bad fence agent parameter name or value: " + name});
         }
         input += name + "=" + value + "\n";
     }
     input += std::string("action=") + to_string(request.action) + "\n";
     if (input.size() > kMaxStdin) {
-        return std::unexpected(Error{ErrorKind::kInvalidArgument, "fence agent parameters too long"});
+        return std::unexpected(
+            Error{ErrorKind::kInvalidArgument, "fence agent parameters too long"});
     }
 
     int in[2];
@@ -147,7 +150,8 @@ std::expected<FenceAgentRun, Error> FenceAgentRun::start(const FenceAgentRequest
     }
     // All of stdin is written before the agent exists, so an agent that exits
     // early can never raise SIGPIPE in the daemon.
-    const bool wrote = ::write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size());
+    const bool wrote =
+        ::write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size());
     ::close(in[1]);
 
     posix_spawn_file_actions_t actions;
@@ -168,7 +172,8 @@ std::expected<FenceAgentRun, Error> FenceAgentRun::start(const FenceAgentRequest
     sigset_t none;
     sigemptyset(&none);
     posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
     std::string path = request.agent.string();
     char* argv[] = {path.data(), nullptr};
@@ -199,12 +204,9 @@ FenceAgentRun::FenceAgentRun(FenceAgentRun&& other) noexcept
       out_fd_(std::exchange(other.out_fd_, -1)),
       started_(other.started_),
       deadline_(other.deadline_),
-      output_(std::move(other.output_))
-{
-}
+      output_(std::move(other.output_)) {}
 
-FenceAgentRun& FenceAgentRun::operator=(FenceAgentRun&& other) noexcept
-{
+FenceAgentRun& FenceAgentRun::operator=(FenceAgentRun&& other) noexcept {
     if (this != &other) {
         kill_group();
         if (out_fd_ >= 0) ::close(out_fd_);
@@ -218,29 +220,27 @@ FenceAgentRun& FenceAgentRun::operator=(FenceAgentRun&& other) noexcept
     return *this;
 }
 
-FenceAgentRun::~FenceAgentRun()
-{
+FenceAgentRun::~FenceAgentRun() {
     kill_group();
     if (out_fd_ >= 0) ::close(out_fd_);
 }
 
-void FenceAgentRun::kill_group()
-{
+void FenceAgentRun::kill_group() {
     if (pid_ <= 0) return;
     ::kill(-pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
 }
 
-void FenceAgentRun::drain()
-{
+void FenceAgentRun::drain() {
     if (out_fd_ < 0) return;
     char buf[4096];
     for (;;) {
         const ssize_t n = ::read(out_fd_, buf, sizeof(buf));
         if (n > 0) {
             if (output_.size() < kMaxOutput) {
-                output_.append(buf, std::min(static_cast<std::size_t>(n), kMaxOutput - output_.size()));
+                output_.append(buf,
+                               std::min(static_cast<std::size_t>(n), kMaxOutput - output_.size()));
             }
             continue;
         }
@@ -253,8 +253,7 @@ void FenceAgentRun::drain()
     }
 }
 
-std::optional<FenceAgentResult> FenceAgentRun::poll(TimePoint now)
-{
+std::optional<FenceAgentResult> FenceAgentRun::poll(TimePoint now) {
     if (pid_ <= 0) return std::nullopt;
     drain();
     int status = 0;
@@ -265,10 +264,14 @@ std::optional<FenceAgentResult> FenceAgentRun::poll(TimePoint now)
         ::kill(-done, SIGKILL);
         drain();
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        auto result = code >= 0 ? interpret_agent_output(action_, code, std::move(output_))
-                                : FenceAgentResult{FenceOutcome::kFailed, std::nullopt, -1,
-                                                   "killed by signal " + std::to_string(WTERMSIG(status)),
-                                                   std::move(output_), {}};
+        auto result = code >= 0
+                          ? interpret_agent_output(action_, code, std::move(output_))
+                          : FenceAgentResult{FenceOutcome::kFailed,
+                                             std::nullopt,
+                                             -1,
+                                             "killed by signal " + std::to_string(WTERMSIG(status)),
+                                             std::move(output_),
+                                             {}};
         result.took = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_);
         return result;
     }
@@ -285,8 +288,7 @@ std::optional<FenceAgentResult> FenceAgentRun::poll(TimePoint now)
     return std::nullopt;
 }
 
-std::expected<FenceAgentResult, Error> run_fence_agent(const FenceAgentRequest& request)
-{
+std::expected<FenceAgentResult, Error> run_fence_agent(const FenceAgentRequest& request) {
     auto run = FenceAgentRun::start(request, std::chrono::steady_clock::now());
     if (!run) return std::unexpected(std::move(run.error()));
     for (;;) {

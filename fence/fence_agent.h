@@ -23,14 +23,18 @@ namespace vigil::fence {
 
 enum class FenceAction { kOff, kOn, kReboot, kStatus, kMonitor };
 
-[[nodiscard]] constexpr const char* to_string(FenceAction action)
-{
+[[nodiscard]] constexpr const char* to_string(FenceAction action) {
     switch (action) {
-    case FenceAction::kOff: return "off";
-    case FenceAction::kOn: return "on";
-    case FenceAction::kReboot: return "reboot";
-    case FenceAction::kStatus: return "status";
-    case FenceAction::kMonitor: return "monitor";
+        case FenceAction::kOff:
+            return "off";
+        case FenceAction::kOn:
+            return "on";
+        case FenceAction::kReboot:
+            return "reboot";
+        case FenceAction::kStatus:
+            return "status";
+        case FenceAction::kMonitor:
+            return "monitor";
     }
     return "unknown";
 }
@@ -52,13 +56,16 @@ enum class FenceOutcome {
     kBadOutput,  // exit code and output disagree or say nothing we recognise
 };
 
-[[nodiscard]] constexpr const char* to_string(FenceOutcome outcome)
-{
+[[nodiscard]] constexpr const char* to_string(FenceOutcome outcome) {
     switch (outcome) {
-    case FenceOutcome::kSucceeded: return "succeeded";
-    case FenceOutcome::kFailed: return "failed";
-    case FenceOutcome::kTimedOut: return "timed_out";
-    case FenceOutcome::kBadOutput: return "bad_output";
+        case FenceOutcome::kSucceeded:
+            return "succeeded";
+        case FenceOutcome::kFailed:
+            return "failed";
+        case FenceOutcome::kTimedOut:
+            return "timed_out";
+        case FenceOutcome::kBadOutput:
+            return "bad_output";
     }
     return "unknown";
 }
@@ -72,8 +79,7 @@ struct FenceAgentResult {
     std::chrono::milliseconds took{0};
 
     // The peer is known to be powered off: safe to take over its VMs at once.
-    [[nodiscard]] bool confirmed_off() const
-    {
+    [[nodiscard]] bool confirmed_off() const {
         return outcome == FenceOutcome::kSucceeded && power == PowerState::kOff;
     }
 };
@@ -81,7 +87,7 @@ struct FenceAgentResult {
 // One run of an agent. Never blocks: the event loop calls poll() (from a short
 // timer, or when output_fd() is readable) until it returns the result.
 class FenceAgentRun {
-public:
+  public:
     using TimePoint = std::chrono::steady_clock::time_point;
 
     [[nodiscard]] static std::expected<FenceAgentRun, Error> start(const FenceAgentRequest& request,
@@ -97,7 +103,7 @@ public:
     [[nodiscard]] int output_fd() const { return out_fd_; }
     [[nodiscard]] pid_t pid() const { return pid_; }
 
-private:
+  private:
     FenceAgentRun() = default;
     void drain();
     void kill_group();
@@ -111,9 +117,11 @@ private:
 };
 
 // Runs an agent to the end, blocking; for tools and tests.
-[[nodiscard]] std::expected<FenceAgentResult, Error> run_fence_agent(const FenceAgentRequest& request);
+[[nodiscard]] std::expected<FenceAgentResult, Error> run_fence_agent(
+    const FenceAgentRequest& request);
 
 // How an agent's exit code and output map to a result (exposed for tests).
-[[nodiscard]] FenceAgentResult interpret_agent_output(FenceAction action, int exit_code, std::string output);
+[[nodiscard]] FenceAgentResult interpret_agent_output(FenceAction action, int exit_code,
+                                                      std::string output);
 
 }  // namespace vigil::fence

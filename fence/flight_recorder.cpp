@@ -15,22 +15,27 @@ namespace {
 
 constexpr std::string_view kMagic = "vigil-flight-record v1";
 
-std::string escape(std::string_view text)
-{
+std::string escape(std::string_view text) {
     std::string out;
     for (const char c : text) {
         switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
 }
 
-std::optional<std::string> unescape(std::string_view text)
-{
+std::optional<std::string> unescape(std::string_view text) {
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] != '\\') {
@@ -39,18 +44,24 @@ std::optional<std::string> unescape(std::string_view text)
         }
         if (++i == text.size()) return std::nullopt;
         switch (text[i]) {
-        case '\\': out += '\\'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        default: return std::nullopt;
+            case '\\':
+                out += '\\';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            default:
+                return std::nullopt;
         }
     }
     return out;
 }
 
 // FNV-1a: enough to tell a damaged file from a good one.
-std::uint64_t checksum(std::string_view bytes)
-{
+std::uint64_t checksum(std::string_view bytes) {
     std::uint64_t h = 14695981039346656037ull;
     for (const unsigned char c : bytes) {
         h ^= c;
@@ -59,15 +70,14 @@ std::uint64_t checksum(std::string_view bytes)
     return h;
 }
 
-std::string hex(std::uint64_t v)
-{
+std::string hex(std::uint64_t v) {
     char buf[17];
     std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
     return buf;
 }
 
-std::expected<void, Error> write_all_and_sync(int fd, std::string_view bytes, const std::string& where)
-{
+std::expected<void, Error> write_all_and_sync(int fd, std::string_view bytes,
+                                              const std::string& where) {
     while (!bytes.empty()) {
         const ssize_t n = ::write(fd, bytes.data(), bytes.size());
         if (n < 0) {
@@ -80,46 +90,45 @@ std::expected<void, Error> write_all_and_sync(int fd, std::string_view bytes, co
     return {};
 }
 
-Error damaged(const std::filesystem::path& path, const std::string& why)
-{
+Error damaged(const std::filesystem::path& path, const std::string& why) {
     return Error{ErrorKind::kBadOutput, "flight record " + path.string() + " is damaged: " + why};
 }
 
 }  // namespace
 
-std::string current_boot_id()
-{
+std::string current_boot_id() {
     std::string id;
     std::ifstream("/proc/sys/kernel/random/boot_id") >> id;
     return id;
 }
 
-std::expected<FlightRecorder, Error> FlightRecorder::make(std::filesystem::path path, std::size_t max_evidence)
-{
+std::expected<FlightRecorder, Error> FlightRecorder::make(std::filesystem::path path,
+                                                          std::size_t max_evidence) {
     if (path.empty() || !path.has_filename()) {
-        return std::unexpected(Error{ErrorKind::kInvalidArgument, "flight recorder needs a file path"});
+        return std::unexpected(
+            Error{ErrorKind::kInvalidArgument, "flight recorder needs a file path"});
     }
     std::error_code ec;
     const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     if (!std::filesystem::is_directory(dir, ec)) {
-        return std::unexpected(
-            Error{ErrorKind::kNotFound, "flight recorder directory " + dir.string() + " does not exist"});
+        return std::unexpected(Error{
+            ErrorKind::kNotFound, "flight recorder directory " + dir.string() + " does not exist"});
     }
     if (max_evidence == 0) max_evidence = 1;
     return FlightRecorder(std::move(path), max_evidence);
 }
 
-void FlightRecorder::note(std::string evidence)
-{
+void FlightRecorder::note(std::string evidence) {
     evidence_.push_back(std::move(evidence));
     while (evidence_.size() > max_evidence_) evidence_.pop_front();
 }
 
-std::expected<void, Error> FlightRecorder::commit(std::string decision, std::chrono::system_clock::time_point now)
-{
+std::expected<void, Error> FlightRecorder::commit(std::string decision,
+                                                  std::chrono::system_clock::time_point now) {
     std::string body(kMagic);
     body += "\nboot_id " + current_boot_id();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     body += "\nwritten_at_ms " + std::to_string(ms);
     body += "\ndecision " + escape(decision);
     for (const auto& e : evidence_) body += "\nevidence " + escape(e);
@@ -145,8 +154,8 @@ std::expected<void, Error> FlightRecorder::commit(std::string decision, std::chr
     return {};
 }
 
-std::expected<std::optional<FlightRecord>, Error> FlightRecorder::read(const std::filesystem::path& path)
-{
+std::expected<std::optional<FlightRecord>, Error> FlightRecorder::read(
+    const std::filesystem::path& path) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec) && !ec) return std::optional<FlightRecord>{};
     std::ifstream in(path, std::ios::binary);
@@ -167,7 +176,8 @@ std::expected<std::optional<FlightRecord>, Error> FlightRecorder::read(const std
     FlightRecord record;
     std::istringstream lines(body);
     std::string line;
-    if (!std::getline(lines, line) || line != kMagic) return std::unexpected(damaged(path, "unknown format"));
+    if (!std::getline(lines, line) || line != kMagic)
+        return std::unexpected(damaged(path, "unknown format"));
     bool have_decision = false;
     while (std::getline(lines, line)) {
         const auto space = line.find(' ');
@@ -180,7 +190,8 @@ std::expected<std::optional<FlightRecord>, Error> FlightRecorder::read(const std
             if (std::from_chars(value.data(), value.data() + value.size(), ms).ec != std::errc{}) {
                 return std::unexpected(damaged(path, "bad time " + value));
             }
-            record.written_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+            record.written_at =
+                std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
         } else if (key == "decision" || key == "evidence") {
             auto unescaped = unescape(value);
             if (!unescaped) return std::unexpected(damaged(path, "bad escape in " + key));

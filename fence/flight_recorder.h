@@ -29,7 +29,7 @@ struct FlightRecord {
 };
 
 class FlightRecorder {
-public:
+  public:
     [[nodiscard]] static std::expected<FlightRecorder, Error> make(std::filesystem::path path,
                                                                    std::size_t max_evidence);
     // Keeps the last max_evidence records in memory; cheap, no I/O.
@@ -44,11 +44,9 @@ public:
     [[nodiscard]] static std::expected<std::optional<FlightRecord>, Error> read(
         const std::filesystem::path& path);
 
-private:
+  private:
     FlightRecorder(std::filesystem::path path, std::size_t max_evidence)
-        : path_(std::move(path)), max_evidence_(max_evidence)
-    {
-    }
+        : path_(std::move(path)), max_evidence_(max_evidence) {}
 
     std::filesystem::path path_;
     std::size_t max_evidence_;

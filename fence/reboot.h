@@ -13,7 +13,7 @@ namespace vigil::fence {
 
 // The two ways to reboot, behind an interface so tests never reboot the machine.
 class RebootCalls {
-public:
+  public:
     virtual ~RebootCalls() = default;
     // reboot(RB_AUTOBOOT): returns only on failure, with errno.
     [[nodiscard]] virtual int reboot_syscall() = 0;
@@ -22,15 +22,13 @@ public:
 };
 
 class LinuxRebootCalls final : public RebootCalls {
-public:
+  public:
     explicit LinuxRebootCalls(std::filesystem::path trigger = "/proc/sysrq-trigger")
-        : trigger_(std::move(trigger))
-    {
-    }
+        : trigger_(std::move(trigger)) {}
     [[nodiscard]] int reboot_syscall() override;
     [[nodiscard]] int sysrq(char command) override;
 
-private:
+  private:
     std::filesystem::path trigger_;
 };
 

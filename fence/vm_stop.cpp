@@ -11,28 +11,25 @@ namespace {
 
 void silent(void*, virErrorPtr) {}
 
-Error libvirt_error(const std::string& what)
-{
+Error libvirt_error(const std::string& what) {
     const char* text = virGetLastErrorMessage();
     const int code = virGetLastErrorCode();
-    const ErrorKind kind = code == VIR_ERR_NO_DOMAIN      ? ErrorKind::kNotFound
+    const ErrorKind kind = code == VIR_ERR_NO_DOMAIN           ? ErrorKind::kNotFound
                            : code == VIR_ERR_OPERATION_TIMEOUT ? ErrorKind::kTimedOut
-                                                                : ErrorKind::kFailed;
+                                                               : ErrorKind::kFailed;
     return Error{kind, what + ": " + (text ? text : "unknown libvirt error")};
 }
 
 struct DomainRef {
     virDomainPtr ptr = nullptr;
-    ~DomainRef()
-    {
+    ~DomainRef() {
         if (ptr) virDomainFree(ptr);
     }
 };
 
 }  // namespace
 
-std::expected<LibvirtDomainControl, Error> LibvirtDomainControl::make(const std::string& uri)
-{
+std::expected<LibvirtDomainControl, Error> LibvirtDomainControl::make(const std::string& uri) {
     virConnectPtr conn = virConnectOpen(uri.c_str());
     if (!conn) return std::unexpected(libvirt_error("connect to libvirt at " + uri));
     // Errors are returned to the caller; libvirt's default prints them too.
@@ -41,12 +38,9 @@ std::expected<LibvirtDomainControl, Error> LibvirtDomainControl::make(const std:
 }
 
 LibvirtDomainControl::LibvirtDomainControl(LibvirtDomainControl&& other) noexcept
-    : conn_(std::exchange(other.conn_, nullptr))
-{
-}
+    : conn_(std::exchange(other.conn_, nullptr)) {}
 
-LibvirtDomainControl& LibvirtDomainControl::operator=(LibvirtDomainControl&& other) noexcept
-{
+LibvirtDomainControl& LibvirtDomainControl::operator=(LibvirtDomainControl&& other) noexcept {
     if (this != &other) {
         if (conn_) virConnectClose(conn_);
         conn_ = std::exchange(other.conn_, nullptr);
@@ -54,13 +48,11 @@ LibvirtDomainControl& LibvirtDomainControl::operator=(LibvirtDomainControl&& oth
     return *this;
 }
 
-LibvirtDomainControl::~LibvirtDomainControl()
-{
+LibvirtDomainControl::~LibvirtDomainControl() {
     if (conn_) virConnectClose(conn_);
 }
 
-std::expected<DomainState, Error> LibvirtDomainControl::state(const std::string& name)
-{
+std::expected<DomainState, Error> LibvirtDomainControl::state(const std::string& name) {
     DomainRef dom{virDomainLookupByName(conn_, name.c_str())};
     if (!dom.ptr) {
         if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return DomainState::kMissing;
@@ -72,23 +64,31 @@ std::expected<DomainState, Error> LibvirtDomainControl::state(const std::string&
         return std::unexpected(libvirt_error("state of VM " + name));
     }
     switch (static_cast<virDomainState>(state)) {
-    case VIR_DOMAIN_RUNNING: return DomainState::kRunning;
-    case VIR_DOMAIN_BLOCKED: return DomainState::kRunning;
-    case VIR_DOMAIN_PAUSED: return DomainState::kPaused;
-    case VIR_DOMAIN_PMSUSPENDED: return DomainState::kPaused;
-    case VIR_DOMAIN_SHUTDOWN: return DomainState::kShuttingDown;
-    case VIR_DOMAIN_SHUTOFF: return DomainState::kShutOff;
-    case VIR_DOMAIN_CRASHED: return DomainState::kCrashed;
-    case VIR_DOMAIN_NOSTATE: return DomainState::kOther;
+        case VIR_DOMAIN_RUNNING:
+            return DomainState::kRunning;
+        case VIR_DOMAIN_BLOCKED:
+            return DomainState::kRunning;
+        case VIR_DOMAIN_PAUSED:
+            return DomainState::kPaused;
+        case VIR_DOMAIN_PMSUSPENDED:
+            return DomainState::kPaused;
+        case VIR_DOMAIN_SHUTDOWN:
+            return DomainState::kShuttingDown;
+        case VIR_DOMAIN_SHUTOFF:
+            return DomainState::kShutOff;
+        case VIR_DOMAIN_CRASHED:
+            return DomainState::kCrashed;
+        case VIR_DOMAIN_NOSTATE:
+            return DomainState::kOther;
 #ifdef VIR_DOMAIN_LAST
-    case VIR_DOMAIN_LAST: return DomainState::kOther;
+        case VIR_DOMAIN_LAST:
+            return DomainState::kOther;
 #endif
     }
     return DomainState::kOther;
 }
 
-std::expected<void, Error> LibvirtDomainControl::shutdown(const std::string& name)
-{
+std::expected<void, Error> LibvirtDomainControl::shutdown(const std::string& name) {
     DomainRef dom{virDomainLookupByName(conn_, name.c_str())};
     if (!dom.ptr || virDomainShutdown(dom.ptr) != 0) {
         return std::unexpected(libvirt_error("shut down VM " + name));
@@ -96,8 +96,7 @@ std::expected<void, Error> LibvirtDomainControl::shutdown(const std::string& nam
     return {};
 }
 
-std::expected<void, Error> LibvirtDomainControl::destroy(const std::string& name)
-{
+std::expected<void, Error> LibvirtDomainControl::destroy(const std::string& name) {
     DomainRef dom{virDomainLookupByName(conn_, name.c_str())};
     if (!dom.ptr || virDomainDestroy(dom.ptr) != 0) {
         return std::unexpected(libvirt_error("destroy VM " + name));
@@ -106,8 +105,7 @@ std::expected<void, Error> LibvirtDomainControl::destroy(const std::string& name
 }
 
 VmStopJob VmStopJob::start(DomainControl& control, std::vector<std::string> names,
-                           std::chrono::milliseconds grace, TimePoint now)
-{
+                           std::chrono::milliseconds grace, TimePoint now) {
     VmStopJob job(control, now + grace);
     for (auto& name : names) {
         VmStopResult vm{std::move(name), VmStopOutcome::kPending, {}};
@@ -117,16 +115,19 @@ VmStopJob VmStopJob::start(DomainControl& control, std::vector<std::string> name
             vm.detail = state.error().message;
         } else {
             switch (*state) {
-            case DomainState::kShutOff:
-            case DomainState::kCrashed:
-            case DomainState::kMissing: vm.outcome = VmStopOutcome::kAlreadyStopped; break;
-            case DomainState::kPaused:
-                // A guest paused on an I/O error cannot react to a shutdown request.
-                job.destroy(vm);
-                break;
-            case DomainState::kRunning:
-            case DomainState::kShuttingDown:
-            case DomainState::kOther: break;
+                case DomainState::kShutOff:
+                case DomainState::kCrashed:
+                case DomainState::kMissing:
+                    vm.outcome = VmStopOutcome::kAlreadyStopped;
+                    break;
+                case DomainState::kPaused:
+                    // A guest paused on an I/O error cannot react to a shutdown request.
+                    job.destroy(vm);
+                    break;
+                case DomainState::kRunning:
+                case DomainState::kShuttingDown:
+                case DomainState::kOther:
+                    break;
             }
         }
         if (vm.outcome == VmStopOutcome::kPending) {
@@ -140,8 +141,7 @@ VmStopJob VmStopJob::start(DomainControl& control, std::vector<std::string> name
     return job;
 }
 
-void VmStopJob::destroy(VmStopResult& vm)
-{
+void VmStopJob::destroy(VmStopResult& vm) {
     if (auto ok = control_->destroy(vm.name); !ok) {
         // It may have stopped on its own just now.
         auto state = control_->state(vm.name);
@@ -156,8 +156,7 @@ void VmStopJob::destroy(VmStopResult& vm)
     vm.outcome = VmStopOutcome::kDestroyed;
 }
 
-bool VmStopJob::step(TimePoint now)
-{
+bool VmStopJob::step(TimePoint now) {
     for (auto& vm : results_) {
         if (vm.outcome != VmStopOutcome::kPending) continue;
         auto state = control_->state(vm.name);
@@ -175,18 +174,17 @@ bool VmStopJob::step(TimePoint now)
     return done();
 }
 
-bool VmStopJob::done() const
-{
+bool VmStopJob::done() const {
     for (const auto& vm : results_) {
         if (vm.outcome == VmStopOutcome::kPending) return false;
     }
     return true;
 }
 
-bool VmStopJob::all_stopped() const
-{
+bool VmStopJob::all_stopped() const {
     for (const auto& vm : results_) {
-        if (vm.outcome == VmStopOutcome::kPending || vm.outcome == VmStopOutcome::kFailed) return false;
+        if (vm.outcome == VmStopOutcome::kPending || vm.outcome == VmStopOutcome::kFailed)
+            return false;
     }
     return true;
 }

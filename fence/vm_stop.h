@@ -21,7 +21,7 @@ enum class DomainState { kRunning, kPaused, kShuttingDown, kShutOff, kCrashed, k
 
 // What the job needs from the hypervisor; LibvirtDomainControl is the real one.
 class DomainControl {
-public:
+  public:
     virtual ~DomainControl() = default;
     [[nodiscard]] virtual std::expected<DomainState, Error> state(const std::string& name) = 0;
     [[nodiscard]] virtual std::expected<void, Error> shutdown(const std::string& name) = 0;
@@ -29,7 +29,7 @@ public:
 };
 
 class LibvirtDomainControl final : public DomainControl {
-public:
+  public:
     // Opens its own connection, e.g. "qemu:///system" ("test:///default" in tests).
     [[nodiscard]] static std::expected<LibvirtDomainControl, Error> make(const std::string& uri);
     LibvirtDomainControl(LibvirtDomainControl&& other) noexcept;
@@ -42,7 +42,7 @@ public:
     [[nodiscard]] std::expected<void, Error> shutdown(const std::string& name) override;
     [[nodiscard]] std::expected<void, Error> destroy(const std::string& name) override;
 
-private:
+  private:
     explicit LibvirtDomainControl(virConnectPtr conn) : conn_(conn) {}
     virConnectPtr conn_ = nullptr;
 };
@@ -55,14 +55,18 @@ enum class VmStopOutcome {
     kFailed,          // could not be stopped: the host must die instead
 };
 
-[[nodiscard]] constexpr const char* to_string(VmStopOutcome outcome)
-{
+[[nodiscard]] constexpr const char* to_string(VmStopOutcome outcome) {
     switch (outcome) {
-    case VmStopOutcome::kPending: return "pending";
-    case VmStopOutcome::kAlreadyStopped: return "already_stopped";
-    case VmStopOutcome::kShutDown: return "shut_down";
-    case VmStopOutcome::kDestroyed: return "destroyed";
-    case VmStopOutcome::kFailed: return "failed";
+        case VmStopOutcome::kPending:
+            return "pending";
+        case VmStopOutcome::kAlreadyStopped:
+            return "already_stopped";
+        case VmStopOutcome::kShutDown:
+            return "shut_down";
+        case VmStopOutcome::kDestroyed:
+            return "destroyed";
+        case VmStopOutcome::kFailed:
+            return "failed";
     }
     return "unknown";
 }
@@ -74,7 +78,7 @@ struct VmStopResult {
 };
 
 class VmStopJob {
-public:
+  public:
     using TimePoint = std::chrono::steady_clock::time_point;
 
     // Asks every VM to shut down (or destroys it when paused) and returns.
@@ -88,8 +92,9 @@ public:
     [[nodiscard]] bool all_stopped() const;
     [[nodiscard]] const std::vector<VmStopResult>& results() const { return results_; }
 
-private:
-    VmStopJob(DomainControl& control, TimePoint deadline) : control_(&control), deadline_(deadline) {}
+  private:
+    VmStopJob(DomainControl& control, TimePoint deadline)
+        : control_(&control), deadline_(deadline) {}
     void destroy(VmStopResult& vm);
 
     DomainControl* control_;

@@ -12,8 +12,7 @@ bool unsupported(const Error& e) { return e.kind == ErrorKind::kUnsupported; }
 
 }  // namespace
 
-std::expected<Watchdog, Error> Watchdog::make(const WatchdogOptions& options)
-{
+std::expected<Watchdog, Error> Watchdog::make(const WatchdogOptions& options) {
     auto device = LinuxWatchdogDevice::open(options.path);
     if (!device) return std::unexpected(std::move(device.error()));
     return make(options, std::move(*device), [] { return SteadyClock::now(); });
@@ -21,24 +20,31 @@ std::expected<Watchdog, Error> Watchdog::make(const WatchdogOptions& options)
 
 std::expected<Watchdog, Error> Watchdog::make(const WatchdogOptions& options,
                                               std::unique_ptr<WatchdogDevice> device,
-                                              ClockFn clock)
-{
+                                              ClockFn clock) {
     if (options.timeout.count() <= 0) {
-        return std::unexpected(Error{ErrorKind::kInvalidArgument, "watchdog timeout must be positive"});
+        return std::unexpected(
+            Error{ErrorKind::kInvalidArgument, "watchdog timeout must be positive"});
     }
     Watchdog dog(std::move(device), std::move(clock));
     dog.armed_ = true;  // opening started the timer
     if (auto ok = dog.setup(options.timeout); !ok) {
-        if (auto off = dog.disarm(); !off) {
-            ok.error().message += "; and releasing it failed: " + off.error().message;
+        // A configuration the device cannot honour will not heal by restarting:
+        // stop the timer rather than reset the host over it. Any other failure
+        // (an I/O error) may hit a restart while HA VMs run here, so the timer
+        // keeps running, as after a crash.
+        const bool config_error = ok.error().kind == ErrorKind::kInvalidArgument ||
+                                  ok.error().kind == ErrorKind::kUnsupported;
+        if (config_error) {
+            if (auto off = dog.disarm(); !off) {
+                ok.error().message += "; and stopping it failed: " + off.error().message;
+            }
         }
         return std::unexpected(std::move(ok.error()));
     }
     return dog;
 }
 
-std::expected<void, Error> Watchdog::setup(std::chrono::seconds wanted)
-{
+std::expected<void, Error> Watchdog::setup(std::chrono::seconds wanted) {
     const auto& where = device_->path().string();
     if (auto info = device_->info()) {
         capabilities_.identity = info->identity;
@@ -51,10 +57,11 @@ std::expected<void, Error> Watchdog::setup(std::chrono::seconds wanted)
     if (auto set = device_->set_timeout(seconds)) {
         capabilities_.set_timeout = true;
         if (*set != seconds) {
-            return std::unexpected(Error{
-                ErrorKind::kInvalidArgument,
-                where + " cannot time out after " + std::to_string(seconds) + " s (the driver set " +
-                    std::to_string(*set) + " s); choose a timeout it accepts"});
+            return std::unexpected(Error{ErrorKind::kInvalidArgument,
+                                         where + " cannot time out after " +
+                                             std::to_string(seconds) + " s (the driver set " +
+                                             std::to_string(*set) +
+                                             " s); choose a timeout it accepts"});
         }
     } else if (!unsupported(set.error())) {
         // EINVAL: outside the driver's range.
@@ -74,8 +81,8 @@ std::expected<void, Error> Watchdog::setup(std::chrono::seconds wanted)
         return std::unexpected(std::move(got.error()));
     } else if (!capabilities_.set_timeout) {
         // Peers compute the fence delay from this timeout; an unknown one is unsafe.
-        return std::unexpected(Error{ErrorKind::kUnsupported,
-                                     where + " can neither set nor report its timeout"});
+        return std::unexpected(
+            Error{ErrorKind::kUnsupported, where + " can neither set nor report its timeout"});
     }
     timeout_ = wanted;
 
@@ -89,7 +96,8 @@ std::expected<void, Error> Watchdog::setup(std::chrono::seconds wanted)
         capabilities_.keepalive = KeepaliveMethod::kIoctl;
     } else if (unsupported(ping.error())) {
         capabilities_.keepalive = KeepaliveMethod::kWrite;
-        if (auto w = device_->write(std::string_view("\0", 1)); !w) return std::unexpected(std::move(w.error()));
+        if (auto w = device_->write(std::string_view("\0", 1)); !w)
+            return std::unexpected(std::move(w.error()));
     } else {
         return std::unexpected(std::move(ping.error()));
     }
@@ -98,22 +106,21 @@ std::expected<void, Error> Watchdog::setup(std::chrono::seconds wanted)
     return {};
 }
 
-Watchdog::~Watchdog()
-{
+Watchdog::~Watchdog() {
     if (device_) device_->close();
 }
 
-std::expected<void, Error> Watchdog::keepalive()
-{
+std::expected<void, Error> Watchdog::keepalive() {
     switch (capabilities_.keepalive) {
-    case KeepaliveMethod::kIoctl: return device_->keepalive_ioctl();
-    case KeepaliveMethod::kWrite: return device_->write(std::string_view("\0", 1));
+        case KeepaliveMethod::kIoctl:
+            return device_->keepalive_ioctl();
+        case KeepaliveMethod::kWrite:
+            return device_->write(std::string_view("\0", 1));
     }
     return {};
 }
 
-std::expected<void, Error> Watchdog::pet()
-{
+std::expected<void, Error> Watchdog::pet() {
     if (!armed_) return std::unexpected(Error{ErrorKind::kFailed, "watchdog is disarmed"});
     if (auto ok = keepalive(); !ok) {
         ++withheld_[to_index(WithholdReason::kDeviceError)];
@@ -128,8 +135,7 @@ std::expected<void, Error> Watchdog::pet()
 
 void Watchdog::withhold(WithholdReason reason) { ++withheld_[to_index(reason)]; }
 
-std::optional<TimeLeft> Watchdog::time_left()
-{
+std::optional<TimeLeft> Watchdog::time_left() {
     if (!armed_) return std::nullopt;
     if (capabilities_.get_time_left) {
         if (auto left = device_->time_left()) {
@@ -137,13 +143,13 @@ std::optional<TimeLeft> Watchdog::time_left()
         }
     }
     if (!last_pet_) return std::nullopt;
-    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - *last_pet_);
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - *last_pet_);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout_) - elapsed;
     return TimeLeft{left.count() > 0 ? left : std::chrono::milliseconds(0), false};
 }
 
-std::expected<void, Error> Watchdog::disarm()
-{
+std::expected<void, Error> Watchdog::disarm() {
     if (!armed_) return {};
     // The kernel stops the timer on close only if the last write held a 'V'
     // (drivers without WDIOF_MAGICCLOSE stop on any close; the 'V' is harmless).
@@ -153,13 +159,13 @@ std::expected<void, Error> Watchdog::disarm()
     return ok;
 }
 
-WatchdogStatus Watchdog::status()
-{
+WatchdogStatus Watchdog::status() {
     WatchdogStatus s;
     s.armed = armed_;
     s.timeout = timeout_;
     if (last_pet_) {
-        s.since_last_pet = std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - *last_pet_);
+        s.since_last_pet =
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - *last_pet_);
     }
     s.time_left = time_left();
     s.pets = pets_;

@@ -38,31 +38,36 @@ enum class WithholdReason {
 inline constexpr std::size_t kWithholdReasonCount = 3;
 
 // Index into WatchdogStatus::withheld.
-[[nodiscard]] constexpr std::size_t to_index(WithholdReason reason)
-{
+[[nodiscard]] constexpr std::size_t to_index(WithholdReason reason) {
     switch (reason) {
-    case WithholdReason::kFenceDecided: return 0;
-    case WithholdReason::kNotSafe: return 1;
-    case WithholdReason::kDeviceError: return 2;
+        case WithholdReason::kFenceDecided:
+            return 0;
+        case WithholdReason::kNotSafe:
+            return 1;
+        case WithholdReason::kDeviceError:
+            return 2;
     }
     return 0;
 }
 
-[[nodiscard]] constexpr const char* to_string(WithholdReason reason)
-{
+[[nodiscard]] constexpr const char* to_string(WithholdReason reason) {
     switch (reason) {
-    case WithholdReason::kFenceDecided: return "fence_decided";
-    case WithholdReason::kNotSafe: return "not_safe";
-    case WithholdReason::kDeviceError: return "device_error";
+        case WithholdReason::kFenceDecided:
+            return "fence_decided";
+        case WithholdReason::kNotSafe:
+            return "not_safe";
+        case WithholdReason::kDeviceError:
+            return "device_error";
     }
     return "unknown";
 }
 
-[[nodiscard]] constexpr const char* to_string(KeepaliveMethod method)
-{
+[[nodiscard]] constexpr const char* to_string(KeepaliveMethod method) {
     switch (method) {
-    case KeepaliveMethod::kIoctl: return "ioctl";
-    case KeepaliveMethod::kWrite: return "write";
+        case KeepaliveMethod::kIoctl:
+            return "ioctl";
+        case KeepaliveMethod::kWrite:
+            return "write";
     }
     return "unknown";
 }
@@ -70,11 +75,11 @@ inline constexpr std::size_t kWithholdReasonCount = 3;
 // What the driver can do, learnt at start. A feature missing here is handled the
 // way the daemon handles a missing kernel probe: used when present, reported.
 struct WatchdogCapabilities {
-    std::string identity;         // empty when WDIOC_GETSUPPORT is missing
-    bool set_timeout = false;     // WDIOC_SETTIMEOUT works
-    bool get_timeout = false;     // WDIOC_GETTIMEOUT works
-    bool get_time_left = false;   // WDIOC_GETTIMELEFT works
-    bool magic_close = false;     // WDIOF_MAGICCLOSE: without it any close stops the timer
+    std::string identity;        // empty when WDIOC_GETSUPPORT is missing
+    bool set_timeout = false;    // WDIOC_SETTIMEOUT works
+    bool get_timeout = false;    // WDIOC_GETTIMEOUT works
+    bool get_time_left = false;  // WDIOC_GETTIMELEFT works
+    bool magic_close = false;    // WDIOF_MAGICCLOSE: without it any close stops the timer
     KeepaliveMethod keepalive = KeepaliveMethod::kIoctl;
 };
 
@@ -96,10 +101,11 @@ struct WatchdogStatus {
 };
 
 class Watchdog {
-public:
-    // Opens options.path, sets and checks the timeout, and pets once. If any
-    // step fails the device is released with the magic close: refusing to run
-    // (a bad timeout, an unusable driver) must not reset the host.
+  public:
+    // Opens options.path, sets and checks the timeout, and pets once. When the
+    // device cannot honour the configuration (kInvalidArgument, kUnsupported)
+    // it is released with the magic close: refusing to run must not reset the
+    // host. After any other failure the timer keeps running, as after a crash.
     [[nodiscard]] static std::expected<Watchdog, Error> make(const WatchdogOptions& options);
     // The same on a given device and clock (tests use a fake device).
     [[nodiscard]] static std::expected<Watchdog, Error> make(const WatchdogOptions& options,
@@ -125,11 +131,9 @@ public:
     [[nodiscard]] std::chrono::seconds timeout() const { return timeout_; }
     [[nodiscard]] const WatchdogCapabilities& capabilities() const { return capabilities_; }
 
-private:
+  private:
     Watchdog(std::unique_ptr<WatchdogDevice> device, ClockFn clock)
-        : device_(std::move(device)), clock_(std::move(clock))
-    {
-    }
+        : device_(std::move(device)), clock_(std::move(clock)) {}
     [[nodiscard]] std::expected<void, Error> setup(std::chrono::seconds wanted);
     [[nodiscard]] std::expected<void, Error> keepalive();
 

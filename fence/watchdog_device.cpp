@@ -14,8 +14,7 @@ namespace vigil::fence {
 
 namespace {
 
-std::string describe_holders(const std::vector<DeviceHolder>& holders)
-{
+std::string describe_holders(const std::vector<DeviceHolder>& holders) {
     if (holders.empty()) return "no holder found in /proc (another namespace?)";
     std::string text = "held by";
     for (const auto& h : holders) text += " " + h.command + "[" + std::to_string(h.pid) + "]";
@@ -25,8 +24,7 @@ std::string describe_holders(const std::vector<DeviceHolder>& holders)
 }  // namespace
 
 std::expected<std::unique_ptr<LinuxWatchdogDevice>, Error> LinuxWatchdogDevice::open(
-    const std::filesystem::path& path)
-{
+    const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
         const int err = errno;
@@ -35,7 +33,8 @@ std::expected<std::unique_ptr<LinuxWatchdogDevice>, Error> LinuxWatchdogDevice::
             // The kernel lets one process hold the device; name it so the admin
             // knows which watchdog client (sbd, wdmd, watchdog(8), systemd
             // RuntimeWatchdogSec, ...) to disable before vigil may own it.
-            error.message += "; another watchdog client owns it, " + describe_holders(find_holders(path));
+            error.message +=
+                "; another watchdog client owns it, " + describe_holders(find_holders(path));
         }
         return std::unexpected(std::move(error));
     }
@@ -44,16 +43,14 @@ std::expected<std::unique_ptr<LinuxWatchdogDevice>, Error> LinuxWatchdogDevice::
 
 LinuxWatchdogDevice::~LinuxWatchdogDevice() { close(); }
 
-void LinuxWatchdogDevice::close()
-{
+void LinuxWatchdogDevice::close() {
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;
     }
 }
 
-std::expected<WatchdogInfo, Error> LinuxWatchdogDevice::info()
-{
+std::expected<WatchdogInfo, Error> LinuxWatchdogDevice::info() {
     watchdog_info raw{};
     if (::ioctl(fd_, WDIOC_GETSUPPORT, &raw) != 0) {
         return std::unexpected(Error::from_errno("WDIOC_GETSUPPORT on " + path_.string(), errno));
@@ -67,38 +64,33 @@ std::expected<WatchdogInfo, Error> LinuxWatchdogDevice::info()
 }
 
 std::expected<int, Error> LinuxWatchdogDevice::int_ioctl(unsigned long request, int value,
-                                                         const char* what)
-{
+                                                         const char* what) {
     if (::ioctl(fd_, request, &value) != 0) {
-        return std::unexpected(Error::from_errno(std::string(what) + " on " + path_.string(), errno));
+        return std::unexpected(
+            Error::from_errno(std::string(what) + " on " + path_.string(), errno));
     }
     return value;
 }
 
-std::expected<int, Error> LinuxWatchdogDevice::set_timeout(int seconds)
-{
+std::expected<int, Error> LinuxWatchdogDevice::set_timeout(int seconds) {
     return int_ioctl(WDIOC_SETTIMEOUT, seconds, "WDIOC_SETTIMEOUT");
 }
 
-std::expected<int, Error> LinuxWatchdogDevice::timeout()
-{
+std::expected<int, Error> LinuxWatchdogDevice::timeout() {
     return int_ioctl(WDIOC_GETTIMEOUT, 0, "WDIOC_GETTIMEOUT");
 }
 
-std::expected<int, Error> LinuxWatchdogDevice::time_left()
-{
+std::expected<int, Error> LinuxWatchdogDevice::time_left() {
     return int_ioctl(WDIOC_GETTIMELEFT, 0, "WDIOC_GETTIMELEFT");
 }
 
-std::expected<void, Error> LinuxWatchdogDevice::keepalive_ioctl()
-{
+std::expected<void, Error> LinuxWatchdogDevice::keepalive_ioctl() {
     auto r = int_ioctl(WDIOC_KEEPALIVE, 0, "WDIOC_KEEPALIVE");
     if (!r) return std::unexpected(std::move(r.error()));
     return {};
 }
 
-std::expected<void, Error> LinuxWatchdogDevice::write(std::string_view bytes)
-{
+std::expected<void, Error> LinuxWatchdogDevice::write(std::string_view bytes) {
     const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
     if (n < 0) return std::unexpected(Error::from_errno("write to " + path_.string(), errno));
     if (static_cast<size_t>(n) != bytes.size()) {
@@ -107,15 +99,15 @@ std::expected<void, Error> LinuxWatchdogDevice::write(std::string_view bytes)
     return {};
 }
 
-std::vector<DeviceHolder> find_holders(const std::filesystem::path& path)
-{
+std::vector<DeviceHolder> find_holders(const std::filesystem::path& path) {
     std::error_code ec;
     const auto target = std::filesystem::weakly_canonical(path, ec).string();
     std::vector<DeviceHolder> holders;
     for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
         const auto name = proc.path().filename().string();
         int pid = 0;
-        if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc{}) continue;
+        if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc{})
+            continue;
         std::error_code fd_ec;
         for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fd_ec)) {
             std::error_code link_ec;

@@ -24,7 +24,7 @@ struct WatchdogInfo {
 };
 
 class WatchdogDevice {
-public:
+  public:
     virtual ~WatchdogDevice() = default;
 
     [[nodiscard]] virtual std::expected<WatchdogInfo, Error> info() = 0;
@@ -50,7 +50,7 @@ struct DeviceHolder {
 // the timer on most drivers. A second opener gets EBUSY from the kernel; the
 // error then names the holders (sbd, wdmd, watchdog-mux, watchdog, systemd...).
 class LinuxWatchdogDevice final : public WatchdogDevice {
-public:
+  public:
     [[nodiscard]] static std::expected<std::unique_ptr<LinuxWatchdogDevice>, Error> open(
         const std::filesystem::path& path);
     ~LinuxWatchdogDevice() override;
@@ -66,7 +66,7 @@ public:
     void close() override;
     [[nodiscard]] const std::filesystem::path& path() const override { return path_; }
 
-private:
+  private:
     LinuxWatchdogDevice(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {}
     [[nodiscard]] std::expected<int, Error> int_ioctl(unsigned long request, int value,
                                                       const char* what);

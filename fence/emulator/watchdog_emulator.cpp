@@ -69,14 +69,12 @@ Options g_options;
 State g_state;
 std::atomic<bool> g_stop{false};
 
-void log(const std::string& text)
-{
+void log(const std::string& text) {
     std::fprintf(stderr, "vigil-watchdog-emulator: %s\n", text.c_str());
     std::fflush(stderr);
 }
 
-bool process_alive(pid_t pid)
-{
+bool process_alive(pid_t pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
     if (!std::getline(stat, line)) return false;
@@ -84,8 +82,7 @@ bool process_alive(pid_t pid)
     return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
-std::optional<std::string> netns_of(const fs::path& proc_entry)
-{
+std::optional<std::string> netns_of(const fs::path& proc_entry) {
     std::error_code ec;
     const auto link = fs::read_symlink(proc_entry / "ns" / "net", ec);
     if (ec) return std::nullopt;
@@ -93,9 +90,8 @@ std::optional<std::string> netns_of(const fs::path& proc_entry)
 }
 
 // Kills until nothing is left, since a dying host may still fork.
-int kill_netns(const fs::path& netns)
-{
-    struct stat st{};
+int kill_netns(const fs::path& netns) {
+    struct stat st {};
     if (::stat(netns.c_str(), &st) != 0) {
         log("cannot stat " + netns.string() + ": " + std::strerror(errno));
         return 0;
@@ -109,7 +105,8 @@ int kill_netns(const fs::path& netns)
         for (const auto& entry : fs::directory_iterator("/proc", ec)) {
             const auto name = entry.path().filename().string();
             pid_t pid = 0;
-            if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc{}) continue;
+            if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc{})
+                continue;
             if (pid == self || netns_of(entry.path()) != wanted || !process_alive(pid)) continue;
             ++found;
             if (::kill(pid, SIGKILL) == 0) ++killed;
@@ -120,8 +117,7 @@ int kill_netns(const fs::path& netns)
     return killed;
 }
 
-int kill_cgroup(const fs::path& cgroup)
-{
+int kill_cgroup(const fs::path& cgroup) {
     int count = 0;
     {
         std::ifstream procs(cgroup / "cgroup.procs");
@@ -134,8 +130,7 @@ int kill_cgroup(const fs::path& cgroup)
     return count;
 }
 
-void reset_host()
-{
+void reset_host() {
     int killed = 0;
     std::string what;
     if (!g_options.host_netns.empty()) {
@@ -149,8 +144,7 @@ void reset_host()
     log("expired: reset the host (" + std::to_string(killed) + " processes killed in" + what + ")");
 }
 
-void expiry_loop()
-{
+void expiry_loop() {
     while (!g_stop.load()) {
         std::this_thread::sleep_for(20ms);
         bool expired = false;
@@ -170,20 +164,21 @@ void expiry_loop()
 
 void ping_locked() { g_state.deadline = Clock::now() + std::chrono::seconds(g_state.timeout); }
 
-std::string status_text()
-{
+std::string status_text() {
     std::lock_guard lock(g_state.mutex);
     long long left = 0;
     if (g_state.armed) {
-        left = std::chrono::duration_cast<std::chrono::milliseconds>(g_state.deadline - Clock::now()).count();
+        left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(g_state.deadline - Clock::now())
+                .count();
         if (left < 0) left = 0;
     }
-    return "armed " + std::to_string(g_state.armed ? 1 : 0) + "\ntimeout_s " + std::to_string(g_state.timeout) +
-           "\ntime_left_ms " + std::to_string(left) + "\nresets " + std::to_string(g_state.resets) + "\n";
+    return "armed " + std::to_string(g_state.armed ? 1 : 0) + "\ntimeout_s " +
+           std::to_string(g_state.timeout) + "\ntime_left_ms " + std::to_string(left) +
+           "\nresets " + std::to_string(g_state.resets) + "\n";
 }
 
-int op_getattr(const char* path, struct stat* st, fuse_file_info*)
-{
+int op_getattr(const char* path, struct stat* st, fuse_file_info*) {
     std::memset(st, 0, sizeof(*st));
     if (std::strcmp(path, "/") == 0) {
         st->st_mode = S_IFDIR | 0755;
@@ -201,8 +196,8 @@ int op_getattr(const char* path, struct stat* st, fuse_file_info*)
     return 0;
 }
 
-int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, fuse_file_info*, fuse_readdir_flags)
-{
+int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, fuse_file_info*,
+               fuse_readdir_flags) {
     if (std::strcmp(path, "/") != 0) return -ENOENT;
     fill(buf, ".", nullptr, 0, FUSE_FILL_DIR_PLUS);
     fill(buf, "..", nullptr, 0, FUSE_FILL_DIR_PLUS);
@@ -211,8 +206,7 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t, fuse_fi
     return 0;
 }
 
-int op_open(const char* path, fuse_file_info* fi)
-{
+int op_open(const char* path, fuse_file_info* fi) {
     fi->direct_io = 1;
     fi->nonseekable = 1;
     if (std::strcmp(path, kStatusName) == 0) return 0;
@@ -228,12 +222,12 @@ int op_open(const char* path, fuse_file_info* fi)
     g_state.armed = true;
     g_state.expect_close = false;
     ping_locked();
-    log("opened by pid " + std::to_string(opener) + ", armed for " + std::to_string(g_state.timeout) + " s");
+    log("opened by pid " + std::to_string(opener) + ", armed for " +
+        std::to_string(g_state.timeout) + " s");
     return 0;
 }
 
-int op_read(const char* path, char* buf, size_t size, off_t off, fuse_file_info*)
-{
+int op_read(const char* path, char* buf, size_t size, off_t off, fuse_file_info*) {
     if (std::strcmp(path, kStatusName) != 0) return -EINVAL;
     const auto text = status_text();
     if (off >= static_cast<off_t>(text.size())) return 0;
@@ -242,8 +236,7 @@ int op_read(const char* path, char* buf, size_t size, off_t off, fuse_file_info*
     return static_cast<int>(n);
 }
 
-int op_write(const char* path, const char* buf, size_t size, off_t, fuse_file_info* fi)
-{
+int op_write(const char* path, const char* buf, size_t size, off_t, fuse_file_info* fi) {
     if (std::strcmp(path, kDeviceName) != 0) return -EBADF;
     std::lock_guard lock(g_state.mutex);
     if (g_state.holder_fh != fi->fh) return -EBADF;
@@ -252,43 +245,45 @@ int op_write(const char* path, const char* buf, size_t size, off_t, fuse_file_in
     return static_cast<int>(size);
 }
 
-int op_ioctl(const char* path, unsigned int cmd, void*, fuse_file_info* fi, unsigned int, void* data)
-{
+int op_ioctl(const char* path, unsigned int cmd, void*, fuse_file_info* fi, unsigned int,
+             void* data) {
     if (std::strcmp(path, kDeviceName) != 0) return -ENOTTY;
     std::lock_guard lock(g_state.mutex);
     if (g_state.holder_fh != fi->fh) return -EBADF;
     auto* value = static_cast<int*>(data);
     switch (cmd) {
-    case WDIOC_GETSUPPORT: {
-        watchdog_info info{};
-        info.options = WDIOF_SETTIMEOUT | WDIOF_MAGICCLOSE | WDIOF_KEEPALIVEPING;
-        info.firmware_version = 1;
-        std::snprintf(reinterpret_cast<char*>(info.identity), sizeof(info.identity), "vigil emulated");
-        std::memcpy(data, &info, sizeof(info));
-        return 0;
-    }
-    case WDIOC_KEEPALIVE:
-        if (g_state.armed) ping_locked();
-        return 0;
-    case WDIOC_SETTIMEOUT:
-        if (*value < 1 || *value > kMaxTimeout) return -EINVAL;
-        g_state.timeout = *value;
-        if (g_state.armed) ping_locked();
-        return 0;
-    case WDIOC_GETTIMEOUT:
-        *value = g_state.timeout;
-        return 0;
-    case WDIOC_GETTIMELEFT: {
-        const auto left = std::chrono::duration_cast<std::chrono::seconds>(g_state.deadline - Clock::now());
-        *value = g_state.armed && left.count() > 0 ? static_cast<int>(left.count()) : 0;
-        return 0;
-    }
-    default: return -ENOTTY;
+        case WDIOC_GETSUPPORT: {
+            watchdog_info info{};
+            info.options = WDIOF_SETTIMEOUT | WDIOF_MAGICCLOSE | WDIOF_KEEPALIVEPING;
+            info.firmware_version = 1;
+            std::snprintf(reinterpret_cast<char*>(info.identity), sizeof(info.identity),
+                          "vigil emulated");
+            std::memcpy(data, &info, sizeof(info));
+            return 0;
+        }
+        case WDIOC_KEEPALIVE:
+            if (g_state.armed) ping_locked();
+            return 0;
+        case WDIOC_SETTIMEOUT:
+            if (*value < 1 || *value > kMaxTimeout) return -EINVAL;
+            g_state.timeout = *value;
+            if (g_state.armed) ping_locked();
+            return 0;
+        case WDIOC_GETTIMEOUT:
+            *value = g_state.timeout;
+            return 0;
+        case WDIOC_GETTIMELEFT: {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::seconds>(g_state.deadline - Clock::now());
+            *value = g_state.armed && left.count() > 0 ? static_cast<int>(left.count()) : 0;
+            return 0;
+        }
+        default:
+            return -ENOTTY;
     }
 }
 
-int op_release(const char* path, fuse_file_info* fi)
-{
+int op_release(const char* path, fuse_file_info* fi) {
     if (std::strcmp(path, kDeviceName) != 0) return 0;
     std::lock_guard lock(g_state.mutex);
     if (g_state.holder_fh != fi->fh) return 0;
@@ -303,8 +298,7 @@ int op_release(const char* path, fuse_file_info* fi)
     return 0;
 }
 
-int usage()
-{
+int usage() {
     std::fprintf(stderr,
                  "usage: vigil-watchdog-emulator --mountpoint DIR [--timeout SECONDS]\n"
                  "       (--host-netns PATH | --host-cgroup DIR)...\n");
@@ -313,8 +307,7 @@ int usage()
 
 }  // namespace
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (i + 1 >= argc) return usage();
@@ -331,8 +324,9 @@ int main(int argc, char** argv)
             return usage();
         }
     }
-    if (g_options.mountpoint.empty() || (g_options.host_netns.empty() && g_options.host_cgroup.empty()) ||
-        g_options.timeout < 1 || g_options.timeout > kMaxTimeout) {
+    if (g_options.mountpoint.empty() ||
+        (g_options.host_netns.empty() && g_options.host_cgroup.empty()) || g_options.timeout < 1 ||
+        g_options.timeout > kMaxTimeout) {
         return usage();
     }
     g_state.timeout = g_options.timeout;

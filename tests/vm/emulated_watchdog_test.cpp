@@ -29,15 +29,13 @@ constexpr int kTimeoutSeconds = 2;
 constexpr auto kTimeout = std::chrono::seconds(kTimeoutSeconds);
 constexpr auto kPetInterval = 250ms;
 
-double seconds_since(Clock::time_point start)
-{
+double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 class EmulatedWatchdogTest : public vigil::testing::RootTest {
-protected:
-    void SetUp() override
-    {
+  protected:
+    void SetUp() override {
         RootTest::SetUp();
         if (HasFatalFailure()) return;
         auto ns = NetNs::make("wdemu");
@@ -50,17 +48,18 @@ protected:
         fs::create_directories(mountpoint_);
         SpawnOptions options;
         options.death_signal = SIGTERM;  // so it still unmounts if the test dies
-        auto emulator = Subprocess::spawn({VIGIL_WATCHDOG_EMULATOR, "--mountpoint", mountpoint_.string(),
-                                           "--host-netns", netns_->path().string(), "--timeout", "30"},
-                                          options);
+        auto emulator =
+            Subprocess::spawn({VIGIL_WATCHDOG_EMULATOR, "--mountpoint", mountpoint_.string(),
+                               "--host-netns", netns_->path().string(), "--timeout", "30"},
+                              options);
         ASSERT_TRUE(emulator) << emulator.error();
         emulator_.emplace(std::move(*emulator));
         ASSERT_TRUE(wait_until([&] { return fs::exists(device()); }, 5000ms))
-            << "the emulator did not mount\n" << emulator_->stderr_text();
+            << "the emulator did not mount\n"
+            << emulator_->stderr_text();
     }
 
-    void TearDown() override
-    {
+    void TearDown() override {
         if (emulator_) emulator_->terminate();
         if (!mountpoint_.empty() && vigil::testing::is_mount_point(mountpoint_)) {
             ::umount2(mountpoint_.c_str(), MNT_DETACH);
@@ -69,35 +68,32 @@ protected:
 
     [[nodiscard]] fs::path device() const { return mountpoint_ / "watchdog"; }
 
-    [[nodiscard]] std::string status() const
-    {
+    [[nodiscard]] std::string status() const {
         std::ifstream in(mountpoint_ / "status");
         std::stringstream text;
         text << in.rdbuf();
         return text.str();
     }
 
-    [[nodiscard]] int resets() const
-    {
+    [[nodiscard]] int resets() const {
         const auto text = status();
         const auto at = text.find("resets ");
         return at == std::string::npos ? -1 : std::stoi(text.substr(at + 7));
     }
 
-    Subprocess spawn_in_host(std::vector<std::string> argv)
-    {
+    Subprocess spawn_in_host(std::vector<std::string> argv) {
         auto proc = netns_->spawn(std::move(argv));
         EXPECT_TRUE(proc) << proc.error();
         return std::move(*proc);
     }
 
     // A client that has opened the device and petted it once.
-    Subprocess start_client()
-    {
-        auto client = spawn_in_host({VIGIL_WATCHDOG_PET_CLIENT, device().string(),
-                                     std::to_string(kTimeoutSeconds),
-                                     std::to_string(kPetInterval.count())});
-        EXPECT_TRUE(wait_until([&] { return client.stdout_text().find("armed") != std::string::npos; }, 5000ms))
+    Subprocess start_client() {
+        auto client =
+            spawn_in_host({VIGIL_WATCHDOG_PET_CLIENT, device().string(),
+                           std::to_string(kTimeoutSeconds), std::to_string(kPetInterval.count())});
+        EXPECT_TRUE(wait_until(
+            [&] { return client.stdout_text().find("armed") != std::string::npos; }, 5000ms))
             << "client did not arm: " << client.stderr_text();
         return client;
     }
@@ -110,8 +106,7 @@ protected:
     std::optional<Subprocess> emulator_;
 };
 
-TEST_F(EmulatedWatchdogTest, AFrozenClientGetsItsHostResetWithinTheTimeout)
-{
+TEST_F(EmulatedWatchdogTest, AFrozenClientGetsItsHostResetWithinTheTimeout) {
     auto victim = spawn_in_host({"sleep", "600"});
     auto client = start_client();
     std::this_thread::sleep_for(1s);
@@ -124,15 +119,15 @@ TEST_F(EmulatedWatchdogTest, AFrozenClientGetsItsHostResetWithinTheTimeout)
     std::printf("host reset %.2f s after SIGSTOP (timeout %d s)\n", after, kTimeoutSeconds);
     // The last pet came at most one interval before the stop.
     EXPECT_LE(after, kTimeoutSeconds + 0.3) << log();
-    EXPECT_GE(after, kTimeoutSeconds - 0.3 - std::chrono::duration<double>(kPetInterval).count()) << log();
+    EXPECT_GE(after, kTimeoutSeconds - 0.3 - std::chrono::duration<double>(kPetInterval).count())
+        << log();
     const auto client_end = client.wait_for(2s);
     ASSERT_TRUE(client_end) << "the frozen client survived the reset";
     EXPECT_EQ(client_end->signal, SIGKILL);
     EXPECT_EQ(resets(), 1);
 }
 
-TEST_F(EmulatedWatchdogTest, AKilledClientRestartedInTimeCausesNoReset)
-{
+TEST_F(EmulatedWatchdogTest, AKilledClientRestartedInTimeCausesNoReset) {
     auto victim = spawn_in_host({"sleep", "600"});
     auto first = start_client();
     std::this_thread::sleep_for(1s);
@@ -156,8 +151,7 @@ TEST_F(EmulatedWatchdogTest, AKilledClientRestartedInTimeCausesNoReset)
     EXPECT_NE(status().find("armed 0"), std::string::npos) << status();
 }
 
-TEST_F(EmulatedWatchdogTest, AKilledClientNotRestartedGetsItsHostReset)
-{
+TEST_F(EmulatedWatchdogTest, AKilledClientNotRestartedGetsItsHostReset) {
     auto victim = spawn_in_host({"sleep", "600"});
     auto client = start_client();
     client.send_signal(SIGKILL);
@@ -168,16 +162,17 @@ TEST_F(EmulatedWatchdogTest, AKilledClientNotRestartedGetsItsHostReset)
     EXPECT_EQ(resets(), 1);
 }
 
-TEST_F(EmulatedWatchdogTest, ASecondOpenerIsRefusedAsBusy)
-{
+TEST_F(EmulatedWatchdogTest, ASecondOpenerIsRefusedAsBusy) {
     auto client = start_client();
-    auto second = spawn_in_host({VIGIL_WATCHDOG_PET_CLIENT, device().string(),
-                                 std::to_string(kTimeoutSeconds), "250"});
+    auto second = spawn_in_host(
+        {VIGIL_WATCHDOG_PET_CLIENT, device().string(), std::to_string(kTimeoutSeconds), "250"});
     const auto end = second.wait_for(5s);
     ASSERT_TRUE(end);
     EXPECT_EQ(end->code, 1);
-    EXPECT_NE(second.stderr_text().find("Device or resource busy"), std::string::npos) << second.stderr_text();
-    EXPECT_NE(second.stderr_text().find("watchdog_pet_cl"), std::string::npos) << second.stderr_text();
+    EXPECT_NE(second.stderr_text().find("Device or resource busy"), std::string::npos)
+        << second.stderr_text();
+    EXPECT_NE(second.stderr_text().find("watchdog_pet_cl"), std::string::npos)
+        << second.stderr_text();
     client.send_signal(SIGTERM);
     ASSERT_TRUE(client.wait_for(2s));
 }

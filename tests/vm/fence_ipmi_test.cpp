@@ -37,8 +37,7 @@ constexpr const char* kAgent = "/usr/sbin/fence_ipmilan";
 constexpr const char* kPassword = "vigil-bmc-pass";
 
 // A port nobody uses right now (the kernel picks it).
-int free_port(int type)
-{
+int free_port(int type) {
     const int fd = ::socket(AF_INET, type, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -53,9 +52,8 @@ int free_port(int type)
     return ntohs(addr.sin_port);
 }
 
-std::vector<pid_t> pids_in_netns(const fs::path& netns)
-{
-    struct stat st{};
+std::vector<pid_t> pids_in_netns(const fs::path& netns) {
+    struct stat st {};
     if (::stat(netns.c_str(), &st) != 0) return {};
     const std::string wanted = "net:[" + std::to_string(st.st_ino) + "]";
     std::vector<pid_t> pids;
@@ -63,7 +61,8 @@ std::vector<pid_t> pids_in_netns(const fs::path& netns)
     for (const auto& entry : fs::directory_iterator("/proc", ec)) {
         const auto name = entry.path().filename().string();
         pid_t pid = 0;
-        if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc{}) continue;
+        if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc{})
+            continue;
         std::error_code link_ec;
         if (fs::read_symlink(entry.path() / "ns" / "net", link_ec).string() != wanted) continue;
         std::ifstream stat_file(entry.path() / "stat");
@@ -75,12 +74,12 @@ std::vector<pid_t> pids_in_netns(const fs::path& netns)
 }
 
 class FenceIpmiTest : public vigil::testing::RootTest {
-protected:
-    void SetUp() override
-    {
+  protected:
+    void SetUp() override {
         RootTest::SetUp();
         if (HasFatalFailure()) return;
-        ASSERT_EQ(::access(kAgent, X_OK), 0) << kAgent << " missing: scripts/setup.sh installs fence-agents";
+        ASSERT_EQ(::access(kAgent, X_OK), 0)
+            << kAgent << " missing: scripts/setup.sh installs fence-agents";
         auto ns = NetNs::make("ipmi");
         ASSERT_TRUE(ns) << ns.error();
         host_.emplace(std::move(*ns));
@@ -112,25 +111,26 @@ protected:
             << "  poweroff_wait 1\n"
             << "  kill_wait 2\n"
             << "  user 2 true \"admin\" \"" << kPassword << "\" admin 10 none md2 md5 straight\n";
-        std::ofstream(*dir_ / "sim.emu") << "mc_setbmc 0x20\n"
-                                         << "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
-                                         << "mc_enable 0x20\n";
+        std::ofstream(*dir_ / "sim.emu")
+            << "mc_setbmc 0x20\n"
+            << "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
+            << "mc_enable 0x20\n";
         auto sim = Subprocess::spawn({"ipmi_sim", "-c", (*dir_ / "lan.conf").string(), "-f",
-                                      (*dir_ / "sim.emu").string(), "-s", (*dir_ / "state").string(), "-n"});
+                                      (*dir_ / "sim.emu").string(), "-s",
+                                      (*dir_ / "state").string(), "-n"});
         ASSERT_TRUE(sim) << sim.error();
         sim_.emplace(std::move(*sim));
         ASSERT_TRUE(wait_until([&] { return !pids_in_netns(host_->path()).empty(); }, 5000ms))
-            << "ipmi_sim did not power the host on\n" << sim_->stderr_text();
+            << "ipmi_sim did not power the host on\n"
+            << sim_->stderr_text();
     }
 
-    void TearDown() override
-    {
+    void TearDown() override {
         if (sim_) sim_->terminate();
         // host_ kills whatever still runs in the namespace.
     }
 
-    FenceAgentRequest request(FenceAction action, std::string password = kPassword)
-    {
+    FenceAgentRequest request(FenceAction action, std::string password = kPassword) {
         return FenceAgentRequest{kAgent,
                                  {{"ip", "127.0.0.1"},
                                   {"ipport", std::to_string(lan_port_)},
@@ -146,21 +146,23 @@ protected:
     int lan_port_ = 0;
 };
 
-TEST_F(FenceIpmiTest, PowerOffReallyStopsTheHostAndIsConfirmed)
-{
+TEST_F(FenceIpmiTest, PowerOffReallyStopsTheHostAndIsConfirmed) {
     auto status = run_fence_agent(request(FenceAction::kStatus));
     ASSERT_TRUE(status) << status.error().message;
-    ASSERT_EQ(status->outcome, FenceOutcome::kSucceeded) << status->detail << "\n" << status->output;
+    ASSERT_EQ(status->outcome, FenceOutcome::kSucceeded) << status->detail << "\n"
+                                                         << status->output;
     EXPECT_EQ(status->power, PowerState::kOn);
 
     const auto host_pids = pids_in_netns(host_->path());
     ASSERT_FALSE(host_pids.empty());
     auto off = run_fence_agent(request(FenceAction::kOff));
     ASSERT_TRUE(off);
-    EXPECT_TRUE(off->confirmed_off()) << vigil::fence::to_string(off->outcome) << ": " << off->detail << "\n"
-                                      << off->output;
+    EXPECT_TRUE(off->confirmed_off())
+        << vigil::fence::to_string(off->outcome) << ": " << off->detail << "\n"
+        << off->output;
     std::printf("fence_ipmilan off took %lld ms\n", static_cast<long long>(off->took.count()));
-    EXPECT_TRUE(pids_in_netns(host_->path()).empty()) << "the host still runs after a confirmed power off";
+    EXPECT_TRUE(pids_in_netns(host_->path()).empty())
+        << "the host still runs after a confirmed power off";
 
     auto after = run_fence_agent(request(FenceAction::kStatus));
     ASSERT_TRUE(after);
@@ -172,8 +174,7 @@ TEST_F(FenceIpmiTest, PowerOffReallyStopsTheHostAndIsConfirmed)
     EXPECT_TRUE(wait_until([&] { return !pids_in_netns(host_->path()).empty(); }, 5000ms));
 }
 
-TEST_F(FenceIpmiTest, AWrongPasswordIsAFailedFenceAndTheHostLives)
-{
+TEST_F(FenceIpmiTest, AWrongPasswordIsAFailedFenceAndTheHostLives) {
     auto off = run_fence_agent(request(FenceAction::kOff, "wrong"));
     ASSERT_TRUE(off);
     EXPECT_EQ(off->outcome, FenceOutcome::kFailed) << off->output;
@@ -181,8 +182,7 @@ TEST_F(FenceIpmiTest, AWrongPasswordIsAFailedFenceAndTheHostLives)
     EXPECT_FALSE(pids_in_netns(host_->path()).empty());
 }
 
-TEST_F(FenceIpmiTest, ANonAnsweringBmcTimesOut)
-{
+TEST_F(FenceIpmiTest, ANonAnsweringBmcTimesOut) {
     auto req = request(FenceAction::kOff);
     req.parameters[1].second = std::to_string(free_port(SOCK_DGRAM));  // nothing listens there
     req.timeout = 2000ms;

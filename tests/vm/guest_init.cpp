@@ -10,8 +10,8 @@
 //                     as a crash would: the timer must keep running
 #include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,19 +32,16 @@ using namespace std::chrono_literals;
 using vigil::fence::Watchdog;
 using vigil::fence::WatchdogOptions;
 
-void say(const std::string& line)
-{
+void say(const std::string& line) {
     const std::string text = "vigil: " + line + "\n";
     (void)!::write(STDOUT_FILENO, text.data(), text.size());
 }
 
-[[noreturn]] void halt_forever()
-{
+[[noreturn]] void halt_forever() {
     for (;;) std::this_thread::sleep_for(1h);
 }
 
-[[noreturn]] void fail(const std::string& why)
-{
+[[noreturn]] void fail(const std::string& why) {
     say("FAIL " + why);
     // Power off rather than return: an init that exits panics the kernel,
     // which would look like a reset to the host.
@@ -52,8 +49,7 @@ void say(const std::string& line)
     halt_forever();
 }
 
-std::string kernel_arg(const std::string& cmdline, const std::string& key, std::string fallback)
-{
+std::string kernel_arg(const std::string& cmdline, const std::string& key, std::string fallback) {
     std::istringstream words(cmdline);
     std::string word;
     while (words >> word) {
@@ -62,8 +58,7 @@ std::string kernel_arg(const std::string& cmdline, const std::string& key, std::
     return fallback;
 }
 
-void setup_system()
-{
+void setup_system() {
     ::mkdir("/dev", 0755);
     ::mkdir("/proc", 0755);
     ::mount("devtmpfs", "/dev", "devtmpfs", 0, nullptr);
@@ -83,13 +78,13 @@ void setup_system()
         }
         ::close(module);
     }
-    for (int i = 0; i < 100 && ::access("/dev/watchdog", F_OK) != 0; ++i) std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 100 && ::access("/dev/watchdog", F_OK) != 0; ++i)
+        std::this_thread::sleep_for(50ms);
 }
 
 }  // namespace
 
-int main()
-{
+int main() {
     setup_system();
     std::string cmdline;
     std::getline(std::ifstream("/proc/cmdline"), cmdline);

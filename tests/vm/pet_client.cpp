@@ -11,8 +11,7 @@
 
 #include "fence/watchdog.h"
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     if (argc != 4) {
         std::fprintf(stderr, "usage: pet_client PATH TIMEOUT_S INTERVAL_MS\n");
         return 2;

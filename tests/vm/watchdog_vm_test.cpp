@@ -28,31 +28,28 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kTimeoutSeconds = 4;
 
-std::string env_or_empty(const char* name)
-{
+std::string env_or_empty(const char* name) {
     const char* value = std::getenv(name);
     return value ? value : "";
 }
 
 // The "newc" cpio format the kernel unpacks as an initramfs.
 class CpioWriter {
-public:
-    void add_file(const std::string& name, const std::string& data, unsigned mode)
-    {
+  public:
+    void add_file(const std::string& name, const std::string& data, unsigned mode) {
         entry(name, 0100000 | mode, data);
     }
-    std::string finish()
-    {
+    std::string finish() {
         entry("TRAILER!!!", 0, "");
         return out_;
     }
 
-private:
-    void entry(const std::string& name, unsigned mode, const std::string& data)
-    {
+  private:
+    void entry(const std::string& name, unsigned mode, const std::string& data) {
         char header[111];
-        std::snprintf(header, sizeof(header), "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-                      ++ino_, mode, 0u, 0u, 1u, 0u, static_cast<unsigned>(data.size()), 0u, 0u, 0u, 0u,
+        std::snprintf(header, sizeof(header),
+                      "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ++ino_, mode,
+                      0u, 0u, 1u, 0u, static_cast<unsigned>(data.size()), 0u, 0u, 0u, 0u,
                       static_cast<unsigned>(name.size() + 1), 0u);
         out_.append(header, 110);
         out_.append(name);
@@ -61,8 +58,7 @@ private:
         out_.append(data);
         pad();
     }
-    void pad()
-    {
+    void pad() {
         while (out_.size() % 4 != 0) out_.push_back('\0');
     }
 
@@ -70,8 +66,7 @@ private:
     unsigned ino_ = 0;
 };
 
-std::string slurp(const fs::path& path)
-{
+std::string slurp(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
@@ -86,15 +81,13 @@ struct QemuRun {
     std::optional<Clock::time_point> exited_at;
     int exit_status = -1;
 
-    [[nodiscard]] std::optional<Clock::time_point> first(const std::string& needle) const
-    {
+    [[nodiscard]] std::optional<Clock::time_point> first(const std::string& needle) const {
         for (const auto& l : lines) {
             if (l.text.find(needle) != std::string::npos) return l.at;
         }
         return std::nullopt;
     }
-    [[nodiscard]] std::string transcript() const
-    {
+    [[nodiscard]] std::string transcript() const {
         std::string all;
         for (const auto& l : lines) all += l.text + "\n";
         return all;
@@ -104,17 +97,36 @@ struct QemuRun {
 // Runs qemu to its end (or kills it at `limit`), collecting the serial console
 // line by line with the time each line arrived.
 class Qemu {
-public:
-    Qemu(const fs::path& kernel, const fs::path& initrd, const std::string& append)
-    {
+  public:
+    Qemu(const fs::path& kernel, const fs::path& initrd, const std::string& append) {
         int out[2];
         if (::pipe2(out, O_CLOEXEC) != 0) return;
-        std::vector<std::string> args = {
-            "qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", "256", "-smp", "1",
-            "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none",
-            "-serial", "stdio", "-no-reboot", "-action", "watchdog=reset",
-            "-device", "i6300esb", "-kernel", kernel.string(), "-initrd", initrd.string(),
-            "-append", append};
+        std::vector<std::string> args = {"qemu-system-x86_64",
+                                         "-machine",
+                                         "pc,accel=tcg",
+                                         "-m",
+                                         "256",
+                                         "-smp",
+                                         "1",
+                                         "-nodefaults",
+                                         "-no-user-config",
+                                         "-display",
+                                         "none",
+                                         "-monitor",
+                                         "none",
+                                         "-serial",
+                                         "stdio",
+                                         "-no-reboot",
+                                         "-action",
+                                         "watchdog=reset",
+                                         "-device",
+                                         "i6300esb",
+                                         "-kernel",
+                                         kernel.string(),
+                                         "-initrd",
+                                         initrd.string(),
+                                         "-append",
+                                         append};
         pid_ = ::fork();
         if (pid_ == 0) {
             ::dup2(out[1], STDOUT_FILENO);
@@ -130,8 +142,7 @@ public:
         ::close(out[1]);
         fd_ = out[0];
     }
-    ~Qemu()
-    {
+    ~Qemu() {
         if (pid_ > 0) {
             ::kill(pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
@@ -141,14 +152,14 @@ public:
     Qemu(const Qemu&) = delete;
     Qemu& operator=(const Qemu&) = delete;
 
-    QemuRun run(std::chrono::seconds limit)
-    {
+    QemuRun run(std::chrono::seconds limit) {
         QemuRun result;
         const auto deadline = Clock::now() + limit;
         std::string partial;
         while (fd_ >= 0 && Clock::now() < deadline) {
             pollfd p{fd_, POLLIN, 0};
-            const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            const auto wait =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) continue;
             char buf[4096];
             const ssize_t n = ::read(fd_, buf, sizeof(buf));
@@ -177,15 +188,14 @@ public:
         return result;
     }
 
-private:
+  private:
     pid_t pid_ = -1;
     int fd_ = -1;
 };
 
 class WatchdogVmTest : public ::testing::Test {
-protected:
-    void SetUp() override
-    {
+  protected:
+    void SetUp() override {
         const fs::path kernel_dir = env_or_empty("VIGIL_VM_KERNEL_DIR");
         const fs::path guest = env_or_empty("VIGIL_VM_GUEST_INIT");
         ASSERT_TRUE(fs::exists(kernel_dir / "vmlinuz")) << "no kernel in " << kernel_dir;
@@ -204,14 +214,12 @@ protected:
         initrd_ = work_ / "initramfs.cpio";
         std::ofstream(initrd_, std::ios::binary) << cpio.finish();
     }
-    void TearDown() override
-    {
+    void TearDown() override {
         std::error_code ec;
         if (!work_.empty()) fs::remove_all(work_, ec);
     }
 
-    QemuRun boot(const std::string& mode, std::chrono::seconds limit)
-    {
+    QemuRun boot(const std::string& mode, std::chrono::seconds limit) {
         Qemu qemu(kernel_, initrd_,
                   "console=ttyS0 quiet panic=-1 vigil.mode=" + mode +
                       " vigil.timeout=" + std::to_string(kTimeoutSeconds));
@@ -223,19 +231,18 @@ protected:
     fs::path work_;
 };
 
-double seconds_between(Clock::time_point a, Clock::time_point b)
-{
+double seconds_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
 }
 
-TEST_F(WatchdogVmTest, PettingKeepsTheGuestAliveAndStoppingResetsItWithinTheTimeout)
-{
+TEST_F(WatchdogVmTest, PettingKeepsTheGuestAliveAndStoppingResetsItWithinTheTimeout) {
     const auto run = boot("stop", 120s);
     const auto armed = run.first("vigil: armed");
     const auto last_pet = run.first("vigil: last pet");
     ASSERT_TRUE(armed) << run.transcript();
     EXPECT_NE(run.transcript().find("identity=i6300ESB"), std::string::npos) << run.transcript();
-    ASSERT_TRUE(last_pet) << "the guest did not survive 3 timeouts of petting\n" << run.transcript();
+    ASSERT_TRUE(last_pet) << "the guest did not survive 3 timeouts of petting\n"
+                          << run.transcript();
     EXPECT_GE(seconds_between(*armed, *last_pet), 3.0 * kTimeoutSeconds - 1.0);
     ASSERT_TRUE(run.exited_at) << "no reset within the limit\n" << run.transcript();
     const double reset_after = seconds_between(*last_pet, *run.exited_at);
@@ -247,18 +254,17 @@ TEST_F(WatchdogVmTest, PettingKeepsTheGuestAliveAndStoppingResetsItWithinTheTime
     EXPECT_EQ(run.transcript().find("FAIL"), std::string::npos) << run.transcript();
 }
 
-TEST_F(WatchdogVmTest, TheMagicCloseDisarms)
-{
+TEST_F(WatchdogVmTest, TheMagicCloseDisarms) {
     const auto run = boot("magic", 120s);
     ASSERT_TRUE(run.first("vigil: disarmed")) << run.transcript();
-    ASSERT_TRUE(run.first("vigil: survived")) << "reset after the magic close\n" << run.transcript();
+    ASSERT_TRUE(run.first("vigil: survived")) << "reset after the magic close\n"
+                                              << run.transcript();
     ASSERT_TRUE(run.exited_at) << run.transcript();
     EXPECT_EQ(run.exit_status, 0);
     EXPECT_EQ(run.transcript().find("FAIL"), std::string::npos) << run.transcript();
 }
 
-TEST_F(WatchdogVmTest, ACloseWithoutTheMagicCharacterLeavesTheTimerRunning)
-{
+TEST_F(WatchdogVmTest, ACloseWithoutTheMagicCharacterLeavesTheTimerRunning) {
     const auto run = boot("close", 120s);
     const auto closed = run.first("vigil: closed without the magic character");
     ASSERT_TRUE(closed) << run.transcript();

@@ -34,16 +34,15 @@ struct FakeDeviceState {
 };
 
 class FakeWatchdogDevice final : public WatchdogDevice {
-public:
-    explicit FakeWatchdogDevice(std::shared_ptr<FakeDeviceState> state) : state_(std::move(state)) {}
+  public:
+    explicit FakeWatchdogDevice(std::shared_ptr<FakeDeviceState> state)
+        : state_(std::move(state)) {}
 
-    std::expected<WatchdogInfo, Error> info() override
-    {
+    std::expected<WatchdogInfo, Error> info() override {
         if (!state_->has_getsupport) return std::unexpected(missing("WDIOC_GETSUPPORT"));
         return WatchdogInfo{"fake", state_->options, 1};
     }
-    std::expected<int, Error> set_timeout(int seconds) override
-    {
+    std::expected<int, Error> set_timeout(int seconds) override {
         if (!state_->has_settimeout) return std::unexpected(missing("WDIOC_SETTIMEOUT"));
         if (seconds < 1 || seconds > state_->max_timeout) {
             return std::unexpected(Error::from_errno("WDIOC_SETTIMEOUT", EINVAL));
@@ -52,18 +51,15 @@ public:
         state_->timeout = (seconds + g - 1) / g * g;
         return state_->timeout;
     }
-    std::expected<int, Error> timeout() override
-    {
+    std::expected<int, Error> timeout() override {
         if (!state_->has_gettimeout) return std::unexpected(missing("WDIOC_GETTIMEOUT"));
         return state_->timeout;
     }
-    std::expected<int, Error> time_left() override
-    {
+    std::expected<int, Error> time_left() override {
         if (!state_->has_gettimeleft) return std::unexpected(missing("WDIOC_GETTIMELEFT"));
         return state_->time_left;
     }
-    std::expected<void, Error> keepalive_ioctl() override
-    {
+    std::expected<void, Error> keepalive_ioctl() override {
         if (!state_->has_keepalive_ioctl) return std::unexpected(missing("WDIOC_KEEPALIVE"));
         if (!state_->keepalive_errors.empty()) {
             const int err = state_->keepalive_errors.front();
@@ -73,23 +69,22 @@ public:
         ++state_->keepalives;
         return {};
     }
-    std::expected<void, Error> write(std::string_view bytes) override
-    {
+    std::expected<void, Error> write(std::string_view bytes) override {
         if (state_->closed) return std::unexpected(Error::from_errno("write", EBADF));
         state_->written.append(bytes);
         state_->expect_close = bytes.find('V') != std::string_view::npos;
         ++state_->keepalives;
         return {};
     }
-    void close() override
-    {
+    void close() override {
         if (state_->closed) return;
         state_->closed = true;
-        state_->stopped_by_close = state_->expect_close || (state_->options & WDIOF_MAGICCLOSE) == 0;
+        state_->stopped_by_close =
+            state_->expect_close || (state_->options & WDIOF_MAGICCLOSE) == 0;
     }
     const std::filesystem::path& path() const override { return path_; }
 
-private:
+  private:
     static Error missing(const char* what) { return Error::from_errno(what, ENOTTY); }
 
     std::shared_ptr<FakeDeviceState> state_;

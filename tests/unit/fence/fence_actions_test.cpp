@@ -25,20 +25,17 @@ struct FakeRebootCalls final : RebootCalls {
     std::string sysrq_written;
     int syscalls = 0;
 
-    int reboot_syscall() override
-    {
+    int reboot_syscall() override {
         ++syscalls;
         return syscall_errno;
     }
-    int sysrq(char command) override
-    {
+    int sysrq(char command) override {
         sysrq_written += command;
         return sysrq_errno;
     }
 };
 
-TEST(RebootTest, FallsBackToSysrqWhenTheSyscallIsRefused)
-{
+TEST(RebootTest, FallsBackToSysrqWhenTheSyscallIsRefused) {
     FakeRebootCalls calls;
     const auto error = reboot_now(calls);
     EXPECT_EQ(calls.syscalls, 1);
@@ -47,8 +44,7 @@ TEST(RebootTest, FallsBackToSysrqWhenTheSyscallIsRefused)
     EXPECT_NE(error.message.find("still up"), std::string::npos) << error.message;
 }
 
-TEST(RebootTest, ReportsBothFailures)
-{
+TEST(RebootTest, ReportsBothFailures) {
     FakeRebootCalls calls;
     calls.sysrq_errno = ENOENT;
     const auto error = reboot_now(calls);
@@ -56,10 +52,10 @@ TEST(RebootTest, ReportsBothFailures)
     EXPECT_NE(error.message.find("No such file"), std::string::npos) << error.message;
 }
 
-TEST(RebootTest, TheRealSysrqWriterWritesTheCommandCharacter)
-{
+TEST(RebootTest, TheRealSysrqWriterWritesTheCommandCharacter) {
     // Pointed at a plain file: never the real trigger in a test.
-    const fs::path trigger = fs::temp_directory_path() / ("vigil-sysrq-" + std::to_string(::getpid()));
+    const fs::path trigger =
+        fs::temp_directory_path() / ("vigil-sysrq-" + std::to_string(::getpid()));
     std::ofstream(trigger).close();
     LinuxRebootCalls calls(trigger);
     EXPECT_EQ(calls.sysrq('b'), 0);
@@ -83,8 +79,7 @@ struct FakeDomains final : DomainControl {
     };
     std::map<std::string, Vm> vms;
 
-    std::expected<DomainState, Error> state(const std::string& name) override
-    {
+    std::expected<DomainState, Error> state(const std::string& name) override {
         auto it = vms.find(name);
         if (it == vms.end()) return DomainState::kMissing;
         auto& vm = it->second;
@@ -92,13 +87,11 @@ struct FakeDomains final : DomainControl {
         if (vm.shutdowns > 0 && vm.shutdown_after_steps > 0) --vm.shutdown_after_steps;
         return vm.state;
     }
-    std::expected<void, Error> shutdown(const std::string& name) override
-    {
+    std::expected<void, Error> shutdown(const std::string& name) override {
         ++vms.at(name).shutdowns;
         return {};
     }
-    std::expected<void, Error> destroy(const std::string& name) override
-    {
+    std::expected<void, Error> destroy(const std::string& name) override {
         auto& vm = vms.at(name);
         ++vm.destroys;
         if (vm.destroy_fails) return std::unexpected(Error{ErrorKind::kFailed, "destroy refused"});
@@ -107,8 +100,7 @@ struct FakeDomains final : DomainControl {
     }
 };
 
-TEST(VmStopTest, GracefulShutdownThenDestroyAfterTheGrace)
-{
+TEST(VmStopTest, GracefulShutdownThenDestroyAfterTheGrace) {
     FakeDomains hv;
     hv.vms["polite"] = {DomainState::kRunning, 1};
     hv.vms["stubborn"] = {DomainState::kRunning, -1};
@@ -129,8 +121,7 @@ TEST(VmStopTest, GracefulShutdownThenDestroyAfterTheGrace)
     EXPECT_TRUE(job.all_stopped());
 }
 
-TEST(VmStopTest, APausedGuestIsDestroyedAtOnce)
-{
+TEST(VmStopTest, APausedGuestIsDestroyedAtOnce) {
     FakeDomains hv;
     hv.vms["paused"] = {DomainState::kPaused, 0};
     auto job = VmStopJob::start(hv, {"paused"}, 30s, {});
@@ -139,8 +130,7 @@ TEST(VmStopTest, APausedGuestIsDestroyedAtOnce)
     EXPECT_EQ(hv.vms["paused"].shutdowns, 0);
 }
 
-TEST(VmStopTest, AVmThatCannotBeStoppedIsAFailure)
-{
+TEST(VmStopTest, AVmThatCannotBeStoppedIsAFailure) {
     FakeDomains hv;
     hv.vms["stuck"] = {DomainState::kRunning, -1, true};
     const auto t0 = std::chrono::steady_clock::time_point{};
@@ -151,8 +141,7 @@ TEST(VmStopTest, AVmThatCannotBeStoppedIsAFailure)
     EXPECT_FALSE(job.all_stopped());
 }
 
-TEST(VmStopTest, AgainstLibvirtsTestDriver)
-{
+TEST(VmStopTest, AgainstLibvirtsTestDriver) {
     // libvirt's built-in test hypervisor: real API, in-process, one running
     // domain named "test".
     auto hv = LibvirtDomainControl::make("test:///default");
@@ -173,9 +162,8 @@ TEST(VmStopTest, AgainstLibvirtsTestDriver)
 // ---- flight recorder --------------------------------------------------------
 
 class FlightRecorderTest : public ::testing::Test {
-protected:
-    void SetUp() override
-    {
+  protected:
+    void SetUp() override {
         dir_ = fs::temp_directory_path() / ("vigil-flight-" + std::to_string(::getpid()));
         fs::create_directories(dir_);
     }
@@ -183,8 +171,7 @@ protected:
     fs::path dir_;
 };
 
-TEST_F(FlightRecorderTest, KeepsTheLastNEvidenceRecordsAndReadsThemBack)
-{
+TEST_F(FlightRecorderTest, KeepsTheLastNEvidenceRecordsAndReadsThemBack) {
     auto rec = FlightRecorder::make(dir_ / "record", 3);
     ASSERT_TRUE(rec);
     for (int i = 1; i <= 5; ++i) rec->note("evidence " + std::to_string(i));
@@ -197,21 +184,20 @@ TEST_F(FlightRecorderTest, KeepsTheLastNEvidenceRecordsAndReadsThemBack)
     ASSERT_TRUE(back) << back.error().message;
     ASSERT_TRUE(*back);
     EXPECT_EQ((*back)->decision, "reboot: I/O in flight on sdb after storage loss");
-    EXPECT_EQ((*back)->evidence, (std::vector<std::string>{"evidence 4", "evidence 5", "multi\nline \\ text"}));
+    EXPECT_EQ((*back)->evidence,
+              (std::vector<std::string>{"evidence 4", "evidence 5", "multi\nline \\ text"}));
     EXPECT_EQ((*back)->written_at, when);
     EXPECT_EQ((*back)->boot_id, current_boot_id());
     EXPECT_FALSE((*back)->boot_id.empty());
 }
 
-TEST_F(FlightRecorderTest, NoRecordIsNotAnError)
-{
+TEST_F(FlightRecorderTest, NoRecordIsNotAnError) {
     auto back = FlightRecorder::read(dir_ / "none");
     ASSERT_TRUE(back);
     EXPECT_FALSE(*back);
 }
 
-TEST_F(FlightRecorderTest, ADamagedRecordIsReportedNotTrusted)
-{
+TEST_F(FlightRecorderTest, ADamagedRecordIsReportedNotTrusted) {
     auto rec = FlightRecorder::make(dir_ / "record", 4);
     ASSERT_TRUE(rec);
     rec->note("e");
@@ -233,8 +219,7 @@ TEST_F(FlightRecorderTest, ADamagedRecordIsReportedNotTrusted)
     EXPECT_EQ(back.error().kind, ErrorKind::kBadOutput);
 }
 
-TEST_F(FlightRecorderTest, ANewRecordReplacesTheOld)
-{
+TEST_F(FlightRecorderTest, ANewRecordReplacesTheOld) {
     auto rec = FlightRecorder::make(dir_ / "record", 2);
     ASSERT_TRUE(rec);
     ASSERT_TRUE(rec->commit("first", std::chrono::system_clock::now()));
@@ -242,8 +227,7 @@ TEST_F(FlightRecorderTest, ANewRecordReplacesTheOld)
     EXPECT_EQ(FlightRecorder::read(dir_ / "record").value()->decision, "second");
 }
 
-TEST_F(FlightRecorderTest, RefusesAMissingDirectory)
-{
+TEST_F(FlightRecorderTest, RefusesAMissingDirectory) {
     auto rec = FlightRecorder::make(dir_ / "missing" / "record", 2);
     ASSERT_FALSE(rec);
     EXPECT_EQ(rec.error().kind, ErrorKind::kNotFound);

@@ -19,43 +19,42 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 class FenceAgentTest : public ::testing::Test {
-protected:
-    void SetUp() override
-    {
+  protected:
+    void SetUp() override {
         dir_ = fs::temp_directory_path() / ("vigil-agent-" + std::to_string(::getpid()));
         fs::create_directories(dir_);
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    fs::path agent(const std::string& name, const std::string& body)
-    {
+    fs::path agent(const std::string& name, const std::string& body) {
         const auto path = dir_ / name;
         std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
         fs::permissions(path, fs::perms::owner_all);
         return path;
     }
 
-    std::string file(const std::string& name) const
-    {
+    std::string file(const std::string& name) const {
         std::ifstream in(dir_ / name);
         std::stringstream text;
         text << in.rdbuf();
         return text.str();
     }
 
-    FenceAgentRequest request(const fs::path& path, FenceAction action = FenceAction::kOff)
-    {
-        return FenceAgentRequest{path, {{"ip", "127.0.0.1"}, {"username", "admin"}, {"password", "s3cret"}},
-                                 action, 5000ms};
+    FenceAgentRequest request(const fs::path& path, FenceAction action = FenceAction::kOff) {
+        return FenceAgentRequest{
+            path,
+            {{"ip", "127.0.0.1"}, {"username", "admin"}, {"password", "s3cret"}},
+            action,
+            5000ms};
     }
 
     fs::path dir_;
 };
 
-TEST_F(FenceAgentTest, ParametersGoToStdinAndNeverToTheCommandLine)
-{
-    const auto path = agent("fence_ok", "cat > " + (dir_ / "stdin").string() + "; echo \"$@\" > " +
-                                            (dir_ / "args").string() + "; echo 'Success: Powered OFF'");
+TEST_F(FenceAgentTest, ParametersGoToStdinAndNeverToTheCommandLine) {
+    const auto path =
+        agent("fence_ok", "cat > " + (dir_ / "stdin").string() + "; echo \"$@\" > " +
+                              (dir_ / "args").string() + "; echo 'Success: Powered OFF'");
     auto result = run_fence_agent(request(path));
     ASSERT_TRUE(result) << result.error().message;
     EXPECT_EQ(result->outcome, FenceOutcome::kSucceeded) << result->detail;
@@ -64,9 +63,10 @@ TEST_F(FenceAgentTest, ParametersGoToStdinAndNeverToTheCommandLine)
     EXPECT_EQ(file("args"), "\n");
 }
 
-TEST_F(FenceAgentTest, AFailedFenceIsNotAConfirmation)
-{
-    const auto path = agent("fence_fail", "cat >/dev/null; echo 'ERROR: Failed: Unable to obtain correct plug status' >&2; exit 1");
+TEST_F(FenceAgentTest, AFailedFenceIsNotAConfirmation) {
+    const auto path = agent(
+        "fence_fail",
+        "cat >/dev/null; echo 'ERROR: Failed: Unable to obtain correct plug status' >&2; exit 1");
     auto result = run_fence_agent(request(path));
     ASSERT_TRUE(result);
     EXPECT_EQ(result->outcome, FenceOutcome::kFailed);
@@ -75,8 +75,7 @@ TEST_F(FenceAgentTest, AFailedFenceIsNotAConfirmation)
     EXPECT_FALSE(result->confirmed_off());
 }
 
-TEST_F(FenceAgentTest, SuccessWithoutTheWordsIsBadOutput)
-{
+TEST_F(FenceAgentTest, SuccessWithoutTheWordsIsBadOutput) {
     const auto path = agent("fence_garbage", "cat >/dev/null; echo 'all good, probably'");
     auto result = run_fence_agent(request(path));
     ASSERT_TRUE(result);
@@ -85,8 +84,7 @@ TEST_F(FenceAgentTest, SuccessWithoutTheWordsIsBadOutput)
     EXPECT_NE(result->output.find("probably"), std::string::npos);
 }
 
-TEST_F(FenceAgentTest, AHangingAgentAndItsChildrenAreKilledAtTheTimeout)
-{
+TEST_F(FenceAgentTest, AHangingAgentAndItsChildrenAreKilledAtTheTimeout) {
     const auto pidfile = dir_ / "child.pid";
     const auto path = agent("fence_hang", "sleep 600 & echo $! > " + pidfile.string() + "; wait");
     auto req = request(path);
@@ -113,21 +111,20 @@ TEST_F(FenceAgentTest, AHangingAgentAndItsChildrenAreKilledAtTheTimeout)
     EXPECT_TRUE(gone) << "helper " << child << " outlived the timeout";
 }
 
-TEST_F(FenceAgentTest, StatusReportsThePowerState)
-{
-    auto on = run_fence_agent(request(agent("fence_on", "cat >/dev/null; echo 'Status: ON'"), FenceAction::kStatus));
+TEST_F(FenceAgentTest, StatusReportsThePowerState) {
+    auto on = run_fence_agent(
+        request(agent("fence_on", "cat >/dev/null; echo 'Status: ON'"), FenceAction::kStatus));
     ASSERT_TRUE(on);
     EXPECT_EQ(on->outcome, FenceOutcome::kSucceeded);
     EXPECT_EQ(on->power, PowerState::kOn);
-    auto off = run_fence_agent(
-        request(agent("fence_off", "cat >/dev/null; echo 'Status: OFF'; exit 2"), FenceAction::kStatus));
+    auto off = run_fence_agent(request(
+        agent("fence_off", "cat >/dev/null; echo 'Status: OFF'; exit 2"), FenceAction::kStatus));
     ASSERT_TRUE(off);
     EXPECT_EQ(off->outcome, FenceOutcome::kSucceeded);
     EXPECT_TRUE(off->confirmed_off());
 }
 
-TEST_F(FenceAgentTest, RefusesParametersThatCouldInjectAnother)
-{
+TEST_F(FenceAgentTest, RefusesParametersThatCouldInjectAnother) {
     auto req = request(agent("fence_ok", "cat >/dev/null"));
     req.parameters.push_back({"plug", "1\naction=on"});
     auto run = FenceAgentRun::start(req, std::chrono::steady_clock::now());
@@ -137,20 +134,22 @@ TEST_F(FenceAgentTest, RefusesParametersThatCouldInjectAnother)
     EXPECT_FALSE(FenceAgentRun::start(req, std::chrono::steady_clock::now()));
 }
 
-TEST_F(FenceAgentTest, AMissingAgentIsNotFound)
-{
+TEST_F(FenceAgentTest, AMissingAgentIsNotFound) {
     auto run = FenceAgentRun::start(request(dir_ / "fence_none"), std::chrono::steady_clock::now());
     ASSERT_FALSE(run);
     EXPECT_EQ(run.error().kind, ErrorKind::kNotFound);
     EXPECT_FALSE(FenceAgentRun::start(request("fence_relative"), std::chrono::steady_clock::now()));
 }
 
-TEST(FenceAgentOutputTest, StatusExitCodeAndLineMustAgree)
-{
-    EXPECT_EQ(interpret_agent_output(FenceAction::kStatus, 0, "Status: OFF\n").outcome, FenceOutcome::kBadOutput);
-    EXPECT_EQ(interpret_agent_output(FenceAction::kStatus, 2, "Status: ON\n").outcome, FenceOutcome::kBadOutput);
-    EXPECT_EQ(interpret_agent_output(FenceAction::kStatus, 1, "ERROR: Failed: x\n").outcome, FenceOutcome::kFailed);
-    EXPECT_EQ(interpret_agent_output(FenceAction::kOff, 0, "Success: Already OFF\n").power, PowerState::kOff);
+TEST(FenceAgentOutputTest, StatusExitCodeAndLineMustAgree) {
+    EXPECT_EQ(interpret_agent_output(FenceAction::kStatus, 0, "Status: OFF\n").outcome,
+              FenceOutcome::kBadOutput);
+    EXPECT_EQ(interpret_agent_output(FenceAction::kStatus, 2, "Status: ON\n").outcome,
+              FenceOutcome::kBadOutput);
+    EXPECT_EQ(interpret_agent_output(FenceAction::kStatus, 1, "ERROR: Failed: x\n").outcome,
+              FenceOutcome::kFailed);
+    EXPECT_EQ(interpret_agent_output(FenceAction::kOff, 0, "Success: Already OFF\n").power,
+              PowerState::kOff);
     EXPECT_EQ(interpret_agent_output(FenceAction::kOff, 0, "Success: Powered ON\n").outcome,
               FenceOutcome::kBadOutput);
     EXPECT_EQ(interpret_agent_output(FenceAction::kReboot, 0, "Success: Rebooted\n").outcome,

@@ -12,19 +12,18 @@ using testing::FakeDeviceState;
 using testing::FakeWatchdogDevice;
 
 class WatchdogTest : public ::testing::Test {
-protected:
-    std::expected<Watchdog, Error> make(std::chrono::seconds timeout = 5s)
-    {
+  protected:
+    std::expected<Watchdog, Error> make(std::chrono::seconds timeout = 5s) {
         return Watchdog::make(WatchdogOptions{"/dev/fake-watchdog", timeout},
-                              std::make_unique<FakeWatchdogDevice>(state_), [this] { return now_; });
+                              std::make_unique<FakeWatchdogDevice>(state_),
+                              [this] { return now_; });
     }
 
     std::shared_ptr<FakeDeviceState> state_ = std::make_shared<FakeDeviceState>();
     SteadyClock::time_point now_{};
 };
 
-TEST_F(WatchdogTest, SetsTheTimeoutAndPetsOnceAtStart)
-{
+TEST_F(WatchdogTest, SetsTheTimeoutAndPetsOnceAtStart) {
     auto dog = make(5s);
     ASSERT_TRUE(dog) << dog.error().message;
     EXPECT_EQ(state_->timeout, 5);
@@ -35,8 +34,7 @@ TEST_F(WatchdogTest, SetsTheTimeoutAndPetsOnceAtStart)
     EXPECT_EQ(dog->capabilities().identity, "fake");
 }
 
-TEST_F(WatchdogTest, RefusesATimeoutTheDriverRoundsAndReleasesTheDevice)
-{
+TEST_F(WatchdogTest, RefusesATimeoutTheDriverRoundsAndReleasesTheDevice) {
     state_->granularity = 4;
     auto dog = make(5s);
     ASSERT_FALSE(dog);
@@ -47,8 +45,7 @@ TEST_F(WatchdogTest, RefusesATimeoutTheDriverRoundsAndReleasesTheDevice)
     EXPECT_TRUE(state_->stopped_by_close);
 }
 
-TEST_F(WatchdogTest, RefusesATimeoutOutsideTheDriverRange)
-{
+TEST_F(WatchdogTest, RefusesATimeoutOutsideTheDriverRange) {
     state_->max_timeout = 3;
     auto dog = make(5s);
     ASSERT_FALSE(dog);
@@ -56,8 +53,7 @@ TEST_F(WatchdogTest, RefusesATimeoutOutsideTheDriverRange)
     EXPECT_TRUE(state_->stopped_by_close);
 }
 
-TEST_F(WatchdogTest, AcceptsAFixedTimeoutThatMatches)
-{
+TEST_F(WatchdogTest, AcceptsAFixedTimeoutThatMatches) {
     state_->has_settimeout = false;
     state_->timeout = 5;
     auto dog = make(5s);
@@ -66,8 +62,7 @@ TEST_F(WatchdogTest, AcceptsAFixedTimeoutThatMatches)
     EXPECT_TRUE(dog->capabilities().get_timeout);
 }
 
-TEST_F(WatchdogTest, RefusesAFixedTimeoutThatDiffers)
-{
+TEST_F(WatchdogTest, RefusesAFixedTimeoutThatDiffers) {
     state_->has_settimeout = false;
     state_->timeout = 60;
     auto dog = make(5s);
@@ -75,8 +70,7 @@ TEST_F(WatchdogTest, RefusesAFixedTimeoutThatDiffers)
     EXPECT_EQ(dog.error().kind, ErrorKind::kInvalidArgument);
 }
 
-TEST_F(WatchdogTest, RefusesADeviceThatCannotTellItsTimeout)
-{
+TEST_F(WatchdogTest, RefusesADeviceThatCannotTellItsTimeout) {
     state_->has_settimeout = false;
     state_->has_gettimeout = false;
     auto dog = make(5s);
@@ -84,8 +78,18 @@ TEST_F(WatchdogTest, RefusesADeviceThatCannotTellItsTimeout)
     EXPECT_EQ(dog.error().kind, ErrorKind::kUnsupported);
 }
 
-TEST_F(WatchdogTest, FallsBackToWritesWithoutTheKeepaliveIoctl)
-{
+TEST_F(WatchdogTest, AnIoErrorAtStartLeavesTheTimerRunning) {
+    // A restart after a crash may meet a flaky device while HA VMs run here:
+    // the host must still be reset if vigild does not come back.
+    state_->keepalive_errors = {EIO};
+    auto dog = make(5s);
+    ASSERT_FALSE(dog);
+    EXPECT_EQ(dog.error().kind, ErrorKind::kIo);
+    EXPECT_TRUE(state_->closed);
+    EXPECT_FALSE(state_->stopped_by_close);
+}
+
+TEST_F(WatchdogTest, FallsBackToWritesWithoutTheKeepaliveIoctl) {
     state_->has_keepalive_ioctl = false;
     state_->has_getsupport = false;
     state_->has_gettimeleft = false;
@@ -98,8 +102,7 @@ TEST_F(WatchdogTest, FallsBackToWritesWithoutTheKeepaliveIoctl)
     EXPECT_EQ(state_->written.find('V'), std::string::npos);
 }
 
-TEST_F(WatchdogTest, CountsPetsLatePetsAndAge)
-{
+TEST_F(WatchdogTest, CountsPetsLatePetsAndAge) {
     auto dog = make(4s);
     ASSERT_TRUE(dog);
     now_ += 1s;
@@ -118,8 +121,7 @@ TEST_F(WatchdogTest, CountsPetsLatePetsAndAge)
     EXPECT_TRUE(s.armed);
 }
 
-TEST_F(WatchdogTest, TimeLeftFromTheDriverWhenItCanTell)
-{
+TEST_F(WatchdogTest, TimeLeftFromTheDriverWhenItCanTell) {
     auto dog = make(5s);
     ASSERT_TRUE(dog);
     state_->time_left = 3;
@@ -129,8 +131,7 @@ TEST_F(WatchdogTest, TimeLeftFromTheDriverWhenItCanTell)
     EXPECT_EQ(left->value, 3s);
 }
 
-TEST_F(WatchdogTest, TimeLeftEstimatedWhenTheDriverCannotTell)
-{
+TEST_F(WatchdogTest, TimeLeftEstimatedWhenTheDriverCannotTell) {
     state_->has_gettimeleft = false;
     auto dog = make(5s);
     ASSERT_TRUE(dog);
@@ -143,8 +144,7 @@ TEST_F(WatchdogTest, TimeLeftEstimatedWhenTheDriverCannotTell)
     EXPECT_EQ(dog->time_left()->value, 0ms);
 }
 
-TEST_F(WatchdogTest, AKeepaliveErrorIsReportedAndCounted)
-{
+TEST_F(WatchdogTest, AKeepaliveErrorIsReportedAndCounted) {
     auto dog = make(5s);
     ASSERT_TRUE(dog);
     state_->keepalive_errors = {EIO, 0};
@@ -160,8 +160,7 @@ TEST_F(WatchdogTest, AKeepaliveErrorIsReportedAndCounted)
     EXPECT_EQ(s.pets, 2u);
 }
 
-TEST_F(WatchdogTest, WithheldPetsAreCountedByReason)
-{
+TEST_F(WatchdogTest, WithheldPetsAreCountedByReason) {
     auto dog = make(5s);
     ASSERT_TRUE(dog);
     dog->withhold(WithholdReason::kFenceDecided);
@@ -174,8 +173,7 @@ TEST_F(WatchdogTest, WithheldPetsAreCountedByReason)
     EXPECT_EQ(state_->keepalives, 1);  // withholding never touches the device
 }
 
-TEST_F(WatchdogTest, DisarmWritesTheMagicCharacterAndCloses)
-{
+TEST_F(WatchdogTest, DisarmWritesTheMagicCharacterAndCloses) {
     auto dog = make(5s);
     ASSERT_TRUE(dog);
     ASSERT_TRUE(dog->disarm());
@@ -186,8 +184,7 @@ TEST_F(WatchdogTest, DisarmWritesTheMagicCharacterAndCloses)
     EXPECT_FALSE(dog->time_left());
 }
 
-TEST_F(WatchdogTest, DestructionWithoutDisarmLeavesTheTimerRunning)
-{
+TEST_F(WatchdogTest, DestructionWithoutDisarmLeavesTheTimerRunning) {
     {
         auto dog = make(5s);
         ASSERT_TRUE(dog);
@@ -197,8 +194,7 @@ TEST_F(WatchdogTest, DestructionWithoutDisarmLeavesTheTimerRunning)
     EXPECT_FALSE(state_->stopped_by_close);
 }
 
-TEST(WatchdogDeviceTest, OpeningAMissingDeviceIsNotFound)
-{
+TEST(WatchdogDeviceTest, OpeningAMissingDeviceIsNotFound) {
     auto dog = Watchdog::make(WatchdogOptions{"/nonexistent/watchdog", 5s});
     ASSERT_FALSE(dog);
     EXPECT_EQ(dog.error().kind, ErrorKind::kNotFound);
