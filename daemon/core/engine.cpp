@@ -217,7 +217,7 @@ HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now)
     if (peer.status->maintenance) return {PeerClass::kSuspect, Reason::kMaintenance, {}};
     // Silence counts only from when we could hear it: since we started, since our
     // slot reads work again, and since we are back in the quorate partition.
-    TimePoint last_sign = std::max({started_, *reads_ok_since_, *quorate_since_});
+    TimePoint last_sign = std::max({started_, *reads_ok_since_, quorate_since_.value_or(now)});
     if (peer.last_message) last_sign = std::max(last_sign, *peer.last_message);
     if (peer.last_slot_advance) last_sign = std::max(last_sign, *peer.last_slot_advance);
     std::vector<Fact> evidence{age("silent_for", now, last_sign)};

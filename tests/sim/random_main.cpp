@@ -98,10 +98,12 @@ int main(int argc, char** argv) {
     std::uint64_t seed = std::random_device{}();
     if (const char* env = std::getenv("VIGIL_SIM_SEED")) seed = std::strtoull(env, nullptr, 10);
     int runs = 10;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    bool emit = false;  // print each run's cluster.txt and timeline.txt (to keep a seed as a scenario)
+    for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--seed") seed = std::strtoull(argv[i + 1], nullptr, 10);
-        else if (a == "--runs") runs = std::atoi(argv[i + 1]);
+        if (a == "--emit") emit = true;
+        else if (a == "--seed" && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
+        else if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
     }
     std::cout << "seed " << seed << " (replay: VIGIL_SIM_SEED=" << seed << " vigil_sim_random --runs " << runs
               << ")\n";
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
         const std::uint64_t run_seed = seed + static_cast<std::uint64_t>(run);
         Gen gen(run_seed);
         const auto g = gen.make();
+        if (emit) std::cout << "--- cluster.txt\n" << g.cluster << "--- timeline.txt\n" << g.timeline << "---\n";
         vigil::sim::Scenario s;
         s.name = "random-" + std::to_string(run_seed);
         if (auto r = vigil::sim::parse_cluster(g.cluster, s); !r) {

@@ -394,6 +394,73 @@ TEST_F(EngineTest, AssignedButOwnerStillAliveInOurViewIsNotStarted) {
     }
 }
 
+TEST_F(EngineTest, OutsideTheQuoratePartitionNobodyIsDead) {
+    auto e = make(1);
+    e.observe(t(0), MembershipEvidence{.members = ids({1}), .quorate = false});
+    for (double s = 0; s <= 30; s += 1) {
+        // h3's slot never moves (its path is stalled) but it may be quorate elsewhere.
+        local_ok(e, t(s), {peer_status(2, static_cast<std::uint64_t>(s) + 1, {}, SelfState::kOk, true, true),
+                           peer_status(3, 4, {"web"})});
+        const auto r = e.tick(t(s));
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty());
+    }
+    EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kSuspect);
+}
+
+TEST_F(EngineTest, SilenceIsCountedFromRegainingQuorum) {
+    auto e = make(2);
+    e.observe(t(0), MembershipEvidence{.members = ids({2}), .quorate = false});
+    for (double s = 0; s <= 30; s += 1) {
+        local_ok(e, t(s), {peer_status(1, 3, {"web"}), peer_status(3, static_cast<std::uint64_t>(s) + 1)});
+        (void)e.tick(t(s));
+    }
+    e.observe(t(30.5), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    std::optional<double> dead_at;
+    for (double s = 31; s <= 40; s += 1) {
+        e.observe(t(s), PeerMessageEvidence{peer_status(3, static_cast<std::uint64_t>(s) + 1)});
+        local_ok(e, t(s), {peer_status(1, 3, {"web"}), peer_status(3, static_cast<std::uint64_t>(s) + 1)});
+        (void)e.tick(t(s));
+        if (!dead_at && e.peer_class(HostId{1}) == PeerClass::kDead) dead_at = s;
+    }
+    ASSERT_TRUE(dead_at.has_value());
+    EXPECT_DOUBLE_EQ(*dead_at, 38.0);  // 30.5 + 7, at the next tick
+}
+
+TEST_F(EngineTest, InFlightIoMustPersistAHeartbeatBeforeItFences) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    for (double s = 0; s <= 12; s += 1) {
+        // Local loss from t=5; in flight only from t=11, when peers also lose storage.
+        const bool outage = s >= 11;
+        const auto seq = static_cast<std::uint64_t>(s) + 1;
+        e.observe(t(s), PeerMessageEvidence{peer_status(1, seq, {}, SelfState::kOk, s < 11.5)});
+        e.observe(t(s), PeerMessageEvidence{peer_status(2, seq, {}, SelfState::kOk, s < 11.5)});
+        if (s < 5) {
+            local_ok(e, t(s));
+        } else {
+            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = outage});
+            e.observe(t(s), SlotWriteEvidence{.ok = false});
+        }
+        const auto r = e.tick(t(s));
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kSelfFenceReboot).empty()) << s;
+    }
+}
+
+TEST_F(EngineTest, AMemberStillWritingItsSlotStaysAliveThroughLostMessages) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 5, seq);
+    for (double s = 6; s <= 9; s += 1) {
+        ++seq;  // h3's messages are lost, its slot keeps moving, membership unchanged
+        const auto h2 = peer_status(2, seq, {"dns"});
+        e.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e, t(s), {h2, peer_status(3, seq, {"db", "web"})});
+        (void)e.tick(t(s));
+        EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kAlive) << s;
+    }
+}
+
 TEST_F(EngineTest, DecisionsCarryTheirEvidenceInOneStableLine) {
     Decision d{.kind = DecisionKind::kPeerClass, .reason = Reason::kFenceDelayElapsed, .peer = HostId{3},
                .peer_class = PeerClass::kDead};
