@@ -520,7 +520,8 @@ TickResult HostEngine::tick(TimePoint now) {
         state = SelfState::kStorageLost;
         std::vector<Fact> ev{age("lost_for", now, *trouble_since_),
                              fact("io_in_flight", io_in_flight() ? "yes" : "no")};
-        raise("storage-lost", AlertKind::kStorageLost, Reason::kStorageLostNothingInFlight, ev);
+        raise("storage-lost", AlertKind::kStorageLost,
+              io_in_flight() ? Reason::kStorageLostIoInFlight : Reason::kStorageLostNothingInFlight, ev);
         if (!local_problem) {
             raise("global-storage-outage", AlertKind::kGlobalStorageOutage, Reason::kGlobalStorageOutage);
         } else if (maintenance_) {
