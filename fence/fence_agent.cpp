@@ -16,8 +16,8 @@ namespace vigil::fence {
 
 namespace {
 
-constexpr std::size_t kMaxOutput = 64 * 1024;
-constexpr std::size_t kMaxStdin = 32 * 1024;  // well inside a pipe's buffer
+constexpr std::size_t kMaxOutput = std::size_t{64} * 1024;
+constexpr std::size_t kMaxStdin = std::size_t{32} * 1024;  // well inside a pipe's buffer
 
 bool has_line_break(const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; }
 

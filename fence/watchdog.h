@@ -4,6 +4,7 @@
 // only on a deliberate, clean stop. Not thread-safe by design: it has one caller.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -127,6 +128,12 @@ class Watchdog {
     [[nodiscard]] std::expected<void, Error> disarm();
 
     [[nodiscard]] WatchdogStatus status();
+    // How often the loop should pet: a quarter of the timeout, so a single
+    // late timer never starves the device but a stalled loop soon does.
+    [[nodiscard]] std::chrono::milliseconds pet_interval() const {
+        return std::max(std::chrono::milliseconds(100),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(timeout_) / 4);
+    }
     [[nodiscard]] bool armed() const { return armed_; }
     [[nodiscard]] std::chrono::seconds timeout() const { return timeout_; }
     [[nodiscard]] const WatchdogCapabilities& capabilities() const { return capabilities_; }

@@ -14,12 +14,19 @@ work=$(mktemp -d "$dest/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # linux-image-amd64 is a meta package; the image is the package it depends on.
-image=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-if [ -z "$image" ]; then
-  echo "fetch_kernel: cannot resolve linux-image-amd64 (run apt-get update?)" >&2
-  exit 1
+resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+download() { (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$1"); }
+image=$(resolve)
+if [ -z "$image" ] || ! download "$image"; then
+  # Stale or missing package lists: refresh once and retry.
+  apt-get update -qq
+  image=$(resolve)
+  if [ -z "$image" ]; then
+    echo "fetch_kernel: cannot resolve linux-image-amd64 from the package archive" >&2
+    exit 1
+  fi
+  download "$image"
 fi
-(cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$image")
 deb=$(ls "$work"/*.deb)
 dpkg-deb --fsys-tarfile "$deb" |
   tar -x -C "$work" --wildcards './boot/vmlinuz-*' \

@@ -32,6 +32,7 @@ TEST_F(WatchdogTest, SetsTheTimeoutAndPetsOnceAtStart) {
     EXPECT_EQ(dog->capabilities().keepalive, KeepaliveMethod::kIoctl);
     EXPECT_TRUE(dog->capabilities().magic_close);
     EXPECT_EQ(dog->capabilities().identity, "fake");
+    EXPECT_EQ(dog->pet_interval(), 1250ms);
 }
 
 TEST_F(WatchdogTest, RefusesATimeoutTheDriverRoundsAndReleasesTheDevice) {
