@@ -102,6 +102,10 @@ std::expected<void, Error> LinuxWatchdogDevice::write(std::string_view bytes) {
 std::vector<DeviceHolder> find_holders(const std::filesystem::path& path) {
     std::error_code ec;
     const auto target = std::filesystem::weakly_canonical(path, ec).string();
+    // /dev/watchdog and /dev/watchdogN name one device; systemd's
+    // RuntimeWatchdogSec, for one, holds /dev/watchdog0.
+    const std::string kDevPrefix = "/dev/watchdog";
+    const bool any_dev_watchdog = target.rfind(kDevPrefix, 0) == 0;
     std::vector<DeviceHolder> holders;
     for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
         const auto name = proc.path().filename().string();
@@ -111,7 +115,10 @@ std::vector<DeviceHolder> find_holders(const std::filesystem::path& path) {
         std::error_code fd_ec;
         for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fd_ec)) {
             std::error_code link_ec;
-            if (std::filesystem::read_symlink(fd.path(), link_ec).string() != target) continue;
+            const auto link = std::filesystem::read_symlink(fd.path(), link_ec).string();
+            const bool same =
+                link == target || (any_dev_watchdog && link.rfind(kDevPrefix, 0) == 0);
+            if (!same) continue;
             std::string command;
             std::ifstream(proc.path() / "comm") >> command;
             holders.push_back({pid, command});

@@ -1,6 +1,10 @@
 #include "fence/watchdog.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "tests/unit/fence/fake_watchdog_device.h"
 
@@ -199,6 +203,33 @@ TEST(WatchdogDeviceTest, OpeningAMissingDeviceIsNotFound) {
     auto dog = Watchdog::make(WatchdogOptions{"/nonexistent/watchdog", 5s});
     ASSERT_FALSE(dog);
     EXPECT_EQ(dog.error().kind, ErrorKind::kNotFound);
+}
+
+TEST(WatchdogDeviceTest, ARegularFileIsRefusedAndReleasedWithTheMagicCharacter) {
+    // The real device class on a file that answers every ioctl with ENOTTY, as
+    // a driver lacking them all would.
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("vigil-not-a-watchdog-" + std::to_string(::getpid()));
+    std::ofstream(path).close();
+    auto dog = Watchdog::make(WatchdogOptions{path, 5s});
+    ASSERT_FALSE(dog);
+    EXPECT_EQ(dog.error().kind, ErrorKind::kUnsupported) << dog.error().message;
+    std::string written;
+    std::ifstream(path) >> written;
+    EXPECT_EQ(written, "V");
+    std::filesystem::remove(path);
+}
+
+TEST(WatchdogDeviceTest, FindsTheHolderOfAnOpenFile) {
+    const auto path =
+        std::filesystem::temp_directory_path() / ("vigil-held-" + std::to_string(::getpid()));
+    std::ofstream held(path);
+    const auto holders = find_holders(path);
+    ASSERT_EQ(holders.size(), 1u);
+    EXPECT_EQ(holders[0].pid, ::getpid());
+    held.close();
+    EXPECT_TRUE(find_holders(path).empty());
+    std::filesystem::remove(path);
 }
 
 }  // namespace
