@@ -26,6 +26,7 @@ std::expected<Watchdog, Error> Watchdog::make(const WatchdogOptions& options,
             Error{ErrorKind::kInvalidArgument, "watchdog timeout must be positive"});
     }
     Watchdog dog(std::move(device), std::move(clock));
+    dog.loop_thread_ = std::this_thread::get_id();
     dog.armed_ = true;  // opening started the timer
     if (auto ok = dog.setup(options.timeout); !ok) {
         // A configuration the device cannot honour will not heal by restarting:
@@ -122,6 +123,10 @@ std::expected<void, Error> Watchdog::keepalive() {
 
 std::expected<void, Error> Watchdog::pet() {
     if (!armed_) return std::unexpected(Error{ErrorKind::kFailed, "watchdog is disarmed"});
+    if (std::this_thread::get_id() != loop_thread_) {
+        return std::unexpected(
+            Error{ErrorKind::kFailed, "watchdog petted from a thread other than the event loop's"});
+    }
     if (auto ok = keepalive(); !ok) {
         ++withheld_[to_index(WithholdReason::kDeviceError)];
         return ok;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "fence/error.h"
 #include "fence/watchdog_device.h"
@@ -37,6 +38,8 @@ enum class WithholdReason {
     kDeviceError,   // a keepalive was attempted and the device refused it
 };
 inline constexpr std::size_t kWithholdReasonCount = 3;
+inline constexpr std::array<WithholdReason, kWithholdReasonCount> kWithholdReasons = {
+    WithholdReason::kFenceDecided, WithholdReason::kNotSafe, WithholdReason::kDeviceError};
 
 // Index into WatchdogStatus::withheld.
 [[nodiscard]] constexpr std::size_t to_index(WithholdReason reason) {
@@ -118,7 +121,9 @@ class Watchdog {
     // Closes without the magic character: the timer keeps running, as after a crash.
     ~Watchdog();
 
-    // Called from the event loop when the core says this host may live.
+    // Called from the event loop when the core says this host may live. A pet
+    // from any other thread than the one that made the Watchdog is refused: a
+    // helper thread could keep a host with a stalled loop alive.
     [[nodiscard]] std::expected<void, Error> pet();
     // Called from the event loop instead of pet() when the core says no.
     void withhold(WithholdReason reason);
@@ -150,6 +155,7 @@ class Watchdog {
     std::chrono::seconds timeout_{0};
     bool armed_ = false;
     std::optional<SteadyClock::time_point> last_pet_;
+    std::thread::id loop_thread_;  // the thread that made it: the only one that may pet
     std::uint64_t pets_ = 0;
     std::uint64_t late_pets_ = 0;
     std::array<std::uint64_t, kWithholdReasonCount> withheld_{};

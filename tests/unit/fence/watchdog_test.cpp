@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/unit/fence/fake_watchdog_device.h"
 
@@ -163,6 +164,16 @@ TEST_F(WatchdogTest, AKeepaliveErrorIsReportedAndCounted) {
     const auto s = dog->status();
     EXPECT_EQ(s.withheld[to_index(WithholdReason::kDeviceError)], 1u);
     EXPECT_EQ(s.pets, 2u);
+}
+
+TEST_F(WatchdogTest, APetFromAnotherThreadIsRefused) {
+    auto dog = make(5s);
+    ASSERT_TRUE(dog);
+    std::expected<void, Error> from_helper;
+    std::thread([&] { from_helper = dog->pet(); }).join();
+    ASSERT_FALSE(from_helper);
+    EXPECT_EQ(state_->keepalives, 1);
+    EXPECT_TRUE(dog->pet());
 }
 
 TEST_F(WatchdogTest, WithheldPetsAreCountedByReason) {
