@@ -214,7 +214,6 @@ HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now)
     // its watchdog because it is quorate: we cannot tell, so we never call it dead.
     if (!quorate_) return {PeerClass::kSuspect, Reason::kQuorumLost, {}};
     if (!reads_ok_ || !reads_ok_since_) return {PeerClass::kSuspect, Reason::kCannotReadSlots, {}};
-    if (peer.status->maintenance) return {PeerClass::kSuspect, Reason::kMaintenance, {}};
     // Silence counts only from when we could hear it: since we started, since our
     // slot reads work again, and since we are back in the quorate partition.
     TimePoint last_sign = std::max({started_, *reads_ok_since_, quorate_since_.value_or(now)});
@@ -545,9 +544,6 @@ TickResult HostEngine::tick(TimePoint now) {
     Reason pet_reason = Reason::kNoQuorumNoStorage;
     if (fencing_) {
         pet_reason = Reason::kSelfFencing;
-    } else if (maintenance_) {
-        pet = true;
-        pet_reason = Reason::kMaintenance;
     } else if (quorate_) {
         pet = true;
         pet_reason = Reason::kQuorate;

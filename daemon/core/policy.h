@@ -46,7 +46,10 @@ struct Policy {
     IsolationResponse isolation_response = IsolationResponse::kStopWhenUplinksDead;
     // When more than this share of the peers looks dead at once, distrust our own view.
     double storm_guard_share = 0.5;
-    bool maintenance = false;  // this host starts in maintenance: never self-fences
+    // This host starts in maintenance: it takes no self-fence action (no reboot on
+    // storage loss, no isolation stops) and receives no VMs. The watchdog rule still
+    // holds: peers cannot know it is in maintenance if it is cut off.
+    bool maintenance = false;
     std::vector<HostSpec> hosts;
     std::vector<VmPolicy> vms;
 

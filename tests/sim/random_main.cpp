@@ -48,7 +48,7 @@ public:
             const auto ev = [&](int t, const std::string& text) {
                 g.timeline += std::to_string(t / 10) + "." + std::to_string(t % 10) + " " + text + "\n";
             };
-            switch (pick(0, 9)) {
+            switch (pick(0, 10)) {
                 case 0: ev(at, "power-off " + h); ev(at + len, "power-on " + h); break;
                 case 1: ev(at, "hang " + h); ev(at + len, "unhang " + h); break;
                 case 2: ev(at, "freeze-daemon " + h); ev(at + len, "thaw-daemon " + h); break;
@@ -81,6 +81,12 @@ public:
                 case 7: ev(at, "nospace vol-a"); ev(at + len, "space vol-a"); break;
                 case 8: ev(at, "cut " + h + " cluster"); ev(at, "cut " + h + " vm-uplink");
                         ev(at + len, "heal " + h + " cluster"); ev(at + len, "heal " + h + " vm-uplink"); break;
+                case 10: {
+                    const bool maintenance = chance(0.5);
+                    ev(at, "admin " + h + (maintenance ? " maintenance-on" : " drain"));
+                    ev(at + len, "admin " + h + (maintenance ? " maintenance-off" : " undrain"));
+                    break;
+                }
                 case 9: ev(at, "storage-fail all"); ev(at + pick(10, 100), "cut " + h + " cluster");
                         ev(at + len, "storage-heal all"); ev(at + len + 5, "heal " + h + " cluster"); break;
             }
