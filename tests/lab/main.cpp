@@ -45,7 +45,6 @@ int main(int argc, char** argv) {
     std::vector<std::string> command;
     auto* exec = app.add_subcommand("exec", "run a command inside a host: exec h1 virsh list");
     exec->add_option("host", host)->required();
-    exec->prefix_command();
 
     auto* power_off = app.add_subcommand("power-off", "SIGKILL every process of a host");
     power_off->add_option("host", host)->required();
@@ -78,6 +77,17 @@ int main(int argc, char** argv) {
     check->add_option("--out", out_path, "timeline file (default: RUN/timeline.json)");
     auto* demo = app.add_subcommand("demo", "a short story of faults, told as a timeline");
 
+    // `exec HOST CMD...` hands CMD over untouched (its options are not ours),
+    // so cut it off before CLI11 sees it.
+    std::vector<std::string> exec_command;
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (std::string_view(argv[i]) != "exec") continue;
+        int from = i + 2;
+        if (from < argc && std::string_view(argv[from]) == "--") ++from;
+        for (int j = from; j < argc; ++j) exec_command.emplace_back(argv[j]);
+        argc = i + 2;
+        break;
+    }
     CLI11_PARSE(app, argc, argv);
 
     if (*up) {
@@ -127,8 +137,7 @@ int main(int argc, char** argv) {
     auto h = host_arg(*l, host);
     if (!h) return report(std::unexpected(h.error()));
     if (*exec) {
-        command = exec->remaining();
-        if (!command.empty() && command.front() == "--") command.erase(command.begin());
+        command = exec_command;
         if (command.empty()) return report(lab::fail("exec needs a command"));
         auto p = l->place(*h);
         if (!p) return report(std::unexpected(p.error()));

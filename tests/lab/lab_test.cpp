@@ -1,0 +1,372 @@
+// The lab, driven through the vigil-lab command exactly as a person would:
+// a three-host cluster checked host by host and fault by fault, then five
+// up/down cycles (one of them crashed) that must leave nothing behind.
+// Needs root. Runs in about three minutes on two cores.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "tests/lab/stamp.h"
+#include "tests/lab/sys.h"
+#include "tests/tools/fixtures/fixtures.h"
+
+namespace vigil::lab {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+namespace vt = vigil::testing;
+
+// The lab's host inits outlive the `vigil-lab up` that forked them; as a child
+// subreaper this test process adopts them, so reap the ones that ended.
+void reap_adopted() {
+    for (pid_t p : pids_in_ns("net", ns_inode("/proc/self/ns/net")))
+        if (parent_of(p) == ::getpid() && state_of(p) == 'Z' && comm_of(p).starts_with("lab-init"))
+            ::waitpid(p, nullptr, WNOHANG);
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        auto name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        pid_t p = std::stoi(name);
+        if (parent_of(p) == ::getpid() && state_of(p) == 'Z' && comm_of(p).starts_with("lab-init"))
+            ::waitpid(p, nullptr, WNOHANG);
+    }
+}
+
+class LabCli {
+public:
+    explicit LabCli(std::filesystem::path root) : root_(std::move(root)) {}
+
+    vt::RunResult operator()(std::vector<std::string> args, std::chrono::milliseconds timeout = 30s) const {
+        std::vector<std::string> argv{VIGIL_LAB_BIN, "--root", root_.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return vt::run(argv, timeout);
+    }
+    vt::RunResult exec(const std::string& host, std::vector<std::string> cmd) const {
+        std::vector<std::string> args{"exec", host, "--"};
+        args.insert(args.end(), cmd.begin(), cmd.end());
+        return (*this)(args);
+    }
+    vt::RunResult virsh(const std::string& host, std::vector<std::string> cmd) const {
+        cmd.insert(cmd.begin(), {"virsh", "-q", "-c", "qemu:///system"});
+        return exec(host, cmd);
+    }
+    bool quorate(const std::string& host) const {
+        auto r = exec(host, {"corosync-quorumtool", "-s"});
+        return std::regex_search(r.out, std::regex("Quorate:\\s+Yes"));
+    }
+    std::string domstate(const std::string& host, const std::string& vm) const {
+        auto r = virsh(host, {"domstate", "--reason", vm});
+        auto s = r.out;
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        return s;
+    }
+    json status() const { return json::parse((*this)({"status", "--json"}).out); }
+    std::filesystem::path run_dir() const {
+        return root_ / ("run-" + status()["run_id"].get<std::string>());
+    }
+    // Newest write sequence of `vm` written from `host`, 0 if none.
+    uint64_t newest_seq(const std::string& vm, const std::string& host) const {
+        auto st = read_stamps(run_dir() / "shared" / (vm + ".img"));
+        uint64_t best = 0;
+        if (st)
+            for (const auto& s : *st)
+                if (s.host == host) best = std::max(best, s.seq);
+        return best;
+    }
+    bool writing(const std::string& vm, const std::string& host, std::chrono::milliseconds within = 3s) const {
+        auto before = newest_seq(vm, host);
+        return vt::wait_until([&] { return newest_seq(vm, host) > before + 2; }, within, 50ms);
+    }
+    const std::filesystem::path& root() const { return root_; }
+
+private:
+    std::filesystem::path root_;
+};
+
+std::vector<pid_t> host_pids(const LabCli& lab, const std::string& host) {
+    auto ns = "vl-" + lab.status()["run_id"].get<std::string>() + "-" + host;
+    return pids_in_ns("net", ns_inode("/run/netns/" + ns));
+}
+
+class LabCluster : public vt::RootTest {
+protected:
+    static void SetUpTestSuite() {
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        auto dir = vt::TempDir::make("lab");
+        ASSERT_TRUE(dir) << dir.error();
+        dir_ = new vt::TempDir(std::move(*dir));
+        lab_ = new LabCli(dir_->path());
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = (*lab_)({"up", "--hosts", "3", "--vms", "3"}, 120s);
+        up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        up_ok_ = r.ok();
+        up_log_ = r.describe();
+    }
+    static void TearDownTestSuite() {
+        if (lab_) {
+            auto r = (*lab_)({"down"}, 60s);
+            EXPECT_TRUE(r.ok()) << r.describe();
+            reap_adopted();
+        }
+        delete lab_;
+        delete dir_;
+        lab_ = nullptr;
+        dir_ = nullptr;
+    }
+    void SetUp() override {
+        vt::RootTest::SetUp();
+        ASSERT_TRUE(up_ok_) << up_log_;
+    }
+    const LabCli& lab() { return *lab_; }
+
+    static inline vt::TempDir* dir_ = nullptr;
+    static inline LabCli* lab_ = nullptr;
+    static inline double up_seconds_ = 0;
+    static inline bool up_ok_ = false;
+    static inline std::string up_log_;
+};
+
+TEST_F(LabCluster, ComesUpWithinAMinute) {
+    std::cout << "bring-up of 3 hosts and 3 guests: " << up_seconds_ << " s\n";
+    EXPECT_LT(up_seconds_, 60.0);
+}
+
+TEST_F(LabCluster, CorosyncIsQuorateEverywhere) {
+    for (auto h : {"h1", "h2", "h3"}) EXPECT_TRUE(lab().quorate(h)) << h;
+    auto r = lab().exec("h1", {"corosync-quorumtool", "-l"});
+    for (auto h : {"h1", "h2", "h3"}) EXPECT_NE(r.out.find(h), std::string::npos) << r.describe();
+}
+
+TEST_F(LabCluster, EveryHostHasItsOwnDaemonsAndSharedStorageView) {
+    std::set<std::string> libvirtds;
+    for (auto h : {"h1", "h2", "h3"}) {
+        std::map<std::string, int> seen;
+        for (pid_t p : host_pids(lab(), h)) ++seen[comm_of(p)];
+        for (auto d : {"corosync", "libvirtd", "virtlogd", "virtlockd"}) EXPECT_EQ(seen[d], 1) << h << " " << d;
+        auto mounts = lab().exec(h, {"cat", "/proc/self/mounts"});
+        EXPECT_NE(mounts.out.find("/run/vigil-lab/shared fuse.vigil-faultfs"), std::string::npos) << mounts.out;
+    }
+    // The machine's own network is untouched: no lab link in this namespace.
+    auto links = vt::run({"ip", "-o", "link"});
+    EXPECT_EQ(links.out.find("br-cl"), std::string::npos);
+    EXPECT_EQ(links.out.find("cl0"), std::string::npos);
+}
+
+TEST_F(LabCluster, GuestsRunOnTheirHomeHostsAndWrite) {
+    for (auto [vm, h] : {std::pair{"vm1", "h1"}, {"vm2", "h2"}, {"vm3", "h3"}}) {
+        EXPECT_EQ(lab().domstate(h, vm), "running (booted)") << vm;
+        EXPECT_TRUE(lab().writing(vm, h)) << vm << " does not write from " << h;
+    }
+    auto out = lab().root() / "check.json";
+    auto r = lab()({"check", "--for", "2", "--out", out.string()});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    std::ifstream in(out);
+    auto t = json::parse(in);
+    EXPECT_GE(t["samples"].get<int>(), 15);
+    EXPECT_TRUE(t["violations"].empty()) << t.dump(2);
+    for (auto [vm, h] : {std::pair{"vm1", "h1"}, {"vm2", "h2"}, {"vm3", "h3"}}) {
+        ASSERT_EQ(t["writers"][vm].size(), 1u) << t.dump(2);
+        EXPECT_EQ(t["writers"][vm][0]["host"], h);
+    }
+    bool lease_seen = false;
+    for (const auto& e : t["events"])
+        if (e["text"] == "vm1: lease held by h1") lease_seen = true;
+    EXPECT_TRUE(lease_seen) << t.dump(2);
+}
+
+TEST_F(LabCluster, ASecondStartElsewhereIsRefusedByTheLease) {
+    auto def = lab().virsh("h2", {"define", "/run/vigil-lab/shared/domains/vm1.xml"});
+    ASSERT_TRUE(def.ok()) << def.describe();
+    auto start = lab().virsh("h2", {"start", "vm1"});
+    EXPECT_FALSE(start.ok()) << "vm1 started twice: " << start.describe();
+    // Refused by a lock on the shared disk: qemu's own image lock comes first
+    // (libvirt only acquires the lockd lease when the CPUs start), lockd's
+    // lease behind it.
+    EXPECT_NE(start.err.find("lock"), std::string::npos) << start.describe();
+    EXPECT_TRUE(lab().virsh("h2", {"undefine", "vm1"}).ok());
+    EXPECT_TRUE(lab().writing("vm1", "h1"));
+}
+
+TEST_F(LabCluster, CuttingTheClusterNetworkCostsQuorumNotGuests) {
+    ASSERT_TRUE(lab()({"cut", "h3", "cluster"}).ok());
+    EXPECT_TRUE(vt::wait_until([&] { return !lab().quorate("h3"); }, 10s, 200ms));
+    EXPECT_TRUE(lab().quorate("h1"));
+    EXPECT_TRUE(lab().quorate("h2"));
+    EXPECT_EQ(lab().domstate("h3", "vm3"), "running (booted)");
+    EXPECT_TRUE(lab().writing("vm3", "h3"));
+    auto link = vt::run({"ip", "-n", "vl-" + lab().status()["run_id"].get<std::string>() + "-h3", "-o",
+                         "link", "show", "cl0"});
+    EXPECT_NE(link.out.find("state DOWN"), std::string::npos) << link.out;
+    ASSERT_TRUE(lab()({"heal"}).ok());
+    EXPECT_TRUE(vt::wait_until([&] { return lab().quorate("h3"); }, 15s, 200ms));
+}
+
+TEST_F(LabCluster, AStoragePathFailurePausesOnlyThatHostsGuest) {
+    auto r = lab()({"storage", "h2", "fail"});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_TRUE(vt::wait_until([&] { return lab().domstate("h2", "vm2") == "paused (I/O error)"; }, 5s, 100ms))
+        << lab().domstate("h2", "vm2");
+    EXPECT_FALSE(lab().writing("vm2", "h2", 1s));
+    EXPECT_EQ(lab().domstate("h1", "vm1"), "running (booted)");
+    EXPECT_TRUE(lab().writing("vm1", "h1"));
+    ASSERT_TRUE(lab()({"storage", "h2", "ok"}).ok());
+    ASSERT_TRUE(lab().virsh("h2", {"resume", "vm2"}).ok());
+    EXPECT_TRUE(lab().writing("vm2", "h2"));
+}
+
+TEST_F(LabCluster, APartitionLeavesTheMinorityInquorate) {
+    ASSERT_TRUE(lab()({"partition", "h1,h2/h3"}).ok());
+    EXPECT_TRUE(vt::wait_until([&] { return !lab().quorate("h3"); }, 10s, 200ms));
+    EXPECT_TRUE(lab().quorate("h1"));
+    // A switch split, not a cable: the carrier stays up.
+    auto link = vt::run({"ip", "-n", "vl-" + lab().status()["run_id"].get<std::string>() + "-h3", "-o",
+                         "link", "show", "cl0"});
+    EXPECT_EQ(link.out.find("state DOWN"), std::string::npos) << link.out;
+    ASSERT_TRUE(lab()({"heal"}).ok());
+    EXPECT_TRUE(vt::wait_until([&] { return lab().quorate("h3"); }, 15s, 200ms));
+}
+
+TEST_F(LabCluster, AHungHostStopsEveryProcessUntilResumed) {
+    ASSERT_TRUE(lab()({"hang", "h3"}).ok());
+    auto pids = host_pids(lab(), "h3");
+    ASSERT_FALSE(pids.empty());
+    for (pid_t p : pids) EXPECT_EQ(state_of(p), 'T') << comm_of(p);
+    EXPECT_FALSE(lab().writing("vm3", "h3", 1s));
+    ASSERT_TRUE(lab()({"resume", "h3"}).ok());
+    EXPECT_TRUE(lab().writing("vm3", "h3"));
+}
+
+TEST_F(LabCluster, KillingVigildGetsItRestarted) {
+    auto vigild = [&] {
+        for (pid_t p : host_pids(lab(), "h1"))
+            if (comm_of(p) == "vigild") return p;
+        return pid_t{0};
+    };
+    pid_t before = vigild();
+    ASSERT_NE(before, 0) << "vigild is not running on h1";
+    ASSERT_TRUE(lab()({"kill-daemon", "h1"}).ok());
+    EXPECT_TRUE(vt::wait_until([&] { pid_t now = vigild(); return now != 0 && now != before; }, 5s, 100ms));
+}
+
+TEST_F(LabCluster, PowerOffLeavesNothingOfTheHostRunning) {
+    ASSERT_FALSE(host_pids(lab(), "h1").empty());
+    auto r = lab()({"power-off", "h1"});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_TRUE(host_pids(lab(), "h1").empty());
+    EXPECT_FALSE(lab().writing("vm1", "h1", 1s));
+    for (const auto& h : lab().status()["host_status"])
+        if (h["name"] == "h1") {
+            EXPECT_EQ(h["power"], "off");
+            EXPECT_EQ(h["processes"], 0);
+        }
+    EXPECT_TRUE(lab().writing("vm2", "h2"));
+}
+
+// What a lab run under `root` could leave on the machine. Other tests may run
+// at the same time, so only what names this lab counts.
+struct Footprint {
+    std::set<std::string> netns;      // vl-* namespaces
+    std::set<std::string> links;      // lab-named links in this namespace
+    std::set<std::string> mounts;     // mounts of or under the lab
+    std::vector<std::string> loops;   // loop devices backed by lab files
+    std::set<std::string> processes;  // "pid comm" of processes using the lab
+
+    static bool mentions_lab(const std::string& text, const std::filesystem::path& root) {
+        return text.find(root.string()) != std::string::npos ||
+               text.find("/run/vigil-lab/") != std::string::npos;
+    }
+
+    static Footprint take(const std::filesystem::path& root) {
+        Footprint f;
+        std::istringstream ns(vt::run({"ip", "netns", "list"}).out);
+        for (std::string line; std::getline(ns, line);)
+            if (line.starts_with("vl-")) f.netns.insert(line.substr(0, line.find(' ')));
+        std::istringstream links(vt::run({"ip", "-o", "link"}).out);
+        for (std::string line; std::getline(links, line);) {
+            auto a = line.find(": ");
+            auto b = line.find(':', a + 2);
+            auto name = line.substr(a + 2, b - a - 2);
+            if (std::regex_match(name, std::regex("(br-(cl|vm|st).*|h[0-9]-(cl|vm|st)|(cl|vm|st)0)(@.*)?")))
+                f.links.insert(name);
+        }
+        std::ifstream mountinfo("/proc/self/mountinfo");
+        for (std::string line; std::getline(mountinfo, line);)
+            if (mentions_lab(line, root) || line.find("vigil-faultfs") != std::string::npos) f.mounts.insert(line);
+        for (const auto& l : vt::loop_backing_files())
+            if (mentions_lab(l, root)) f.loops.push_back(l);
+        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+            auto name = e.path().filename().string();
+            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+            pid_t pid = std::stoi(name);
+            auto comm = comm_of(pid);
+            bool uses = comm.starts_with("lab-init");
+            for (const auto& a : cmdline_of(pid)) uses = uses || mentions_lab(a, root);
+            std::error_code ec;
+            for (const auto& fd : std::filesystem::directory_iterator(e.path() / "fd", ec)) {
+                auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+                uses = uses || mentions_lab(target, root);
+            }
+            if (uses && state_of(pid) != 'Z') f.processes.insert(name + " " + comm);
+        }
+        return f;
+    }
+};
+
+TEST(LabLifecycle, FiveUpDownCyclesIncludingACrashLeaveNothingBehind) {
+    VIGIL_REQUIRE_ROOT();
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    auto dir = vt::TempDir::make("lab");
+    ASSERT_TRUE(dir) << dir.error();
+    LabCli lab(dir->path());
+    auto before = Footprint::take(dir->path());
+    for (int cycle = 1; cycle <= 5; ++cycle) {
+        if (cycle == 3) {
+            // A run that dies half-way through bring-up: the next up cleans it.
+            auto crashed = vt::Subprocess::spawn(
+                {VIGIL_LAB_BIN, "--root", dir->path().string(), "up", "--hosts", "3", "--vms", "1"});
+            ASSERT_TRUE(crashed) << crashed.error();
+            std::this_thread::sleep_for(3s);
+            crashed->send_signal(SIGKILL);
+            (void)crashed->wait_for(5s);
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        auto up = lab({"up", "--hosts", "3", "--vms", "1"}, 120s);
+        ASSERT_TRUE(up.ok()) << "cycle " << cycle << ": " << up.describe();
+        std::cout << "cycle " << cycle << ": up in "
+                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+        if (cycle == 3) {
+            EXPECT_NE(up.err.find("lab: removing run"), std::string::npos) << up.describe();
+        }
+        EXPECT_TRUE(lab.quorate("h2"));
+        EXPECT_TRUE(lab.writing("vm1", "h1"));
+        // The footprint sees a lab that is up, so an empty one after down means something.
+        auto during = Footprint::take(dir->path());
+        EXPECT_EQ(during.netns.size(), 4u);
+        EXPECT_GE(during.processes.size(), 3u * 6u);
+        EXPECT_GE(during.mounts.size(), 3u);
+        auto run_id = lab.status()["run_id"].get<std::string>();
+        auto down = lab({"down"}, 60s);
+        ASSERT_TRUE(down.ok()) << down.describe();
+        reap_adopted();
+        auto after = Footprint::take(dir->path());
+        EXPECT_EQ(after.netns, before.netns) << "cycle " << cycle;
+        EXPECT_EQ(after.links, before.links) << "cycle " << cycle;
+        EXPECT_EQ(after.mounts, before.mounts) << "cycle " << cycle;
+        EXPECT_EQ(after.loops, before.loops) << "cycle " << cycle;
+        EXPECT_EQ(after.processes, before.processes) << "cycle " << cycle;
+        EXPECT_FALSE(std::filesystem::exists(dir->path() / ("run-" + run_id)));
+    }
+}
+
+}  // namespace
+}  // namespace vigil::lab
