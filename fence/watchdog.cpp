@@ -54,6 +54,8 @@ std::expected<void, Error> Watchdog::setup(std::chrono::seconds wanted) {
         return std::unexpected(std::move(info.error()));
     }
 
+    capabilities_.nowayout = device_->nowayout();
+
     const int seconds = static_cast<int>(wanted.count());
     if (auto set = device_->set_timeout(seconds)) {
         capabilities_.set_timeout = true;
@@ -161,6 +163,12 @@ std::expected<void, Error> Watchdog::disarm() {
     auto ok = device_->write("V");
     device_->close();
     armed_ = false;
+    if (ok && capabilities_.nowayout == true) {
+        return std::unexpected(
+            Error{ErrorKind::kUnsupported, device_->path().string() +
+                                               " has nowayout set: the timer cannot be stopped and "
+                                               "will reset this host"});
+    }
     return ok;
 }
 

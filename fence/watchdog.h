@@ -79,11 +79,12 @@ inline constexpr std::array<WithholdReason, kWithholdReasonCount> kWithholdReaso
 // What the driver can do, learnt at start. A feature missing here is handled the
 // way the daemon handles a missing kernel probe: used when present, reported.
 struct WatchdogCapabilities {
-    std::string identity;        // empty when WDIOC_GETSUPPORT is missing
-    bool set_timeout = false;    // WDIOC_SETTIMEOUT works
-    bool get_timeout = false;    // WDIOC_GETTIMEOUT works
-    bool get_time_left = false;  // WDIOC_GETTIMELEFT works
-    bool magic_close = false;    // WDIOF_MAGICCLOSE: without it any close stops the timer
+    std::string identity;          // empty when WDIOC_GETSUPPORT is missing
+    bool set_timeout = false;      // WDIOC_SETTIMEOUT works
+    bool get_timeout = false;      // WDIOC_GETTIMEOUT works
+    bool get_time_left = false;    // WDIOC_GETTIMELEFT works
+    bool magic_close = false;      // WDIOF_MAGICCLOSE: without it any close stops the timer
+    std::optional<bool> nowayout;  // true: nothing stops the timer, not even disarm()
     KeepaliveMethod keepalive = KeepaliveMethod::kIoctl;
 };
 
@@ -130,6 +131,8 @@ class Watchdog {
     // From the driver when it can tell, else estimated from the last pet.
     [[nodiscard]] std::optional<TimeLeft> time_left();
     // The magic close: only for a deliberate, clean stop with no HA VM here.
+    // With nowayout the device is released but the timer runs on: the error
+    // (kUnsupported) says the host will be reset.
     [[nodiscard]] std::expected<void, Error> disarm();
 
     [[nodiscard]] WatchdogStatus status();

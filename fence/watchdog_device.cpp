@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/watchdog.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,6 +50,22 @@ void LinuxWatchdogDevice::close() {
         ::close(fd_);
         fd_ = -1;
     }
+}
+
+std::optional<bool> LinuxWatchdogDevice::nowayout() {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISCHR(st.st_mode)) return std::nullopt;
+    // /dev/watchdogN has the attribute itself; the legacy /dev/watchdog (misc
+    // 10:130) is the first watchdog's alias.
+    std::string attr = "/sys/dev/char/" + std::to_string(major(st.st_rdev)) + ":" +
+                       std::to_string(minor(st.st_rdev)) + "/nowayout";
+    if (major(st.st_rdev) == 10 && minor(st.st_rdev) == 130) {
+        attr = "/sys/class/watchdog/watchdog0/nowayout";
+    }
+    int value = -1;
+    std::ifstream(attr) >> value;
+    if (value < 0) return std::nullopt;
+    return value != 0;
 }
 
 std::expected<WatchdogInfo, Error> LinuxWatchdogDevice::info() {

@@ -8,6 +8,7 @@
 #include <expected>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,9 @@ class WatchdogDevice {
     [[nodiscard]] virtual std::expected<void, Error> write(std::string_view bytes) = 0;
     // Releases the device. Without a preceding 'V' the timer keeps running.
     virtual void close() = 0;
+    // Whether the driver was built or loaded with nowayout (the timer can never
+    // be stopped, not even by the magic close); nullopt when it cannot tell.
+    [[nodiscard]] virtual std::optional<bool> nowayout() { return std::nullopt; }
     [[nodiscard]] virtual const std::filesystem::path& path() const = 0;
 };
 
@@ -64,6 +68,7 @@ class LinuxWatchdogDevice final : public WatchdogDevice {
     [[nodiscard]] std::expected<void, Error> keepalive_ioctl() override;
     [[nodiscard]] std::expected<void, Error> write(std::string_view bytes) override;
     void close() override;
+    [[nodiscard]] std::optional<bool> nowayout() override;
     [[nodiscard]] const std::filesystem::path& path() const override { return path_; }
 
   private:

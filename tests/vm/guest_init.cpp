@@ -63,6 +63,8 @@ void setup_system() {
     ::mkdir("/proc", 0755);
     ::mount("devtmpfs", "/dev", "devtmpfs", 0, nullptr);
     ::mount("proc", "/proc", "proc", 0, nullptr);
+    ::mkdir("/sys", 0755);
+    ::mount("sysfs", "/sys", "sysfs", 0, nullptr);
     if (const int console = ::open("/dev/console", O_RDWR); console >= 0) {
         ::dup2(console, STDIN_FILENO);
         ::dup2(console, STDOUT_FILENO);
@@ -96,7 +98,8 @@ int main() {
     const auto& caps = dog->capabilities();
     say("armed timeout=" + std::to_string(timeout.count()) + " identity=" + caps.identity +
         " keepalive=" + vigil::fence::to_string(caps.keepalive) +
-        " magic_close=" + std::to_string(caps.magic_close));
+        " magic_close=" + std::to_string(caps.magic_close) +
+        " nowayout=" + (caps.nowayout ? std::to_string(*caps.nowayout) : std::string("unknown")));
 
     const int pets = static_cast<int>(3 * timeout.count());
     if (mode == "stop") {

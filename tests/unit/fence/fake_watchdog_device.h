@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fence/watchdog_device.h"
@@ -31,6 +32,7 @@ struct FakeDeviceState {
     bool expect_close = false;
     bool closed = false;
     bool stopped_by_close = false;
+    std::optional<bool> nowayout;
 };
 
 class FakeWatchdogDevice final : public WatchdogDevice {
@@ -76,11 +78,13 @@ class FakeWatchdogDevice final : public WatchdogDevice {
         ++state_->keepalives;
         return {};
     }
+    std::optional<bool> nowayout() override { return state_->nowayout; }
     void close() override {
         if (state_->closed) return;
         state_->closed = true;
         state_->stopped_by_close =
-            state_->expect_close || (state_->options & WDIOF_MAGICCLOSE) == 0;
+            state_->nowayout != true &&
+            (state_->expect_close || (state_->options & WDIOF_MAGICCLOSE) == 0);
     }
     const std::filesystem::path& path() const override { return path_; }
 

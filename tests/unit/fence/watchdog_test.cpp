@@ -200,6 +200,17 @@ TEST_F(WatchdogTest, DisarmWritesTheMagicCharacterAndCloses) {
     EXPECT_FALSE(dog->time_left());
 }
 
+TEST_F(WatchdogTest, DisarmOnANowayoutDeviceSaysTheHostWillReset) {
+    state_->nowayout = true;
+    auto dog = make(5s);
+    ASSERT_TRUE(dog);
+    EXPECT_EQ(dog->capabilities().nowayout, true);
+    auto off = dog->disarm();
+    ASSERT_FALSE(off);
+    EXPECT_EQ(off.error().kind, ErrorKind::kUnsupported);
+    EXPECT_FALSE(state_->stopped_by_close);
+}
+
 TEST_F(WatchdogTest, DestructionWithoutDisarmLeavesTheTimerRunning) {
     {
         auto dog = make(5s);
