@@ -215,7 +215,10 @@ int op_open(const char* path, fuse_file_info* fi) {
     std::lock_guard lock(g_state.mutex);
     // The kernel releases a dead holder's file itself; here the release may
     // still be in flight when a restarted daemon opens again.
-    if (g_state.holder_fh && process_alive(g_state.holder_pid)) return -EBUSY;
+    // A holder in another pid namespace shows as pid 0: assume it lives.
+    if (g_state.holder_fh && (g_state.holder_pid <= 0 || process_alive(g_state.holder_pid))) {
+        return -EBUSY;
+    }
     fi->fh = g_state.next_fh++;
     g_state.holder_fh = fi->fh;
     g_state.holder_pid = opener;
