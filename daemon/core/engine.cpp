@@ -54,6 +54,11 @@ PeerClass HostEngine::peer_class(HostId peer) const {
     return it == peers_.end() ? PeerClass::kSuspect : it->second.cls;
 }
 
+bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests, const std::string& vm) const {
+    const auto it = requests.find(vm);
+    return it != requests.end() && now_ - it->second < 5 * policy_.heartbeat_interval;
+}
+
 bool HostEngine::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
     return t && now - *t <= policy_.slot_fresh_window();
 }
@@ -321,11 +326,15 @@ std::optional<HostId> HostEngine::coordinator() const {
     return best;
 }
 
-bool HostEngine::peer_storage_ok_somewhere(TimePoint now) const {
-    return std::ranges::any_of(peers_, [&](const auto& kv) {
-        const PeerView& p = kv.second;
-        return p.cls == PeerClass::kAlive && fresh(p.last_message, now) && p.status && p.status->storage_ok;
-    });
+bool HostEngine::storage_trouble_is_local(TimePoint now) const {
+    std::size_t reporting = 0;
+    std::size_t troubled_peers = 0;
+    for (const auto& [id, p] : peers_) {
+        if (p.cls != PeerClass::kAlive || !fresh(p.last_message, now) || !p.status) continue;
+        ++reporting;
+        if (!p.status->storage_ok) ++troubled_peers;
+    }
+    return reporting > 0 && troubled_peers * 2 < reporting;
 }
 
 bool HostEngine::placement_eligible(HostId host) const {
@@ -339,8 +348,8 @@ bool HostEngine::placement_eligible(HostId host) const {
 
 void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
     for (const auto& [vm, state] : vms_) {
-        if (stopping_.contains(vm)) continue;
-        stopping_.insert(vm);
+        if (in_progress(stopping_, vm)) continue;
+        stopping_[vm] = now_;
         out.push_back(Decision{.kind = DecisionKind::kStopVm,
                                .reason = reason,
                                .vm = vm,
@@ -424,15 +433,15 @@ void HostEngine::start_assigned(const std::map<std::string, HostId>& held, std::
 
 void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out) {
     for (const auto& [vm, state] : vms_) {
-        if (state != VmState::kPausedIoError || stopping_.contains(vm)) continue;
+        if (state != VmState::kPausedIoError || in_progress(stopping_, vm)) continue;
         const VmPolicy& p = *policy_.vm(vm);
         raise("vm-io-error:" + vm, AlertKind::kVmIoError, Reason::kVmIoError,
               {fact("domain", p.storage_domain)}, vm);
         const bool writable = domain_writable(p.storage_domain);
         switch (p.io_error) {
             case IoErrorPolicy::kAutoResume:
-                if (writable && !resuming_.contains(vm)) {
-                    resuming_.insert(vm);
+                if (writable && !in_progress(resuming_, vm)) {
+                    resuming_[vm] = now_;
                     out.push_back(Decision{.kind = DecisionKind::kResumeVm,
                                            .reason = Reason::kStorageBack,
                                            .vm = vm,
@@ -447,7 +456,7 @@ void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out
                 const auto it = storage_.find(p.storage_domain);
                 const bool in_flight = it != storage_.end() && it->second.io_in_flight;
                 if (local_problem && quorate_ && !in_flight) {
-                    stopping_.insert(vm);
+                    stopping_[vm] = now_;
                     out.push_back(Decision{.kind = DecisionKind::kStopVm,
                                            .reason = Reason::kIoErrorPolicyRecoverElsewhere,
                                            .vm = vm,
@@ -479,6 +488,7 @@ std::vector<HeldVm> HostEngine::held_list() const {
 }
 
 TickResult HostEngine::tick(TimePoint now) {
+    now_ = now;
     std::vector<Decision> out;
     alerts_now_.clear();
     pending_alerts_.clear();
@@ -490,13 +500,9 @@ TickResult HostEngine::tick(TimePoint now) {
     classify_peers(now, out);
 
     SelfState state = SelfState::kOk;
-    if (trouble && !peer_storage_ok_somewhere(now)) trouble_global_ = true;
-    if (!io_in_flight()) {
-        in_flight_since_.reset();
-    } else if (!in_flight_since_) {
-        in_flight_since_ = now;
-    }
-    const bool local_problem = !trouble_global_ && peer_storage_ok_somewhere(now);
+    if (trouble && !storage_trouble_is_local(now)) trouble_global_ = true;
+    const bool local_problem = !trouble_global_ && storage_trouble_is_local(now);
+    bool fence_justified = false;
     if (fencing_) {
         state = SelfState::kFencing;
     } else if (!quorate_) {
@@ -526,8 +532,10 @@ TickResult HostEngine::tick(TimePoint now) {
         } else if (maintenance_) {
             // An admin is at work here: report, do not fence.
         } else if (io_in_flight()) {
-            // Wait one heartbeat for peers' reports before fencing (see in_flight_since_).
-            if (now - *in_flight_since_ >= policy_.heartbeat_interval) {
+            fence_justified = true;
+            if (!fence_pending_since_) fence_pending_since_ = now;
+            // Wait one heartbeat for peers' reports before fencing (see fence_pending_since_).
+            if (now - *fence_pending_since_ >= policy_.heartbeat_interval) {
                 fencing_ = true;
                 state = SelfState::kFencing;
                 out.push_back(Decision{.kind = DecisionKind::kSelfFenceReboot,
@@ -538,6 +546,7 @@ TickResult HostEngine::tick(TimePoint now) {
             stop_all(Reason::kStorageLostNothingInFlight, out);
         }
     }
+    if (!fence_justified) fence_pending_since_.reset();
     if (!fencing_) handle_io_errors(local_problem, out);
 
     bool pet = false;

@@ -72,7 +72,9 @@ private:
     [[nodiscard]] std::optional<Recoverable> recoverable(const std::string& vm,
                                                          const std::map<std::string, HostId>& held) const;
     [[nodiscard]] std::optional<HostId> coordinator() const;
-    [[nodiscard]] bool peer_storage_ok_somewhere(TimePoint now) const;
+    // Our storage trouble is ours alone: fewer than half of the alive peers that
+    // reported within the fresh window say they have trouble too.
+    [[nodiscard]] bool storage_trouble_is_local(TimePoint now) const;
     [[nodiscard]] bool placement_eligible(HostId host) const;
     void stop_all(Reason reason, std::vector<Decision>& out);
     void plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
@@ -82,6 +84,7 @@ private:
                std::string vm = {}, std::optional<HostId> peer = {});
     [[nodiscard]] std::vector<HeldVm> held_list() const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
+    [[nodiscard]] bool in_progress(const std::map<std::string, TimePoint>& requests, const std::string& vm) const;
 
     Policy policy_;
     HostId self_;
@@ -100,16 +103,19 @@ private:
     // Set when, during the current storage trouble, no peer could see storage either:
     // the loss is not ours alone, so neither fence nor stop, whatever peers say later.
     bool trouble_global_ = false;
-    // In-flight I/O must be seen for a heartbeat before it fences: peers' reports that
-    // they lost storage too (a cluster-wide outage) arrive within that time.
-    std::optional<TimePoint> in_flight_since_;
+    // A self-fence must stay justified for a heartbeat before it fires: every peer
+    // reports once in that time, so a cluster-wide outage that began meanwhile is seen.
+    std::optional<TimePoint> fence_pending_since_;
     bool reads_ok_ = false;
     std::optional<TimePoint> reads_ok_since_;
     std::map<NetRole, std::pair<LinkState, TimePoint>> links_;
     std::map<std::string, VmState> vms_;
     std::set<std::string> starting_;
-    std::set<std::string> stopping_;
-    std::set<std::string> resuming_;
+    // Requests in progress, with when they were made: retried if they did not take
+    // (a VM may pause again before we ever see it running).
+    std::map<std::string, TimePoint> stopping_;
+    std::map<std::string, TimePoint> resuming_;
+    TimePoint now_{};
     bool maintenance_ = false;
     bool draining_ = false;
     std::map<HostId, PeerView> peers_;

@@ -29,7 +29,7 @@ public:
         const int n = pick(3, 5);
         const char* iso[] = {"leave-running", "stop-when-uplinks-dead", "always-stop"};
         g.cluster += "policy isolation_response " + std::string(iso[pick(0, 2)]) + "\n";
-        g.cluster += "sim duration 150s\nsim boot_time " + std::to_string(pick(8, 40)) + "s\n";
+        g.cluster += "sim duration 230s\nsim boot_time " + std::to_string(pick(8, 40)) + "s\n";
         g.cluster += "sim restart_delay " + std::to_string(pick(1, 7)) + "s\n";
         g.cluster += "domain vol-a\n";
         for (int i = 1; i <= n; ++i) g.cluster += "host h" + std::to_string(i) + " memory 4096\n";
@@ -91,6 +91,16 @@ public:
                         ev(at + len, "storage-heal all"); ev(at + len + 5, "heal " + h + " cluster"); break;
             }
         }
+        // Everything heals at 140 s; by the end every VM must run again (liveness).
+        g.timeline += "140 partition-heal\n140 storage-heal all\n140 space vol-a\n";
+        for (int i = 1; i <= n; ++i) {
+            const std::string h = "h" + std::to_string(i);
+            for (const char* verb : {"power-on", "unhang", "thaw-daemon", "storage-heal"}) {
+                g.timeline += std::string("140 ") + verb + " " + h + "\n";
+            }
+            for (const char* role : {"cluster", "vm-uplink", "storage"}) g.timeline += "140 heal " + h + " " + role + "\n";
+            g.timeline += "140 admin " + h + " maintenance-off\n140 admin " + h + " undrain\n";
+        }
         return g;
     }
 
@@ -130,13 +140,26 @@ int main(int argc, char** argv) {
             std::cout << "generator bug: " << r.error() << "\n" << g.timeline;
             return 2;
         }
+        const auto policy = s.policy;
         vigil::sim::World world(std::move(s));
         const auto r = world.run();
         steps += r.steps;
-        if (!r.violations.empty()) {
+        std::vector<std::string> stuck;
+        for (const auto& [vm, where] : r.final_vms) {
+            const auto* p = policy.vm(vm);
+            const bool may_stay_paused = p != nullptr && p->io_error == vigil::core::IoErrorPolicy::kLeavePaused;
+            if (where.size() != 1) {
+                stuck.push_back(vm + " has " + std::to_string(where.size()) + " qemu processes at the end");
+            } else if (where[0].second != vigil::core::VmState::kRunning && !may_stay_paused) {
+                stuck.push_back(vm + " is " + std::string(vigil::core::name(where[0].second)) + " on " +
+                                where[0].first + " at the end");
+            }
+        }
+        if (!r.violations.empty() || !stuck.empty()) {
             ++failed;
             std::cout << "FAIL run seed " << run_seed << ":\n";
             for (const auto& v : r.violations) std::cout << "  safety: " << v << "\n";
+            for (const auto& v : stuck) std::cout << "  liveness: " << v << "\n";
             std::cout << "--- cluster.txt\n" << g.cluster << "--- timeline.txt\n" << g.timeline << "---\n";
             if (std::getenv("VIGIL_SIM_VERBOSE") != nullptr) {
                 for (const auto& l : r.log) std::cout << vigil::sim::format_line(l) << "\n";

@@ -112,6 +112,10 @@ bool World::global_storage_outage() const {
     return failed_domains_.contains("shared") || stalled_domains_.contains("shared");
 }
 
+bool World::known_global_storage_outage() const {
+    return global_storage_outage() && outage_since_ && now_ - *outage_since_ >= 2 * s_.policy.heartbeat_interval;
+}
+
 std::vector<std::vector<std::uint32_t>> World::raw_partitions() const {
     std::map<int, std::vector<std::uint32_t>> groups;
     for (const auto& [id, h] : hosts_) {
@@ -160,7 +164,7 @@ void World::reset(Host& h, const std::string& why, bool reboot) {
     // daemon that crashed or hung for longer than the watchdog timeout is not.
     const bool chosen = why == "self-fence-reboot" ? in_quorate_partition(h)
                                                    : why == "watchdog-reset" && h.refused_pet && h.refused_while_quorate;
-    if (chosen && global_storage_outage()) {
+    if (chosen && known_global_storage_outage()) {
         violation(h.name + " fenced (" + why + ") by a cluster-wide storage outage while quorate");
     }
     if (why != "power-off") log("world", why + " " + h.name);
@@ -237,6 +241,7 @@ void World::apply(const Event& e) {
         partition_group_.clear();
     } else if (verb == "storage-fail" && w.size() >= 2) {
         if (w[1] == "all") {
+            if (!global_storage_outage()) outage_since_ = now_;
             for (const auto& d : s_.domains) (has("stall") ? stalled_domains_ : failed_domains_).insert(d);
             for (auto& [id, x] : hosts_) x->in_flight = has("inflight");
         } else if (h) {
@@ -485,6 +490,10 @@ RunResult World::run() {
         ++result_.steps;
     }
     evaluate_checks(result_);
+    for (const auto& v : s_.policy.vms) result_.final_vms[v.name];
+    for (const auto& [id, h] : hosts_) {
+        for (const auto& [vm, state] : h->qemu) result_.final_vms[vm].emplace_back(h->name, state);
+    }
     return std::move(result_);
 }
 

@@ -28,6 +28,8 @@ struct RunResult {
     std::vector<std::string> violations;  // safety
     std::vector<std::string> check_failures;
     std::size_t steps = 0;
+    // Where each VM has a qemu process at the end, and in which state.
+    std::map<std::string, std::vector<std::pair<std::string, core::VmState>>> final_vms;
 };
 
 [[nodiscard]] std::string format_line(const LogLine& l);
@@ -61,6 +63,9 @@ private:
     [[nodiscard]] bool up(const Host& h) const;
     [[nodiscard]] bool storage_reachable(const Host& h, const std::string& domain) const;
     [[nodiscard]] bool global_storage_outage() const;
+    // An outage every host can know of by now: peers see it at their next tick and
+    // report it; we read that report at ours. Two heartbeats.
+    [[nodiscard]] bool known_global_storage_outage() const;
     [[nodiscard]] bool in_quorate_partition(const Host& h) const;
     [[nodiscard]] std::vector<std::vector<std::uint32_t>> raw_partitions() const;
     [[nodiscard]] const std::vector<std::uint32_t>* effective_partition(std::uint32_t id) const;
@@ -71,6 +76,7 @@ private:
     Duration now_{};
     std::map<std::uint32_t, std::unique_ptr<Host>> hosts_;
     std::map<std::string, std::string> slots_;  // host name -> encoded slot, on "shared"
+    std::optional<Duration> outage_since_;  // when the array last went down
     std::set<std::string> failed_domains_;
     std::set<std::string> stalled_domains_;
     std::set<std::string> full_domains_;

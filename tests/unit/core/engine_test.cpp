@@ -256,7 +256,7 @@ TEST_F(EngineTest, LocalStorageLossWithIoInFlightRebootsAndNeverPetsAgain) {
         EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kResumeVm).empty());
     }
     ASSERT_TRUE(reboot_at.has_value());
-    EXPECT_DOUBLE_EQ(*reboot_at, 15.0);  // storage grace 5 s
+    EXPECT_DOUBLE_EQ(*reboot_at, 16.0);  // storage grace 5 s, then a heartbeat of peers' reports
 }
 
 TEST_F(EngineTest, LocalStorageLossWithNothingInFlightStopsTheVmsInstead) {
