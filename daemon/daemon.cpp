@@ -6,6 +6,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "daemon/adapters/control_protocol.h"
+
 namespace vigil {
 namespace {
 
@@ -31,11 +33,6 @@ std::string errno_name(int error)
 {
     const char* name = strerrorname_np(error);
     return name != nullptr ? name : "E" + std::to_string(error);
-}
-
-std::string error_reply(const std::string& message)
-{
-    return nlohmann::json{{"ok", false}, {"error", message}}.dump();
 }
 
 }  // namespace
@@ -308,18 +305,16 @@ std::string Daemon::status_json() const
 
 std::string Daemon::handle_request(const std::string& request)
 {
-    const auto parsed = nlohmann::json::parse(request, nullptr, /*allow_exceptions=*/false);
-    auto refuse = [this](const std::string& reason) {
-        refuse_input("control", reason);
-        return error_reply(reason);
-    };
-    if (parsed.is_discarded()) return refuse("request is not valid JSON");
-    if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
-        return refuse("request must be a JSON object with a string \"command\"");
+    const auto command = adapters::parse_control_request(request);
+    if (!command) {
+        refuse_input("control", command.error());
+        return adapters::format_control_error(command.error());
     }
-    const auto command = parsed["command"].get<std::string>();
-    if (command == "status") return status_json();
-    return refuse("unknown command \"" + command + "\" (known: status)");
+    switch (*command) {
+    case adapters::ControlCommand::status:
+        return status_json();
+    }
+    return adapters::format_control_error("unhandled command");
 }
 
 int Daemon::run()

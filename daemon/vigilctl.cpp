@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "daemon/adapters/control_protocol.h"
 #include "daemon/adapters/control_server.h"
 
 namespace {
@@ -60,7 +61,8 @@ int main(int argc, char** argv)
     app.require_subcommand(1);
     CLI11_PARSE(app, argc, argv);
 
-    auto reply = vigil::adapters::control_request(socket, json{{"command", "status"}}.dump());
+    auto reply = vigil::adapters::control_request(
+        socket, vigil::adapters::format_control_request(vigil::adapters::ControlCommand::status));
     if (!reply) {
         std::fprintf(stderr, "vigilctl: %s\n", reply.error().message.c_str());
         return 2;

@@ -1,5 +1,7 @@
 #include "daemon/adapters/control_server.h"
 
+#include "daemon/adapters/control_protocol.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -124,13 +126,13 @@ void ControlServer::accept_one()
     socklen_t len = sizeof(cred);
     if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
         refused_("connection from uid " + std::to_string(cred.uid) + " refused: root only");
-        write_all(conn, "{\"ok\":false,\"error\":\"permission denied: root only\"}\n");
+        write_all(conn, format_control_error("permission denied: root only") + "\n");
         ::close(conn);
         return;
     }
     if (connections_.size() >= kMaxConnections) {
         refused_("too many open control connections");
-        write_all(conn, "{\"ok\":false,\"error\":\"busy: too many connections\"}\n");
+        write_all(conn, format_control_error("busy: too many connections") + "\n");
         ::close(conn);
         return;
     }
@@ -156,7 +158,7 @@ void ControlServer::read_some(int fd)
         c.data.append(buf, static_cast<std::size_t>(n));
         if (c.data.size() > kMaxRequest) {
             refused_("control request larger than " + std::to_string(kMaxRequest) + " bytes");
-            finish(fd, "{\"ok\":false,\"error\":\"request too large\"}");
+            finish(fd, format_control_error("request too large"));
             return;
         }
         if (c.data.find('\n') != std::string::npos) break;
@@ -187,7 +189,7 @@ void ControlServer::expire_idle()
     }
     for (int fd : stale) {
         refused_("control request not completed within the timeout");
-        finish(fd, "{\"ok\":false,\"error\":\"timed out waiting for a complete line\"}");
+        finish(fd, format_control_error("timed out waiting for a complete line"));
     }
 }
 
