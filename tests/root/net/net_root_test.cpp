@@ -291,6 +291,31 @@ TEST_F(NetRootTest, LinkDownAndUpReachTheMonitorWithin100ms) {
             .has_value());
 }
 
+TEST_F(NetRootTest, LostNotificationsAreRecoveredByANewDump) {
+    // A tiny receive buffer and no reading while the link flaps: the kernel
+    // drops notifications (ENOBUFS). The monitor must notice, dump again, and
+    // end with the link's true state.
+    const int tiny = 1;
+    ASSERT_EQ(::setsockopt(monitor_->fd(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof(tiny)), 0);
+    const std::string here_ns = "/proc/thread-self/ns/net";
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_TRUE(set_link(here_ns, here_, i % 2 == 1).has_value());
+    }
+    ASSERT_TRUE(set_link(here_ns, here_, false).has_value());
+    seen_.clear();
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        (void)wait_link([](const LinkEvent&) { return false; }, 100ms);
+        if (monitor_->resyncs() > 0 && !seen_.empty() && seen_.back().from_dump) break;
+    }
+    EXPECT_GE(monitor_->resyncs(), 1u);
+    const auto last =
+        std::find_if(seen_.rbegin(), seen_.rend(), [&](const LinkEvent& e) { return ours(e); });
+    ASSERT_NE(last, seen_.rend()) << "no report of our link after the loss";
+    EXPECT_TRUE(last->from_dump) << "the state after a loss comes from a new dump";
+    EXPECT_FALSE(last->admin_up) << "the final state is down";
+}
+
 TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
     auto probes = bpf::NetProbes::make();
     ASSERT_TRUE(probes.has_value()) << probes.error().message;
