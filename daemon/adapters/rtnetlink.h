@@ -34,6 +34,16 @@ struct LinkEvent {
     std::chrono::nanoseconds monotonic{};  // CLOCK_MONOTONIC when vigild read it
 };
 
+// What LinkHealth::observe_link() takes from a report (removals go to
+// LinkHealth::remove() instead).
+[[nodiscard]] inline core::LinkSignal to_signal(const LinkEvent& e) {
+    return core::LinkSignal{.now = core::TimePoint(e.monotonic),
+                            .name = e.name,
+                            .admin_up = e.admin_up,
+                            .carrier = e.carrier,
+                            .operstate = e.operstate};
+}
+
 class LinkMonitor {
   public:
     // Opens the socket, subscribes to link changes and asks for a dump of

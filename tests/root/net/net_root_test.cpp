@@ -341,11 +341,7 @@ TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
     std::vector<core::LinkTransition> log;
     for (const LinkEvent& e : seen_) {
         if (!ours(e)) continue;
-        if (auto t = health.observe_link(ifindex_, core::LinkSignal{.now = at(e.monotonic),
-                                                                    .name = e.name,
-                                                                    .admin_up = e.admin_up,
-                                                                    .carrier = e.carrier,
-                                                                    .operstate = e.operstate})) {
+        if (auto t = health.observe_link(ifindex_, adapters::to_signal(e))) {
             log.push_back(*t);
         }
     }
@@ -379,12 +375,7 @@ TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
             auto read = monitor_->drain([&](const LinkEvent& e) {
                 if (!ours(e)) return;
                 carrier_lost = carrier_lost || !e.carrier;
-                if (auto t =
-                        health.observe_link(ifindex_, core::LinkSignal{.now = at(e.monotonic),
-                                                                       .name = e.name,
-                                                                       .admin_up = e.admin_up,
-                                                                       .carrier = e.carrier,
-                                                                       .operstate = e.operstate})) {
+                if (auto t = health.observe_link(ifindex_, adapters::to_signal(e))) {
                     log.push_back(*t);
                 }
             });
