@@ -96,6 +96,10 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                        }
                    },
                    [&](const PeerMessageEvidence& e) {
+                       if (e.status.host == self_) {
+                           if (e.status.incarnation == incarnation_) own_delivered_at_ = at;
+                           return;
+                       }
                        auto it = peers_.find(e.status.host);
                        if (it == peers_.end()) return;
                        it->second.last_message = at;
@@ -487,6 +491,16 @@ std::vector<HeldVm> HostEngine::held_list() const {
     return held;
 }
 
+// Pet only while peers can see that we live: our own message came back through the
+// quorate cluster, or our slot was written, within the fresh window. Then a peer that
+// has heard nothing from us for the fence delay knows our watchdog has fired.
+std::pair<bool, Reason> HostEngine::pet_rule(TimePoint now) const {
+    if (fencing_) return {false, Reason::kSelfFencing};
+    if (quorate_ && fresh(own_delivered_at_, now)) return {true, Reason::kQuorate};
+    if (fresh(write_ok_at_, now)) return {true, Reason::kSlotWritesOk};
+    return {false, Reason::kNoQuorumNoStorage};
+}
+
 TickResult HostEngine::tick(TimePoint now) {
     now_ = now;
     std::vector<Decision> out;
@@ -549,17 +563,7 @@ TickResult HostEngine::tick(TimePoint now) {
     if (!fence_justified) fence_pending_since_.reset();
     if (!fencing_) handle_io_errors(local_problem, out);
 
-    bool pet = false;
-    Reason pet_reason = Reason::kNoQuorumNoStorage;
-    if (fencing_) {
-        pet_reason = Reason::kSelfFencing;
-    } else if (quorate_) {
-        pet = true;
-        pet_reason = Reason::kQuorate;
-    } else if (write_fresh) {
-        pet = true;
-        pet_reason = Reason::kSlotWritesOk;
-    }
+    const auto [pet, pet_reason] = pet_rule(now);
     if (pet != pet_ || (!pet_announced_ && pet)) {
         std::vector<Fact> ev;
         if (write_ok_at_) ev.push_back(age("last_slot_write", now, *write_ok_at_));

@@ -30,6 +30,10 @@ public:
 
     void observe(TimePoint at, const Evidence& evidence);
     [[nodiscard]] TickResult tick(TimePoint now);
+    // Whether to pet the watchdog now, between ticks: call it when our own status
+    // message comes back through the cluster, so the proof that peers heard us is used
+    // at once. Same rule as TickResult::pet_watchdog; decides and logs nothing.
+    [[nodiscard]] bool should_pet(TimePoint now) const { return pet_rule(now).first; }
 
     [[nodiscard]] HostId self() const { return self_; }
     [[nodiscard]] const Policy& policy() const { return policy_; }
@@ -84,6 +88,7 @@ private:
                std::string vm = {}, std::optional<HostId> peer = {});
     [[nodiscard]] std::vector<HeldVm> held_list() const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
+    [[nodiscard]] std::pair<bool, Reason> pet_rule(TimePoint now) const;
     [[nodiscard]] bool in_progress(const std::map<std::string, TimePoint>& requests, const std::string& vm) const;
 
     Policy policy_;
@@ -95,6 +100,10 @@ private:
     bool membership_seen_ = false;
     bool quorate_ = false;
     std::optional<TimePoint> quorate_since_;  // we hear peers' messages only while quorate
+    // When our own status message last came back to us through the cluster (ordered
+    // delivery reaches every member of the configuration, us included): proof that
+    // the peers heard us then. Quorum alone is not: the view may be stale.
+    std::optional<TimePoint> own_delivered_at_;
     std::map<std::string, StorageEvidence> storage_;
     bool write_seen_ = false;
     bool last_write_ok_ = false;

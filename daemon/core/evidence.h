@@ -34,7 +34,8 @@ struct MembershipEvidence {
     bool quorate = false;
 };
 
-// A status message received over the cluster (ordered, from a current member).
+// A status message delivered by the cluster (ordered, from a current member). Feed
+// our own messages too when they come back: they prove the peers heard us.
 struct PeerMessageEvidence {
     HostStatus status;
 };

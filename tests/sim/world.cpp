@@ -32,6 +32,9 @@ struct World::Host {
     std::optional<Duration> last_pet;
     bool refused_pet = false;  // the engine's last tick said not to pet
     bool refused_while_quorate = false;  // ... at a tick where it was in the quorate partition
+    // Since the last pet, every tick found it in a quorate configuration whose ring
+    // worked: it could always show its peers that it lived.
+    bool provable_since_pet = true;
     std::vector<core::Evidence> admin;
     Duration wall_offset{};
 };
@@ -162,8 +165,12 @@ void World::boot(Host& h) {
 void World::reset(Host& h, const std::string& why, bool reboot) {
     // Only a reset the engine chose (it stopped petting, or rebooted) is a fence; a
     // daemon that crashed or hung for longer than the watchdog timeout is not.
-    const bool chosen = why == "self-fence-reboot" ? in_quorate_partition(h)
-                                                   : why == "watchdog-reset" && h.refused_pet && h.refused_while_quorate;
+    // A host that lost quorum (even if the old configuration still listed it when it
+    // stopped petting) may have to go: only a host quorate throughout is wrongly fenced.
+    const bool chosen = why == "self-fence-reboot"
+                            ? in_quorate_partition(h)
+                            : why == "watchdog-reset" && h.refused_pet && h.refused_while_quorate &&
+                                  h.provable_since_pet && in_quorate_partition(h);
     if (chosen && known_global_storage_outage()) {
         violation(h.name + " fenced (" + why + ") by a cluster-wide storage outage while quorate");
     }
@@ -177,6 +184,7 @@ void World::reset(Host& h, const std::string& why, bool reboot) {
     h.last_pet.reset();
     h.refused_pet = false;
     h.refused_while_quorate = false;
+    h.provable_since_pet = true;
     h.in_flight = false;
     if (reboot) {
         h.booting_until = now_ + s_.boot_time;
@@ -404,8 +412,12 @@ void World::tick_host(Host& h) {
     }
     if (r.pet_watchdog) h.last_pet = now_;
     h.refused_pet = !r.pet_watchdog;
-    if (r.pet_watchdog) h.refused_while_quorate = false;
-    else if (in_quorate_partition(h)) h.refused_while_quorate = true;
+    if (r.pet_watchdog) {
+        h.refused_while_quorate = false;
+        h.provable_since_pet = true;
+    } else if (in_quorate_partition(h)) {
+        h.refused_while_quorate = true;
+    }
     if (reboot) {
         reset(h, "self-fence-reboot", true);
         return;
@@ -416,18 +428,30 @@ void World::tick_host(Host& h) {
     } else {
         e.observe(t, core::SlotWriteEvidence{.ok = false});
     }
+    // Totem ordering: a message is delivered to every member of the configuration,
+    // the sender included, or, while the ring is broken (a member cut off, hung or
+    // gone, and the new configuration not formed yet), to nobody.
     const auto* mine = effective_partition(h.id);
-    if (mine == nullptr || !h.link_up.at(NetRole::kCluster)) return;
+    if (mine == nullptr) {
+        h.provable_since_pet = false;
+        return;
+    }
     const auto raw = raw_partitions();
+    const bool ring_intact = std::ranges::any_of(raw, [&](const auto& group) {
+        return std::ranges::all_of(*mine, [&](auto id) { return std::ranges::find(group, id) != group.end(); });
+    });
+    if (!ring_intact || !in_quorate_partition(h)) h.provable_since_pet = false;
+    if (!ring_intact) return;
     for (auto id : *mine) {
-        if (id == h.id) continue;
         Host& o = host(id);
-        // Delivered only where the wire still connects both (raw) and the stack agrees (effective).
-        const bool wired = std::ranges::any_of(raw, [&](const auto& p) {
-            return std::ranges::find(p, h.id) != p.end() && std::ranges::find(p, id) != p.end();
-        });
-        if (!wired || !o.engine || o.daemon_frozen || o.frozen) continue;
+        if (!o.engine || o.daemon_frozen || o.frozen) continue;
         o.engine->observe(t, core::PeerMessageEvidence{r.status});
+    }
+    // Our own message came back: the daemon asks at once whether to pet.
+    if (h.engine->should_pet(t)) {
+        h.last_pet = now_;
+        h.refused_pet = h.refused_while_quorate = false;
+        h.provable_since_pet = true;
     }
 }
 

@@ -70,6 +70,7 @@ protected:
             e.observe(t(s), PeerMessageEvidence{h3});
             local_ok(e, t(s), {h2, h3});
             auto r = e.tick(t(s));
+            e.observe(t(s), PeerMessageEvidence{r.status});  // our own message comes back
             all.insert(all.end(), r.decisions.begin(), r.decisions.end());
         }
         return all;
@@ -91,6 +92,22 @@ TEST_F(EngineTest, PetsWhileQuorateAndStopsSoonAfterLosingQuorumAndStorage) {
     EXPECT_FALSE(r.pet_watchdog);
     ASSERT_EQ(of_kind(r.decisions, DecisionKind::kPetStopped).size(), 1u);
     EXPECT_EQ(of_kind(r.decisions, DecisionKind::kPetStopped)[0].reason, Reason::kNoQuorumNoStorage);
+}
+
+TEST_F(EngineTest, AQuorumViewAloneDoesNotPetUntilOurOwnMessagesComeBack) {
+    // A restarted daemon, cut off a moment ago: the membership still says quorate, but
+    // nothing it sends reaches anyone, so its peers are counting its silence.
+    auto e = make(3);
+    e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    e.observe(t(0), SlotWriteEvidence{.ok = false});
+    for (double s = 0; s <= 3; s += 1) {
+        EXPECT_FALSE(e.tick(t(s)).pet_watchdog) << s;
+    }
+    const auto r = e.tick(t(4));
+    e.observe(t(4), PeerMessageEvidence{r.status});  // the ring works again
+    EXPECT_TRUE(e.tick(t(5)).pet_watchdog);
+    EXPECT_TRUE(e.tick(t(6)).pet_watchdog);
+    EXPECT_FALSE(e.tick(t(6.5)).pet_watchdog);  // 2.5 s since it came back: not proof any more
 }
 
 TEST_F(EngineTest, IsolatedWithStorageKeepsPettingAndKeepsVms) {
@@ -213,6 +230,7 @@ TEST_F(EngineTest, NeverDeclaresDeadWhileItCannotReadTheSlots) {
         e.observe(t(s), PeerMessageEvidence{h2});
         e.observe(t(s), SlotReadEvidence{.ok = false});
         const auto r = e.tick(t(s));
+        e.observe(t(s), PeerMessageEvidence{r.status});
         EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty());
         EXPECT_TRUE(r.pet_watchdog);  // quorate: a storage outage alone never fences
     }
@@ -275,7 +293,10 @@ TEST_F(EngineTest, LocalStorageLossWithNothingInFlightStopsTheVmsInstead) {
             e.observe(t(s), VmEvidence{"web", VmState::kPausedIoError});
         }
         auto r = e.tick(t(s));
-        EXPECT_TRUE(r.pet_watchdog);
+        e.observe(t(s), PeerMessageEvidence{r.status});
+        if (s > 0) {
+            EXPECT_TRUE(r.pet_watchdog) << s;  // from the tick after our first status came back
+        }
         all.insert(all.end(), r.decisions.begin(), r.decisions.end());
     }
     EXPECT_TRUE(of_kind(all, DecisionKind::kSelfFenceReboot).empty());
@@ -304,7 +325,10 @@ TEST_F(EngineTest, StorageLostEverywhereNeitherFencesNorStopsAndResumesAtOnce) {
             e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
         }
         auto r = e.tick(t(s));
-        EXPECT_TRUE(r.pet_watchdog) << s;
+        e.observe(t(s), PeerMessageEvidence{r.status});
+        if (s > 0) {
+            EXPECT_TRUE(r.pet_watchdog) << s;
+        }
         if (!of_kind(r.decisions, DecisionKind::kResumeVm).empty()) resumed_at = s;
         all.insert(all.end(), r.decisions.begin(), r.decisions.end());
         if (!down) e.observe(t(s), SlotWriteEvidence{.ok = true});
