@@ -74,12 +74,72 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
 
     if (auto ok = self->loop_->enable_systemd_watchdog(); !ok) return std::unexpected(ok.error());
     self->start_probes();
+    if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
     if (auto ok = self->loop_->every(self->config_.probe_poll_interval,
                                      [raw] { raw->poll(); });
         !ok) {
         return std::unexpected(ok.error());
     }
     return self;
+}
+
+std::expected<void, Error> Daemon::arm_watchdog()
+{
+    if (!config_.watchdog_enabled) {
+        export_watchdog();
+        return {};
+    }
+    auto wd = fence::Watchdog::make(fence::WatchdogOptions{.path = config_.watchdog_device,
+                                                           .timeout = config_.watchdog_timeout});
+    if (!wd) {
+        return std::unexpected(Error{"arming the watchdog " + config_.watchdog_device + ": " +
+                                     wd.error().message});
+    }
+    watchdog_.emplace(std::move(*wd));
+    const auto& caps = watchdog_->capabilities();
+    journal_.log(Priority::notice, mid::kWatchdog,
+                 "watchdog " + config_.watchdog_device + " armed, timeout " +
+                     std::to_string(watchdog_->timeout().count()) + " s",
+                 {{"DEVICE", config_.watchdog_device},
+                  {"IDENTITY", caps.identity},
+                  {"TIMEOUT_S", std::to_string(watchdog_->timeout().count())},
+                  {"KEEPALIVE", fence::to_string(caps.keepalive)},
+                  {"TIME_LEFT", caps.get_time_left ? "driver" : "estimated"}});
+    // Pets come from this loop only: a stalled loop starves the watchdog.
+    if (auto ok = loop_->every(watchdog_->pet_interval(), [this] { pet_watchdog(); }); !ok) {
+        return std::unexpected(ok.error());
+    }
+    export_watchdog();
+    return {};
+}
+
+void Daemon::pet_watchdog()
+{
+    // Until the decision core drives should_pet, a live loop is reason enough.
+    if (auto ok = watchdog_->pet(); !ok) {
+        journal_.log(Priority::error, mid::kWatchdog, "watchdog keepalive failed: " + ok.error().message,
+                     {{"DEVICE", config_.watchdog_device}, {"REASON", ok.error().message}});
+    }
+    export_watchdog();
+}
+
+void Daemon::export_watchdog()
+{
+    exporters::WatchdogMetrics m;
+    if (watchdog_) {
+        const auto st = watchdog_->status();
+        m.armed = st.armed;
+        m.timeout_seconds = static_cast<double>(st.timeout.count());
+        m.since_last_pet_seconds =
+            st.since_last_pet ? std::chrono::duration<double>(*st.since_last_pet).count() : 0;
+        m.time_left_seconds =
+            st.time_left ? std::chrono::duration<double>(st.time_left->value).count() : 0;
+        m.pets = st.pets;
+        for (const auto reason : fence::kWithholdReasons) {
+            m.withheld.emplace_back(fence::to_string(reason), st.withheld[fence::to_index(reason)]);
+        }
+    }
+    metrics_->set_watchdog(m);
 }
 
 void Daemon::refuse_input(const std::string& source, const std::string& reason)
@@ -328,6 +388,18 @@ int Daemon::run()
     sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
     const int code = loop_->run();
     sd_notify(0, "STOPPING=1");
+    if (watchdog_) {
+        // A deliberate, clean stop: this vigild runs no HA VM yet, so the
+        // watchdog may be disarmed. A crash never gets here and leaves it armed.
+        if (auto ok = watchdog_->disarm(); ok) {
+            journal_.log(Priority::notice, mid::kWatchdog, "watchdog disarmed on a clean stop",
+                         {{"DEVICE", config_.watchdog_device}});
+        } else {
+            journal_.log(Priority::error, mid::kWatchdog,
+                         "watchdog could not be disarmed: " + ok.error().message,
+                         {{"DEVICE", config_.watchdog_device}});
+        }
+    }
     journal_.log(Priority::notice, mid::kStopped, "vigild stopping", {});
     return code;
 }

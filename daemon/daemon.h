@@ -6,6 +6,7 @@
 #include <expected>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -19,6 +20,7 @@
 #include "daemon/core/storage_monitor.h"
 #include "daemon/ports/error.h"
 #include "exporters/metrics.h"
+#include "fence/watchdog.h"
 
 namespace vigil {
 
@@ -45,6 +47,9 @@ private:
     // device's health, and updates metrics; every poll interval.
     void poll();
     void refuse_input(const std::string& source, const std::string& reason);
+    [[nodiscard]] std::expected<void, Error> arm_watchdog();
+    void pet_watchdog();
+    void export_watchdog();
     [[nodiscard]] std::string status_json() const;
 
     using ErrorKey = std::tuple<std::string, std::string, std::string>;  // device, op, error
@@ -65,6 +70,7 @@ private:
     std::unique_ptr<bpf::SunrpcProbes> sunrpc_;
     std::vector<bpf::ProbeStatus> probes_;
     std::unique_ptr<adapters::ControlServer> control_;
+    std::optional<fence::Watchdog> watchdog_;
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> block_errors_;
     std::map<std::string, Device> devices_;

@@ -148,6 +148,25 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                                    .Help(kWritebackHelp)
                                    .Register(reg);
     self->all_ = all;
+    auto gauge = [&reg](const char* name, const char* help) {
+        return &prometheus::BuildGauge().Name(name).Help(help).Register(reg).Add({});
+    };
+    self->watchdog_armed_ = gauge("vigil_watchdog_armed", "1 while vigild holds the hardware watchdog armed");
+    self->watchdog_timeout_ = gauge("vigil_watchdog_timeout_seconds", "The watchdog's timeout");
+    self->watchdog_last_pet_ = gauge("vigil_watchdog_last_pet_age_seconds",
+                                     "Time since vigild last petted the watchdog");
+    self->watchdog_time_left_ = gauge("vigil_watchdog_time_left_seconds",
+                                      "Time before the watchdog resets the host, from the driver "
+                                      "where it tells, else estimated from the last pet");
+    self->watchdog_pets_ = &prometheus::BuildCounter()
+                                .Name("vigil_watchdog_pets_total")
+                                .Help("Keepalives sent to the watchdog")
+                                .Register(reg)
+                                .Add({});
+    self->watchdog_withheld_ = &prometheus::BuildCounter()
+                                    .Name("vigil_watchdog_pets_withheld_total")
+                                    .Help("Pets vigild chose not to send, by reason")
+                                    .Register(reg);
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     prometheus::BuildGauge()
         .Name("vigil_start_time_seconds")
@@ -216,6 +235,18 @@ void Metrics::set_writeback_errors(const std::string& device, const std::string&
 {
     auto& counter = writeback_errors_->Add({{"device", device}, {"error", error}});
     advance(counter, writeback_seen_[{device, error}], total);
+}
+
+void Metrics::set_watchdog(const WatchdogMetrics& w)
+{
+    watchdog_armed_->Set(w.armed ? 1 : 0);
+    watchdog_timeout_->Set(w.timeout_seconds);
+    watchdog_last_pet_->Set(w.since_last_pet_seconds);
+    watchdog_time_left_->Set(w.time_left_seconds);
+    advance(*watchdog_pets_, pets_seen_, w.pets);
+    for (const auto& [reason, count] : w.withheld) {
+        advance(watchdog_withheld_->Add({{"reason", reason}}), withheld_seen_[reason], count);
+    }
 }
 
 void Metrics::count_bad_input(const std::string& source)

@@ -33,6 +33,15 @@ struct MetricsOptions {
     std::string version;
 };
 
+struct WatchdogMetrics {
+    bool armed = false;
+    double timeout_seconds = 0;
+    double since_last_pet_seconds = 0;
+    double time_left_seconds = 0;
+    std::uint64_t pets = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> withheld;  // by reason
+};
+
 class Metrics {
 public:
     [[nodiscard]] static std::expected<std::unique_ptr<Metrics>, Error> make(
@@ -55,6 +64,7 @@ public:
                            const std::vector<std::string>& all_states);
     void set_writeback_errors(const std::string& device, const std::string& error,
                               std::uint64_t total);
+    void set_watchdog(const WatchdogMetrics& watchdog);
     // Input from outside (control socket, config reloads, ...) that was refused.
     void count_bad_input(const std::string& source);
 
@@ -74,6 +84,14 @@ private:
     prometheus::Family<prometheus::Gauge>* storage_state_ = nullptr;
     prometheus::Family<prometheus::Counter>* writeback_errors_ = nullptr;
     std::map<std::pair<std::string, std::string>, std::uint64_t> writeback_seen_;
+    prometheus::Gauge* watchdog_armed_ = nullptr;
+    prometheus::Gauge* watchdog_timeout_ = nullptr;
+    prometheus::Gauge* watchdog_last_pet_ = nullptr;
+    prometheus::Gauge* watchdog_time_left_ = nullptr;
+    prometheus::Counter* watchdog_pets_ = nullptr;
+    prometheus::Family<prometheus::Counter>* watchdog_withheld_ = nullptr;
+    std::uint64_t pets_seen_ = 0;
+    std::map<std::string, std::uint64_t> withheld_seen_;
     prometheus::Counter* sunrpc_major_timeouts_ = nullptr;
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> block_seen_;
     std::uint64_t sunrpc_seen_ = 0;

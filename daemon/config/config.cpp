@@ -130,6 +130,16 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema()
           {"stall_ms", {millis(200, 600000, &Config::storage_stall)}},
           {"error_window_ms", {millis(100, 3600000, &Config::storage_error_window)}},
           {"recovery_hold_ms", {millis(0, 600000, &Config::storage_recovery_hold)}}}},
+        {"watchdog",
+         {{"enabled", {boolean([](Config& c, bool b) { c.watchdog_enabled = b; })}},
+          {"device", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (s.empty() || s.front() != '/') return std::unexpected("must be an absolute path");
+               c.watchdog_device = s;
+               return {};
+           })}},
+          {"timeout_s", {integer(2, 600, [](Config& c, std::int64_t v) {
+               c.watchdog_timeout = std::chrono::seconds(v);
+           })}}}},
     };
     return kSchema;
 }

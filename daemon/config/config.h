@@ -40,6 +40,12 @@ struct Config {
     std::chrono::milliseconds storage_stall{5000};
     std::chrono::milliseconds storage_error_window{5000};
     std::chrono::milliseconds storage_recovery_hold{1000};
+
+    // The hardware watchdog: armed only when enabled. Once armed, a host whose
+    // vigild stops petting (hung, or decided to die) is reset by it.
+    bool watchdog_enabled = false;
+    std::string watchdog_device = "/dev/watchdog";
+    std::chrono::seconds watchdog_timeout{5};
 };
 
 struct ConfigError {

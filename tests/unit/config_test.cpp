@@ -51,6 +51,10 @@ slow_ms = 300
 stall_ms = 2000
 error_window_ms = 4000
 recovery_hold_ms = 0
+[watchdog]
+enabled = true
+device = "/run/lab/watchdog"
+timeout_s = 10
 )",
                    "t.toml");
     ASSERT_TRUE(c.has_value()) << c.error().to_string();
@@ -65,6 +69,9 @@ recovery_hold_ms = 0
     EXPECT_EQ(c->storage_stall, std::chrono::milliseconds(2000));
     EXPECT_EQ(c->storage_error_window, std::chrono::milliseconds(4000));
     EXPECT_EQ(c->storage_recovery_hold, std::chrono::milliseconds(0));
+    EXPECT_TRUE(c->watchdog_enabled);
+    EXPECT_EQ(c->watchdog_device, "/run/lab/watchdog");
+    EXPECT_EQ(c->watchdog_timeout, std::chrono::seconds(10));
 }
 
 TEST(Config, StallMustExceedSlow)
@@ -166,6 +173,9 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults)
     EXPECT_EQ(c->storage_stall, defaults.storage_stall);
     EXPECT_EQ(c->storage_error_window, defaults.storage_error_window);
     EXPECT_EQ(c->storage_recovery_hold, defaults.storage_recovery_hold);
+    EXPECT_EQ(c->watchdog_enabled, defaults.watchdog_enabled);
+    EXPECT_EQ(c->watchdog_device, defaults.watchdog_device);
+    EXPECT_EQ(c->watchdog_timeout, defaults.watchdog_timeout);
 }
 
 }  // namespace

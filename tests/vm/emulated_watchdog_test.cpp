@@ -100,6 +100,23 @@ class EmulatedWatchdogTest : public vigil::testing::RootTest {
 
     std::string log() const { return emulator_ ? emulator_->stderr_text() : ""; }
 
+    // The real vigild in the host, arming the emulated device from its config.
+    Subprocess start_vigild(int run) {
+        const auto config = *dir_ / ("vigil-" + std::to_string(run) + ".toml");
+        std::ofstream(config) << "[metrics]\nenabled = false\n"
+                              << "[control]\nsocket = \"" << (*dir_ / "ctl.sock").string() << "\"\n"
+                              << "[watchdog]\nenabled = true\ndevice = \"" << device().string()
+                              << "\"\ntimeout_s = " << kVigildTimeoutSeconds << "\n";
+        auto vigild = spawn_in_host({VIGILD_BINARY, "--config", config.string()});
+        EXPECT_TRUE(wait_until(
+            [&] { return vigild.stderr_text().find("armed, timeout") != std::string::npos; },
+            10000ms))
+            << "vigild did not arm the watchdog: " << vigild.stderr_text();
+        return vigild;
+    }
+
+    static constexpr int kVigildTimeoutSeconds = 3;
+
     std::optional<NetNs> netns_;
     std::optional<TempDir> dir_;
     fs::path mountpoint_;
@@ -175,6 +192,50 @@ TEST_F(EmulatedWatchdogTest, ASecondOpenerIsRefusedAsBusy) {
         << second.stderr_text();
     client.send_signal(SIGTERM);
     ASSERT_TRUE(client.wait_for(2s));
+}
+
+// The same promises with vigild itself petting from its event loop.
+TEST_F(EmulatedWatchdogTest, AFrozenVigildGetsItsHostReset) {
+    auto victim = spawn_in_host({"sleep", "600"});
+    auto vigild = start_vigild(1);
+    std::this_thread::sleep_for(1s);
+    vigild.send_signal(SIGSTOP);
+    const auto stopped = Clock::now();
+    const auto end = victim.wait_for(std::chrono::seconds(kVigildTimeoutSeconds) + 3s);
+    const double after = seconds_since(stopped);
+    ASSERT_TRUE(end) << "the host of a frozen vigild was not reset\n" << log();
+    EXPECT_EQ(end->signal, SIGKILL);
+    std::printf("host reset %.2f s after SIGSTOP of vigild (timeout %d s)\n", after,
+                kVigildTimeoutSeconds);
+    EXPECT_LE(after, kVigildTimeoutSeconds + 0.3) << log();
+    const auto vigild_end = vigild.wait_for(2s);
+    ASSERT_TRUE(vigild_end) << "the frozen vigild survived the reset";
+    EXPECT_EQ(resets(), 1);
+}
+
+TEST_F(EmulatedWatchdogTest, ACrashedVigildRestartedInTimeCausesNoReset) {
+    auto victim = spawn_in_host({"sleep", "600"});
+    auto first = start_vigild(1);
+    std::this_thread::sleep_for(1s);
+    first.send_signal(SIGKILL);
+    ASSERT_TRUE(first.wait_for(2s));
+    // As systemd's Restart=always would: at once, and it reopens the device.
+    auto second = start_vigild(2);
+    std::this_thread::sleep_for(std::chrono::seconds(3 * kVigildTimeoutSeconds));
+    EXPECT_TRUE(victim.running()) << log();
+    EXPECT_TRUE(second.running()) << second.stderr_text();
+    EXPECT_EQ(resets(), 0) << log();
+
+    // A clean stop disarms with the magic close.
+    second.send_signal(SIGTERM);
+    const auto stop = second.wait_for(5s);
+    ASSERT_TRUE(stop);
+    EXPECT_TRUE(stop->ok()) << second.stderr_text();
+    EXPECT_NE(second.stderr_text().find("watchdog disarmed"), std::string::npos)
+        << second.stderr_text();
+    std::this_thread::sleep_for(std::chrono::seconds(kVigildTimeoutSeconds) + 1s);
+    EXPECT_TRUE(victim.running()) << log();
+    EXPECT_EQ(resets(), 0) << log();
 }
 
 }  // namespace
