@@ -86,12 +86,12 @@ struct Fact {
 struct Decision {
     DecisionKind kind = DecisionKind::kAlert;
     Reason reason = Reason::kStateChanged;
-    std::optional<HostId> peer;          // kPeerClass, kAssignVm (previous owner)
-    std::string vm;                      // VM decisions
-    std::optional<HostId> target;        // kAssignVm
-    std::optional<PeerClass> peer_class; // kPeerClass
-    std::optional<SelfState> self_state; // kSelfState
-    std::optional<AlertKind> alert;      // kAlert
+    std::optional<HostId> peer;           // kPeerClass, kAssignVm (previous owner)
+    std::string vm;                       // VM decisions
+    std::optional<HostId> target;         // kAssignVm
+    std::optional<PeerClass> peer_class;  // kPeerClass
+    std::optional<SelfState> self_state;  // kSelfState
+    std::optional<AlertKind> alert;       // kAlert
     std::vector<Fact> evidence;
     bool operator==(const Decision&) const = default;
 };
@@ -113,7 +113,7 @@ struct TickResult {
 [[nodiscard]] std::string_view name(NetRole r);
 [[nodiscard]] std::string_view name(IsolationResponse r);
 [[nodiscard]] std::string_view name(IoErrorPolicy p);
-[[nodiscard]] std::string host_name(HostId id);  // "h<id>"
+[[nodiscard]] std::string host_name(HostId id);        // "h<id>"
 [[nodiscard]] std::string format_seconds(Duration d);  // "7.250"
 
 // One line, stable field order: "<kind> key=value ... reason=<reason> <evidence>".

@@ -32,11 +32,13 @@ bool troubled(StorageHealth h) {
 
 }  // namespace
 
-std::expected<HostEngine, std::string> HostEngine::make(Policy policy, HostId self, std::uint64_t incarnation,
+std::expected<HostEngine, std::string> HostEngine::make(Policy policy, HostId self,
+                                                        std::uint64_t incarnation,
                                                         TimePoint started) {
     if (auto ok = policy.validate(); !ok) return std::unexpected(ok.error());
     if (policy.host(self) == nullptr) {
-        return std::unexpected("this host (" + host_name(self) + ") is not among the configured hosts");
+        return std::unexpected("this host (" + host_name(self) +
+                               ") is not among the configured hosts");
     }
     return HostEngine(std::move(policy), self, incarnation, started);
 }
@@ -54,7 +56,8 @@ PeerClass HostEngine::peer_class(HostId peer) const {
     return it == peers_.end() ? PeerClass::kSuspect : it->second.cls;
 }
 
-bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests, const std::string& vm) const {
+bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
+                             const std::string& vm) const {
     const auto it = requests.find(vm);
     return it != requests.end() && now_ - it->second < 5 * policy_.heartbeat_interval;
 }
@@ -64,7 +67,8 @@ bool HostEngine::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
 }
 
 void HostEngine::accept_status(PeerView& peer, const HostStatus& status) {
-    if (peer.status && peer.status->incarnation == status.incarnation && peer.status->sequence > status.sequence) {
+    if (peer.status && peer.status->incarnation == status.incarnation &&
+        peer.status->sequence > status.sequence) {
         return;  // older than what we already have through the other channel
     }
     if (peer.status && peer.status->incarnation != status.incarnation) {
@@ -81,7 +85,8 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    },
                    [&](const LinkEvidence& e) {
                        auto it = links_.find(e.role);
-                       if (it == links_.end() || it->second.first != e.state) links_[e.role] = {e.state, at};
+                       if (it == links_.end() || it->second.first != e.state)
+                           links_[e.role] = {e.state, at};
                    },
                    [&](const MembershipEvidence& e) {
                        membership_seen_ = true;
@@ -152,10 +157,18 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    },
                    [&](const AdminEvidence& e) {
                        switch (e.command) {
-                           case AdminCommand::kMaintenanceOn: maintenance_ = true; break;
-                           case AdminCommand::kMaintenanceOff: maintenance_ = false; break;
-                           case AdminCommand::kDrain: draining_ = true; break;
-                           case AdminCommand::kUndrain: draining_ = false; break;
+                           case AdminCommand::kMaintenanceOn:
+                               maintenance_ = true;
+                               break;
+                           case AdminCommand::kMaintenanceOff:
+                               maintenance_ = false;
+                               break;
+                           case AdminCommand::kDrain:
+                               draining_ = true;
+                               break;
+                           case AdminCommand::kUndrain:
+                               draining_ = false;
+                               break;
                        }
                    },
                    [&](const FenceConfirmedEvidence& e) {
@@ -212,10 +225,12 @@ HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now)
     // Isolated: still writing its slot after it left the membership. A slot that only
     // advanced before it left says nothing yet: a dead host looks the same for a while.
     const bool advanced_since_left =
-        peer.last_slot_advance && (!peer.left_membership || *peer.last_slot_advance > *peer.left_membership);
+        peer.last_slot_advance &&
+        (!peer.left_membership || *peer.last_slot_advance > *peer.left_membership);
     if (reads_ok_ && fresh(peer.last_slot_advance, now) && advanced_since_left) {
         // Still a member (a few messages lost in a blip) and writing its slot: alive.
-        if (peer.in_membership && peer.status) return {PeerClass::kAlive, Reason::kSlotAdvancing, {}};
+        if (peer.in_membership && peer.status)
+            return {PeerClass::kAlive, Reason::kSlotAdvancing, {}};
         return {PeerClass::kIsolated, Reason::kSlotAdvancing, {}};
     }
     if (!peer.status) return {PeerClass::kSuspect, Reason::kNoStatusYet, {}};
@@ -241,17 +256,20 @@ void HostEngine::classify_peers(TimePoint now, std::vector<Decision>& out) {
     std::size_t looking_dead = 0;
     for (const auto& [id, peer] : peers_) {
         auto c = classify(peer, now);
-        if ((c.cls == PeerClass::kDead || c.cls == PeerClass::kSuspect) && c.reason != Reason::kFenceConfirmed &&
-            peer.status) {
+        if ((c.cls == PeerClass::kDead || c.cls == PeerClass::kSuspect) &&
+            c.reason != Reason::kFenceConfirmed && peer.status) {
             ++looking_dead;
         }
         result.emplace(id, std::move(c));
     }
-    const double share = peers_.empty() ? 0.0 : static_cast<double>(looking_dead) / static_cast<double>(peers_.size());
+    const double share =
+        peers_.empty() ? 0.0
+                       : static_cast<double>(looking_dead) / static_cast<double>(peers_.size());
     storm_ = share > policy_.storm_guard_share;
     if (storm_) {
         raise("storm-guard", AlertKind::kStormGuard, Reason::kStormGuard,
-              {fact("looking_dead", std::to_string(looking_dead)), fact("peers", std::to_string(peers_.size()))});
+              {fact("looking_dead", std::to_string(looking_dead)),
+               fact("peers", std::to_string(peers_.size()))});
         for (auto& [id, c] : result) {
             if (c.cls == PeerClass::kDead && c.reason != Reason::kFenceConfirmed) {
                 c.cls = PeerClass::kSuspect;
@@ -264,7 +282,10 @@ void HostEngine::classify_peers(TimePoint now, std::vector<Decision>& out) {
         if (!peer.announced || peer.cls != c.cls) {
             // The first view of a peer is only worth a line when it says more than "not heard yet".
             if (peer.announced || c.reason != Reason::kNoStatusYet) {
-                Decision d{.kind = DecisionKind::kPeerClass, .reason = c.reason, .peer = id, .peer_class = c.cls};
+                Decision d{.kind = DecisionKind::kPeerClass,
+                           .reason = c.reason,
+                           .peer = id,
+                           .peer_class = c.cls};
                 d.evidence = c.evidence;
                 out.push_back(std::move(d));
                 peer.announced = true;
@@ -272,12 +293,13 @@ void HostEngine::classify_peers(TimePoint now, std::vector<Decision>& out) {
             peer.cls = c.cls;
         }
         if (c.cls == PeerClass::kIsolated) {
-            raise("peer-isolated:" + host_name(id), AlertKind::kPeerIsolated, Reason::kPeerIsolated, {}, {}, id);
+            raise("peer-isolated:" + host_name(id), AlertKind::kPeerIsolated, Reason::kPeerIsolated,
+                  {}, {}, id);
         }
         if (c.cls == PeerClass::kAlive && peer.status && !peer.status->storage_ok &&
             peer.status->state == SelfState::kStorageLost) {
-            raise("peer-storage-lost:" + host_name(id), AlertKind::kPeerStorageLost, Reason::kPeerStorageLost, {}, {},
-                  id);
+            raise("peer-storage-lost:" + host_name(id), AlertKind::kPeerStorageLost,
+                  Reason::kPeerStorageLost, {}, {}, id);
         }
     }
 }
@@ -293,25 +315,28 @@ std::map<std::string, HostId> HostEngine::holders() const {
     return held;
 }
 
-std::optional<HostEngine::Recoverable> HostEngine::recoverable(const std::string& vm,
-                                                               const std::map<std::string, HostId>& held) const {
+std::optional<HostEngine::Recoverable> HostEngine::recoverable(
+    const std::string& vm, const std::map<std::string, HostId>& held) const {
     if (held.contains(vm)) return std::nullopt;
     const auto lh = last_holder_.find(vm);
     if (lh != last_holder_.end()) {
         if (lh->second == self_) return Recoverable{Reason::kOwnerReleased, self_};
         switch (peers_.at(lh->second).cls) {
-            case PeerClass::kDead: return Recoverable{Reason::kOwnerDead, lh->second};
+            case PeerClass::kDead:
+                return Recoverable{Reason::kOwnerDead, lh->second};
             case PeerClass::kReleased:
             case PeerClass::kAlive:
             case PeerClass::kIsolated:
                 // It speaks for itself and no longer lists the VM.
                 return Recoverable{Reason::kOwnerReleased, lh->second};
-            case PeerClass::kSuspect: return std::nullopt;
+            case PeerClass::kSuspect:
+                return std::nullopt;
         }
         return std::nullopt;
     }
     // Never seen held: anyone not heard from might be running it.
-    const bool doubt = std::ranges::any_of(peers_, [](const auto& kv) { return kv.second.cls == PeerClass::kSuspect; });
+    const bool doubt = std::ranges::any_of(
+        peers_, [](const auto& kv) { return kv.second.cls == PeerClass::kSuspect; });
     if (doubt) return std::nullopt;
     return Recoverable{Reason::kNotRunningAnywhere, std::nullopt};
 }
@@ -346,8 +371,9 @@ bool HostEngine::placement_eligible(HostId host) const {
         return quorate_ && !storage_trouble() && !maintenance_ && !draining_ && !fencing_;
     }
     const PeerView& p = peers_.at(host);
-    return p.cls == PeerClass::kAlive && p.in_membership && p.status && p.status->quorate && p.status->storage_ok &&
-           !p.status->maintenance && !p.status->draining && p.status->state == SelfState::kOk;
+    return p.cls == PeerClass::kAlive && p.in_membership && p.status && p.status->quorate &&
+           p.status->storage_ok && !p.status->maintenance && !p.status->draining &&
+           p.status->state == SelfState::kOk;
 }
 
 void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
@@ -368,7 +394,8 @@ void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Dec
     }
     for (const auto& [vm, host] : held) {
         const auto* p = policy_.vm(vm);
-        if (p != nullptr && free.contains(host)) free[host] -= static_cast<std::int64_t>(p->memory_mib);
+        if (p != nullptr && free.contains(host))
+            free[host] -= static_cast<std::int64_t>(p->memory_mib);
     }
     std::vector<const VmPolicy*> order;
     for (const auto& v : policy_.vms) order.push_back(&v);
@@ -400,7 +427,10 @@ void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Dec
         }
         free[*target] -= mem;
         assignments_[v->name] = *target;
-        Decision d{.kind = DecisionKind::kAssignVm, .reason = why->reason, .peer = why->owner, .vm = v->name,
+        Decision d{.kind = DecisionKind::kAssignVm,
+                   .reason = why->reason,
+                   .peer = why->owner,
+                   .vm = v->name,
                    .target = *target};
         d.evidence = {fact("priority", std::to_string(v->priority)),
                       fact("free_mib", std::to_string(free[*target] + mem))};
@@ -408,7 +438,8 @@ void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Dec
     }
 }
 
-void HostEngine::start_assigned(const std::map<std::string, HostId>& held, std::vector<Decision>& out) {
+void HostEngine::start_assigned(const std::map<std::string, HostId>& held,
+                                std::vector<Decision>& out) {
     const auto coord = coordinator();
     if (!coord || fencing_ || maintenance_ || !quorate_ || storage_trouble()) return;
     const std::vector<Assignment>* plan = nullptr;
@@ -428,9 +459,12 @@ void HostEngine::start_assigned(const std::map<std::string, HostId>& held, std::
         const auto why = recoverable(a.vm, held);
         if (!why) continue;
         starting_.insert(a.vm);
-        Decision d{.kind = DecisionKind::kStartVm, .reason = Reason::kAssignedByCoordinator, .peer = why->owner,
+        Decision d{.kind = DecisionKind::kStartVm,
+                   .reason = Reason::kAssignedByCoordinator,
+                   .peer = why->owner,
                    .vm = a.vm};
-        d.evidence = {fact("coordinator", host_name(*coord)), fact("owner_state", std::string(name(why->reason)))};
+        d.evidence = {fact("coordinator", host_name(*coord)),
+                      fact("owner_state", std::string(name(why->reason)))};
         out.push_back(std::move(d));
     }
 }
@@ -472,11 +506,15 @@ void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out
     }
 }
 
-void HostEngine::raise(const std::string& key, AlertKind kind, Reason reason, std::vector<Fact> evidence,
-                       std::string vm, std::optional<HostId> peer) {
+void HostEngine::raise(const std::string& key, AlertKind kind, Reason reason,
+                       std::vector<Fact> evidence, std::string vm, std::optional<HostId> peer) {
     alerts_now_.insert(key);
     if (alerts_.contains(key)) return;
-    Decision d{.kind = DecisionKind::kAlert, .reason = reason, .peer = peer, .vm = std::move(vm), .alert = kind};
+    Decision d{.kind = DecisionKind::kAlert,
+               .reason = reason,
+               .peer = peer,
+               .vm = std::move(vm),
+               .alert = kind};
     d.evidence = std::move(evidence);
     pending_alerts_.push_back(std::move(d));
 }
@@ -508,7 +546,8 @@ TickResult HostEngine::tick(TimePoint now) {
     pending_alerts_.clear();
 
     const bool trouble = storage_trouble();
-    const bool storage_lost = trouble && trouble_since_ && now - *trouble_since_ >= policy_.storage_grace;
+    const bool storage_lost =
+        trouble && trouble_since_ && now - *trouble_since_ >= policy_.storage_grace;
     const bool write_fresh = fresh(write_ok_at_, now);
 
     classify_peers(now, out);
@@ -540,9 +579,11 @@ TickResult HostEngine::tick(TimePoint now) {
         std::vector<Fact> ev{age("lost_for", now, *trouble_since_),
                              fact("io_in_flight", io_in_flight() ? "yes" : "no")};
         raise("storage-lost", AlertKind::kStorageLost,
-              io_in_flight() ? Reason::kStorageLostIoInFlight : Reason::kStorageLostNothingInFlight, ev);
+              io_in_flight() ? Reason::kStorageLostIoInFlight : Reason::kStorageLostNothingInFlight,
+              ev);
         if (!local_problem) {
-            raise("global-storage-outage", AlertKind::kGlobalStorageOutage, Reason::kGlobalStorageOutage);
+            raise("global-storage-outage", AlertKind::kGlobalStorageOutage,
+                  Reason::kGlobalStorageOutage);
         } else if (maintenance_) {
             // An admin is at work here: report, do not fence.
         } else if (io_in_flight()) {
@@ -575,7 +616,9 @@ TickResult HostEngine::tick(TimePoint now) {
     pet_ = pet;
 
     if (!state_ || *state_ != state) {
-        out.push_back(Decision{.kind = DecisionKind::kSelfState, .reason = Reason::kStateChanged, .self_state = state});
+        out.push_back(Decision{.kind = DecisionKind::kSelfState,
+                               .reason = Reason::kStateChanged,
+                               .self_state = state});
         state_ = state;
     }
 
@@ -604,7 +647,8 @@ TickResult HostEngine::tick(TimePoint now) {
                       .held = held_list(),
                       .assignments = {}};
     for (const auto& [vm, target] : assignments_) status.assignments.push_back({vm, target});
-    return TickResult{.pet_watchdog = pet, .status = std::move(status), .decisions = std::move(out)};
+    return TickResult{
+        .pet_watchdog = pet, .status = std::move(status), .decisions = std::move(out)};
 }
 
 }  // namespace vigil::core

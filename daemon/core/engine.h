@@ -21,7 +21,7 @@
 namespace vigil::core {
 
 class HostEngine {
-public:
+  public:
     // incarnation must differ at every daemon start (e.g. boot id + start count); peers
     // use it to tell a restarted daemon from a stale slot.
     [[nodiscard]] static std::expected<HostEngine, std::string> make(Policy policy, HostId self,
@@ -40,7 +40,7 @@ public:
     [[nodiscard]] PeerClass peer_class(HostId peer) const;
     [[nodiscard]] bool quorate() const { return quorate_; }
 
-private:
+  private:
     struct PeerView {
         std::optional<HostStatus> status;
         bool in_membership = false;
@@ -73,8 +73,8 @@ private:
     [[nodiscard]] Classified classify(const PeerView& peer, TimePoint now) const;
     void classify_peers(TimePoint now, std::vector<Decision>& out);
     [[nodiscard]] std::map<std::string, HostId> holders() const;
-    [[nodiscard]] std::optional<Recoverable> recoverable(const std::string& vm,
-                                                         const std::map<std::string, HostId>& held) const;
+    [[nodiscard]] std::optional<Recoverable> recoverable(
+        const std::string& vm, const std::map<std::string, HostId>& held) const;
     [[nodiscard]] std::optional<HostId> coordinator() const;
     // Our storage trouble is ours alone: fewer than half of the alive peers that
     // reported within the fresh window say they have trouble too.
@@ -84,12 +84,14 @@ private:
     void plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
     void start_assigned(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
     void handle_io_errors(bool local_problem, std::vector<Decision>& out);
-    void raise(const std::string& key, AlertKind kind, Reason reason, std::vector<Fact> evidence = {},
-               std::string vm = {}, std::optional<HostId> peer = {});
+    void raise(const std::string& key, AlertKind kind, Reason reason,
+               std::vector<Fact> evidence = {}, std::string vm = {},
+               std::optional<HostId> peer = {});
     [[nodiscard]] std::vector<HeldVm> held_list() const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
     [[nodiscard]] std::pair<bool, Reason> pet_rule(TimePoint now) const;
-    [[nodiscard]] bool in_progress(const std::map<std::string, TimePoint>& requests, const std::string& vm) const;
+    [[nodiscard]] bool in_progress(const std::map<std::string, TimePoint>& requests,
+                                   const std::string& vm) const;
 
     Policy policy_;
     HostId self_;
@@ -136,8 +138,8 @@ private:
     bool storm_ = false;
     std::map<std::string, HostId> assignments_;
     std::map<std::string, HostId> last_holder_;
-    std::set<std::string> alerts_;       // active last tick
-    std::set<std::string> alerts_now_;   // raised this tick
+    std::set<std::string> alerts_;      // active last tick
+    std::set<std::string> alerts_now_;  // raised this tick
     std::vector<Decision> pending_alerts_;
 };
 

@@ -69,8 +69,8 @@ struct FenceConfirmedEvidence {
     HostId peer;
 };
 
-using Evidence = std::variant<StorageEvidence, LinkEvidence, MembershipEvidence, PeerMessageEvidence,
-                              SlotWriteEvidence, SlotReadEvidence, VmEvidence, AdminEvidence,
-                              FenceConfirmedEvidence>;
+using Evidence = std::variant<StorageEvidence, LinkEvidence, MembershipEvidence,
+                              PeerMessageEvidence, SlotWriteEvidence, SlotReadEvidence, VmEvidence,
+                              AdminEvidence, FenceConfirmedEvidence>;
 
 }  // namespace vigil::core

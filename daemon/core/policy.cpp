@@ -30,11 +30,13 @@ std::expected<void, std::string> Policy::validate() const {
     if (watchdog_timeout < 2 * heartbeat_interval) {
         return unexpected("watchdog timeout (" + seconds(watchdog_timeout) +
                           ") must be at least two heartbeat intervals (" +
-                          seconds(2 * heartbeat_interval) + ") or a single late tick resets the host");
+                          seconds(2 * heartbeat_interval) +
+                          ") or a single late tick resets the host");
     }
     if (fence_delay <= watchdog_timeout) {
         return unexpected("fence delay (" + seconds(fence_delay) +
-                          ") must be larger than the watchdog timeout (" + seconds(watchdog_timeout) +
+                          ") must be larger than the watchdog timeout (" +
+                          seconds(watchdog_timeout) +
                           "): peers must not act before the watchdog has fired");
     }
     if (membership_timeout < Duration::zero()) {
@@ -42,9 +44,10 @@ std::expected<void, std::string> Policy::validate() const {
     }
     const Duration margin = std::max(slot_fresh_window(), membership_timeout);
     if (fence_delay < watchdog_timeout + margin) {
-        return unexpected("fence delay (" + seconds(fence_delay) + ") must be at least watchdog timeout + " +
-                          seconds(margin) + " (" + seconds(watchdog_timeout + margin) +
-                          "): a cut-off host may pet its watchdog that long after its last sign of life");
+        return unexpected(
+            "fence delay (" + seconds(fence_delay) + ") must be at least watchdog timeout + " +
+            seconds(margin) + " (" + seconds(watchdog_timeout + margin) +
+            "): a cut-off host may pet its watchdog that long after its last sign of life");
     }
     if (storage_grace < Duration::zero() || link_grace < Duration::zero()) {
         return unexpected("storage grace and link grace must not be negative");
@@ -65,7 +68,8 @@ std::expected<void, std::string> Policy::validate() const {
     for (const auto& v : vms) {
         if (v.name.empty()) return unexpected("a VM has an empty name");
         if (!names.insert(v.name).second) return unexpected("VM " + v.name + " configured twice");
-        if (v.memory_mib == 0) return unexpected("VM " + v.name + " needs a memory size for placement");
+        if (v.memory_mib == 0)
+            return unexpected("VM " + v.name + " needs a memory size for placement");
     }
     return {};
 }

@@ -36,15 +36,16 @@ std::optional<std::uint64_t> number(std::string_view s, int base = 10) {
 }
 
 std::optional<SelfState> self_state(std::string_view s) {
-    for (auto v : {SelfState::kOk, SelfState::kIsolated, SelfState::kStorageLost, SelfState::kFencing,
-                   SelfState::kReleased}) {
+    for (auto v : {SelfState::kOk, SelfState::kIsolated, SelfState::kStorageLost,
+                   SelfState::kFencing, SelfState::kReleased}) {
         if (name(v) == s) return v;
     }
     return std::nullopt;
 }
 
 std::optional<VmState> vm_state(std::string_view s) {
-    for (auto v : {VmState::kRunning, VmState::kPausedIoError, VmState::kPaused, VmState::kShutOff}) {
+    for (auto v :
+         {VmState::kRunning, VmState::kPausedIoError, VmState::kPaused, VmState::kShutOff}) {
         if (name(v) == s) return v;
     }
     return std::nullopt;
@@ -82,14 +83,16 @@ std::string encode_status(const HostStatus& s) {
     if (s.maintenance) body += " maintenance";
     if (s.draining) body += " draining";
     for (const auto& h : s.held) body += "\nheld " + h.name + " " + std::string(name(h.state));
-    for (const auto& a : s.assignments) body += "\nassign " + a.vm + " " + std::to_string(a.target.value);
+    for (const auto& a : s.assignments)
+        body += "\nassign " + a.vm + " " + std::to_string(a.target.value);
     body += "\n";
     return body + "crc " + hex(fnv1a(body)) + "\n";
 }
 
 std::expected<HostStatus, std::string> decode_status(std::string_view text) {
     using std::unexpected;
-    if (text.size() > kMaxSlotBytes) return unexpected("slot larger than " + std::to_string(kMaxSlotBytes) + " bytes");
+    if (text.size() > kMaxSlotBytes)
+        return unexpected("slot larger than " + std::to_string(kMaxSlotBytes) + " bytes");
     const auto crc_at = text.rfind("crc ");
     if (crc_at == std::string_view::npos || (crc_at != 0 && text[crc_at - 1] != '\n')) {
         return unexpected("slot has no checksum line (torn write?)");
@@ -140,22 +143,29 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
             seen_state = true;
         } else if (key == "flags") {
             for (std::size_t i = 1; i < w.size(); ++i) {
-                if (w[i] == "quorate") s.quorate = true;
-                else if (w[i] == "storage-ok") s.storage_ok = true;
-                else if (w[i] == "maintenance") s.maintenance = true;
-                else if (w[i] == "draining") s.draining = true;
-                else return unexpected(where + "unknown flag " + std::string(w[i]));
+                if (w[i] == "quorate")
+                    s.quorate = true;
+                else if (w[i] == "storage-ok")
+                    s.storage_ok = true;
+                else if (w[i] == "maintenance")
+                    s.maintenance = true;
+                else if (w[i] == "draining")
+                    s.draining = true;
+                else
+                    return unexpected(where + "unknown flag " + std::string(w[i]));
             }
         } else if (key == "held") {
             const auto st = w.size() == 3 ? vm_state(w[2]) : std::nullopt;
-            if (!st || !valid_vm_name(w[1])) return unexpected(where + "held takes a VM name and a state");
+            if (!st || !valid_vm_name(w[1]))
+                return unexpected(where + "held takes a VM name and a state");
             s.held.push_back({std::string(w[1]), *st});
         } else if (key == "assign") {
             const auto target = w.size() == 3 ? number(w[2]) : std::nullopt;
             if (!target || *target > UINT32_MAX || !valid_vm_name(w[1])) {
                 return unexpected(where + "assign takes a VM name and a host id");
             }
-            s.assignments.push_back({std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}});
+            s.assignments.push_back(
+                {std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}});
         } else {
             return unexpected(where + "unknown key " + std::string(key));
         }

@@ -63,8 +63,8 @@ struct HostStatus {
     bool storage_ok = false;
     bool maintenance = false;
     bool draining = false;
-    std::vector<HeldVm> held;               // HA VMs with a qemu process here (or starting)
-    std::vector<Assignment> assignments;    // recovery plan, when this host coordinates
+    std::vector<HeldVm> held;             // HA VMs with a qemu process here (or starting)
+    std::vector<Assignment> assignments;  // recovery plan, when this host coordinates
     bool operator==(const HostStatus&) const = default;
 };
 

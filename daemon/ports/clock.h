@@ -6,7 +6,7 @@ namespace vigil::ports {
 
 // Monotonic time (CLOCK_MONOTONIC in the daemon, simulated time in the simulator).
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     [[nodiscard]] virtual core::TimePoint now() const = 0;
 };

@@ -6,7 +6,7 @@ namespace vigil::ports {
 
 // Where decisions go: journald, metrics, hooks, `vigilctl explain`.
 class EventSink {
-public:
+  public:
     virtual ~EventSink() = default;
     virtual void record(core::TimePoint at, const core::Decision& decision) = 0;
 };

@@ -10,7 +10,7 @@ namespace vigil::ports {
 
 // The local hypervisor (libvirt). Results of these calls come back as VmEvidence.
 class Hypervisor {
-public:
+  public:
     virtual ~Hypervisor() = default;
     [[nodiscard]] virtual std::expected<void, std::string> start_vm(const std::string& vm) = 0;
     // Destroy and release the disk leases: after success no qemu process for it remains.

@@ -19,7 +19,8 @@ std::expected<std::string, std::string> slurp(const std::filesystem::path& p) {
 std::expected<std::uint64_t, std::string> parse_number(std::string_view s) {
     std::uint64_t v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size()) return std::unexpected("not a number: " + std::string(s));
+    if (ec != std::errc{} || end != s.data() + s.size())
+        return std::unexpected("not a number: " + std::string(s));
     return v;
 }
 
@@ -70,117 +71,150 @@ std::expected<Duration, std::string> parse_duration(std::string_view text) {
 }
 
 std::expected<std::uint32_t, std::string> parse_host(std::string_view text) {
-    if (text.size() < 2 || text[0] != 'h') return std::unexpected("not a host name (h<id>): " + std::string(text));
+    if (text.size() < 2 || text[0] != 'h')
+        return std::unexpected("not a host name (h<id>): " + std::string(text));
     auto n = parse_number(text.substr(1));
-    if (!n || *n == 0 || *n > 1000) return std::unexpected("not a host name (h<id>): " + std::string(text));
+    if (!n || *n == 0 || *n > 1000)
+        return std::unexpected("not a host name (h<id>): " + std::string(text));
     return static_cast<std::uint32_t>(*n);
 }
 
 std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& s) {
-    return each_line(text, [&](int, const std::vector<std::string>& w, const std::string&) -> std::expected<void, std::string> {
-        auto& p = s.policy;
-        if (w[0] == "policy" && w.size() == 3) {
-            const auto& key = w[1];
-            const auto& val = w[2];
-            if (key == "isolation_response") {
-                if (val == "leave-running") p.isolation_response = core::IsolationResponse::kLeaveRunning;
-                else if (val == "stop-when-uplinks-dead") p.isolation_response = core::IsolationResponse::kStopWhenUplinksDead;
-                else if (val == "always-stop") p.isolation_response = core::IsolationResponse::kAlwaysStop;
-                else return std::unexpected("unknown isolation response " + val);
-                return {};
-            }
-            if (key == "storm_guard_share") {
-                p.storm_guard_share = std::stod(val);
-                return {};
-            }
-            auto d = parse_duration(val);
-            if (!d) return std::unexpected(d.error());
-            if (key == "heartbeat_interval") p.heartbeat_interval = *d;
-            else if (key == "watchdog_timeout") p.watchdog_timeout = *d;
-            else if (key == "fence_delay") p.fence_delay = *d;
-            else if (key == "membership_timeout") p.membership_timeout = *d;
-            else if (key == "storage_grace") p.storage_grace = *d;
-            else if (key == "link_grace") p.link_grace = *d;
-            else return std::unexpected("unknown policy " + key);
-            return {};
-        }
-        if (w[0] == "host" && w.size() == 4 && w[2] == "memory") {
-            auto id = parse_host(w[1]);
-            auto mem = parse_number(w[3]);
-            if (!id) return std::unexpected(id.error());
-            if (!mem) return std::unexpected(mem.error());
-            p.hosts.push_back({core::HostId{*id}, *mem});
-            return {};
-        }
-        if (w[0] == "vm" && w.size() >= 2) {
-            core::VmPolicy v{.name = w[1]};
-            for (std::size_t i = 2; i + 1 < w.size(); i += 2) {
-                const auto& key = w[i];
-                const auto& val = w[i + 1];
-                if (key == "on") {
-                    auto id = parse_host(val);
-                    if (!id) return std::unexpected(id.error());
-                    s.placement.push_back({v.name, *id});
-                } else if (key == "memory") {
-                    auto m = parse_number(val);
-                    if (!m) return std::unexpected(m.error());
-                    v.memory_mib = *m;
-                } else if (key == "priority") {
-                    auto m = parse_number(val);
-                    if (!m) return std::unexpected(m.error());
-                    v.priority = static_cast<std::uint32_t>(*m);
-                } else if (key == "io-error") {
-                    if (val == "auto-resume") v.io_error = core::IoErrorPolicy::kAutoResume;
-                    else if (val == "leave-paused") v.io_error = core::IoErrorPolicy::kLeavePaused;
-                    else if (val == "recover-elsewhere") v.io_error = core::IoErrorPolicy::kRecoverElsewhere;
-                    else return std::unexpected("unknown io-error policy " + val);
-                } else if (key == "domain") {
-                    v.storage_domain = val;
-                } else {
-                    return std::unexpected("unknown vm attribute " + key);
-                }
-            }
-            if (w.size() % 2 != 0) return std::unexpected("vm attributes come in pairs");
-            p.vms.push_back(std::move(v));
-            return {};
-        }
-        if (w[0] == "domain" && w.size() == 2) {
-            if (std::ranges::find(s.domains, w[1]) == s.domains.end()) s.domains.push_back(w[1]);
-            return {};
-        }
-        if (w[0] == "sim" && w.size() == 3) {
-            auto d = parse_duration(w[2]);
-            if (!d) return std::unexpected(d.error());
-            if (w[1] == "duration") s.duration = *d;
-            else if (w[1] == "membership_delay") s.membership_delay = *d;
-            else if (w[1] == "boot_time") s.boot_time = *d;
-            else if (w[1] == "restart_delay") s.restart_delay = *d;
-            else return std::unexpected("unknown sim setting " + w[1]);
-            return {};
-        }
-        return std::unexpected("cannot parse: " + w[0]);
-    });
+    return each_line(text,
+                     [&](int, const std::vector<std::string>& w,
+                         const std::string&) -> std::expected<void, std::string> {
+                         auto& p = s.policy;
+                         if (w[0] == "policy" && w.size() == 3) {
+                             const auto& key = w[1];
+                             const auto& val = w[2];
+                             if (key == "isolation_response") {
+                                 if (val == "leave-running")
+                                     p.isolation_response = core::IsolationResponse::kLeaveRunning;
+                                 else if (val == "stop-when-uplinks-dead")
+                                     p.isolation_response =
+                                         core::IsolationResponse::kStopWhenUplinksDead;
+                                 else if (val == "always-stop")
+                                     p.isolation_response = core::IsolationResponse::kAlwaysStop;
+                                 else
+                                     return std::unexpected("unknown isolation response " + val);
+                                 return {};
+                             }
+                             if (key == "storm_guard_share") {
+                                 p.storm_guard_share = std::stod(val);
+                                 return {};
+                             }
+                             auto d = parse_duration(val);
+                             if (!d) return std::unexpected(d.error());
+                             if (key == "heartbeat_interval")
+                                 p.heartbeat_interval = *d;
+                             else if (key == "watchdog_timeout")
+                                 p.watchdog_timeout = *d;
+                             else if (key == "fence_delay")
+                                 p.fence_delay = *d;
+                             else if (key == "membership_timeout")
+                                 p.membership_timeout = *d;
+                             else if (key == "storage_grace")
+                                 p.storage_grace = *d;
+                             else if (key == "link_grace")
+                                 p.link_grace = *d;
+                             else
+                                 return std::unexpected("unknown policy " + key);
+                             return {};
+                         }
+                         if (w[0] == "host" && w.size() == 4 && w[2] == "memory") {
+                             auto id = parse_host(w[1]);
+                             auto mem = parse_number(w[3]);
+                             if (!id) return std::unexpected(id.error());
+                             if (!mem) return std::unexpected(mem.error());
+                             p.hosts.push_back({core::HostId{*id}, *mem});
+                             return {};
+                         }
+                         if (w[0] == "vm" && w.size() >= 2) {
+                             core::VmPolicy v{.name = w[1]};
+                             for (std::size_t i = 2; i + 1 < w.size(); i += 2) {
+                                 const auto& key = w[i];
+                                 const auto& val = w[i + 1];
+                                 if (key == "on") {
+                                     auto id = parse_host(val);
+                                     if (!id) return std::unexpected(id.error());
+                                     s.placement.push_back({v.name, *id});
+                                 } else if (key == "memory") {
+                                     auto m = parse_number(val);
+                                     if (!m) return std::unexpected(m.error());
+                                     v.memory_mib = *m;
+                                 } else if (key == "priority") {
+                                     auto m = parse_number(val);
+                                     if (!m) return std::unexpected(m.error());
+                                     v.priority = static_cast<std::uint32_t>(*m);
+                                 } else if (key == "io-error") {
+                                     if (val == "auto-resume")
+                                         v.io_error = core::IoErrorPolicy::kAutoResume;
+                                     else if (val == "leave-paused")
+                                         v.io_error = core::IoErrorPolicy::kLeavePaused;
+                                     else if (val == "recover-elsewhere")
+                                         v.io_error = core::IoErrorPolicy::kRecoverElsewhere;
+                                     else
+                                         return std::unexpected("unknown io-error policy " + val);
+                                 } else if (key == "domain") {
+                                     v.storage_domain = val;
+                                 } else {
+                                     return std::unexpected("unknown vm attribute " + key);
+                                 }
+                             }
+                             if (w.size() % 2 != 0)
+                                 return std::unexpected("vm attributes come in pairs");
+                             p.vms.push_back(std::move(v));
+                             return {};
+                         }
+                         if (w[0] == "domain" && w.size() == 2) {
+                             if (std::ranges::find(s.domains, w[1]) == s.domains.end())
+                                 s.domains.push_back(w[1]);
+                             return {};
+                         }
+                         if (w[0] == "sim" && w.size() == 3) {
+                             auto d = parse_duration(w[2]);
+                             if (!d) return std::unexpected(d.error());
+                             if (w[1] == "duration")
+                                 s.duration = *d;
+                             else if (w[1] == "membership_delay")
+                                 s.membership_delay = *d;
+                             else if (w[1] == "boot_time")
+                                 s.boot_time = *d;
+                             else if (w[1] == "restart_delay")
+                                 s.restart_delay = *d;
+                             else
+                                 return std::unexpected("unknown sim setting " + w[1]);
+                             return {};
+                         }
+                         return std::unexpected("cannot parse: " + w[0]);
+                     });
 }
 
 std::expected<void, std::string> parse_timeline(std::string_view text, Scenario& s) {
-    auto r = each_line(text, [&](int, const std::vector<std::string>& w, const std::string&) -> std::expected<void, std::string> {
-        if (w.size() < 2) return std::unexpected("an event is <seconds> <verb> [args]");
-        auto at = parse_duration(w[0]);
-        if (!at) return std::unexpected(at.error());
-        Event e{.at = *at, .words = {w.begin() + 1, w.end()}};
-        for (std::size_t i = 1; i < w.size(); ++i) e.text += (i > 1 ? " " : "") + w[i];
-        s.timeline.push_back(std::move(e));
-        return {};
-    });
+    auto r = each_line(text,
+                       [&](int, const std::vector<std::string>& w,
+                           const std::string&) -> std::expected<void, std::string> {
+                           if (w.size() < 2)
+                               return std::unexpected("an event is <seconds> <verb> [args]");
+                           auto at = parse_duration(w[0]);
+                           if (!at) return std::unexpected(at.error());
+                           Event e{.at = *at, .words = {w.begin() + 1, w.end()}};
+                           for (std::size_t i = 1; i < w.size(); ++i)
+                               e.text += (i > 1 ? " " : "") + w[i];
+                           s.timeline.push_back(std::move(e));
+                           return {};
+                       });
     std::ranges::stable_sort(s.timeline, {}, &Event::at);
     return r;
 }
 
 std::expected<void, std::string> parse_checks(std::string_view text, Scenario& s) {
-    return each_line(text, [&](int no, const std::vector<std::string>& w, const std::string& line) -> std::expected<void, std::string> {
-        s.checks.push_back({.words = w, .text = line, .line = no});
-        return {};
-    });
+    return each_line(text,
+                     [&](int no, const std::vector<std::string>& w,
+                         const std::string& line) -> std::expected<void, std::string> {
+                         s.checks.push_back({.words = w, .text = line, .line = no});
+                         return {};
+                     });
 }
 
 std::expected<Scenario, std::string> load_scenario(const std::filesystem::path& dir) {
@@ -191,13 +225,16 @@ std::expected<Scenario, std::string> load_scenario(const std::filesystem::path& 
     }
     auto cluster = slurp(dir / "cluster.txt");
     if (!cluster) return std::unexpected(cluster.error());
-    if (auto r = parse_cluster(*cluster, s); !r) return std::unexpected(s.name + "/cluster.txt " + r.error());
+    if (auto r = parse_cluster(*cluster, s); !r)
+        return std::unexpected(s.name + "/cluster.txt " + r.error());
     auto timeline = slurp(dir / "timeline.txt");
     if (!timeline) return std::unexpected(timeline.error());
-    if (auto r = parse_timeline(*timeline, s); !r) return std::unexpected(s.name + "/timeline.txt " + r.error());
+    if (auto r = parse_timeline(*timeline, s); !r)
+        return std::unexpected(s.name + "/timeline.txt " + r.error());
     auto checks = slurp(dir / "checks.txt");
     if (!checks) return std::unexpected(checks.error());
-    if (auto r = parse_checks(*checks, s); !r) return std::unexpected(s.name + "/checks.txt " + r.error());
+    if (auto r = parse_checks(*checks, s); !r)
+        return std::unexpected(s.name + "/checks.txt " + r.error());
     if (s.checks.empty()) return std::unexpected(s.name + ": checks.txt asserts nothing");
     if (auto v = s.policy.validate(); !v) return std::unexpected(s.name + ": policy: " + v.error());
     return s;

@@ -24,8 +24,8 @@ std::vector<std::string> lines_of(const std::string& text) {
 void print_diff(const std::vector<std::string>& want, const std::vector<std::string>& got) {
     std::size_t first = 0;
     while (first < want.size() && first < got.size() && want[first] == got[first]) ++first;
-    std::cout << "  first difference at line " << first + 1 << " (expected " << want.size() << " lines, got "
-              << got.size() << ")\n";
+    std::cout << "  first difference at line " << first + 1 << " (expected " << want.size()
+              << " lines, got " << got.size() << ")\n";
     for (std::size_t i = first; i < first + 12; ++i) {
         if (i < want.size()) std::cout << "  - " << want[i] << "\n";
         if (i < got.size()) std::cout << "  + " << got[i] << "\n";
@@ -36,12 +36,16 @@ void print_diff(const std::vector<std::string>& want, const std::vector<std::str
 
 int main(int argc, char** argv) {
     bool record = false;
-    if (const char* env = std::getenv("VIGIL_SIM_RECORD"); env != nullptr && std::string(env) == "1") record = true;
+    if (const char* env = std::getenv("VIGIL_SIM_RECORD");
+        env != nullptr && std::string(env) == "1")
+        record = true;
     std::vector<std::filesystem::path> dirs;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--record") record = true;
-        else dirs.emplace_back(a);
+        if (a == "--record")
+            record = true;
+        else
+            dirs.emplace_back(a);
     }
     if (dirs.empty()) {
         std::cerr << "usage: vigil_sim [--record] SCENARIO_DIR...\n";
@@ -87,8 +91,9 @@ int main(int argc, char** argv) {
                 ok = false;
             }
         }
-        std::cout << (ok ? "ok   " : "FAIL ") << name << ": " << r.steps << " steps, " << r.violations.size()
-                  << " safety violations, " << checks - r.check_failures.size() << "/" << checks << " checks\n";
+        std::cout << (ok ? "ok   " : "FAIL ") << name << ": " << r.steps << " steps, "
+                  << r.violations.size() << " safety violations, "
+                  << checks - r.check_failures.size() << "/" << checks << " checks\n";
         if (!ok) ++failed;
     }
     return failed == 0 ? 0 : 1;

@@ -24,13 +24,14 @@ struct World::Host {
     std::optional<core::HostEngine> engine;
     std::uint64_t incarnation = 0;
     Duration phase{};
-    std::map<NetRole, bool> link_up{{NetRole::kCluster, true}, {NetRole::kVmUplink, true}, {NetRole::kStorage, true}};
+    std::map<NetRole, bool> link_up{
+        {NetRole::kCluster, true}, {NetRole::kVmUplink, true}, {NetRole::kStorage, true}};
     bool path_failed = false;
     bool path_stalled = false;
     bool in_flight = false;
     std::map<std::string, VmState> qemu;
     std::optional<Duration> last_pet;
-    bool refused_pet = false;  // the engine's last tick said not to pet
+    bool refused_pet = false;            // the engine's last tick said not to pet
     bool refused_while_quorate = false;  // ... at a tick where it was in the quorate partition
     // Since the last pet, every tick found it in a quorate configuration whose ring
     // worked: it could always show its peers that it lived.
@@ -96,7 +97,9 @@ World::Host& World::host(std::uint32_t id) { return *hosts_.at(id); }
 
 bool World::up(const Host& h) const { return h.powered && !h.booting_until; }
 
-void World::log(const std::string& who, std::string text) { result_.log.push_back({now_, who, std::move(text)}); }
+void World::log(const std::string& who, std::string text) {
+    result_.log.push_back({now_, who, std::move(text)});
+}
 
 void World::violation(std::string text) {
     if (result_.violations.size() < 50) {
@@ -116,7 +119,8 @@ bool World::global_storage_outage() const {
 }
 
 bool World::known_global_storage_outage() const {
-    return global_storage_outage() && outage_since_ && now_ - *outage_since_ >= 2 * s_.policy.heartbeat_interval;
+    return global_storage_outage() && outage_since_ &&
+           now_ - *outage_since_ >= 2 * s_.policy.heartbeat_interval;
 }
 
 std::vector<std::vector<std::uint32_t>> World::raw_partitions() const {
@@ -250,7 +254,8 @@ void World::apply(const Event& e) {
     } else if (verb == "storage-fail" && w.size() >= 2) {
         if (w[1] == "all") {
             if (!global_storage_outage()) outage_since_ = now_;
-            for (const auto& d : s_.domains) (has("stall") ? stalled_domains_ : failed_domains_).insert(d);
+            for (const auto& d : s_.domains)
+                (has("stall") ? stalled_domains_ : failed_domains_).insert(d);
             for (auto& [id, x] : hosts_) x->in_flight = has("inflight");
         } else if (h) {
             (has("stall") ? h->path_stalled : h->path_failed) = true;
@@ -270,11 +275,16 @@ void World::apply(const Event& e) {
         full_domains_.erase(w[1]);
     } else if (verb == "admin" && h && w.size() == 3) {
         using core::AdminCommand;
-        if (w[2] == "maintenance-on") h->admin.push_back(core::AdminEvidence{AdminCommand::kMaintenanceOn});
-        else if (w[2] == "maintenance-off") h->admin.push_back(core::AdminEvidence{AdminCommand::kMaintenanceOff});
-        else if (w[2] == "drain") h->admin.push_back(core::AdminEvidence{AdminCommand::kDrain});
-        else if (w[2] == "undrain") h->admin.push_back(core::AdminEvidence{AdminCommand::kUndrain});
-        else violation("unknown admin command in timeline: " + e.text);
+        if (w[2] == "maintenance-on")
+            h->admin.push_back(core::AdminEvidence{AdminCommand::kMaintenanceOn});
+        else if (w[2] == "maintenance-off")
+            h->admin.push_back(core::AdminEvidence{AdminCommand::kMaintenanceOff});
+        else if (w[2] == "drain")
+            h->admin.push_back(core::AdminEvidence{AdminCommand::kDrain});
+        else if (w[2] == "undrain")
+            h->admin.push_back(core::AdminEvidence{AdminCommand::kUndrain});
+        else
+            violation("unknown admin command in timeline: " + e.text);
     } else if (verb == "clock-jump" && h && w.size() == 3) {
         // Wall-clock time exists only here: nothing in the core can see it.
         if (auto d = parse_duration(w[2])) h->wall_offset += *d;
@@ -294,7 +304,8 @@ void World::update_membership() {
         std::string text = "membership";
         for (const auto& p : effective_) {
             text += " [";
-            for (std::size_t i = 0; i < p.size(); ++i) text += (i ? " " : "") + core::host_name(HostId{p[i]});
+            for (std::size_t i = 0; i < p.size(); ++i)
+                text += (i ? " " : "") + core::host_name(HostId{p[i]});
             text += p.size() * 2 > hosts_.size() ? "] quorate" : "]";
         }
         log("world", text);
@@ -307,7 +318,8 @@ void World::update_vm_io() {
         for (auto& [vm, state] : h->qemu) {
             const auto* p = s_.policy.vm(vm);
             const std::string domain = p ? p->storage_domain : "shared";
-            if (state == VmState::kRunning && (!storage_reachable(*h, domain) || full_domains_.contains(domain))) {
+            if (state == VmState::kRunning &&
+                (!storage_reachable(*h, domain) || full_domains_.contains(domain))) {
                 state = VmState::kPausedIoError;
                 log("world", "vm-paused " + vm + " on " + h->name + " io-error");
             }
@@ -321,10 +333,12 @@ void World::tick_host(Host& h) {
     const auto t = time();
     for (const auto& d : s_.domains) {
         core::StorageEvidence ev{.domain = d};
-        const bool failed = h.path_failed || !h.link_up.at(NetRole::kStorage) || failed_domains_.contains(d);
+        const bool failed =
+            h.path_failed || !h.link_up.at(NetRole::kStorage) || failed_domains_.contains(d);
         const bool stalled = h.path_stalled || stalled_domains_.contains(d);
         if (failed || stalled) {
-            ev.health = stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
+            ev.health =
+                stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
             ev.io_in_flight = h.in_flight;
         } else if (full_domains_.contains(d)) {
             ev.health = core::StorageHealth::kNoSpace;
@@ -332,7 +346,8 @@ void World::tick_host(Host& h) {
         e.observe(t, ev);
     }
     for (const auto& [r, ok] : h.link_up) {
-        e.observe(t, core::LinkEvidence{.role = r, .state = ok ? core::LinkState::kUp : core::LinkState::kDown});
+        e.observe(t, core::LinkEvidence{
+                         .role = r, .state = ok ? core::LinkState::kUp : core::LinkState::kDown});
     }
     core::MembershipEvidence m;
     if (const auto* p = effective_partition(h.id)) {
@@ -342,15 +357,19 @@ void World::tick_host(Host& h) {
     e.observe(t, m);
     for (const auto& v : s_.policy.vms) {
         const auto it = h.qemu.find(v.name);
-        e.observe(t, core::VmEvidence{.vm = v.name, .state = it == h.qemu.end() ? VmState::kShutOff : it->second});
+        e.observe(t,
+                  core::VmEvidence{.vm = v.name,
+                                   .state = it == h.qemu.end() ? VmState::kShutOff : it->second});
     }
     for (const auto& a : h.admin) e.observe(t, a);
     h.admin.clear();
     if (storage_reachable(h, "shared")) {
         core::SlotReadEvidence read{.ok = true};
         for (const auto& [name, text] : slots_) {
-            if (auto st = core::decode_status(text)) read.slots.push_back(std::move(*st));
-            else violation("slot of " + name + " does not decode: " + st.error());
+            if (auto st = core::decode_status(text))
+                read.slots.push_back(std::move(*st));
+            else
+                violation("slot of " + name + " does not decode: " + st.error());
         }
         e.observe(t, read);
     } else {
@@ -364,32 +383,41 @@ void World::tick_host(Host& h) {
         using core::DecisionKind;
         switch (d.kind) {
             case DecisionKind::kPeerClass:
-                if (d.peer_class == core::PeerClass::kDead && d.reason != core::Reason::kFenceConfirmed) {
+                if (d.peer_class == core::PeerClass::kDead &&
+                    d.reason != core::Reason::kFenceConfirmed) {
                     const Host& p = *hosts_.at(d.peer->value);
                     if (up(p) && !p.qemu.empty()) {
                         violation(h.name + " declared " + p.name + " dead while it still runs VMs");
                     }
                     if (global_storage_outage()) {
-                        violation(h.name + " declared " + p.name + " dead during a cluster-wide storage outage");
+                        violation(h.name + " declared " + p.name +
+                                  " dead during a cluster-wide storage outage");
                     }
                 }
                 break;
-            case DecisionKind::kSelfFenceReboot: reboot = true; break;
-            case DecisionKind::kStopVm: h.qemu.erase(d.vm); break;
+            case DecisionKind::kSelfFenceReboot:
+                reboot = true;
+                break;
+            case DecisionKind::kStopVm:
+                h.qemu.erase(d.vm);
+                break;
             case DecisionKind::kStartVm: {
-                if (global_storage_outage()) violation(h.name + " starts " + d.vm + " during a cluster-wide storage outage");
+                if (global_storage_outage())
+                    violation(h.name + " starts " + d.vm + " during a cluster-wide storage outage");
                 bool refused = false;
                 for (const auto& [oid, o] : hosts_) {
                     if (oid == h.id || !o->qemu.contains(d.vm)) continue;
                     const bool isolated_with_storage = up(*o) && storage_reachable(*o, "shared");
-                    violation(d.vm + " started on " + h.name + " while " + o->name + " still has it" +
+                    violation(d.vm + " started on " + h.name + " while " + o->name +
+                              " still has it" +
                               (isolated_with_storage ? " and can write its disks" : ""));
                     refused = true;  // the lock manager's lease refuses the second start
                 }
                 const auto* p = s_.policy.vm(d.vm);
                 const std::string domain = p ? p->storage_domain : "shared";
                 if (!refused && storage_reachable(h, domain)) {
-                    h.qemu[d.vm] = full_domains_.contains(domain) ? VmState::kPausedIoError : VmState::kRunning;
+                    h.qemu[d.vm] = full_domains_.contains(domain) ? VmState::kPausedIoError
+                                                                  : VmState::kRunning;
                 }
                 break;
             }
@@ -397,7 +425,8 @@ void World::tick_host(Host& h) {
                 auto it = h.qemu.find(d.vm);
                 const auto* p = s_.policy.vm(d.vm);
                 const std::string domain = p ? p->storage_domain : "shared";
-                if (it != h.qemu.end() && storage_reachable(h, domain) && !full_domains_.contains(domain)) {
+                if (it != h.qemu.end() && storage_reachable(h, domain) &&
+                    !full_domains_.contains(domain)) {
                     it->second = VmState::kRunning;
                 }
                 break;
@@ -438,7 +467,8 @@ void World::tick_host(Host& h) {
     }
     const auto raw = raw_partitions();
     const bool ring_intact = std::ranges::any_of(raw, [&](const auto& group) {
-        return std::ranges::all_of(*mine, [&](auto id) { return std::ranges::find(group, id) != group.end(); });
+        return std::ranges::all_of(
+            *mine, [&](auto id) { return std::ranges::find(group, id) != group.end(); });
     });
     if (!ring_intact || !in_quorate_partition(h)) h.provable_since_pet = false;
     if (!ring_intact) return;
@@ -482,7 +512,8 @@ RunResult World::run() {
     }
     std::size_t next = 0;
     for (now_ = Duration{}; now_ <= s_.duration; now_ += s_.step) {
-        while (next < s_.timeline.size() && s_.timeline[next].at <= now_) apply(s_.timeline[next++]);
+        while (next < s_.timeline.size() && s_.timeline[next].at <= now_)
+            apply(s_.timeline[next++]);
         for (auto& [id, h] : hosts_) {
             if (h->booting_until && *h->booting_until <= now_) boot(*h);
             if (h->daemon_restart_at && *h->daemon_restart_at <= now_ && up(*h)) {
@@ -523,7 +554,8 @@ RunResult World::run() {
 
 void World::evaluate_checks(RunResult& r) {
     auto fail = [&](const Check& c, const std::string& why) {
-        r.check_failures.push_back("checks.txt:" + std::to_string(c.line) + " `" + join(c.words, 0) + "`: " + why);
+        r.check_failures.push_back("checks.txt:" + std::to_string(c.line) + " `" +
+                                   join(c.words, 0) + "`: " + why);
     };
     auto matches = [&](const std::vector<std::string>& w, std::size_t from) {
         std::vector<Duration> at;
@@ -536,7 +568,10 @@ void World::evaluate_checks(RunResult& r) {
         const auto& w = c.words;
         if (w[0] == "running" && w.size() >= 4 && w[2] == "at") {
             const auto t = parse_duration(w[3]);
-            if (!t) { fail(c, t.error()); continue; }
+            if (!t) {
+                fail(c, t.error());
+                continue;
+            }
             const auto& snap = snapshots_[*t];
             const auto it = snap.find(w[1]);
             if (it == snap.end() || it->second.empty()) {
@@ -547,27 +582,44 @@ void World::evaluate_checks(RunResult& r) {
             }
         } else if (w[0] == "downtime" && w.size() == 4 && w[2] == "<=") {
             const auto limit = parse_duration(w[3]);
-            if (!limit) { fail(c, limit.error()); continue; }
-            if (downtime_[w[1]] > *limit) fail(c, "downtime was " + seconds(downtime_[w[1]]) + " s");
+            if (!limit) {
+                fail(c, limit.error());
+                continue;
+            }
+            if (downtime_[w[1]] > *limit)
+                fail(c, "downtime was " + seconds(downtime_[w[1]]) + " s");
         } else if (w[0] == "by" && w.size() >= 3) {
             const auto t = parse_duration(w[1]);
-            if (!t) { fail(c, t.error()); continue; }
+            if (!t) {
+                fail(c, t.error());
+                continue;
+            }
             const auto at = matches(w, 2);
-            if (at.empty()) fail(c, "never happened");
-            else if (at.front() > *t) fail(c, "first happened at " + seconds(at.front()));
+            if (at.empty())
+                fail(c, "never happened");
+            else if (at.front() > *t)
+                fail(c, "first happened at " + seconds(at.front()));
         } else if (w[0] == "not-before" && w.size() >= 3) {
             const auto t = parse_duration(w[1]);
-            if (!t) { fail(c, t.error()); continue; }
+            if (!t) {
+                fail(c, t.error());
+                continue;
+            }
             const auto at = matches(w, 2);
-            if (at.empty()) fail(c, "never happened");
-            else if (at.front() < *t) fail(c, "happened already at " + seconds(at.front()));
+            if (at.empty())
+                fail(c, "never happened");
+            else if (at.front() < *t)
+                fail(c, "happened already at " + seconds(at.front()));
         } else if (w[0] == "never" && w.size() >= 2) {
             const auto at = matches(w, 1);
             if (!at.empty()) fail(c, "happened at " + seconds(at.front()));
         } else if (w[0] == "count" && w.size() >= 4) {
             const auto n = static_cast<std::size_t>(std::stoul(w[2]));
             const auto got = matches(w, 3).size();
-            const bool ok = w[1] == "==" ? got == n : w[1] == "<=" ? got <= n : w[1] == ">=" ? got >= n : false;
+            const bool ok = w[1] == "=="   ? got == n
+                            : w[1] == "<=" ? got <= n
+                            : w[1] == ">=" ? got >= n
+                                           : false;
             if (!ok) fail(c, "count is " + std::to_string(got));
         } else {
             fail(c, "not a check this runner knows");

@@ -35,7 +35,7 @@ struct RunResult {
 [[nodiscard]] std::string format_line(const LogLine& l);
 
 class World {
-public:
+  public:
     explicit World(Scenario scenario);
     ~World();
     World(const World&) = delete;
@@ -45,7 +45,7 @@ public:
     // checks at the end.
     [[nodiscard]] RunResult run();
 
-private:
+  private:
     struct Host;
 
     void apply(const Event& e);
@@ -76,7 +76,7 @@ private:
     Duration now_{};
     std::map<std::uint32_t, std::unique_ptr<Host>> hosts_;
     std::map<std::string, std::string> slots_;  // host name -> encoded slot, on "shared"
-    std::optional<Duration> outage_since_;  // when the array last went down
+    std::optional<Duration> outage_since_;      // when the array last went down
     std::set<std::string> failed_domains_;
     std::set<std::string> stalled_domains_;
     std::set<std::string> full_domains_;

@@ -24,8 +24,13 @@ Policy cluster_policy(std::uint32_t hosts = 3) {
 
 // Scripted peers: what a host would publish each second.
 HostStatus peer_status(std::uint32_t id, std::uint64_t seq, std::vector<std::string> vms = {},
-                       SelfState state = SelfState::kOk, bool storage_ok = true, bool quorate = true) {
-    HostStatus s{.host = HostId{id}, .incarnation = 1, .sequence = seq, .state = state, .quorate = quorate,
+                       SelfState state = SelfState::kOk, bool storage_ok = true,
+                       bool quorate = true) {
+    HostStatus s{.host = HostId{id},
+                 .incarnation = 1,
+                 .sequence = seq,
+                 .state = state,
+                 .quorate = quorate,
                  .storage_ok = storage_ok};
     for (auto& v : vms) s.held.push_back({std::move(v), VmState::kRunning});
     return s;
@@ -39,12 +44,13 @@ std::vector<HostId> ids(std::initializer_list<std::uint32_t> l) {
 
 std::vector<Decision> of_kind(const std::vector<Decision>& ds, DecisionKind k) {
     std::vector<Decision> out;
-    std::ranges::copy_if(ds, std::back_inserter(out), [&](const Decision& d) { return d.kind == k; });
+    std::ranges::copy_if(ds, std::back_inserter(out),
+                         [&](const Decision& d) { return d.kind == k; });
     return out;
 }
 
 class EngineTest : public ::testing::Test {
-protected:
+  protected:
     HostEngine make(std::uint32_t self = 1, Policy p = cluster_policy(), TimePoint start = t(0)) {
         auto e = HostEngine::make(std::move(p), HostId{self}, 1, start);
         EXPECT_TRUE(e.has_value());
@@ -85,13 +91,14 @@ TEST_F(EngineTest, PetsWhileQuorateAndStopsSoonAfterLosingQuorumAndStorage) {
     // Cluster cut and storage gone at the same moment.
     e.observe(t(6), MembershipEvidence{.members = ids({1}), .quorate = false});
     e.observe(t(6), SlotWriteEvidence{.ok = false});
-    EXPECT_TRUE(e.tick(t(6)).pet_watchdog);   // last slot write 1 s ago
+    EXPECT_TRUE(e.tick(t(6)).pet_watchdog);  // last slot write 1 s ago
     // The last good write was issued at 4.998 (2 ms latency): 2 s from then, not from its end.
     EXPECT_TRUE(e.tick(t(6.99)).pet_watchdog);
     const auto r = e.tick(t(7.0));
     EXPECT_FALSE(r.pet_watchdog);
     ASSERT_EQ(of_kind(r.decisions, DecisionKind::kPetStopped).size(), 1u);
-    EXPECT_EQ(of_kind(r.decisions, DecisionKind::kPetStopped)[0].reason, Reason::kNoQuorumNoStorage);
+    EXPECT_EQ(of_kind(r.decisions, DecisionKind::kPetStopped)[0].reason,
+              Reason::kNoQuorumNoStorage);
 }
 
 TEST_F(EngineTest, AQuorumViewAloneDoesNotPetUntilOurOwnMessagesComeBack) {
@@ -131,7 +138,8 @@ TEST_F(EngineTest, IsolatedWithDeadUplinksStopsVmsThenSaysReleased) {
     e.observe(t(0), MembershipEvidence{.members = ids({3}), .quorate = false});
     e.observe(t(0), LinkEvidence{NetRole::kVmUplink, LinkState::kDown});
     local_ok(e, t(0));
-    EXPECT_TRUE(of_kind(e.tick(t(0)).decisions, DecisionKind::kStopVm).empty());  // inside link grace
+    EXPECT_TRUE(
+        of_kind(e.tick(t(0)).decisions, DecisionKind::kStopVm).empty());  // inside link grace
     local_ok(e, t(1));
     EXPECT_TRUE(of_kind(e.tick(t(1)).decisions, DecisionKind::kStopVm).empty());
     local_ok(e, t(2));
@@ -162,7 +170,8 @@ TEST_F(EngineTest, PeerIsDeadOnlyAfterTheFenceDelayThenPlannedByPriority) {
         local_ok(e, t(s), {h2, peer_status(3, 11, {"db", "web"})});
         const auto r = e.tick(t(s));
         for (const auto& d : r.decisions) {
-            if (d.kind == DecisionKind::kPeerClass && d.peer == HostId{3} && d.peer_class == PeerClass::kDead) {
+            if (d.kind == DecisionKind::kPeerClass && d.peer == HostId{3} &&
+                d.peer_class == PeerClass::kDead) {
                 dead_at = s;
                 EXPECT_EQ(d.reason, Reason::kFenceDelayElapsed);
             }
@@ -192,7 +201,8 @@ TEST_F(EngineTest, AnIsolatedPeerWithStorageIsNeverRecovered) {
         ++seq;
         const auto h2 = peer_status(2, seq, {"dns"});
         e.observe(t(s), PeerMessageEvidence{h2});
-        local_ok(e, t(s), {h2, peer_status(3, seq, {"db", "web"}, SelfState::kIsolated, true, false)});
+        local_ok(e, t(s),
+                 {h2, peer_status(3, seq, {"db", "web"}, SelfState::kIsolated, true, false)});
         const auto r = e.tick(t(s));
         EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty()) << s;
         EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kStartVm).empty()) << s;
@@ -260,7 +270,9 @@ TEST_F(EngineTest, LocalStorageLossWithIoInFlightRebootsAndNeverPetsAgain) {
         if (s < 10) {
             local_ok(e, t(s));
         } else if (s < 18) {
-            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = true});
+            e.observe(t(s), StorageEvidence{.domain = "shared",
+                                            .health = StorageHealth::kFailed,
+                                            .io_in_flight = true});
             e.observe(t(s), SlotWriteEvidence{.ok = false});
             e.observe(t(s), SlotReadEvidence{.ok = false});
         } else {
@@ -314,10 +326,14 @@ TEST_F(EngineTest, StorageLostEverywhereNeitherFencesNorStopsAndResumesAtOnce) {
     for (double s = 0; s <= 40; s += 1) {
         const bool down = s >= 10 && s < 30;
         const auto seq = static_cast<std::uint64_t>(s) + 1;
-        e.observe(t(s), PeerMessageEvidence{peer_status(1, seq, {}, down ? SelfState::kStorageLost : SelfState::kOk, !down)});
-        e.observe(t(s), PeerMessageEvidence{peer_status(2, seq, {}, down ? SelfState::kStorageLost : SelfState::kOk, !down)});
+        e.observe(t(s), PeerMessageEvidence{peer_status(
+                            1, seq, {}, down ? SelfState::kStorageLost : SelfState::kOk, !down)});
+        e.observe(t(s), PeerMessageEvidence{peer_status(
+                            2, seq, {}, down ? SelfState::kStorageLost : SelfState::kOk, !down)});
         if (down) {
-            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = true});
+            e.observe(t(s), StorageEvidence{.domain = "shared",
+                                            .health = StorageHealth::kFailed,
+                                            .io_in_flight = true});
             e.observe(t(s), SlotWriteEvidence{.ok = false});
             e.observe(t(s), VmEvidence{"web", VmState::kPausedIoError});
         } else {
@@ -332,14 +348,16 @@ TEST_F(EngineTest, StorageLostEverywhereNeitherFencesNorStopsAndResumesAtOnce) {
         if (!of_kind(r.decisions, DecisionKind::kResumeVm).empty()) resumed_at = s;
         all.insert(all.end(), r.decisions.begin(), r.decisions.end());
         if (!down) e.observe(t(s), SlotWriteEvidence{.ok = true});
-        if (resumed_at && *resumed_at == s) e.observe(t(s + 0.1), VmEvidence{"web", VmState::kRunning});
+        if (resumed_at && *resumed_at == s)
+            e.observe(t(s + 0.1), VmEvidence{"web", VmState::kRunning});
     }
     EXPECT_TRUE(of_kind(all, DecisionKind::kSelfFenceReboot).empty());
     EXPECT_TRUE(of_kind(all, DecisionKind::kStopVm).empty());
     ASSERT_TRUE(resumed_at.has_value());
     EXPECT_DOUBLE_EQ(*resumed_at, 30.0);
     const auto alerts = of_kind(all, DecisionKind::kAlert);
-    EXPECT_TRUE(std::ranges::any_of(alerts, [](const Decision& d) { return d.alert == AlertKind::kGlobalStorageOutage; }));
+    EXPECT_TRUE(std::ranges::any_of(
+        alerts, [](const Decision& d) { return d.alert == AlertKind::kGlobalStorageOutage; }));
 }
 
 TEST_F(EngineTest, StormGuardHoldsRecoveryWhenMostPeersLookDeadAtOnce) {
@@ -348,18 +366,21 @@ TEST_F(EngineTest, StormGuardHoldsRecoveryWhenMostPeersLookDeadAtOnce) {
     const auto all = ids({1, 2, 3, 4, 5});
     e.observe(t(0), MembershipEvidence{.members = all, .quorate = true});
     for (double s = 0; s <= 30; s += 1) {
-        const auto seq = static_cast<std::uint64_t>(std::min(s, 5.0)) + 1;  // everyone silent after t=5
+        const auto seq =
+            static_cast<std::uint64_t>(std::min(s, 5.0)) + 1;  // everyone silent after t=5
         std::vector<HostStatus> slots;
         for (std::uint32_t id = 2; id <= 5; ++id) {
             const char* vm = id == 5 ? "web" : id == 4 ? "db" : id == 3 ? "dns" : nullptr;
-            slots.push_back(peer_status(id, seq, vm ? std::vector<std::string>{vm} : std::vector<std::string>{}));
+            slots.push_back(peer_status(
+                id, seq, vm ? std::vector<std::string>{vm} : std::vector<std::string>{}));
             if (s <= 5) e.observe(t(s), PeerMessageEvidence{slots.back()});
         }
         local_ok(e, t(s), slots);
         const auto r = e.tick(t(s));
         EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty()) << s;
     }
-    for (std::uint32_t id = 2; id <= 5; ++id) EXPECT_EQ(e.peer_class(HostId{id}), PeerClass::kSuspect);
+    for (std::uint32_t id = 2; id <= 5; ++id)
+        EXPECT_EQ(e.peer_class(HostId{id}), PeerClass::kSuspect);
 }
 
 TEST_F(EngineTest, ARestartedEngineWaitsTheFullFenceDelayFromItsStart) {
@@ -423,8 +444,9 @@ TEST_F(EngineTest, OutsideTheQuoratePartitionNobodyIsDead) {
     e.observe(t(0), MembershipEvidence{.members = ids({1}), .quorate = false});
     for (double s = 0; s <= 30; s += 1) {
         // h3's slot never moves (its path is stalled) but it may be quorate elsewhere.
-        local_ok(e, t(s), {peer_status(2, static_cast<std::uint64_t>(s) + 1, {}, SelfState::kOk, true, true),
-                           peer_status(3, 4, {"web"})});
+        local_ok(e, t(s),
+                 {peer_status(2, static_cast<std::uint64_t>(s) + 1, {}, SelfState::kOk, true, true),
+                  peer_status(3, 4, {"web"})});
         const auto r = e.tick(t(s));
         EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kAssignVm).empty());
     }
@@ -435,14 +457,16 @@ TEST_F(EngineTest, SilenceIsCountedFromRegainingQuorum) {
     auto e = make(2);
     e.observe(t(0), MembershipEvidence{.members = ids({2}), .quorate = false});
     for (double s = 0; s <= 30; s += 1) {
-        local_ok(e, t(s), {peer_status(1, 3, {"web"}), peer_status(3, static_cast<std::uint64_t>(s) + 1)});
+        local_ok(e, t(s),
+                 {peer_status(1, 3, {"web"}), peer_status(3, static_cast<std::uint64_t>(s) + 1)});
         (void)e.tick(t(s));
     }
     e.observe(t(30.5), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
     std::optional<double> dead_at;
     for (double s = 31; s <= 40; s += 1) {
         e.observe(t(s), PeerMessageEvidence{peer_status(3, static_cast<std::uint64_t>(s) + 1)});
-        local_ok(e, t(s), {peer_status(1, 3, {"web"}), peer_status(3, static_cast<std::uint64_t>(s) + 1)});
+        local_ok(e, t(s),
+                 {peer_status(1, 3, {"web"}), peer_status(3, static_cast<std::uint64_t>(s) + 1)});
         (void)e.tick(t(s));
         if (!dead_at && e.peer_class(HostId{1}) == PeerClass::kDead) dead_at = s;
     }
@@ -463,7 +487,9 @@ TEST_F(EngineTest, InFlightIoMustPersistAHeartbeatBeforeItFences) {
         if (s < 5) {
             local_ok(e, t(s));
         } else {
-            e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = outage});
+            e.observe(t(s), StorageEvidence{.domain = "shared",
+                                            .health = StorageHealth::kFailed,
+                                            .io_in_flight = outage});
             e.observe(t(s), SlotWriteEvidence{.ok = false});
         }
         const auto r = e.tick(t(s));
@@ -486,10 +512,13 @@ TEST_F(EngineTest, AMemberStillWritingItsSlotStaysAliveThroughLostMessages) {
 }
 
 TEST_F(EngineTest, DecisionsCarryTheirEvidenceInOneStableLine) {
-    Decision d{.kind = DecisionKind::kPeerClass, .reason = Reason::kFenceDelayElapsed, .peer = HostId{3},
+    Decision d{.kind = DecisionKind::kPeerClass,
+               .reason = Reason::kFenceDelayElapsed,
+               .peer = HostId{3},
                .peer_class = PeerClass::kDead};
     d.evidence = {{"silent_for", "7.000"}};
-    EXPECT_EQ(to_string(d), "peer-class peer=h3 class=dead reason=fence-delay-elapsed silent_for=7.000");
+    EXPECT_EQ(to_string(d),
+              "peer-class peer=h3 class=dead reason=fence-delay-elapsed silent_for=7.000");
 }
 
 TEST_F(EngineTest, RefusesAHostThatIsNotConfigured) {

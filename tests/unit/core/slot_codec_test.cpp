@@ -39,7 +39,8 @@ TEST(SlotCodec, RefusesATornWrite) {
 }
 
 TEST(SlotCodec, RefusesGarbageWithAReason) {
-    const std::string_view junks[] = {"", "crc 0\n", "hello\ncrc zz\n", std::string_view("\0\0\0", 3)};
+    const std::string_view junks[] = {"", "crc 0\n", "hello\ncrc zz\n",
+                                      std::string_view("\0\0\0", 3)};
     for (const std::string_view junk : junks) {
         const auto decoded = decode_status(junk);
         ASSERT_FALSE(decoded.has_value());
