@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/adapters/control_protocol.h"
+#include "daemon/core/decision.h"
 
 namespace vigil {
 namespace {
@@ -302,7 +303,7 @@ void Daemon::poll()
         }
     }
 
-    static const std::vector<std::string> kStates = {"ok", "degraded", "no_space", "stalled",
+    static const std::vector<std::string> kStates = {"ok", "degraded", "no-space", "stalled",
                                                       "failed"};
     for (auto& [name, sample] : samples) {
         sample.now = core::TimePoint(now);
@@ -311,16 +312,16 @@ void Daemon::poll()
         if (auto tr = d.monitor.observe(sample)) {
             const bool worse = tr->to != core::StorageHealth::kOk;
             journal_.log(worse ? Priority::warning : Priority::notice, mid::kStorageState,
-                         "storage device " + name + " is " + core::to_string(tr->to) + " (was " +
-                             core::to_string(tr->from) + "): " + tr->evidence,
+                         "storage device " + name + " is " + std::string(core::name(tr->to)) + " (was " +
+                             std::string(core::name(tr->from)) + "): " + tr->evidence,
                          {{"DEVICE", name},
-                          {"STATE", core::to_string(tr->to)},
-                          {"PREVIOUS", core::to_string(tr->from)},
+                          {"STATE", std::string(core::name(tr->to))},
+                          {"PREVIOUS", std::string(core::name(tr->from))},
                           {"EVIDENCE", tr->evidence}});
         }
         metrics_->set_block_inflight(name, sample.in_flight,
                                      std::chrono::duration<double>(sample.oldest_in_flight).count());
-        metrics_->set_storage_state(name, core::to_string(d.monitor.health()), kStates);
+        metrics_->set_storage_state(name, std::string(core::name(d.monitor.health())), kStates);
     }
 }
 
@@ -343,7 +344,7 @@ std::string Daemon::status_json() const
         auto errors = errors_by_device[name];
         devices.push_back(
             {{"device", name},
-             {"state", core::to_string(d.monitor.health())},
+             {"state", std::string(core::name(d.monitor.health()))},
              {"in_flight", d.last.in_flight},
              {"oldest_in_flight_ms",
               std::chrono::duration_cast<std::chrono::milliseconds>(d.last.oldest_in_flight).count()},

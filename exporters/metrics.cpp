@@ -141,7 +141,7 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
     self->storage_state_ = &prometheus::BuildGauge()
                                 .Name("vigil_storage_device_state")
                                 .Help("1 for the device's current state (ok, degraded, "
-                                      "no_space, stalled, failed), 0 for the others")
+                                      "no-space, stalled, failed), 0 for the others")
                                 .Register(reg);
     self->writeback_errors_ = &prometheus::BuildCounter()
                                    .Name("vigil_writeback_errors_total")

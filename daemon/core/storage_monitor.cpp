@@ -75,23 +75,6 @@ const char* to_string(BlockErrorClass cls)
     return "?";
 }
 
-const char* to_string(StorageHealth health)
-{
-    switch (health) {
-    case StorageHealth::kOk:
-        return "ok";
-    case StorageHealth::kDegraded:
-        return "degraded";
-    case StorageHealth::kStalled:
-        return "stalled";
-    case StorageHealth::kFailed:
-        return "failed";
-    case StorageHealth::kNoSpace:
-        return "no_space";
-    }
-    return "?";
-}
-
 StorageMonitor::Target StorageMonitor::target(const StorageSample& s) const
 {
     if (within(last_gone_, s.now, thresholds_.error_window)) {

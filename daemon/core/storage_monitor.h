@@ -25,7 +25,6 @@ enum class BlockErrorClass : std::uint8_t {
 // Classifies a positive errno as the block layer derives it from blk_status_t.
 [[nodiscard]] BlockErrorClass classify_block_error(int error);
 [[nodiscard]] const char* to_string(BlockErrorClass cls);
-[[nodiscard]] const char* to_string(StorageHealth health);
 
 struct StorageThresholds {
     Duration slow = std::chrono::seconds(1);    // oldest request older: degraded

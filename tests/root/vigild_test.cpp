@@ -300,10 +300,10 @@ TEST_F(VigildBlockTest, EnospcIsItsOwnClass)
         [&] { return vigild_->metric("vigil_block_io_errors_total", labels).value_or(0) >= 1; }, 2s))
         << vigild_->metrics_text();
     EXPECT_TRUE(wait_until(
-        [&] { return vigild_->device_status(loop_->name())["state"] == "no_space"; }, 1s))
+        [&] { return vigild_->device_status(loop_->name())["state"] == "no-space"; }, 1s))
         << vigild_->device_status(loop_->name()).dump(2);
     EXPECT_EQ(vigild_->metric("vigil_storage_device_state",
-                              {{"device", loop_->name()}, {"state", "no_space"}}),
+                              {{"device", loop_->name()}, {"state", "no-space"}}),
               1.0);
     // The device error class is not touched by a full volume.
     EXPECT_EQ(vigild_->metric("vigil_storage_device_state",
