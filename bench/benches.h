@@ -38,6 +38,10 @@ struct IoRun {
     double machine_us_per_io = 0;  // busy CPU of the whole machine per I/O
     double fio_us_per_io = 0;      // fio's own user + system time per I/O
     double vigild_us_per_io = 0;   // vigild's user + system time per I/O (0 without)
+    // What the I/O path itself costs: fio, the kernel workers that serve the
+    // loop device, softirq, and vigild. Unlike IOPS, it hardly moves when
+    // other processes compete for the CPU.
+    double path_us_per_io = 0;
 };
 
 struct ProgramCost {
@@ -61,6 +65,10 @@ struct IoReport {
     double median_fio_us_without = 0;
     double median_fio_us_with = 0;
     double median_vigild_us = 0;
+    double median_path_us_without = 0;
+    double median_path_us_with = 0;
+    std::vector<double> path_ratios;  // per pair: path CPU per I/O with / without
+    double median_path_ratio = 0;
     int runs_with_foreign_programs = 0;
     std::vector<ProgramCost> programs;  // empty when not measured
     double program_ns_per_io = 0;       // sum over programs
@@ -90,7 +98,9 @@ struct LatencySeries {
 
 struct LatencyReport {
     std::vector<LatencySeries> series;
-    [[nodiscard]] bool met() const;  // p99 under 5 ms, every error recorded
+    // p99 under 5 ms on an otherwise idle device, every error recorded; the
+    // series under load is there to show what a saturated host adds.
+    [[nodiscard]] bool met() const;
 };
 
 [[nodiscard]] std::expected<LatencyReport, std::string> error_latency(

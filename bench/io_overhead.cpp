@@ -54,12 +54,14 @@ std::expected<IoRun, std::string> one_run(const IoOptions& options, const TmpfsD
         if (!cpu) return std::unexpected(cpu.error());
         vigild_cpu0 = *cpu;
     }
+    const double workers0 = kernel_workers_cpu();
     auto machine0 = machine_cpu();
     auto fio = run_fio(FioJob{.device = disk.loop().path(),
                               .seconds = options.seconds,
                               .iodepth = options.iodepth,
                               .ioengine = options.ioengine});
     auto machine1 = machine_cpu();
+    const double workers1 = kernel_workers_cpu();
     if (!fio) return std::unexpected(fio.error());
     if (!machine0 || !machine1) return std::unexpected("cannot read /proc/stat");
     if (fio->read_ios == 0) return std::unexpected("fio did no I/O");
@@ -76,14 +78,17 @@ std::expected<IoRun, std::string> one_run(const IoOptions& options, const TmpfsD
         if (!cpu) return std::unexpected(cpu.error());
         run.vigild_us_per_io = (*cpu - vigild_cpu0) * 1e6 / ios;
     }
+    run.path_us_per_io = run.fio_us_per_io + run.vigild_us_per_io +
+                         (workers1 - workers0 + machine1->softirq - machine0->softirq) * 1e6 / ios;
     return run;
 }
 
 void print_run(int pair, const IoRun& r, int foreign) {
     std::printf(
-        "  pair %d %-8s %9.0f IOPS  machine %6.2f us/IO  fio %6.2f us/IO  vigild %5.3f us/IO%s\n",
-        pair, r.with_vigild ? "with" : "without", r.iops, r.machine_us_per_io, r.fio_us_per_io,
-        r.vigild_us_per_io,
+        "  pair %d %-8s %9.0f IOPS  CPU per I/O: path %6.2f us (fio %5.2f, vigild %5.3f), "
+        "machine %6.2f us%s\n",
+        pair, r.with_vigild ? "with" : "without", r.iops, r.path_us_per_io, r.fio_us_per_io,
+        r.vigild_us_per_io, r.machine_us_per_io,
         foreign > 0 ? ("  (" + std::to_string(foreign) + " foreign block programs)").c_str() : "");
     std::fflush(stdout);
 }
@@ -151,13 +156,14 @@ std::expected<IoReport, std::string> io_overhead(const IoOptions& options) {
         return std::unexpected(warm.error());
     }
     std::vector<double> without_iops, with_iops, without_machine, with_machine, without_fio,
-        with_fio, vigild_us;
+        with_fio, vigild_us, without_path, with_path;
     int contaminated = 0;
     for (int pair = 1; pair <= options.pairs && !interrupted(); ++pair) {
         // Alternate which goes first, so a drift of the machine within a pair
         // does not always favour the same side.
         const bool vigild_first = pair % 2 == 0;
         double iops[2] = {0, 0};  // [without, with]
+        double path[2] = {0, 0};
         for (int k = 0; k < 2; ++k) {
             const bool with = (k == 0) == vigild_first;
             int foreign = 0;
@@ -166,6 +172,8 @@ std::expected<IoReport, std::string> io_overhead(const IoOptions& options) {
             if (foreign > 0) ++contaminated;
             print_run(pair, *run, foreign);
             iops[with ? 1 : 0] = run->iops;
+            path[with ? 1 : 0] = run->path_us_per_io;
+            (with ? with_path : without_path).push_back(run->path_us_per_io);
             (with ? with_iops : without_iops).push_back(run->iops);
             (with ? with_machine : without_machine).push_back(run->machine_us_per_io);
             (with ? with_fio : without_fio).push_back(run->fio_us_per_io);
@@ -173,7 +181,9 @@ std::expected<IoReport, std::string> io_overhead(const IoOptions& options) {
             report.runs.push_back(*run);
         }
         report.ratios.push_back(iops[1] / iops[0]);
-        std::printf("  pair %d ratio with/without %.4f\n", pair, report.ratios.back());
+        report.path_ratios.push_back(path[1] / path[0]);
+        std::printf("  pair %d with/without: IOPS %.4f, path CPU per I/O %.4f\n", pair,
+                    report.ratios.back(), report.path_ratios.back());
     }
     if (report.ratios.empty()) return std::unexpected("interrupted before the first pair");
     report.median_ratio = median(report.ratios);
@@ -187,6 +197,9 @@ std::expected<IoReport, std::string> io_overhead(const IoOptions& options) {
     report.median_fio_us_without = median(without_fio);
     report.median_fio_us_with = median(with_fio);
     report.median_vigild_us = median(vigild_us);
+    report.median_path_us_without = median(without_path);
+    report.median_path_us_with = median(with_path);
+    report.median_path_ratio = median(report.path_ratios);
     if (contaminated > 0) {
         std::printf("  warning: %d runs had another process's block programs attached\n",
                     contaminated);
@@ -207,7 +220,8 @@ void to_json(nlohmann::json& j, const IoReport& r) {
                         {"ios", run.ios},
                         {"machine_us_per_io", run.machine_us_per_io},
                         {"fio_us_per_io", run.fio_us_per_io},
-                        {"vigild_us_per_io", run.vigild_us_per_io}});
+                        {"vigild_us_per_io", run.vigild_us_per_io},
+                        {"path_us_per_io", run.path_us_per_io}});
     }
     nlohmann::json programs = nlohmann::json::array();
     for (const auto& p : r.programs) {
@@ -230,6 +244,10 @@ void to_json(nlohmann::json& j, const IoReport& r) {
          {"median_fio_us_per_io_without", r.median_fio_us_without},
          {"median_fio_us_per_io_with", r.median_fio_us_with},
          {"median_vigild_us_per_io", r.median_vigild_us},
+         {"median_path_us_per_io_without", r.median_path_us_without},
+         {"median_path_us_per_io_with", r.median_path_us_with},
+         {"path_ratios", r.path_ratios},
+         {"median_path_ratio", r.median_path_ratio},
          {"programs", programs},
          {"program_ns_per_io", r.program_ns_per_io},
          {"target_met", r.met()}};

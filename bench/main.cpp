@@ -98,10 +98,12 @@ int main(int argc, char** argv) {
         summary.emplace_back(line);
         std::snprintf(
             line, sizeof(line),
-            "  CPU per I/O (median): machine %.2f -> %.2f us, fio %.2f -> %.2f us, vigild %.3f us; "
-            "BPF programs %.0f ns",
-            r->median_machine_us_without, r->median_machine_us_with, r->median_fio_us_without,
-            r->median_fio_us_with, r->median_vigild_us, r->program_ns_per_io);
+            "  CPU per I/O (medians): I/O path %.2f -> %.2f us (pair ratio %.4f, %+.2f%%), "
+            "fio %.2f -> %.2f us, vigild %.3f us, machine %.2f -> %.2f us; BPF programs %.0f ns",
+            r->median_path_us_without, r->median_path_us_with, r->median_path_ratio,
+            (r->median_path_ratio - 1.0) * 100.0, r->median_fio_us_without, r->median_fio_us_with,
+            r->median_vigild_us, r->median_machine_us_without, r->median_machine_us_with,
+            r->program_ns_per_io);
         summary.emplace_back(line);
     }
     if (wanted("latency") && !interrupted()) {
@@ -116,7 +118,7 @@ int main(int argc, char** argv) {
                 s.label.c_str(), s.recorded, s.made, s.p50_us, s.p99_us, s.max_us);
             summary.emplace_back(line);
         }
-        summary.push_back(std::string("  target p99 < 5 ms, every error recorded: ") +
+        summary.push_back(std::string("  target p99 < 5 ms (idle series), every error recorded: ") +
                           verdict(r->met()));
     }
     if (wanted("rest") && !interrupted()) {

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -56,7 +58,8 @@ std::expected<MachineCpu, std::string> machine_cpu() {
     const double busy = static_cast<double>(user + nice + system + irq + softirq);
     const double total = busy + static_cast<double>(idle + iowait);
     return MachineCpu{.busy = busy / clock_ticks_per_second(),
-                      .total = total / clock_ticks_per_second()};
+                      .total = total / clock_ticks_per_second(),
+                      .softirq = static_cast<double>(softirq) / clock_ticks_per_second()};
 }
 
 std::expected<double, std::string> process_cpu(pid_t pid) {
@@ -72,6 +75,21 @@ std::expected<double, std::string> process_cpu(pid_t pid) {
     std::uint64_t utime = 0, stime = 0;
     if (!(in >> utime >> stime)) return std::unexpected("cannot parse /proc/PID/stat");
     return static_cast<double>(utime + stime) / clock_ticks_per_second();
+}
+
+double kernel_workers_cpu() {
+    double total = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+        std::ifstream comm(entry.path() / "comm");
+        std::string line;
+        if (!std::getline(comm, line) || !line.starts_with("kworker")) continue;
+        // A worker may exit between the two reads: it simply no longer counts.
+        if (auto cpu = process_cpu(static_cast<pid_t>(std::stol(name)))) total += *cpu;
+    }
+    return total;
 }
 
 std::expected<ProcessMemory, std::string> process_memory(pid_t pid) {

@@ -22,11 +22,16 @@ namespace vigil::bench {
 struct MachineCpu {
     double busy = 0;
     double total = 0;
+    double softirq = 0;  // part of busy
 };
 [[nodiscard]] std::expected<MachineCpu, std::string> machine_cpu();
 
 // utime + stime of every thread of a process, in seconds (/proc/PID/stat).
 [[nodiscard]] std::expected<double, std::string> process_cpu(pid_t pid);
+
+// utime + stime of every kernel worker thread (kworker/*), in seconds: where
+// the loop driver does its work for the requests of all processes.
+[[nodiscard]] double kernel_workers_cpu();
 
 struct ProcessMemory {
     std::uint64_t rss_kib = 0;  // VmRSS
