@@ -82,6 +82,15 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     fs::create_directories(std::string(kInHostShared), ec);
     fs::create_directories(std::string(kInHostLockspace), ec);
     fs::create_directories("/run/lock", ec);
+    fs::create_directories(std::string(kInHostWatchdogDir), ec);
+    // The host's own namespace keeps its /run/netns name inside the host, so
+    // tools there (the emulated watchdog) can name it as they would outside.
+    fs::create_directories("/run/netns", ec);
+    auto own = "/run/netns/" + layout.host_netns(host);
+    if (auto r = write_file(own, ""); !r) return r;
+    if (auto r = must(::mount("/proc/self/ns/net", own.c_str(), nullptr, MS_BIND, nullptr), "bind " + own);
+        !r)
+        return r;
     // Leases go straight to the shared directory, not through the host's
     // fault-injecting view: one kernel then sees every host's fcntl lock on
     // the same inode, as hosts sharing a real NFS or cluster file system do.
@@ -110,11 +119,15 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
     d.push_back({"virtlogd", {"virtlogd"}, false});
     d.push_back({"virtlockd", {"virtlockd"}, false});
     d.push_back({"corosync", {"corosync", "-f", "-c", "/etc/corosync/corosync.conf"}, false});
-    d.push_back({"libvirtd", {"libvirtd"}, false});
+    // libvirtd.service restarts libvirtd on failure; so does this init.
+    d.push_back({"libvirtd", {"libvirtd"}, true});
     if (tools.watchdog) {
         // fence/'s emulated watchdog: expiry resets this host (kills its
         // processes), as a hardware watchdog would.
-        d.push_back({"watchdog", {tools.watchdog->string()}, false});
+        d.push_back({"watchdog",
+                     {tools.watchdog->string(), "--mountpoint", std::string(kInHostWatchdogDir),
+                      "--host-netns", "/run/netns/" + layout.host_netns(host)},
+                     false});
     }
     if (tools.vigild) {
         // vigild runs standalone until it has cluster code; its config path

@@ -195,8 +195,11 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
     // State first: if this process dies half-way, the next up or down still
     // finds the run by its id.
     if (auto r = lab.save(); !r) return std::unexpected(r.error());
+    // A bring-up that fails takes down what it made; the error carries the
+    // logs that explain it.
     auto undo = [&](Error e) -> Result<Lab> {
         log << "lab: bring-up failed: " << e.what << "\n";
+        (void)down(root, log);
         return std::unexpected(e);
     };
     if (auto r = net_setup(l); !r) return undo(r.error());
@@ -217,7 +220,15 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
                 return r.has_value();
             },
             std::chrono::seconds(40), std::chrono::milliseconds(200));
-        if (!ok) return undo(Error{"libvirtd on " + l.host_name(h) + " does not answer: " + last});
+        if (!ok) {
+            auto tail = [&](const char* name) {
+                auto text = read_file(l.host_dir(h) / "log" / name).value_or("");
+                return text.substr(text.size() > 1500 ? text.size() - 1500 : 0);
+            };
+            return undo(Error{"libvirtd on " + l.host_name(h) + " does not answer: " + last +
+                              "\n--- init.log\n" + tail("init.log") + "--- libvirtd.log\n" +
+                              tail("libvirtd.log")});
+        }
     }
     for (int h = 1; h <= hosts; ++h) {
         bool ok = wait_until([&] { return lab.quorate(h).value_or(false); }, std::chrono::seconds(30),
@@ -366,14 +377,17 @@ std::string Lab::status_json() const {
     json hs = json::array();
     for (int h = 1; h <= layout_.hosts(); ++h) {
         const auto& s = host(h);
+        // A host whose init died without the nemesis (its watchdog reset it)
+        // is down all the same.
+        bool alive = place(h).has_value();
         json e{{"name", layout_.host_name(h)},
-               {"power", power_name(s.power)},
+               {"power", s.power == Power::kOn && !alive ? std::string_view("down") : power_name(s.power)},
                {"processes", processes(h).size()},
                {"storage", storage_mode_name(s.storage)}};
         json cut = json::array();
         for (Net n : s.cut) cut.push_back(net_name(n));
         e["cut"] = cut;
-        if (s.power == Power::kOn) {
+        if (s.power == Power::kOn && alive) {
             auto q = quorate(h);
             e["quorate"] = q ? json(*q) : json(nullptr);
             json vms = json::object();

@@ -42,6 +42,21 @@ void reap_adopted() {
     }
 }
 
+// A lab test killed half-way (a ctest timeout) leaves its lab up in its
+// temporary directory; the next run takes such labs down first.
+void down_abandoned_labs() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(tmp && *tmp ? tmp : "/tmp", ec)) {
+        std::smatch m;
+        auto name = e.path().filename().string();
+        if (!std::regex_match(name, m, std::regex("vigil-lab-([0-9]+)-.*"))) continue;
+        if (std::filesystem::exists("/proc/" + m[1].str())) continue;
+        (void)vt::run({VIGIL_LAB_BIN, "--root", e.path().string(), "down"}, 60s);
+        std::filesystem::remove_all(e.path(), ec);
+    }
+}
+
 class LabCli {
 public:
     explicit LabCli(std::filesystem::path root) : root_(std::move(root)) {}
@@ -102,6 +117,7 @@ class LabCluster : public vt::RootTest {
 protected:
     static void SetUpTestSuite() {
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        down_abandoned_labs();
         auto dir = vt::TempDir::make("lab");
         ASSERT_TRUE(dir) << dir.error();
         dir_ = new vt::TempDir(std::move(*dir));
@@ -258,6 +274,22 @@ TEST_F(LabCluster, KillingVigildGetsItRestarted) {
     EXPECT_TRUE(vt::wait_until([&] { pid_t now = vigild(); return now != 0 && now != before; }, 5s, 100ms));
 }
 
+TEST_F(LabCluster, AnExpiredWatchdogResetsItsHost) {
+    ASSERT_TRUE(lab().writing("vm3", "h3"));
+    // Open, pet once, close without the magic character: the timer runs on.
+    auto r = lab().exec("h3", {"sh", "-c", "echo x > /run/vigil-lab/watchdog/watchdog"});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    // Only the emulator, which never kills itself, is left of the host.
+    EXPECT_TRUE(vt::wait_until(
+        [&] {
+            auto pids = host_pids(lab(), "h3");
+            return pids.size() == 1 && comm_of(pids[0]).starts_with("vigil-watchdog");
+        },
+        15s, 200ms));
+    EXPECT_FALSE(lab().writing("vm3", "h3", 1s));
+    EXPECT_TRUE(lab().quorate("h1"));
+}
+
 TEST_F(LabCluster, PowerOffLeavesNothingOfTheHostRunning) {
     ASSERT_FALSE(host_pids(lab(), "h1").empty());
     auto r = lab()({"power-off", "h1"});
@@ -275,9 +307,9 @@ TEST_F(LabCluster, PowerOffLeavesNothingOfTheHostRunning) {
 // What a lab run under `root` could leave on the machine. Other tests may run
 // at the same time, so only what names this lab counts.
 struct Footprint {
-    std::set<std::string> netns;      // vl-* namespaces
+    std::set<std::string> netns;      // namespaces of the given runs
     std::set<std::string> links;      // lab-named links in this namespace
-    std::set<std::string> mounts;     // mounts of or under the lab
+    std::set<std::string> mounts;     // lab mounts in any mount namespace
     std::vector<std::string> loops;   // loop devices backed by lab files
     std::set<std::string> processes;  // "pid comm" of processes using the lab
 
@@ -286,11 +318,12 @@ struct Footprint {
                text.find("/run/vigil-lab/") != std::string::npos;
     }
 
-    static Footprint take(const std::filesystem::path& root) {
+    static Footprint take(const std::filesystem::path& root, const std::set<std::string>& runs) {
         Footprint f;
         std::istringstream ns(vt::run({"ip", "netns", "list"}).out);
         for (std::string line; std::getline(ns, line);)
-            if (line.starts_with("vl-")) f.netns.insert(line.substr(0, line.find(' ')));
+            for (const auto& id : runs)
+                if (line.starts_with("vl-" + id + "-")) f.netns.insert(line.substr(0, line.find(' ')));
         std::istringstream links(vt::run({"ip", "-o", "link"}).out);
         for (std::string line; std::getline(links, line);) {
             auto a = line.find(": ");
@@ -299,9 +332,19 @@ struct Footprint {
             if (std::regex_match(name, std::regex("(br-(cl|vm|st).*|h[0-9]-(cl|vm|st)|(cl|vm|st)0)(@.*)?")))
                 f.links.insert(name);
         }
-        std::ifstream mountinfo("/proc/self/mountinfo");
-        for (std::string line; std::getline(mountinfo, line);)
-            if (mentions_lab(line, root) || line.find("vigil-faultfs") != std::string::npos) f.mounts.insert(line);
+        // Hosts' mounts live in their own mount namespaces: look through every
+        // namespace some process still holds.
+        std::set<ino_t> namespaces;
+        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+            auto name = e.path().filename().string();
+            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+            auto ino = ns_inode(e.path() / "ns" / "mnt");
+            if (ino == 0 || !namespaces.insert(ino).second) continue;
+            std::ifstream mountinfo(e.path() / "mountinfo");
+            for (std::string line; std::getline(mountinfo, line);)
+                if (mentions_lab(line, root) || line.find("vigil-faultfs") != std::string::npos)
+                    f.mounts.insert(std::to_string(ino) + " " + line);
+        }
         for (const auto& l : vt::loop_backing_files())
             if (mentions_lab(l, root)) f.loops.push_back(l);
         for (const auto& e : std::filesystem::directory_iterator("/proc")) {
@@ -325,10 +368,12 @@ struct Footprint {
 TEST(LabLifecycle, FiveUpDownCyclesIncludingACrashLeaveNothingBehind) {
     VIGIL_REQUIRE_ROOT();
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    down_abandoned_labs();
     auto dir = vt::TempDir::make("lab");
     ASSERT_TRUE(dir) << dir.error();
     LabCli lab(dir->path());
-    auto before = Footprint::take(dir->path());
+    auto before = Footprint::take(dir->path(), {});
+    std::set<std::string> runs;
     for (int cycle = 1; cycle <= 5; ++cycle) {
         if (cycle == 3) {
             // A run that dies half-way through bring-up: the next up cleans it.
@@ -345,20 +390,23 @@ TEST(LabLifecycle, FiveUpDownCyclesIncludingACrashLeaveNothingBehind) {
         std::cout << "cycle " << cycle << ": up in "
                   << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
         if (cycle == 3) {
-            EXPECT_NE(up.err.find("lab: removing run"), std::string::npos) << up.describe();
+            std::smatch m;
+            EXPECT_TRUE(std::regex_search(up.err, m, std::regex("lab: removing run ([0-9a-z]+)"))) << up.describe();
+            if (!m.empty()) runs.insert(m[1].str());
         }
         EXPECT_TRUE(lab.quorate("h2"));
         EXPECT_TRUE(lab.writing("vm1", "h1"));
         // The footprint sees a lab that is up, so an empty one after down means something.
-        auto during = Footprint::take(dir->path());
+        auto run_id = lab.status()["run_id"].get<std::string>();
+        runs.insert(run_id);
+        auto during = Footprint::take(dir->path(), runs);
         EXPECT_EQ(during.netns.size(), 4u);
         EXPECT_GE(during.processes.size(), 3u * 6u);
-        EXPECT_GE(during.mounts.size(), 3u);
-        auto run_id = lab.status()["run_id"].get<std::string>();
+        EXPECT_GE(during.mounts.size(), 3u * 8u);
         auto down = lab({"down"}, 60s);
         ASSERT_TRUE(down.ok()) << down.describe();
         reap_adopted();
-        auto after = Footprint::take(dir->path());
+        auto after = Footprint::take(dir->path(), runs);
         EXPECT_EQ(after.netns, before.netns) << "cycle " << cycle;
         EXPECT_EQ(after.links, before.links) << "cycle " << cycle;
         EXPECT_EQ(after.mounts, before.mounts) << "cycle " << cycle;

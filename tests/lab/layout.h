@@ -28,6 +28,8 @@ inline constexpr std::string_view kInHostDir = "/run/vigil-lab";
 inline constexpr std::string_view kInHostShared = "/run/vigil-lab/shared";
 inline constexpr std::string_view kInHostLockspace = "/run/vigil-lab/lockspace";
 inline constexpr std::string_view kInHostIdentity = "/run/vigil-lab/identity.img";
+// The emulated watchdog device is kInHostWatchdogDir/watchdog.
+inline constexpr std::string_view kInHostWatchdogDir = "/run/vigil-lab/watchdog";
 inline constexpr std::string_view kInHostVigilConfig = "/run/vigil-lab/vigil.toml";
 
 inline constexpr int kMaxHosts = 9;
