@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -39,7 +40,11 @@ std::string errno_name(int error)
 }  // namespace
 
 Daemon::Daemon(config::Config config)
-    : config_(std::move(config)), journal_(priority_of(config_.log_level))
+    : config_(std::move(config)),
+      journal_(priority_of(config_.log_level)),
+      link_health_(core::LinkThresholds{.down_hold = config_.link_down_hold,
+                                        .up_hold = config_.link_up_hold,
+                                        .idle_after = config_.link_idle_after})
 {
 }
 
@@ -75,6 +80,7 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
 
     if (auto ok = self->loop_->enable_systemd_watchdog(); !ok) return std::unexpected(ok.error());
     self->start_probes();
+    self->start_network();
     if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
     if (auto ok = self->loop_->every(self->config_.probe_poll_interval,
                                      [raw] { raw->poll(); });
@@ -82,6 +88,86 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
         return std::unexpected(ok.error());
     }
     return self;
+}
+
+void Daemon::start_network()
+{
+    auto links = adapters::LinkMonitor::make();
+    if (links) {
+        links_ = std::move(*links);
+        if (auto ok = loop_->watch_fd(links_->fd(), [this] { on_links(); }); !ok) {
+            journal_.log(Priority::error, mid::kLink, ok.error().message);
+        }
+        on_links();  // the initial dump may already wait
+    } else {
+        journal_.log(Priority::error, mid::kLink,
+                     "link monitoring unavailable: " + links.error().message);
+    }
+    auto net = bpf::NetProbes::make();
+    if (net) {
+        net_ = std::move(*net);
+        for (const auto& p : net_->probes()) {
+            probes_.push_back(p);
+            metrics_->set_probe_up(p.name, p.state == bpf::ProbeState::attached);
+            journal_.log(p.state == bpf::ProbeState::attached ? Priority::info : Priority::warning,
+                         mid::kProbe,
+                         "probe " + p.name + " " + bpf::to_string(p.state) +
+                             (p.reason.empty() ? "" : ": " + p.reason),
+                         {{"PROBE", p.name}, {"HOOK", p.hook}, {"STATE", bpf::to_string(p.state)}});
+        }
+        if (net_->event_fd() >= 0) {
+            if (auto ok = loop_->watch_fd(net_->event_fd(), [this] { on_tx_timeouts(); }); !ok) {
+                journal_.log(Priority::error, mid::kProbe, ok.error().message);
+            }
+        }
+    } else {
+        const bpf::ProbeStatus failed{"net_rx", "tp_btf/netif_receive_skb", bpf::ProbeState::failed,
+                                      net.error().message};
+        probes_.push_back(failed);
+        metrics_->set_probe_up(failed.name, false);
+    }
+}
+
+void Daemon::report_link(const core::LinkTransition& t)
+{
+    const std::string to = core::to_string(t.to);
+    const std::string from = t.from ? core::to_string(*t.from) : "unknown";
+    const bool bad = t.to != core::LinkState::kUp;
+    journal_.log(bad && t.from ? Priority::warning : Priority::info, mid::kLink,
+                 "interface " + t.name + " is " + to + (t.from ? " (was " + from + ")" : "") + ": " +
+                     t.evidence,
+                 {{"INTERFACE", t.name},
+                  {"IFINDEX", std::to_string(t.ifindex)},
+                  {"STATE", to},
+                  {"PREVIOUS", from},
+                  {"EVIDENCE", t.evidence}});
+    static const std::vector<std::string> kStates = {"up", "idle", "down"};
+    metrics_->set_link_state(t.name, to, kStates);
+}
+
+void Daemon::on_links()
+{
+    auto drained = links_->drain([this](const adapters::LinkEvent& e) {
+        const auto transition =
+            e.removed ? link_health_.remove(e.ifindex, core::TimePoint(e.monotonic))
+                      : link_health_.observe_link(e.ifindex, adapters::to_signal(e));
+        if (e.removed && net_) net_->forget(e.ifindex);
+        if (transition) report_link(*transition);
+    });
+    if (!drained) {
+        journal_.log(Priority::error, mid::kLink, "reading link changes: " + drained.error().message);
+    }
+}
+
+void Daemon::on_tx_timeouts()
+{
+    net_->drain([this](const bpf::TxTimeoutEvent& ev) {
+        journal_.log(Priority::warning, mid::kLink,
+                     "transmit timeout on " + ev.name + " queue " + std::to_string(ev.queue),
+                     {{"INTERFACE", ev.name},
+                      {"IFINDEX", std::to_string(ev.ifindex)},
+                      {"QUEUE", std::to_string(ev.queue)}});
+    });
 }
 
 std::expected<void, Error> Daemon::arm_watchdog()
@@ -236,6 +322,27 @@ Daemon::Device& Daemon::device(const std::string& name)
 void Daemon::poll()
 {
     if (sunrpc_) metrics_->set_sunrpc_major_timeouts(sunrpc_->major_timeouts());
+    if (net_) {
+        const core::TimePoint at(loop_->now());
+        std::map<std::int32_t, bpf::InterfaceCounters> counters;
+        for (const auto& c : net_->counters()) counters[c.ifindex] = c;
+        const bool rx_attached = std::any_of(
+            net_->probes().begin(), net_->probes().end(), [](const bpf::ProbeStatus& p) {
+                return p.name == "net_rx" && p.state == bpf::ProbeState::attached;
+            });
+        for (const auto& view : link_health_.links()) {
+            const auto it = counters.find(view.ifindex);
+            // A link that never received a packet since the probe attached
+            // has no counter yet: that is zero, not "unknown".
+            if (it == counters.end() && !rx_attached) continue;
+            const std::uint64_t rx = it == counters.end() ? 0 : it->second.rx_packets;
+            if (auto t = link_health_.observe_rx(view.ifindex, {.now = at, .rx_packets = rx})) {
+                report_link(*t);
+            }
+            if (it != counters.end()) metrics_->set_tx_timeouts(view.name, it->second.tx_timeouts);
+        }
+        for (const auto& t : link_health_.tick(at)) report_link(t);
+    }
     if (!block_) return;
     const auto now = loop_->now();
     std::map<std::string, core::StorageSample> samples;
@@ -351,6 +458,20 @@ std::string Daemon::status_json() const
              {"io_errors", errors.is_null() ? nlohmann::json::array() : errors},
              {"writeback_errors", d.writeback_errors}});
     }
+    nlohmann::json interfaces = nlohmann::json::array();
+    const auto now = loop_->now();
+    for (const auto& l : link_health_.links()) {
+        nlohmann::json j = {{"interface", l.name},
+                            {"ifindex", l.ifindex},
+                            {"state", core::to_string(l.state)},
+                            {"for_seconds", std::chrono::duration<double>(
+                                                now - l.since.time_since_epoch())
+                                                .count()},
+                            {"carrier", l.carrier},
+                            {"operstate", core::to_string(l.operstate)}};
+        if (l.rx_packets) j["rx_packets"] = *l.rx_packets;
+        interfaces.push_back(std::move(j));
+    }
     const double uptime =
         std::chrono::duration<double>(loop_->now() - started_).count();
     return nlohmann::json{{"ok", true},
@@ -360,7 +481,8 @@ std::string Daemon::status_json() const
                             {"config", config_.source},
                             {"uptime_seconds", uptime},
                             {"probes", probes},
-                            {"block_devices", devices}}}}
+                            {"block_devices", devices},
+                            {"interfaces", interfaces}}}}
         .dump();
 }
 

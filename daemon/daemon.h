@@ -11,7 +11,10 @@
 #include <tuple>
 
 #include "bpf/block_probes.h"
+#include "bpf/net_probes.h"
 #include "bpf/sunrpc_probes.h"
+#include "daemon/adapters/rtnetlink.h"
+#include "daemon/core/link_health.h"
 #include "daemon/adapters/block_devices.h"
 #include "daemon/adapters/control_server.h"
 #include "daemon/adapters/event_loop.h"
@@ -49,6 +52,10 @@ private:
     void refuse_input(const std::string& source, const std::string& reason);
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
+    void start_network();
+    void on_links();
+    void on_tx_timeouts();
+    void report_link(const core::LinkTransition& transition);
     void export_watchdog();
     [[nodiscard]] std::string status_json() const;
 
@@ -68,6 +75,9 @@ private:
     std::unique_ptr<exporters::Metrics> metrics_;
     std::unique_ptr<bpf::BlockProbes> block_;
     std::unique_ptr<bpf::SunrpcProbes> sunrpc_;
+    std::unique_ptr<bpf::NetProbes> net_;
+    std::unique_ptr<adapters::LinkMonitor> links_;
+    core::LinkHealth link_health_;
     std::vector<bpf::ProbeStatus> probes_;
     std::unique_ptr<adapters::ControlServer> control_;
     std::optional<fence::Watchdog> watchdog_;

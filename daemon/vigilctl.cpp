@@ -36,15 +36,32 @@ void print_status(const json& st)
         if (state != "attached") std::printf("\n  %-18s %-12s why: %s", "", "", p.value("reason", "").c_str());
         std::printf("\n");
     }
-    std::printf("\nblock devices with I/O errors:\n");
+    std::printf("\nblock devices:\n");
     const auto devices = st.value("block_devices", json::array());
-    if (devices.empty()) std::printf("  none\n");
+    if (devices.empty()) std::printf("  none seen yet\n");
     for (const auto& d : devices) {
+        std::printf("  %-12s %-9s in flight %u, oldest %lld ms\n", d.value("device", "?").c_str(),
+                    d.value("state", "?").c_str(), d.value("in_flight", 0U),
+                    static_cast<long long>(d.value("oldest_in_flight_ms", 0LL)));
         for (const auto& e : d.value("io_errors", json::array())) {
-            std::printf("  %-12s %-8s %-8s %llu\n", d.value("device", "?").c_str(),
-                        e.value("op", "?").c_str(), e.value("error", "?").c_str(),
+            std::printf("  %-12s   I/O errors: %s %s x%llu\n", "", e.value("op", "?").c_str(),
+                        e.value("error", "?").c_str(),
                         static_cast<unsigned long long>(e.value("count", 0ULL)));
         }
+        const json writeback = d.value("writeback_errors", json::object());
+        for (const auto& [error, count] : writeback.items()) {
+            std::printf("  %-12s   writeback errors: %s x%llu\n", "", error.c_str(),
+                        static_cast<unsigned long long>(count.get<std::uint64_t>()));
+        }
+    }
+    std::printf("\ninterfaces:\n");
+    const auto interfaces = st.value("interfaces", json::array());
+    if (interfaces.empty()) std::printf("  none\n");
+    for (const auto& i : interfaces) {
+        std::printf("  %-12s %-5s for %.0f s, carrier %s, operstate %s\n",
+                    i.value("interface", "?").c_str(), i.value("state", "?").c_str(),
+                    i.value("for_seconds", 0.0), i.value("carrier", false) ? "on" : "off",
+                    i.value("operstate", "?").c_str());
     }
 }
 

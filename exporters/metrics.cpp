@@ -167,6 +167,15 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                                     .Name("vigil_watchdog_pets_withheld_total")
                                     .Help("Pets vigild chose not to send, by reason")
                                     .Register(reg);
+    self->link_state_ = &prometheus::BuildGauge()
+                             .Name("vigil_link_state")
+                             .Help("1 for the interface's current state (up, idle: carrier but "
+                                   "nothing received, down), 0 for the others")
+                             .Register(reg);
+    self->tx_timeouts_ = &prometheus::BuildCounter()
+                              .Name("vigil_net_tx_timeouts_total")
+                              .Help("Transmit queue timeouts the driver reported, per interface")
+                              .Register(reg);
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     prometheus::BuildGauge()
         .Name("vigil_start_time_seconds")
@@ -247,6 +256,19 @@ void Metrics::set_watchdog(const WatchdogMetrics& w)
     for (const auto& [reason, count] : w.withheld) {
         advance(watchdog_withheld_->Add({{"reason", reason}}), withheld_seen_[reason], count);
     }
+}
+
+void Metrics::set_link_state(const std::string& interface, const std::string& state,
+                             const std::vector<std::string>& all_states)
+{
+    for (const auto& s : all_states) {
+        link_state_->Add({{"interface", interface}, {"state", s}}).Set(s == state ? 1 : 0);
+    }
+}
+
+void Metrics::set_tx_timeouts(const std::string& interface, std::uint64_t total)
+{
+    advance(tx_timeouts_->Add({{"interface", interface}}), tx_timeouts_seen_[interface], total);
 }
 
 void Metrics::count_bad_input(const std::string& source)

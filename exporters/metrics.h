@@ -65,6 +65,10 @@ public:
     void set_writeback_errors(const std::string& device, const std::string& error,
                               std::uint64_t total);
     void set_watchdog(const WatchdogMetrics& watchdog);
+    // Exactly one of the states is 1 for each interface.
+    void set_link_state(const std::string& interface, const std::string& state,
+                        const std::vector<std::string>& all_states);
+    void set_tx_timeouts(const std::string& interface, std::uint64_t total);
     // Input from outside (control socket, config reloads, ...) that was refused.
     void count_bad_input(const std::string& source);
 
@@ -91,6 +95,9 @@ private:
     prometheus::Counter* watchdog_pets_ = nullptr;
     prometheus::Family<prometheus::Counter>* watchdog_withheld_ = nullptr;
     std::uint64_t pets_seen_ = 0;
+    prometheus::Family<prometheus::Gauge>* link_state_ = nullptr;
+    prometheus::Family<prometheus::Counter>* tx_timeouts_ = nullptr;
+    std::map<std::string, std::uint64_t> tx_timeouts_seen_;
     std::map<std::string, std::uint64_t> withheld_seen_;
     prometheus::Counter* sunrpc_major_timeouts_ = nullptr;
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> block_seen_;

@@ -130,6 +130,10 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema()
           {"stall_ms", {millis(200, 600000, &Config::storage_stall)}},
           {"error_window_ms", {millis(100, 3600000, &Config::storage_error_window)}},
           {"recovery_hold_ms", {millis(0, 600000, &Config::storage_recovery_hold)}}}},
+        {"network",
+         {{"down_hold_ms", {millis(0, 600000, &Config::link_down_hold)}},
+          {"up_hold_ms", {millis(0, 600000, &Config::link_up_hold)}},
+          {"idle_after_ms", {millis(500, 3600000, &Config::link_idle_after)}}}},
         {"watchdog",
          {{"enabled", {boolean([](Config& c, bool b) { c.watchdog_enabled = b; })}},
           {"device", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {

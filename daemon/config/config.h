@@ -41,6 +41,13 @@ struct Config {
     std::chrono::milliseconds storage_error_window{5000};
     std::chrono::milliseconds storage_recovery_hold{1000};
 
+    // Per network interface: how long a link must be unusable before it is
+    // down, usable before it is up again, and receive nothing (carrier up)
+    // before it is idle.
+    std::chrono::milliseconds link_down_hold{1000};
+    std::chrono::milliseconds link_up_hold{2000};
+    std::chrono::milliseconds link_idle_after{5000};
+
     // The hardware watchdog: armed only when enabled. Once armed, a host whose
     // vigild stops petting (hung, or decided to die) is reset by it.
     bool watchdog_enabled = false;

@@ -80,7 +80,8 @@ std::vector<Sample> parse_metrics(const std::string& text)
 
 class Vigild {
 public:
-    static std::expected<std::unique_ptr<Vigild>, std::string> start(const std::string& extra_config)
+    static std::expected<std::unique_ptr<Vigild>, std::string> start(
+        const std::string& extra_config, std::vector<std::string> prefix = {})
     {
         auto self = std::unique_ptr<Vigild>(new Vigild());
         auto dir = TempDir::make("vigild");
@@ -102,7 +103,9 @@ public:
         if (::bind(self->notify_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
             return std::unexpected("binding the notify socket: " + std::string(std::strerror(errno)));
         }
-        auto proc = Subprocess::spawn({VIGILD_BINARY, "--config", config.string()},
+        std::vector<std::string> argv = std::move(prefix);
+        argv.insert(argv.end(), {VIGILD_BINARY, "--config", config.string()});
+        auto proc = Subprocess::spawn(argv,
                                       SpawnOptions{.env = {"NOTIFY_SOCKET=" + notify.string()},
                                                    .stderr_path = self->dir_->path() / "vigild.log"});
         if (!proc) return std::unexpected(proc.error());
@@ -431,6 +434,36 @@ TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted)
     EXPECT_EQ((*d)->metric("vigil_bad_input_total", {{"source", "control"}}), 4.0);
     EXPECT_TRUE((*d)->process().running());
     EXPECT_TRUE((*d)->vigilctl({"status"}).ok()) << "still answers after the garbage";
+}
+
+// vigild in a host of its own (a network namespace) sees its interfaces:
+// a cable pull makes the link down, carrier without traffic makes it idle.
+TEST_F(VigildTest, LinkDownAndIdleReachStatus)
+{
+    auto ns = NetNs::make("vgl");
+    ASSERT_TRUE(ns.has_value()) << ns.error();
+    const std::string outside = unique_name("vgo", 15);
+    const std::string inside = unique_name("vgi", 15);
+    ASSERT_TRUE(ns->add_veth(outside, inside));
+    auto d = Vigild::start("[network]\ndown_hold_ms = 0\nup_hold_ms = 0\nidle_after_ms = 1000\n",
+                           ns->exec_prefix());
+    ASSERT_TRUE(d.has_value()) << d.error();
+    auto link_state = [&] {
+        for (const auto& i : (*d)->status().value("interfaces", json::array())) {
+            if (i.value("interface", "") == inside) return i.value("state", "");
+        }
+        return std::string("absent");
+    };
+    // Nothing arrives on the new veth: carrier up and idle after 1 s.
+    EXPECT_TRUE(wait_until([&] { return link_state() == "idle"; }, 4s)) << link_state();
+
+    const auto start = Clock::now();
+    ASSERT_TRUE(ns->set_link(inside, false));
+    ASSERT_TRUE(wait_until([&] { return link_state() == "down"; }, 2s)) << link_state();
+    const auto elapsed = Clock::now() - start;
+    // down_hold 0: the next poll (250 ms) at the latest, plus the status round trip.
+    EXPECT_LT(elapsed, 600ms) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    EXPECT_NE((*d)->log().find("interface " + inside + " is down"), std::string::npos) << (*d)->log();
 }
 
 TEST_F(VigildTest, StopsCleanlyOnSigterm)

@@ -51,6 +51,10 @@ slow_ms = 300
 stall_ms = 2000
 error_window_ms = 4000
 recovery_hold_ms = 0
+[network]
+down_hold_ms = 0
+up_hold_ms = 500
+idle_after_ms = 1500
 [watchdog]
 enabled = true
 device = "/run/lab/watchdog"
@@ -72,6 +76,9 @@ timeout_s = 10
     EXPECT_TRUE(c->watchdog_enabled);
     EXPECT_EQ(c->watchdog_device, "/run/lab/watchdog");
     EXPECT_EQ(c->watchdog_timeout, std::chrono::seconds(10));
+    EXPECT_EQ(c->link_down_hold, std::chrono::milliseconds(0));
+    EXPECT_EQ(c->link_up_hold, std::chrono::milliseconds(500));
+    EXPECT_EQ(c->link_idle_after, std::chrono::milliseconds(1500));
 }
 
 TEST(Config, StallMustExceedSlow)
@@ -176,6 +183,9 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults)
     EXPECT_EQ(c->watchdog_enabled, defaults.watchdog_enabled);
     EXPECT_EQ(c->watchdog_device, defaults.watchdog_device);
     EXPECT_EQ(c->watchdog_timeout, defaults.watchdog_timeout);
+    EXPECT_EQ(c->link_down_hold, defaults.link_down_hold);
+    EXPECT_EQ(c->link_up_hold, defaults.link_up_hold);
+    EXPECT_EQ(c->link_idle_after, defaults.link_idle_after);
 }
 
 }  // namespace
