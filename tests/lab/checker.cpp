@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 namespace vigil::lab {
@@ -135,13 +136,16 @@ Timeline Analyzer::finish(double end) {
             auto& tr = track_[vm];
             Recovery r{ft, what, vm, std::nullopt};
             bool affected = false;
+            // A fault owns the writing gaps that begin around it; a VM that
+            // had stopped writing before is not its doing.
+            auto owns = [&](double from) { return from >= ft - kWritingWindow && from <= ft + kFaultReach; };
             for (auto [from, to] : tr.gaps)
-                if (from <= ft + kWritingWindow && to >= ft) {
+                if (owns(from)) {
                     affected = true;
                     r.after_s = std::max(0.0, to - ft);
                     break;
                 }
-            if (!affected && tr.gap_open && *tr.gap_open <= ft + kWritingWindow) affected = true;
+            if (!affected && tr.gap_open && owns(*tr.gap_open)) affected = true;
             if (affected) timeline_.recoveries.push_back(r);
         }
     }
@@ -257,9 +261,12 @@ std::string to_json(const Timeline& t) {
 std::string describe(const Timeline& t) {
     std::ostringstream out;
     out << std::fixed << std::setprecision(1);
+    // vigild's records end in KEY=value evidence fields; the JSON keeps them,
+    // the text shows the message.
+    static const std::regex kFields(" [A-Z_]+=.*$");
     for (const auto& e : t.events)
         out << std::setw(7) << (e.t - t.start) << " s  " << std::left << std::setw(9) << e.kind
-            << std::right << " " << e.text << "\n";
+            << std::right << " " << std::regex_replace(e.text, kFields, "") << "\n";
     out << t.samples << " samples over " << (t.end - t.start) << " s, " << t.violations.size()
         << " violation(s)\n";
     for (const auto& r : t.recoveries) {

@@ -24,6 +24,9 @@ inline constexpr double kSampleInterval = 0.1;
 // guest writes about every 110 ms.
 inline constexpr double kWritingWindow = 0.6;
 
+// How long after a fault a VM's writes may stop and still count as its doing.
+inline constexpr double kFaultReach = 2.0;
+
 struct QemuProcess {
     std::string vm;
     std::string host;

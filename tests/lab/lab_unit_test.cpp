@@ -159,6 +159,19 @@ TEST(Analyzer, FlagsTwoInstancesWritingInOneSample) {
     EXPECT_EQ(t.violations[0].kind, ViolationKind::kDoubleWriter);
 }
 
+TEST(Analyzer, ALaterFaultDoesNotClaimAVmThatWasAlreadyDown) {
+    Analyzer a({"vm1"});
+    a.add(at(0.0, {{"vm1", "h1", 10, false}}, {{1, 5, "h1"}}));
+    a.add(at(0.1, {{"vm1", "h1", 10, false}}, {{1, 6, "h1"}}));
+    a.note(0.15, "fault", "power-off h1");
+    for (int i = 2; i <= 60; ++i) a.add(at(0.1 * i, {}, {{1, 6, "h1"}}));
+    a.note(5.0, "fault", "cut h2 cluster");
+    auto t = a.finish(6.1);
+    ASSERT_EQ(t.recoveries.size(), 1u);
+    EXPECT_EQ(t.recoveries[0].fault, "power-off h1");
+    EXPECT_FALSE(t.recoveries[0].after_s);
+}
+
 TEST(Analyzer, AFaultThatStopsNothingHasNoRecovery) {
     Analyzer a({"vm1"});
     a.add(at(0.0, {{"vm1", "h1", 10, false}}, {{1, 5, "h1"}}));

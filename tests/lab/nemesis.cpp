@@ -68,6 +68,7 @@ Result<> signal_host(const Lab& lab, int host, int sig) {
 Result<> power_off(Lab& lab, int host) {
     if (auto r = require_on(lab, host); !r) return r;
     auto& s = lab.host(host);
+    lab.record("fault", "power-off", lab.layout().host_name(host));
     auto procs = lab.processes(host);
     // Everything but the init first, so the init reaps them; then the init.
     for (pid_t p : procs)
@@ -82,7 +83,6 @@ Result<> power_off(Lab& lab, int host) {
     }
     (void)wait_until([&] { return lab.processes(host).empty(); }, std::chrono::seconds(5));
     s.power = Power::kOff;
-    lab.record("fault", "power-off", lab.layout().host_name(host));
     if (auto r = lab.apply_links(host); !r) return r;
     if (!lab.processes(host).empty())
         return fail("processes of " + lab.layout().host_name(host) + " survived SIGKILL");
@@ -91,9 +91,9 @@ Result<> power_off(Lab& lab, int host) {
 
 Result<> hang(Lab& lab, int host) {
     if (auto r = require_on(lab, host); !r) return r;
+    lab.record("fault", "hang", lab.layout().host_name(host));
     if (auto r = signal_host(lab, host, SIGSTOP); !r) return r;
     lab.host(host).power = Power::kHung;
-    lab.record("fault", "hang", lab.layout().host_name(host));
     return lab.save();
 }
 
@@ -108,10 +108,10 @@ Result<> resume(Lab& lab, int host) {
 Result<> cut(Lab& lab, int host, const std::vector<Net>& nets) {
     if (auto r = require_on(lab, host); !r) return r;
     auto& s = lab.host(host);
+    lab.record("fault", "cut", lab.layout().host_name(host) + " " + nets_text(nets));
     for (Net n : nets) s.cut.insert(n);
     if (auto r = lab.apply_links(host); !r) return r;
     if (auto r = apply_storage(lab, host); !r) return r;
-    lab.record("fault", "cut", lab.layout().host_name(host) + " " + nets_text(nets));
     return lab.save();
 }
 
@@ -146,13 +146,13 @@ Result<> storage(Lab& lab, int host, StorageMode mode) {
         if (auto r = require_on(lab, host); !r) return r;
         hosts.push_back(host);
     }
+    lab.record(mode == StorageMode::kOk ? "repair" : "fault", "storage",
+               (host == 0 ? std::string("all") : l.host_name(host)) + " " +
+                   std::string(storage_mode_name(mode)));
     for (int h : hosts) {
         lab.host(h).storage = mode;
         if (auto r = apply_storage(lab, h); !r) return r;
     }
-    lab.record(mode == StorageMode::kOk ? "repair" : "fault", "storage",
-               (host == 0 ? std::string("all") : l.host_name(host)) + " " +
-                   std::string(storage_mode_name(mode)));
     return lab.save();
 }
 
