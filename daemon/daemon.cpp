@@ -79,6 +79,7 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     self->control_ = std::move(*control);
 
     if (auto ok = self->loop_->enable_systemd_watchdog(); !ok) return std::unexpected(ok.error());
+    self->read_previous_flight_record();
     self->start_probes();
     self->start_network();
     if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
@@ -128,12 +129,50 @@ void Daemon::start_network()
     }
 }
 
+void Daemon::read_previous_flight_record()
+{
+    auto previous = fence::FlightRecorder::read(config_.flight_record);
+    if (!previous) {
+        previous_record_error_ = previous.error().message;
+        journal_.log(Priority::error, mid::kFlightRecord,
+                     "the flight record " + config_.flight_record +
+                         " is damaged: " + previous_record_error_,
+                     {{"PATH", config_.flight_record}});
+    } else if (*previous) {
+        previous_record_ = **previous;
+        const bool earlier_boot = previous_record_->boot_id != fence::current_boot_id();
+        journal_.log(earlier_boot ? Priority::warning : Priority::notice, mid::kFlightRecord,
+                     std::string(earlier_boot ? "the previous boot ended in a self-fence: "
+                                              : "a self-fence was recorded in this boot: ") +
+                         previous_record_->decision,
+                     {{"PATH", config_.flight_record},
+                      {"BOOT_ID", previous_record_->boot_id},
+                      {"DECISION", previous_record_->decision},
+                      {"EVIDENCE_RECORDS", std::to_string(previous_record_->evidence.size())}});
+    }
+    auto recorder = fence::FlightRecorder::make(config_.flight_record, 64);
+    if (recorder) {
+        recorder_.emplace(std::move(*recorder));
+    } else {
+        journal_.log(Priority::error, mid::kFlightRecord,
+                     "no flight recorder: " + recorder.error().message,
+                     {{"PATH", config_.flight_record}});
+    }
+}
+
+void Daemon::log_evidence(Priority priority, std::string_view id, const std::string& message,
+                          const adapters::Fields& fields)
+{
+    journal_.log(priority, id, message, fields);
+    if (recorder_) recorder_->note(message);
+}
+
 void Daemon::report_link(const core::LinkTransition& t)
 {
     const std::string to = core::to_string(t.to);
     const std::string from = t.from ? core::to_string(*t.from) : "unknown";
     const bool bad = t.to != core::LinkState::kUp;
-    journal_.log(bad && t.from ? Priority::warning : Priority::info, mid::kLink,
+    log_evidence(bad && t.from ? Priority::warning : Priority::info, mid::kLink,
                  "interface " + t.name + " is " + to + (t.from ? " (was " + from + ")" : "") + ": " +
                      t.evidence,
                  {{"INTERFACE", t.name},
@@ -162,7 +201,7 @@ void Daemon::on_links()
 void Daemon::on_tx_timeouts()
 {
     net_->drain([this](const bpf::TxTimeoutEvent& ev) {
-        journal_.log(Priority::warning, mid::kLink,
+        log_evidence(Priority::warning, mid::kLink,
                      "transmit timeout on " + ev.name + " queue " + std::to_string(ev.queue),
                      {{"INTERFACE", ev.name},
                       {"IFINDEX", std::to_string(ev.ifindex)},
@@ -288,7 +327,7 @@ void Daemon::on_block_errors()
         if (ev.suppressed_before > 0) {
             message += " (" + std::to_string(ev.suppressed_before) + " earlier errors not logged)";
         }
-        journal_.log(Priority::warning, mid::kBlockIoError, message,
+        log_evidence(Priority::warning, mid::kBlockIoError, message,
                      {{"DEVICE", device},
                       {"DEVICE_NUMBER", std::to_string(ev.device.major) + ":" +
                                             std::to_string(ev.device.minor)},
@@ -398,7 +437,7 @@ void Daemon::poll()
         auto& seen = device(name).writeback_errors[error];
         if (wb.count > seen) {
             // Counted in the kernel, summarised here once per interval.
-            journal_.log(Priority::warning, mid::kWritebackErrors,
+            log_evidence(Priority::warning, mid::kWritebackErrors,
                          std::to_string(wb.count - seen) + " writeback errors (" + error + ") on " +
                              name + " since the last poll",
                          {{"DEVICE", name},
@@ -418,7 +457,7 @@ void Daemon::poll()
         d.last = sample;
         if (auto tr = d.monitor.observe(sample)) {
             const bool worse = tr->to != core::StorageHealth::kOk;
-            journal_.log(worse ? Priority::warning : Priority::notice, mid::kStorageState,
+            log_evidence(worse ? Priority::warning : Priority::notice, mid::kStorageState,
                          "storage device " + name + " is " + std::string(core::name(tr->to)) + " (was " +
                              std::string(core::name(tr->from)) + "): " + tr->evidence,
                          {{"DEVICE", name},
@@ -486,6 +525,26 @@ std::string Daemon::status_json() const
         .dump();
 }
 
+std::string Daemon::explain_json() const
+{
+    nlohmann::json previous = nullptr;
+    if (previous_record_) {
+        previous = {{"boot_id", previous_record_->boot_id},
+                    {"earlier_boot", previous_record_->boot_id != fence::current_boot_id()},
+                    {"written_at", std::chrono::duration<double>(
+                                       previous_record_->written_at.time_since_epoch())
+                                       .count()},
+                    {"decision", previous_record_->decision},
+                    {"evidence", previous_record_->evidence}};
+    }
+    return nlohmann::json{{"ok", true},
+                          {"explain",
+                           {{"flight_record", config_.flight_record},
+                            {"previous_self_fence", previous},
+                            {"flight_record_error", previous_record_error_}}}}
+        .dump();
+}
+
 std::string Daemon::handle_request(const std::string& request)
 {
     const auto command = adapters::parse_control_request(request);
@@ -496,6 +555,8 @@ std::string Daemon::handle_request(const std::string& request)
     switch (*command) {
     case adapters::ControlCommand::status:
         return status_json();
+    case adapters::ControlCommand::explain:
+        return explain_json();
     }
     return adapters::format_control_error("unhandled command");
 }

@@ -23,6 +23,7 @@
 #include "daemon/core/storage_monitor.h"
 #include "daemon/ports/error.h"
 #include "exporters/metrics.h"
+#include "fence/flight_recorder.h"
 #include "fence/watchdog.h"
 
 namespace vigil {
@@ -58,6 +59,11 @@ private:
     void report_link(const core::LinkTransition& transition);
     void export_watchdog();
     [[nodiscard]] std::string status_json() const;
+    [[nodiscard]] std::string explain_json() const;
+    void read_previous_flight_record();
+    // Every piece of evidence that is logged is also kept for the flight recorder.
+    void log_evidence(adapters::Priority priority, std::string_view id, const std::string& message,
+                      const adapters::Fields& fields);
 
     using ErrorKey = std::tuple<std::string, std::string, std::string>;  // device, op, error
 
@@ -81,6 +87,9 @@ private:
     std::vector<bpf::ProbeStatus> probes_;
     std::unique_ptr<adapters::ControlServer> control_;
     std::optional<fence::Watchdog> watchdog_;
+    std::optional<fence::FlightRecorder> recorder_;
+    std::optional<fence::FlightRecord> previous_record_;
+    std::string previous_record_error_;
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> block_errors_;
     std::map<std::string, Device> devices_;

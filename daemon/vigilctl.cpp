@@ -65,6 +65,27 @@ void print_status(const json& st)
     }
 }
 
+void print_explain(const json& ex)
+{
+    const auto previous = ex.value("previous_self_fence", json());
+    const std::string error = ex.value("flight_record_error", "");
+    if (!error.empty()) {
+        std::printf("the flight record %s is damaged: %s\n", ex.value("flight_record", "?").c_str(),
+                    error.c_str());
+    }
+    if (previous.is_null()) {
+        std::printf("no self-fence recorded in %s\n", ex.value("flight_record", "?").c_str());
+        return;
+    }
+    std::printf("last self-fence%s: %s\n",
+                previous.value("earlier_boot", false) ? " (ended the previous boot)" : "",
+                previous.value("decision", "?").c_str());
+    std::printf("evidence before it, oldest first:\n");
+    for (const auto& e : previous.value("evidence", json::array())) {
+        std::printf("  %s\n", e.get<std::string>().c_str());
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -73,13 +94,16 @@ int main(int argc, char** argv)
     std::string socket = "/run/vigil/vigild.sock";
     bool as_json = false;
     app.add_option("-s,--socket", socket, "vigild's control socket");
-    auto* status = app.add_subcommand("status", "this host's probes, devices and uptime");
-    status->add_flag("--json", as_json, "print the daemon's JSON reply");
+    auto* status = app.add_subcommand("status", "this host's probes, devices, interfaces, uptime");
+    auto* explain = app.add_subcommand("explain", "why the last self-fence happened");
+    for (auto* sub : {status, explain}) sub->add_flag("--json", as_json, "print the daemon's JSON reply");
     app.require_subcommand(1);
     CLI11_PARSE(app, argc, argv);
 
-    auto reply = vigil::adapters::control_request(
-        socket, vigil::adapters::format_control_request(vigil::adapters::ControlCommand::status));
+    const auto command = explain->parsed() ? vigil::adapters::ControlCommand::explain
+                                           : vigil::adapters::ControlCommand::status;
+    auto reply = vigil::adapters::control_request(socket,
+                                                  vigil::adapters::format_control_request(command));
     if (!reply) {
         std::fprintf(stderr, "vigilctl: %s\n", reply.error().message.c_str());
         return 2;
@@ -93,10 +117,17 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "vigilctl: vigild: %s\n", parsed.value("error", "unknown error").c_str());
         return 1;
     }
+    const std::string key = vigil::adapters::to_string(command);
+    if (!parsed.contains(key)) {
+        std::fprintf(stderr, "vigilctl: vigild's reply has no \"%s\"\n", key.c_str());
+        return 2;
+    }
     if (as_json) {
-        std::cout << parsed["status"].dump(2) << "\n";
+        std::cout << parsed[key].dump(2) << "\n";
+    } else if (command == vigil::adapters::ControlCommand::explain) {
+        print_explain(parsed[key]);
     } else {
-        print_status(parsed["status"]);
+        print_status(parsed[key]);
     }
     return 0;
 }

@@ -9,6 +9,8 @@ const char* to_string(ControlCommand command)
     switch (command) {
     case ControlCommand::status:
         return "status";
+    case ControlCommand::explain:
+        return "explain";
     }
     return "?";
 }
@@ -21,9 +23,12 @@ std::expected<ControlCommand, std::string> parse_control_request(std::string_vie
         return std::unexpected("request must be a JSON object with a string \"command\"");
     }
     const auto& command = parsed["command"].get_ref<const std::string&>();
-    if (command == to_string(ControlCommand::status)) return ControlCommand::status;
+    for (const auto known : {ControlCommand::status, ControlCommand::explain}) {
+        if (command == to_string(known)) return known;
+    }
     // Quoted through the JSON encoder: the name came from outside.
-    return std::unexpected("unknown command " + nlohmann::json(command).dump() + " (known: status)");
+    return std::unexpected("unknown command " + nlohmann::json(command).dump() +
+                           " (known: status, explain)");
 }
 
 std::string format_control_request(ControlCommand command)

@@ -1,5 +1,5 @@
 // What vigilctl and vigild say to each other: one JSON object per line.
-// Request: {"command": "status"}. Reply: {"ok": true, "status": {...}} or
+// Request: {"command": "status"} (or "explain"). Reply: {"ok": true, "status": {...}} or
 // {"ok": false, "error": "..."}.
 #pragma once
 
@@ -9,7 +9,7 @@
 
 namespace vigil::adapters {
 
-enum class ControlCommand { status };
+enum class ControlCommand { status, explain };
 
 [[nodiscard]] const char* to_string(ControlCommand command);
 

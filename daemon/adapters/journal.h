@@ -23,6 +23,7 @@ inline constexpr std::string_view kStorageState = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7
 inline constexpr std::string_view kWritebackErrors = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a07";
 inline constexpr std::string_view kWatchdog = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a08";
 inline constexpr std::string_view kLink = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a09";
+inline constexpr std::string_view kFlightRecord = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a0a";
 }  // namespace message_id
 
 using Fields = std::vector<std::pair<std::string, std::string>>;

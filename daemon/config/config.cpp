@@ -134,6 +134,12 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema()
          {{"down_hold_ms", {millis(0, 600000, &Config::link_down_hold)}},
           {"up_hold_ms", {millis(0, 600000, &Config::link_up_hold)}},
           {"idle_after_ms", {millis(500, 3600000, &Config::link_idle_after)}}}},
+        {"fence",
+         {{"flight_record", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (s.empty() || s.front() != '/') return std::unexpected("must be an absolute path");
+               c.flight_record = s;
+               return {};
+           })}}}},
         {"watchdog",
          {{"enabled", {boolean([](Config& c, bool b) { c.watchdog_enabled = b; })}},
           {"device", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {

@@ -48,6 +48,10 @@ struct Config {
     std::chrono::milliseconds link_up_hold{2000};
     std::chrono::milliseconds link_idle_after{5000};
 
+    // Where the decision and the last evidence are written, durably, before a
+    // deliberate self-fence; read back and reported at the next start.
+    std::string flight_record = "/var/lib/vigil/flight-record";
+
     // The hardware watchdog: armed only when enabled. Once armed, a host whose
     // vigild stops petting (hung, or decided to die) is reset by it.
     bool watchdog_enabled = false;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <sstream>
 
+#include "fence/flight_recorder.h"
 #include "tests/tools/fixtures/fixtures.h"
 
 namespace vigil::testing {
@@ -464,6 +465,47 @@ TEST_F(VigildTest, LinkDownAndIdleReachStatus)
     // down_hold 0: the next poll (250 ms) at the latest, plus the status round trip.
     EXPECT_LT(elapsed, 600ms) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
     EXPECT_NE((*d)->log().find("interface " + inside + " is down"), std::string::npos) << (*d)->log();
+}
+
+TEST_F(VigildTest, PreviousSelfFenceIsReportedAndExplained)
+{
+    auto dir = TempDir::make("flight");
+    ASSERT_TRUE(dir.has_value()) << dir.error();
+    const auto path = *dir / "flight-record";
+    auto recorder = fence::FlightRecorder::make(path, 8);
+    ASSERT_TRUE(recorder.has_value()) << recorder.error().message;
+    recorder->note("storage device sdb is failed (was ok): 3 device errors");
+    recorder->note("membership lost quorum");
+    ASSERT_TRUE(recorder->commit("self-fence: reboot, storage lost with I/O in flight",
+                                 std::chrono::system_clock::now()));
+
+    auto d = Vigild::start("[fence]\nflight_record = \"" + path.string() + "\"\n");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    EXPECT_NE((*d)->log().find("storage lost with I/O in flight"), std::string::npos) << (*d)->log();
+    const auto text = (*d)->vigilctl({"explain"});
+    ASSERT_TRUE(text.ok()) << text.describe();
+    EXPECT_NE(text.out.find("self-fence: reboot, storage lost with I/O in flight"), std::string::npos)
+        << text.out;
+    EXPECT_LT(text.out.find("sdb is failed"), text.out.find("lost quorum")) << "oldest first";
+    const auto js = (*d)->vigilctl({"explain", "--json"});
+    ASSERT_TRUE(js.ok()) << js.describe();
+    const auto j = json::parse(js.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << js.out;
+    EXPECT_EQ(j["previous_self_fence"]["evidence"].size(), 2U) << js.out;
+}
+
+TEST_F(VigildTest, DamagedFlightRecordIsReportedNotFatal)
+{
+    auto dir = TempDir::make("flight");
+    ASSERT_TRUE(dir.has_value()) << dir.error();
+    const auto path = *dir / "flight-record";
+    std::ofstream(path) << std::string("\x13\x37garbage\0\xff", 12);
+    auto d = Vigild::start("[fence]\nflight_record = \"" + path.string() + "\"\n");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    const auto text = (*d)->vigilctl({"explain"});
+    ASSERT_TRUE(text.ok()) << text.describe();
+    EXPECT_NE(text.out.find("damaged"), std::string::npos) << text.out;
+    EXPECT_TRUE((*d)->vigilctl({"status"}).ok());
 }
 
 TEST_F(VigildTest, StopsCleanlyOnSigterm)

@@ -186,6 +186,7 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults)
     EXPECT_EQ(c->link_down_hold, defaults.link_down_hold);
     EXPECT_EQ(c->link_up_hold, defaults.link_up_hold);
     EXPECT_EQ(c->link_idle_after, defaults.link_idle_after);
+    EXPECT_EQ(c->flight_record, defaults.flight_record);
 }
 
 }  // namespace
