@@ -8,8 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s OBJECT.o\n", argv[0]);
         return 2;
@@ -20,8 +19,7 @@ int main(int argc, char** argv)
         return 1;
     }
     struct bpf_program* prog;
-    bpf_object__for_each_program(prog, obj)
-    {
+    bpf_object__for_each_program(prog, obj) {
         if (strcmp(bpf_program__name(prog), "block_rq_complete_error") == 0)
             bpf_program__set_autoload(prog, false);
     }
@@ -29,8 +27,7 @@ int main(int argc, char** argv)
         fprintf(stderr, "loading %s failed\n", argv[1]);
         return 1;
     }
-    bpf_object__for_each_program(prog, obj)
-    {
+    bpf_object__for_each_program(prog, obj) {
         if (bpf_program__autoload(prog) && !bpf_program__attach(prog)) {
             fprintf(stderr, "attaching %s failed\n", bpf_program__name(prog));
             return 1;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Design variant for bench/bpf_variants/run.sh, not part of vigild: no per-request table: per device and CPU,
- * requests issued and completed and the time of the last completion (user
- * space sums them: in flight = issued - completed; a stall shows as requests
- * in flight while the last completion ages), the histogram as in
- * percpu_histogram. */
+/* Design variant for bench/bpf_variants/run.sh, not part of vigild: no per-request table: per
+ * device and CPU, requests issued and completed and the time of the last completion (user space
+ * sums them: in flight = issued - completed; a stall shows as requests in flight while the last
+ * completion ages), the histogram as in percpu_histogram. */
 #include "vmlinux.h"
+
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -37,36 +37,43 @@ struct {
 } latency SEC(".maps");
 
 /* floor(log2(us)) clamped to 31, as vigil's histogram slots. */
-static __always_inline __u32 slot_of(__u64 us)
-{
+static __always_inline __u32 slot_of(__u64 us) {
     __u32 slot = 0;
-    if (us >> 16) { us >>= 16; slot += 16; }
-    if (us >> 8) { us >>= 8; slot += 8; }
-    if (us >> 4) { us >>= 4; slot += 4; }
-    if (us >> 2) { us >>= 2; slot += 2; }
+    if (us >> 16) {
+        us >>= 16;
+        slot += 16;
+    }
+    if (us >> 8) {
+        us >>= 8;
+        slot += 8;
+    }
+    if (us >> 4) {
+        us >>= 4;
+        slot += 4;
+    }
+    if (us >> 2) {
+        us >>= 2;
+        slot += 2;
+    }
     if (us >> 1) slot += 1;
     return slot > 31 ? 31 : slot;
 }
 
-static __always_inline __u32 dev_of(struct request* rq)
-{
+static __always_inline __u32 dev_of(struct request* rq) {
     struct gendisk* disk = rq->q->disk;
     return disk ? (disk->first_minor & 255) : 0;
 }
 
 SEC("tp_btf/block_rq_issue")
-int BPF_PROG(block_rq_issue, struct request* rq)
-{
+int BPF_PROG(block_rq_issue, struct request* rq) {
     __u32 dev = dev_of(rq);
     struct dev_state* s = bpf_map_lookup_elem(&devs, &dev);
-    if (s)
-        s->issued++;
+    if (s) s->issued++;
     return 0;
 }
 
 SEC("tp_btf/block_rq_complete")
-int BPF_PROG(block_rq_complete, struct request* rq, blk_status_t error, unsigned int nr_bytes)
-{
+int BPF_PROG(block_rq_complete, struct request* rq, blk_status_t error, unsigned int nr_bytes) {
     __u32 dev = dev_of(rq);
     __u64 now = bpf_ktime_get_ns();
     struct dev_state* s = bpf_map_lookup_elem(&devs, &dev);
@@ -75,16 +82,13 @@ int BPF_PROG(block_rq_complete, struct request* rq, blk_status_t error, unsigned
         s->last_complete_ns = now;
     }
     __u64 start = BPF_CORE_READ((struct request___stamp*)rq, start_time_ns);
-    if (!start)
-        return 0;
+    if (!start) return 0;
     __u64 us = (now - start) / 1000;
     __u32 idx = dev * 33 + slot_of(us);
     __u64* v = bpf_map_lookup_elem(&latency, &idx);
-    if (v)
-        *v += 1;
+    if (v) *v += 1;
     idx = dev * 33 + 32;
     v = bpf_map_lookup_elem(&latency, &idx);
-    if (v)
-        *v += us;
+    if (v) *v += us;
     return 0;
 }
