@@ -18,9 +18,12 @@ using json = nlohmann::json;
 
 std::string_view violation_name(ViolationKind kind) {
     switch (kind) {
-        case ViolationKind::kDoubleRun: return "double-run";
-        case ViolationKind::kDoubleWriter: return "double-writer";
-        case ViolationKind::kStaleWrite: return "stale-write";
+        case ViolationKind::kDoubleRun:
+            return "double-run";
+        case ViolationKind::kDoubleWriter:
+            return "double-writer";
+        case ViolationKind::kStaleWrite:
+            return "stale-write";
     }
     return "?";
 }
@@ -38,9 +41,11 @@ void Analyzer::note(double t, const std::string& kind, const std::string& text) 
     if (kind == "fault") faults_.emplace_back(t, text);
 }
 
-void Analyzer::violate(double t, const std::string& vm, ViolationKind kind, const std::string& detail) {
+void Analyzer::violate(double t, const std::string& vm, ViolationKind kind,
+                       const std::string& detail) {
     timeline_.violations.push_back({t, vm, kind, detail});
-    timeline_.events.push_back({t, "violation", vm + ": " + std::string(violation_name(kind)) + ", " + detail});
+    timeline_.events.push_back(
+        {t, "violation", vm + ": " + std::string(violation_name(kind)) + ", " + detail});
 }
 
 void Analyzer::add(const Sample& s) {
@@ -84,17 +89,20 @@ void Analyzer::add(const Sample& s) {
             }
         if (advanced.size() >= 2) {
             std::string who;
-            for (auto* a : advanced) who += (who.empty() ? "" : " and ") + hex(a->instance) + "@" + a->host;
+            for (auto* a : advanced)
+                who += (who.empty() ? "" : " and ") + hex(a->instance) + "@" + a->host;
             violate(s.t, vm, ViolationKind::kDoubleWriter, "instances " + who + " both wrote");
         }
         for (auto* a : advanced) {
             if (tr.superseded.contains(a->instance))
                 violate(s.t, vm, ViolationKind::kStaleWrite,
-                        "instance " + hex(a->instance) + "@" + a->host + " wrote after a newer instance");
+                        "instance " + hex(a->instance) + "@" + a->host +
+                            " wrote after a newer instance");
             if (tr.current && *tr.current != a->instance) {
                 tr.superseded.insert(*tr.current);
-                timeline_.events.push_back({s.t, "vm", vm + ": new instance " + hex(a->instance) +
-                                                           " writing on " + a->host});
+                timeline_.events.push_back(
+                    {s.t, "vm",
+                     vm + ": new instance " + hex(a->instance) + " writing on " + a->host});
             }
             tr.current = a->instance;
         }
@@ -123,7 +131,8 @@ void Analyzer::add(const Sample& s) {
         std::string lease = lease_it == s.leases.end() ? "" : lease_it->second;
         if (lease != tr.lease) {
             timeline_.events.push_back(
-                {s.t, "lease", vm + ": " + (lease.empty() ? "lease free" : "lease held by " + lease)});
+                {s.t, "lease",
+                 vm + ": " + (lease.empty() ? "lease free" : "lease held by " + lease)});
             tr.lease = lease;
         }
     }
@@ -138,7 +147,9 @@ Timeline Analyzer::finish(double end) {
             bool affected = false;
             // A fault owns the writing gaps that begin around it; a VM that
             // had stopped writing before is not its doing.
-            auto owns = [&](double from) { return from >= ft - kWritingWindow && from <= ft + kFaultReach; };
+            auto owns = [&](double from) {
+                return from >= ft - kWritingWindow && from <= ft + kFaultReach;
+            };
             for (auto [from, to] : tr.gaps)
                 if (owns(from)) {
                     affected = true;
@@ -204,7 +215,8 @@ Sample Sampler::take() const {
     std::map<ino_t, std::string> vm_of_inode;
     for (const auto& [file, vm] : lease_files_) {
         struct stat st {};
-        if (::stat((l.shared_dir() / "lockspace" / file).c_str(), &st) == 0) vm_of_inode[st.st_ino] = vm;
+        if (::stat((l.shared_dir() / "lockspace" / file).c_str(), &st) == 0)
+            vm_of_inode[st.st_ino] = vm;
     }
     std::ifstream locks("/proc/locks");
     for (std::string line; std::getline(locks, line);) {
@@ -242,10 +254,11 @@ std::string to_json(const Timeline& t) {
     j["violations"] = violations;
     json recoveries = json::array();
     for (const auto& r : t.recoveries)
-        recoveries.push_back({{"fault_t", r.fault_t - t.start},
-                              {"fault", r.fault},
-                              {"vm", r.vm},
-                              {"writing_again_after_s", r.after_s ? json(*r.after_s) : json(nullptr)}});
+        recoveries.push_back(
+            {{"fault_t", r.fault_t - t.start},
+             {"fault", r.fault},
+             {"vm", r.vm},
+             {"writing_again_after_s", r.after_s ? json(*r.after_s) : json(nullptr)}});
     j["recoveries"] = recoveries;
     json writers = json::object();
     for (const auto& [vm, inst] : t.writers) {
@@ -320,8 +333,9 @@ Result<Timeline> run_checker(const Lab& lab, double seconds, const fs::path& out
             }
         });
         for (int h = 1; h <= l.hosts(); ++h)
-            tail(vigild_log(h), vigild_at[h],
-                 [&](const std::string& line) { analyzer.note(now_s(), "vigild", l.host_name(h) + ": " + line); });
+            tail(vigild_log(h), vigild_at[h], [&](const std::string& line) {
+                analyzer.note(now_s(), "vigild", l.host_name(h) + ": " + line);
+            });
         analyzer.add(sampler->take());
         double now = now_s();
         if (seconds > 0 && now - start >= seconds) break;

@@ -37,7 +37,7 @@ struct QemuProcess {
 struct Sample {
     double t = 0;
     std::vector<QemuProcess> qemus;
-    std::map<std::string, std::string> leases;        // vm -> host whose virtlockd holds it
+    std::map<std::string, std::string> leases;         // vm -> host whose virtlockd holds it
     std::map<std::string, std::vector<Stamp>> stamps;  // vm -> newest stamp per instance
 };
 
@@ -77,7 +77,7 @@ struct Timeline {
 };
 
 class Analyzer {
-public:
+  public:
     explicit Analyzer(std::vector<std::string> vms) : vms_(std::move(vms)) {}
 
     // External events (faults, repairs, vigild decisions) in time order.
@@ -85,7 +85,7 @@ public:
     void add(const Sample& sample);
     [[nodiscard]] Timeline finish(double end);
 
-private:
+  private:
     struct VmTrack {
         std::map<uint64_t, uint64_t> seq;  // instance -> newest seq seen
         std::set<uint64_t> superseded;     // instances a newer one has written after
@@ -109,11 +109,11 @@ private:
 
 // One sample of the real lab.
 class Sampler {
-public:
+  public:
     [[nodiscard]] static Result<Sampler> make(const Lab& lab);
     [[nodiscard]] Sample take() const;
 
-private:
+  private:
     explicit Sampler(const Lab& lab) : lab_(&lab) {}
     const Lab* lab_;
     std::map<std::string, std::string> lease_files_;  // lockspace file name -> vm

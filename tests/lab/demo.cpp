@@ -33,7 +33,8 @@ Result<> run_demo(const std::filesystem::path& root, std::ostream& out) {
             std::cerr << "checker: " << t.error().what << "\n";
             ::_exit(1);
         }
-        std::cout << "\nTimeline (seconds since the checker started):\n" << describe(*t) << std::flush;
+        std::cout << "\nTimeline (seconds since the checker started):\n"
+                  << describe(*t) << std::flush;
         ::_exit(t->violations.empty() ? 0 : 3);
     }
     pause_s(2);
@@ -51,7 +52,8 @@ Result<> run_demo(const std::filesystem::path& root, std::ostream& out) {
     (void)step("   The cable goes back in.", heal(*lab));
     pause_s(3);
     if (lab->tools().faultfs) {
-        (void)step("3. The storage array goes away for every host.", storage(*lab, 0, StorageMode::kFail));
+        (void)step("3. The storage array goes away for every host.",
+                   storage(*lab, 0, StorageMode::kFail));
         pause_s(4);
         (void)step("   It comes back.", storage(*lab, 0, StorageMode::kOk));
         pause_s(4);
@@ -62,7 +64,8 @@ Result<> run_demo(const std::filesystem::path& root, std::ostream& out) {
     ::kill(checker, SIGTERM);
     int status = 0;
     ::waitpid(checker, &status, 0);
-    out << "\nThe timeline is in " << timeline_path.string() << "; `vigil-lab status` shows the lab,\n"
+    out << "\nThe timeline is in " << timeline_path.string()
+        << "; `vigil-lab status` shows the lab,\n"
         << "`vigil-lab down` removes it.\n";
     if (WIFEXITED(status) && WEXITSTATUS(status) == 3) return fail("the checker found violations");
     return {};

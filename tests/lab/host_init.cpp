@@ -60,8 +60,10 @@ Result<> bind_dir(const fs::path& from, const std::string& to) {
 // corosync configuration and state, its own view of the shared storage.
 Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     auto dir = layout.host_dir(host);
-    if (::unshare(CLONE_NEWNS) != 0) return fail(std::string("unshare mnt: ") + std::strerror(errno));
-    if (auto r = must(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
+    if (::unshare(CLONE_NEWNS) != 0)
+        return fail(std::string("unshare mnt: ") + std::strerror(errno));
+    if (auto r =
+            must(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
         !r)
         return r;
     // sysfs shows the namespace that mounted it: remount it so /sys/class/net
@@ -69,13 +71,14 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     ::umount2("/sys", MNT_DETACH);
     if (auto r = must(::mount("sysfs", "/sys", "sysfs", 0, nullptr), "mount /sys"); !r) return r;
     const std::pair<const char*, const char*> binds[] = {
-        {"etc/libvirt", "/etc/libvirt"},       {"etc/corosync", "/etc/corosync"},
+        {"etc/libvirt", "/etc/libvirt"},         {"etc/corosync", "/etc/corosync"},
         {"var/lib/libvirt", "/var/lib/libvirt"}, {"var/cache/libvirt", "/var/cache/libvirt"},
         {"var/log/libvirt", "/var/log/libvirt"}, {"var/lib/corosync", "/var/lib/corosync"},
     };
     for (auto [from, to] : binds)
         if (auto r = bind_dir(dir / from, to); !r) return r;
-    if (auto r = must(::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"), "tmpfs /run");
+    if (auto r =
+            must(::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"), "tmpfs /run");
         !r)
         return r;
     std::error_code ec;
@@ -88,7 +91,8 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     fs::create_directories("/run/netns", ec);
     auto own = "/run/netns/" + layout.host_netns(host);
     if (auto r = write_file(own, ""); !r) return r;
-    if (auto r = must(::mount("/proc/self/ns/net", own.c_str(), nullptr, MS_BIND, nullptr), "bind " + own);
+    if (auto r = must(::mount("/proc/self/ns/net", own.c_str(), nullptr, MS_BIND, nullptr),
+                      "bind " + own);
         !r)
         return r;
     // Leases go straight to the shared directory, not through the host's
@@ -111,10 +115,11 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
 std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tools) {
     std::vector<Daemon> d;
     if (tools.faultfs) {
-        d.push_back({"faultfs",
-                     {tools.faultfs->string(), "--source", layout.shared_dir().string(), "--control",
-                      faultfs_control(layout, host).string(), std::string(kInHostShared)},
-                     false});
+        d.push_back(
+            {"faultfs",
+             {tools.faultfs->string(), "--source", layout.shared_dir().string(), "--control",
+              faultfs_control(layout, host).string(), std::string(kInHostShared)},
+             false});
     }
     d.push_back({"virtlogd", {"virtlogd"}, false});
     d.push_back({"virtlockd", {"virtlockd"}, false});
@@ -143,8 +148,8 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
     auto title = "lab-init-" + layout.host_name(host);
     ::prctl(PR_SET_NAME, title.c_str());
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    int log = ::open((dir / "log" / "init.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                     0644);
+    int log =
+        ::open((dir / "log" / "init.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
     ::dup2(log, 1);
@@ -242,13 +247,14 @@ Result<pid_t> start_host_init(const Layout& layout, int host, const Tools& tools
     ::close(pipefd[1]);
     std::string reply;
     char buf[512];
-    for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;) reply.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;)
+        reply.append(buf, static_cast<size_t>(n));
     ::close(pipefd[0]);
     if (reply != "+") {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
-        return fail("host " + layout.host_name(host) + " did not start: " +
-                    (reply.empty() ? std::string("its init died") : reply));
+        return fail("host " + layout.host_name(host) +
+                    " did not start: " + (reply.empty() ? std::string("its init died") : reply));
     }
     return pid;
 }

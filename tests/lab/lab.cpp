@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iomanip>
@@ -19,11 +20,16 @@ using json = nlohmann::json;
 
 std::string_view storage_mode_name(StorageMode mode) {
     switch (mode) {
-        case StorageMode::kOk: return "ok";
-        case StorageMode::kFail: return "fail";
-        case StorageMode::kEnospc: return "enospc";
-        case StorageMode::kStall: return "stall";
-        case StorageMode::kSlow: return "slow";
+        case StorageMode::kOk:
+            return "ok";
+        case StorageMode::kFail:
+            return "fail";
+        case StorageMode::kEnospc:
+            return "enospc";
+        case StorageMode::kStall:
+            return "stall";
+        case StorageMode::kSlow:
+            return "slow";
     }
     return "?";
 }
@@ -37,9 +43,12 @@ std::optional<StorageMode> parse_storage_mode(std::string_view name) {
 
 std::string_view power_name(Power power) {
     switch (power) {
-        case Power::kOn: return "on";
-        case Power::kOff: return "off";
-        case Power::kHung: return "hung";
+        case Power::kOn:
+            return "on";
+        case Power::kOff:
+            return "off";
+        case Power::kHung:
+            return "hung";
     }
     return "?";
 }
@@ -61,19 +70,39 @@ std::string new_run_id() {
     return s.str().substr(0, 12);
 }
 
-// Kills every process in `netns`, waits until none is left, deletes it.
+bool gone(pid_t pid) {
+    char st = state_of(pid);
+    return st == '\0' || st == 'Z';
+}
+
+// Kills every process in `netns`, waits until each has really exited (a
+// process leaves its namespaces before it has finished exiting, and its
+// mounts go only then), deletes the namespace.
 void remove_netns(const std::string& netns, std::ostream& log) {
     auto link = fs::path("/run/netns") / netns;
     auto ino = ns_inode(link);
     if (ino != 0) {
-        // Inits first: a stopped (hung) host must be continued to die, and
-        // an init that goes last reaps its children instead of leaving them
-        // to whatever adopts orphans.
-        for (pid_t p : pids_in_ns("net", ino)) {
+        // Daemons first, so each host's init reaps them; then the inits. A
+        // hung (stopped) host is continued so that it can die.
+        std::vector<pid_t> inits;
+        std::vector<pid_t> others;
+        for (pid_t p : pids_in_ns("net", ino))
+            (comm_of(p).starts_with("lab-init") ? inits : others).push_back(p);
+        for (pid_t p : inits) ::kill(p, SIGCONT);
+        for (pid_t p : others) {
             ::kill(p, SIGKILL);
             ::kill(p, SIGCONT);
         }
-        if (!wait_until([&] { return pids_in_ns("net", ino).empty(); }, std::chrono::seconds(10)))
+        auto all_gone = [](const std::vector<pid_t>& pids) {
+            return std::all_of(pids.begin(), pids.end(), gone);
+        };
+        if (!wait_until([&] { return all_gone(others); }, std::chrono::seconds(10)))
+            log << "warning: processes of " << netns << " outlive SIGKILL\n";
+        for (pid_t p : inits) ::kill(p, SIGKILL);
+        (void)wait_until([&] { return all_gone(inits); }, std::chrono::seconds(5));
+        // Anything started in the meantime (a restart racing the kill).
+        for (pid_t p : pids_in_ns("net", ino)) ::kill(p, SIGKILL);
+        if (!wait_until([&] { return pids_in_ns("net", ino).empty(); }, std::chrono::seconds(5)))
             log << "warning: processes remain in " << netns << "\n";
     }
     if (fs::exists(link)) {
@@ -124,7 +153,8 @@ Result<> net_setup(const Layout& l) {
                             host_if, "netns", ns});
             cmds.push_back({"ip", "-n", sw, "link", "set", sw_if, "master", Layout::bridge(n)});
             cmds.push_back({"ip", "-n", sw, "link", "set", sw_if, "up"});
-            cmds.push_back({"ip", "-n", ns, "addr", "add", l.address(n, h) + "/24", "dev", host_if});
+            cmds.push_back(
+                {"ip", "-n", ns, "addr", "add", l.address(n, h) + "/24", "dev", host_if});
             cmds.push_back({"ip", "-n", ns, "link", "set", host_if, "up"});
         }
     }
@@ -135,8 +165,8 @@ Result<> net_setup(const Layout& l) {
 
 Result<> write_host_files(const Layout& l, int h) {
     auto dir = l.host_dir(h);
-    for (const char* d : {"etc/libvirt/qemu", "etc/corosync", "var/lib/libvirt", "var/cache/libvirt",
-                          "var/log/libvirt", "var/lib/corosync", "log"}) {
+    for (const char* d : {"etc/libvirt/qemu", "etc/corosync", "var/lib/libvirt",
+                          "var/cache/libvirt", "var/log/libvirt", "var/lib/corosync", "log"}) {
         std::error_code ec;
         fs::create_directories(dir / d, ec);
         if (ec) return fail("cannot create " + (dir / d).string() + ": " + ec.message());
@@ -177,7 +207,8 @@ json state_json(const Layout& l, const std::vector<HostState>& hosts,
 
 }  // namespace
 
-Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools, std::ostream& log) {
+Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools,
+                    std::ostream& log) {
     auto t0 = std::chrono::steady_clock::now();
     std::error_code ec;
     fs::create_directories(root, ec);
@@ -231,13 +262,16 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
         }
     }
     for (int h = 1; h <= hosts; ++h) {
-        bool ok = wait_until([&] { return lab.quorate(h).value_or(false); }, std::chrono::seconds(30),
-                             std::chrono::milliseconds(200));
+        bool ok = wait_until([&] { return lab.quorate(h).value_or(false); },
+                             std::chrono::seconds(30), std::chrono::milliseconds(200));
         if (!ok) return undo(Error{"corosync on " + l.host_name(h) + " is not quorate"});
     }
     for (int v = 1; v <= vms; ++v) {
-        if (auto r = write_guest_disk(l.vm_image(v), tools.guest_image, kDiskSize); !r) return undo(r.error());
-        if (auto r = write_file(l.shared_dir() / "domains" / (l.vm_name(v) + ".xml"), l.domain_xml(v)); !r)
+        if (auto r = write_guest_disk(l.vm_image(v), tools.guest_image, kDiskSize); !r)
+            return undo(r.error());
+        if (auto r =
+                write_file(l.shared_dir() / "domains" / (l.vm_name(v) + ".xml"), l.domain_xml(v));
+            !r)
             return undo(r.error());
         int h = l.vm_home(v);
         if (auto r = lab.virsh(h, {"define", l.vm_xml_in_host(v)}); !r) return undo(r.error());
@@ -252,8 +286,7 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
             std::chrono::seconds(20), std::chrono::milliseconds(100));
         if (!ok) return undo(Error{l.vm_name(v) + " never wrote a stamp"});
     }
-    lab.up_seconds_ =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    lab.up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (auto r = lab.save(); !r) return undo(r.error());
     lab.record("lab", "up", std::to_string(hosts) + " hosts, " + std::to_string(vms) + " VMs");
     log << "lab: up in " << std::fixed << std::setprecision(1) << lab.up_seconds_ << " s\n";
@@ -266,8 +299,8 @@ Result<Lab> Lab::load(const fs::path& root) {
     json j;
     try {
         j = json::parse(*text);
-        auto layout = Layout::make(root, j.at("run_id").get<std::string>(), j.at("hosts").get<int>(),
-                                   j.at("vms").get<int>());
+        auto layout = Layout::make(root, j.at("run_id").get<std::string>(),
+                                   j.at("hosts").get<int>(), j.at("vms").get<int>());
         if (!layout) return std::unexpected(layout.error());
         Lab lab(*layout, Tools::from_build());
         lab.up_seconds_ = j.value("up_seconds", 0.0);
@@ -282,7 +315,8 @@ Result<Lab> Lab::load(const fs::path& root) {
                 s.power = p == "off" ? Power::kOff : p == "hung" ? Power::kHung : Power::kOn;
                 for (const auto& n : hs.value("cut", std::vector<std::string>{}))
                     if (auto net = parse_net(n)) s.cut.insert(*net);
-                s.storage = parse_storage_mode(hs.value("storage", "ok")).value_or(StorageMode::kOk);
+                s.storage =
+                    parse_storage_mode(hs.value("storage", "ok")).value_or(StorageMode::kOk);
             }
         }
         return lab;
@@ -381,7 +415,8 @@ std::string Lab::status_json() const {
         // is down all the same.
         bool alive = place(h).has_value();
         json e{{"name", layout_.host_name(h)},
-               {"power", s.power == Power::kOn && !alive ? std::string_view("down") : power_name(s.power)},
+               {"power",
+                s.power == Power::kOn && !alive ? std::string_view("down") : power_name(s.power)},
                {"processes", processes(h).size()},
                {"storage", storage_mode_name(s.storage)}};
         json cut = json::array();
@@ -420,7 +455,10 @@ void Lab::print_status(std::ostream& out) const {
             << h["storage"].get<std::string>();
         if (!h["cut"].empty()) out << "  cut " << h["cut"].dump();
         if (h.contains("quorate"))
-            out << "  quorate " << (h["quorate"].is_null() ? "?" : h["quorate"].get<bool>() ? "yes" : "no");
+            out << "  quorate "
+                << (h["quorate"].is_null()     ? "?"
+                    : h["quorate"].get<bool>() ? "yes"
+                                               : "no");
         out << "\n";
         if (h.contains("vms"))
             for (const auto& [name, st] : h["vms"].items())

@@ -32,7 +32,7 @@ struct HostState {
 };
 
 class Lab {
-public:
+  public:
     // Cleans up whatever an earlier run under `root` left behind, then
     // brings up a new run. Progress goes to `log`.
     [[nodiscard]] static Result<Lab> up(const std::filesystem::path& root, int hosts, int vms,
@@ -45,7 +45,9 @@ public:
     [[nodiscard]] const Layout& layout() const { return layout_; }
     [[nodiscard]] const Tools& tools() const { return tools_; }
     [[nodiscard]] HostState& host(int h) { return hosts_.at(static_cast<size_t>(h - 1)); }
-    [[nodiscard]] const HostState& host(int h) const { return hosts_.at(static_cast<size_t>(h - 1)); }
+    [[nodiscard]] const HostState& host(int h) const {
+        return hosts_.at(static_cast<size_t>(h - 1));
+    }
     [[nodiscard]] std::vector<std::vector<int>>& partition() { return partition_; }
     [[nodiscard]] double up_seconds() const { return up_seconds_; }
 
@@ -67,7 +69,7 @@ public:
     [[nodiscard]] std::string status_json() const;
     void print_status(std::ostream& out) const;
 
-private:
+  private:
     Lab(Layout layout, Tools tools) : layout_(std::move(layout)), tools_(std::move(tools)) {
         hosts_.resize(static_cast<size_t>(layout_.hosts()));
     }

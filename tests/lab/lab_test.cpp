@@ -28,17 +28,11 @@ using namespace std::chrono_literals;
 namespace vt = vigil::testing;
 
 // The lab's host inits outlive the `vigil-lab up` that forked them; as a child
-// subreaper this test process adopts them, so reap the ones that ended.
+// subreaper this test process adopts them (and whatever a killed init left),
+// so it reaps those that ended. Its own Subprocess children are always
+// waited for before this runs.
 void reap_adopted() {
-    for (pid_t p : pids_in_ns("net", ns_inode("/proc/self/ns/net")))
-        if (parent_of(p) == ::getpid() && state_of(p) == 'Z' && comm_of(p).starts_with("lab-init"))
-            ::waitpid(p, nullptr, WNOHANG);
-    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-        auto name = e.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        pid_t p = std::stoi(name);
-        if (parent_of(p) == ::getpid() && state_of(p) == 'Z' && comm_of(p).starts_with("lab-init"))
-            ::waitpid(p, nullptr, WNOHANG);
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
 }
 
@@ -58,10 +52,11 @@ void down_abandoned_labs() {
 }
 
 class LabCli {
-public:
+  public:
     explicit LabCli(std::filesystem::path root) : root_(std::move(root)) {}
 
-    vt::RunResult operator()(std::vector<std::string> args, std::chrono::milliseconds timeout = 30s) const {
+    vt::RunResult operator()(std::vector<std::string> args,
+                             std::chrono::milliseconds timeout = 30s) const {
         std::vector<std::string> argv{VIGIL_LAB_BIN, "--root", root_.string()};
         argv.insert(argv.end(), args.begin(), args.end());
         return vt::run(argv, timeout);
@@ -98,13 +93,14 @@ public:
                 if (s.host == host) best = std::max(best, s.seq);
         return best;
     }
-    bool writing(const std::string& vm, const std::string& host, std::chrono::milliseconds within = 3s) const {
+    bool writing(const std::string& vm, const std::string& host,
+                 std::chrono::milliseconds within = 3s) const {
         auto before = newest_seq(vm, host);
         return vt::wait_until([&] { return newest_seq(vm, host) > before + 2; }, within, 50ms);
     }
     const std::filesystem::path& root() const { return root_; }
 
-private:
+  private:
     std::filesystem::path root_;
 };
 
@@ -114,7 +110,7 @@ std::vector<pid_t> host_pids(const LabCli& lab, const std::string& host) {
 }
 
 class LabCluster : public vt::RootTest {
-protected:
+  protected:
     static void SetUpTestSuite() {
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
         down_abandoned_labs();
@@ -168,9 +164,11 @@ TEST_F(LabCluster, EveryHostHasItsOwnDaemonsAndSharedStorageView) {
     for (auto h : {"h1", "h2", "h3"}) {
         std::map<std::string, int> seen;
         for (pid_t p : host_pids(lab(), h)) ++seen[comm_of(p)];
-        for (auto d : {"corosync", "libvirtd", "virtlogd", "virtlockd"}) EXPECT_EQ(seen[d], 1) << h << " " << d;
+        for (auto d : {"corosync", "libvirtd", "virtlogd", "virtlockd"})
+            EXPECT_EQ(seen[d], 1) << h << " " << d;
         auto mounts = lab().exec(h, {"cat", "/proc/self/mounts"});
-        EXPECT_NE(mounts.out.find("/run/vigil-lab/shared fuse.vigil-faultfs"), std::string::npos) << mounts.out;
+        EXPECT_NE(mounts.out.find("/run/vigil-lab/shared fuse.vigil-faultfs"), std::string::npos)
+            << mounts.out;
     }
     // The machine's own network is untouched: no lab link in this namespace.
     auto links = vt::run({"ip", "-o", "link"});
@@ -220,8 +218,8 @@ TEST_F(LabCluster, CuttingTheClusterNetworkCostsQuorumNotGuests) {
     EXPECT_TRUE(lab().quorate("h2"));
     EXPECT_EQ(lab().domstate("h3", "vm3"), "running (booted)");
     EXPECT_TRUE(lab().writing("vm3", "h3"));
-    auto link = vt::run({"ip", "-n", "vl-" + lab().status()["run_id"].get<std::string>() + "-h3", "-o",
-                         "link", "show", "cl0"});
+    auto link = vt::run({"ip", "-n", "vl-" + lab().status()["run_id"].get<std::string>() + "-h3",
+                         "-o", "link", "show", "cl0"});
     EXPECT_NE(link.out.find("state DOWN"), std::string::npos) << link.out;
     ASSERT_TRUE(lab()({"heal"}).ok());
     EXPECT_TRUE(vt::wait_until([&] { return lab().quorate("h3"); }, 15s, 200ms));
@@ -230,7 +228,8 @@ TEST_F(LabCluster, CuttingTheClusterNetworkCostsQuorumNotGuests) {
 TEST_F(LabCluster, AStoragePathFailurePausesOnlyThatHostsGuest) {
     auto r = lab()({"storage", "h2", "fail"});
     ASSERT_TRUE(r.ok()) << r.describe();
-    EXPECT_TRUE(vt::wait_until([&] { return lab().domstate("h2", "vm2") == "paused (I/O error)"; }, 5s, 100ms))
+    EXPECT_TRUE(vt::wait_until([&] { return lab().domstate("h2", "vm2") == "paused (I/O error)"; },
+                               5s, 100ms))
         << lab().domstate("h2", "vm2");
     EXPECT_FALSE(lab().writing("vm2", "h2", 1s));
     EXPECT_EQ(lab().domstate("h1", "vm1"), "running (booted)");
@@ -245,8 +244,8 @@ TEST_F(LabCluster, APartitionLeavesTheMinorityInquorate) {
     EXPECT_TRUE(vt::wait_until([&] { return !lab().quorate("h3"); }, 10s, 200ms));
     EXPECT_TRUE(lab().quorate("h1"));
     // A switch split, not a cable: the carrier stays up.
-    auto link = vt::run({"ip", "-n", "vl-" + lab().status()["run_id"].get<std::string>() + "-h3", "-o",
-                         "link", "show", "cl0"});
+    auto link = vt::run({"ip", "-n", "vl-" + lab().status()["run_id"].get<std::string>() + "-h3",
+                         "-o", "link", "show", "cl0"});
     EXPECT_EQ(link.out.find("state DOWN"), std::string::npos) << link.out;
     ASSERT_TRUE(lab()({"heal"}).ok());
     EXPECT_TRUE(vt::wait_until([&] { return lab().quorate("h3"); }, 15s, 200ms));
@@ -271,7 +270,12 @@ TEST_F(LabCluster, KillingVigildGetsItRestarted) {
     pid_t before = vigild();
     ASSERT_NE(before, 0) << "vigild is not running on h1";
     ASSERT_TRUE(lab()({"kill-daemon", "h1"}).ok());
-    EXPECT_TRUE(vt::wait_until([&] { pid_t now = vigild(); return now != 0 && now != before; }, 5s, 100ms));
+    EXPECT_TRUE(vt::wait_until(
+        [&] {
+            pid_t now = vigild();
+            return now != 0 && now != before;
+        },
+        5s, 100ms));
 }
 
 TEST_F(LabCluster, AnExpiredWatchdogResetsItsHost) {
@@ -323,13 +327,15 @@ struct Footprint {
         std::istringstream ns(vt::run({"ip", "netns", "list"}).out);
         for (std::string line; std::getline(ns, line);)
             for (const auto& id : runs)
-                if (line.starts_with("vl-" + id + "-")) f.netns.insert(line.substr(0, line.find(' ')));
+                if (line.starts_with("vl-" + id + "-"))
+                    f.netns.insert(line.substr(0, line.find(' ')));
         std::istringstream links(vt::run({"ip", "-o", "link"}).out);
         for (std::string line; std::getline(links, line);) {
             auto a = line.find(": ");
             auto b = line.find(':', a + 2);
             auto name = line.substr(a + 2, b - a - 2);
-            if (std::regex_match(name, std::regex("(br-(cl|vm|st).*|h[0-9]-(cl|vm|st)|(cl|vm|st)0)(@.*)?")))
+            if (std::regex_match(
+                    name, std::regex("(br-(cl|vm|st).*|h[0-9]-(cl|vm|st)|(cl|vm|st)0)(@.*)?")))
                 f.links.insert(name);
         }
         // Hosts' mounts live in their own mount namespaces: look through every
@@ -377,8 +383,8 @@ TEST(LabLifecycle, FiveUpDownCyclesIncludingACrashLeaveNothingBehind) {
     for (int cycle = 1; cycle <= 5; ++cycle) {
         if (cycle == 3) {
             // A run that dies half-way through bring-up: the next up cleans it.
-            auto crashed = vt::Subprocess::spawn(
-                {VIGIL_LAB_BIN, "--root", dir->path().string(), "up", "--hosts", "3", "--vms", "1"});
+            auto crashed = vt::Subprocess::spawn({VIGIL_LAB_BIN, "--root", dir->path().string(),
+                                                  "up", "--hosts", "3", "--vms", "1"});
             ASSERT_TRUE(crashed) << crashed.error();
             std::this_thread::sleep_for(3s);
             crashed->send_signal(SIGKILL);
@@ -388,10 +394,12 @@ TEST(LabLifecycle, FiveUpDownCyclesIncludingACrashLeaveNothingBehind) {
         auto up = lab({"up", "--hosts", "3", "--vms", "1"}, 120s);
         ASSERT_TRUE(up.ok()) << "cycle " << cycle << ": " << up.describe();
         std::cout << "cycle " << cycle << ": up in "
-                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                  << " s\n";
         if (cycle == 3) {
             std::smatch m;
-            EXPECT_TRUE(std::regex_search(up.err, m, std::regex("lab: removing run ([0-9a-z]+)"))) << up.describe();
+            EXPECT_TRUE(std::regex_search(up.err, m, std::regex("lab: removing run ([0-9a-z]+)")))
+                << up.describe();
             if (!m.empty()) runs.insert(m[1].str());
         }
         EXPECT_TRUE(lab.quorate("h2"));

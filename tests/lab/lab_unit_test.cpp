@@ -54,7 +54,8 @@ TEST(Layout, CorosyncListsEveryHostWithAOneSecondToken) {
     for (int h = 1; h <= 3; ++h)
         EXPECT_NE(conf.find("ring0_addr: 10.201.1." + std::to_string(h)), std::string::npos);
     EXPECT_EQ(conf.find("two_node"), std::string::npos);
-    EXPECT_NE(Layout::make("/x", "a", 2, 0)->corosync_conf(1).find("two_node: 1"), std::string::npos);
+    EXPECT_NE(Layout::make("/x", "a", 2, 0)->corosync_conf(1).find("two_node: 1"),
+              std::string::npos);
 }
 
 TEST(Layout, GuestStopsOnIoErrorsAndUsesTheSharedDisk) {

@@ -6,9 +6,12 @@ namespace vigil::lab {
 
 std::string_view net_name(Net net) {
     switch (net) {
-        case Net::kCluster: return "cluster";
-        case Net::kVm: return "vm";
-        case Net::kStorage: return "storage";
+        case Net::kCluster:
+            return "cluster";
+        case Net::kVm:
+            return "vm";
+        case Net::kStorage:
+            return "storage";
     }
     return "?";
 }
@@ -22,18 +25,24 @@ std::optional<Net> parse_net(std::string_view name) {
 namespace {
 int net_octet(Net net) {
     switch (net) {
-        case Net::kCluster: return 1;
-        case Net::kVm: return 2;
-        case Net::kStorage: return 3;
+        case Net::kCluster:
+            return 1;
+        case Net::kVm:
+            return 2;
+        case Net::kStorage:
+            return 3;
     }
     return 0;
 }
 
 std::string_view net_short(Net net) {
     switch (net) {
-        case Net::kCluster: return "cl";
-        case Net::kVm: return "vm";
-        case Net::kStorage: return "st";
+        case Net::kCluster:
+            return "cl";
+        case Net::kVm:
+            return "vm";
+        case Net::kStorage:
+            return "st";
     }
     return "?";
 }
@@ -180,8 +189,6 @@ std::string Layout::qemu_lockd_conf() {
            std::string(kInHostLockspace) + "\"\n";
 }
 
-std::string Layout::libvirtd_conf() {
-    return "log_outputs = \"3:stderr\"\n";
-}
+std::string Layout::libvirtd_conf() { return "log_outputs = \"3:stderr\"\n"; }
 
 }  // namespace vigil::lab

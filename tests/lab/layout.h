@@ -37,7 +37,7 @@ inline constexpr int kMaxVms = 32;
 inline constexpr int kCorosyncTokenMs = 1000;
 
 class Layout {
-public:
+  public:
     [[nodiscard]] static Result<Layout> make(std::filesystem::path root, std::string run_id,
                                              int hosts, int vms);
 
@@ -75,7 +75,7 @@ public:
     [[nodiscard]] static std::string qemu_lockd_conf();
     [[nodiscard]] static std::string libvirtd_conf();
 
-private:
+  private:
     Layout(std::filesystem::path root, std::string run_id, int hosts, int vms)
         : root_(std::move(root)), run_id_(std::move(run_id)), hosts_(hosts), vms_(vms) {}
 

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
     CLI::App app{"vigil-lab: several vigil hosts on one machine, a nemesis and a checker"};
     app.require_subcommand(1);
     std::string root = lab::default_root().string();
-    app.add_option("--root", root, "lab state directory (default $VIGIL_LAB_ROOT or /var/lib/vigil-lab)");
+    app.add_option("--root", root,
+                   "lab state directory (default $VIGIL_LAB_ROOT or /var/lib/vigil-lab)");
 
     int hosts = 3;
     int vms = 2;
@@ -59,7 +60,8 @@ int main(int argc, char** argv) {
     auto* heal = app.add_subcommand("heal", "reconnect every cable, undo partitions");
     std::string target;
     std::string mode;
-    auto* storage = app.add_subcommand("storage", "set a host's storage view: fail|enospc|stall|slow|ok");
+    auto* storage =
+        app.add_subcommand("storage", "set a host's storage view: fail|enospc|stall|slow|ok");
     storage->add_option("host", target, "a host or 'all'")->required();
     storage->add_option("mode", mode)->required();
     auto* kill_daemon = app.add_subcommand("kill-daemon", "SIGKILL vigild on a host");
@@ -110,8 +112,9 @@ int main(int argc, char** argv) {
     }
     if (*heal) return report(lab::heal(*l));
     if (*check) {
-        auto t = lab::run_checker(*l, seconds, out_path.empty() ? l->layout().run_dir() / "timeline.json"
-                                                               : std::filesystem::path(out_path));
+        auto t = lab::run_checker(*l, seconds,
+                                  out_path.empty() ? l->layout().run_dir() / "timeline.json"
+                                                   : std::filesystem::path(out_path));
         if (!t) return report(std::unexpected(t.error()));
         std::cout << lab::describe(*t);
         return t->violations.empty() ? 0 : 3;

@@ -29,11 +29,16 @@ StorageMode effective_storage(const HostState& s) {
 
 std::string faultfs_mode(StorageMode mode) {
     switch (mode) {
-        case StorageMode::kOk: return "ok";
-        case StorageMode::kFail: return "eio";
-        case StorageMode::kEnospc: return "enospc";
-        case StorageMode::kStall: return "stall";
-        case StorageMode::kSlow: return "slow 200";
+        case StorageMode::kOk:
+            return "ok";
+        case StorageMode::kFail:
+            return "eio";
+        case StorageMode::kEnospc:
+            return "enospc";
+        case StorageMode::kStall:
+            return "stall";
+        case StorageMode::kSlow:
+            return "slow 200";
     }
     return "ok";
 }
@@ -184,7 +189,8 @@ Result<> partition(Lab& lab, const std::vector<std::vector<int>>& groups,
                      {"ip", "-n", sw, "link", "set", br, "up"}})
                 if (auto r = run_ok(args); !r) return std::unexpected(r.error());
             for (int h : groups[g]) {
-                auto r = run_ok({"ip", "-n", sw, "link", "set", Layout::switch_ifname(n, h), "master", br});
+                auto r = run_ok(
+                    {"ip", "-n", sw, "link", "set", Layout::switch_ifname(n, h), "master", br});
                 if (!r) return std::unexpected(r.error());
             }
         }

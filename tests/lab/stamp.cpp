@@ -53,8 +53,7 @@ Result<> write_guest_disk(const std::filesystem::path& image, const std::filesys
                           size_t size) {
     auto boot = read_file(guest);
     if (!boot) return std::unexpected(boot.error());
-    if (boot->size() != kSectorSize)
-        return fail(guest.string() + " is not a 512-byte boot sector");
+    if (boot->size() != kSectorSize) return fail(guest.string() + " is not a 512-byte boot sector");
     std::string disk(size, '\0');
     std::copy(boot->begin(), boot->end(), disk.begin());
     return write_file(image, disk);

@@ -139,8 +139,8 @@ Result<std::string> run_ok(const std::vector<std::string>& argv, const Place& pl
     auto r = run(argv, place, timeout);
     if (!r) return std::unexpected(r.error());
     if (r->status != 0)
-        return fail("'" + joined(argv) + "' exited " + std::to_string(r->status) + ": " +
-                    r->err + r->out);
+        return fail("'" + joined(argv) + "' exited " + std::to_string(r->status) + ": " + r->err +
+                    r->out);
     return r->out;
 }
 

@@ -47,9 +47,9 @@ struct Place {
                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Like run() but a non-zero exit is an error carrying stderr.
-[[nodiscard]] Result<std::string> run_ok(const std::vector<std::string>& argv,
-                                         const Place& place = {},
-                                         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+[[nodiscard]] Result<std::string> run_ok(
+    const std::vector<std::string>& argv, const Place& place = {},
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Enters `place` in the calling (single-threaded, freshly forked) process.
 [[nodiscard]] Result<> enter(const Place& place);

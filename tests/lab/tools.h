@@ -8,10 +8,10 @@
 namespace vigil::lab {
 
 struct Tools {
-    std::filesystem::path guest_image;               // the boot-sector guest
-    std::optional<std::filesystem::path> faultfs;    // vigil-faultfs: fault-injecting view
-    std::optional<std::filesystem::path> vigild;     // the daemon under test
-    std::optional<std::filesystem::path> watchdog;   // fence/'s emulated watchdog
+    std::filesystem::path guest_image;              // the boot-sector guest
+    std::optional<std::filesystem::path> faultfs;   // vigil-faultfs: fault-injecting view
+    std::optional<std::filesystem::path> vigild;    // the daemon under test
+    std::optional<std::filesystem::path> watchdog;  // fence/'s emulated watchdog
 
     // Build-time paths, each overridable by an environment variable
     // (VIGIL_LAB_GUEST, VIGIL_LAB_FAULTFS, VIGIL_LAB_VIGILD, VIGIL_LAB_WATCHDOG).
