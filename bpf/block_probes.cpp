@@ -19,32 +19,29 @@ namespace {
 
 using detail::Hook;
 
-BlockOp op_from_kernel(std::uint32_t op)
-{
+BlockOp op_from_kernel(std::uint32_t op) {
     switch (op) {
-    case VIGIL_BLOCK_OP_READ:
-        return BlockOp::read;
-    case VIGIL_BLOCK_OP_WRITE:
-        return BlockOp::write;
-    case VIGIL_BLOCK_OP_DISCARD:
-        return BlockOp::discard;
-    case VIGIL_BLOCK_OP_FLUSH:
-        return BlockOp::flush;
-    default:
-        return BlockOp::other;
+        case VIGIL_BLOCK_OP_READ:
+            return BlockOp::read;
+        case VIGIL_BLOCK_OP_WRITE:
+            return BlockOp::write;
+        case VIGIL_BLOCK_OP_DISCARD:
+            return BlockOp::discard;
+        case VIGIL_BLOCK_OP_FLUSH:
+            return BlockOp::flush;
+        default:
+            return BlockOp::other;
     }
 }
 
-DeviceNumber device_from_kernel(std::uint32_t dev)
-{
+DeviceNumber device_from_kernel(std::uint32_t dev) {
     return DeviceNumber{dev >> VIGIL_KDEV_MINOR_BITS, dev & ((1U << VIGIL_KDEV_MINOR_BITS) - 1)};
 }
 
 // Visits every entry of a hash map. Entries may come and go meanwhile; one
 // deleted under us ends the walk early, which the next scan makes up for.
 template <typename Key, typename Value, typename Visit>
-void for_each_entry(int fd, Visit&& visit)
-{
+void for_each_entry(int fd, Visit&& visit) {
     Key key{};
     Key next{};
     const void* prev = nullptr;
@@ -58,19 +55,18 @@ void for_each_entry(int fd, Visit&& visit)
 
 }  // namespace
 
-const char* to_string(BlockOp op)
-{
+const char* to_string(BlockOp op) {
     switch (op) {
-    case BlockOp::other:
-        return "other";
-    case BlockOp::read:
-        return "read";
-    case BlockOp::write:
-        return "write";
-    case BlockOp::discard:
-        return "discard";
-    case BlockOp::flush:
-        return "flush";
+        case BlockOp::other:
+            return "other";
+        case BlockOp::read:
+            return "read";
+        case BlockOp::write:
+            return "write";
+        case BlockOp::discard:
+            return "discard";
+        case BlockOp::flush:
+            return "flush";
     }
     return "?";
 }
@@ -79,24 +75,20 @@ struct BlockProbes::Impl {
     vigil_block* skel = nullptr;
     ring_buffer* ring = nullptr;
     bpf_link* link = nullptr;
-    std::array<bpf_link*, 3> inflight_links{};
+    bpf_link* latency_link = nullptr;
     bpf_link* wb_link = nullptr;
     bool loaded = false;
     const std::function<void(const BlockErrorEvent&)>* sink = nullptr;
 
-    ~Impl()
-    {
+    ~Impl() {
         if (ring != nullptr) ring_buffer__free(ring);
         if (link != nullptr) bpf_link__destroy(link);
-        for (bpf_link* l : inflight_links) {
-            if (l != nullptr) bpf_link__destroy(l);
-        }
+        if (latency_link != nullptr) bpf_link__destroy(latency_link);
         if (wb_link != nullptr) bpf_link__destroy(wb_link);
         if (skel != nullptr) vigil_block__destroy(skel);
     }
 
-    static int on_record(void* ctx, void* data, size_t size)
-    {
+    static int on_record(void* ctx, void* data, size_t size) {
         auto* self = static_cast<Impl*>(ctx);
         if (size < sizeof(vigil_block_error_event) || self->sink == nullptr) return 0;
         vigil_block_error_event raw{};
@@ -118,14 +110,14 @@ struct BlockProbes::Impl {
 };
 
 std::expected<std::unique_ptr<BlockProbes>, Error> BlockProbes::make(
-    const BlockProbeOptions& options)
-{
+    const BlockProbeOptions& options) {
     detail::init_libbpf();
     std::unique_ptr<BlockProbes> self(new BlockProbes());
     self->impl_ = std::make_unique<Impl>();
     Impl& impl = *self->impl_;
     impl.skel = vigil_block__open();
-    if (impl.skel == nullptr) return std::unexpected(Error::from_errno("opening block BPF object", errno));
+    if (impl.skel == nullptr)
+        return std::unexpected(Error::from_errno("opening block BPF object", errno));
     if (impl.skel->rodata->vigil_abi_version != VIGIL_BPF_ABI_VERSION) {
         return std::unexpected(Error{"block BPF object has ABI version " +
                                      std::to_string(impl.skel->rodata->vigil_abi_version) +
@@ -141,31 +133,34 @@ std::expected<std::unique_ptr<BlockProbes>, Error> BlockProbes::make(
     };
     const Hook* chosen = nullptr;
     self->probes_.push_back(detail::choose("block_io_errors", hooks, tracefs, &chosen));
-    const Hook inflight_hooks[] = {
-        {impl.skel->progs.block_rq_issue, "", "block_rq_issue", detail::HookKind::tp_btf},
+    const Hook latency_hooks[] = {
         {impl.skel->progs.block_rq_complete, "", "block_rq_complete", detail::HookKind::tp_btf},
-        {impl.skel->progs.block_rq_requeue, "", "block_rq_requeue", detail::HookKind::tp_btf},
     };
-    bool inflight_kept = false;
+    bool latency_kept = false;
     self->probes_.push_back(
-        detail::choose_all("block_inflight", inflight_hooks, tracefs, &inflight_kept));
+        detail::choose_all("block_latency", latency_hooks, tracefs, &latency_kept));
     const Hook wb_hooks[] = {
         {impl.skel->progs.filemap_set_wb_err, "", "filemap_set_wb_err", detail::HookKind::tp_btf},
     };
     bool wb_kept = false;
     self->probes_.push_back(detail::choose_all("writeback_errors", wb_hooks, tracefs, &wb_kept));
-    if (chosen == nullptr && !inflight_kept && !wb_kept) return self;
+    if (chosen == nullptr && !latency_kept && !wb_kept) return self;
 
     if (int err = vigil_block__load(impl.skel); err != 0) {
-        detail::mark_failed(self->probes_, Error::from_errno("loading block BPF programs", err).message);
+        detail::mark_failed(self->probes_,
+                            Error::from_errno("loading block BPF programs", err).message);
         return self;
     }
     impl.loaded = true;
     detail::attach(self->probes_[0], chosen, &impl.link);
-    if (inflight_kept) detail::attach_all(self->probes_[1], inflight_hooks, impl.inflight_links);
-    if (wb_kept) detail::attach_all(self->probes_[2], wb_hooks, std::span<bpf_link*>(&impl.wb_link, 1));
-    impl.ring = ring_buffer__new(bpf_map__fd(impl.skel->maps.events), &Impl::on_record, &impl,
-                                 nullptr);
+    if (latency_kept) {
+        detail::attach_all(self->probes_[1], latency_hooks,
+                           std::span<bpf_link*>(&impl.latency_link, 1));
+    }
+    if (wb_kept)
+        detail::attach_all(self->probes_[2], wb_hooks, std::span<bpf_link*>(&impl.wb_link, 1));
+    impl.ring =
+        ring_buffer__new(bpf_map__fd(impl.skel->maps.events), &Impl::on_record, &impl, nullptr);
     if (impl.ring == nullptr) {
         return std::unexpected(Error::from_errno("creating the block ring buffer", errno));
     }
@@ -174,13 +169,11 @@ std::expected<std::unique_ptr<BlockProbes>, Error> BlockProbes::make(
 
 BlockProbes::~BlockProbes() = default;
 
-int BlockProbes::event_fd() const
-{
+int BlockProbes::event_fd() const {
     return impl_->ring != nullptr ? ring_buffer__epoll_fd(impl_->ring) : -1;
 }
 
-int BlockProbes::drain(const std::function<void(const BlockErrorEvent&)>& on_error)
-{
+int BlockProbes::drain(const std::function<void(const BlockErrorEvent&)>& on_error) {
     if (impl_->ring == nullptr) return 0;
     impl_->sink = &on_error;
     const int n = ring_buffer__consume(impl_->ring);
@@ -188,8 +181,7 @@ int BlockProbes::drain(const std::function<void(const BlockErrorEvent&)>& on_err
     return n < 0 ? 0 : n;
 }
 
-std::vector<BlockErrorCount> BlockProbes::error_counts() const
-{
+std::vector<BlockErrorCount> BlockProbes::error_counts() const {
     std::vector<BlockErrorCount> out;
     if (!impl_->loaded) return out;
     for_each_entry<vigil_block_error_key, std::uint64_t>(
@@ -205,43 +197,35 @@ std::vector<BlockErrorCount> BlockProbes::error_counts() const
     return out;
 }
 
-std::vector<InflightSummary> BlockProbes::inflight() const
-{
-    std::map<std::uint32_t, InflightSummary> by_dev;
-    if (!impl_->loaded) return {};
-    for_each_entry<std::uint64_t, vigil_inflight>(
-        bpf_map__fd(impl_->skel->maps.inflight), [&](const std::uint64_t&, const vigil_inflight& v) {
-            auto [it, fresh] = by_dev.try_emplace(v.dev);
-            InflightSummary& sum = it->second;
-            const auto issued = std::chrono::nanoseconds(v.issue_ns);
-            if (fresh || issued < sum.oldest_issue) sum.oldest_issue = issued;
-            sum.device = device_from_kernel(v.dev);
-            ++sum.requests;
-        });
-    std::vector<InflightSummary> out;
-    for (auto& [dev, sum] : by_dev) out.push_back(sum);
-    return out;
-}
-
-std::vector<LatencyHistogram> BlockProbes::latency() const
-{
+std::vector<LatencyHistogram> BlockProbes::latency() const {
     std::map<std::uint32_t, LatencyHistogram> by_dev;
     if (!impl_->loaded) return {};
-    for_each_entry<vigil_latency_key, std::uint64_t>(
-        bpf_map__fd(impl_->skel->maps.latency),
-        [&](const vigil_latency_key& k, const std::uint64_t& count) {
-            auto& h = by_dev[k.dev];
-            h.device = device_from_kernel(k.dev);
-            if (k.slot < h.slots.size()) h.slots[k.slot] = count;
-            if (k.slot == VIGIL_LATENCY_SUM_SLOT) h.sum_us = count;
-        });
+    // A per-CPU map: each lookup returns one value per possible CPU.
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return {};
+    std::vector<std::uint64_t> values(static_cast<std::size_t>(cpus));
+    const int fd = bpf_map__fd(impl_->skel->maps.latency);
+    vigil_latency_key key{};
+    vigil_latency_key next{};
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        if (bpf_map_lookup_elem(fd, &next, values.data()) == 0) {
+            std::uint64_t total = 0;
+            for (const auto v : values) total += v;
+            auto& h = by_dev[next.dev];
+            h.device = device_from_kernel(next.dev);
+            if (next.slot < h.slots.size()) h.slots[next.slot] = total;
+            if (next.slot == VIGIL_LATENCY_SUM_SLOT) h.sum_us = total;
+        }
+        key = next;
+        prev = &key;
+    }
     std::vector<LatencyHistogram> out;
     for (auto& [dev, h] : by_dev) out.push_back(h);
     return out;
 }
 
-std::vector<WritebackErrorCount> BlockProbes::writeback_errors() const
-{
+std::vector<WritebackErrorCount> BlockProbes::writeback_errors() const {
     std::vector<WritebackErrorCount> out;
     if (!impl_->loaded) return out;
     for_each_entry<vigil_wb_error_key, std::uint64_t>(

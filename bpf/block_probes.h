@@ -1,5 +1,6 @@
-// Block-layer evidence: I/O errors per device, operation and errno; requests
-// in flight and their age; latency histograms; writeback errors.
+// Block-layer evidence: I/O errors per device, operation and errno; latency
+// histograms; writeback errors. Requests in flight come from the kernel's own
+// per-device counters (daemon/adapters/block_stats.h), at no cost per I/O.
 #pragma once
 
 #include <array>
@@ -44,13 +45,6 @@ struct BlockErrorCount {
     std::uint64_t count = 0;
 };
 
-// Requests in flight on one device, from a scan of the kernel's table.
-struct InflightSummary {
-    DeviceNumber device;
-    std::uint32_t requests = 0;
-    std::chrono::nanoseconds oldest_issue{};  // CLOCK_MONOTONIC of the oldest request
-};
-
 // Completed requests by latency: slots[k] counts those of [2^k, 2^(k+1)) us.
 struct LatencyHistogram {
     DeviceNumber device;
@@ -69,7 +63,7 @@ struct BlockProbeOptions {
 };
 
 class BlockProbes {
-public:
+  public:
     [[nodiscard]] static std::expected<std::unique_ptr<BlockProbes>, Error> make(
         const BlockProbeOptions& options);
     ~BlockProbes();
@@ -83,12 +77,10 @@ public:
     int drain(const std::function<void(const BlockErrorEvent&)>& on_error);
     // The kernel's counters: every error, including rate-limited ones.
     [[nodiscard]] std::vector<BlockErrorCount> error_counts() const;
-    // Scans the requests in flight (a stuck request never produces an event).
-    [[nodiscard]] std::vector<InflightSummary> inflight() const;
     [[nodiscard]] std::vector<LatencyHistogram> latency() const;
     [[nodiscard]] std::vector<WritebackErrorCount> writeback_errors() const;
 
-private:
+  private:
     BlockProbes() = default;
     struct Impl;
     std::unique_ptr<Impl> impl_;

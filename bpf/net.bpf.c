@@ -13,6 +13,7 @@
  * that net_dev_xmit's classic record does not carry, and no copy of a
  * trace record per packet. */
 #include "vmlinux.h"
+
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -98,17 +99,13 @@ struct {
  * directly (relocated by CO-RE, checked by the verifier): no helper call on
  * the per-packet path. */
 static __always_inline struct vigil_net_if_counters* counters_of(struct net_device* dev,
-                                                                 struct vigil_net_if_key* key)
-{
-    if (!dev)
-        return 0;
+                                                                 struct vigil_net_if_key* key) {
+    if (!dev) return 0;
     key->netns = dev->nd_net.net->ns.inum;
-    if (key->netns != target_netns)
-        return 0;
+    if (key->netns != target_netns) return 0;
     key->ifindex = dev->ifindex;
     struct vigil_net_if_counters* c = bpf_map_lookup_elem(&net_if_counters, key);
-    if (c)
-        return c;
+    if (c) return c;
     struct vigil_net_if_counters zero = {};
     bpf_map_update_elem(&net_if_counters, key, &zero, BPF_NOEXIST);
     return bpf_map_lookup_elem(&net_if_counters, key);
@@ -119,12 +116,10 @@ static __always_inline struct vigil_net_if_counters* counters_of(struct net_devi
  * with the packet. Once per packet, on the device it arrived on (a bond's
  * slave, not the bond). */
 SEC("tp_btf/netif_receive_skb")
-int BPF_PROG(net_rx, struct sk_buff* skb)
-{
+int BPF_PROG(net_rx, struct sk_buff* skb) {
     struct vigil_net_if_key key = {};
     struct vigil_net_if_counters* c = counters_of(skb->dev, &key);
-    if (!c)
-        return 0;
+    if (!c) return 0;
     c->rx_packets += 1;
     c->rx_bytes += skb->len;
     return 0;
@@ -133,12 +128,10 @@ int BPF_PROG(net_rx, struct sk_buff* skb)
 /* After the driver took (or refused) a packet. The skb may already be freed,
  * so only the device and the length the tracepoint passes are used. */
 SEC("tp_btf/net_dev_xmit")
-int BPF_PROG(net_tx, struct sk_buff* skb, int rc, struct net_device* dev, unsigned int len)
-{
+int BPF_PROG(net_tx, struct sk_buff* skb, int rc, struct net_device* dev, unsigned int len) {
     struct vigil_net_if_key key = {};
     struct vigil_net_if_counters* c = counters_of(dev, &key);
-    if (!c)
-        return 0;
+    if (!c) return 0;
     if (rc == 0) {
         c->tx_packets += 1;
         c->tx_bytes += len;
@@ -150,16 +143,13 @@ int BPF_PROG(net_tx, struct sk_buff* skb, int rc, struct net_device* dev, unsign
 
 /* The device watchdog found a transmit queue stuck: rare and serious. */
 SEC("tp_btf/net_dev_xmit_timeout")
-int BPF_PROG(net_tx_timeout, struct net_device* dev, int queue_index)
-{
+int BPF_PROG(net_tx_timeout, struct net_device* dev, int queue_index) {
     struct vigil_net_if_key key = {};
     struct vigil_net_if_counters* c = counters_of(dev, &key);
-    if (!c)
-        return 0;
+    if (!c) return 0;
     c->tx_timeouts += 1;
     struct vigil_net_tx_timeout_event* ev = bpf_ringbuf_reserve(&net_events, sizeof(*ev), 0);
-    if (!ev)
-        return 0;
+    if (!ev) return 0;
     ev->kind = VIGIL_NET_EVENT_TX_TIMEOUT;
     ev->ifindex = key.ifindex;
     ev->ts_ns = bpf_ktime_get_ns();

@@ -21,16 +21,14 @@ namespace {
 
 constexpr unsigned long kTracefsMagic = 0x74726163;
 
-int libbpf_log(enum libbpf_print_level level, const char* format, va_list args)
-{
+int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
     // libbpf's debug chatter is noise; its warnings explain load failures.
     if (level == LIBBPF_DEBUG) return 0;
     std::fputs("libbpf: ", stderr);
     return std::vfprintf(stderr, format, args);
 }
 
-bool is_tracefs(const char* path)
-{
+bool is_tracefs(const char* path) {
     struct statfs st {};
     return ::statfs(path, &st) == 0 && static_cast<unsigned long>(st.f_type) == kTracefsMagic;
 }
@@ -39,19 +37,17 @@ bool is_tracefs(const char* path)
 
 namespace detail {
 
-void init_libbpf()
-{
+void init_libbpf() {
     static std::once_flag once;
     std::call_once(once, [] { libbpf_set_print(libbpf_log); });
 }
 
-std::string hook_name(const Hook& hook)
-{
+std::string hook_name(const Hook& hook) {
     switch (hook.kind) {
-    case HookKind::tracepoint:
-        return std::string("tracepoint/") + hook.group + "/" + hook.event;
-    case HookKind::tp_btf:
-        return std::string("tp_btf/") + hook.event;
+        case HookKind::tracepoint:
+            return std::string("tracepoint/") + hook.group + "/" + hook.event;
+        case HookKind::tp_btf:
+            return std::string("tp_btf/") + hook.event;
     }
     return hook.event;
 }
@@ -60,25 +56,25 @@ namespace {
 
 // Whether this kernel has the hook, and if not, why.
 std::expected<void, std::string> present(const Hook& hook,
-                                         const std::expected<std::string, Error>& tracefs)
-{
+                                         const std::expected<std::string, Error>& tracefs) {
     switch (hook.kind) {
-    case HookKind::tracepoint: {
-        if (!tracefs) return std::unexpected(tracefs.error().message);
-        std::error_code ec;
-        if (std::filesystem::exists(*tracefs + "/events/" + hook.group + "/" + hook.event, ec)) {
-            return {};
+        case HookKind::tracepoint: {
+            if (!tracefs) return std::unexpected(tracefs.error().message);
+            std::error_code ec;
+            if (std::filesystem::exists(*tracefs + "/events/" + hook.group + "/" + hook.event,
+                                        ec)) {
+                return {};
+            }
+            return std::unexpected("this kernel has no tracepoint " + std::string(hook.group) +
+                                   "/" + hook.event);
         }
-        return std::unexpected("this kernel has no tracepoint " + std::string(hook.group) + "/" +
-                               hook.event);
-    }
-    case HookKind::tp_btf: {
-        static btf* vmlinux = btf__load_vmlinux_btf();
-        if (vmlinux == nullptr) return std::unexpected(std::string("this kernel has no BTF"));
-        const std::string type = std::string("btf_trace_") + hook.event;
-        if (btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) >= 0) return {};
-        return std::unexpected("this kernel has no BTF tracepoint " + std::string(hook.event));
-    }
+        case HookKind::tp_btf: {
+            static btf* vmlinux = btf__load_vmlinux_btf();
+            if (vmlinux == nullptr) return std::unexpected(std::string("this kernel has no BTF"));
+            const std::string type = std::string("btf_trace_") + hook.event;
+            if (btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) >= 0) return {};
+            return std::unexpected("this kernel has no BTF tracepoint " + std::string(hook.event));
+        }
     }
     return std::unexpected(std::string("unknown hook kind"));
 }
@@ -86,14 +82,13 @@ std::expected<void, std::string> present(const Hook& hook,
 }  // namespace
 
 ProbeStatus choose(const char* name, std::span<const Hook> hooks,
-                   const std::expected<std::string, Error>& tracefs, const Hook** chosen)
-{
+                   const std::expected<std::string, Error>& tracefs, const Hook** chosen) {
     *chosen = nullptr;
     ProbeStatus status{.name = name, .hook = hook_name(hooks.front())};
     std::string first_reason;
     for (const Hook& hook : hooks) {
-        const auto ok = *chosen == nullptr ? present(hook, tracefs)
-                                           : std::expected<void, std::string>{};
+        const auto ok =
+            *chosen == nullptr ? present(hook, tracefs) : std::expected<void, std::string>{};
         if (*chosen == nullptr && ok) {
             *chosen = &hook;
             status.hook = hook_name(hook);
@@ -110,10 +105,10 @@ ProbeStatus choose(const char* name, std::span<const Hook> hooks,
 }
 
 ProbeStatus choose_all(const char* name, std::span<const Hook> hooks,
-                       const std::expected<std::string, Error>& tracefs, bool* kept)
-{
+                       const std::expected<std::string, Error>& tracefs, bool* kept) {
     ProbeStatus status{.name = name, .hook = ""};
-    for (const Hook& hook : hooks) status.hook += (status.hook.empty() ? "" : ",") + hook_name(hook);
+    for (const Hook& hook : hooks)
+        status.hook += (status.hook.empty() ? "" : ",") + hook_name(hook);
     *kept = true;
     for (const Hook& hook : hooks) {
         if (auto ok = present(hook, tracefs); !ok) {
@@ -127,8 +122,7 @@ ProbeStatus choose_all(const char* name, std::span<const Hook> hooks,
     return status;
 }
 
-void attach_all(ProbeStatus& status, std::span<const Hook> hooks, std::span<bpf_link*> links)
-{
+void attach_all(ProbeStatus& status, std::span<const Hook> hooks, std::span<bpf_link*> links) {
     for (std::size_t i = 0; i < hooks.size(); ++i) {
         links[i] = bpf_program__attach(hooks[i].program);
         if (links[i] == nullptr) {
@@ -141,8 +135,7 @@ void attach_all(ProbeStatus& status, std::span<const Hook> hooks, std::span<bpf_
     status.reason.clear();
 }
 
-void attach(ProbeStatus& status, const Hook* chosen, bpf_link** link)
-{
+void attach(ProbeStatus& status, const Hook* chosen, bpf_link** link) {
     if (chosen == nullptr) return;
     *link = bpf_program__attach(chosen->program);
     if (*link == nullptr) {
@@ -154,8 +147,7 @@ void attach(ProbeStatus& status, const Hook* chosen, bpf_link** link)
     status.reason.clear();
 }
 
-void mark_failed(std::vector<ProbeStatus>& probes, const std::string& reason)
-{
+void mark_failed(std::vector<ProbeStatus>& probes, const std::string& reason) {
     for (ProbeStatus& p : probes) {
         if (p.state == ProbeState::unavailable && !p.reason.empty()) continue;
         p.state = ProbeState::failed;
@@ -165,29 +157,26 @@ void mark_failed(std::vector<ProbeStatus>& probes, const std::string& reason)
 
 }  // namespace detail
 
-const char* to_string(ProbeState state)
-{
+const char* to_string(ProbeState state) {
     switch (state) {
-    case ProbeState::attached:
-        return "attached";
-    case ProbeState::unavailable:
-        return "unavailable";
-    case ProbeState::failed:
-        return "failed";
+        case ProbeState::attached:
+            return "attached";
+        case ProbeState::unavailable:
+            return "unavailable";
+        case ProbeState::failed:
+            return "failed";
     }
     return "?";
 }
 
-std::expected<std::string, Error> ensure_tracefs()
-{
+std::expected<std::string, Error> ensure_tracefs() {
     for (const char* path : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
         if (is_tracefs(path)) return std::string(path);
     }
     if (::mount("nodev", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 nullptr) != 0) {
-        return std::unexpected(
-            Error::from_errno("tracefs is not mounted and mounting it on /sys/kernel/tracing failed",
-                              errno));
+        return std::unexpected(Error::from_errno(
+            "tracefs is not mounted and mounting it on /sys/kernel/tracing failed", errno));
     }
     return std::string("/sys/kernel/tracing");
 }

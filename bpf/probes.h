@@ -21,8 +21,8 @@ enum class ProbeState { attached, unavailable, failed };
 // missing is `unavailable`; one that exists but would not load or attach is
 // `failed`. Neither stops the daemon.
 struct ProbeStatus {
-    std::string name;    // stable, used as the metrics label
-    std::string hook;    // e.g. "tracepoint/block/block_rq_error"
+    std::string name;  // stable, used as the metrics label
+    std::string hook;  // e.g. "tracepoint/block/block_rq_error"
     ProbeState state = ProbeState::unavailable;
     std::string reason;  // why it is not attached; empty when attached
 };

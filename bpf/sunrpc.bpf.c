@@ -3,6 +3,7 @@
  * hooks exist only where the sunrpc module is loaded, and the loader switches
  * the program off when they are missing. */
 #include "vmlinux.h"
+
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
@@ -20,11 +21,9 @@ struct {
 } rpc_timeouts SEC(".maps");
 
 SEC("tracepoint/sunrpc/rpc_timeout_status")
-int rpc_timeout_status(struct trace_event_raw_rpc_task_status* ctx)
-{
+int rpc_timeout_status(struct trace_event_raw_rpc_task_status* ctx) {
     __u32 zero = 0;
     __u64* count = bpf_map_lookup_elem(&rpc_timeouts, &zero);
-    if (count && BPF_CORE_READ(ctx, status) != 0)
-        __sync_fetch_and_add(count, 1);
+    if (count && BPF_CORE_READ(ctx, status) != 0) __sync_fetch_and_add(count, 1);
     return 0;
 }

@@ -17,28 +17,28 @@ struct SunrpcProbes::Impl {
     bpf_link* link = nullptr;
     bool loaded = false;
 
-    ~Impl()
-    {
+    ~Impl() {
         if (link != nullptr) bpf_link__destroy(link);
         if (skel != nullptr) vigil_sunrpc__destroy(skel);
     }
 };
 
-std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make()
-{
+std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make() {
     detail::init_libbpf();
     std::unique_ptr<SunrpcProbes> self(new SunrpcProbes());
     self->impl_ = std::make_unique<Impl>();
     Impl& impl = *self->impl_;
     impl.skel = vigil_sunrpc__open();
-    if (impl.skel == nullptr) return std::unexpected(Error::from_errno("opening sunrpc BPF object", errno));
+    if (impl.skel == nullptr)
+        return std::unexpected(Error::from_errno("opening sunrpc BPF object", errno));
     const auto tracefs = ensure_tracefs();
     const Hook hooks[] = {{impl.skel->progs.rpc_timeout_status, "sunrpc", "rpc_timeout_status"}};
     const Hook* chosen = nullptr;
     self->probes_.push_back(detail::choose("sunrpc_timeouts", hooks, tracefs, &chosen));
     if (chosen == nullptr) return self;
     if (int err = vigil_sunrpc__load(impl.skel); err != 0) {
-        detail::mark_failed(self->probes_, Error::from_errno("loading sunrpc BPF programs", err).message);
+        detail::mark_failed(self->probes_,
+                            Error::from_errno("loading sunrpc BPF programs", err).message);
         return self;
     }
     impl.loaded = true;
@@ -48,8 +48,7 @@ std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make()
 
 SunrpcProbes::~SunrpcProbes() = default;
 
-std::uint64_t SunrpcProbes::major_timeouts() const
-{
+std::uint64_t SunrpcProbes::major_timeouts() const {
     if (!impl_->loaded) return 0;
     std::uint32_t zero = 0;
     std::uint64_t count = 0;

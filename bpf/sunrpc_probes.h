@@ -12,7 +12,7 @@
 namespace vigil::bpf {
 
 class SunrpcProbes {
-public:
+  public:
     [[nodiscard]] static std::expected<std::unique_ptr<SunrpcProbes>, Error> make();
     ~SunrpcProbes();
     SunrpcProbes(const SunrpcProbes&) = delete;
@@ -21,7 +21,7 @@ public:
     [[nodiscard]] std::span<const ProbeStatus> probes() const { return probes_; }
     [[nodiscard]] std::uint64_t major_timeouts() const;
 
-private:
+  private:
     SunrpcProbes() = default;
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -9,7 +9,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_BPF_ABI_VERSION 2
+#define VIGIL_BPF_ABI_VERSION 3
 
 /* Latency histograms: slot k counts requests that took [2^k, 2^(k+1)) us. */
 #define VIGIL_LATENCY_SLOTS 32
@@ -52,13 +52,6 @@ struct vigil_block_error_event {
     char rwbs[8];
 };
 
-/* A request the block layer issued and has not completed (key: its address). */
-struct vigil_inflight {
-    __u32 dev;
-    __u32 pad;
-    __u64 issue_ns; /* CLOCK_MONOTONIC */
-};
-
 struct vigil_latency_key {
     __u32 dev;
     __u32 slot;
@@ -81,14 +74,12 @@ struct vigil_rate_state {
 static_assert(sizeof(struct vigil_block_error_key) == 16, "ABI: vigil_block_error_key");
 static_assert(sizeof(struct vigil_block_error_event) == 48, "ABI: vigil_block_error_event");
 static_assert(sizeof(struct vigil_rate_state) == 16, "ABI: vigil_rate_state");
-static_assert(sizeof(struct vigil_inflight) == 16, "ABI: vigil_inflight");
 static_assert(sizeof(struct vigil_latency_key) == 8, "ABI: vigil_latency_key");
 static_assert(sizeof(struct vigil_wb_error_key) == 8, "ABI: vigil_wb_error_key");
 #else
 _Static_assert(sizeof(struct vigil_block_error_key) == 16, "ABI: vigil_block_error_key");
 _Static_assert(sizeof(struct vigil_block_error_event) == 48, "ABI: vigil_block_error_event");
 _Static_assert(sizeof(struct vigil_rate_state) == 16, "ABI: vigil_rate_state");
-_Static_assert(sizeof(struct vigil_inflight) == 16, "ABI: vigil_inflight");
 _Static_assert(sizeof(struct vigil_latency_key) == 8, "ABI: vigil_latency_key");
 _Static_assert(sizeof(struct vigil_wb_error_key) == 8, "ABI: vigil_wb_error_key");
 #endif

@@ -16,23 +16,21 @@ namespace {
 using adapters::Priority;
 namespace mid = adapters::message_id;
 
-Priority priority_of(config::LogLevel level)
-{
+Priority priority_of(config::LogLevel level) {
     switch (level) {
-    case config::LogLevel::debug:
-        return Priority::debug;
-    case config::LogLevel::info:
-        return Priority::info;
-    case config::LogLevel::warning:
-        return Priority::warning;
-    case config::LogLevel::error:
-        return Priority::error;
+        case config::LogLevel::debug:
+            return Priority::debug;
+        case config::LogLevel::info:
+            return Priority::info;
+        case config::LogLevel::warning:
+            return Priority::warning;
+        case config::LogLevel::error:
+            return Priority::error;
     }
     return Priority::info;
 }
 
-std::string errno_name(int error)
-{
+std::string errno_name(int error) {
     const char* name = strerrorname_np(error);
     return name != nullptr ? name : "E" + std::to_string(error);
 }
@@ -44,14 +42,11 @@ Daemon::Daemon(config::Config config)
       journal_(priority_of(config_.log_level)),
       link_health_(core::LinkThresholds{.down_hold = config_.link_down_hold,
                                         .up_hold = config_.link_up_hold,
-                                        .idle_after = config_.link_idle_after})
-{
-}
+                                        .idle_after = config_.link_idle_after}) {}
 
 Daemon::~Daemon() = default;
 
-std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config)
-{
+std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config) {
     std::unique_ptr<Daemon> self(new Daemon(std::move(config)));
     auto loop = adapters::EventLoop::make();
     if (!loop) return std::unexpected(loop.error());
@@ -83,16 +78,14 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     self->start_probes();
     self->start_network();
     if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
-    if (auto ok = self->loop_->every(self->config_.probe_poll_interval,
-                                     [raw] { raw->poll(); });
+    if (auto ok = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
         !ok) {
         return std::unexpected(ok.error());
     }
     return self;
 }
 
-void Daemon::start_network()
-{
+void Daemon::start_network() {
     auto links = adapters::LinkMonitor::make();
     if (links) {
         links_ = std::move(*links);
@@ -129,15 +122,14 @@ void Daemon::start_network()
     }
 }
 
-void Daemon::read_previous_flight_record()
-{
+void Daemon::read_previous_flight_record() {
     auto previous = fence::FlightRecorder::read(config_.flight_record);
     if (!previous) {
         previous_record_error_ = previous.error().message;
-        journal_.log(Priority::error, mid::kFlightRecord,
-                     "the flight record " + config_.flight_record +
-                         " is damaged: " + previous_record_error_,
-                     {{"PATH", config_.flight_record}});
+        journal_.log(
+            Priority::error, mid::kFlightRecord,
+            "the flight record " + config_.flight_record + " is damaged: " + previous_record_error_,
+            {{"PATH", config_.flight_record}});
     } else if (*previous) {
         previous_record_ = **previous;
         const bool earlier_boot = previous_record_->boot_id != fence::current_boot_id();
@@ -161,20 +153,18 @@ void Daemon::read_previous_flight_record()
 }
 
 void Daemon::log_evidence(Priority priority, std::string_view id, const std::string& message,
-                          const adapters::Fields& fields)
-{
+                          const adapters::Fields& fields) {
     journal_.log(priority, id, message, fields);
     if (recorder_) recorder_->note(message);
 }
 
-void Daemon::report_link(const core::LinkTransition& t)
-{
+void Daemon::report_link(const core::LinkTransition& t) {
     const std::string to = core::to_string(t.to);
     const std::string from = t.from ? core::to_string(*t.from) : "unknown";
     const bool bad = t.to != core::LinkState::kUp;
     log_evidence(bad && t.from ? Priority::warning : Priority::info, mid::kLink,
-                 "interface " + t.name + " is " + to + (t.from ? " (was " + from + ")" : "") + ": " +
-                     t.evidence,
+                 "interface " + t.name + " is " + to + (t.from ? " (was " + from + ")" : "") +
+                     ": " + t.evidence,
                  {{"INTERFACE", t.name},
                   {"IFINDEX", std::to_string(t.ifindex)},
                   {"STATE", to},
@@ -184,22 +174,21 @@ void Daemon::report_link(const core::LinkTransition& t)
     metrics_->set_link_state(t.name, to, kStates);
 }
 
-void Daemon::on_links()
-{
+void Daemon::on_links() {
     auto drained = links_->drain([this](const adapters::LinkEvent& e) {
-        const auto transition =
-            e.removed ? link_health_.remove(e.ifindex, core::TimePoint(e.monotonic))
-                      : link_health_.observe_link(e.ifindex, adapters::to_signal(e));
+        const auto transition = e.removed
+                                    ? link_health_.remove(e.ifindex, core::TimePoint(e.monotonic))
+                                    : link_health_.observe_link(e.ifindex, adapters::to_signal(e));
         if (e.removed && net_) net_->forget(e.ifindex);
         if (transition) report_link(*transition);
     });
     if (!drained) {
-        journal_.log(Priority::error, mid::kLink, "reading link changes: " + drained.error().message);
+        journal_.log(Priority::error, mid::kLink,
+                     "reading link changes: " + drained.error().message);
     }
 }
 
-void Daemon::on_tx_timeouts()
-{
+void Daemon::on_tx_timeouts() {
     net_->drain([this](const bpf::TxTimeoutEvent& ev) {
         log_evidence(Priority::warning, mid::kLink,
                      "transmit timeout on " + ev.name + " queue " + std::to_string(ev.queue),
@@ -209,8 +198,7 @@ void Daemon::on_tx_timeouts()
     });
 }
 
-std::expected<void, Error> Daemon::arm_watchdog()
-{
+std::expected<void, Error> Daemon::arm_watchdog() {
     if (!config_.watchdog_enabled) {
         export_watchdog();
         return {};
@@ -218,8 +206,8 @@ std::expected<void, Error> Daemon::arm_watchdog()
     auto wd = fence::Watchdog::make(fence::WatchdogOptions{.path = config_.watchdog_device,
                                                            .timeout = config_.watchdog_timeout});
     if (!wd) {
-        return std::unexpected(Error{"arming the watchdog " + config_.watchdog_device + ": " +
-                                     wd.error().message});
+        return std::unexpected(
+            Error{"arming the watchdog " + config_.watchdog_device + ": " + wd.error().message});
     }
     watchdog_.emplace(std::move(*wd));
     const auto& caps = watchdog_->capabilities();
@@ -239,18 +227,17 @@ std::expected<void, Error> Daemon::arm_watchdog()
     return {};
 }
 
-void Daemon::pet_watchdog()
-{
+void Daemon::pet_watchdog() {
     // Until the decision core drives should_pet, a live loop is reason enough.
     if (auto ok = watchdog_->pet(); !ok) {
-        journal_.log(Priority::error, mid::kWatchdog, "watchdog keepalive failed: " + ok.error().message,
+        journal_.log(Priority::error, mid::kWatchdog,
+                     "watchdog keepalive failed: " + ok.error().message,
                      {{"DEVICE", config_.watchdog_device}, {"REASON", ok.error().message}});
     }
     export_watchdog();
 }
 
-void Daemon::export_watchdog()
-{
+void Daemon::export_watchdog() {
     exporters::WatchdogMetrics m;
     if (watchdog_) {
         const auto st = watchdog_->status();
@@ -268,16 +255,15 @@ void Daemon::export_watchdog()
     metrics_->set_watchdog(m);
 }
 
-void Daemon::refuse_input(const std::string& source, const std::string& reason)
-{
+void Daemon::refuse_input(const std::string& source, const std::string& reason) {
     metrics_->count_bad_input(source);
     journal_.log(Priority::warning, mid::kBadInput, source + " input refused: " + reason,
                  {{"SOURCE", source}, {"REASON", reason}});
 }
 
-void Daemon::start_probes()
-{
-    auto block = bpf::BlockProbes::make({.events_per_second = config_.block_error_events_per_second});
+void Daemon::start_probes() {
+    auto block =
+        bpf::BlockProbes::make({.events_per_second = config_.block_error_events_per_second});
     if (block) {
         block_ = std::move(*block);
         probes_.insert(probes_.end(), block_->probes().begin(), block_->probes().end());
@@ -296,7 +282,8 @@ void Daemon::start_probes()
         sunrpc_ = std::move(*sunrpc);
         probes_.insert(probes_.end(), sunrpc_->probes().begin(), sunrpc_->probes().end());
     } else {
-        probes_.push_back(bpf::ProbeStatus{"sunrpc_timeouts", "tracepoint/sunrpc/rpc_timeout_status",
+        probes_.push_back(bpf::ProbeStatus{"sunrpc_timeouts",
+                                           "tracepoint/sunrpc/rpc_timeout_status",
                                            bpf::ProbeState::failed, sunrpc.error().message});
     }
     for (const auto& p : probes_) {
@@ -312,8 +299,7 @@ void Daemon::start_probes()
     }
 }
 
-void Daemon::on_block_errors()
-{
+void Daemon::on_block_errors() {
     const auto now = adapters::monotonic_now();
     block_->drain([this, now](const bpf::BlockErrorEvent& ev) {
         // From the kernel's tracepoint to this handler, same clock on both sides.
@@ -329,8 +315,8 @@ void Daemon::on_block_errors()
         }
         log_evidence(Priority::warning, mid::kBlockIoError, message,
                      {{"DEVICE", device},
-                      {"DEVICE_NUMBER", std::to_string(ev.device.major) + ":" +
-                                            std::to_string(ev.device.minor)},
+                      {"DEVICE_NUMBER",
+                       std::to_string(ev.device.major) + ":" + std::to_string(ev.device.minor)},
                       {"OP", bpf::to_string(ev.op)},
                       {"ERROR", error},
                       {"SECTOR", std::to_string(ev.sector)},
@@ -342,8 +328,7 @@ void Daemon::on_block_errors()
     poll();
 }
 
-Daemon::Device& Daemon::device(const std::string& name)
-{
+Daemon::Device& Daemon::device(const std::string& name) {
     auto it = devices_.find(name);
     if (it == devices_.end()) {
         it = devices_
@@ -358,8 +343,7 @@ Daemon::Device& Daemon::device(const std::string& name)
     return it->second;
 }
 
-void Daemon::poll()
-{
+void Daemon::poll() {
     if (sunrpc_) metrics_->set_sunrpc_major_timeouts(sunrpc_->major_timeouts());
     if (net_) {
         const core::TimePoint at(loop_->now());
@@ -402,17 +386,17 @@ void Daemon::poll()
         }
         auto& classes = by_class[name];
         switch (core::classify_block_error(c.error)) {
-        case core::BlockErrorClass::kGone:
-            classes[0] += c.count;
-            break;
-        case core::BlockErrorClass::kNoSpace:
-            classes[1] += c.count;
-            break;
-        case core::BlockErrorClass::kTransient:
-            classes[2] += c.count;
-            break;
-        case core::BlockErrorClass::kOther:
-            break;
+            case core::BlockErrorClass::kGone:
+                classes[0] += c.count;
+                break;
+            case core::BlockErrorClass::kNoSpace:
+                classes[1] += c.count;
+                break;
+            case core::BlockErrorClass::kTransient:
+                classes[2] += c.count;
+                break;
+            case core::BlockErrorClass::kOther:
+                break;
         }
     }
     for (const auto& [name, classes] : by_class) {
@@ -421,11 +405,13 @@ void Daemon::poll()
         sample.no_space_errors = classes[1];
         sample.transient_errors = classes[2];
     }
-    for (const auto& in : block_->inflight()) {
-        auto& sample = samples[device_names_.name(in.device.major, in.device.minor)];
-        sample.in_flight = in.requests;
-        sample.oldest_in_flight = in.oldest_issue < now ? now - in.oldest_issue
-                                                        : std::chrono::nanoseconds(0);
+    for (const auto& st : adapters::read_block_stats()) {
+        // Devices that never saw I/O are not worth a line of status.
+        if (st.completed == 0 && st.in_flight == 0 && !devices_.contains(st.name)) continue;
+        auto& sample = samples[st.name];
+        sample.in_flight = st.in_flight;
+        sample.oldest_in_flight =
+            device(st.name).progress.observe(core::TimePoint(now), st.in_flight, st.completed);
     }
     for (const auto& h : block_->latency()) {
         metrics_->set_block_latency(device_names_.name(h.device.major, h.device.minor), h.slots,
@@ -450,7 +436,7 @@ void Daemon::poll()
     }
 
     static const std::vector<std::string> kStates = {"ok", "degraded", "no-space", "stalled",
-                                                      "failed"};
+                                                     "failed"};
     for (auto& [name, sample] : samples) {
         sample.now = core::TimePoint(now);
         Device& d = device(name);
@@ -458,21 +444,20 @@ void Daemon::poll()
         if (auto tr = d.monitor.observe(sample)) {
             const bool worse = tr->to != core::StorageHealth::kOk;
             log_evidence(worse ? Priority::warning : Priority::notice, mid::kStorageState,
-                         "storage device " + name + " is " + std::string(core::name(tr->to)) + " (was " +
-                             std::string(core::name(tr->from)) + "): " + tr->evidence,
+                         "storage device " + name + " is " + std::string(core::name(tr->to)) +
+                             " (was " + std::string(core::name(tr->from)) + "): " + tr->evidence,
                          {{"DEVICE", name},
                           {"STATE", std::string(core::name(tr->to))},
                           {"PREVIOUS", std::string(core::name(tr->from))},
                           {"EVIDENCE", tr->evidence}});
         }
-        metrics_->set_block_inflight(name, sample.in_flight,
-                                     std::chrono::duration<double>(sample.oldest_in_flight).count());
+        metrics_->set_block_inflight(
+            name, sample.in_flight, std::chrono::duration<double>(sample.oldest_in_flight).count());
         metrics_->set_storage_state(name, std::string(core::name(d.monitor.health())), kStates);
     }
 }
 
-std::string Daemon::status_json() const
-{
+std::string Daemon::status_json() const {
     nlohmann::json probes = nlohmann::json::array();
     for (const auto& p : probes_) {
         probes.push_back({{"name", p.name},
@@ -493,26 +478,26 @@ std::string Daemon::status_json() const
              {"state", std::string(core::name(d.monitor.health()))},
              {"in_flight", d.last.in_flight},
              {"oldest_in_flight_ms",
-              std::chrono::duration_cast<std::chrono::milliseconds>(d.last.oldest_in_flight).count()},
+              std::chrono::duration_cast<std::chrono::milliseconds>(d.last.oldest_in_flight)
+                  .count()},
              {"io_errors", errors.is_null() ? nlohmann::json::array() : errors},
              {"writeback_errors", d.writeback_errors}});
     }
     nlohmann::json interfaces = nlohmann::json::array();
     const auto now = loop_->now();
     for (const auto& l : link_health_.links()) {
-        nlohmann::json j = {{"interface", l.name},
-                            {"ifindex", l.ifindex},
-                            {"state", core::to_string(l.state)},
-                            {"for_seconds", std::chrono::duration<double>(
-                                                now - l.since.time_since_epoch())
-                                                .count()},
-                            {"carrier", l.carrier},
-                            {"operstate", core::to_string(l.operstate)}};
+        nlohmann::json j = {
+            {"interface", l.name},
+            {"ifindex", l.ifindex},
+            {"state", core::to_string(l.state)},
+            {"for_seconds",
+             std::chrono::duration<double>(now - l.since.time_since_epoch()).count()},
+            {"carrier", l.carrier},
+            {"operstate", core::to_string(l.operstate)}};
         if (l.rx_packets) j["rx_packets"] = *l.rx_packets;
         interfaces.push_back(std::move(j));
     }
-    const double uptime =
-        std::chrono::duration<double>(loop_->now() - started_).count();
+    const double uptime = std::chrono::duration<double>(loop_->now() - started_).count();
     return nlohmann::json{{"ok", true},
                           {"status",
                            {{"version", kVersion},
@@ -525,15 +510,14 @@ std::string Daemon::status_json() const
         .dump();
 }
 
-std::string Daemon::explain_json() const
-{
+std::string Daemon::explain_json() const {
     nlohmann::json previous = nullptr;
     if (previous_record_) {
         previous = {{"boot_id", previous_record_->boot_id},
                     {"earlier_boot", previous_record_->boot_id != fence::current_boot_id()},
-                    {"written_at", std::chrono::duration<double>(
-                                       previous_record_->written_at.time_since_epoch())
-                                       .count()},
+                    {"written_at",
+                     std::chrono::duration<double>(previous_record_->written_at.time_since_epoch())
+                         .count()},
                     {"decision", previous_record_->decision},
                     {"evidence", previous_record_->evidence}};
     }
@@ -545,24 +529,22 @@ std::string Daemon::explain_json() const
         .dump();
 }
 
-std::string Daemon::handle_request(const std::string& request)
-{
+std::string Daemon::handle_request(const std::string& request) {
     const auto command = adapters::parse_control_request(request);
     if (!command) {
         refuse_input("control", command.error());
         return adapters::format_control_error(command.error());
     }
     switch (*command) {
-    case adapters::ControlCommand::status:
-        return status_json();
-    case adapters::ControlCommand::explain:
-        return explain_json();
+        case adapters::ControlCommand::status:
+            return status_json();
+        case adapters::ControlCommand::explain:
+            return explain_json();
     }
     return adapters::format_control_error("unhandled command");
 }
 
-int Daemon::run()
-{
+int Daemon::run() {
     poll();
     journal_.log(Priority::notice, mid::kStarted,
                  std::string("vigild ") + kVersion + " started (" +

@@ -13,13 +13,14 @@
 #include "bpf/block_probes.h"
 #include "bpf/net_probes.h"
 #include "bpf/sunrpc_probes.h"
-#include "daemon/adapters/rtnetlink.h"
-#include "daemon/core/link_health.h"
 #include "daemon/adapters/block_devices.h"
+#include "daemon/adapters/block_stats.h"
 #include "daemon/adapters/control_server.h"
 #include "daemon/adapters/event_loop.h"
 #include "daemon/adapters/journal.h"
+#include "daemon/adapters/rtnetlink.h"
 #include "daemon/config/config.h"
+#include "daemon/core/link_health.h"
 #include "daemon/core/storage_monitor.h"
 #include "daemon/ports/error.h"
 #include "exporters/metrics.h"
@@ -31,7 +32,7 @@ namespace vigil {
 inline constexpr const char* kVersion = "0.1.0";
 
 class Daemon {
-public:
+  public:
     [[nodiscard]] static std::expected<std::unique_ptr<Daemon>, Error> make(config::Config config);
     ~Daemon();
     Daemon(const Daemon&) = delete;
@@ -43,7 +44,7 @@ public:
     // Answers one control request (a JSON line); public for tests.
     [[nodiscard]] std::string handle_request(const std::string& request);
 
-private:
+  private:
     explicit Daemon(config::Config config);
     void start_probes();
     void on_block_errors();
@@ -70,6 +71,7 @@ private:
     struct Device {
         explicit Device(core::StorageThresholds t) : monitor(t) {}
         core::StorageMonitor monitor;
+        core::ProgressClock progress;
         core::StorageSample last{};
         std::map<std::string, std::uint64_t> writeback_errors;  // by errno name
     };

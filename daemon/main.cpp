@@ -7,8 +7,7 @@
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     CLI::App app{"vigild: high-availability agent for KVM/libvirt hosts"};
     std::string config_path;
     bool check_only = false;
@@ -27,7 +26,8 @@ int main(int argc, char** argv)
     if (explicit_path || std::filesystem::exists(config_path, ec)) {
         auto loaded = vigil::config::load(config_path);
         if (!loaded) {
-            std::fprintf(stderr, "vigild: bad configuration: %s\n", loaded.error().to_string().c_str());
+            std::fprintf(stderr, "vigild: bad configuration: %s\n",
+                         loaded.error().to_string().c_str());
             return 1;
         }
         config = std::move(*loaded);
@@ -37,7 +37,8 @@ int main(int argc, char** argv)
     }
 
     if (check_only) {
-        std::printf("%s: OK (%s mode)\n", origin.c_str(), config.standalone ? "standalone" : "cluster");
+        std::printf("%s: OK (%s mode)\n", origin.c_str(),
+                    config.standalone ? "standalone" : "cluster");
         return 0;
     }
 

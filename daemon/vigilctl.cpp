@@ -12,8 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string format_duration(double seconds)
-{
+std::string format_duration(double seconds) {
     const auto s = static_cast<long long>(seconds);
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%lldd %02lld:%02lld:%02lld", s / 86400, s / 3600 % 24,
@@ -21,8 +20,7 @@ std::string format_duration(double seconds)
     return buf;
 }
 
-void print_status(const json& st)
-{
+void print_status(const json& st) {
     std::printf("vigild %s, %s mode, up %s\n", st.value("version", "?").c_str(),
                 st.value("mode", "?").c_str(),
                 format_duration(st.value("uptime_seconds", 0.0)).c_str());
@@ -33,7 +31,8 @@ void print_status(const json& st)
         const std::string state = p.value("state", "?");
         std::printf("  %-18s %-12s %s", p.value("name", "?").c_str(), state.c_str(),
                     p.value("hook", "").c_str());
-        if (state != "attached") std::printf("\n  %-18s %-12s why: %s", "", "", p.value("reason", "").c_str());
+        if (state != "attached")
+            std::printf("\n  %-18s %-12s why: %s", "", "", p.value("reason", "").c_str());
         std::printf("\n");
     }
     std::printf("\nblock devices:\n");
@@ -65,8 +64,7 @@ void print_status(const json& st)
     }
 }
 
-void print_explain(const json& ex)
-{
+void print_explain(const json& ex) {
     const auto previous = ex.value("previous_self_fence", json());
     const std::string error = ex.value("flight_record_error", "");
     if (!error.empty()) {
@@ -88,22 +86,22 @@ void print_explain(const json& ex)
 
 }  // namespace
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     CLI::App app{"vigilctl: query and steer the local vigild"};
     std::string socket = "/run/vigil/vigild.sock";
     bool as_json = false;
     app.add_option("-s,--socket", socket, "vigild's control socket");
     auto* status = app.add_subcommand("status", "this host's probes, devices, interfaces, uptime");
     auto* explain = app.add_subcommand("explain", "why the last self-fence happened");
-    for (auto* sub : {status, explain}) sub->add_flag("--json", as_json, "print the daemon's JSON reply");
+    for (auto* sub : {status, explain})
+        sub->add_flag("--json", as_json, "print the daemon's JSON reply");
     app.require_subcommand(1);
     CLI11_PARSE(app, argc, argv);
 
     const auto command = explain->parsed() ? vigil::adapters::ControlCommand::explain
                                            : vigil::adapters::ControlCommand::status;
-    auto reply = vigil::adapters::control_request(socket,
-                                                  vigil::adapters::format_control_request(command));
+    auto reply =
+        vigil::adapters::control_request(socket, vigil::adapters::format_control_request(command));
     if (!reply) {
         std::fprintf(stderr, "vigilctl: %s\n", reply.error().message.c_str());
         return 2;
@@ -114,7 +112,8 @@ int main(int argc, char** argv)
         return 2;
     }
     if (!parsed.value("ok", false)) {
-        std::fprintf(stderr, "vigilctl: vigild: %s\n", parsed.value("error", "unknown error").c_str());
+        std::fprintf(stderr, "vigilctl: vigild: %s\n",
+                     parsed.value("error", "unknown error").c_str());
         return 1;
     }
     const std::string key = vigil::adapters::to_string(command);

@@ -25,8 +25,7 @@ constexpr const char* kWritebackHelp =
     "Writeback errors (page cache to device) by device and errno, counted in the kernel";
 
 // A counter that mirrors an absolute count kept elsewhere (the kernel).
-void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t total)
-{
+void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t total) {
     if (total > seen) {
         counter.Increment(static_cast<double>(total - seen));
         seen = total;
@@ -39,21 +38,17 @@ void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t to
 // should still see every family vigil offers (with its HELP and TYPE) before
 // the first error happens, so the empty ones are added back here.
 class AllFamilies : public prometheus::Collectable {
-public:
+  public:
     explicit AllFamilies(std::shared_ptr<prometheus::Registry> registry)
-        : registry_(std::move(registry))
-    {
-    }
+        : registry_(std::move(registry)) {}
 
-    void declare(std::string name, std::string help, prometheus::MetricType type)
-    {
+    void declare(std::string name, std::string help, prometheus::MetricType type) {
         declared_.push_back(prometheus::MetricFamily{std::move(name), std::move(help), type, {}});
     }
 
     // Histograms whose buckets the kernel counts: set whole, not observed.
     void set_histogram(const std::string& device, const std::array<std::uint64_t, 32>& slots,
-                       std::uint64_t sum_us)
-    {
+                       std::uint64_t sum_us) {
         prometheus::ClientMetric m;
         m.label.push_back({"device", device});
         std::uint64_t cumulative = 0;
@@ -70,13 +65,14 @@ public:
         histograms_[device] = std::move(m);
     }
 
-    std::vector<prometheus::MetricFamily> Collect() const override
-    {
+    std::vector<prometheus::MetricFamily> Collect() const override {
         auto families = registry_->Collect();
         {
             std::lock_guard lock(mutex_);
-            prometheus::MetricFamily latency{"vigil_block_request_duration_seconds", kLatencyHelp,
-                                             prometheus::MetricType::Histogram, {}};
+            prometheus::MetricFamily latency{"vigil_block_request_duration_seconds",
+                                             kLatencyHelp,
+                                             prometheus::MetricType::Histogram,
+                                             {}};
             for (const auto& [device, m] : histograms_) latency.metric.push_back(m);
             families.push_back(std::move(latency));
         }
@@ -88,32 +84,30 @@ public:
         return families;
     }
 
-private:
+  private:
     std::shared_ptr<prometheus::Registry> registry_;
     std::vector<prometheus::MetricFamily> declared_;
     mutable std::mutex mutex_;  // the exposer collects from its own threads
     std::map<std::string, prometheus::ClientMetric> histograms_;
 };
 
-std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOptions& options)
-{
+std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOptions& options) {
     std::unique_ptr<Metrics> self(new Metrics());
     self->registry_ = std::make_shared<prometheus::Registry>();
     auto& reg = *self->registry_;
 
     self->probe_up_ = &prometheus::BuildGauge()
                            .Name("vigil_probe_up")
-                           .Help("1 when the probe's kernel hook is attached, 0 when it is "
-                                 "unavailable on this kernel or failed to attach")
+                           .Help(
+                               "1 when the probe's kernel hook is attached, 0 when it is "
+                               "unavailable on this kernel or failed to attach")
                            .Register(reg);
     self->block_io_errors_ = &prometheus::BuildCounter()
                                   .Name("vigil_block_io_errors_total")
                                   .Help(kBlockErrorsHelp)
                                   .Register(reg);
-    self->bad_input_ = &prometheus::BuildCounter()
-                            .Name("vigil_bad_input_total")
-                            .Help(kBadInputHelp)
-                            .Register(reg);
+    self->bad_input_ =
+        &prometheus::BuildCounter().Name("vigil_bad_input_total").Help(kBadInputHelp).Register(reg);
     self->sunrpc_major_timeouts_ = &prometheus::BuildCounter()
                                         .Name("vigil_sunrpc_major_timeouts_total")
                                         .Help("RPC tasks that ended in a major timeout")
@@ -135,13 +129,15 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                            .Register(reg);
     self->oldest_inflight_ = &prometheus::BuildGauge()
                                   .Name("vigil_block_oldest_inflight_seconds")
-                                  .Help("Age of the oldest block request in flight, per device "
-                                        "(0 when none)")
+                                  .Help(
+                                      "Age of the oldest block request in flight, per device "
+                                      "(0 when none)")
                                   .Register(reg);
     self->storage_state_ = &prometheus::BuildGauge()
                                 .Name("vigil_storage_device_state")
-                                .Help("1 for the device's current state (ok, degraded, "
-                                      "no-space, stalled, failed), 0 for the others")
+                                .Help(
+                                    "1 for the device's current state (ok, degraded, "
+                                    "no-space, stalled, failed), 0 for the others")
                                 .Register(reg);
     self->writeback_errors_ = &prometheus::BuildCounter()
                                    .Name("vigil_writeback_errors_total")
@@ -151,10 +147,11 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
     auto gauge = [&reg](const char* name, const char* help) {
         return &prometheus::BuildGauge().Name(name).Help(help).Register(reg).Add({});
     };
-    self->watchdog_armed_ = gauge("vigil_watchdog_armed", "1 while vigild holds the hardware watchdog armed");
+    self->watchdog_armed_ =
+        gauge("vigil_watchdog_armed", "1 while vigild holds the hardware watchdog armed");
     self->watchdog_timeout_ = gauge("vigil_watchdog_timeout_seconds", "The watchdog's timeout");
-    self->watchdog_last_pet_ = gauge("vigil_watchdog_last_pet_age_seconds",
-                                     "Time since vigild last petted the watchdog");
+    self->watchdog_last_pet_ =
+        gauge("vigil_watchdog_last_pet_age_seconds", "Time since vigild last petted the watchdog");
     self->watchdog_time_left_ = gauge("vigil_watchdog_time_left_seconds",
                                       "Time before the watchdog resets the host, from the driver "
                                       "where it tells, else estimated from the last pet");
@@ -169,8 +166,9 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                                     .Register(reg);
     self->link_state_ = &prometheus::BuildGauge()
                              .Name("vigil_link_state")
-                             .Help("1 for the interface's current state (up, idle: carrier but "
-                                   "nothing received, down), 0 for the others")
+                             .Help(
+                                 "1 for the interface's current state (up, idle: carrier but "
+                                 "nothing received, down), 0 for the others")
                              .Register(reg);
     self->tx_timeouts_ = &prometheus::BuildCounter()
                               .Name("vigil_net_tx_timeouts_total")
@@ -185,10 +183,10 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
         .Set(std::chrono::duration<double>(now).count());
 
     if (options.serve) {
-        const std::string bind = (options.host.find(':') != std::string::npos
-                                      ? "[" + options.host + "]"
-                                      : options.host) +
-                                 ":" + std::to_string(options.port);
+        const std::string bind =
+            (options.host.find(':') != std::string::npos ? "[" + options.host + "]"
+                                                         : options.host) +
+            ":" + std::to_string(options.port);
         try {
             self->exposer_ = std::make_unique<prometheus::Exposer>(bind, 2);
         } catch (const std::exception& e) {
@@ -201,53 +199,45 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
 
 Metrics::~Metrics() = default;
 
-void Metrics::set_probe_up(const std::string& probe, bool up)
-{
+void Metrics::set_probe_up(const std::string& probe, bool up) {
     probe_up_->Add({{"probe", probe}}).Set(up ? 1 : 0);
 }
 
 void Metrics::set_block_io_errors(const std::string& device, const std::string& op,
-                                  const std::string& error, std::uint64_t total)
-{
+                                  const std::string& error, std::uint64_t total) {
     auto& counter = block_io_errors_->Add({{"device", device}, {"op", op}, {"error", error}});
     advance(counter, block_seen_[{device, op, error}], total);
 }
 
-void Metrics::set_sunrpc_major_timeouts(std::uint64_t total)
-{
+void Metrics::set_sunrpc_major_timeouts(std::uint64_t total) {
     advance(*sunrpc_major_timeouts_, sunrpc_seen_, total);
 }
 
 void Metrics::set_block_inflight(const std::string& device, std::uint32_t requests,
-                                 double oldest_seconds)
-{
+                                 double oldest_seconds) {
     inflight_->Add({{"device", device}}).Set(requests);
     oldest_inflight_->Add({{"device", device}}).Set(oldest_seconds);
 }
 
 void Metrics::set_block_latency(const std::string& device,
-                                const std::array<std::uint64_t, 32>& slots, std::uint64_t sum_us)
-{
+                                const std::array<std::uint64_t, 32>& slots, std::uint64_t sum_us) {
     all_->set_histogram(device, slots, sum_us);
 }
 
 void Metrics::set_storage_state(const std::string& device, const std::string& state,
-                                const std::vector<std::string>& all_states)
-{
+                                const std::vector<std::string>& all_states) {
     for (const auto& s : all_states) {
         storage_state_->Add({{"device", device}, {"state", s}}).Set(s == state ? 1 : 0);
     }
 }
 
 void Metrics::set_writeback_errors(const std::string& device, const std::string& error,
-                                   std::uint64_t total)
-{
+                                   std::uint64_t total) {
     auto& counter = writeback_errors_->Add({{"device", device}, {"error", error}});
     advance(counter, writeback_seen_[{device, error}], total);
 }
 
-void Metrics::set_watchdog(const WatchdogMetrics& w)
-{
+void Metrics::set_watchdog(const WatchdogMetrics& w) {
     watchdog_armed_->Set(w.armed ? 1 : 0);
     watchdog_timeout_->Set(w.timeout_seconds);
     watchdog_last_pet_->Set(w.since_last_pet_seconds);
@@ -259,25 +249,21 @@ void Metrics::set_watchdog(const WatchdogMetrics& w)
 }
 
 void Metrics::set_link_state(const std::string& interface, const std::string& state,
-                             const std::vector<std::string>& all_states)
-{
+                             const std::vector<std::string>& all_states) {
     for (const auto& s : all_states) {
         link_state_->Add({{"interface", interface}, {"state", s}}).Set(s == state ? 1 : 0);
     }
 }
 
-void Metrics::set_tx_timeouts(const std::string& interface, std::uint64_t total)
-{
+void Metrics::set_tx_timeouts(const std::string& interface, std::uint64_t total) {
     advance(tx_timeouts_->Add({{"interface", interface}}), tx_timeouts_seen_[interface], total);
 }
 
-void Metrics::count_bad_input(const std::string& source)
-{
+void Metrics::count_bad_input(const std::string& source) {
     bad_input_->Add({{"source", source}}).Increment();
 }
 
-std::string Metrics::render() const
-{
+std::string Metrics::render() const {
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, all_->Collect());
     return out.str();

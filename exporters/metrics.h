@@ -43,7 +43,7 @@ struct WatchdogMetrics {
 };
 
 class Metrics {
-public:
+  public:
     [[nodiscard]] static std::expected<std::unique_ptr<Metrics>, Error> make(
         const MetricsOptions& options);
     ~Metrics();
@@ -55,7 +55,8 @@ public:
     void set_block_io_errors(const std::string& device, const std::string& op,
                              const std::string& error, std::uint64_t total);
     void set_sunrpc_major_timeouts(std::uint64_t total);
-    void set_block_inflight(const std::string& device, std::uint32_t requests, double oldest_seconds);
+    void set_block_inflight(const std::string& device, std::uint32_t requests,
+                            double oldest_seconds);
     // Log2 buckets from the kernel: slots[k] counts requests of [2^k, 2^(k+1)) us.
     void set_block_latency(const std::string& device, const std::array<std::uint64_t, 32>& slots,
                            std::uint64_t sum_us);
@@ -75,7 +76,7 @@ public:
     // The exposition text, as served on /metrics.
     [[nodiscard]] std::string render() const;
 
-private:
+  private:
     Metrics() = default;
     std::shared_ptr<prometheus::Registry> registry_;
     std::shared_ptr<AllFamilies> all_;  // what is served: the registry and kernel histograms

@@ -92,6 +92,7 @@ struct request_queue {
 struct request {
     struct request_queue* q;
     struct gendisk* rq_disk; /* kernels before 5.17; later ones use q->disk */
+    u64 start_time_ns;
 };
 
 struct super_block {

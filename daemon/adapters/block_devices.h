@@ -9,11 +9,11 @@
 namespace vigil::adapters {
 
 class BlockDeviceNames {
-public:
+  public:
     // The kernel's name for major:minor, or "MAJ:MIN" when sysfs has none.
     [[nodiscard]] std::string name(std::uint32_t major, std::uint32_t minor);
 
-private:
+  private:
     std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> cache_;
 };
 

@@ -4,19 +4,17 @@
 
 namespace vigil::adapters {
 
-const char* to_string(ControlCommand command)
-{
+const char* to_string(ControlCommand command) {
     switch (command) {
-    case ControlCommand::status:
-        return "status";
-    case ControlCommand::explain:
-        return "explain";
+        case ControlCommand::status:
+            return "status";
+        case ControlCommand::explain:
+            return "explain";
     }
     return "?";
 }
 
-std::expected<ControlCommand, std::string> parse_control_request(std::string_view line)
-{
+std::expected<ControlCommand, std::string> parse_control_request(std::string_view line) {
     const auto parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) return std::unexpected("request is not valid JSON");
     if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
@@ -31,13 +29,11 @@ std::expected<ControlCommand, std::string> parse_control_request(std::string_vie
                            " (known: status, explain)");
 }
 
-std::string format_control_request(ControlCommand command)
-{
+std::string format_control_request(ControlCommand command) {
     return nlohmann::json{{"command", to_string(command)}}.dump();
 }
 
-std::string format_control_error(std::string_view message)
-{
+std::string format_control_error(std::string_view message) {
     return nlohmann::json{{"ok", false}, {"error", message}}.dump();
 }
 

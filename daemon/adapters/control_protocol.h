@@ -14,7 +14,8 @@ enum class ControlCommand { status, explain };
 [[nodiscard]] const char* to_string(ControlCommand command);
 
 // Checks a request line from the socket; the error says what is wrong with it.
-[[nodiscard]] std::expected<ControlCommand, std::string> parse_control_request(std::string_view line);
+[[nodiscard]] std::expected<ControlCommand, std::string> parse_control_request(
+    std::string_view line);
 [[nodiscard]] std::string format_control_request(ControlCommand command);
 [[nodiscard]] std::string format_control_error(std::string_view message);
 

@@ -20,8 +20,7 @@ namespace {
 
 constexpr int kIoTimeoutMs = 2000;
 
-std::expected<sockaddr_un, Error> address_of(const std::string& path)
-{
+std::expected<sockaddr_un, Error> address_of(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof(addr.sun_path)) {
@@ -32,10 +31,10 @@ std::expected<sockaddr_un, Error> address_of(const std::string& path)
 }
 
 // Reads one line (up to max bytes) within the deadline.
-std::expected<std::string, std::string> read_line(int fd, std::size_t max)
-{
+std::expected<std::string, std::string> read_line(int fd, std::size_t max) {
     std::string data;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kIoTimeoutMs);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kIoTimeoutMs);
     char buf[4096];
     while (data.find('\n') == std::string::npos) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -51,15 +50,15 @@ std::expected<std::string, std::string> read_line(int fd, std::size_t max)
         if (n < 0) return std::unexpected(std::string("read failed: ") + std::strerror(errno));
         if (n == 0) break;
         data.append(buf, static_cast<std::size_t>(n));
-        if (data.size() > max) return std::unexpected("request larger than " + std::to_string(max) + " bytes");
+        if (data.size() > max)
+            return std::unexpected("request larger than " + std::to_string(max) + " bytes");
     }
     const auto nl = data.find('\n');
     if (nl != std::string::npos) data.resize(nl);
     return data;
 }
 
-bool write_all(int fd, const std::string& data)
-{
+bool write_all(int fd, const std::string& data) {
     std::size_t off = 0;
     while (off < data.size()) {
         pollfd pfd{fd, POLLOUT, 0};
@@ -74,9 +73,10 @@ bool write_all(int fd, const std::string& data)
 
 }  // namespace
 
-std::expected<std::unique_ptr<ControlServer>, Error> ControlServer::make(
-    EventLoop& loop, const std::string& path, Handler handler, Refused refused)
-{
+std::expected<std::unique_ptr<ControlServer>, Error> ControlServer::make(EventLoop& loop,
+                                                                         const std::string& path,
+                                                                         Handler handler,
+                                                                         Refused refused) {
     std::unique_ptr<ControlServer> self(new ControlServer());
     self->loop_ = &loop;
     self->path_ = path;
@@ -91,14 +91,16 @@ std::expected<std::unique_ptr<ControlServer>, Error> ControlServer::make(
     if (ec) return std::unexpected(Error{"creating " + dir.string() + ": " + ec.message()});
 
     self->fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (self->fd_ < 0) return std::unexpected(Error::from_errno("creating the control socket", errno));
+    if (self->fd_ < 0)
+        return std::unexpected(Error::from_errno("creating the control socket", errno));
     ::unlink(path.c_str());
     // Root only: the socket is created 0600 and every peer's uid is checked.
     const mode_t old = ::umask(0177);
     const int bound = ::bind(self->fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
     ::umask(old);
     if (bound < 0) return std::unexpected(Error::from_errno("binding " + path, errno));
-    if (::listen(self->fd_, 16) < 0) return std::unexpected(Error::from_errno("listening on " + path, errno));
+    if (::listen(self->fd_, 16) < 0)
+        return std::unexpected(Error::from_errno("listening on " + path, errno));
     ControlServer* raw = self.get();
     if (auto ok = loop.watch_fd(self->fd_, [raw] { raw->accept_one(); }); !ok) {
         return std::unexpected(ok.error());
@@ -109,8 +111,7 @@ std::expected<std::unique_ptr<ControlServer>, Error> ControlServer::make(
     return self;
 }
 
-ControlServer::~ControlServer()
-{
+ControlServer::~ControlServer() {
     for (auto& [fd, c] : connections_) ::close(fd);
     if (fd_ >= 0) {
         ::close(fd_);
@@ -118,8 +119,7 @@ ControlServer::~ControlServer()
     }
 }
 
-void ControlServer::accept_one()
-{
+void ControlServer::accept_one() {
     const int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (conn < 0) return;
     ucred cred{};
@@ -144,8 +144,7 @@ void ControlServer::accept_one()
     connections_[conn] = Connection{conn, *watch, {}, loop_->now()};
 }
 
-void ControlServer::read_some(int fd)
-{
+void ControlServer::read_some(int fd) {
     auto it = connections_.find(fd);
     if (it == connections_.end()) return;
     Connection& c = it->second;
@@ -167,8 +166,7 @@ void ControlServer::read_some(int fd)
     finish(fd, handler_(request));
 }
 
-void ControlServer::finish(int fd, const std::string& reply)
-{
+void ControlServer::finish(int fd, const std::string& reply) {
     auto it = connections_.find(fd);
     if (it == connections_.end()) return;
     // Replies are small; a client too slow to take one within the timeout is dropped.
@@ -180,8 +178,7 @@ void ControlServer::finish(int fd, const std::string& reply)
     connections_.erase(it);
 }
 
-void ControlServer::expire_idle()
-{
+void ControlServer::expire_idle() {
     const auto now = loop_->now();
     std::vector<int> stale;
     for (const auto& [fd, c] : connections_) {
@@ -193,8 +190,8 @@ void ControlServer::expire_idle()
     }
 }
 
-std::expected<std::string, Error> control_request(const std::string& path, const std::string& request)
-{
+std::expected<std::string, Error> control_request(const std::string& path,
+                                                  const std::string& request) {
     const auto addr = address_of(path);
     if (!addr) return std::unexpected(addr.error());
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <expected>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -17,7 +17,7 @@
 namespace vigil::adapters {
 
 class ControlServer {
-public:
+  public:
     // Gets the request line, returns the reply (without the newline).
     using Handler = std::function<std::string(const std::string& request)>;
     // Called with a reason for every refused connection or request.
@@ -33,7 +33,7 @@ public:
     static constexpr std::size_t kMaxConnections = 32;
     static constexpr std::chrono::seconds kRequestTimeout{2};
 
-private:
+  private:
     struct Connection {
         int fd = -1;
         EventLoop::WatchId watch = 0;

@@ -12,24 +12,21 @@ struct EventLoop::Handler {
     std::uint64_t interval_usec = 0;
     sd_event_source* source = nullptr;
 
-    ~Handler()
-    {
+    ~Handler() {
         if (source != nullptr) sd_event_source_disable_unref(source);
     }
 };
 
 namespace {
 
-int on_io(sd_event_source*, int, std::uint32_t, void* userdata)
-{
+int on_io(sd_event_source*, int, std::uint32_t, void* userdata) {
     static_cast<EventLoop::Callback*>(userdata)->operator()();
     return 0;
 }
 
 }  // namespace
 
-std::expected<std::unique_ptr<EventLoop>, Error> EventLoop::make()
-{
+std::expected<std::unique_ptr<EventLoop>, Error> EventLoop::make() {
     std::unique_ptr<EventLoop> self(new EventLoop());
     if (int r = sd_event_new(&self->event_); r < 0) {
         return std::unexpected(Error::from_errno("creating the event loop", r));
@@ -37,15 +34,13 @@ std::expected<std::unique_ptr<EventLoop>, Error> EventLoop::make()
     return self;
 }
 
-EventLoop::~EventLoop()
-{
+EventLoop::~EventLoop() {
     handlers_.clear();
     retired_.clear();
     if (event_ != nullptr) sd_event_unref(event_);
 }
 
-std::expected<EventLoop::WatchId, Error> EventLoop::watch_fd(int fd, Callback on_readable)
-{
+std::expected<EventLoop::WatchId, Error> EventLoop::watch_fd(int fd, Callback on_readable) {
     auto handler = std::make_unique<Handler>();
     handler->callback = std::move(on_readable);
     if (int r = sd_event_add_io(event_, &handler->source, fd, EPOLLIN, on_io, &handler->callback);
@@ -57,8 +52,7 @@ std::expected<EventLoop::WatchId, Error> EventLoop::watch_fd(int fd, Callback on
     return id;
 }
 
-void EventLoop::unwatch(WatchId id)
-{
+void EventLoop::unwatch(WatchId id) {
     const auto it = handlers_.find(id);
     if (it == handlers_.end()) return;
     sd_event_source_set_enabled(it->second->source, SD_EVENT_OFF);
@@ -78,13 +72,9 @@ void EventLoop::unwatch(WatchId id)
     }
 }
 
-void EventLoop::free_retired()
-{
-    retired_.clear();
-}
+void EventLoop::free_retired() { retired_.clear(); }
 
-std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, Callback on_tick)
-{
+std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, Callback on_tick) {
     auto handler = std::make_unique<Handler>();
     handler->callback = std::move(on_tick);
     handler->interval_usec = static_cast<std::uint64_t>(
@@ -108,8 +98,7 @@ std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, 
     return {};
 }
 
-std::expected<void, Error> EventLoop::stop_on_signals()
-{
+std::expected<void, Error> EventLoop::stop_on_signals() {
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -126,34 +115,27 @@ std::expected<void, Error> EventLoop::stop_on_signals()
     return {};
 }
 
-std::expected<void, Error> EventLoop::enable_systemd_watchdog()
-{
+std::expected<void, Error> EventLoop::enable_systemd_watchdog() {
     if (int r = sd_event_set_watchdog(event_, 1); r < 0) {
         return std::unexpected(Error::from_errno("enabling the systemd watchdog", r));
     }
     return {};
 }
 
-int EventLoop::run()
-{
+int EventLoop::run() {
     const int r = sd_event_loop(event_);
     return r < 0 ? 1 : r;
 }
 
-void EventLoop::exit(int code)
-{
-    sd_event_exit(event_, code);
-}
+void EventLoop::exit(int code) { sd_event_exit(event_, code); }
 
-std::chrono::nanoseconds EventLoop::now() const
-{
+std::chrono::nanoseconds EventLoop::now() const {
     std::uint64_t usec = 0;
     if (sd_event_now(event_, CLOCK_MONOTONIC, &usec) < 0) return monotonic_now();
     return std::chrono::microseconds(usec);
 }
 
-std::chrono::nanoseconds monotonic_now()
-{
+std::chrono::nanoseconds monotonic_now() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);

@@ -19,7 +19,7 @@ struct sd_event_source;
 namespace vigil::adapters {
 
 class EventLoop {
-public:
+  public:
     using Callback = std::function<void()>;
 
     [[nodiscard]] static std::expected<std::unique_ptr<EventLoop>, Error> make();
@@ -48,7 +48,7 @@ public:
     // iteration's callbacks.
     [[nodiscard]] std::chrono::nanoseconds now() const;
 
-private:
+  private:
     EventLoop() = default;
     struct Handler;
     sd_event* event_ = nullptr;

@@ -11,13 +11,10 @@ namespace vigil::adapters {
 Journal::Journal(Priority threshold)
     : threshold_(threshold),
       // systemd sets JOURNAL_STREAM when stderr already goes to the journal.
-      to_journald_(std::getenv("JOURNAL_STREAM") != nullptr)
-{
-}
+      to_journald_(std::getenv("JOURNAL_STREAM") != nullptr) {}
 
 void Journal::log(Priority priority, std::string_view id, const std::string& message,
-                  const Fields& fields) const
-{
+                  const Fields& fields) const {
     if (static_cast<int>(priority) > static_cast<int>(threshold_)) return;
     if (to_journald_) {
         std::vector<std::string> items;

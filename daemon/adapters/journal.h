@@ -29,12 +29,12 @@ inline constexpr std::string_view kFlightRecord = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 class Journal {
-public:
+  public:
     explicit Journal(Priority threshold);
     void log(Priority priority, std::string_view id, const std::string& message,
              const Fields& fields = {}) const;
 
-private:
+  private:
     Priority threshold_;
     bool to_journald_;
 };

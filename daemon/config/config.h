@@ -70,7 +70,8 @@ struct ConfigError {
 inline constexpr std::string_view kDefaultConfigPath = "/etc/vigil/vigil.toml";
 
 // Parses TOML text; `file` names it in errors.
-[[nodiscard]] std::expected<Config, ConfigError> parse(std::string_view text, std::string_view file);
+[[nodiscard]] std::expected<Config, ConfigError> parse(std::string_view text,
+                                                       std::string_view file);
 
 // Reads and parses a file. A missing file is an error here: whether that means
 // "standalone" is the caller's choice (only for the default path).

@@ -6,77 +6,84 @@ namespace vigil::core {
 namespace {
 
 // Worse states rank higher.
-int severity(StorageHealth h)
-{
+int severity(StorageHealth h) {
     switch (h) {
-    case StorageHealth::kOk:
-        return 0;
-    case StorageHealth::kDegraded:
-        return 1;
-    case StorageHealth::kNoSpace:
-        return 2;
-    case StorageHealth::kStalled:
-        return 3;
-    case StorageHealth::kFailed:
-        return 4;
+        case StorageHealth::kOk:
+            return 0;
+        case StorageHealth::kDegraded:
+            return 1;
+        case StorageHealth::kNoSpace:
+            return 2;
+        case StorageHealth::kStalled:
+            return 3;
+        case StorageHealth::kFailed:
+            return 4;
     }
     return 0;
 }
 
-std::string millis(Duration d)
-{
+std::string millis(Duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
-bool within(const std::optional<TimePoint>& when, TimePoint now, Duration window)
-{
+bool within(const std::optional<TimePoint>& when, TimePoint now, Duration window) {
     return when.has_value() && now - *when < window;
 }
 
 }  // namespace
 
-BlockErrorClass classify_block_error(int error)
-{
+BlockErrorClass classify_block_error(int error) {
     switch (error) {
-    case EIO:        // BLK_STS_IOERR
-    case ENODATA:    // BLK_STS_MEDIUM
-    case EREMOTEIO:  // BLK_STS_TARGET
-    case EBADE:      // BLK_STS_NEXUS, reservation conflict
-    case ENODEV:     // BLK_STS_OFFLINE
-    case EILSEQ:     // BLK_STS_PROTECTION
-    case ENXIO:
-        return BlockErrorClass::kGone;
-    case ENOSPC:  // BLK_STS_NOSPC
-        return BlockErrorClass::kNoSpace;
-    case ETIMEDOUT:  // BLK_STS_TIMEOUT
-    case ENOLINK:    // BLK_STS_TRANSPORT
-    case ENOMEM:     // BLK_STS_RESOURCE
-    case EBUSY:      // BLK_STS_DEV_RESOURCE
-    case EAGAIN:     // BLK_STS_AGAIN
-    case ETIME:      // BLK_STS_DURATION_LIMIT
-        return BlockErrorClass::kTransient;
-    default:
-        return BlockErrorClass::kOther;
+        case EIO:        // BLK_STS_IOERR
+        case ENODATA:    // BLK_STS_MEDIUM
+        case EREMOTEIO:  // BLK_STS_TARGET
+        case EBADE:      // BLK_STS_NEXUS, reservation conflict
+        case ENODEV:     // BLK_STS_OFFLINE
+        case EILSEQ:     // BLK_STS_PROTECTION
+        case ENXIO:
+            return BlockErrorClass::kGone;
+        case ENOSPC:  // BLK_STS_NOSPC
+            return BlockErrorClass::kNoSpace;
+        case ETIMEDOUT:  // BLK_STS_TIMEOUT
+        case ENOLINK:    // BLK_STS_TRANSPORT
+        case ENOMEM:     // BLK_STS_RESOURCE
+        case EBUSY:      // BLK_STS_DEV_RESOURCE
+        case EAGAIN:     // BLK_STS_AGAIN
+        case ETIME:      // BLK_STS_DURATION_LIMIT
+            return BlockErrorClass::kTransient;
+        default:
+            return BlockErrorClass::kOther;
     }
 }
 
-const char* to_string(BlockErrorClass cls)
-{
+const char* to_string(BlockErrorClass cls) {
     switch (cls) {
-    case BlockErrorClass::kGone:
-        return "gone";
-    case BlockErrorClass::kNoSpace:
-        return "no_space";
-    case BlockErrorClass::kTransient:
-        return "transient";
-    case BlockErrorClass::kOther:
-        return "other";
+        case BlockErrorClass::kGone:
+            return "gone";
+        case BlockErrorClass::kNoSpace:
+            return "no_space";
+        case BlockErrorClass::kTransient:
+            return "transient";
+        case BlockErrorClass::kOther:
+            return "other";
     }
     return "?";
 }
 
-StorageMonitor::Target StorageMonitor::target(const StorageSample& s) const
-{
+Duration ProgressClock::observe(TimePoint now, std::uint32_t in_flight, std::uint64_t completed) {
+    const bool progressed = completed_.has_value() && completed != *completed_;
+    completed_ = completed;
+    if (in_flight == 0) {
+        waiting_since_.reset();
+        return Duration::zero();
+    }
+    // Requests seen waiting for the first time, or the device completed some
+    // since the last sample: the wait without progress starts now at the latest.
+    if (!waiting_since_ || progressed) waiting_since_ = now;
+    return now - *waiting_since_;
+}
+
+StorageMonitor::Target StorageMonitor::target(const StorageSample& s) const {
     if (within(last_gone_, s.now, thresholds_.error_window)) {
         return {StorageHealth::kFailed, "device errors (I/O error, medium, target or offline) " +
                                             std::string("within the last ") +
@@ -88,8 +95,8 @@ StorageMonitor::Target StorageMonitor::target(const StorageSample& s) const
                                              millis(s.oldest_in_flight)};
     }
     if (within(last_no_space_, s.now, thresholds_.error_window)) {
-        return {StorageHealth::kNoSpace, "writes failed with ENOSPC within the last " +
-                                             millis(thresholds_.error_window)};
+        return {StorageHealth::kNoSpace,
+                "writes failed with ENOSPC within the last " + millis(thresholds_.error_window)};
     }
     if (s.in_flight > 0 && s.oldest_in_flight >= thresholds_.slow) {
         return {StorageHealth::kDegraded, "oldest of " + std::to_string(s.in_flight) +
@@ -100,12 +107,12 @@ StorageMonitor::Target StorageMonitor::target(const StorageSample& s) const
         return {StorageHealth::kDegraded, "transient errors (timeout, transport) within the last " +
                                               millis(thresholds_.error_window)};
     }
-    return {StorageHealth::kOk, std::to_string(s.in_flight) + " requests in flight, the oldest for " +
+    return {StorageHealth::kOk, std::to_string(s.in_flight) +
+                                    " requests in flight, the oldest for " +
                                     millis(s.oldest_in_flight) + "; no recent errors"};
 }
 
-std::optional<StorageTransition> StorageMonitor::observe(const StorageSample& s)
-{
+std::optional<StorageTransition> StorageMonitor::observe(const StorageSample& s) {
     // Counters only grow, from zero when vigild attached its probes.
     const StorageSample before = last_.value_or(StorageSample{});
     if (s.gone_errors > before.gone_errors) last_gone_ = s.now;

@@ -27,10 +27,10 @@ enum class BlockErrorClass : std::uint8_t {
 [[nodiscard]] const char* to_string(BlockErrorClass cls);
 
 struct StorageThresholds {
-    Duration slow = std::chrono::seconds(1);    // oldest request older: degraded
-    Duration stall = std::chrono::seconds(5);   // oldest request older: stalled
+    Duration slow = std::chrono::seconds(1);          // oldest request older: degraded
+    Duration stall = std::chrono::seconds(5);         // oldest request older: stalled
     Duration error_window = std::chrono::seconds(5);  // errors count for this long
-    Duration hold = std::chrono::seconds(1);    // better evidence must hold this long
+    Duration hold = std::chrono::seconds(1);          // better evidence must hold this long
 };
 
 // One scan of the device, with cumulative error counts by class.
@@ -49,15 +49,30 @@ struct StorageTransition {
     std::string evidence;  // why, for the log and `vigilctl explain`
 };
 
+// How long a device has gone without progress while requests wait, from the
+// kernel's per-device counters sampled at each poll: the time since it last
+// completed a request or since requests began to wait, whichever is later.
+// It needs no per-request bookkeeping; it reads a device that completes
+// nothing as stalled however many requests wait, but one stuck request among
+// others that complete shows only as latency, not here.
+class ProgressClock {
+  public:
+    [[nodiscard]] Duration observe(TimePoint now, std::uint32_t in_flight, std::uint64_t completed);
+
+  private:
+    std::optional<TimePoint> waiting_since_;
+    std::optional<std::uint64_t> completed_;
+};
+
 class StorageMonitor {
-public:
+  public:
     explicit StorageMonitor(StorageThresholds thresholds) : thresholds_(thresholds) {}
 
     // Feeds one sample; returns the transition when the state changes.
     [[nodiscard]] std::optional<StorageTransition> observe(const StorageSample& sample);
     [[nodiscard]] StorageHealth health() const { return health_; }
 
-private:
+  private:
     struct Target {
         StorageHealth health;
         std::string evidence;

@@ -15,8 +15,7 @@ struct Error {
     static Error from_errno(std::string what, int err);
 };
 
-inline Error Error::from_errno(std::string what, int err)
-{
+inline Error Error::from_errno(std::string what, int err) {
     if (err < 0) err = -err;
     char buf[128];
     // GNU strerror_r may return a static string instead of filling buf.

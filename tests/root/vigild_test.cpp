@@ -28,8 +28,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-std::uint16_t free_port()
-{
+std::uint16_t free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -48,8 +47,7 @@ struct Sample {
     double value = 0;
 };
 
-std::vector<Sample> parse_metrics(const std::string& text)
-{
+std::vector<Sample> parse_metrics(const std::string& text) {
     std::vector<Sample> out;
     std::istringstream in(text);
     std::string line;
@@ -80,10 +78,9 @@ std::vector<Sample> parse_metrics(const std::string& text)
 }
 
 class Vigild {
-public:
+  public:
     static std::expected<std::unique_ptr<Vigild>, std::string> start(
-        const std::string& extra_config, std::vector<std::string> prefix = {})
-    {
+        const std::string& extra_config, std::vector<std::string> prefix = {}) {
         auto self = std::unique_ptr<Vigild>(new Vigild());
         auto dir = TempDir::make("vigild");
         if (!dir) return std::unexpected(dir.error());
@@ -102,27 +99,27 @@ public:
         addr.sun_family = AF_UNIX;
         std::strncpy(addr.sun_path, notify.c_str(), sizeof(addr.sun_path) - 1);
         if (::bind(self->notify_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-            return std::unexpected("binding the notify socket: " + std::string(std::strerror(errno)));
+            return std::unexpected("binding the notify socket: " +
+                                   std::string(std::strerror(errno)));
         }
         std::vector<std::string> argv = std::move(prefix);
         argv.insert(argv.end(), {VIGILD_BINARY, "--config", config.string()});
-        auto proc = Subprocess::spawn(argv,
-                                      SpawnOptions{.env = {"NOTIFY_SOCKET=" + notify.string()},
-                                                   .stderr_path = self->dir_->path() / "vigild.log"});
+        auto proc =
+            Subprocess::spawn(argv, SpawnOptions{.env = {"NOTIFY_SOCKET=" + notify.string()},
+                                                 .stderr_path = self->dir_->path() / "vigild.log"});
         if (!proc) return std::unexpected(proc.error());
         self->proc_.emplace(std::move(*proc));
-        if (!self->wait_ready(10s)) return std::unexpected("vigild sent no READY=1:\n" + self->log());
+        if (!self->wait_ready(10s))
+            return std::unexpected("vigild sent no READY=1:\n" + self->log());
         return self;
     }
 
-    ~Vigild()
-    {
+    ~Vigild() {
         if (proc_) proc_->terminate();
         if (notify_fd_ >= 0) ::close(notify_fd_);
     }
 
-    bool wait_ready(std::chrono::milliseconds timeout)
-    {
+    bool wait_ready(std::chrono::milliseconds timeout) {
         const auto deadline = Clock::now() + timeout;
         char buf[4096];
         while (Clock::now() < deadline) {
@@ -139,21 +136,18 @@ public:
         return false;
     }
 
-    std::vector<Sample> metrics() const
-    {
+    std::vector<Sample> metrics() const {
         auto r = http_get("127.0.0.1", port_, "/metrics", 2s);
         return r && r->status == 200 ? parse_metrics(r->body) : std::vector<Sample>{};
     }
 
-    std::string metrics_text() const
-    {
+    std::string metrics_text() const {
         auto r = http_get("127.0.0.1", port_, "/metrics", 2s);
         return r ? r->body : r.error();
     }
 
     std::optional<double> metric(const std::string& name,
-                                 const std::map<std::string, std::string>& labels) const
-    {
+                                 const std::map<std::string, std::string>& labels) const {
         for (const auto& s : metrics()) {
             if (s.name != name) continue;
             bool match = true;
@@ -166,31 +160,27 @@ public:
         return std::nullopt;
     }
 
-    RunResult vigilctl(std::vector<std::string> args) const
-    {
+    RunResult vigilctl(std::vector<std::string> args) const {
         std::vector<std::string> argv = {VIGILCTL_BINARY, "--socket", socket_};
         argv.insert(argv.end(), args.begin(), args.end());
         return run(argv, 5s);
     }
 
-    json status() const
-    {
+    json status() const {
         auto r = vigilctl({"status", "--json"});
         if (!r.ok()) return json{};
         auto j = json::parse(r.out, nullptr, false);
         return j.is_discarded() ? json{} : j;
     }
 
-    json device_status(const std::string& name) const
-    {
+    json device_status(const std::string& name) const {
         for (const auto& d : status().value("block_devices", json::array())) {
             if (d.value("device", "") == name) return d;
         }
         return json{};
     }
 
-    std::string log() const
-    {
+    std::string log() const {
         std::ifstream in(dir_->path() / "vigild.log");
         std::stringstream s;
         s << in.rdbuf();
@@ -200,7 +190,7 @@ public:
     Subprocess& process() { return *proc_; }
     const std::string& socket() const { return socket_; }
 
-private:
+  private:
     Vigild() = default;
     std::optional<TempDir> dir_;
     std::optional<Subprocess> proc_;
@@ -211,9 +201,8 @@ private:
 
 // A loop device over a faultfs file, and vigild watching.
 class VigildBlockTest : public RootTest {
-protected:
-    void SetUp() override
-    {
+  protected:
+    void SetUp() override {
         RootTest::SetUp();
         if (HasFatalFailure()) return;
         auto fs = FaultFs::make({.backing_mib = 16});
@@ -229,8 +218,7 @@ protected:
         vigild_ = std::move(*d);
     }
 
-    void TearDown() override
-    {
+    void TearDown() override {
         if (fs_) (void)fs_->set_mode("ok");
         vigild_.reset();
         loop_.reset();
@@ -238,8 +226,7 @@ protected:
     }
 
     // One 4 KiB O_DIRECT read or write of the loop device; 0 or the errno.
-    int direct_io(bool write, off_t offset = 0) const
-    {
+    int direct_io(bool write, off_t offset = 0) const {
         const int fd = ::open(loop_->path().c_str(), (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
         if (fd < 0) return errno;
         void* buf = nullptr;
@@ -257,8 +244,7 @@ protected:
     std::unique_ptr<Vigild> vigild_;
 };
 
-TEST_F(VigildBlockTest, RealEioShowsInMetricsAndStatusWithinOneSecond)
-{
+TEST_F(VigildBlockTest, RealEioShowsInMetricsAndStatusWithinOneSecond) {
     ASSERT_EQ(direct_io(false), 0) << "the device reads fine before the fault";
     ASSERT_TRUE(fs_->set_mode("eio"));
     const auto start = Clock::now();
@@ -266,8 +252,8 @@ TEST_F(VigildBlockTest, RealEioShowsInMetricsAndStatusWithinOneSecond)
     const std::map<std::string, std::string> labels = {
         {"device", loop_->name()}, {"op", "read"}, {"error", "EIO"}};
     const bool seen = wait_until(
-        [&] { return vigild_->metric("vigil_block_io_errors_total", labels).value_or(0) >= 1; },
-        2s, 5ms);
+        [&] { return vigild_->metric("vigil_block_io_errors_total", labels).value_or(0) >= 1; }, 2s,
+        5ms);
     const auto elapsed = Clock::now() - start;
     ASSERT_TRUE(seen) << vigild_->metrics_text() << vigild_->log();
     EXPECT_LT(elapsed, 1s) << "took "
@@ -281,8 +267,8 @@ TEST_F(VigildBlockTest, RealEioShowsInMetricsAndStatusWithinOneSecond)
         if (e["op"] == "read" && e["error"] == "EIO" && e["count"].get<int>() >= 1) found = true;
     }
     EXPECT_TRUE(found) << dev.dump(2);
-    EXPECT_TRUE(wait_until([&] { return vigild_->device_status(loop_->name())["state"] == "failed"; },
-                           1s))
+    EXPECT_TRUE(
+        wait_until([&] { return vigild_->device_status(loop_->name())["state"] == "failed"; }, 1s))
         << "EIO says the device failed: " << vigild_->device_status(loop_->name()).dump(2);
 
     // The human output names the device and the error too.
@@ -294,14 +280,14 @@ TEST_F(VigildBlockTest, RealEioShowsInMetricsAndStatusWithinOneSecond)
     EXPECT_NE(vigild_->log().find("DEVICE=" + loop_->name()), std::string::npos) << vigild_->log();
 }
 
-TEST_F(VigildBlockTest, EnospcIsItsOwnClass)
-{
+TEST_F(VigildBlockTest, EnospcIsItsOwnClass) {
     ASSERT_TRUE(fs_->set_mode("enospc"));
     ASSERT_EQ(direct_io(true), ENOSPC);
     const std::map<std::string, std::string> labels = {
         {"device", loop_->name()}, {"op", "write"}, {"error", "ENOSPC"}};
     ASSERT_TRUE(wait_until(
-        [&] { return vigild_->metric("vigil_block_io_errors_total", labels).value_or(0) >= 1; }, 2s))
+        [&] { return vigild_->metric("vigil_block_io_errors_total", labels).value_or(0) >= 1; },
+        2s))
         << vigild_->metrics_text();
     EXPECT_TRUE(wait_until(
         [&] { return vigild_->device_status(loop_->name())["state"] == "no-space"; }, 1s))
@@ -315,8 +301,7 @@ TEST_F(VigildBlockTest, EnospcIsItsOwnClass)
               0.0);
 }
 
-TEST_F(VigildBlockTest, StalledDeviceIsReportedAndRecovers)
-{
+TEST_F(VigildBlockTest, StalledDeviceIsReportedAndRecovers) {
     ASSERT_TRUE(fs_->set_mode("stall"));
     const auto start = Clock::now();
     auto reader = Subprocess::spawn({"dd", "if=" + loop_->path().string(), "of=/dev/null",
@@ -329,7 +314,8 @@ TEST_F(VigildBlockTest, StalledDeviceIsReportedAndRecovers)
         [&] { return vigild_->device_status(loop_->name())["state"] == "stalled"; }, 3s, 20ms);
     const auto elapsed = Clock::now() - start;
     ASSERT_TRUE(stalled) << vigild_->device_status(loop_->name()).dump(2) << vigild_->log();
-    EXPECT_LT(elapsed, 1500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    EXPECT_LT(elapsed, 1500ms)
+        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
     const json dev = vigild_->device_status(loop_->name());
     EXPECT_GE(dev["in_flight"].get<int>(), 1) << dev.dump(2);
     EXPECT_GE(dev["oldest_in_flight_ms"].get<int>(), 1000) << dev.dump(2);
@@ -341,19 +327,18 @@ TEST_F(VigildBlockTest, StalledDeviceIsReportedAndRecovers)
     const auto status = reader->wait_for(5s);
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(status->ok()) << status->describe();
-    EXPECT_TRUE(wait_until([&] { return vigild_->device_status(loop_->name())["state"] == "ok"; },
-                           2s))
+    EXPECT_TRUE(
+        wait_until([&] { return vigild_->device_status(loop_->name())["state"] == "ok"; }, 2s))
         << vigild_->device_status(loop_->name()).dump(2);
     EXPECT_EQ(vigild_->device_status(loop_->name())["in_flight"], 0);
     // Completed requests land in the latency histogram.
-    EXPECT_GE(vigild_->metric("vigil_block_request_duration_seconds_count",
-                              {{"device", loop_->name()}})
-                  .value_or(0),
-              1.0);
+    EXPECT_GE(
+        vigild_->metric("vigil_block_request_duration_seconds_count", {{"device", loop_->name()}})
+            .value_or(0),
+        1.0);
 }
 
-TEST_F(VigildBlockTest, BufferedWritesToAFailingDeviceGiveAWritebackSummary)
-{
+TEST_F(VigildBlockTest, BufferedWritesToAFailingDeviceGiveAWritebackSummary) {
     ASSERT_TRUE(fs_->set_mode("eio write"));
     const int fd = ::open(loop_->path().c_str(), O_WRONLY);
     ASSERT_GE(fd, 0);
@@ -364,8 +349,9 @@ TEST_F(VigildBlockTest, BufferedWritesToAFailingDeviceGiveAWritebackSummary)
     ::close(fd);
     ASSERT_TRUE(wait_until(
         [&] {
-            return vigild_->metric("vigil_writeback_errors_total",
-                                   {{"device", loop_->name()}, {"error", "EIO"}})
+            return vigild_
+                       ->metric("vigil_writeback_errors_total",
+                                {{"device", loop_->name()}, {"error", "EIO"}})
                        .value_or(0) >= 1;
         },
         2s))
@@ -376,8 +362,7 @@ TEST_F(VigildBlockTest, BufferedWritesToAFailingDeviceGiveAWritebackSummary)
 
 class VigildTest : public RootTest {};
 
-TEST_F(VigildTest, MissingHookIsUnavailableWhileTheRestWorks)
-{
+TEST_F(VigildTest, MissingHookIsUnavailableWhileTheRestWorks) {
     auto d = Vigild::start("");
     ASSERT_TRUE(d.has_value()) << d.error();
     const bool sunrpc_present =
@@ -405,8 +390,7 @@ TEST_F(VigildTest, MissingHookIsUnavailableWhileTheRestWorks)
     EXPECT_NE(text.find("# TYPE vigil_probe_up gauge"), std::string::npos) << text;
 }
 
-TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted)
-{
+TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted) {
     auto d = Vigild::start("");
     ASSERT_TRUE(d.has_value()) << d.error();
     auto send = [&](const std::string& bytes) {
@@ -423,7 +407,8 @@ TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted)
         std::string reply;
         char buf[4096];
         ssize_t n;
-        while ((n = ::read(fd, buf, sizeof(buf))) > 0) reply.append(buf, static_cast<std::size_t>(n));
+        while ((n = ::read(fd, buf, sizeof(buf))) > 0)
+            reply.append(buf, static_cast<std::size_t>(n));
         ::close(fd);
         return reply;
     };
@@ -439,8 +424,7 @@ TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted)
 
 // vigild in a host of its own (a network namespace) sees its interfaces:
 // a cable pull makes the link down, carrier without traffic makes it idle.
-TEST_F(VigildTest, LinkDownAndIdleReachStatus)
-{
+TEST_F(VigildTest, LinkDownAndIdleReachStatus) {
     auto ns = NetNs::make("vgl");
     ASSERT_TRUE(ns.has_value()) << ns.error();
     const std::string outside = unique_name("vgo", 15);
@@ -463,12 +447,13 @@ TEST_F(VigildTest, LinkDownAndIdleReachStatus)
     ASSERT_TRUE(wait_until([&] { return link_state() == "down"; }, 2s)) << link_state();
     const auto elapsed = Clock::now() - start;
     // down_hold 0: the next poll (250 ms) at the latest, plus the status round trip.
-    EXPECT_LT(elapsed, 600ms) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-    EXPECT_NE((*d)->log().find("interface " + inside + " is down"), std::string::npos) << (*d)->log();
+    EXPECT_LT(elapsed, 600ms)
+        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+    EXPECT_NE((*d)->log().find("interface " + inside + " is down"), std::string::npos)
+        << (*d)->log();
 }
 
-TEST_F(VigildTest, PreviousSelfFenceIsReportedAndExplained)
-{
+TEST_F(VigildTest, PreviousSelfFenceIsReportedAndExplained) {
     auto dir = TempDir::make("flight");
     ASSERT_TRUE(dir.has_value()) << dir.error();
     const auto path = *dir / "flight-record";
@@ -481,10 +466,12 @@ TEST_F(VigildTest, PreviousSelfFenceIsReportedAndExplained)
 
     auto d = Vigild::start("[fence]\nflight_record = \"" + path.string() + "\"\n");
     ASSERT_TRUE(d.has_value()) << d.error();
-    EXPECT_NE((*d)->log().find("storage lost with I/O in flight"), std::string::npos) << (*d)->log();
+    EXPECT_NE((*d)->log().find("storage lost with I/O in flight"), std::string::npos)
+        << (*d)->log();
     const auto text = (*d)->vigilctl({"explain"});
     ASSERT_TRUE(text.ok()) << text.describe();
-    EXPECT_NE(text.out.find("self-fence: reboot, storage lost with I/O in flight"), std::string::npos)
+    EXPECT_NE(text.out.find("self-fence: reboot, storage lost with I/O in flight"),
+              std::string::npos)
         << text.out;
     EXPECT_LT(text.out.find("sdb is failed"), text.out.find("lost quorum")) << "oldest first";
     const auto js = (*d)->vigilctl({"explain", "--json"});
@@ -494,8 +481,7 @@ TEST_F(VigildTest, PreviousSelfFenceIsReportedAndExplained)
     EXPECT_EQ(j["previous_self_fence"]["evidence"].size(), 2U) << js.out;
 }
 
-TEST_F(VigildTest, DamagedFlightRecordIsReportedNotFatal)
-{
+TEST_F(VigildTest, DamagedFlightRecordIsReportedNotFatal) {
     auto dir = TempDir::make("flight");
     ASSERT_TRUE(dir.has_value()) << dir.error();
     const auto path = *dir / "flight-record";
@@ -508,8 +494,7 @@ TEST_F(VigildTest, DamagedFlightRecordIsReportedNotFatal)
     EXPECT_TRUE((*d)->vigilctl({"status"}).ok());
 }
 
-TEST_F(VigildTest, StopsCleanlyOnSigterm)
-{
+TEST_F(VigildTest, StopsCleanlyOnSigterm) {
     auto d = Vigild::start("");
     ASSERT_TRUE(d.has_value()) << d.error();
     (*d)->process().send_signal(SIGTERM);

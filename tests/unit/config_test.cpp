@@ -8,15 +8,13 @@
 namespace vigil::config {
 namespace {
 
-ConfigError parse_error(std::string_view text)
-{
+ConfigError parse_error(std::string_view text) {
     auto result = parse(text, "test.toml");
     EXPECT_FALSE(result.has_value()) << "accepted:\n" << text;
     return result ? ConfigError{} : result.error();
 }
 
-TEST(Config, DefaultsAreStandaloneOnLocalhost)
-{
+TEST(Config, DefaultsAreStandaloneOnLocalhost) {
     const Config c;
     EXPECT_TRUE(c.standalone);
     EXPECT_EQ(c.metrics_listen.host, "127.0.0.1");
@@ -24,8 +22,7 @@ TEST(Config, DefaultsAreStandaloneOnLocalhost)
     EXPECT_EQ(c.control_socket, "/run/vigil/vigild.sock");
 }
 
-TEST(Config, EmptyFileMeansDefaults)
-{
+TEST(Config, EmptyFileMeansDefaults) {
     auto c = parse("", "empty.toml");
     ASSERT_TRUE(c.has_value()) << c.error().to_string();
     EXPECT_TRUE(c->standalone);
@@ -33,8 +30,7 @@ TEST(Config, EmptyFileMeansDefaults)
     EXPECT_EQ(c->source, "empty.toml");
 }
 
-TEST(Config, ReadsEveryKey)
-{
+TEST(Config, ReadsEveryKey) {
     auto c = parse(R"(
 [log]
 level = "debug"
@@ -81,15 +77,13 @@ timeout_s = 10
     EXPECT_EQ(c->link_idle_after, std::chrono::milliseconds(1500));
 }
 
-TEST(Config, StallMustExceedSlow)
-{
+TEST(Config, StallMustExceedSlow) {
     const auto e = parse_error("[storage]\nslow_ms = 3000\nstall_ms = 2000\n");
     EXPECT_EQ(e.line, 3);
     EXPECT_NE(e.reason.find("must be larger than storage.slow_ms"), std::string::npos) << e.reason;
 }
 
-TEST(Config, MisspeltKeyNamesItsLine)
-{
+TEST(Config, MisspeltKeyNamesItsLine) {
     const auto e = parse_error("[metrics]\nenabled = true\nlisten_addr = \"127.0.0.1:1\"\n");
     EXPECT_EQ(e.line, 3);
     EXPECT_NE(e.reason.find("unknown key \"listen_addr\""), std::string::npos) << e.reason;
@@ -97,16 +91,14 @@ TEST(Config, MisspeltKeyNamesItsLine)
     EXPECT_EQ(e.to_string().rfind("test.toml:3: ", 0), 0U) << e.to_string();
 }
 
-TEST(Config, UnknownSectionAndTopLevelKey)
-{
+TEST(Config, UnknownSectionAndTopLevelKey) {
     EXPECT_EQ(parse_error("\n[metric]\nlisten = \"a:1\"\n").line, 2);
     const auto e = parse_error("level = \"info\"\n");
     EXPECT_EQ(e.line, 1);
     EXPECT_NE(e.reason.find("outside any section"), std::string::npos) << e.reason;
 }
 
-TEST(Config, WrongTypes)
-{
+TEST(Config, WrongTypes) {
     auto e = parse_error("[probes]\npoll_interval_ms = \"250\"\n");
     EXPECT_EQ(e.line, 2);
     EXPECT_NE(e.reason.find("expected an integer, got a string"), std::string::npos) << e.reason;
@@ -119,8 +111,7 @@ TEST(Config, WrongTypes)
     EXPECT_NE(e.reason.find("must be a table"), std::string::npos) << e.reason;
 }
 
-TEST(Config, OutOfRangeValues)
-{
+TEST(Config, OutOfRangeValues) {
     auto e = parse_error("[probes]\n\npoll_interval_ms = 10\n");
     EXPECT_EQ(e.line, 3);
     EXPECT_NE(e.reason.find("out of range [50, 5000]"), std::string::npos) << e.reason;
@@ -134,20 +125,21 @@ TEST(Config, OutOfRangeValues)
     EXPECT_NE(e.reason.find("absolute path"), std::string::npos) << e.reason;
 }
 
-TEST(Config, SyntaxErrorsAndGarbage)
-{
+TEST(Config, SyntaxErrorsAndGarbage) {
     auto e = parse_error("[metrics\nlisten = \"x\"\n");
     EXPECT_EQ(e.line, 1);
     EXPECT_FALSE(e.reason.empty());
-    const std::string garbage("\x7f" "ELF\x02\x01\x01\x00\xff\xfe\x00\x00\x13\x37", 16);
+    const std::string garbage(
+        "\x7f"
+        "ELF\x02\x01\x01\x00\xff\xfe\x00\x00\x13\x37",
+        16);
     e = parse_error(garbage);
     EXPECT_FALSE(e.reason.empty());
     e = parse_error("[probes]\npoll_interval_ms = 100\npoll_interval_ms = 200\n");
     EXPECT_EQ(e.line, 3) << "a key given twice is refused where it repeats";
 }
 
-TEST(Config, EndpointParsing)
-{
+TEST(Config, EndpointParsing) {
     EXPECT_TRUE(parse_endpoint("0.0.0.0:1").has_value());
     EXPECT_FALSE(parse_endpoint("localhost").has_value());
     EXPECT_FALSE(parse_endpoint(":9774").has_value());
@@ -156,16 +148,14 @@ TEST(Config, EndpointParsing)
     EXPECT_FALSE(parse_endpoint("host:12ab").has_value());
 }
 
-TEST(Config, MissingFileIsAnError)
-{
+TEST(Config, MissingFileIsAnError) {
     auto c = load("/nonexistent/vigil.toml");
     ASSERT_FALSE(c.has_value());
     EXPECT_NE(c.error().to_string().find("/nonexistent/vigil.toml"), std::string::npos);
 }
 
 // The annotated example documents every key; it must parse and equal the defaults.
-TEST(Config, ExampleFileIsValidAndMatchesDefaults)
-{
+TEST(Config, ExampleFileIsValidAndMatchesDefaults) {
     auto c = load(VIGIL_EXAMPLE_CONFIG);
     ASSERT_TRUE(c.has_value()) << c.error().to_string();
     const Config defaults;

@@ -13,22 +13,18 @@ using std::chrono::seconds;
 TimePoint at(milliseconds ms) { return TimePoint(ms); }
 
 class StorageMonitorTest : public ::testing::Test {
-protected:
-    StorageMonitor monitor{StorageThresholds{.slow = seconds(1),
-                                             .stall = seconds(3),
-                                             .error_window = seconds(5),
-                                             .hold = seconds(1)}};
+  protected:
+    StorageMonitor monitor{StorageThresholds{
+        .slow = seconds(1), .stall = seconds(3), .error_window = seconds(5), .hold = seconds(1)}};
     StorageSample sample{};
 
-    std::optional<StorageTransition> step(milliseconds now)
-    {
+    std::optional<StorageTransition> step(milliseconds now) {
         sample.now = at(now);
         return monitor.observe(sample);
     }
 };
 
-TEST(BlockErrorClass, DeviceGoneApartFromTransient)
-{
+TEST(BlockErrorClass, DeviceGoneApartFromTransient) {
     EXPECT_EQ(classify_block_error(EIO), BlockErrorClass::kGone);
     EXPECT_EQ(classify_block_error(ENODATA), BlockErrorClass::kGone);
     EXPECT_EQ(classify_block_error(EREMOTEIO), BlockErrorClass::kGone);
@@ -41,14 +37,12 @@ TEST(BlockErrorClass, DeviceGoneApartFromTransient)
     EXPECT_EQ(classify_block_error(EOPNOTSUPP), BlockErrorClass::kOther);
 }
 
-TEST_F(StorageMonitorTest, QuietDeviceStaysOk)
-{
+TEST_F(StorageMonitorTest, QuietDeviceStaysOk) {
     for (int t = 0; t < 10000; t += 250) EXPECT_FALSE(step(milliseconds(t)));
     EXPECT_EQ(monitor.health(), StorageHealth::kOk);
 }
 
-TEST_F(StorageMonitorTest, StuckRequestDegradesThenStallsThenRecoversAfterHold)
-{
+TEST_F(StorageMonitorTest, StuckRequestDegradesThenStallsThenRecoversAfterHold) {
     sample.in_flight = 1;
     sample.oldest_in_flight = milliseconds(500);
     EXPECT_FALSE(step(milliseconds(500)));
@@ -73,8 +67,7 @@ TEST_F(StorageMonitorTest, StuckRequestDegradesThenStallsThenRecoversAfterHold)
     EXPECT_EQ(tr->to, StorageHealth::kOk);
 }
 
-TEST_F(StorageMonitorTest, BlipShorterThanHoldIsNotReportedAsRecovery)
-{
+TEST_F(StorageMonitorTest, BlipShorterThanHoldIsNotReportedAsRecovery) {
     sample.in_flight = 4;
     sample.oldest_in_flight = seconds(4);
     ASSERT_TRUE(step(milliseconds(4000)));
@@ -92,8 +85,7 @@ TEST_F(StorageMonitorTest, BlipShorterThanHoldIsNotReportedAsRecovery)
     EXPECT_TRUE(step(milliseconds(5750)));
 }
 
-TEST_F(StorageMonitorTest, DeviceErrorsFailAtOnceAndAgeOut)
-{
+TEST_F(StorageMonitorTest, DeviceErrorsFailAtOnceAndAgeOut) {
     sample.gone_errors = 1;
     auto tr = step(milliseconds(100));
     ASSERT_TRUE(tr);
@@ -107,8 +99,7 @@ TEST_F(StorageMonitorTest, DeviceErrorsFailAtOnceAndAgeOut)
     EXPECT_EQ(tr->to, StorageHealth::kOk);
 }
 
-TEST_F(StorageMonitorTest, NoSpaceAndTransientHaveTheirOwnStates)
-{
+TEST_F(StorageMonitorTest, NoSpaceAndTransientHaveTheirOwnStates) {
     sample.no_space_errors = 3;
     auto tr = step(milliseconds(100));
     ASSERT_TRUE(tr);
@@ -123,6 +114,27 @@ TEST_F(StorageMonitorTest, NoSpaceAndTransientHaveTheirOwnStates)
     tr = other.observe(s);
     ASSERT_TRUE(tr);
     EXPECT_EQ(tr->to, StorageHealth::kDegraded);
+}
+
+}  // namespace
+}  // namespace vigil::core
+
+namespace vigil::core {
+namespace {
+
+TEST(ProgressClock, CountsTimeWithoutProgressWhileRequestsWait) {
+    using std::chrono::milliseconds;
+    ProgressClock clock;
+    auto at = [](int ms) { return TimePoint(milliseconds(ms)); };
+    EXPECT_EQ(clock.observe(at(0), 0, 100), Duration::zero());
+    EXPECT_EQ(clock.observe(at(250), 1, 100), Duration::zero()) << "first seen waiting";
+    EXPECT_EQ(clock.observe(at(500), 1, 100), milliseconds(250));
+    EXPECT_EQ(clock.observe(at(1250), 3, 100), milliseconds(1000))
+        << "more waiting, still none done";
+    EXPECT_EQ(clock.observe(at(1500), 2, 101), Duration::zero()) << "progress restarts the clock";
+    EXPECT_EQ(clock.observe(at(1750), 2, 101), milliseconds(250));
+    EXPECT_EQ(clock.observe(at(2000), 0, 103), Duration::zero()) << "nothing waits";
+    EXPECT_EQ(clock.observe(at(2250), 1, 103), Duration::zero());
 }
 
 }  // namespace

@@ -11,8 +11,7 @@
 
 namespace config_fuzz {
 
-int one_input(const std::uint8_t* data, std::size_t size)
-{
+int one_input(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const auto parsed = vigil::config::parse(text, "fuzz.toml");
     if (!parsed) {
@@ -35,8 +34,7 @@ int one_input(const std::uint8_t* data, std::size_t size)
 }  // namespace config_fuzz
 
 #ifdef VIGIL_LIBFUZZER
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     return config_fuzz::one_input(data, size);
 }
 #endif

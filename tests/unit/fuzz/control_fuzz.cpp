@@ -8,15 +8,14 @@
 
 namespace control_fuzz {
 
-int one_input(const std::uint8_t* data, std::size_t size)
-{
+int one_input(const std::uint8_t* data, std::size_t size) {
     const std::string_view line(reinterpret_cast<const char*>(data), size);
     const auto command = vigil::adapters::parse_control_request(line);
     if (!command && command.error().empty()) std::abort();
     if (command) {
         // Whatever parses must round-trip.
-        const auto again =
-            vigil::adapters::parse_control_request(vigil::adapters::format_control_request(*command));
+        const auto again = vigil::adapters::parse_control_request(
+            vigil::adapters::format_control_request(*command));
         if (!again || *again != *command) std::abort();
     }
     return 0;
@@ -25,8 +24,7 @@ int one_input(const std::uint8_t* data, std::size_t size)
 }  // namespace control_fuzz
 
 #ifdef VIGIL_LIBFUZZER
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     return control_fuzz::one_input(data, size);
 }
 #endif

@@ -21,8 +21,7 @@ namespace {
 
 using Entry = std::function<int(const std::uint8_t*, std::size_t)>;
 
-void replay(const Entry& entry, const std::vector<std::string>& seeds, int mutations_per_seed)
-{
+void replay(const Entry& entry, const std::vector<std::string>& seeds, int mutations_per_seed) {
     std::mt19937 rng(20261125);
     auto feed = [&](const std::string& s) {
         entry(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
@@ -34,16 +33,14 @@ void replay(const Entry& entry, const std::vector<std::string>& seeds, int mutat
     for (int i = 0; i < 1000; ++i) feed(vigil::testing::random_bytes(rng, 512));
 }
 
-std::string file(const char* path)
-{
+std::string file(const char* path) {
     std::ifstream in(path);
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
 }
 
-TEST(FuzzReplay, ConfigParserNeverCrashes)
-{
+TEST(FuzzReplay, ConfigParserNeverCrashes) {
     const std::string example = file(VIGIL_EXAMPLE_CONFIG);
     ASSERT_FALSE(example.empty());
     replay(config_fuzz::one_input,
@@ -51,8 +48,7 @@ TEST(FuzzReplay, ConfigParserNeverCrashes)
            3000);
 }
 
-TEST(FuzzReplay, ControlRequestsNeverCrash)
-{
+TEST(FuzzReplay, ControlRequestsNeverCrash) {
     replay(control_fuzz::one_input,
            {"{\"command\":\"status\"}", "{\"command\": [1, {\"a\": null}]}", "\"status\""}, 3000);
 }
