@@ -11,7 +11,7 @@ build_dir=${VIGIL_BUILD_DIR:-$top/build}
 prefix=$build_dir/deps/prometheus-cpp
 
 packages=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config git ca-certificates clang-format
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
