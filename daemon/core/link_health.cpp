@@ -1,5 +1,7 @@
 #include "daemon/core/link_health.h"
 
+#include "daemon/core/decision.h"
+
 #include <algorithm>
 
 namespace vigil::core {
@@ -50,15 +52,8 @@ const char* to_string(OperState state) {
 }
 
 const char* to_string(LinkState state) {
-    switch (state) {
-        case LinkState::kUp:
-            return "up";
-        case LinkState::kIdle:
-            return "idle";
-        case LinkState::kDown:
-            return "down";
-    }
-    return "?";
+    // One table of names for the core: decision.cpp's. Its literals end in NUL.
+    return name(state).data();
 }
 
 std::string LinkHealth::describe_carrier(const Link& link) const {
