@@ -345,28 +345,33 @@ Daemon::Device& Daemon::device(const std::string& name) {
 
 void Daemon::poll() {
     if (sunrpc_) metrics_->set_sunrpc_major_timeouts(sunrpc_->major_timeouts());
-    if (net_) {
-        const core::TimePoint at(loop_->now());
-        std::map<std::int32_t, bpf::InterfaceCounters> counters;
-        for (const auto& c : net_->counters()) counters[c.ifindex] = c;
-        const bool rx_attached = std::any_of(
-            net_->probes().begin(), net_->probes().end(), [](const bpf::ProbeStatus& p) {
-                return p.name == "net_rx" && p.state == bpf::ProbeState::attached;
-            });
-        for (const auto& view : link_health_.links()) {
-            const auto it = counters.find(view.ifindex);
-            // A link that never received a packet since the probe attached
-            // has no counter yet: that is zero, not "unknown".
-            if (it == counters.end() && !rx_attached) continue;
-            const std::uint64_t rx = it == counters.end() ? 0 : it->second.rx_packets;
-            if (auto t = link_health_.observe_rx(view.ifindex, {.now = at, .rx_packets = rx})) {
-                report_link(*t);
-            }
-            if (it != counters.end()) metrics_->set_tx_timeouts(view.name, it->second.tx_timeouts);
+    if (net_) poll_network();
+    if (block_) poll_block();
+}
+
+void Daemon::poll_network() {
+    const core::TimePoint at(loop_->now());
+    std::map<std::int32_t, bpf::InterfaceCounters> counters;
+    for (const auto& c : net_->counters()) counters[c.ifindex] = c;
+    const bool rx_attached =
+        std::any_of(net_->probes().begin(), net_->probes().end(), [](const bpf::ProbeStatus& p) {
+            return p.name == "net_rx" && p.state == bpf::ProbeState::attached;
+        });
+    for (const auto& view : link_health_.links()) {
+        const auto it = counters.find(view.ifindex);
+        // A link that never received a packet since the probe attached
+        // has no counter yet: that is zero, not "unknown".
+        if (it == counters.end() && !rx_attached) continue;
+        const std::uint64_t rx = it == counters.end() ? 0 : it->second.rx_packets;
+        if (auto t = link_health_.observe_rx(view.ifindex, {.now = at, .rx_packets = rx})) {
+            report_link(*t);
         }
-        for (const auto& t : link_health_.tick(at)) report_link(t);
+        if (it != counters.end()) metrics_->set_tx_timeouts(view.name, it->second.tx_timeouts);
     }
-    if (!block_) return;
+    for (const auto& t : link_health_.tick(at)) report_link(t);
+}
+
+void Daemon::poll_block() {
     const auto now = loop_->now();
     std::map<std::string, core::StorageSample> samples;
     for (auto& [name, d] : devices_) {

@@ -48,9 +48,11 @@ class Daemon {
     explicit Daemon(config::Config config);
     void start_probes();
     void on_block_errors();
-    // Reads the kernel's counters and in-flight table, advances every
+    // Reads the kernel's counters and per-device block statistics, advances every
     // device's health, and updates metrics; every poll interval.
     void poll();
+    void poll_network();
+    void poll_block();
     void refuse_input(const std::string& source, const std::string& reason);
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
