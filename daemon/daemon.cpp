@@ -100,25 +100,15 @@ void Daemon::start_network() {
     auto net = bpf::NetProbes::make();
     if (net) {
         net_ = std::move(*net);
-        for (const auto& p : net_->probes()) {
-            probes_.push_back(p);
-            metrics_->set_probe_up(p.name, p.state == bpf::ProbeState::attached);
-            journal_.log(p.state == bpf::ProbeState::attached ? Priority::info : Priority::warning,
-                         mid::kProbe,
-                         "probe " + p.name + " " + bpf::to_string(p.state) +
-                             (p.reason.empty() ? "" : ": " + p.reason),
-                         {{"PROBE", p.name}, {"HOOK", p.hook}, {"STATE", bpf::to_string(p.state)}});
-        }
+        for (const auto& p : net_->probes()) add_probe(p);
         if (net_->event_fd() >= 0) {
             if (auto ok = loop_->watch_fd(net_->event_fd(), [this] { on_tx_timeouts(); }); !ok) {
                 journal_.log(Priority::error, mid::kProbe, ok.error().message);
             }
         }
     } else {
-        const bpf::ProbeStatus failed{"net_rx", "tp_btf/netif_receive_skb", bpf::ProbeState::failed,
-                                      net.error().message};
-        probes_.push_back(failed);
-        metrics_->set_probe_up(failed.name, false);
+        add_probe(
+            {"net_rx", "tp_btf/netif_receive_skb", bpf::ProbeState::failed, net.error().message});
     }
 }
 
@@ -266,7 +256,7 @@ void Daemon::start_probes() {
         bpf::BlockProbes::make({.events_per_second = config_.block_error_events_per_second});
     if (block) {
         block_ = std::move(*block);
-        probes_.insert(probes_.end(), block_->probes().begin(), block_->probes().end());
+        for (const auto& p : block_->probes()) add_probe(p);
         if (block_->event_fd() >= 0) {
             auto watched = loop_->watch_fd(block_->event_fd(), [this] { on_block_errors(); });
             if (!watched) {
@@ -274,29 +264,30 @@ void Daemon::start_probes() {
             }
         }
     } else {
-        probes_.push_back(bpf::ProbeStatus{"block_io_errors", "tracepoint/block/block_rq_error",
-                                           bpf::ProbeState::failed, block.error().message});
+        add_probe({"block_io_errors", "tracepoint/block/block_rq_error", bpf::ProbeState::failed,
+                   block.error().message});
     }
     auto sunrpc = bpf::SunrpcProbes::make();
     if (sunrpc) {
         sunrpc_ = std::move(*sunrpc);
-        probes_.insert(probes_.end(), sunrpc_->probes().begin(), sunrpc_->probes().end());
+        for (const auto& p : sunrpc_->probes()) add_probe(p);
     } else {
-        probes_.push_back(bpf::ProbeStatus{"sunrpc_timeouts",
-                                           "tracepoint/sunrpc/rpc_timeout_status",
-                                           bpf::ProbeState::failed, sunrpc.error().message});
+        add_probe({"sunrpc_timeouts", "tracepoint/sunrpc/rpc_timeout_status",
+                   bpf::ProbeState::failed, sunrpc.error().message});
     }
-    for (const auto& p : probes_) {
-        const bool up = p.state == bpf::ProbeState::attached;
-        metrics_->set_probe_up(p.name, up);
-        journal_.log(up ? Priority::info : Priority::warning, mid::kProbe,
-                     up ? "probe " + p.name + " attached to " + p.hook
-                        : "probe " + p.name + " " + bpf::to_string(p.state) + ": " + p.reason,
-                     {{"PROBE", p.name},
-                      {"HOOK", p.hook},
-                      {"STATE", bpf::to_string(p.state)},
-                      {"REASON", p.reason}});
-    }
+}
+
+void Daemon::add_probe(const bpf::ProbeStatus& p) {
+    probes_.push_back(p);
+    const bool up = p.state == bpf::ProbeState::attached;
+    metrics_->set_probe_up(p.name, up);
+    journal_.log(up ? Priority::info : Priority::warning, mid::kProbe,
+                 up ? "probe " + p.name + " attached to " + p.hook
+                    : "probe " + p.name + " " + bpf::to_string(p.state) + ": " + p.reason,
+                 {{"PROBE", p.name},
+                  {"HOOK", p.hook},
+                  {"STATE", bpf::to_string(p.state)},
+                  {"REASON", p.reason}});
 }
 
 void Daemon::on_block_errors() {

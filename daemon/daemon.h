@@ -47,6 +47,8 @@ class Daemon {
   private:
     explicit Daemon(config::Config config);
     void start_probes();
+    // Records a probe's status, exports it and logs it once.
+    void add_probe(const bpf::ProbeStatus& probe);
     void on_block_errors();
     // Reads the kernel's counters and per-device block statistics, advances every
     // device's health, and updates metrics; every poll interval.
