@@ -406,8 +406,8 @@ void Daemon::poll_block() {
         if (st.completed == 0 && st.in_flight == 0 && !devices_.contains(st.name)) continue;
         auto& sample = samples[st.name];
         sample.in_flight = st.in_flight;
-        sample.oldest_in_flight =
-            device(st.name).progress.observe(core::TimePoint(now), st.in_flight, st.completed);
+        sample.oldest_in_flight = device(st.name).progress.observe(
+            core::TimePoint(now), st.in_flight, st.completed, st.busy);
     }
     for (const auto& h : block_->latency()) {
         metrics_->set_block_latency(device_names_.name(h.device.major, h.device.minor), h.slots,

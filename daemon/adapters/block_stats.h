@@ -2,6 +2,7 @@
 // flight and completed, kept by the block layer at no extra cost per I/O.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -15,6 +16,10 @@ struct BlockDeviceStats {
     std::uint32_t minor = 0;
     std::uint32_t in_flight = 0;  // requests issued and not completed
     std::uint64_t completed = 0;  // read, write, discard and flush requests completed
+    // Time the device has had requests in flight (io_ticks, jiffy resolution).
+    // The kernel brings it up to date when the stat file is read while requests
+    // wait, so it also measures a request that never completes.
+    std::chrono::milliseconds busy{};
 };
 
 // Every whole block device under `sys_block` (normally /sys/block); devices

@@ -1,6 +1,8 @@
 #include "daemon/core/storage_monitor.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <utility>
 
 namespace vigil::core {
 namespace {
@@ -70,16 +72,24 @@ const char* to_string(BlockErrorClass cls) {
     return "?";
 }
 
-Duration ProgressClock::observe(TimePoint now, std::uint32_t in_flight, std::uint64_t completed) {
-    const bool progressed = completed_.has_value() && completed != *completed_;
-    completed_ = completed;
+Duration ProgressClock::observe(TimePoint now, std::uint32_t in_flight, std::uint64_t completed,
+                                Duration busy) {
+    const std::optional<Last> last = std::exchange(last_, Last{now, in_flight, completed, busy});
+    const bool progressed = last && completed != last->completed;
     if (in_flight == 0) {
         waiting_since_.reset();
         return Duration::zero();
     }
-    // Requests seen waiting for the first time, or the device completed some
-    // since the last sample: the wait without progress starts now at the latest.
-    if (!waiting_since_ || progressed) waiting_since_ = now;
+    if (!waiting_since_ || progressed) {
+        waiting_since_ = now;
+        // Idle then, nothing completed since: the device has been busy without a
+        // break since the first waiting request arrived. A counter that went
+        // backwards (device replaced) or ran ahead of the clock is not trusted
+        // beyond the interval.
+        if (last && last->in_flight == 0 && !progressed && busy > last->busy && now > last->at) {
+            waiting_since_ = now - std::min(busy - last->busy, now - last->at);
+        }
+    }
     return now - *waiting_since_;
 }
 

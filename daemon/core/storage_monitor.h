@@ -55,13 +55,26 @@ struct StorageTransition {
 // It needs no per-request bookkeeping; it reads a device that completes
 // nothing as stalled however many requests wait, but one stuck request among
 // others that complete shows only as latency, not here.
+//
+// When requests are first seen waiting on a device that was idle at the last
+// sample and has completed nothing since, the device's busy time (io_ticks)
+// since that sample says when the first of them arrived, so the wait is not
+// under-counted by up to a poll interval. Otherwise the wait starts at the
+// sample, the latest it can have started.
 class ProgressClock {
   public:
-    [[nodiscard]] Duration observe(TimePoint now, std::uint32_t in_flight, std::uint64_t completed);
+    [[nodiscard]] Duration observe(TimePoint now, std::uint32_t in_flight, std::uint64_t completed,
+                                   Duration busy);
 
   private:
     std::optional<TimePoint> waiting_since_;
-    std::optional<std::uint64_t> completed_;
+    struct Last {
+        TimePoint at;
+        std::uint32_t in_flight;
+        std::uint64_t completed;
+        Duration busy;
+    };
+    std::optional<Last> last_;
 };
 
 class StorageMonitor {

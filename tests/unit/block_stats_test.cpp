@@ -18,10 +18,12 @@ TEST(BlockStats, ParsesTheKernelsStatFile) {
         s));
     EXPECT_EQ(s.in_flight, 2U);
     EXPECT_EQ(s.completed, 107783U + 203470U + 36244U + 45150U);
+    EXPECT_EQ(s.busy, std::chrono::milliseconds(91280));
     // 4.x: 11 fields, no discard or flush.
     ASSERT_TRUE(parse_block_stat("10 0 80 5 20 0 160 9 1 14 14\n", s));
     EXPECT_EQ(s.in_flight, 1U);
     EXPECT_EQ(s.completed, 30U);
+    EXPECT_EQ(s.busy, std::chrono::milliseconds(14));
 }
 
 TEST(BlockStats, RefusesMalformedText) {

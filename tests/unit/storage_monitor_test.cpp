@@ -126,15 +126,53 @@ TEST(ProgressClock, CountsTimeWithoutProgressWhileRequestsWait) {
     using std::chrono::milliseconds;
     ProgressClock clock;
     auto at = [](int ms) { return TimePoint(milliseconds(ms)); };
-    EXPECT_EQ(clock.observe(at(0), 0, 100), Duration::zero());
-    EXPECT_EQ(clock.observe(at(250), 1, 100), Duration::zero()) << "first seen waiting";
-    EXPECT_EQ(clock.observe(at(500), 1, 100), milliseconds(250));
-    EXPECT_EQ(clock.observe(at(1250), 3, 100), milliseconds(1000))
+    // Busy time that does not say when the requests arrived (they come after
+    // completions) leaves the clock starting at the sample.
+    EXPECT_EQ(clock.observe(at(0), 0, 100, milliseconds(0)), Duration::zero());
+    EXPECT_EQ(clock.observe(at(250), 1, 101, milliseconds(200)), Duration::zero())
+        << "first seen waiting, after a completion";
+    EXPECT_EQ(clock.observe(at(500), 1, 101, milliseconds(450)), milliseconds(250));
+    EXPECT_EQ(clock.observe(at(1250), 3, 101, milliseconds(1200)), milliseconds(1000))
         << "more waiting, still none done";
-    EXPECT_EQ(clock.observe(at(1500), 2, 101), Duration::zero()) << "progress restarts the clock";
-    EXPECT_EQ(clock.observe(at(1750), 2, 101), milliseconds(250));
-    EXPECT_EQ(clock.observe(at(2000), 0, 103), Duration::zero()) << "nothing waits";
-    EXPECT_EQ(clock.observe(at(2250), 1, 103), Duration::zero());
+    EXPECT_EQ(clock.observe(at(1500), 2, 102, milliseconds(1450)), Duration::zero())
+        << "progress restarts the clock";
+    EXPECT_EQ(clock.observe(at(1750), 2, 102, milliseconds(1700)), milliseconds(250));
+    EXPECT_EQ(clock.observe(at(2000), 0, 104, milliseconds(1900)), Duration::zero())
+        << "nothing waits";
+}
+
+TEST(ProgressClock, BusyTimeSinceAnIdleSampleDatesTheFirstWaitingRequest) {
+    using std::chrono::milliseconds;
+    ProgressClock clock;
+    auto at = [](int ms) { return TimePoint(milliseconds(ms)); };
+    EXPECT_EQ(clock.observe(at(0), 0, 100, milliseconds(5000)), Duration::zero());
+    // Idle at 0, nothing completed since, busy for 180 ms: the request has
+    // waited since 70.
+    EXPECT_EQ(clock.observe(at(250), 1, 100, milliseconds(5180)), milliseconds(180));
+    EXPECT_EQ(clock.observe(at(500), 1, 100, milliseconds(5430)), milliseconds(430));
+    EXPECT_EQ(clock.observe(at(1000), 1, 100, milliseconds(5930)), milliseconds(930));
+}
+
+TEST(ProgressClock, DistrustsBusyTimeThatCannotBeRight) {
+    using std::chrono::milliseconds;
+    auto at = [](int ms) { return TimePoint(milliseconds(ms)); };
+    {
+        ProgressClock clock;
+        (void)clock.observe(at(0), 0, 100, milliseconds(5000));
+        EXPECT_EQ(clock.observe(at(250), 1, 100, milliseconds(9000)), milliseconds(250))
+            << "more busy time than wall time: capped at the interval";
+    }
+    {
+        ProgressClock clock;
+        (void)clock.observe(at(0), 0, 100, milliseconds(5000));
+        EXPECT_EQ(clock.observe(at(250), 1, 100, milliseconds(10)), Duration::zero())
+            << "a counter that went backwards (device replaced) dates nothing";
+    }
+    {
+        ProgressClock clock;
+        EXPECT_EQ(clock.observe(at(250), 1, 100, milliseconds(10)), Duration::zero())
+            << "the first sample has nothing to compare with";
+    }
 }
 
 }  // namespace
