@@ -20,62 +20,6 @@
 
 #include "vigil_events.h"
 
-/* Kernel types this object reads, by name and field only (CO-RE). They
- * belong in include/vmlinux.h; they are here until that file takes them. */
-#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
-struct ns_common {
-    unsigned int inum;
-};
-struct net {
-    struct ns_common ns;
-};
-typedef struct {
-    struct net* net;
-} possible_net_t;
-struct net_device {
-    char name[16];
-    int ifindex;
-    possible_net_t nd_net;
-};
-struct sk_buff {
-    struct net_device* dev;
-    unsigned int len;
-};
-#pragma clang attribute pop
-
-/* The records shared with net_probes.cpp. It checks the map key and value
- * sizes after open and each ring-buffer record's exact size. */
-struct vigil_net_if_key {
-    __u32 netns; /* network namespace inode */
-    __s32 ifindex;
-};
-
-struct vigil_net_if_counters {
-    __u64 rx_packets;
-    __u64 rx_bytes;
-    __u64 tx_packets;
-    __u64 tx_bytes;
-    __u64 tx_errors; /* the driver refused the packet (rc != NETDEV_TX_OK) */
-    __u64 tx_timeouts;
-};
-
-enum vigil_net_event_kind {
-    VIGIL_NET_EVENT_TX_TIMEOUT = 16,
-};
-
-struct vigil_net_tx_timeout_event {
-    __u32 kind; /* VIGIL_NET_EVENT_TX_TIMEOUT */
-    __s32 ifindex;
-    __u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-    __u32 netns;
-    __s32 queue;
-    char name[16];
-};
-
-_Static_assert(sizeof(struct vigil_net_if_key) == 8, "ABI: vigil_net_if_key");
-_Static_assert(sizeof(struct vigil_net_if_counters) == 48, "ABI: vigil_net_if_counters");
-_Static_assert(sizeof(struct vigil_net_tx_timeout_event) == 40, "ABI: vigil_net_tx_timeout_event");
-
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 vigil_abi_version = VIGIL_BPF_ABI_VERSION;
@@ -150,7 +94,7 @@ int BPF_PROG(net_tx_timeout, struct net_device* dev, int queue_index) {
     c->tx_timeouts += 1;
     struct vigil_net_tx_timeout_event* ev = bpf_ringbuf_reserve(&net_events, sizeof(*ev), 0);
     if (!ev) return 0;
-    ev->kind = VIGIL_NET_EVENT_TX_TIMEOUT;
+    ev->kind = VIGIL_EVENT_NET_TX_TIMEOUT;
     ev->ifindex = key.ifindex;
     ev->ts_ns = bpf_ktime_get_ns();
     ev->netns = key.netns;

@@ -17,32 +17,12 @@ namespace {
 using detail::Hook;
 using detail::HookKind;
 
-// Mirrors of the records in net.bpf.c; make() compares them with the
-// object's map sizes, on_record() with each record's exact size.
-struct NetIfKey {
-    std::uint32_t netns;
-    std::int32_t ifindex;
-};
-struct NetIfCounters {
-    std::uint64_t rx_packets;
-    std::uint64_t rx_bytes;
-    std::uint64_t tx_packets;
-    std::uint64_t tx_bytes;
-    std::uint64_t tx_errors;
-    std::uint64_t tx_timeouts;
-};
-struct NetTxTimeoutEvent {
-    std::uint32_t kind;
-    std::int32_t ifindex;
-    std::uint64_t ts_ns;
-    std::uint32_t netns;
-    std::int32_t queue;
-    char name[16];
-};
-static_assert(sizeof(NetIfKey) == 8, "ABI: vigil_net_if_key");
-static_assert(sizeof(NetIfCounters) == 48, "ABI: vigil_net_if_counters");
-static_assert(sizeof(NetTxTimeoutEvent) == 40, "ABI: vigil_net_tx_timeout_event");
-constexpr std::uint32_t kTxTimeoutKind = 16;
+// The records of bpf/vigil_events.h; make() compares them with the object's
+// map sizes, on_record() with each record's exact size.
+using NetIfKey = vigil_net_if_key;
+using NetIfCounters = vigil_net_if_counters;
+using NetTxTimeoutEvent = vigil_net_tx_timeout_event;
+constexpr std::uint32_t kTxTimeoutKind = VIGIL_EVENT_NET_TX_TIMEOUT;
 
 std::expected<std::uint32_t, Error> own_netns() {
     // thread-self: the namespace of the thread that builds the probes, which

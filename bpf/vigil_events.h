@@ -29,6 +29,7 @@ enum vigil_block_op {
 
 enum vigil_event_kind {
     VIGIL_EVENT_BLOCK_ERROR = 1,
+    VIGIL_EVENT_NET_TX_TIMEOUT = 16,
 };
 
 /* Key of the in-kernel error counters: one per device, operation and errno. */
@@ -70,18 +71,50 @@ struct vigil_rate_state {
     __u32 suppressed;
 };
 
+/* Per-interface liveness counters, per CPU, for interfaces of one network
+ * namespace (vigild's own). */
+struct vigil_net_if_key {
+    __u32 netns; /* network namespace inode */
+    __s32 ifindex;
+};
+
+struct vigil_net_if_counters {
+    __u64 rx_packets;
+    __u64 rx_bytes;
+    __u64 tx_packets;
+    __u64 tx_bytes;
+    __u64 tx_errors; /* the driver refused the packet (rc != NETDEV_TX_OK) */
+    __u64 tx_timeouts;
+};
+
+/* A TX watchdog timeout, sent through the ring buffer (rare). */
+struct vigil_net_tx_timeout_event {
+    __u32 kind; /* VIGIL_EVENT_NET_TX_TIMEOUT */
+    __s32 ifindex;
+    __u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+    __u32 netns;
+    __s32 queue;
+    char name[16];
+};
+
 #ifdef __cplusplus
 static_assert(sizeof(struct vigil_block_error_key) == 16, "ABI: vigil_block_error_key");
 static_assert(sizeof(struct vigil_block_error_event) == 48, "ABI: vigil_block_error_event");
 static_assert(sizeof(struct vigil_rate_state) == 16, "ABI: vigil_rate_state");
 static_assert(sizeof(struct vigil_latency_key) == 8, "ABI: vigil_latency_key");
 static_assert(sizeof(struct vigil_wb_error_key) == 8, "ABI: vigil_wb_error_key");
+static_assert(sizeof(struct vigil_net_if_key) == 8, "ABI: vigil_net_if_key");
+static_assert(sizeof(struct vigil_net_if_counters) == 48, "ABI: vigil_net_if_counters");
+static_assert(sizeof(struct vigil_net_tx_timeout_event) == 40, "ABI: vigil_net_tx_timeout_event");
 #else
 _Static_assert(sizeof(struct vigil_block_error_key) == 16, "ABI: vigil_block_error_key");
 _Static_assert(sizeof(struct vigil_block_error_event) == 48, "ABI: vigil_block_error_event");
 _Static_assert(sizeof(struct vigil_rate_state) == 16, "ABI: vigil_rate_state");
 _Static_assert(sizeof(struct vigil_latency_key) == 8, "ABI: vigil_latency_key");
 _Static_assert(sizeof(struct vigil_wb_error_key) == 8, "ABI: vigil_wb_error_key");
+_Static_assert(sizeof(struct vigil_net_if_key) == 8, "ABI: vigil_net_if_key");
+_Static_assert(sizeof(struct vigil_net_if_counters) == 48, "ABI: vigil_net_if_counters");
+_Static_assert(sizeof(struct vigil_net_tx_timeout_event) == 40, "ABI: vigil_net_tx_timeout_event");
 #endif
 
 #endif

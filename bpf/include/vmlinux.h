@@ -109,6 +109,25 @@ struct address_space {
     struct inode* host;
 };
 
+/* Network devices and packets (net.bpf.c). */
+struct ns_common {
+    unsigned int inum;
+};
+struct net {
+    struct ns_common ns;
+};
+typedef struct {
+    struct net* net;
+} possible_net_t;
+struct net_device {
+    char name[16];
+    int ifindex;
+    possible_net_t nd_net;
+};
+struct sk_buff {
+    struct net_device* dev;
+    unsigned int len;
+};
 #pragma clang attribute pop
 
 typedef u8 blk_status_t;
