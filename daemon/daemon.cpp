@@ -82,6 +82,14 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
         !ok) {
         return std::unexpected(ok.error());
     }
+    if (self->block_) {
+        auto alarm = self->loop_->add_alarm([raw] {
+            raw->block_recheck_at_.reset();
+            raw->poll_block();
+        });
+        if (!alarm) return std::unexpected(alarm.error());
+        self->block_recheck_ = *alarm;
+    }
     return self;
 }
 
@@ -451,6 +459,23 @@ void Daemon::poll_block() {
             name, sample.in_flight, std::chrono::duration<double>(sample.oldest_in_flight).count());
         metrics_->set_storage_state(name, std::string(core::name(d.monitor.health())), kStates);
     }
+    schedule_block_recheck(now);
+}
+
+void Daemon::schedule_block_recheck(std::chrono::nanoseconds now) {
+    if (!block_recheck_) return;
+    if (block_recheck_at_ && *block_recheck_at_ <= now) block_recheck_at_.reset();
+    std::optional<core::Duration> soonest;
+    for (const auto& [name, d] : devices_) {
+        const auto left = core::until_next_threshold(d.monitor.thresholds(), d.last);
+        if (left && (!soonest || *left < *soonest)) soonest = left;
+    }
+    if (!soonest || *soonest >= config_.probe_poll_interval) return;
+    // A millisecond late, so the busy time (jiffies) has certainly passed it.
+    const auto at = now + *soonest + std::chrono::milliseconds(1);
+    if (block_recheck_at_ && *block_recheck_at_ <= at) return;
+    block_recheck_at_ = at;
+    loop_->set_alarm(*block_recheck_, at);
 }
 
 std::string Daemon::status_json() const {

@@ -55,6 +55,9 @@ class Daemon {
     void poll();
     void poll_network();
     void poll_block();
+    // Samples the block devices again when the oldest waiting request will
+    // cross the next age threshold, if that comes before the next poll.
+    void schedule_block_recheck(std::chrono::nanoseconds now);
     void refuse_input(const std::string& source, const std::string& reason);
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
@@ -99,6 +102,8 @@ class Daemon {
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> block_errors_;
     std::map<std::string, Device> devices_;
+    std::optional<adapters::EventLoop::WatchId> block_recheck_;
+    std::optional<std::chrono::nanoseconds> block_recheck_at_;
     std::chrono::nanoseconds started_{};
 };
 

@@ -2,6 +2,7 @@
 
 #include <systemd/sd-event.h>
 
+#include <algorithm>
 #include <csignal>
 #include <ctime>
 
@@ -96,6 +97,33 @@ std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, 
     sd_event_source_set_enabled(handler->source, SD_EVENT_ON);
     handlers_.emplace(next_id_++, std::move(handler));
     return {};
+}
+
+std::expected<EventLoop::WatchId, Error> EventLoop::add_alarm(Callback on_alarm) {
+    auto handler = std::make_unique<Handler>();
+    handler->callback = std::move(on_alarm);
+    auto on_timer = [](sd_event_source*, std::uint64_t, void* userdata) -> int {
+        static_cast<Handler*>(userdata)->callback();
+        return 0;
+    };
+    if (int r = sd_event_add_time(event_, &handler->source, CLOCK_MONOTONIC, 0, 1000, on_timer,
+                                  handler.get());
+        r < 0) {
+        return std::unexpected(Error::from_errno("adding an alarm", r));
+    }
+    sd_event_source_set_enabled(handler->source, SD_EVENT_OFF);
+    const WatchId id = next_id_++;
+    handlers_.emplace(id, std::move(handler));
+    return id;
+}
+
+void EventLoop::set_alarm(WatchId id, std::chrono::nanoseconds at) {
+    const auto it = handlers_.find(id);
+    if (it == handlers_.end()) return;
+    const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(at).count();
+    sd_event_source_set_time(it->second->source,
+                             static_cast<std::uint64_t>(std::max<long>(usec, 1)));
+    sd_event_source_set_enabled(it->second->source, SD_EVENT_ONESHOT);
 }
 
 std::expected<void, Error> EventLoop::stop_on_signals() {

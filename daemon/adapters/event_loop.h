@@ -36,6 +36,11 @@ class EventLoop {
     // Calls `on_tick` every `interval`, first after one interval.
     [[nodiscard]] std::expected<void, Error> every(std::chrono::milliseconds interval,
                                                    Callback on_tick);
+    // A timer its owner sets to any moment, again and again; it fires once
+    // per setting. Until set_alarm() it sleeps.
+    [[nodiscard]] std::expected<WatchId, Error> add_alarm(Callback on_alarm);
+    // Sets the alarm to `at` (CLOCK_MONOTONIC), replacing any earlier setting.
+    void set_alarm(WatchId id, std::chrono::nanoseconds at);
     // SIGTERM and SIGINT end run() cleanly.
     [[nodiscard]] std::expected<void, Error> stop_on_signals();
     // Answers systemd's watchdog (WATCHDOG_USEC) from the loop itself.

@@ -93,6 +93,18 @@ Duration ProgressClock::observe(TimePoint now, std::uint32_t in_flight, std::uin
     return now - *waiting_since_;
 }
 
+std::optional<Duration> until_next_threshold(const StorageThresholds& thresholds,
+                                             const StorageSample& sample) {
+    if (sample.in_flight == 0) return std::nullopt;
+    std::optional<Duration> next;
+    for (const Duration threshold : {thresholds.slow, thresholds.stall}) {
+        if (sample.oldest_in_flight >= threshold) continue;
+        const Duration left = threshold - sample.oldest_in_flight;
+        if (!next || left < *next) next = left;
+    }
+    return next;
+}
+
 StorageMonitor::Target StorageMonitor::target(const StorageSample& s) const {
     if (within(last_gone_, s.now, thresholds_.error_window)) {
         return {StorageHealth::kFailed, "device errors (I/O error, medium, target or offline) " +

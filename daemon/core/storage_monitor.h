@@ -77,6 +77,13 @@ class ProgressClock {
     std::optional<Last> last_;
 };
 
+// How much longer the oldest request may wait before it crosses the next age
+// threshold (slow, then stall); empty when nothing waits or every threshold is
+// crossed. The daemon samples again then, so a stall is reported when it
+// reaches the threshold rather than at the next regular poll.
+[[nodiscard]] std::optional<Duration> until_next_threshold(const StorageThresholds& thresholds,
+                                                           const StorageSample& sample);
+
 class StorageMonitor {
   public:
     explicit StorageMonitor(StorageThresholds thresholds) : thresholds_(thresholds) {}
@@ -84,6 +91,7 @@ class StorageMonitor {
     // Feeds one sample; returns the transition when the state changes.
     [[nodiscard]] std::optional<StorageTransition> observe(const StorageSample& sample);
     [[nodiscard]] StorageHealth health() const { return health_; }
+    [[nodiscard]] const StorageThresholds& thresholds() const { return thresholds_; }
 
   private:
     struct Target {

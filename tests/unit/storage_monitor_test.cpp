@@ -175,5 +175,19 @@ TEST(ProgressClock, DistrustsBusyTimeThatCannotBeRight) {
     }
 }
 
+TEST(StorageThresholds, TheNextCrossingIsTheNearestThresholdNotYetReached) {
+    using std::chrono::milliseconds;
+    const StorageThresholds t{.slow = milliseconds(300), .stall = milliseconds(1000)};
+    StorageSample s{.in_flight = 1, .oldest_in_flight = milliseconds(100)};
+    EXPECT_EQ(until_next_threshold(t, s), milliseconds(200));
+    s.oldest_in_flight = milliseconds(300);
+    EXPECT_EQ(until_next_threshold(t, s), milliseconds(700));
+    s.oldest_in_flight = milliseconds(1000);
+    EXPECT_EQ(until_next_threshold(t, s), std::nullopt) << "stalled already";
+    s.in_flight = 0;
+    s.oldest_in_flight = Duration::zero();
+    EXPECT_EQ(until_next_threshold(t, s), std::nullopt) << "nothing waits";
+}
+
 }  // namespace
 }  // namespace vigil::core

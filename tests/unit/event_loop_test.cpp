@@ -1,0 +1,54 @@
+// The event loop's timers: periodic ticks and alarms set again and again.
+#include "daemon/adapters/event_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace vigil::adapters {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(EventLoop, AnAlarmFiresOncePerSettingAndTheLastSettingWins) {
+    auto loop = EventLoop::make();
+    ASSERT_TRUE(loop.has_value()) << loop.error().message;
+    EventLoop& l = **loop;
+    std::vector<std::chrono::nanoseconds> fired;
+    std::optional<EventLoop::WatchId> alarm;
+    auto id = l.add_alarm([&] {
+        fired.push_back(monotonic_now());
+        // Set again from its own callback: fires once more, then the loop ends.
+        if (fired.size() == 1) l.set_alarm(*alarm, monotonic_now() + 20ms);
+    });
+    ASSERT_TRUE(id.has_value()) << id.error().message;
+    alarm = *id;
+    const auto start = monotonic_now();
+    // The later setting replaces the earlier one.
+    l.set_alarm(*alarm, start + 10ms);
+    l.set_alarm(*alarm, start + 50ms);
+    ASSERT_TRUE(l.every(200ms, [&] { l.exit(0); }).has_value());
+    EXPECT_EQ(l.run(), 0);
+    ASSERT_EQ(fired.size(), 2U);
+    EXPECT_GE(fired[0] - start, 50ms);
+    EXPECT_LT(fired[0] - start, 150ms);
+    EXPECT_GE(fired[1] - fired[0], 20ms);
+}
+
+TEST(EventLoop, AnAlarmNeverSetNeverFires) {
+    auto loop = EventLoop::make();
+    ASSERT_TRUE(loop.has_value()) << loop.error().message;
+    EventLoop& l = **loop;
+    int fired = 0;
+    ASSERT_TRUE(l.add_alarm([&] { ++fired; }).has_value());
+    int ticks = 0;
+    ASSERT_TRUE(l.every(20ms, [&] {
+                     if (++ticks == 3) l.exit(0);
+                 }).has_value());
+    EXPECT_EQ(l.run(), 0);
+    EXPECT_EQ(ticks, 3);
+    EXPECT_EQ(fired, 0);
+}
+
+}  // namespace
+}  // namespace vigil::adapters
