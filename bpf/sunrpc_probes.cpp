@@ -23,8 +23,8 @@ struct Probe {
     const char* event;
 };
 
-// One probe per tracepoint, each optional on its own: kernels before 5.6
-// lack rpc_call_rpcerror, for instance, and that must not cost the others.
+// One probe per tracepoint, each optional on its own: these tracepoints came
+// in different kernel releases, and a missing one must not cost the others.
 constexpr std::array<Probe, 4> kProbes = {{
     {"sunrpc_timeouts", "rpc_timeout_status"},
     {"sunrpc_minor_timeouts", "xprt_timer"},
