@@ -32,6 +32,15 @@ enum vigil_event_kind {
     VIGIL_EVENT_NET_TX_TIMEOUT = 16,
 };
 
+/* Slots of the sunrpc object's per-CPU counters (map sunrpc_counts). */
+enum vigil_sunrpc_counter {
+    VIGIL_SUNRPC_MAJOR_TIMEOUT = 0, /* rpc_timeout_status */
+    VIGIL_SUNRPC_MINOR_TIMEOUT = 1, /* xprt_timer */
+    VIGIL_SUNRPC_RETRANSMIT = 2,    /* xprt_retransmit */
+    VIGIL_SUNRPC_CALL_ERROR = 3,    /* rpc_call_rpcerror */
+    VIGIL_SUNRPC_COUNTERS = 4,
+};
+
 /* Key of the in-kernel error counters: one per device, operation and errno. */
 struct vigil_block_error_key {
     __u32 dev;   /* kernel dev_t */

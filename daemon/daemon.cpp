@@ -30,6 +30,11 @@ Priority priority_of(config::LogLevel level) {
     return Priority::info;
 }
 
+// Checking for the sunrpc hooks costs a stat() per hook; the first NFS mount
+// waits for nothing from vigil, so a few seconds' delay costs only evidence
+// from those seconds.
+constexpr std::chrono::seconds kSunrpcRetryInterval{5};
+
 std::string errno_name(int error) {
     const char* name = strerrorname_np(error);
     return name != nullptr ? name : "E" + std::to_string(error);
@@ -279,14 +284,32 @@ void Daemon::start_probes() {
     if (sunrpc) {
         sunrpc_ = std::move(*sunrpc);
         for (const auto& p : sunrpc_->probes()) add_probe(p);
+        if (sunrpc_->waiting()) {
+            // The first NFS mount loads the sunrpc module, maybe long after vigild.
+            auto ok = loop_->every(kSunrpcRetryInterval, [this] { retry_sunrpc(); });
+            if (!ok) journal_.log(Priority::error, mid::kProbe, ok.error().message);
+        }
     } else {
         add_probe({"sunrpc_timeouts", "tracepoint/sunrpc/rpc_timeout_status",
                    bpf::ProbeState::failed, sunrpc.error().message});
     }
 }
 
+void Daemon::retry_sunrpc() {
+    if (!sunrpc_->waiting() || !sunrpc_->retry()) return;
+    for (const auto& p : sunrpc_->probes()) add_probe(p);
+}
+
 void Daemon::add_probe(const bpf::ProbeStatus& p) {
-    probes_.push_back(p);
+    auto known = std::find_if(probes_.begin(), probes_.end(),
+                              [&](const bpf::ProbeStatus& q) { return q.name == p.name; });
+    if (known == probes_.end()) {
+        probes_.push_back(p);
+    } else if (known->state == p.state && known->reason == p.reason && known->hook == p.hook) {
+        return;
+    } else {
+        *known = p;
+    }
     const bool up = p.state == bpf::ProbeState::attached;
     metrics_->set_probe_up(p.name, up);
     journal_.log(up ? Priority::info : Priority::warning, mid::kProbe,
@@ -343,7 +366,13 @@ Daemon::Device& Daemon::device(const std::string& name) {
 }
 
 void Daemon::poll() {
-    if (sunrpc_) metrics_->set_sunrpc_major_timeouts(sunrpc_->major_timeouts());
+    if (sunrpc_) {
+        const auto c = sunrpc_->counts();
+        metrics_->set_sunrpc({.major_timeouts = c.major_timeouts,
+                              .minor_timeouts = c.minor_timeouts,
+                              .retransmits = c.retransmits,
+                              .call_errors = c.call_errors});
+    }
     if (net_) poll_network();
     if (block_) poll_block();
 }

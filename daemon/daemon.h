@@ -47,8 +47,11 @@ class Daemon {
   private:
     explicit Daemon(config::Config config);
     void start_probes();
-    // Records a probe's status, exports it and logs it once.
+    // Records a probe's status, exports it and logs it; a probe seen before
+    // is updated, and logged again only when its status changed.
     void add_probe(const bpf::ProbeStatus& probe);
+    // Attaches the sunrpc probes once the module has appeared.
+    void retry_sunrpc();
     void on_block_errors();
     // Reads the kernel's counters and per-device block statistics, advances every
     // device's health, and updates metrics; every poll interval.

@@ -29,10 +29,10 @@ void print_status(const json& st) {
     std::printf("probes:\n");
     for (const auto& p : st.value("probes", json::array())) {
         const std::string state = p.value("state", "?");
-        std::printf("  %-18s %-12s %s", p.value("name", "?").c_str(), state.c_str(),
+        std::printf("  %-22s %-12s %s", p.value("name", "?").c_str(), state.c_str(),
                     p.value("hook", "").c_str());
         if (state != "attached")
-            std::printf("\n  %-18s %-12s why: %s", "", "", p.value("reason", "").c_str());
+            std::printf("\n  %-22s %-12s why: %s", "", "", p.value("reason", "").c_str());
         std::printf("\n");
     }
     std::printf("\nblock devices:\n");

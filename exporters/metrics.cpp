@@ -108,11 +108,31 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                                   .Register(reg);
     self->bad_input_ =
         &prometheus::BuildCounter().Name("vigil_bad_input_total").Help(kBadInputHelp).Register(reg);
-    self->sunrpc_major_timeouts_ = &prometheus::BuildCounter()
-                                        .Name("vigil_sunrpc_major_timeouts_total")
-                                        .Help("RPC tasks that ended in a major timeout")
-                                        .Register(reg)
-                                        .Add({});
+    self->sunrpc_major_timeouts_ =
+        &prometheus::BuildCounter()
+             .Name("vigil_sunrpc_major_timeouts_total")
+             .Help("RPC major timeouts (\"server not responding\", sunrpc/rpc_timeout_status)")
+             .Register(reg)
+             .Add({});
+    self->sunrpc_minor_timeouts_ =
+        &prometheus::BuildCounter()
+             .Name("vigil_sunrpc_minor_timeouts_total")
+             .Help("RPC requests whose timer expired without a reply (sunrpc/xprt_timer)")
+             .Register(reg)
+             .Add({});
+    self->sunrpc_retransmits_ = &prometheus::BuildCounter()
+                                     .Name("vigil_sunrpc_retransmits_total")
+                                     .Help("RPC requests sent again (sunrpc/xprt_retransmit)")
+                                     .Register(reg)
+                                     .Add({});
+    self->sunrpc_call_errors_ =
+        &prometheus::BuildCounter()
+             .Name("vigil_sunrpc_call_errors_total")
+             .Help(
+                 "RPC calls that failed back to their caller, signals excepted "
+                 "(sunrpc/rpc_call_rpcerror)")
+             .Register(reg)
+             .Add({});
     prometheus::BuildGauge()
         .Name("vigil_build_info")
         .Help("Always 1; the version is a label")
@@ -209,8 +229,11 @@ void Metrics::set_block_io_errors(const std::string& device, const std::string& 
     advance(counter, block_seen_[{device, op, error}], total);
 }
 
-void Metrics::set_sunrpc_major_timeouts(std::uint64_t total) {
-    advance(*sunrpc_major_timeouts_, sunrpc_seen_, total);
+void Metrics::set_sunrpc(const SunrpcMetrics& sunrpc) {
+    advance(*sunrpc_major_timeouts_, sunrpc_seen_.major_timeouts, sunrpc.major_timeouts);
+    advance(*sunrpc_minor_timeouts_, sunrpc_seen_.minor_timeouts, sunrpc.minor_timeouts);
+    advance(*sunrpc_retransmits_, sunrpc_seen_.retransmits, sunrpc.retransmits);
+    advance(*sunrpc_call_errors_, sunrpc_seen_.call_errors, sunrpc.call_errors);
 }
 
 void Metrics::set_block_inflight(const std::string& device, std::uint32_t requests,

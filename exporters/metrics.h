@@ -33,6 +33,14 @@ struct MetricsOptions {
     std::string version;
 };
 
+// Totals from the sunrpc probes; zero while they are unavailable.
+struct SunrpcMetrics {
+    std::uint64_t major_timeouts = 0;
+    std::uint64_t minor_timeouts = 0;
+    std::uint64_t retransmits = 0;
+    std::uint64_t call_errors = 0;
+};
+
 struct WatchdogMetrics {
     bool armed = false;
     double timeout_seconds = 0;
@@ -54,7 +62,7 @@ class Metrics {
     // The kernel keeps absolute error counts; this advances the counter to `total`.
     void set_block_io_errors(const std::string& device, const std::string& op,
                              const std::string& error, std::uint64_t total);
-    void set_sunrpc_major_timeouts(std::uint64_t total);
+    void set_sunrpc(const SunrpcMetrics& sunrpc);
     void set_block_inflight(const std::string& device, std::uint32_t requests,
                             double oldest_seconds);
     // Log2 buckets from the kernel: slots[k] counts requests of [2^k, 2^(k+1)) us.
@@ -101,8 +109,11 @@ class Metrics {
     std::map<std::string, std::uint64_t> tx_timeouts_seen_;
     std::map<std::string, std::uint64_t> withheld_seen_;
     prometheus::Counter* sunrpc_major_timeouts_ = nullptr;
+    prometheus::Counter* sunrpc_minor_timeouts_ = nullptr;
+    prometheus::Counter* sunrpc_retransmits_ = nullptr;
+    prometheus::Counter* sunrpc_call_errors_ = nullptr;
+    SunrpcMetrics sunrpc_seen_{};
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> block_seen_;
-    std::uint64_t sunrpc_seen_ = 0;
 };
 
 }  // namespace vigil::exporters

@@ -80,6 +80,16 @@ struct trace_event_raw_rpc_task_status {
     char __data[0];
 };
 
+/* Context of the sunrpc rpc_call_rpcerror tracepoint. */
+struct trace_event_raw_rpc_call_rpcerror {
+    struct trace_entry ent;
+    unsigned int task_id;
+    unsigned int client_id;
+    int tk_status;
+    int rpc_status;
+    char __data[0];
+};
+
 struct gendisk {
     int major;
     int first_minor;

@@ -390,6 +390,32 @@ TEST_F(VigildTest, MissingHookIsUnavailableWhileTheRestWorks) {
         const auto text = (*d)->vigilctl({"status"});
         EXPECT_NE(text.out.find("why:"), std::string::npos) << text.out;
     }
+    // Each sunrpc probe stands alone, each listed with the hook it waits for.
+    const std::map<std::string, std::string> sunrpc_hooks = {
+        {"sunrpc_timeouts", "rpc_timeout_status"},
+        {"sunrpc_minor_timeouts", "xprt_timer"},
+        {"sunrpc_retransmits", "xprt_retransmit"},
+        {"sunrpc_call_errors", "rpc_call_rpcerror"}};
+    for (const auto& [name, event] : sunrpc_hooks) {
+        ASSERT_TRUE(probes.contains(name)) << st.dump(2);
+        EXPECT_EQ(probes[name]["hook"], "tracepoint/sunrpc/" + event);
+        if (!std::filesystem::exists("/sys/kernel/tracing/events/sunrpc/" + event)) {
+            EXPECT_EQ(probes[name]["state"], "unavailable") << name;
+            EXPECT_NE(probes[name]["reason"].get<std::string>().find("sunrpc/" + event),
+                      std::string::npos)
+                << probes[name].dump();
+            EXPECT_EQ((*d)->metric("vigil_probe_up", {{"probe", name}}), 0.0) << name;
+        }
+    }
+    // The sunrpc counters are listed, at zero, while their probes wait.
+    for (const char* counter :
+         {"vigil_sunrpc_major_timeouts_total", "vigil_sunrpc_minor_timeouts_total",
+          "vigil_sunrpc_retransmits_total", "vigil_sunrpc_call_errors_total"}) {
+        EXPECT_TRUE((*d)->metric(counter, {}).has_value()) << counter;
+        if (!sunrpc_present) {
+            EXPECT_EQ((*d)->metric(counter, {}), 0.0) << counter;
+        }
+    }
     // Both families are listed even before any error happened.
     const std::string text = (*d)->metrics_text();
     EXPECT_NE(text.find("# TYPE vigil_block_io_errors_total counter"), std::string::npos) << text;
