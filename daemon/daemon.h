@@ -21,6 +21,7 @@
 #include "daemon/adapters/rtnetlink.h"
 #include "daemon/config/config.h"
 #include "daemon/core/link_health.h"
+#include "daemon/core/nfs_health.h"
 #include "daemon/core/storage_monitor.h"
 #include "daemon/ports/error.h"
 #include "exporters/metrics.h"
@@ -55,6 +56,9 @@ class Daemon {
     void poll();
     void poll_network();
     void poll_block();
+    // Reads mountstats, advances every NFS mount's health, and updates
+    // metrics; every NFS poll interval.
+    void poll_nfs();
     void refuse_input(const std::string& source, const std::string& reason);
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
@@ -99,6 +103,8 @@ class Daemon {
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> block_errors_;
     std::map<std::string, Device> devices_;
+    core::NfsHealth nfs_health_;
+    std::string nfs_error_;  // why the last mountstats reading was refused; logged once
     std::chrono::nanoseconds started_{};
 };
 
