@@ -125,6 +125,7 @@ void NfsHealth::advance(Mount& m, const NfsMountSample& s, TimePoint now) const 
         // First seen waiting, or progress since the last reading: the wait
         // without progress starts now at the latest.
         m.waiting_since = now;
+        m.waiting_from = p;
     }
     m.deltas = "ops +" + std::to_string(d_ops) + ", retransmissions +" + std::to_string(d_retrans) +
                ", major timeouts +" + std::to_string(d_major) +
@@ -141,10 +142,18 @@ void NfsHealth::advance(Mount& m, const NfsMountSample& s, TimePoint now) const 
 NfsHealth::Target NfsHealth::target(const Mount& m, TimePoint now) const {
     const std::string tail = m.deltas.empty() ? std::string() : " (" + m.deltas + ")";
     if (m.unanswered > 0 && m.waiting_since && now - *m.waiting_since >= thresholds_.stall) {
+        // The last interval's deltas are all zero by now: what tells is
+        // what moved since the wait began.
+        const NfsCounters& f = m.waiting_from;
         return {NfsMountState::kStalled,
                 std::to_string(m.unanswered) +
                     " requests sent and unanswered, no reply and no operation completed for " +
-                    millis(now - *m.waiting_since) + tail};
+                    millis(now - *m.waiting_since) +
+                    " (since the reading before the wait: sends +" +
+                    std::to_string(m.last.sends - f.sends) + ", replies +" +
+                    std::to_string(m.last.receives - f.receives) + ", ops +" +
+                    std::to_string(m.last.ops - f.ops) + ", retransmissions +" +
+                    std::to_string(m.last.retransmissions - f.retransmissions) + ")"};
     }
     if (within(m.last_major_timeout, now, thresholds_.error_window)) {
         return {NfsMountState::kStalled,

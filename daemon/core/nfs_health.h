@@ -108,6 +108,7 @@ class NfsHealth {
         std::int64_t settled_gap = 0;
         std::uint64_t unanswered = 0;
         std::optional<TimePoint> waiting_since;
+        NfsCounters waiting_from;  // the counters just before the wait began
         std::optional<TimePoint> last_retransmission;
         std::optional<TimePoint> last_major_timeout;
         std::optional<TimePoint> better_since;

@@ -178,6 +178,9 @@ TEST_F(NfsHealthTest, RequestsUnansweredWithoutProgressStallWithinTheThreshold) 
         << u.transitions[0].evidence;
     EXPECT_NE(u.transitions[0].evidence.find("for 2000 ms"), std::string::npos)
         << u.transitions[0].evidence;
+    // The interval that last made progress: 8 sent, 5 answered.
+    EXPECT_NE(u.transitions[0].evidence.find("sends +8, replies +5, ops +5"), std::string::npos)
+        << u.transitions[0].evidence;
     EXPECT_EQ(view().waiting, seconds(2));
 
     // A retransmission (timeo) while stalled changes nothing.
