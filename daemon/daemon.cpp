@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/adapters/control_protocol.h"
+#include "daemon/adapters/mountstats.h"
 #include "daemon/core/decision.h"
 
 namespace vigil {
@@ -47,7 +48,12 @@ Daemon::Daemon(config::Config config)
       journal_(priority_of(config_.log_level)),
       link_health_(core::LinkThresholds{.down_hold = config_.link_down_hold,
                                         .up_hold = config_.link_up_hold,
-                                        .idle_after = config_.link_idle_after}) {}
+                                        .idle_after = config_.link_idle_after}),
+      nfs_health_(core::NfsThresholds{.slow_rtt = config_.nfs_slow_rtt,
+                                      .stall = config_.nfs_stall,
+                                      .error_window = config_.nfs_error_window,
+                                      .hold = config_.nfs_recovery_hold,
+                                      .forget_after = config_.nfs_forget_after}) {}
 
 Daemon::~Daemon() = default;
 
@@ -94,6 +100,10 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
         });
         if (!alarm) return std::unexpected(alarm.error());
         self->block_recheck_ = *alarm;
+    }
+    if (auto ok = self->loop_->every(self->config_.nfs_poll_interval, [raw] { raw->poll_nfs(); });
+        !ok) {
+        return std::unexpected(ok.error());
     }
     return self;
 }
@@ -507,6 +517,60 @@ void Daemon::schedule_block_recheck(std::chrono::nanoseconds now) {
     loop_->set_alarm(*block_recheck_, at);
 }
 
+void Daemon::poll_nfs() {
+    static const std::vector<std::string> kStates = {"ok", "degraded", "stalled", "gone"};
+    auto read = adapters::read_mountstats(config_.nfs_mountstats);
+    if (!read) {
+        // Counted at every refused reading, logged once per reason: a file
+        // that stays broken must not flood the journal at the poll rate.
+        metrics_->count_bad_input("mountstats");
+        if (read.error().message != nfs_error_) {
+            nfs_error_ = read.error().message;
+            journal_.log(
+                Priority::warning, mid::kBadInput,
+                "mountstats input refused: " + nfs_error_ + "; NFS mounts keep their last state",
+                {{"SOURCE", "mountstats"},
+                 {"REASON", nfs_error_},
+                 {"PATH", config_.nfs_mountstats}});
+        }
+        return;
+    }
+    if (!nfs_error_.empty()) {
+        journal_.log(Priority::notice, mid::kNfsState,
+                     "mountstats " + config_.nfs_mountstats + " is readable again",
+                     {{"PATH", config_.nfs_mountstats}});
+        nfs_error_.clear();
+    }
+    std::vector<core::NfsMountSample> samples;
+    samples.reserve(read->size());
+    for (const auto& m : *read) samples.push_back(adapters::to_sample(m));
+    const auto update = nfs_health_.observe(core::TimePoint(loop_->now()), samples);
+    for (const auto& t : update.transitions) {
+        const std::string to = core::to_string(t.to);
+        const std::string from = t.from ? core::to_string(*t.from) : "unknown";
+        const bool bad = t.to != core::NfsMountState::kOk;
+        log_evidence(bad ? Priority::warning : (t.from ? Priority::notice : Priority::info),
+                     mid::kNfsState,
+                     "NFS mount " + t.mount + " is " + to + (t.from ? " (was " + from + ")" : "") +
+                         ": " + t.evidence,
+                     {{"MOUNT", t.mount},
+                      {"NFS_DEVICE", t.device},
+                      {"STATE", to},
+                      {"PREVIOUS", from},
+                      {"EVIDENCE", t.evidence}});
+    }
+    for (const auto& mount : update.forgotten) metrics_->forget_nfs_mount(mount, kStates);
+    for (const auto& v : nfs_health_.mounts()) {
+        metrics_->set_nfs_mount(v.mount,
+                                {.operations = v.counters.ops,
+                                 .retransmissions = v.counters.retransmissions,
+                                 .major_timeouts = v.counters.major_timeouts,
+                                 .unanswered = v.unanswered,
+                                 .state = core::to_string(v.state)},
+                                kStates);
+    }
+}
+
 std::string Daemon::status_json() const {
     nlohmann::json probes = nlohmann::json::array();
     for (const auto& p : probes_) {
@@ -547,6 +611,26 @@ std::string Daemon::status_json() const {
         if (l.rx_packets) j["rx_packets"] = *l.rx_packets;
         interfaces.push_back(std::move(j));
     }
+    nlohmann::json nfs_mounts = nlohmann::json::array();
+    for (const auto& m : nfs_health_.mounts()) {
+        nlohmann::json j = {
+            {"mount", m.mount},
+            {"device", m.device},
+            {"state", core::to_string(m.state)},
+            {"for_seconds",
+             std::chrono::duration<double>(now - m.since.time_since_epoch()).count()},
+            {"operations", m.counters.ops},
+            {"retransmissions", m.counters.retransmissions},
+            {"major_timeouts", m.counters.major_timeouts},
+            {"unanswered", m.unanswered},
+            {"waiting_ms",
+             std::chrono::duration_cast<std::chrono::milliseconds>(m.waiting).count()},
+            {"resets", m.resets}};
+        if (m.mean_rtt) {
+            j["mean_rtt_ms"] = std::chrono::duration<double, std::milli>(*m.mean_rtt).count();
+        }
+        nfs_mounts.push_back(std::move(j));
+    }
     const double uptime = std::chrono::duration<double>(loop_->now() - started_).count();
     return nlohmann::json{{"ok", true},
                           {"status",
@@ -556,7 +640,9 @@ std::string Daemon::status_json() const {
                             {"uptime_seconds", uptime},
                             {"probes", probes},
                             {"block_devices", devices},
-                            {"interfaces", interfaces}}}}
+                            {"interfaces", interfaces},
+                            {"nfs_mounts", nfs_mounts},
+                            {"nfs_mountstats_error", nfs_error_}}}}
         .dump();
 }
 
@@ -596,6 +682,7 @@ std::string Daemon::handle_request(const std::string& request) {
 
 int Daemon::run() {
     poll();
+    poll_nfs();
     journal_.log(Priority::notice, mid::kStarted,
                  std::string("vigild ") + kVersion + " started (" +
                      (config_.standalone ? "standalone" : "cluster") + " mode)",

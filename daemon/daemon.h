@@ -21,6 +21,7 @@
 #include "daemon/adapters/rtnetlink.h"
 #include "daemon/config/config.h"
 #include "daemon/core/link_health.h"
+#include "daemon/core/nfs_health.h"
 #include "daemon/core/storage_monitor.h"
 #include "daemon/ports/error.h"
 #include "exporters/metrics.h"
@@ -61,6 +62,9 @@ class Daemon {
     // Samples the block devices again when the oldest waiting request will
     // cross the next age threshold, if that comes before the next poll.
     void schedule_block_recheck(std::chrono::nanoseconds now);
+    // Reads mountstats, advances every NFS mount's health, and updates
+    // metrics; every NFS poll interval.
+    void poll_nfs();
     void refuse_input(const std::string& source, const std::string& reason);
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
@@ -107,6 +111,8 @@ class Daemon {
     std::map<std::string, Device> devices_;
     std::optional<adapters::EventLoop::WatchId> block_recheck_;
     std::optional<std::chrono::nanoseconds> block_recheck_at_;
+    core::NfsHealth nfs_health_;
+    std::string nfs_error_;  // why the last mountstats reading was refused; logged once
     std::chrono::nanoseconds started_{};
 };
 

@@ -62,6 +62,27 @@ void print_status(const json& st) {
                     i.value("for_seconds", 0.0), i.value("carrier", false) ? "on" : "off",
                     i.value("operstate", "?").c_str());
     }
+    // Hosts without NFS get no section at all.
+    const auto nfs = st.value("nfs_mounts", json::array());
+    const std::string nfs_error = st.value("nfs_mountstats_error", "");
+    if (nfs.empty() && nfs_error.empty()) return;
+    std::printf("\nNFS mounts:\n");
+    if (!nfs_error.empty()) std::printf("  mountstats unreadable: %s\n", nfs_error.c_str());
+    for (const auto& m : nfs) {
+        std::printf("  %-24s %-8s for %.0f s, %s\n", m.value("mount", "?").c_str(),
+                    m.value("state", "?").c_str(), m.value("for_seconds", 0.0),
+                    m.value("device", "?").c_str());
+        std::printf(
+            "  %-24s   ops %llu, retransmissions %llu, major timeouts %llu, "
+            "unanswered %llu",
+            "", static_cast<unsigned long long>(m.value("operations", 0ULL)),
+            static_cast<unsigned long long>(m.value("retransmissions", 0ULL)),
+            static_cast<unsigned long long>(m.value("major_timeouts", 0ULL)),
+            static_cast<unsigned long long>(m.value("unanswered", 0ULL)));
+        if (m.contains("mean_rtt_ms"))
+            std::printf(", mean RTT %.1f ms", m.value("mean_rtt_ms", 0.0));
+        std::printf("\n");
+    }
 }
 
 void print_explain(const json& ex) {
@@ -91,7 +112,8 @@ int main(int argc, char** argv) {
     std::string socket = "/run/vigil/vigild.sock";
     bool as_json = false;
     app.add_option("-s,--socket", socket, "vigild's control socket");
-    auto* status = app.add_subcommand("status", "this host's probes, devices, interfaces, uptime");
+    auto* status =
+        app.add_subcommand("status", "this host's probes, devices, interfaces, NFS mounts, uptime");
     auto* explain = app.add_subcommand("explain", "why the last self-fence happened");
     for (auto* sub : {status, explain})
         sub->add_flag("--json", as_json, "print the daemon's JSON reply");

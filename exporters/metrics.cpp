@@ -23,6 +23,22 @@ constexpr const char* kLatencyHelp =
     "Block requests by time from issue to completion, per device, counted in the kernel";
 constexpr const char* kWritebackHelp =
     "Writeback errors (page cache to device) by device and errno, counted in the kernel";
+constexpr const char* kNfsOperationsHelp =
+    "RPC operations an NFS mount completed, with or without an error (mountstats)";
+constexpr const char* kNfsRetransmissionsHelp =
+    "RPC requests an NFS mount sent again after a timeout (mountstats)";
+constexpr const char* kNfsMajorTimeoutsHelp =
+    "RPC operations of an NFS mount that hit a major timeout (mountstats)";
+
+// A counter that mirrors a kernel count which starts again from zero when
+// the thing it counts is recreated (an NFS remount): the new count is added.
+void advance_restartable(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t total) {
+    if (total < seen) seen = 0;
+    if (total > seen) {
+        counter.Increment(static_cast<double>(total - seen));
+        seen = total;
+    }
+}
 
 // A counter that mirrors an absolute count kept elsewhere (the kernel).
 void advance(prometheus::Counter& counter, std::uint64_t& seen, std::uint64_t total) {
@@ -194,6 +210,36 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                               .Name("vigil_net_tx_timeouts_total")
                               .Help("Transmit queue timeouts the driver reported, per interface")
                               .Register(reg);
+    self->nfs_operations_ = &prometheus::BuildCounter()
+                                 .Name("vigil_nfs_rpc_operations_total")
+                                 .Help(kNfsOperationsHelp)
+                                 .Register(reg);
+    self->nfs_retransmissions_ = &prometheus::BuildCounter()
+                                      .Name("vigil_nfs_rpc_retransmissions_total")
+                                      .Help(kNfsRetransmissionsHelp)
+                                      .Register(reg);
+    self->nfs_major_timeouts_ = &prometheus::BuildCounter()
+                                     .Name("vigil_nfs_rpc_major_timeouts_total")
+                                     .Help(kNfsMajorTimeoutsHelp)
+                                     .Register(reg);
+    self->nfs_unanswered_ = &prometheus::BuildGauge()
+                                 .Name("vigil_nfs_rpc_unanswered_requests")
+                                 .Help(
+                                     "RPC requests an NFS mount's transport sent since it last "
+                                     "settled and got no reply for (mountstats)")
+                                 .Register(reg);
+    self->nfs_state_ = &prometheus::BuildGauge()
+                            .Name("vigil_nfs_mount_state")
+                            .Help(
+                                "1 for the NFS mount's current state (ok, degraded, stalled, "
+                                "gone), 0 for the others")
+                            .Register(reg);
+    all->declare("vigil_nfs_rpc_operations_total", kNfsOperationsHelp,
+                 prometheus::MetricType::Counter);
+    all->declare("vigil_nfs_rpc_retransmissions_total", kNfsRetransmissionsHelp,
+                 prometheus::MetricType::Counter);
+    all->declare("vigil_nfs_rpc_major_timeouts_total", kNfsMajorTimeoutsHelp,
+                 prometheus::MetricType::Counter);
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     prometheus::BuildGauge()
         .Name("vigil_start_time_seconds")
@@ -280,6 +326,33 @@ void Metrics::set_link_state(const std::string& interface, const std::string& st
 
 void Metrics::set_tx_timeouts(const std::string& interface, std::uint64_t total) {
     advance(tx_timeouts_->Add({{"interface", interface}}), tx_timeouts_seen_[interface], total);
+}
+
+void Metrics::set_nfs_mount(const std::string& mount, const NfsMountMetrics& m,
+                            const std::vector<std::string>& all_states) {
+    auto& seen = nfs_seen_[mount];
+    advance_restartable(nfs_operations_->Add({{"mount", mount}}), seen.operations, m.operations);
+    advance_restartable(nfs_retransmissions_->Add({{"mount", mount}}), seen.retransmissions,
+                        m.retransmissions);
+    advance_restartable(nfs_major_timeouts_->Add({{"mount", mount}}), seen.major_timeouts,
+                        m.major_timeouts);
+    nfs_unanswered_->Add({{"mount", mount}}).Set(static_cast<double>(m.unanswered));
+    for (const auto& s : all_states) {
+        nfs_state_->Add({{"mount", mount}, {"state", s}}).Set(s == m.state ? 1 : 0);
+    }
+}
+
+void Metrics::forget_nfs_mount(const std::string& mount,
+                               const std::vector<std::string>& all_states) {
+    nfs_seen_.erase(mount);
+    const prometheus::Labels labels{{"mount", mount}};
+    nfs_operations_->Remove(&nfs_operations_->Add(labels));
+    nfs_retransmissions_->Remove(&nfs_retransmissions_->Add(labels));
+    nfs_major_timeouts_->Remove(&nfs_major_timeouts_->Add(labels));
+    nfs_unanswered_->Remove(&nfs_unanswered_->Add(labels));
+    for (const auto& s : all_states) {
+        nfs_state_->Remove(&nfs_state_->Add({{"mount", mount}, {"state", s}}));
+    }
 }
 
 void Metrics::count_bad_input(const std::string& source) {

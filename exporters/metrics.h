@@ -50,6 +50,14 @@ struct WatchdogMetrics {
     std::vector<std::pair<std::string, std::uint64_t>> withheld;  // by reason
 };
 
+struct NfsMountMetrics {
+    std::uint64_t operations = 0;
+    std::uint64_t retransmissions = 0;
+    std::uint64_t major_timeouts = 0;
+    std::uint64_t unanswered = 0;
+    std::string state;
+};
+
 class Metrics {
   public:
     [[nodiscard]] static std::expected<std::unique_ptr<Metrics>, Error> make(
@@ -78,6 +86,14 @@ class Metrics {
     void set_link_state(const std::string& interface, const std::string& state,
                         const std::vector<std::string>& all_states);
     void set_tx_timeouts(const std::string& interface, std::uint64_t total);
+    // Per NFS mount: the client's cumulative RPC counters (a remount starts
+    // them again; the exported counters carry on), the requests unanswered,
+    // and exactly one of the states is 1.
+    void set_nfs_mount(const std::string& mount, const NfsMountMetrics& m,
+                       const std::vector<std::string>& all_states);
+    // An unmounted mount forgotten: its series go, so mounts that come and go
+    // do not pile up.
+    void forget_nfs_mount(const std::string& mount, const std::vector<std::string>& all_states);
     // Input from outside (control socket, config reloads, ...) that was refused.
     void count_bad_input(const std::string& source);
 
@@ -114,6 +130,17 @@ class Metrics {
     prometheus::Counter* sunrpc_call_errors_ = nullptr;
     SunrpcMetrics sunrpc_seen_{};
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> block_seen_;
+    prometheus::Family<prometheus::Counter>* nfs_operations_ = nullptr;
+    prometheus::Family<prometheus::Counter>* nfs_retransmissions_ = nullptr;
+    prometheus::Family<prometheus::Counter>* nfs_major_timeouts_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* nfs_unanswered_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* nfs_state_ = nullptr;
+    struct NfsSeen {
+        std::uint64_t operations = 0;
+        std::uint64_t retransmissions = 0;
+        std::uint64_t major_timeouts = 0;
+    };
+    std::map<std::string, NfsSeen> nfs_seen_;
 };
 
 }  // namespace vigil::exporters

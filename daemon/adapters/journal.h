@@ -24,6 +24,7 @@ inline constexpr std::string_view kWritebackErrors = "6c1c2d0f4d0b4f6f9a0f5d3b8f
 inline constexpr std::string_view kWatchdog = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a08";
 inline constexpr std::string_view kLink = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a09";
 inline constexpr std::string_view kFlightRecord = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a0a";
+inline constexpr std::string_view kNfsState = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a0b";
 }  // namespace message_id
 
 using Fields = std::vector<std::pair<std::string, std::string>>;

@@ -445,11 +445,34 @@ std::expected<std::vector<NfsMountStats>, Error> read_mountstats(const std::stri
         }
         if (n == 0) break;
         text.append(buf, static_cast<std::size_t>(n));
+        // Thousands of NFS mounts fit in a few MiB; more is not mountstats.
+        constexpr std::size_t kMaxSize = std::size_t{64} << 20;
+        if (text.size() > kMaxSize) {
+            ::close(fd);
+            return std::unexpected(Error{path + ": larger than 64 MiB; not mountstats"});
+        }
     }
     ::close(fd);
     auto parsed = parse_mountstats(text);
     if (!parsed) return std::unexpected(Error{path + ": " + parsed.error().message});
     return parsed;
+}
+
+core::NfsMountSample to_sample(const NfsMountStats& mount) {
+    core::NfsMountSample s{.mount = mount.mount_point, .device = mount.device};
+    if (mount.age) s.age = *mount.age;
+    for (const auto& o : mount.ops) {
+        s.counters.ops += o.ops;
+        s.counters.retransmissions += o.retransmissions();
+        s.counters.major_timeouts += o.major_timeouts;
+        s.counters.rtt += o.rtt;
+    }
+    for (const auto& x : mount.transports) {
+        s.counters.has_transport = true;
+        s.counters.sends += x.sends;
+        s.counters.receives += x.receives;
+    }
+    return s;
 }
 
 }  // namespace vigil::adapters

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/core/nfs_health.h"
 #include "daemon/ports/error.h"
 
 namespace vigil::adapters {
@@ -92,5 +93,9 @@ struct NfsMountStats {
 // Reads and parses a mountstats file (this process's mount namespace by default).
 [[nodiscard]] std::expected<std::vector<NfsMountStats>, Error> read_mountstats(
     const std::string& path = "/proc/self/mountstats");
+
+// What the health model needs of a mount: its counters summed over every
+// operation and every transport.
+[[nodiscard]] core::NfsMountSample to_sample(const NfsMountStats& mount);
 
 }  // namespace vigil::adapters

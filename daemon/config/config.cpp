@@ -144,6 +144,20 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
          {{"down_hold_ms", {millis(0, 600000, &Config::link_down_hold)}},
           {"up_hold_ms", {millis(0, 600000, &Config::link_up_hold)}},
           {"idle_after_ms", {millis(500, 3600000, &Config::link_idle_after)}}}},
+        {"nfs",
+         {{"mountstats",
+           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (s.empty() || s.front() != '/')
+                   return std::unexpected("must be an absolute path");
+               c.nfs_mountstats = s;
+               return {};
+           })}},
+          {"poll_interval_ms", {millis(100, 60000, &Config::nfs_poll_interval)}},
+          {"slow_rtt_ms", {millis(10, 600000, &Config::nfs_slow_rtt)}},
+          {"stall_ms", {millis(200, 3600000, &Config::nfs_stall)}},
+          {"error_window_ms", {millis(100, 3600000, &Config::nfs_error_window)}},
+          {"recovery_hold_ms", {millis(0, 600000, &Config::nfs_recovery_hold)}},
+          {"forget_after_ms", {millis(0, 86400000, &Config::nfs_forget_after)}}}},
         {"fence",
          {{"flight_record",
            {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {

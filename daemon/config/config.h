@@ -48,6 +48,20 @@ struct Config {
     std::chrono::milliseconds link_up_hold{2000};
     std::chrono::milliseconds link_idle_after{5000};
 
+    // NFS mounts, from the client's per-mount RPC counters: where they are
+    // read, how often, and when a mount is degraded (replies slower than
+    // slow_rtt on average, or retransmissions within the error window) or
+    // stalled (requests unanswered with no progress for the stall time, or
+    // major timeouts within the error window). Better evidence must hold for
+    // the recovery hold; a mount gone this long is forgotten.
+    std::string nfs_mountstats = "/proc/self/mountstats";
+    std::chrono::milliseconds nfs_poll_interval{1000};
+    std::chrono::milliseconds nfs_slow_rtt{1000};
+    std::chrono::milliseconds nfs_stall{10000};
+    std::chrono::milliseconds nfs_error_window{30000};
+    std::chrono::milliseconds nfs_recovery_hold{1000};
+    std::chrono::milliseconds nfs_forget_after{600000};
+
     // Where the decision and the last evidence are written, durably, before a
     // deliberate self-fence; read back and reported at the next start.
     std::string flight_record = "/var/lib/vigil/flight-record";

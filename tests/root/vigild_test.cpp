@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "fence/flight_recorder.h"
 #include "tests/tools/fixtures/fixtures.h"
@@ -524,6 +525,217 @@ TEST_F(VigildTest, DamagedFlightRecordIsReportedNotFatal) {
     ASSERT_TRUE(text.ok()) << text.describe();
     EXPECT_NE(text.out.find("damaged"), std::string::npos) << text.out;
     EXPECT_TRUE((*d)->vigilctl({"status"}).ok());
+}
+
+// ---- NFS mounts from mountstats ------------------------------------------------
+
+// A mountstats file in the kernel's format, made from a real NFSv4.2
+// client's text: the first mount's READ counters and transport sends and
+// replies are set by the test; the file is replaced whole (rename) so vigild
+// never reads half of one.
+class MountstatsFile {
+  public:
+    static constexpr const char* kMount = "/var/lib/libvirt/images/shared";
+    struct Counters {
+        std::uint64_t ops = 184467;
+        std::uint64_t retransmissions = 0;
+        std::uint64_t major_timeouts = 0;
+        std::uint64_t rtt_ms = 301877;
+        std::uint64_t sends = 389211;
+        std::uint64_t receives = 389207;
+
+        void progress(std::uint64_t n) {
+            ops += n;
+            sends += n;
+            receives += n;
+            rtt_ms += 2 * n;
+        }
+    };
+
+    explicit MountstatsFile(std::filesystem::path path) : path_(std::move(path)) {
+        std::ifstream in(std::string(VIGIL_NET_FIXTURES) + "/nfs4_mountstats.txt");
+        std::string line;
+        while (std::getline(in, line)) lines_.push_back(line);
+    }
+
+    const std::filesystem::path& path() const { return path_; }
+
+    void write(const Counters& c, bool with_mount = true) const {
+        std::string text;
+        bool in_mount = false;
+        for (const auto& line : lines_) {
+            if (line.starts_with("device ")) {
+                in_mount =
+                    line.find(std::string(" mounted on ") + kMount + " ") != std::string::npos;
+            }
+            if (in_mount && !with_mount) continue;
+            if (in_mount && line.starts_with("\txprt:\ttcp 833 ")) {
+                text += "\txprt:\ttcp 833 0 1 0 2 " + std::to_string(c.sends) + " " +
+                        std::to_string(c.receives) + " 0 401123 0 65 0 11\n";
+            } else if (in_mount && line.find("        READ: ") != std::string::npos) {
+                text += "\t        READ: " + std::to_string(c.ops) + " " +
+                        std::to_string(c.ops + c.retransmissions) + " " +
+                        std::to_string(c.major_timeouts) + " 33205060 24179232116 1822 " +
+                        std::to_string(c.rtt_ms) + " 307114 0\n";
+            } else {
+                text += line + "\n";
+            }
+        }
+        write_raw(text);
+    }
+
+    void write_raw(const std::string& text) const {
+        const auto tmp = path_.string() + ".new";
+        std::ofstream(tmp) << text;
+        std::filesystem::rename(tmp, path_);
+    }
+
+  private:
+    std::filesystem::path path_;
+    std::vector<std::string> lines_;
+};
+
+json nfs_mount(const Vigild& d, const std::string& mount) {
+    for (const auto& m : d.status().value("nfs_mounts", json::array())) {
+        if (m.value("mount", "") == mount) return m;
+    }
+    return json{};
+}
+
+std::string nfs_state(const Vigild& d, const std::string& mount) {
+    return nfs_mount(d, mount).value("state", "absent");
+}
+
+// vigild reads the file at every NFS poll (100 ms here); progress, rising
+// retransmissions, requests left unanswered, major timeouts, recovery,
+// garbage and an unmount must reach /metrics and `vigilctl status`.
+TEST_F(VigildTest, NfsMountHealthFromMountstats) {
+    auto dir = TempDir::make("nfs");
+    ASSERT_TRUE(dir.has_value()) << dir.error();
+    const MountstatsFile file(*dir / "mountstats");
+    MountstatsFile::Counters c;
+    file.write(c);
+    auto d = Vigild::start("[nfs]\nmountstats = \"" + file.path().string() +
+                           "\"\npoll_interval_ms = 100\nstall_ms = 1000\nerror_window_ms = 1000\n"
+                           "recovery_hold_ms = 300\nslow_rtt_ms = 1000\n");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    Vigild& v = **d;
+    const std::string mount = MountstatsFile::kMount;
+    const std::map<std::string, std::string> labels = {{"mount", mount}};
+    ASSERT_TRUE(wait_until([&] { return nfs_state(v, mount) == "ok"; }, 2s))
+        << v.status().dump(2) << v.log();
+    EXPECT_EQ(nfs_state(v, "/mnt/iso library"), "ok") << "the second NFS mount of the fixture";
+    EXPECT_EQ(nfs_mount(v, mount).value("device", ""), "10.20.0.5:/srv/vmstore");
+
+    // (a) Healthy progress: operations counted, the state stays ok.
+    const auto ops_before = v.metric("vigil_nfs_rpc_operations_total", labels);
+    ASSERT_TRUE(ops_before.has_value()) << v.metrics_text();
+    for (int i = 0; i < 10; ++i) {
+        c.progress(10);
+        file.write(c);
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(wait_until(
+        [&] { return v.metric("vigil_nfs_rpc_operations_total", labels) == *ops_before + 100; },
+        1s))
+        << v.metrics_text();
+    EXPECT_EQ(nfs_state(v, mount), "ok");
+    EXPECT_EQ(v.metric("vigil_nfs_mount_state", {{"mount", mount}, {"state", "ok"}}), 1.0);
+    const auto text = v.vigilctl({"status"});
+    EXPECT_NE(text.out.find("NFS mounts:"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find(mount), std::string::npos) << text.out;
+
+    // (b) Retransmissions rising: degraded at the next poll.
+    c.progress(5);
+    c.retransmissions += 2;
+    c.sends += 2;
+    file.write(c);
+    EXPECT_TRUE(wait_until([&] { return nfs_state(v, mount) == "degraded"; }, 1s))
+        << nfs_mount(v, mount).dump();
+    EXPECT_EQ(v.metric("vigil_nfs_rpc_retransmissions_total", labels), 2.0) << v.metrics_text();
+
+    // (c) Recovery: ok once the error window (1 s) has passed and the hold (300 ms).
+    EXPECT_TRUE(wait_until([&] { return nfs_state(v, mount) == "ok"; }, 3s))
+        << nfs_mount(v, mount).dump();
+
+    // (b) Requests sent and never answered: stalled within the stall time
+    // (1 s) plus one poll, counted from the first poll that sees them.
+    c.sends += 3;
+    file.write(c);
+    const auto unanswered_at = Clock::now();
+    ASSERT_TRUE(wait_until([&] { return nfs_state(v, mount) == "stalled"; }, 3s, 20ms))
+        << nfs_mount(v, mount).dump() << v.log();
+    const auto elapsed = Clock::now() - unanswered_at;
+    EXPECT_GE(elapsed, 1000ms);
+    EXPECT_LT(elapsed, 1000ms + 2 * 100ms + 300ms)
+        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+    EXPECT_EQ(nfs_mount(v, mount).value("unanswered", 0), 3);
+    EXPECT_EQ(v.metric("vigil_nfs_rpc_unanswered_requests", labels), 3.0);
+    EXPECT_EQ(v.metric("vigil_nfs_mount_state", {{"mount", mount}, {"state", "stalled"}}), 1.0);
+    EXPECT_NE(v.log().find("3 requests sent and unanswered"), std::string::npos) << v.log();
+
+    // (c) The server answers: ok after the hold.
+    c.ops += 3;
+    c.receives += 3;
+    file.write(c);
+    EXPECT_TRUE(wait_until([&] { return nfs_state(v, mount) == "ok"; }, 2s))
+        << nfs_mount(v, mount).dump();
+
+    // (b) A major timeout: stalled at the next poll, ok after window and hold.
+    c.ops += 1;
+    c.major_timeouts += 1;
+    file.write(c);
+    EXPECT_TRUE(wait_until([&] { return nfs_state(v, mount) == "stalled"; }, 1s))
+        << nfs_mount(v, mount).dump();
+    EXPECT_EQ(v.metric("vigil_nfs_rpc_major_timeouts_total", labels), 1.0);
+    EXPECT_TRUE(wait_until([&] { return nfs_state(v, mount) == "ok"; }, 3s))
+        << nfs_mount(v, mount).dump();
+
+    // (d) Garbage: refused and counted, logged once, the state kept.
+    file.write_raw("hello world\n");
+    const std::map<std::string, std::string> source = {{"source", "mountstats"}};
+    EXPECT_TRUE(wait_until([&] { return v.metric("vigil_bad_input_total", source) >= 3.0; }, 2s))
+        << v.metrics_text();
+    EXPECT_EQ(nfs_state(v, mount), "ok");
+    const json st = v.status();
+    EXPECT_NE(st.value("nfs_mountstats_error", "").find("line 1"), std::string::npos) << st.dump(2);
+    const std::string log = v.log();
+    const auto first = log.find("mountstats input refused");
+    ASSERT_NE(first, std::string::npos) << log;
+    EXPECT_EQ(log.find("mountstats input refused", first + 1), std::string::npos)
+        << "logged once, not at every poll:\n"
+        << log;
+    EXPECT_TRUE(v.process().running());
+    file.write(c);
+    EXPECT_TRUE(
+        wait_until([&] { return v.status().value("nfs_mountstats_error", "x").empty(); }, 1s));
+    EXPECT_EQ(nfs_state(v, mount), "ok");
+
+    // (e) Unmounted: gone, once; the other mount stays.
+    file.write(c, false);
+    EXPECT_TRUE(wait_until([&] { return nfs_state(v, mount) == "gone"; }, 1s))
+        << nfs_mount(v, mount).dump();
+    EXPECT_EQ(v.metric("vigil_nfs_mount_state", {{"mount", mount}, {"state", "gone"}}), 1.0);
+    EXPECT_EQ(nfs_state(v, "/mnt/iso library"), "ok");
+    std::this_thread::sleep_for(300ms);
+    const std::string final_log = v.log();
+    const auto gone = final_log.find("NFS mount " + mount + " is gone");
+    ASSERT_NE(gone, std::string::npos) << final_log;
+    EXPECT_EQ(final_log.find("NFS mount " + mount + " is gone", gone + 1), std::string::npos);
+}
+
+// This machine has no NFS mount: the default mountstats gives no section,
+// no error and no refused input.
+TEST_F(VigildTest, NoNfsMountsShowNothing) {
+    auto d = Vigild::start("");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    std::this_thread::sleep_for(1500ms);  // past the first NFS polls (1 s)
+    const json st = (*d)->status();
+    EXPECT_TRUE(st.value("nfs_mounts", json{1}).empty()) << st.dump(2);
+    EXPECT_EQ(st.value("nfs_mountstats_error", "x"), "") << st.dump(2);
+    EXPECT_FALSE((*d)->metric("vigil_bad_input_total", {{"source", "mountstats"}}).has_value());
+    const auto text = (*d)->vigilctl({"status"});
+    EXPECT_EQ(text.out.find("NFS"), std::string::npos) << text.out;
 }
 
 TEST_F(VigildTest, StopsCleanlyOnSigterm) {

@@ -177,6 +177,36 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults) {
     EXPECT_EQ(c->link_up_hold, defaults.link_up_hold);
     EXPECT_EQ(c->link_idle_after, defaults.link_idle_after);
     EXPECT_EQ(c->flight_record, defaults.flight_record);
+    EXPECT_EQ(c->nfs_mountstats, defaults.nfs_mountstats);
+    EXPECT_EQ(c->nfs_poll_interval, defaults.nfs_poll_interval);
+    EXPECT_EQ(c->nfs_slow_rtt, defaults.nfs_slow_rtt);
+    EXPECT_EQ(c->nfs_stall, defaults.nfs_stall);
+    EXPECT_EQ(c->nfs_error_window, defaults.nfs_error_window);
+    EXPECT_EQ(c->nfs_recovery_hold, defaults.nfs_recovery_hold);
+    EXPECT_EQ(c->nfs_forget_after, defaults.nfs_forget_after);
+}
+
+TEST(Config, NfsKeys) {
+    auto c = parse(
+        "[nfs]\nmountstats = \"/run/test/mountstats\"\npoll_interval_ms = 200\n"
+        "slow_rtt_ms = 50\nstall_ms = 2000\nerror_window_ms = 3000\nrecovery_hold_ms = 0\n"
+        "forget_after_ms = 60000\n",
+        "t.toml");
+    ASSERT_TRUE(c.has_value()) << c.error().to_string();
+    EXPECT_EQ(c->nfs_mountstats, "/run/test/mountstats");
+    EXPECT_EQ(c->nfs_poll_interval, std::chrono::milliseconds(200));
+    EXPECT_EQ(c->nfs_slow_rtt, std::chrono::milliseconds(50));
+    EXPECT_EQ(c->nfs_stall, std::chrono::milliseconds(2000));
+    EXPECT_EQ(c->nfs_error_window, std::chrono::milliseconds(3000));
+    EXPECT_EQ(c->nfs_recovery_hold, std::chrono::milliseconds(0));
+    EXPECT_EQ(c->nfs_forget_after, std::chrono::milliseconds(60000));
+
+    auto relative = parse("[nfs]\nmountstats = \"proc/self/mountstats\"\n", "t.toml");
+    ASSERT_FALSE(relative.has_value());
+    EXPECT_EQ(relative.error().to_string(), "t.toml:2: nfs.mountstats: must be an absolute path");
+    auto fast = parse("\n[nfs]\npoll_interval_ms = 5\n", "t.toml");
+    ASSERT_FALSE(fast.has_value());
+    EXPECT_EQ(fast.error().line, 3);
 }
 
 }  // namespace
