@@ -317,9 +317,20 @@ struct Footprint {
     std::vector<std::string> loops;   // loop devices backed by lab files
     std::set<std::string> processes;  // "pid comm" of processes using the lab
 
-    static bool mentions_lab(const std::string& text, const std::filesystem::path& root) {
-        return text.find(root.string()) != std::string::npos ||
-               text.find("/run/vigil-lab/") != std::string::npos;
+    static bool mentions_root(const std::string& text, const std::filesystem::path& root) {
+        return text.find(root.string()) != std::string::npos;
+    }
+
+    static bool uses_root(const std::filesystem::path& proc, const std::filesystem::path& root) {
+        const pid_t pid = std::stoi(proc.filename().string());
+        for (const auto& a : cmdline_of(pid))
+            if (mentions_root(a, root)) return true;
+        std::error_code ec;
+        for (const auto& fd : std::filesystem::directory_iterator(proc / "fd", ec)) {
+            if (mentions_root(std::filesystem::read_symlink(fd.path(), ec).string(), root))
+                return true;
+        }
+        return false;
     }
 
     static Footprint take(const std::filesystem::path& root, const std::set<std::string>& runs) {
@@ -338,34 +349,40 @@ struct Footprint {
                     name, std::regex("(br-(cl|vm|st).*|h[0-9]-(cl|vm|st)|(cl|vm|st)0)(@.*)?")))
                 f.links.insert(name);
         }
-        // Hosts' mounts live in their own mount namespaces: look through every
-        // namespace some process still holds.
-        std::set<ino_t> namespaces;
+        // Other labs and tests may run meanwhile, so only what names this lab's
+        // root counts, and the mount namespaces of processes that do (its hosts,
+        // whose mounts sit at the same /run/vigil-lab paths as every lab's).
+        const ino_t here = ns_inode("/proc/self/ns/mnt");
+        std::vector<std::filesystem::path> procs;
+        std::set<ino_t> own;
+        std::set<std::filesystem::path> users;
         for (const auto& e : std::filesystem::directory_iterator("/proc")) {
             auto name = e.path().filename().string();
             if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-            auto ino = ns_inode(e.path() / "ns" / "mnt");
+            procs.push_back(e.path());
+            if (!uses_root(e.path(), root)) continue;
+            users.insert(e.path());
+            const ino_t ino = ns_inode(e.path() / "ns" / "mnt");
+            if (ino != 0 && ino != here) own.insert(ino);
+        }
+        std::set<ino_t> namespaces;
+        for (const auto& proc : procs) {
+            auto ino = ns_inode(proc / "ns" / "mnt");
             if (ino == 0 || !namespaces.insert(ino).second) continue;
-            std::ifstream mountinfo(e.path() / "mountinfo");
-            for (std::string line; std::getline(mountinfo, line);)
-                // Only the lab's own: other tests' file systems come and go meanwhile.
-                if (mentions_lab(line, root)) f.mounts.insert(std::to_string(ino) + " " + line);
+            std::ifstream mountinfo(proc / "mountinfo");
+            for (std::string line; std::getline(mountinfo, line);) {
+                if (mentions_root(line, root) ||
+                    (own.contains(ino) && line.find("/run/vigil-lab/") != std::string::npos))
+                    f.mounts.insert(std::to_string(ino) + " " + line);
+            }
         }
         for (const auto& l : vt::loop_backing_files())
-            if (mentions_lab(l, root)) f.loops.push_back(l);
-        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-            auto name = e.path().filename().string();
-            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-            pid_t pid = std::stoi(name);
-            auto comm = comm_of(pid);
-            bool uses = comm.starts_with("lab-init");
-            for (const auto& a : cmdline_of(pid)) uses = uses || mentions_lab(a, root);
-            std::error_code ec;
-            for (const auto& fd : std::filesystem::directory_iterator(e.path() / "fd", ec)) {
-                auto target = std::filesystem::read_symlink(fd.path(), ec).string();
-                uses = uses || mentions_lab(target, root);
-            }
-            if (uses && state_of(pid) != 'Z') f.processes.insert(name + " " + comm);
+            if (mentions_root(l, root)) f.loops.push_back(l);
+        for (const auto& proc : procs) {
+            const pid_t pid = std::stoi(proc.filename().string());
+            const bool uses = users.contains(proc) || own.contains(ns_inode(proc / "ns" / "mnt"));
+            if (uses && state_of(pid) != 'Z')
+                f.processes.insert(proc.filename().string() + " " + comm_of(pid));
         }
         return f;
     }
