@@ -59,8 +59,8 @@ std::expected<core::PeerMessageEvidence, std::string> validate_peer_message(
     auto status = core::decode_status(payload);
     if (!status) return std::unexpected("undecodable status: " + status.error());
     if (status->host != host_of_nodeid(sender_nodeid)) {
-        return std::unexpected("node " + std::to_string(sender_nodeid) +
-                               " sent a status of host " + std::to_string(status->host.value));
+        return std::unexpected("node " + std::to_string(sender_nodeid) + " sent a status of host " +
+                               std::to_string(status->host.value));
     }
     return core::PeerMessageEvidence{.status = std::move(*status)};
 }
@@ -75,7 +75,7 @@ std::vector<core::HostId> hosts_of_nodeids(const std::vector<std::uint32_t>& ids
 }
 
 std::expected<std::unique_ptr<Cluster>, Error> Cluster::make(ClusterOptions options,
-                                                            ClusterHandlers handlers) {
+                                                             ClusterHandlers handlers) {
     if (options.group.empty() || options.group.size() >= CPG_MAX_NAME_LENGTH) {
         return std::unexpected(Error{"cluster group name must be 1 to " +
                                      std::to_string(CPG_MAX_NAME_LENGTH - 1) + " bytes"});
@@ -220,8 +220,7 @@ std::expected<void, Error> Cluster::reconnect() {
 }
 
 void Cluster::deliver(std::uint32_t nodeid, const void* msg, std::size_t size) {
-    auto m = validate_peer_message(nodeid,
-                                   std::string_view(static_cast<const char*>(msg), size));
+    auto m = validate_peer_message(nodeid, std::string_view(static_cast<const char*>(msg), size));
     if (!m) {
         ++bad_input_;
         last_refusal_ = m.error();
