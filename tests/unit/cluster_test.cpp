@@ -66,5 +66,13 @@ TEST(ClusterMembers, NodeidIsTheHostIdOncePerNodeSorted) {
     EXPECT_TRUE(hosts_of_nodeids({}).empty());
 }
 
+TEST(ClusterOptions, GroupNameIsCheckedBeforeConnecting) {
+    for (const std::string& group : {std::string(), std::string(128, 'g')}) {
+        auto c = Cluster::make({.group = group}, {});
+        ASSERT_FALSE(c.has_value());
+        EXPECT_EQ(c.error().message, "cluster group name must be 1 to 127 bytes");
+    }
+}
+
 }  // namespace
 }  // namespace vigil::adapters
