@@ -2,18 +2,23 @@
 // ordinary test runs. Any crash, sanitizer report or abort fails the test.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "daemon/core/slot_codec.h"
 #include "tests/tools/fuzz/mutate.h"
 
 namespace config_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 namespace control_fuzz {
+int one_input(const std::uint8_t* data, std::size_t size);
+}
+namespace cluster_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 
@@ -51,6 +56,27 @@ TEST(FuzzReplay, ConfigParserNeverCrashes) {
 TEST(FuzzReplay, ControlRequestsNeverCrash) {
     replay(control_fuzz::one_input,
            {"{\"command\":\"status\"}", "{\"command\": [1, {\"a\": null}]}", "\"status\""}, 3000);
+}
+
+// Seeds: real statuses behind their sender's nodeid (little-endian, as the
+// entry point reads it), one of them sent by the wrong node.
+TEST(FuzzReplay, ClusterMessagesNeverCrash) {
+    auto seed = [](std::uint32_t nodeid, const vigil::core::HostStatus& s) {
+        std::string out(4, '\0');
+        std::memcpy(out.data(), &nodeid, 4);
+        return out + vigil::core::encode_status(s);
+    };
+    using namespace vigil::core;
+    const HostStatus busy{.host = HostId{2},
+                          .incarnation = 5,
+                          .sequence = 99,
+                          .state = SelfState::kIsolated,
+                          .storage_ok = true,
+                          .held = {{"db", VmState::kPausedIoError}, {"web", VmState::kRunning}},
+                          .assignments = {{"dns", HostId{3}}}};
+    replay(cluster_fuzz::one_input,
+           {seed(1, HostStatus{.host = HostId{1}, .sequence = 1}), seed(2, busy), seed(3, busy)},
+           3000);
 }
 
 }  // namespace
