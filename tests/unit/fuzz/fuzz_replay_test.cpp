@@ -8,12 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "daemon/adapters/heartbeat_area.h"
 #include "tests/tools/fuzz/mutate.h"
 
 namespace config_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 namespace control_fuzz {
+int one_input(const std::uint8_t* data, std::size_t size);
+}
+namespace heartbeat_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 
@@ -51,6 +55,23 @@ TEST(FuzzReplay, ConfigParserNeverCrashes) {
 TEST(FuzzReplay, ControlRequestsNeverCrash) {
     replay(control_fuzz::one_input,
            {"{\"command\":\"status\"}", "{\"command\": [1, {\"a\": null}]}", "\"status\""}, 3000);
+}
+
+TEST(FuzzReplay, HeartbeatSlotsNeverCrash) {
+    vigil::core::HostStatus status;
+    status.host = vigil::core::HostId{1};
+    status.sequence = 42;
+    status.quorate = true;
+    status.held = {{"vm-a", vigil::core::VmState::kPausedIoError}};
+    status.assignments = {{"vm-b", vigil::core::HostId{2}}};
+    vigil::adapters::LastWords words;
+    words.host = vigil::core::HostId{2};
+    words.decision = "fence: storage lost\nwith I/O in flight";
+    words.evidence = {"slot write: EIO", "in flight 3"};
+    replay(heartbeat_fuzz::one_input,
+           {vigil::core::encode_status(status), vigil::adapters::encode_last_words(words),
+            std::string(vigil::adapters::kSlotBlockBytes, '\0')},
+           3000);
 }
 
 }  // namespace
