@@ -45,7 +45,8 @@ static_assert(kSlotBlockBytes == 4096);
 
 // A host's record of why it fenced itself, so peers (and the host after its
 // reset) can read the reason from shared storage even if its local disk is
-// gone. Filled from the flight recorder's record by the fence path.
+// gone. The daemon fills it from the flight recorder's record (fence/ may
+// not include daemon/, so the conversion lives in the wiring).
 struct LastWords {
     core::HostId host;
     std::uint64_t incarnation = 0;
