@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/adapters/heartbeat_area.h"
 #include "daemon/core/slot_codec.h"
 #include "tests/tools/fuzz/mutate.h"
 
@@ -19,6 +20,9 @@ namespace control_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 namespace cluster_fuzz {
+int one_input(const std::uint8_t* data, std::size_t size);
+}
+namespace heartbeat_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 
@@ -76,6 +80,23 @@ TEST(FuzzReplay, ClusterMessagesNeverCrash) {
                           .assignments = {{"dns", HostId{3}}}};
     replay(cluster_fuzz::one_input,
            {seed(1, HostStatus{.host = HostId{1}, .sequence = 1}), seed(2, busy), seed(3, busy)},
+           3000);
+}
+
+TEST(FuzzReplay, HeartbeatSlotsNeverCrash) {
+    vigil::core::HostStatus status;
+    status.host = vigil::core::HostId{1};
+    status.sequence = 42;
+    status.quorate = true;
+    status.held = {{"vm-a", vigil::core::VmState::kPausedIoError}};
+    status.assignments = {{"vm-b", vigil::core::HostId{2}}};
+    vigil::adapters::LastWords words;
+    words.host = vigil::core::HostId{2};
+    words.decision = "fence: storage lost\nwith I/O in flight";
+    words.evidence = {"slot write: EIO", "in flight 3"};
+    replay(heartbeat_fuzz::one_input,
+           {vigil::core::encode_status(status), vigil::adapters::encode_last_words(words),
+            std::string(vigil::adapters::kSlotBlockBytes, '\0')},
            3000);
 }
 
