@@ -332,8 +332,14 @@ std::pair<ActionOutcome, std::string> Shared::start(const std::string& vm) {
     if (virDomainCreate(dom.ptr) == 0) return {ActionOutcome::kDone, {}};
     const int code = virGetLastErrorCode();
     std::string why = last_libvirt_error();
-    // virtlockd refuses a lease held by another host with "resource busy".
-    if (code == VIR_ERR_RESOURCE_BUSY) return {ActionOutcome::kLockedElsewhere, why};
+    // Two locks guard a disk that another host runs: qemu's own image lock
+    // (taken first, when it opens the disk) and virtlockd's lease ("resource
+    // busy"). Either means the VM runs elsewhere, which the core must know
+    // apart from a broken start.
+    if (code == VIR_ERR_RESOURCE_BUSY ||
+        why.find("Failed to get \"write\" lock") != std::string::npos ||
+        why.find("Failed to get shared \"write\" lock") != std::string::npos)
+        return {ActionOutcome::kLockedElsewhere, why};
     if (code == VIR_ERR_OPERATION_INVALID && virDomainIsActive(dom.ptr) == 1)
         return {ActionOutcome::kAlreadyDone, why};
     return {ActionOutcome::kFailed, why};
