@@ -37,6 +37,11 @@ std::expected<LibvirtDomainControl, Error> LibvirtDomainControl::make(const std:
     return LibvirtDomainControl(conn);
 }
 
+LibvirtDomainControl LibvirtDomainControl::share(virConnectPtr conn) {
+    virConnectRef(conn);
+    return LibvirtDomainControl(conn);
+}
+
 LibvirtDomainControl::LibvirtDomainControl(LibvirtDomainControl&& other) noexcept
     : conn_(std::exchange(other.conn_, nullptr)) {}
 

@@ -32,6 +32,10 @@ class LibvirtDomainControl final : public DomainControl {
   public:
     // Opens its own connection, e.g. "qemu:///system" ("test:///default" in tests).
     [[nodiscard]] static std::expected<LibvirtDomainControl, Error> make(const std::string& uri);
+    // Works over a connection someone else opened (and keeps open itself: it
+    // takes a reference), e.g. the hypervisor adapter's, so that no second
+    // connection is needed when the host is in trouble.
+    [[nodiscard]] static LibvirtDomainControl share(virConnectPtr conn);
     LibvirtDomainControl(LibvirtDomainControl&& other) noexcept;
     LibvirtDomainControl& operator=(LibvirtDomainControl&& other) noexcept;
     LibvirtDomainControl(const LibvirtDomainControl&) = delete;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -439,6 +440,147 @@ TEST(LabLifecycle, FiveUpDownCyclesIncludingACrashLeaveNothingBehind) {
         EXPECT_EQ(after.processes, before.processes) << "cycle " << cycle;
         EXPECT_FALSE(std::filesystem::exists(dir->path() / ("run-" + run_id)));
     }
+}
+
+// The libvirt adapter (daemon/adapters/hypervisor) inside a lab host, driven
+// through vigil-hypervisor-probe: it must see the guest as an HA VM, report a
+// pause for an I/O error through libvirt's events within seconds (telling
+// ENOSPC apart), and carry out resume, stop and start, while a second start
+// on another host is refused by the disk lock. Two hosts, one guest.
+class LabHypervisor : public vt::RootTest {
+  protected:
+    void SetUp() override {
+        vt::RootTest::SetUp();
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        down_abandoned_labs();
+        auto dir = vt::TempDir::make("lab");
+        ASSERT_TRUE(dir) << dir.error();
+        dir_.emplace(std::move(*dir));
+        lab_.emplace(dir_->path());
+        auto r = (*lab_)({"up", "--hosts", "2", "--vms", "1"}, 120s);
+        ASSERT_TRUE(r.ok()) << r.describe();
+    }
+    void TearDown() override {
+        if (watch_) watch_->terminate();
+        watch_.reset();
+        if (lab_) {
+            auto r = (*lab_)({"down"}, 60s);
+            EXPECT_TRUE(r.ok()) << r.describe();
+            reap_adopted();
+        }
+    }
+
+    // Lines of the watching probe whose fields match `want`.
+    std::vector<json> seen(const json& want) const {
+        std::vector<json> out;
+        std::istringstream in(watch_->stdout_text());
+        for (std::string line; std::getline(in, line);) {
+            auto j = json::parse(line, nullptr, false);
+            if (j.is_discarded()) continue;
+            bool match = true;
+            for (const auto& [k, v] : want.items()) match = match && j.contains(k) && j[k] == v;
+            if (match) out.push_back(j);
+        }
+        return out;
+    }
+    // Waits for a line matching `want` stamped after `since`; its delay from `since`.
+    std::optional<std::chrono::milliseconds> wait_for(const json& want,
+                                                      std::chrono::steady_clock::time_point since,
+                                                      std::chrono::milliseconds within = 15s) {
+        std::optional<std::chrono::milliseconds> delay;
+        const bool found = vt::wait_until(
+            [&] {
+                for (const auto& j : seen(want)) {
+                    const std::chrono::nanoseconds at(j["at_ns"].get<std::int64_t>());
+                    if (at < since.time_since_epoch()) continue;
+                    delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        at - since.time_since_epoch());
+                    return true;
+                }
+                return false;
+            },
+            within, 50ms);
+        return found ? delay : std::nullopt;
+    }
+    json act(const std::string& host, const std::string& what, const std::string& vm) {
+        auto r = lab_->exec(host, {VIGIL_HV_PROBE, "act", what, vm});
+        std::istringstream in(r.out);
+        for (std::string line; std::getline(in, line);) {
+            auto j = json::parse(line, nullptr, false);
+            if (!j.is_discarded() && j["kind"] == "action") return j;
+        }
+        return json{{"outcome", "no result"}, {"probe", r.describe()}};
+    }
+
+    std::optional<vt::TempDir> dir_;
+    std::optional<LabCli> lab_;
+    std::optional<vt::Subprocess> watch_;
+};
+
+TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
+    auto w = vt::Subprocess::spawn({VIGIL_LAB_BIN, "--root", dir_->path().string(), "exec", "h1",
+                                    "--", VIGIL_HV_PROBE, "watch", "85"});
+    ASSERT_TRUE(w) << w.error();
+    watch_.emplace(std::move(*w));
+    const auto t0 = std::chrono::steady_clock::time_point{};
+    ASSERT_TRUE(wait_for({{"kind", "listed"}}, t0))
+        << watch_->stdout_text() << watch_->stderr_text();
+    const auto listed = seen({{"kind", "listed"}}).front();
+    ASSERT_EQ(listed["vms"].size(), 1u) << listed.dump();
+    EXPECT_EQ(listed["vms"][0]["vm"], "vm1");
+    EXPECT_EQ(listed["vms"][0]["state"], "running");
+    EXPECT_EQ(listed["vms"][0]["priority"], 1);
+    EXPECT_EQ(listed["vms"][0]["memory_mib"], 32);
+    EXPECT_EQ(listed["bad_input"], 0);
+
+    // A dead storage path: paused on an I/O error, reported by the event path.
+    auto fault = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*lab_)({"storage", "h1", "fail"}).ok());
+    auto paused = wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused_io_error"}}, fault);
+    ASSERT_TRUE(paused) << watch_->stdout_text();
+    std::cout << "storage fail -> paused_io_error event: " << paused->count() << " ms\n";
+    EXPECT_LT(*paused, 5s);
+    ASSERT_TRUE(wait_for({{"kind", "io_error"}, {"vm", "vm1"}}, fault));
+    // libvirt names only ENOSPC; any other error comes with an empty reason.
+    const auto eio = seen({{"kind", "io_error"}, {"vm", "vm1"}}).back();
+    EXPECT_NE(eio["reason"], "enospc") << eio.dump();
+    EXPECT_EQ(eio["device"], "virtio-disk0") << eio.dump();
+
+    ASSERT_TRUE((*lab_)({"storage", "h1", "ok"}).ok());
+    auto resumed_at = std::chrono::steady_clock::now();
+    auto resume = act("h1", "resume", "vm1");
+    EXPECT_EQ(resume["outcome"], "done") << resume.dump();
+    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "running"}}, resumed_at));
+    EXPECT_TRUE(lab_->writing("vm1", "h1"));
+
+    // A full volume (F10) is told apart by the reason.
+    fault = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*lab_)({"storage", "h1", "enospc"}).ok());
+    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused_io_error"}}, fault))
+        << watch_->stdout_text();
+    EXPECT_TRUE(wait_for({{"kind", "io_error"}, {"vm", "vm1"}, {"reason", "enospc"}}, fault))
+        << watch_->stdout_text();
+    ASSERT_TRUE((*lab_)({"storage", "h1", "ok"}).ok());
+    EXPECT_EQ(act("h1", "resume", "vm1")["outcome"], "done");
+
+    // Stop: the boot-sector guest ignores ACPI, so the grace runs out and it
+    // is destroyed. Then the recovery path: started on h2 (its own storage
+    // view), while a start back on h1 meets the disk lock.
+    auto stopped_at = std::chrono::steady_clock::now();
+    auto stop = act("h1", "stop", "vm1");
+    EXPECT_EQ(stop["outcome"], "done") << stop.dump();
+    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "shut_off"}}, stopped_at));
+    EXPECT_EQ(act("h1", "stop", "vm1")["outcome"], "already_done");
+
+    ASSERT_TRUE(lab_->virsh("h2", {"define", "/run/vigil-lab/shared/domains/vm1.xml"}).ok());
+    auto moved = act("h2", "start", "vm1");
+    EXPECT_EQ(moved["outcome"], "done") << moved.dump();
+    EXPECT_TRUE(lab_->writing("vm1", "h2"));
+    EXPECT_EQ(act("h2", "start", "vm1")["outcome"], "already_done");
+    auto twice = act("h1", "start", "vm1");
+    EXPECT_EQ(twice["outcome"], "locked_elsewhere") << twice.dump();
+    EXPECT_TRUE(lab_->writing("vm1", "h2"));
+    EXPECT_TRUE(seen({{"kind", "bad_input"}}).empty()) << watch_->stdout_text();
 }
 
 }  // namespace

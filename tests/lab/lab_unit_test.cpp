@@ -64,6 +64,7 @@ TEST(Layout, GuestStopsOnIoErrorsAndUsesTheSharedDisk) {
     EXPECT_NE(xml.find("error_policy='stop'"), std::string::npos);
     EXPECT_NE(xml.find("rerror_policy='stop'"), std::string::npos);
     EXPECT_NE(xml.find("/run/vigil-lab/shared/vm2.img"), std::string::npos);
+    EXPECT_NE(xml.find("<vigil:ha xmlns:vigil='urn:vigil:ha:1' priority='3'/>"), std::string::npos);
     EXPECT_NE(Layout::qemu_conf().find("lock_manager = \"lockd\""), std::string::npos);
 }
 

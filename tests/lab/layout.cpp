@@ -149,6 +149,9 @@ std::string Layout::domain_xml(int vm) const {
     s += "<domain type='qemu'>\n";
     s += "  <name>" + vm_name(vm) + "</name>\n";
     s += "  <memory unit='MiB'>32</memory>\n  <vcpu>1</vcpu>\n";
+    // An HA VM for vigil (docs/vm-metadata.md); lower numbers restart last.
+    s += "  <metadata>\n    <vigil:ha xmlns:vigil='urn:vigil:ha:1' priority='" +
+         std::to_string(vms_ - vm + 1) + "'/>\n  </metadata>\n";
     s += "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n";
     s += "  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
          "<on_crash>destroy</on_crash>\n";

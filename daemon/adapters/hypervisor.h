@@ -1,0 +1,168 @@
+// The local libvirt, as vigild's loop meets it: which domains are HA VMs and
+// in what state (as core::VmEvidence), I/O error reasons, and the actions the
+// core asks for (start, resume, stop), each with a timeout and one result.
+//
+// Nothing here blocks the caller's loop. libvirt runs on two threads of its
+// own: the process-wide libvirt event thread (virEventRunDefaultImpl, which
+// delivers domain events and keepalives) and one worker per instance that
+// makes the calls that can hang (a wedged libvirtd blocks any RPC). Both only
+// post messages; fd() becomes readable when one is waiting and dispatch(),
+// on the loop thread, drains them and calls the sink. Why a thread and not
+// virEventRegisterImpl on sd-event: libvirt's hooks would then run on the
+// loop thread, and its synchronous calls (virDomainCreate waits for qemu)
+// would still need a thread; one event implementation per process also
+// means vigild's loop would be libvirt's for good.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/adapters/domain_xml.h"
+#include "daemon/core/evidence.h"
+#include "daemon/ports/error.h"
+
+namespace vigil::adapters {
+
+struct HypervisorConfig {
+    std::string uri = "qemu:///system";
+    std::chrono::milliseconds start_timeout{30'000};
+    std::chrono::milliseconds resume_timeout{10'000};
+    // Graceful shutdown this long, then destroy (fence::VmStopJob).
+    std::chrono::milliseconds stop_grace{20'000};
+    std::chrono::milliseconds stop_timeout{30'000};
+    // libvirt keepalive: a libvirtd silent for interval * (count + 1) is
+    // taken for dead, which also ends any call the worker waits in.
+    int keepalive_interval_s = 2;
+    unsigned keepalive_count = 3;
+};
+
+enum class VmAction : std::uint8_t { kStart, kResume, kStop };
+
+enum class ActionOutcome : std::uint8_t {
+    kDone,
+    kAlreadyDone,      // start of a running VM, resume of a running one, stop of a stopped one
+    kLockedElsewhere,  // the lock manager refused the start: its disks are leased elsewhere
+    kNotFound,         // no such domain defined here
+    kTimedOut,         // no answer within the action's timeout (the call may still finish)
+    kFailed,
+};
+
+[[nodiscard]] constexpr const char* to_string(VmAction action) {
+    switch (action) {
+        case VmAction::kStart:
+            return "start";
+        case VmAction::kResume:
+            return "resume";
+        case VmAction::kStop:
+            return "stop";
+    }
+    return "unknown";
+}
+
+[[nodiscard]] constexpr const char* to_string(ActionOutcome outcome) {
+    switch (outcome) {
+        case ActionOutcome::kDone:
+            return "done";
+        case ActionOutcome::kAlreadyDone:
+            return "already_done";
+        case ActionOutcome::kLockedElsewhere:
+            return "locked_elsewhere";
+        case ActionOutcome::kNotFound:
+            return "not_found";
+        case ActionOutcome::kTimedOut:
+            return "timed_out";
+        case ActionOutcome::kFailed:
+            return "failed";
+    }
+    return "unknown";
+}
+
+using ActionId = std::uint64_t;
+
+struct ActionResult {
+    ActionId id = 0;
+    VmAction action = VmAction::kStart;
+    std::string vm;
+    ActionOutcome outcome = ActionOutcome::kFailed;
+    std::string detail;  // libvirt's message, for anything but kDone
+    std::chrono::milliseconds took{};
+};
+
+// VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON: tells ENOSPC (F10) from a dead path.
+struct IoErrorEvent {
+    std::string vm;
+    std::string device;  // the disk's alias, e.g. "virtio-disk0"
+    std::string path;    // its source
+    std::string reason;  // "enospc", "eio", ...
+};
+
+struct HaVm {
+    std::string name;
+    HaMetadata ha;
+    std::optional<core::VmState> state;  // nullopt until known
+};
+
+// Called from dispatch(), on the loop thread.
+struct HypervisorSink {
+    std::function<void(const core::VmEvidence&)> on_vm;  // HA VMs only, every change
+    std::function<void(const IoErrorEvent&)> on_io_error;
+    std::function<void(const ActionResult&)> on_action;
+    // A snapshot was taken (refresh() or a reconnect): vms() is current.
+    std::function<void()> on_listed;
+    // libvirt went away or came back; `why` says what happened.
+    std::function<void(bool connected, const std::string& why)> on_connection;
+    // A domain whose XML was refused (also counted in bad_input()).
+    std::function<void(const std::string& vm, const Error& why)> on_bad_input;
+};
+
+class LibvirtHypervisor {
+  public:
+    [[nodiscard]] static std::expected<std::unique_ptr<LibvirtHypervisor>, Error> make(
+        HypervisorConfig config, HypervisorSink sink);
+    // Returns at once: the worker finishes the call it is in (bounded by the
+    // keepalive when libvirtd is stuck), then closes the connection.
+    ~LibvirtHypervisor();
+    LibvirtHypervisor(const LibvirtHypervisor&) = delete;
+    LibvirtHypervisor& operator=(const LibvirtHypervisor&) = delete;
+
+    // Readable while messages wait for dispatch().
+    [[nodiscard]] int fd() const;
+    // Never blocks.
+    void dispatch();
+
+    // Lists every domain (on the worker) and reports each HA VM's state.
+    void refresh();
+    [[nodiscard]] ActionId start(const std::string& vm);
+    [[nodiscard]] ActionId resume(const std::string& vm);
+    [[nodiscard]] ActionId stop(const std::string& vm);
+
+    // HA VMs of the last snapshot, updated by events.
+    [[nodiscard]] const std::map<std::string, HaVm>& vms() const { return vms_; }
+    [[nodiscard]] bool connected() const { return connected_; }
+    [[nodiscard]] std::uint64_t bad_input() const { return bad_input_; }
+
+    struct Shared;
+
+  private:
+    LibvirtHypervisor(HypervisorConfig config, HypervisorSink sink, std::shared_ptr<Shared> shared);
+    ActionId submit(VmAction action, const std::string& vm);
+    void apply(const DomainDescription& desc, std::optional<core::VmState> state);
+
+    HypervisorConfig config_;
+    HypervisorSink sink_;
+    std::shared_ptr<Shared> shared_;
+    std::map<std::string, HaVm> vms_;
+    // Sequence of each domain's last lifecycle event, so that an older
+    // snapshot does not undo it.
+    std::map<std::string, std::uint64_t> last_event_;
+    bool connected_ = false;
+    std::uint64_t bad_input_ = 0;
+};
+
+}  // namespace vigil::adapters
