@@ -9,21 +9,6 @@ namespace {
 
 constexpr std::string_view kLastWordsMagic = "vigil-last-words 1";
 
-std::uint64_t fnv1a(std::string_view s) {
-    std::uint64_t h = 1469598103934665603ULL;
-    for (const char c : s) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-std::string hex(std::uint64_t v) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-
 template <class Int>
 std::optional<Int> number(std::string_view s, int base = 10) {
     Int v{};
@@ -118,7 +103,7 @@ std::string encode_last_words(const LastWords& w) {
     while (size > kSlotBlockBytes && first < lines.size()) size -= lines[first++].size();
     std::string body = head;
     for (std::size_t i = first; i < lines.size(); ++i) body += lines[i];
-    return body + "crc " + hex(fnv1a(body)) + "\n";
+    return core::seal_text(std::move(body));
 }
 
 std::string encode_last_words_block(const LastWords& words) {
@@ -128,17 +113,9 @@ std::string encode_last_words_block(const LastWords& words) {
 std::expected<LastWords, std::string> decode_last_words(std::string_view text) {
     using std::unexpected;
     if (text.size() > kSlotBlockBytes) return unexpected(std::string("last words too long"));
-    const auto crc_at = text.rfind("crc ");
-    if (crc_at == std::string_view::npos || (crc_at != 0 && text[crc_at - 1] != '\n')) {
-        return unexpected(std::string("last words have no checksum line (torn write?)"));
-    }
-    const auto body = text.substr(0, crc_at);
-    auto crc_text = text.substr(crc_at + 4);
-    if (!crc_text.empty() && crc_text.back() == '\n') crc_text.remove_suffix(1);
-    const auto crc = number<std::uint64_t>(crc_text, 16);
-    if (!crc || *crc != fnv1a(body)) {
-        return unexpected(std::string("last words checksum mismatch (corrupt or torn)"));
-    }
+    const auto sealed = core::unseal_text(text);
+    if (!sealed) return unexpected("last words " + sealed.error());
+    const std::string_view body = *sealed;
     LastWords w;
     bool seen_host = false, seen_inc = false, seen_written = false, seen_decision = false;
     std::size_t line_no = 0;

@@ -71,6 +71,26 @@ bool valid_vm_name(std::string_view s) {
 
 }  // namespace
 
+std::string seal_text(std::string body) {
+    const std::uint64_t crc = fnv1a(body);
+    return body + "crc " + hex(crc) + "\n";
+}
+
+std::expected<std::string_view, std::string> unseal_text(std::string_view text) {
+    using std::unexpected;
+    const auto crc_at = text.rfind("crc ");
+    if (crc_at == std::string_view::npos || (crc_at != 0 && text[crc_at - 1] != '\n')) {
+        return unexpected(std::string("has no checksum line (torn write?)"));
+    }
+    const auto body = text.substr(0, crc_at);
+    auto crc_text = text.substr(crc_at + 4);
+    if (!crc_text.empty() && crc_text.back() == '\n') crc_text.remove_suffix(1);
+    const auto crc = number(crc_text, 16);
+    if (!crc) return unexpected(std::string("checksum is not a hex number"));
+    if (*crc != fnv1a(body)) return unexpected(std::string("checksum mismatch (corrupt or torn)"));
+    return body;
+}
+
 std::string encode_status(const HostStatus& s) {
     std::string body{kMagic};
     body += "\nhost " + std::to_string(s.host.value);
@@ -86,23 +106,16 @@ std::string encode_status(const HostStatus& s) {
     for (const auto& a : s.assignments)
         body += "\nassign " + a.vm + " " + std::to_string(a.target.value);
     body += "\n";
-    return body + "crc " + hex(fnv1a(body)) + "\n";
+    return seal_text(std::move(body));
 }
 
 std::expected<HostStatus, std::string> decode_status(std::string_view text) {
     using std::unexpected;
     if (text.size() > kMaxSlotBytes)
         return unexpected("slot larger than " + std::to_string(kMaxSlotBytes) + " bytes");
-    const auto crc_at = text.rfind("crc ");
-    if (crc_at == std::string_view::npos || (crc_at != 0 && text[crc_at - 1] != '\n')) {
-        return unexpected("slot has no checksum line (torn write?)");
-    }
-    const auto body = text.substr(0, crc_at);
-    auto crc_text = text.substr(crc_at + 4);
-    if (!crc_text.empty() && crc_text.back() == '\n') crc_text.remove_suffix(1);
-    const auto crc = number(crc_text, 16);
-    if (!crc) return unexpected("slot checksum is not a hex number");
-    if (*crc != fnv1a(body)) return unexpected("slot checksum mismatch (corrupt or torn slot)");
+    const auto sealed = unseal_text(text);
+    if (!sealed) return unexpected("slot " + sealed.error());
+    const auto body = *sealed;
 
     HostStatus s;
     bool seen_host = false, seen_inc = false, seen_seq = false, seen_state = false;
