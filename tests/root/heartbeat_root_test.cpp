@@ -30,18 +30,6 @@ using std::chrono::nanoseconds;
 
 constexpr auto kTick = 100ms;
 
-template <class F>
-class ScopeExit {
-  public:
-    explicit ScopeExit(F f) : f_(std::move(f)) {}
-    ScopeExit(const ScopeExit&) = delete;
-    ScopeExit& operator=(const ScopeExit&) = delete;
-    ~ScopeExit() { f_(); }
-
-  private:
-    F f_;
-};
-
 // What the loop saw, shared with the test thread.
 struct Seen {
     std::mutex mu;

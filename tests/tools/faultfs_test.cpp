@@ -26,20 +26,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kBlock = 4096;
 constexpr std::uint64_t kBackingMiB = 8;
 
-// Runs a callable on scope exit: lets a failing assertion still release a stall
-// before anything waits for the stalled reader.
-template <class F>
-class ScopeExit {
-  public:
-    explicit ScopeExit(F f) : f_(std::move(f)) {}
-    ScopeExit(const ScopeExit&) = delete;
-    ScopeExit& operator=(const ScopeExit&) = delete;
-    ~ScopeExit() { f_(); }
-
-  private:
-    F f_;
-};
-
 struct AlignedBuffer {
     AlignedBuffer() {
         void* p = nullptr;
