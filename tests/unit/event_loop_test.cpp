@@ -20,6 +20,7 @@ TEST(EventLoop, AnAlarmFiresOncePerSettingAndTheLastSettingWins) {
         fired.push_back(monotonic_now());
         // Set again from its own callback: fires once more, then the loop ends.
         if (fired.size() == 1) l.set_alarm(*alarm, monotonic_now() + 20ms);
+        if (fired.size() == 2) l.exit(0);
     });
     ASSERT_TRUE(id.has_value()) << id.error().message;
     alarm = *id;
@@ -27,11 +28,11 @@ TEST(EventLoop, AnAlarmFiresOncePerSettingAndTheLastSettingWins) {
     // The later setting replaces the earlier one.
     l.set_alarm(*alarm, start + 10ms);
     l.set_alarm(*alarm, start + 50ms);
-    ASSERT_TRUE(l.every(200ms, [&] { l.exit(0); }).has_value());
-    EXPECT_EQ(l.run(), 0);
+    // Only a bound on a broken alarm: a loaded machine may wake late.
+    ASSERT_TRUE(l.every(5s, [&] { l.exit(1); }).has_value());
+    EXPECT_EQ(l.run(), 0) << "the alarm did not fire twice within 5 s";
     ASSERT_EQ(fired.size(), 2U);
-    EXPECT_GE(fired[0] - start, 50ms);
-    EXPECT_LT(fired[0] - start, 150ms);
+    EXPECT_GE(fired[0] - start, 50ms) << "the earlier 10 ms setting fired";
     EXPECT_GE(fired[1] - fired[0], 20ms);
 }
 
