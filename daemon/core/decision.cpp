@@ -110,6 +110,20 @@ std::string_view name(Reason r) {
             return "vm-io-error";
         case Reason::kStateChanged:
             return "state-changed";
+        case Reason::kStartFailed:
+            return "start-failed";
+        case Reason::kLockedElsewhere:
+            return "locked-elsewhere";
+        case Reason::kActionTimedOut:
+            return "action-timed-out";
+        case Reason::kStopFailed:
+            return "stop-failed";
+        case Reason::kResumeFailed:
+            return "resume-failed";
+        case Reason::kDeclinedByTarget:
+            return "declined-by-target";
+        case Reason::kNoVmListingYet:
+            return "no-vm-listing-yet";
     }
     return "?";
 }
@@ -134,6 +148,12 @@ std::string_view name(AlertKind a) {
             return "vm-io-error";
         case AlertKind::kVmLeftPaused:
             return "vm-left-paused";
+        case AlertKind::kVmStartFailed:
+            return "vm-start-failed";
+        case AlertKind::kVmStopFailed:
+            return "vm-stop-failed";
+        case AlertKind::kVmResumeFailed:
+            return "vm-resume-failed";
     }
     return "?";
 }
@@ -232,6 +252,32 @@ std::string_view name(IoErrorPolicy p) {
     return "?";
 }
 
+std::string_view name(VmAction a) {
+    switch (a) {
+        case VmAction::kStart:
+            return "start";
+        case VmAction::kStop:
+            return "stop";
+        case VmAction::kResume:
+            return "resume";
+    }
+    return "?";
+}
+
+std::string_view name(ActionOutcome o) {
+    switch (o) {
+        case ActionOutcome::kDone:
+            return "done";
+        case ActionOutcome::kFailed:
+            return "failed";
+        case ActionOutcome::kLockedElsewhere:
+            return "locked-elsewhere";
+        case ActionOutcome::kTimedOut:
+            return "timed-out";
+    }
+    return "?";
+}
+
 std::string host_name(HostId id) { return "h" + std::to_string(id.value); }
 
 std::string format_seconds(Duration d) {
@@ -253,6 +299,13 @@ std::string to_string(const Decision& d) {
     if (d.target) out += " target=" + host_name(*d.target);
     out += " reason=" + std::string(name(d.reason));
     for (const auto& f : d.evidence) out += " " + f.key + "=" + f.value;
+    return out;
+}
+
+std::string to_string(const ActionEvidence& a) {
+    std::string out = "action-result vm=" + a.vm + " action=" + std::string(name(a.action)) +
+                      " outcome=" + std::string(name(a.outcome));
+    if (!a.detail.empty()) out += " detail=" + a.detail;
     return out;
 }
 

@@ -63,6 +63,13 @@ enum class Reason : std::uint8_t {
     kNoCapacity,
     kVmIoError,
     kStateChanged,
+    kStartFailed,       // a start here failed: the coordinator places the VM elsewhere
+    kLockedElsewhere,   // the lock manager refused a start: its disks are leased elsewhere
+    kActionTimedOut,    // the hypervisor did not answer in time; the listing will tell
+    kStopFailed,
+    kResumeFailed,
+    kDeclinedByTarget,  // the assigned host could not start it: placed again
+    kNoVmListingYet,    // the hypervisor has not said which VMs run here
 };
 
 enum class AlertKind : std::uint8_t {
@@ -75,6 +82,9 @@ enum class AlertKind : std::uint8_t {
     kNoCapacity,
     kVmIoError,
     kVmLeftPaused,
+    kVmStartFailed,
+    kVmStopFailed,
+    kVmResumeFailed,
 };
 
 struct Fact {
@@ -96,8 +106,20 @@ struct Decision {
     bool operator==(const Decision&) const = default;
 };
 
+// Whether to pet the watchdog now, and why (or why not: the watchdog's withheld-pets
+// metric counts the reasons).
+struct PetVerdict {
+    bool pet = false;
+    Reason reason = Reason::kNoQuorumNoStorage;
+    bool operator==(const PetVerdict&) const = default;
+};
+
 struct TickResult {
     bool pet_watchdog = false;
+    Reason pet_reason = Reason::kNoQuorumNoStorage;
+    // False until the hypervisor's first VM listing has arrived: a status written
+    // before it would say we hold nothing while VMs may run here.
+    bool publish = true;
     HostStatus status;  // write to the storage slot and broadcast to the cluster
     std::vector<Decision> decisions;
 };
@@ -113,10 +135,14 @@ struct TickResult {
 [[nodiscard]] std::string_view name(NetRole r);
 [[nodiscard]] std::string_view name(IsolationResponse r);
 [[nodiscard]] std::string_view name(IoErrorPolicy p);
+[[nodiscard]] std::string_view name(VmAction a);
+[[nodiscard]] std::string_view name(ActionOutcome o);
 [[nodiscard]] std::string host_name(HostId id);        // "h<id>"
 [[nodiscard]] std::string format_seconds(Duration d);  // "7.250"
 
 // One line, stable field order: "<kind> key=value ... reason=<reason> <evidence>".
 [[nodiscard]] std::string to_string(const Decision& d);
+// "action-result vm=<vm> action=<action> outcome=<outcome> [detail=...]".
+[[nodiscard]] std::string to_string(const ActionEvidence& a);
 
 }  // namespace vigil::core

@@ -62,6 +62,8 @@ bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
     return it != requests.end() && now_ - it->second < 5 * policy_.heartbeat_interval;
 }
 
+bool HostEngine::reading(TimePoint now) const { return reads_ok_ && fresh(last_read_at_, now); }
+
 bool HostEngine::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
     return t && now - *t <= policy_.slot_fresh_window();
 }
@@ -123,12 +125,15 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                            reads_ok_ = false;
                            return;
                        }
-                       if (!reads_ok_) {
+                       // A read that hangs on stalled storage sends nothing at all: a
+                       // gap in the reads is a failure too (see reading()).
+                       if (!reads_ok_ || !fresh(last_read_at_, at)) {
                            reads_ok_ = true;
                            // While we could not read, any peer may have written: count its
                            // silence from now, not from before the gap.
                            reads_ok_since_ = at;
                        }
+                       last_read_at_ = at;
                        for (const auto& slot : e.slots) {
                            auto it = peers_.find(slot.host);
                            if (it == peers_.end()) continue;
@@ -144,17 +149,39 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                        }
                    },
                    [&](const VmEvidence& e) {
-                       if (policy_.vm(e.vm) == nullptr) return;  // not an HA VM
-                       starting_.erase(e.vm);
+                       // Not an HA VM, unless it was one while it ran here: then it stays
+                       // ours to report until its qemu is gone, whatever the metadata says.
+                       if (policy_.vm(e.vm) == nullptr && !vms_.contains(e.vm) &&
+                           !starting_.contains(e.vm))
+                           return;
                        if (e.state == VmState::kShutOff) {
-                           vms_.erase(e.vm);
-                           stopping_.erase(e.vm);
-                           resuming_.erase(e.vm);
+                           // A start still on its way is settled by its outcome, not by
+                           // an event from before it.
+                           if (!uncertain_.contains(e.vm)) {
+                               vms_.erase(e.vm);
+                               stopping_.erase(e.vm);
+                               resuming_.erase(e.vm);
+                           }
                            return;
                        }
+                       starting_.erase(e.vm);
+                       uncertain_.erase(e.vm);
                        vms_[e.vm] = e.state;
                        if (e.state != VmState::kPausedIoError) resuming_.erase(e.vm);
                    },
+                   [&](const VmInventoryEvidence& e) { observe_inventory(at, e); },
+                   [&](const VmPolicyEvidence& e) {
+                       std::vector<VmPolicy> vms;
+                       for (const auto& v : e.vms) {
+                           // The hypervisor adapter refuses bad metadata; this is the last line.
+                           if (v.name.empty() || v.memory_mib == 0) continue;
+                           if (std::ranges::find(vms, v.name, &VmPolicy::name) != vms.end())
+                               continue;
+                           vms.push_back(v);
+                       }
+                       policy_.vms = std::move(vms);
+                   },
+                   [&](const ActionEvidence& e) { observe_action(at, e); },
                    [&](const AdminEvidence& e) {
                        switch (e.command) {
                            case AdminCommand::kMaintenanceOn:
@@ -177,6 +204,113 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    },
                },
                evidence);
+}
+
+void HostEngine::observe_inventory(TimePoint at, const VmInventoryEvidence& e) {
+    listed_ = true;
+    std::map<std::string, VmState> listed;
+    for (const auto& v : e.vms) {
+        if (v.state == VmState::kShutOff) continue;
+        if (policy_.vm(v.vm) == nullptr && !vms_.contains(v.vm) && !starting_.contains(v.vm))
+            continue;
+        listed.emplace(v.vm, v.state);
+    }
+    for (auto it = vms_.begin(); it != vms_.end();) {
+        if (listed.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        stopping_.erase(it->first);
+        resuming_.erase(it->first);
+        it = vms_.erase(it);
+    }
+    for (const auto& [vm, state] : listed) {
+        starting_.erase(vm);
+        uncertain_.erase(vm);
+        vms_[vm] = state;
+        if (state != VmState::kPausedIoError) resuming_.erase(vm);
+    }
+    // A start that timed out and is not running now did not happen.
+    for (auto it = uncertain_.begin(); it != uncertain_.end();) {
+        starting_.erase(*it);
+        declined_[*it] = Failure{at, ActionOutcome::kTimedOut, "not running after a timeout"};
+        it = uncertain_.erase(it);
+    }
+}
+
+void HostEngine::decline(TimePoint at, const std::string& vm, ActionOutcome outcome,
+                         std::string detail) {
+    starting_.erase(vm);
+    uncertain_.erase(vm);
+    declined_[vm] = Failure{at, outcome, std::move(detail)};
+}
+
+void HostEngine::observe_action(TimePoint at, const ActionEvidence& e) {
+    switch (e.action) {
+        case VmAction::kStart:
+            switch (e.outcome) {
+                case ActionOutcome::kDone:
+                    // The lifecycle event may come before or after this; the first wins.
+                    if (starting_.erase(e.vm) > 0 && !vms_.contains(e.vm))
+                        vms_[e.vm] = VmState::kRunning;
+                    uncertain_.erase(e.vm);
+                    declined_.erase(e.vm);
+                    break;
+                case ActionOutcome::kFailed:
+                case ActionOutcome::kLockedElsewhere:
+                    if (!vms_.contains(e.vm)) decline(at, e.vm, e.outcome, e.detail);
+                    break;
+                case ActionOutcome::kTimedOut:
+                    // It may still come up: hold it as ours until a listing says.
+                    if (starting_.contains(e.vm)) uncertain_.insert(e.vm);
+                    break;
+            }
+            break;
+        case VmAction::kStop:
+        case VmAction::kResume:
+            if (e.outcome == ActionOutcome::kDone) {
+                failures_.erase({e.vm, e.action});
+                if (e.action == VmAction::kStop) {
+                    vms_.erase(e.vm);
+                    stopping_.erase(e.vm);
+                    resuming_.erase(e.vm);
+                }
+            } else {
+                failures_[{e.vm, e.action}] = Failure{at, e.outcome, e.detail};
+            }
+            break;
+    }
+}
+
+bool HostEngine::declined(HostId host, const std::string& vm) const {
+    if (host == self_) {
+        const auto it = declined_.find(vm);
+        return it != declined_.end() && now_ - it->second.at < policy_.start_failure_hold;
+    }
+    const auto it = peers_.find(host);
+    if (it == peers_.end() || !it->second.status) return false;
+    return std::ranges::find(it->second.status->declined, vm) != it->second.status->declined.end();
+}
+
+void HostEngine::raise_action_failures() {
+    std::erase_if(declined_, [&](const auto& kv) {
+        return now_ - kv.second.at >= policy_.start_failure_hold;
+    });
+    for (const auto& [vm, f] : declined_) {
+        raise("start-failed:" + vm, AlertKind::kVmStartFailed,
+              f.outcome == ActionOutcome::kLockedElsewhere ? Reason::kLockedElsewhere
+              : f.outcome == ActionOutcome::kTimedOut      ? Reason::kActionTimedOut
+                                                           : Reason::kStartFailed,
+              {fact("outcome", std::string(name(f.outcome)))}, vm);
+    }
+    for (const auto& [key, f] : failures_) {
+        const auto& [vm, action] = key;
+        const bool stop = action == VmAction::kStop;
+        raise(std::string(stop ? "stop-failed:" : "resume-failed:") + vm,
+              stop ? AlertKind::kVmStopFailed : AlertKind::kVmResumeFailed,
+              stop ? Reason::kStopFailed : Reason::kResumeFailed,
+              {fact("outcome", std::string(name(f.outcome)))}, vm);
+    }
 }
 
 bool HostEngine::storage_trouble() const {
@@ -227,7 +361,7 @@ HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now)
     const bool advanced_since_left =
         peer.last_slot_advance &&
         (!peer.left_membership || *peer.last_slot_advance > *peer.left_membership);
-    if (reads_ok_ && fresh(peer.last_slot_advance, now) && advanced_since_left) {
+    if (reading(now) && fresh(peer.last_slot_advance, now) && advanced_since_left) {
         // Still a member (a few messages lost in a blip) and writing its slot: alive.
         if (peer.in_membership && peer.status)
             return {PeerClass::kAlive, Reason::kSlotAdvancing, {}};
@@ -237,7 +371,10 @@ HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now)
     // Outside the quorate partition a silent peer may well be alive inside it, petting
     // its watchdog because it is quorate: we cannot tell, so we never call it dead.
     if (!quorate_) return {PeerClass::kSuspect, Reason::kQuorumLost, {}};
-    if (!reads_ok_ || !reads_ok_since_) return {PeerClass::kSuspect, Reason::kCannotReadSlots, {}};
+    // A slot read that worked a moment ago says nothing once our own storage fails:
+    // the silence may be the storage's, not the peer's.
+    if (!reading(now) || !reads_ok_since_ || storage_trouble())
+        return {PeerClass::kSuspect, Reason::kCannotReadSlots, {}};
     // Silence counts only from when we could hear it: since we started, since our
     // slot reads work again, and since we are back in the quorate partition.
     TimePoint last_sign = std::max({started_, *reads_ok_since_, quorate_since_.value_or(now)});
@@ -409,15 +546,18 @@ void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Dec
             assignments_.erase(v->name);
             continue;
         }
+        std::optional<HostId> declined_by;
         if (auto it = assignments_.find(v->name); it != assignments_.end()) {
-            if (free.contains(it->second)) {
+            if (free.contains(it->second) && !declined(it->second, v->name)) {
                 free[it->second] -= mem;
                 continue;
             }
-            assignments_.erase(it);  // target left; place again
+            if (declined(it->second, v->name)) declined_by = it->second;
+            assignments_.erase(it);  // target left or could not start it; place again
         }
         std::optional<HostId> target;
         for (const auto& [id, room] : free) {
+            if (declined(id, v->name)) continue;
             if (room >= mem && (!target || room > free[*target])) target = id;
         }
         if (!target) {
@@ -434,6 +574,7 @@ void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Dec
                    .target = *target};
         d.evidence = {fact("priority", std::to_string(v->priority)),
                       fact("free_mib", std::to_string(free[*target] + mem))};
+        if (declined_by) d.evidence.push_back(fact("declined_by", host_name(*declined_by)));
         out.push_back(std::move(d));
     }
 }
@@ -454,7 +595,7 @@ void HostEngine::start_assigned(const std::map<std::string, HostId>& held,
     }
     for (const auto& a : *plan) {
         if (a.target != self_ || starting_.contains(a.vm) || vms_.contains(a.vm)) continue;
-        if (policy_.vm(a.vm) == nullptr) continue;
+        if (policy_.vm(a.vm) == nullptr || declined(self_, a.vm)) continue;
         // Our own view must agree that nobody can still write its disks.
         const auto why = recoverable(a.vm, held);
         if (!why) continue;
@@ -472,7 +613,9 @@ void HostEngine::start_assigned(const std::map<std::string, HostId>& held,
 void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out) {
     for (const auto& [vm, state] : vms_) {
         if (state != VmState::kPausedIoError || in_progress(stopping_, vm)) continue;
-        const VmPolicy& p = *policy_.vm(vm);
+        const VmPolicy* known = policy_.vm(vm);
+        if (known == nullptr) continue;  // no longer an HA VM: its I/O errors are not ours
+        const VmPolicy& p = *known;
         raise("vm-io-error:" + vm, AlertKind::kVmIoError, Reason::kVmIoError,
               {fact("domain", p.storage_domain)}, vm);
         const bool writable = domain_writable(p.storage_domain);
@@ -539,11 +682,27 @@ std::pair<bool, Reason> HostEngine::pet_rule(TimePoint now) const {
     return {false, Reason::kNoQuorumNoStorage};
 }
 
+PetVerdict HostEngine::should_pet(TimePoint now) const {
+    if (!listed_) return {false, Reason::kNoVmListingYet};
+    const auto [pet, reason] = pet_rule(now);
+    return {pet, reason};
+}
+
 TickResult HostEngine::tick(TimePoint now) {
     now_ = now;
+    // Until the hypervisor has listed what runs here, anything we said about what we
+    // hold could be wrong: say nothing, decide nothing, and let the watchdog go.
+    if (!listed_) {
+        return TickResult{.pet_watchdog = false,
+                          .pet_reason = Reason::kNoVmListingYet,
+                          .publish = false,
+                          .status = {},
+                          .decisions = {}};
+    }
     std::vector<Decision> out;
     alerts_now_.clear();
     pending_alerts_.clear();
+    raise_action_failures();
 
     const bool trouble = storage_trouble();
     const bool storage_lost =
@@ -626,7 +785,7 @@ TickResult HostEngine::tick(TimePoint now) {
     const auto held = holders();
     for (const auto& [vm, host] : held) last_holder_[vm] = host;
     const auto coord = coordinator();
-    if (coord && *coord == self_ && reads_ok_ && !storm_ && !fencing_) {
+    if (coord && *coord == self_ && reading(now) && !storm_ && !fencing_) {
         plan(held, out);
     } else {
         assignments_.clear();
@@ -647,8 +806,12 @@ TickResult HostEngine::tick(TimePoint now) {
                       .held = held_list(),
                       .assignments = {}};
     for (const auto& [vm, target] : assignments_) status.assignments.push_back({vm, target});
-    return TickResult{
-        .pet_watchdog = pet, .status = std::move(status), .decisions = std::move(out)};
+    for (const auto& [vm, f] : declined_) status.declined.push_back(vm);
+    return TickResult{.pet_watchdog = pet,
+                      .pet_reason = pet_reason,
+                      .publish = true,
+                      .status = std::move(status),
+                      .decisions = std::move(out)};
 }
 
 }  // namespace vigil::core

@@ -33,9 +33,10 @@ class HostEngine {
     // Whether to pet the watchdog now, between ticks: call it when our own status
     // message comes back through the cluster, so the proof that peers heard us is used
     // at once. Same rule as TickResult::pet_watchdog; decides and logs nothing.
-    [[nodiscard]] bool should_pet(TimePoint now) const { return pet_rule(now).first; }
+    [[nodiscard]] PetVerdict should_pet(TimePoint now) const;
 
     [[nodiscard]] HostId self() const { return self_; }
+    [[nodiscard]] std::uint64_t incarnation() const { return incarnation_; }
     [[nodiscard]] const Policy& policy() const { return policy_; }
     [[nodiscard]] PeerClass peer_class(HostId peer) const;
     [[nodiscard]] bool quorate() const { return quorate_; }
@@ -84,11 +85,18 @@ class HostEngine {
     void plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
     void start_assigned(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
     void handle_io_errors(bool local_problem, std::vector<Decision>& out);
+    void observe_action(TimePoint at, const ActionEvidence& e);
+    void observe_inventory(TimePoint at, const VmInventoryEvidence& e);
+    void decline(TimePoint at, const std::string& vm, ActionOutcome outcome, std::string detail);
+    [[nodiscard]] bool declined(HostId host, const std::string& vm) const;
+    void raise_action_failures();
     void raise(const std::string& key, AlertKind kind, Reason reason,
                std::vector<Fact> evidence = {}, std::string vm = {},
                std::optional<HostId> peer = {});
     [[nodiscard]] std::vector<HeldVm> held_list() const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
+    // The slot reads work now: the last one succeeded, within the fresh window.
+    [[nodiscard]] bool reading(TimePoint now) const;
     [[nodiscard]] std::pair<bool, Reason> pet_rule(TimePoint now) const;
     [[nodiscard]] bool in_progress(const std::map<std::string, TimePoint>& requests,
                                    const std::string& vm) const;
@@ -119,9 +127,21 @@ class HostEngine {
     std::optional<TimePoint> fence_pending_since_;
     bool reads_ok_ = false;
     std::optional<TimePoint> reads_ok_since_;
+    std::optional<TimePoint> last_read_at_;  // when the last read of all slots succeeded
     std::map<NetRole, std::pair<LinkState, TimePoint>> links_;
     std::map<std::string, VmState> vms_;
     std::set<std::string> starting_;
+    // Starts whose outcome we could not learn (timed out): only a listing settles them.
+    std::set<std::string> uncertain_;
+    bool listed_ = false;  // the hypervisor's first listing has arrived
+    struct Failure {
+        TimePoint at;
+        ActionOutcome outcome;
+        std::string detail;
+    };
+    // VMs whose start failed here, until the policy's start failure hold has passed.
+    std::map<std::string, Failure> declined_;
+    std::map<std::pair<std::string, VmAction>, Failure> failures_;  // stop, resume
     // Requests in progress, with when they were made: retried if they did not take
     // (a VM may pause again before we ever see it running).
     std::map<std::string, TimePoint> stopping_;

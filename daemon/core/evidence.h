@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "daemon/core/policy.h"
 #include "daemon/core/types.h"
 
 namespace vigil::core {
@@ -52,10 +53,41 @@ struct SlotReadEvidence {
     std::vector<HostStatus> slots;
 };
 
-// A local VM as the hypervisor reports it.
+// A local VM as the hypervisor reports it, when its state changes.
 struct VmEvidence {
     std::string vm;
     VmState state = VmState::kRunning;
+};
+
+// Every HA VM with a qemu process here, as one listing (at start, after a
+// reconnect to the hypervisor, after an action timed out): a VM not listed has no
+// qemu here. Until the first one arrives the engine does not know what it holds,
+// so it publishes nothing and decides nothing (see TickResult::publish).
+struct VmInventoryEvidence {
+    std::vector<VmEvidence> vms;
+};
+
+// The HA VMs and their policy (priority, memory, I/O-error policy, storage domain)
+// as the hypervisor's metadata says now: the whole list, replacing the last one.
+struct VmPolicyEvidence {
+    std::vector<VmPolicy> vms;
+};
+
+enum class VmAction : std::uint8_t { kStart, kStop, kResume };
+
+enum class ActionOutcome : std::uint8_t {
+    kDone,
+    kFailed,
+    kLockedElsewhere,  // the lock manager refused the start: the disks are leased elsewhere
+    kTimedOut,         // no answer in time: the call may still finish
+};
+
+// The outcome of an action the executor carried out for a decision.
+struct ActionEvidence {
+    std::string vm;
+    VmAction action = VmAction::kStart;
+    ActionOutcome outcome = ActionOutcome::kDone;
+    std::string detail;  // why, for anything but kDone
 };
 
 enum class AdminCommand : std::uint8_t { kMaintenanceOn, kMaintenanceOff, kDrain, kUndrain };
@@ -69,8 +101,9 @@ struct FenceConfirmedEvidence {
     HostId peer;
 };
 
-using Evidence = std::variant<StorageEvidence, LinkEvidence, MembershipEvidence,
-                              PeerMessageEvidence, SlotWriteEvidence, SlotReadEvidence, VmEvidence,
-                              AdminEvidence, FenceConfirmedEvidence>;
+using Evidence =
+    std::variant<StorageEvidence, LinkEvidence, MembershipEvidence, PeerMessageEvidence,
+                 SlotWriteEvidence, SlotReadEvidence, VmEvidence, VmInventoryEvidence,
+                 VmPolicyEvidence, ActionEvidence, AdminEvidence, FenceConfirmedEvidence>;
 
 }  // namespace vigil::core

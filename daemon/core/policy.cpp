@@ -52,6 +52,11 @@ std::expected<void, std::string> Policy::validate() const {
     if (storage_grace < Duration::zero() || link_grace < Duration::zero()) {
         return unexpected("storage grace and link grace must not be negative");
     }
+    if (start_failure_hold < heartbeat_interval) {
+        return unexpected("start failure hold (" + seconds(start_failure_hold) +
+                          ") must be at least one heartbeat interval (" +
+                          seconds(heartbeat_interval) + ")");
+    }
     if (!(storm_guard_share > 0.0 && storm_guard_share <= 1.0)) {
         return unexpected("storm guard share must be in (0, 1]");
     }

@@ -44,6 +44,9 @@ struct Policy {
     // A VM uplink must stay down this long before it counts as dead (flap hysteresis).
     std::chrono::nanoseconds link_grace = std::chrono::seconds{2};
     IsolationResponse isolation_response = IsolationResponse::kStopWhenUplinksDead;
+    // A host that failed to start a VM declines it this long: the coordinator places
+    // it on another host meanwhile, and this one may try again afterwards.
+    std::chrono::nanoseconds start_failure_hold = std::chrono::seconds{30};
     // When more than this share of the peers looks dead at once, distrust our own view.
     double storm_guard_share = 0.5;
     // This host starts in maintenance: it takes no self-fence action (no reboot on

@@ -105,6 +105,7 @@ std::string encode_status(const HostStatus& s) {
     for (const auto& h : s.held) body += "\nheld " + h.name + " " + std::string(name(h.state));
     for (const auto& a : s.assignments)
         body += "\nassign " + a.vm + " " + std::to_string(a.target.value);
+    for (const auto& vm : s.declined) body += "\ndeclined " + vm;
     body += "\n";
     return seal_text(std::move(body));
 }
@@ -179,6 +180,10 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
             }
             s.assignments.push_back(
                 {std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}});
+        } else if (key == "declined") {
+            if (w.size() != 2 || !valid_vm_name(w[1]))
+                return unexpected(where + "declined takes a VM name");
+            s.declined.emplace_back(w[1]);
         } else {
             return unexpected(where + "unknown key " + std::string(key));
         }

@@ -65,6 +65,8 @@ struct HostStatus {
     bool draining = false;
     std::vector<HeldVm> held;             // HA VMs with a qemu process here (or starting)
     std::vector<Assignment> assignments;  // recovery plan, when this host coordinates
+    // VMs this host failed to start lately: the coordinator places them elsewhere.
+    std::vector<std::string> declined;
     bool operator==(const HostStatus&) const = default;
 };
 

@@ -4,11 +4,13 @@
 
 namespace vigil::ports {
 
-// Where decisions go: journald, metrics, hooks, `vigilctl explain`.
+// Where decisions and the outcomes of the actions they caused go: journald,
+// metrics, hooks, `vigilctl explain`. Called on the loop; must not block.
 class EventSink {
   public:
     virtual ~EventSink() = default;
-    virtual void record(core::TimePoint at, const core::Decision& decision) = 0;
+    virtual void decision(core::TimePoint at, const core::Decision& decision) = 0;
+    virtual void outcome(core::TimePoint at, const core::ActionEvidence& outcome) = 0;
 };
 
 }  // namespace vigil::ports

@@ -1,23 +1,20 @@
 #pragma once
 
-#include <expected>
-#include <string>
-#include <vector>
-
 #include "daemon/core/types.h"
 
 namespace vigil::ports {
 
-// The storage heartbeat area on shared storage: one slot per host.
+// The storage heartbeat area on shared storage: one slot per host. I/O to shared
+// storage can hang for as long as the storage does, so both calls only submit:
+// each result comes back later as core::SlotWriteEvidence / core::SlotReadEvidence
+// (the write's latency counted from `now`, when it was asked for). At most one
+// operation of each kind is in flight and one waits; a newer write replaces the one
+// that waits (latest status wins), so a stalled store never queues without bound.
 class HeartbeatStore {
   public:
     virtual ~HeartbeatStore() = default;
-    // Returns how long the write took, or why it failed.
-    [[nodiscard]] virtual std::expected<core::Duration, std::string> write_slot(
-        const core::HostStatus& status) = 0;
-    // Every readable slot; a corrupt slot is left out (and counted by the adapter).
-    [[nodiscard]] virtual std::expected<std::vector<core::HostStatus>, std::string>
-    read_slots() = 0;
+    virtual void submit_write(const core::HostStatus& status, core::TimePoint now) = 0;
+    virtual void submit_read(core::TimePoint now) = 0;
 };
 
 }  // namespace vigil::ports

@@ -1,22 +1,27 @@
 #pragma once
 
-#include <expected>
 #include <string>
-#include <vector>
 
-#include "daemon/core/evidence.h"
+#include "daemon/ports/request.h"
 
 namespace vigil::ports {
 
-// The local hypervisor (libvirt). Results of these calls come back as VmEvidence.
+// The local hypervisor (libvirt). Every call returns at once; nothing here blocks.
+// Results come back to the driver later, on the loop: each action's outcome as
+// HostDriver::on_action (done, failed, locked elsewhere, timed out), state changes
+// of HA VMs as core::VmEvidence (only when a state changes), listings as
+// core::VmInventoryEvidence and the HA metadata as core::VmPolicyEvidence.
 class Hypervisor {
   public:
     virtual ~Hypervisor() = default;
-    [[nodiscard]] virtual std::expected<void, std::string> start_vm(const std::string& vm) = 0;
-    // Destroy and release the disk leases: after success no qemu process for it remains.
-    [[nodiscard]] virtual std::expected<void, std::string> stop_vm(const std::string& vm) = 0;
-    [[nodiscard]] virtual std::expected<void, std::string> resume_vm(const std::string& vm) = 0;
-    [[nodiscard]] virtual std::vector<core::VmEvidence> list_vms() = 0;
+    [[nodiscard]] virtual RequestId start(const std::string& vm) = 0;
+    // A graceful shutdown for the configured grace, then destroy. Done means no qemu
+    // process for it remains here and its disk leases are released.
+    [[nodiscard]] virtual RequestId stop(const std::string& vm) = 0;
+    [[nodiscard]] virtual RequestId resume(const std::string& vm) = 0;
+    // Lists every HA VM here and reads their metadata again: one VmInventoryEvidence
+    // and one VmPolicyEvidence follow.
+    virtual void refresh() = 0;
 };
 
 }  // namespace vigil::ports

@@ -171,6 +171,12 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                                  s.domains.push_back(w[1]);
                              return {};
                          }
+                         if (w[0] == "sim" && w.size() == 3 && w[1] == "broken") {
+                             if (w[2] != "in-flight-counter")
+                                 return std::unexpected("unknown sabotage " + w[2]);
+                             s.broken_in_flight_counter = true;
+                             return {};
+                         }
                          if (w[0] == "sim" && w.size() == 3) {
                              auto d = parse_duration(w[2]);
                              if (!d) return std::unexpected(d.error());
@@ -182,6 +188,12 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                                  s.boot_time = *d;
                              else if (w[1] == "restart_delay")
                                  s.restart_delay = *d;
+                             else if (w[1] == "start_time")
+                                 s.start_time = *d;
+                             else if (w[1] == "stop_grace")
+                                 s.stop_grace = *d;
+                             else if (w[1] == "watchdog_accepts")
+                                 s.watchdog_accepts = *d;
                              else
                                  return std::unexpected("unknown sim setting " + w[1]);
                              return {};

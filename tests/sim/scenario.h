@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,17 @@ struct Scenario {
     Duration membership_delay = std::chrono::seconds{1};  // the cluster stack's token timeout
     Duration boot_time = std::chrono::seconds{30};
     Duration restart_delay = std::chrono::seconds{2};  // systemd Restart= delay for vigild
+    // How long libvirt takes to start a qemu (lease taken, process up).
+    Duration start_time = std::chrono::milliseconds{500};
+    // A stop asks the guest to shut down and destroys it after this grace; simulated
+    // guests never answer the request, so every stop takes the whole grace.
+    Duration stop_grace = std::chrono::seconds{2};
+    // What the watchdog device accepted when asked for policy.watchdog_timeout
+    // (drivers round); unset: exactly what was asked.
+    std::optional<Duration> watchdog_accepts;
+    // Sabotage for the checker's own tests ("sim broken in-flight-counter"): the
+    // hosts' storage evidence never reports I/O in flight, as a broken counter would.
+    bool broken_in_flight_counter = false;
     std::vector<Event> timeline;
     std::vector<Check> checks;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
 
 #include "daemon/core/slot_codec.h"
@@ -21,23 +22,184 @@ struct World::Host {
     bool daemon_frozen = false;  // vigild alone hung
     bool daemon_running = false;
     std::optional<Duration> daemon_restart_at;
-    std::optional<core::HostEngine> engine;
     std::uint64_t incarnation = 0;
+    std::uint64_t epoch = 0;  // advances at every reset and power-off: what was in flight dies
     Duration phase{};
     std::map<NetRole, bool> link_up{
         {NetRole::kCluster, true}, {NetRole::kVmUplink, true}, {NetRole::kStorage, true}};
     bool path_failed = false;
     bool path_stalled = false;
     bool in_flight = false;
-    std::map<std::string, VmState> qemu;
+    std::map<std::string, Qemu> qemu;
     std::optional<Duration> last_pet;
-    bool refused_pet = false;            // the engine's last tick said not to pet
-    bool refused_while_quorate = false;  // ... at a tick where it was in the quorate partition
-    // Since the last pet, every tick found it in a quorate configuration whose ring
-    // worked: it could always show its peers that it lived.
+    bool refused_pet = false;  // the driver's last word to the watchdog was "no"
+    std::optional<Duration> refused_since;
+    bool refused_while_quorate = false;  // ... at a heartbeat where it was in the quorate partition
+    // Since the last pet, every heartbeat found it in a quorate configuration whose
+    // ring worked: it could always show its peers that it lived.
     bool provable_since_pet = true;
-    std::vector<core::Evidence> admin;
     Duration wall_offset{};
+    bool reboot_requested = false;
+    std::unique_ptr<HostPorts> ports;
+    std::optional<driver::HostDriver> driver;
+    // What the daemon has not taken yet: a frozen daemon finds it all when it thaws.
+    std::deque<std::pair<std::uint64_t, std::function<void(driver::HostDriver&)>>> inbox;
+    Lane write_lane;
+    Lane read_lane;
+    // What this daemon run has been told, so that watchers report changes only.
+    std::map<std::string, std::pair<core::StorageHealth, bool>> storage_seen;
+    std::map<NetRole, bool> links_seen;
+    std::optional<core::MembershipEvidence> view_seen;
+    std::map<std::string, std::string> fail_next_start;  // vm -> "failed" or "timeout"
+    std::vector<StaleWrite> stale;
+};
+
+// The ports of one daemon run on one simulated host. Every call returns at once;
+// what it causes happens in the world later (World::later), and its outcome reaches
+// the driver through the host's inbox, never inside the call.
+class HostPorts final : public ports::Clock,
+                        public ports::Hypervisor,
+                        public ports::HeartbeatStore,
+                        public ports::Cluster,
+                        public ports::Watchdog,
+                        public ports::Fencer,
+                        public ports::EventSink {
+  public:
+    HostPorts(World& world, World::Host& host) : w_(world), h_(host) {}
+
+    driver::Ports all() {
+        return driver::Ports{.clock = *this,
+                             .hypervisor = *this,
+                             .heartbeat = *this,
+                             .cluster = *this,
+                             .watchdog = *this,
+                             .fencer = *this,
+                             .events = *this};
+    }
+
+    core::TimePoint now() const override { return w_.time(); }
+    std::chrono::system_clock::time_point wall() const override {
+        // 2026-01-01T00:00:00Z at simulated time zero, plus what clock-jump moved.
+        return std::chrono::system_clock::time_point{std::chrono::seconds{1767225600}} +
+               std::chrono::duration_cast<std::chrono::system_clock::duration>(w_.now_ +
+                                                                               h_.wall_offset);
+    }
+
+    ports::RequestId start(const std::string& vm) override {
+        const auto id = ++w_.next_request_;
+        if (w_.global_storage_outage())
+            w_.violation(h_.name + " starts " + vm + " during a cluster-wide storage outage");
+        for (const auto& [oid, o] : w_.hosts_) {
+            if (oid == h_.id || !o->qemu.contains(vm)) continue;
+            const bool can_write = w_.up(*o) && w_.storage_reachable(*o, w_.domain_of(vm));
+            w_.violation(vm + " started on " + h_.name + " while " + o->name + " still has it" +
+                         (can_write ? " and can write its disks" : ""));
+        }
+        // What the port starts outlives this daemon run: capture the world and the host.
+        w_.later(h_, w_.s_.start_time, [w = &w_, h = &h_, id, vm] { w->complete_start(*h, id, vm); });
+        return id;
+    }
+    ports::RequestId stop(const std::string& vm) override {
+        const auto id = ++w_.next_request_;
+        // As fence::VmStopJob: a running guest gets its grace to shut down (simulated
+        // guests never do, so it is destroyed when the grace runs out); a paused one
+        // cannot shut down and is destroyed at once.
+        const auto it = h_.qemu.find(vm);
+        const auto grace = it != h_.qemu.end() && it->second.state == VmState::kRunning
+                               ? w_.s_.stop_grace
+                               : Duration{};
+        w_.later(h_, grace, [w = &w_, h = &h_, id, vm] { w->complete_stop(*h, id, vm); });
+        return id;
+    }
+    ports::RequestId resume(const std::string& vm) override {
+        const auto id = ++w_.next_request_;
+        w_.later(h_, Duration{}, [w = &w_, h = &h_, id, vm] { w->complete_resume(*h, id, vm); });
+        return id;
+    }
+    void refresh() override {
+        w_.later(h_, Duration{}, [w = &w_, h = &h_] { w->complete_refresh(*h); });
+    }
+
+    void submit_write(const core::HostStatus& status, core::TimePoint) override {
+        submit(h_.write_lane, World::SlotOp{.write = true,
+                                            .status = status,
+                                            .submitted = w_.now_,
+                                            .incarnation = h_.incarnation});
+    }
+    void submit_read(core::TimePoint) override {
+        submit(h_.read_lane,
+               World::SlotOp{.write = false, .submitted = w_.now_, .incarnation = h_.incarnation});
+    }
+
+    void broadcast(const core::HostStatus& status) override { w_.broadcast(h_, status); }
+
+    void pet() override {
+        h_.last_pet = w_.now_;
+        h_.refused_pet = false;
+        h_.refused_since.reset();
+        h_.refused_while_quorate = false;
+        h_.provable_since_pet = true;
+    }
+    void withhold(core::Reason) override {
+        if (!h_.refused_pet) h_.refused_since = w_.now_;
+        h_.refused_pet = true;
+        if (w_.in_quorate_partition(h_)) h_.refused_while_quorate = true;
+    }
+
+    void write_last_words(const core::Decision& why,
+                          std::chrono::system_clock::time_point wall) override {
+        const auto t = std::chrono::system_clock::to_time_t(wall);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char stamp[32];
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() %
+            1000;
+        char full[48];
+        std::snprintf(full, sizeof full, "%s.%03lldZ", stamp, static_cast<long long>(ms));
+        const bool in_slot = w_.storage_reachable(h_, "shared");
+        w_.log(h_.name, std::string("last-words wall=") + full +
+                            " slot=" + (in_slot ? "written" : "unreachable") + " " +
+                            std::string(core::name(why.kind)));
+    }
+    void reboot_now() override { h_.reboot_requested = true; }
+    ports::RequestId fence_peer(core::HostId peer) override {
+        const auto id = ++w_.next_request_;
+        w_.log(h_.name, "fence-peer " + core::host_name(peer));
+        return id;
+    }
+
+    void decision(core::TimePoint, const core::Decision& d) override {
+        w_.log(h_.name, core::to_string(d));
+        // Observed, not carried out: a peer called dead must really be gone.
+        if (d.kind == core::DecisionKind::kPeerClass && d.peer_class == core::PeerClass::kDead &&
+            d.reason != core::Reason::kFenceConfirmed && w_.hosts_.contains(d.peer->value)) {
+            const World::Host& p = *w_.hosts_.at(d.peer->value);
+            if (w_.up(p) && !p.qemu.empty())
+                w_.violation(h_.name + " declared " + p.name + " dead while it still runs VMs");
+            if (w_.global_storage_outage()) {
+                w_.violation(h_.name + " declared " + p.name +
+                             " dead during a cluster-wide storage outage");
+            }
+        }
+    }
+    void outcome(core::TimePoint, const core::ActionEvidence& a) override {
+        w_.log(h_.name, core::to_string(a));
+    }
+
+  private:
+    void submit(World::Lane& lane, World::SlotOp op) {
+        if (lane.in_flight) {
+            lane.waiting = std::move(op);  // the newest waits; an older waiting one is dropped
+            return;
+        }
+        lane.in_flight = std::move(op);
+        lane.started = w_.now_;
+    }
+
+    World& w_;
+    World::Host& h_;
 };
 
 namespace {
@@ -74,6 +236,7 @@ std::string format_line(const LogLine& l) {
 World::World(Scenario scenario) : s_(std::move(scenario)) {
     const auto hb = s_.policy.heartbeat_interval;
     std::size_t index = 0;
+    vm_policies_ = s_.policy.vms;
     for (const auto& spec : s_.policy.hosts) {
         auto h = std::make_unique<Host>();
         h->id = spec.id.value;
@@ -85,17 +248,32 @@ World::World(Scenario scenario) : s_(std::move(scenario)) {
         hosts_.emplace(h->id, std::move(h));
     }
     for (const auto& p : s_.placement) {
-        if (hosts_.contains(p.host)) hosts_.at(p.host)->qemu[p.vm] = VmState::kRunning;
+        if (hosts_.contains(p.host)) {
+            hosts_.at(p.host)->qemu[p.vm] = Qemu{.state = VmState::kRunning, .generation = 1};
+            generation_[p.vm] = 1;
+        }
     }
     for (auto& [id, h] : hosts_) start_daemon(*h);
     effective_ = pending_ = raw_partitions();
 }
 
-World::~World() = default;
+World::~World() {
+    for (auto& [id, h] : hosts_) stop_daemon(*h);
+}
 
 World::Host& World::host(std::uint32_t id) { return *hosts_.at(id); }
 
 bool World::up(const Host& h) const { return h.powered && !h.booting_until; }
+
+bool World::daemon_live(const Host& h) const {
+    return up(h) && !h.frozen && !h.daemon_frozen && h.driver.has_value();
+}
+
+const driver::HostDriver* World::driver_of(std::uint32_t id) const {
+    const auto it = hosts_.find(id);
+    if (it == hosts_.end() || !it->second->driver) return nullptr;
+    return &*it->second->driver;
+}
 
 void World::log(const std::string& who, std::string text) {
     result_.log.push_back({now_, who, std::move(text)});
@@ -108,9 +286,56 @@ void World::violation(std::string text) {
     }
 }
 
+void World::later(Host& h, Duration delay, std::function<void()> run) {
+    pending_events_.push_back(Pending{.at = now_ + delay,
+                                      .seq = ++seq_,
+                                      .host = h.id,
+                                      .host_epoch = h.epoch,
+                                      .run = std::move(run)});
+    std::ranges::push_heap(pending_events_, std::greater<>{}, [](const Pending& p) {
+        return std::pair{p.at, p.seq};
+    });
+}
+
+void World::run_pending() {
+    const auto key = [](const Pending& p) { return std::pair{p.at, p.seq}; };
+    while (!pending_events_.empty() && pending_events_.front().at <= now_) {
+        std::ranges::pop_heap(pending_events_, std::greater<>{}, key);
+        Pending p = std::move(pending_events_.back());
+        pending_events_.pop_back();
+        if (host(p.host).epoch == p.host_epoch) p.run();
+    }
+}
+
+void World::deliver(Host& h, std::function<void(driver::HostDriver&)> fn) {
+    if (!h.driver) return;
+    h.inbox.emplace_back(h.incarnation, std::move(fn));
+}
+
+void World::drain_inboxes() {
+    for (auto& [id, h] : hosts_) {
+        while (daemon_live(*h) && !h->inbox.empty()) {
+            auto [incarnation, fn] = std::move(h->inbox.front());
+            h->inbox.pop_front();
+            if (incarnation == h->incarnation) fn(*h->driver);
+        }
+    }
+}
+
+std::string World::domain_of(const std::string& vm) const {
+    const auto it = std::ranges::find(vm_policies_, vm, &core::VmPolicy::name);
+    return it == vm_policies_.end() ? "shared" : it->storage_domain;
+}
+
 bool World::storage_reachable(const Host& h, const std::string& domain) const {
     if (!up(h) || h.path_failed || h.path_stalled || !h.link_up.at(NetRole::kStorage)) return false;
     return !failed_domains_.contains(domain) && !stalled_domains_.contains(domain);
+}
+
+bool World::storage_stalled(const Host& h, const std::string& domain) const {
+    const bool failed =
+        h.path_failed || !h.link_up.at(NetRole::kStorage) || failed_domains_.contains(domain);
+    return !failed && (h.path_stalled || stalled_domains_.contains(domain));
 }
 
 bool World::global_storage_outage() const {
@@ -118,9 +343,10 @@ bool World::global_storage_outage() const {
     return failed_domains_.contains("shared") || stalled_domains_.contains("shared");
 }
 
-bool World::known_global_storage_outage() const {
-    return global_storage_outage() && outage_since_ &&
-           now_ - *outage_since_ >= 2 * s_.policy.heartbeat_interval;
+bool World::known_outage_at(Duration t) const {
+    return std::ranges::any_of(outages_, [&](const auto& o) {
+        return t >= o.first + 2 * s_.policy.heartbeat_interval && (!o.second || t <= *o.second);
+    });
 }
 
 std::vector<std::vector<std::uint32_t>> World::raw_partitions() const {
@@ -148,16 +374,77 @@ bool World::in_quorate_partition(const Host& h) const {
     return p != nullptr && p->size() * 2 > hosts_.size();
 }
 
+// Totem ordering: a message is delivered to every member of the configuration, the
+// sender included, or, while the ring is broken (a member cut off, hung or gone, and
+// the new configuration not formed yet), to nobody.
+bool World::ring_intact(const Host& h) const {
+    const auto* mine = effective_partition(h.id);
+    if (mine == nullptr) return false;
+    const auto raw = raw_partitions();
+    return std::ranges::any_of(raw, [&](const auto& group) {
+        return std::ranges::all_of(
+            *mine, [&](auto id) { return std::ranges::find(group, id) != group.end(); });
+    });
+}
+
+core::MembershipEvidence World::membership_view(const Host& h) const {
+    core::MembershipEvidence m;
+    if (const auto* p = effective_partition(h.id)) {
+        for (auto id : *p) m.members.push_back(HostId{id});
+        m.quorate = p->size() * 2 > hosts_.size();
+    }
+    return m;
+}
+
+core::StorageEvidence World::storage_view(const Host& h, const std::string& d) const {
+    core::StorageEvidence ev{.domain = d};
+    const bool failed =
+        h.path_failed || !h.link_up.at(NetRole::kStorage) || failed_domains_.contains(d);
+    const bool stalled = h.path_stalled || stalled_domains_.contains(d);
+    if (failed || stalled) {
+        ev.health = stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
+        ev.io_in_flight = h.in_flight && !s_.broken_in_flight_counter;
+    } else if (full_domains_.contains(d)) {
+        ev.health = core::StorageHealth::kNoSpace;
+    }
+    return ev;
+}
+
+std::vector<core::VmEvidence> World::inventory(const Host& h) const {
+    std::vector<core::VmEvidence> out;
+    for (const auto& [vm, q] : h.qemu) out.push_back({.vm = vm, .state = q.state});
+    return out;
+}
+
 void World::start_daemon(Host& h) {
     ++h.incarnation;
-    auto e = core::HostEngine::make(s_.policy, HostId{h.id}, h.incarnation, time());
-    if (!e) {
-        violation("engine refused to start on " + h.name + ": " + e.error());
+    h.inbox.clear();
+    h.storage_seen.clear();
+    h.links_seen.clear();
+    h.view_seen.reset();
+    h.ports = std::make_unique<HostPorts>(*this, h);
+    // The HA VMs and their policy come from libvirt's metadata, not from the config.
+    auto policy = s_.policy;
+    policy.vms.clear();
+    const auto accepted = s_.watchdog_accepts.value_or(s_.policy.watchdog_timeout);
+    auto d = driver::HostDriver::make(std::move(policy), HostId{h.id}, h.incarnation, accepted,
+                                      h.ports->all());
+    if (!d) {
+        violation("vigild refused to start on " + h.name + ": " + d.error());
+        h.ports.reset();
         return;
     }
-    h.engine.emplace(std::move(*e));
+    h.driver.emplace(std::move(*d));
+    h.driver->start();
     h.daemon_running = true;
     h.daemon_restart_at.reset();
+}
+
+void World::stop_daemon(Host& h) {
+    h.driver.reset();
+    h.ports.reset();
+    h.inbox.clear();
+    h.daemon_running = false;
 }
 
 void World::boot(Host& h) {
@@ -175,25 +462,228 @@ void World::reset(Host& h, const std::string& why, bool reboot) {
                             ? in_quorate_partition(h)
                             : why == "watchdog-reset" && h.refused_pet && h.refused_while_quorate &&
                                   h.provable_since_pet && in_quorate_partition(h);
-    if (chosen && known_global_storage_outage()) {
+    // Caused by a cluster-wide storage outage: it happens during one, or the pets
+    // stopped during one (the reset itself may come after the array is back).
+    const bool by_outage =
+        known_outage_at(now_) || (h.refused_since && known_outage_at(*h.refused_since));
+    if (chosen && by_outage) {
         violation(h.name + " fenced (" + why + ") by a cluster-wide storage outage while quorate");
     }
     if (why != "power-off") log("world", why + " " + h.name);
+    stop_daemon(h);
+    ++h.epoch;
     h.qemu.clear();
-    h.engine.reset();
-    h.daemon_running = false;
     h.daemon_restart_at.reset();
     h.frozen = false;
     h.daemon_frozen = false;
     h.last_pet.reset();
     h.refused_pet = false;
+    h.refused_since.reset();
     h.refused_while_quorate = false;
     h.provable_since_pet = true;
     h.in_flight = false;
+    h.reboot_requested = false;
+    h.write_lane = {};
+    h.read_lane = {};
+    h.stale.clear();  // a reset ends the I/O the host still had queued
     if (reboot) {
         h.booting_until = now_ + s_.boot_time;
     } else {
         h.powered = false;
+    }
+}
+
+void World::set_qemu(Host& h, const std::string& vm, VmState state) {
+    auto& q = h.qemu[vm];
+    const bool changed = q.state != state || q.generation == 0;
+    q.state = state;
+    if (q.generation == 0) q.generation = generation_[vm];
+    if (changed) {
+        deliver(h, [vm, state](driver::HostDriver& d) {
+            d.observe(core::VmEvidence{.vm = vm, .state = state});
+        });
+    }
+}
+
+void World::erase_qemu(Host& h, const std::string& vm) {
+    if (h.qemu.erase(vm) == 0) return;
+    deliver(h, [vm](driver::HostDriver& d) {
+        d.observe(core::VmEvidence{.vm = vm, .state = VmState::kShutOff});
+    });
+}
+
+void World::complete_start(Host& h, std::uint64_t id, const std::string& vm) {
+    core::ActionEvidence r{.vm = vm, .action = core::VmAction::kStart};
+    const std::string domain = domain_of(vm);
+    std::string holder;
+    for (const auto& [oid, o] : hosts_) {
+        if (oid != h.id && o->qemu.contains(vm)) holder = o->name;
+    }
+    const auto scripted = h.fail_next_start.find(vm);
+    if (h.qemu.contains(vm)) {
+        r.detail = "already running";
+    } else if (!holder.empty()) {
+        // The lock manager's lease refuses the second start (the start itself was
+        // already a violation when it was asked for).
+        r.outcome = core::ActionOutcome::kLockedElsewhere;
+        r.detail = "disks leased by " + holder;
+    } else if (leased_.contains(vm)) {
+        r.outcome = core::ActionOutcome::kLockedElsewhere;
+        r.detail = "disks leased elsewhere";
+    } else if (scripted != h.fail_next_start.end()) {
+        const bool timeout = scripted->second == "timeout";
+        h.fail_next_start.erase(scripted);
+        if (timeout) {
+            // No answer in time, and the start goes on: qemu comes up a second later.
+            r.outcome = core::ActionOutcome::kTimedOut;
+            later(h, std::chrono::seconds{1}, [this, &h, vm, domain] {
+                if (!storage_reachable(h, domain) || h.qemu.contains(vm)) return;
+                ++generation_[vm];
+                set_qemu(h, vm, VmState::kRunning);
+            });
+        } else {
+            r.outcome = core::ActionOutcome::kFailed;
+            r.detail = "qemu exited at start";
+        }
+    } else if (!storage_reachable(h, domain)) {
+        r.outcome = core::ActionOutcome::kFailed;
+        r.detail = "cannot open disk";
+    } else {
+        ++generation_[vm];
+        set_qemu(h, vm, full_domains_.contains(domain) ? VmState::kPausedIoError : VmState::kRunning);
+    }
+    deliver(h, [id, r](driver::HostDriver& d) { d.on_action(id, r); });
+}
+
+void World::complete_stop(Host& h, std::uint64_t id, const std::string& vm) {
+    if (const auto it = h.qemu.find(vm); it != h.qemu.end()) {
+        const std::string domain = domain_of(vm);
+        // Destroying qemu does not take back what the host's kernel still has queued
+        // for a path that is down: it lands when the path returns, unless a reset
+        // ends it first.
+        if (h.in_flight && !storage_reachable(h, domain)) {
+            h.stale.push_back({.vm = vm, .domain = domain, .generation = it->second.generation});
+        }
+        erase_qemu(h, vm);
+    }
+    const core::ActionEvidence r{.vm = vm, .action = core::VmAction::kStop};
+    deliver(h, [id, r](driver::HostDriver& d) { d.on_action(id, r); });
+}
+
+void World::complete_resume(Host& h, std::uint64_t id, const std::string& vm) {
+    core::ActionEvidence r{.vm = vm, .action = core::VmAction::kResume};
+    const auto it = h.qemu.find(vm);
+    if (it == h.qemu.end()) {
+        r.outcome = core::ActionOutcome::kFailed;
+        r.detail = "not running here";
+    } else if (it->second.state == VmState::kPausedIoError || it->second.state == VmState::kPaused) {
+        // qemu resumes; if its storage still fails it pauses again at its next write.
+        set_qemu(h, vm, VmState::kRunning);
+    }
+    deliver(h, [id, r](driver::HostDriver& d) { d.on_action(id, r); });
+}
+
+void World::complete_refresh(Host& h) {
+    auto policies = vm_policies_;
+    auto listing = inventory(h);
+    deliver(h, [policies = std::move(policies), listing = std::move(listing)](
+                   driver::HostDriver& d) {
+        d.observe(core::VmPolicyEvidence{.vms = policies});
+        d.observe(core::VmInventoryEvidence{.vms = listing});
+    });
+}
+
+void World::broadcast(Host& h, const core::HostStatus& status) {
+    const auto* mine = effective_partition(h.id);
+    if (mine == nullptr || !ring_intact(h)) return;
+    for (auto id : *mine) {
+        Host& o = host(id);
+        if (!up(o) || o.frozen) continue;
+        later(o, Duration{}, [this, &o, status] {
+            deliver(o, [status](driver::HostDriver& d) {
+                d.observe(core::PeerMessageEvidence{.status = status});
+            });
+        });
+    }
+}
+
+void World::advance_lanes() {
+    for (auto& [id, hp] : hosts_) {
+        Host& h = *hp;
+        if (!up(h)) continue;
+        for (Lane* lane : {&h.write_lane, &h.read_lane}) {
+            if (!lane->in_flight) continue;
+            if (storage_stalled(h, "shared")) continue;  // completes when the stall ends
+            const bool ok = storage_reachable(h, "shared");
+            const SlotOp op = std::move(*lane->in_flight);
+            lane->in_flight = std::move(lane->waiting);
+            lane->waiting.reset();
+            lane->started = now_;
+            // The I/O happened whether or not the daemon that asked still runs.
+            if (op.write && ok) slots_[h.name] = core::encode_status(op.status);
+            if (!h.driver || h.incarnation != op.incarnation) continue;
+            if (op.write) {
+                const core::SlotWriteEvidence ev{.ok = ok, .latency = now_ - op.submitted};
+                deliver(h, [ev](driver::HostDriver& d) { d.observe(ev); });
+                continue;
+            }
+            core::SlotReadEvidence read{.ok = ok};
+            if (ok) {
+                for (const auto& [name, text] : slots_) {
+                    if (auto st = core::decode_status(text))
+                        read.slots.push_back(std::move(*st));
+                    else
+                        violation("slot of " + name + " does not decode: " + st.error());
+                }
+            }
+            deliver(h, [read = std::move(read)](driver::HostDriver& d) { d.observe(read); });
+        }
+    }
+}
+
+void World::land_stale_writes() {
+    for (auto& [id, hp] : hosts_) {
+        Host& h = *hp;
+        std::erase_if(h.stale, [&](const StaleWrite& w) {
+            if (!storage_reachable(h, w.domain)) return false;
+            log("world", "stale-write vm=" + w.vm + " from=" + h.name + " lands");
+            if (generation_[w.vm] > w.generation) {
+                violation("a write of " + w.vm + " from " + h.name +
+                          "'s destroyed instance landed after it started again");
+            }
+            return true;
+        });
+    }
+}
+
+void World::update_views() {
+    for (auto& [id, hp] : hosts_) {
+        Host& h = *hp;
+        if (!up(h) || h.frozen || !h.driver) continue;
+        // Corosync runs on while vigild is frozen: its views wait in the IPC queue.
+        auto m = membership_view(h);
+        if (!h.view_seen || h.view_seen->members != m.members ||
+            h.view_seen->quorate != m.quorate) {
+            h.view_seen = m;
+            deliver(h, [m](driver::HostDriver& d) { d.observe(m); });
+        }
+        if (h.daemon_frozen) continue;  // the watchers are vigild's own
+        for (const auto& domain : s_.domains) {
+            const auto ev = storage_view(h, domain);
+            const std::pair seen{ev.health, ev.io_in_flight};
+            const auto it = h.storage_seen.find(domain);
+            if (it != h.storage_seen.end() && it->second == seen) continue;
+            h.storage_seen[domain] = seen;
+            deliver(h, [ev](driver::HostDriver& d) { d.observe(ev); });
+        }
+        for (const auto& [role, ok] : h.link_up) {
+            const auto it = h.links_seen.find(role);
+            if (it != h.links_seen.end() && it->second == ok) continue;
+            h.links_seen[role] = ok;
+            const core::LinkEvidence ev{.role = role,
+                                        .state = ok ? core::LinkState::kUp : core::LinkState::kDown};
+            deliver(h, [ev](driver::HostDriver& d) { d.observe(ev); });
+        }
     }
 }
 
@@ -234,8 +724,8 @@ void World::apply(const Event& e) {
     } else if (verb == "crash-daemon" && h) {
         if (h->daemon_running) {
             h->refused_pet = false;
-            h->engine.reset();
-            h->daemon_running = false;
+            h->refused_since.reset();
+            stop_daemon(*h);
             h->daemon_restart_at = now_ + s_.restart_delay;
         }
     } else if ((verb == "cut" || verb == "heal") && h && role(2)) {
@@ -253,7 +743,7 @@ void World::apply(const Event& e) {
         partition_group_.clear();
     } else if (verb == "storage-fail" && w.size() >= 2) {
         if (w[1] == "all") {
-            if (!global_storage_outage()) outage_since_ = now_;
+            if (!global_storage_outage()) outages_.emplace_back(now_, std::nullopt);
             for (const auto& d : s_.domains)
                 (has("stall") ? stalled_domains_ : failed_domains_).insert(d);
             for (auto& [id, x] : hosts_) x->in_flight = has("inflight");
@@ -263,11 +753,15 @@ void World::apply(const Event& e) {
         }
     } else if (verb == "storage-heal" && w.size() >= 2) {
         if (w[1] == "all") {
+            if (global_storage_outage() && !outages_.empty()) outages_.back().second = now_;
             failed_domains_.clear();
             stalled_domains_.clear();
-            for (auto& [id, x] : hosts_) x->in_flight = false;
+            for (auto& [id, x] : hosts_) {
+                if (!x->path_failed && !x->path_stalled) x->in_flight = false;
+            }
         } else if (h) {
-            h->path_failed = h->path_stalled = h->in_flight = false;
+            h->path_failed = h->path_stalled = false;
+            if (!global_storage_outage()) h->in_flight = false;
         }
     } else if (verb == "nospace" && w.size() == 2) {
         full_domains_.insert(w[1]);
@@ -275,19 +769,53 @@ void World::apply(const Event& e) {
         full_domains_.erase(w[1]);
     } else if (verb == "admin" && h && w.size() == 3) {
         using core::AdminCommand;
-        if (w[2] == "maintenance-on")
-            h->admin.push_back(core::AdminEvidence{AdminCommand::kMaintenanceOn});
-        else if (w[2] == "maintenance-off")
-            h->admin.push_back(core::AdminEvidence{AdminCommand::kMaintenanceOff});
-        else if (w[2] == "drain")
-            h->admin.push_back(core::AdminEvidence{AdminCommand::kDrain});
-        else if (w[2] == "undrain")
-            h->admin.push_back(core::AdminEvidence{AdminCommand::kUndrain});
-        else
+        std::optional<AdminCommand> c;
+        if (w[2] == "maintenance-on") c = AdminCommand::kMaintenanceOn;
+        if (w[2] == "maintenance-off") c = AdminCommand::kMaintenanceOff;
+        if (w[2] == "drain") c = AdminCommand::kDrain;
+        if (w[2] == "undrain") c = AdminCommand::kUndrain;
+        if (!c) {
             violation("unknown admin command in timeline: " + e.text);
+        } else if (daemon_live(*h)) {
+            deliver(*h, [c](driver::HostDriver& d) { d.observe(core::AdminEvidence{*c}); });
+        }
     } else if (verb == "clock-jump" && h && w.size() == 3) {
-        // Wall-clock time exists only here: nothing in the core can see it.
+        // Only the hosts' wall clocks move: they stamp last words and nothing else.
         if (auto d = parse_duration(w[2])) h->wall_offset += *d;
+    } else if (verb == "fail-start" && h && (w.size() == 3 || w.size() == 4)) {
+        h->fail_next_start[w[2]] = w.size() == 4 ? w[3] : "failed";
+    } else if (verb == "hold-lease" && w.size() == 2) {
+        leased_.insert(w[1]);
+    } else if (verb == "release-lease" && w.size() == 2) {
+        leased_.erase(w[1]);
+    } else if (verb == "set-policy" && w.size() >= 4 && w.size() % 2 == 0) {
+        auto it = std::ranges::find(vm_policies_, w[1], &core::VmPolicy::name);
+        if (it == vm_policies_.end()) {
+            violation("set-policy of an unknown VM: " + e.text);
+            return;
+        }
+        for (std::size_t i = 2; i + 1 < w.size(); i += 2) {
+            if (w[i] == "priority") it->priority = static_cast<std::uint32_t>(std::stoul(w[i + 1]));
+            else if (w[i] == "memory") it->memory_mib = std::stoull(w[i + 1]);
+            else if (w[i] == "domain") it->storage_domain = w[i + 1];
+            else if (w[i] == "io-error" && w[i + 1] == "auto-resume")
+                it->io_error = core::IoErrorPolicy::kAutoResume;
+            else if (w[i] == "io-error" && w[i + 1] == "leave-paused")
+                it->io_error = core::IoErrorPolicy::kLeavePaused;
+            else if (w[i] == "io-error" && w[i + 1] == "recover-elsewhere")
+                it->io_error = core::IoErrorPolicy::kRecoverElsewhere;
+            else
+                violation("set-policy attribute not understood: " + e.text);
+        }
+        // libvirt reports a metadata change; every vigild reads the policies anew.
+        for (auto& [id, x] : hosts_) {
+            auto policies = vm_policies_;
+            later(*x, s_.step, [this, hx = x.get(), policies] {
+                deliver(*hx, [policies](driver::HostDriver& d) {
+                    d.observe(core::VmPolicyEvidence{.vms = policies});
+                });
+            });
+        }
     } else {
         violation("timeline event not understood: " + e.text);
     }
@@ -314,242 +842,128 @@ void World::update_membership() {
 
 void World::update_vm_io() {
     for (auto& [id, h] : hosts_) {
-        if (!up(*h)) continue;
-        for (auto& [vm, state] : h->qemu) {
-            const auto* p = s_.policy.vm(vm);
-            const std::string domain = p ? p->storage_domain : "shared";
-            if (state == VmState::kRunning &&
+        if (!up(*h) || h->frozen) continue;
+        std::vector<std::string> pause;
+        for (const auto& [vm, q] : h->qemu) {
+            const std::string domain = domain_of(vm);
+            if (q.state == VmState::kRunning &&
                 (!storage_reachable(*h, domain) || full_domains_.contains(domain))) {
-                state = VmState::kPausedIoError;
-                log("world", "vm-paused " + vm + " on " + h->name + " io-error");
+                pause.push_back(vm);
             }
+        }
+        for (const auto& vm : pause) {
+            log("world", "vm-paused " + vm + " on " + h->name + " io-error");
+            set_qemu(*h, vm, VmState::kPausedIoError);
         }
     }
 }
 
-void World::tick_host(Host& h) {
-    if (!up(h) || h.frozen || h.daemon_frozen || !h.daemon_running || !h.engine) return;
-    auto& e = *h.engine;
-    const auto t = time();
-    for (const auto& d : s_.domains) {
-        core::StorageEvidence ev{.domain = d};
-        const bool failed =
-            h.path_failed || !h.link_up.at(NetRole::kStorage) || failed_domains_.contains(d);
-        const bool stalled = h.path_stalled || stalled_domains_.contains(d);
-        if (failed || stalled) {
-            ev.health =
-                stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
-            ev.io_in_flight = h.in_flight;
-        } else if (full_domains_.contains(d)) {
-            ev.health = core::StorageHealth::kNoSpace;
-        }
-        e.observe(t, ev);
-    }
-    for (const auto& [r, ok] : h.link_up) {
-        e.observe(t, core::LinkEvidence{
-                         .role = r, .state = ok ? core::LinkState::kUp : core::LinkState::kDown});
-    }
-    core::MembershipEvidence m;
-    if (const auto* p = effective_partition(h.id)) {
-        for (auto id : *p) m.members.push_back(HostId{id});
-        m.quorate = p->size() * 2 > hosts_.size();
-    }
-    e.observe(t, m);
-    for (const auto& v : s_.policy.vms) {
-        const auto it = h.qemu.find(v.name);
-        e.observe(t,
-                  core::VmEvidence{.vm = v.name,
-                                   .state = it == h.qemu.end() ? VmState::kShutOff : it->second});
-    }
-    for (const auto& a : h.admin) e.observe(t, a);
-    h.admin.clear();
-    if (storage_reachable(h, "shared")) {
-        core::SlotReadEvidence read{.ok = true};
-        for (const auto& [name, text] : slots_) {
-            if (auto st = core::decode_status(text))
-                read.slots.push_back(std::move(*st));
-            else
-                violation("slot of " + name + " does not decode: " + st.error());
-        }
-        e.observe(t, read);
-    } else {
-        e.observe(t, core::SlotReadEvidence{.ok = false});
-    }
+void World::settle() {
+    run_pending();
+    advance_lanes();
+    land_stale_writes();
+    update_views();
+    drain_inboxes();
+}
 
-    const auto r = e.tick(t);
-    bool reboot = false;
-    for (const auto& d : r.decisions) {
-        log(h.name, core::to_string(d));
-        using core::DecisionKind;
-        switch (d.kind) {
-            case DecisionKind::kPeerClass:
-                if (d.peer_class == core::PeerClass::kDead &&
-                    d.reason != core::Reason::kFenceConfirmed) {
-                    const Host& p = *hosts_.at(d.peer->value);
-                    if (up(p) && !p.qemu.empty()) {
-                        violation(h.name + " declared " + p.name + " dead while it still runs VMs");
-                    }
-                    if (global_storage_outage()) {
-                        violation(h.name + " declared " + p.name +
-                                  " dead during a cluster-wide storage outage");
-                    }
-                }
-                break;
-            case DecisionKind::kSelfFenceReboot:
-                reboot = true;
-                break;
-            case DecisionKind::kStopVm:
-                h.qemu.erase(d.vm);
-                break;
-            case DecisionKind::kStartVm: {
-                if (global_storage_outage())
-                    violation(h.name + " starts " + d.vm + " during a cluster-wide storage outage");
-                bool refused = false;
-                for (const auto& [oid, o] : hosts_) {
-                    if (oid == h.id || !o->qemu.contains(d.vm)) continue;
-                    const bool isolated_with_storage = up(*o) && storage_reachable(*o, "shared");
-                    violation(d.vm + " started on " + h.name + " while " + o->name +
-                              " still has it" +
-                              (isolated_with_storage ? " and can write its disks" : ""));
-                    refused = true;  // the lock manager's lease refuses the second start
-                }
-                const auto* p = s_.policy.vm(d.vm);
-                const std::string domain = p ? p->storage_domain : "shared";
-                if (!refused && storage_reachable(h, domain)) {
-                    h.qemu[d.vm] = full_domains_.contains(domain) ? VmState::kPausedIoError
-                                                                  : VmState::kRunning;
-                }
-                break;
-            }
-            case DecisionKind::kResumeVm: {
-                auto it = h.qemu.find(d.vm);
-                const auto* p = s_.policy.vm(d.vm);
-                const std::string domain = p ? p->storage_domain : "shared";
-                if (it != h.qemu.end() && storage_reachable(h, domain) &&
-                    !full_domains_.contains(domain)) {
-                    it->second = VmState::kRunning;
-                }
-                break;
-            }
-            case DecisionKind::kPetStarted:
-            case DecisionKind::kPetStopped:
-            case DecisionKind::kAssignVm:
-            case DecisionKind::kSelfState:
-            case DecisionKind::kAlert:
-                break;
-        }
-    }
-    if (r.pet_watchdog) h.last_pet = now_;
-    h.refused_pet = !r.pet_watchdog;
-    if (r.pet_watchdog) {
-        h.refused_while_quorate = false;
-        h.provable_since_pet = true;
-    } else if (in_quorate_partition(h)) {
-        h.refused_while_quorate = true;
-    }
-    if (reboot) {
-        reset(h, "self-fence-reboot", true);
-        return;
-    }
-    if (storage_reachable(h, "shared")) {
-        slots_[h.name] = core::encode_status(r.status);
-        e.observe(t, core::SlotWriteEvidence{.ok = true});
-    } else {
-        e.observe(t, core::SlotWriteEvidence{.ok = false});
-    }
-    // Totem ordering: a message is delivered to every member of the configuration,
-    // the sender included, or, while the ring is broken (a member cut off, hung or
-    // gone, and the new configuration not formed yet), to nobody.
-    const auto* mine = effective_partition(h.id);
-    if (mine == nullptr) {
+void World::heartbeat(Host& h) {
+    h.driver->heartbeat();
+    if (after_heartbeat_) after_heartbeat_(h.id);
+    if (effective_partition(h.id) == nullptr || !ring_intact(h) || !in_quorate_partition(h))
         h.provable_since_pet = false;
-        return;
-    }
-    const auto raw = raw_partitions();
-    const bool ring_intact = std::ranges::any_of(raw, [&](const auto& group) {
-        return std::ranges::all_of(
-            *mine, [&](auto id) { return std::ranges::find(group, id) != group.end(); });
-    });
-    if (!ring_intact || !in_quorate_partition(h)) h.provable_since_pet = false;
-    if (!ring_intact) return;
-    for (auto id : *mine) {
-        Host& o = host(id);
-        if (!o.engine || o.daemon_frozen || o.frozen) continue;
-        o.engine->observe(t, core::PeerMessageEvidence{r.status});
-    }
-    // Our own message came back: the daemon asks at once whether to pet.
-    if (h.engine->should_pet(t)) {
-        h.last_pet = now_;
-        h.refused_pet = h.refused_while_quorate = false;
-        h.provable_since_pet = true;
-    }
+    if (h.reboot_requested) reset(h, "self-fence-reboot", true);
 }
 
 void World::step_hosts() {
     const auto hb = s_.policy.heartbeat_interval.count();
     for (auto& [id, h] : hosts_) {
         const auto since = (now_ - h->phase).count();
-        if (since >= 0 && since % hb == 0) tick_host(*h);
+        if (since >= 0 && since % hb == 0 && daemon_live(*h)) heartbeat(*h);
+        if (!daemon_live(*h)) continue;
+        // The slot read that serves the next heartbeat, on the step closest to its lead.
+        const auto lead = std::max(s_.step, h->driver->read_lead() / s_.step * s_.step);
+        const auto ahead = (now_ + lead - h->phase).count();
+        if (ahead >= 0 && ahead % hb == 0) h->driver->read_slots();
     }
 }
 
 void World::check_safety() {
     std::map<std::string, std::vector<std::string>> where;
     for (const auto& [id, h] : hosts_) {
-        for (const auto& [vm, state] : h->qemu) where[vm].push_back(h->name);
+        for (const auto& [vm, q] : h->qemu) where[vm].push_back(h->name);
     }
     for (const auto& [vm, hs] : where) {
         if (hs.size() > 1) violation(vm + " has a qemu process on " + hs[0] + " and " + hs[1]);
     }
 }
 
-RunResult World::run() {
-    std::set<Duration> snapshot_times;
+void World::begin() {
     for (const auto& c : s_.checks) {
         if (c.words.size() >= 4 && c.words[0] == "running" && c.words[2] == "at") {
-            if (auto d = parse_duration(c.words[3])) snapshot_times.insert(*d);
+            if (auto d = parse_duration(c.words[3])) snapshot_times_.insert(*d);
         }
     }
-    std::size_t next = 0;
-    for (now_ = Duration{}; now_ <= s_.duration; now_ += s_.step) {
-        while (next < s_.timeline.size() && s_.timeline[next].at <= now_)
-            apply(s_.timeline[next++]);
-        for (auto& [id, h] : hosts_) {
-            if (h->booting_until && *h->booting_until <= now_) boot(*h);
-            if (h->daemon_restart_at && *h->daemon_restart_at <= now_ && up(*h)) {
-                log("world", "vigild restarted on " + h->name);
-                start_daemon(*h);
-            }
-            if (up(*h) && h->last_pet && now_ - *h->last_pet >= s_.policy.watchdog_timeout) {
-                reset(*h, "watchdog-reset", true);
-            }
+    now_ = Duration{};
+    next_event_ = 0;
+}
+
+void World::step() {
+    while (next_event_ < s_.timeline.size() && s_.timeline[next_event_].at <= now_)
+        apply(s_.timeline[next_event_++]);
+    for (auto& [id, h] : hosts_) {
+        if (h->booting_until && *h->booting_until <= now_) boot(*h);
+        if (h->daemon_restart_at && *h->daemon_restart_at <= now_ && up(*h)) {
+            log("world", "vigild restarted on " + h->name);
+            start_daemon(*h);
         }
-        update_membership();
-        update_vm_io();
-        step_hosts();
-        std::map<std::string, std::set<std::uint32_t>> running;
-        for (const auto& [id, h] : hosts_) {
-            if (!up(*h) || h->frozen) continue;
-            for (const auto& [vm, state] : h->qemu) {
-                if (state == VmState::kRunning) running[vm].insert(id);
-            }
+        if (up(*h) && h->last_pet && now_ - *h->last_pet >= s_.policy.watchdog_timeout) {
+            reset(*h, "watchdog-reset", true);
         }
-        for (const auto& v : s_.policy.vms) {
-            if (!running.contains(v.name)) downtime_[v.name] += s_.step;
-        }
-        for (auto it = snapshot_times.begin(); it != snapshot_times.end() && *it <= now_;) {
-            snapshots_[*it] = running;
-            it = snapshot_times.erase(it);
-        }
-        check_safety();
-        ++result_.steps;
     }
+    update_membership();
+    update_vm_io();
+    settle();
+    step_hosts();
+    // What the heartbeats caused and completes within the step (a CPG delivery, a
+    // slot write, a resume: milliseconds, not a tenth of a second) arrives now, as
+    // world events after the calls returned.
+    settle();
+    std::map<std::string, std::set<std::uint32_t>> running;
+    for (const auto& [id, h] : hosts_) {
+        if (!up(*h) || h->frozen) continue;
+        for (const auto& [vm, q] : h->qemu) {
+            if (q.state == VmState::kRunning) running[vm].insert(id);
+        }
+    }
+    for (const auto& v : s_.policy.vms) {
+        const bool is_running = running.contains(v.name);
+        if (!is_running) result_.downtime[v.name] += s_.step;
+        auto& was = was_running_[v.name];
+        if (is_running && !was && now_ > Duration{}) result_.last_back[v.name] = now_;
+        was = is_running;
+    }
+    for (auto it = snapshot_times_.begin(); it != snapshot_times_.end() && *it <= now_;) {
+        snapshots_[*it] = running;
+        it = snapshot_times_.erase(it);
+    }
+    check_safety();
+    ++result_.steps;
+    now_ += s_.step;
+}
+
+RunResult World::finish() {
     evaluate_checks(result_);
     for (const auto& v : s_.policy.vms) result_.final_vms[v.name];
     for (const auto& [id, h] : hosts_) {
-        for (const auto& [vm, state] : h->qemu) result_.final_vms[vm].emplace_back(h->name, state);
+        for (const auto& [vm, q] : h->qemu) result_.final_vms[vm].emplace_back(h->name, q.state);
     }
     return std::move(result_);
+}
+
+RunResult World::run() {
+    begin();
+    while (!done()) step();
+    return finish();
 }
 
 void World::evaluate_checks(RunResult& r) {
@@ -586,8 +1000,8 @@ void World::evaluate_checks(RunResult& r) {
                 fail(c, limit.error());
                 continue;
             }
-            if (downtime_[w[1]] > *limit)
-                fail(c, "downtime was " + seconds(downtime_[w[1]]) + " s");
+            if (r.downtime[w[1]] > *limit)
+                fail(c, "downtime was " + seconds(r.downtime[w[1]]) + " s");
         } else if (w[0] == "by" && w.size() >= 3) {
             const auto t = parse_duration(w[1]);
             if (!t) {

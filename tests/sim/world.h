@@ -2,9 +2,14 @@
 
 // The simulated world: hosts (power, hang, daemon crash, links, storage paths, qemu
 // processes, watchdog), shared storage holding the heartbeat slots, and the cluster
-// stack's membership. Every host runs its own core::HostEngine driven through the
-// same ports the daemon uses. Safety properties are checked after every step.
+// stack's membership. Every host runs the daemon's own driver::HostDriver through
+// simulated ports (sim_ports.h) that behave like the real adapters: every call
+// returns at once and its outcome arrives as a later world event. The world decides
+// nothing; it checks safety after every step.
 
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +18,7 @@
 #include <vector>
 
 #include "daemon/core/engine.h"
+#include "daemon/driver/host_driver.h"
 #include "tests/sim/scenario.h"
 
 namespace vigil::sim {
@@ -30,9 +36,15 @@ struct RunResult {
     std::size_t steps = 0;
     // Where each VM has a qemu process at the end, and in which state.
     std::map<std::string, std::vector<std::pair<std::string, core::VmState>>> final_vms;
+    // Per VM, total time it ran nowhere, and when it last started running again
+    // after not running anywhere.
+    std::map<std::string, Duration> downtime;
+    std::map<std::string, Duration> last_back;
 };
 
 [[nodiscard]] std::string format_line(const LogLine& l);
+
+class HostPorts;
 
 class World {
   public:
@@ -45,30 +57,100 @@ class World {
     // checks at the end.
     [[nodiscard]] RunResult run();
 
+    // Stepping by hand, for tests of the simulator itself: run() is begin(), then
+    // step() until done(), then finish().
+    void begin();
+    void step();
+    [[nodiscard]] bool done() const { return now_ > s_.duration; }
+    [[nodiscard]] RunResult finish();
+    // The driver running on host `id` now, if any.
+    [[nodiscard]] const driver::HostDriver* driver_of(std::uint32_t id) const;
+    [[nodiscard]] Duration now() const { return now_; }
+    // Called right after a host's heartbeat returns, before the world has moved on:
+    // what the driver shows then is all it could have learnt inside its own calls.
+    void set_after_heartbeat(std::function<void(std::uint32_t host)> fn) {
+        after_heartbeat_ = std::move(fn);
+    }
+
   private:
+    friend class HostPorts;
     struct Host;
+    struct Qemu {
+        core::VmState state = core::VmState::kRunning;
+        std::uint64_t generation = 0;  // which start made this process
+    };
+    struct SlotOp {
+        bool write = false;
+        core::HostStatus status;
+        Duration submitted{};
+        std::uint64_t incarnation = 0;  // the daemon run that asked
+    };
+    struct Lane {
+        std::optional<SlotOp> in_flight;
+        Duration started{};
+        std::optional<SlotOp> waiting;
+    };
+    // A world event: runs at `at` unless its host was reset or powered off since.
+    struct Pending {
+        Duration at{};
+        std::uint64_t seq = 0;
+        std::uint32_t host = 0;
+        std::uint64_t host_epoch = 0;
+        std::function<void()> run;
+    };
+    struct StaleWrite {
+        std::string vm;
+        std::string domain;
+        std::uint64_t generation = 0;
+    };
 
     void apply(const Event& e);
+    void settle();
+    void run_pending();
+    void advance_lanes();
+    void drain_inboxes();
     void step_hosts();
-    void tick_host(Host& h);
+    void heartbeat(Host& h);
     void update_membership();
+    void update_views();
     void update_vm_io();
+    void land_stale_writes();
     void check_safety();
     void evaluate_checks(RunResult& r);
     void reset(Host& h, const std::string& why, bool reboot);
     void boot(Host& h);
     void start_daemon(Host& h);
+    void stop_daemon(Host& h);
     void log(const std::string& who, std::string text);
     void violation(std::string text);
+    void later(Host& h, Duration delay, std::function<void()> run);
+    // Hands `fn` to the daemon now running on h (through its inbox: a frozen daemon
+    // gets it when it thaws); dropped when no daemon runs.
+    void deliver(Host& h, std::function<void(driver::HostDriver&)> fn);
+    void set_qemu(Host& h, const std::string& vm, core::VmState state);
+    void erase_qemu(Host& h, const std::string& vm);
+    void complete_start(Host& h, std::uint64_t id, const std::string& vm);
+    void complete_stop(Host& h, std::uint64_t id, const std::string& vm);
+    void complete_resume(Host& h, std::uint64_t id, const std::string& vm);
+    void complete_refresh(Host& h);
+    void broadcast(Host& h, const core::HostStatus& status);
+    [[nodiscard]] std::vector<core::VmEvidence> inventory(const Host& h) const;
+    [[nodiscard]] core::StorageEvidence storage_view(const Host& h, const std::string& domain) const;
+    [[nodiscard]] core::MembershipEvidence membership_view(const Host& h) const;
+    [[nodiscard]] std::string domain_of(const std::string& vm) const;
     [[nodiscard]] bool up(const Host& h) const;
+    [[nodiscard]] bool daemon_live(const Host& h) const;
     [[nodiscard]] bool storage_reachable(const Host& h, const std::string& domain) const;
+    [[nodiscard]] bool storage_stalled(const Host& h, const std::string& domain) const;
     [[nodiscard]] bool global_storage_outage() const;
-    // An outage every host can know of by now: peers see it at their next tick and
-    // report it; we read that report at ours. Two heartbeats.
-    [[nodiscard]] bool known_global_storage_outage() const;
+    // Whether `t` falls in a cluster-wide outage every host could know of by then:
+    // peers see it at their next tick and report it; we read that at ours. Two
+    // heartbeats after it began, until it ended.
+    [[nodiscard]] bool known_outage_at(Duration t) const;
     [[nodiscard]] bool in_quorate_partition(const Host& h) const;
     [[nodiscard]] std::vector<std::vector<std::uint32_t>> raw_partitions() const;
     [[nodiscard]] const std::vector<std::uint32_t>* effective_partition(std::uint32_t id) const;
+    [[nodiscard]] bool ring_intact(const Host& h) const;
     [[nodiscard]] core::TimePoint time() const { return core::TimePoint{now_}; }
     Host& host(std::uint32_t id);
 
@@ -76,18 +158,27 @@ class World {
     Duration now_{};
     std::map<std::uint32_t, std::unique_ptr<Host>> hosts_;
     std::map<std::string, std::string> slots_;  // host name -> encoded slot, on "shared"
-    std::optional<Duration> outage_since_;      // when the array last went down
+    // Cluster-wide outages of the array: start, and end once healed.
+    std::vector<std::pair<Duration, std::optional<Duration>>> outages_;
     std::set<std::string> failed_domains_;
     std::set<std::string> stalled_domains_;
     std::set<std::string> full_domains_;
+    std::set<std::string> leased_;  // disks leased by something outside the cluster
     std::map<std::uint32_t, int> partition_group_;
     std::vector<std::vector<std::uint32_t>> effective_;
     std::vector<std::vector<std::uint32_t>> pending_;
     Duration pending_since_{};
+    std::map<std::string, std::uint64_t> generation_;  // per VM, the newest start
+    std::vector<core::VmPolicy> vm_policies_;          // the HA metadata, as libvirt has it
+    std::vector<Pending> pending_events_;              // a heap on (at, seq)
+    std::uint64_t seq_ = 0;
+    std::uint64_t next_request_ = 0;
     RunResult result_;
-    // For checks: per VM, total time not running anywhere, and snapshots at check times.
-    std::map<std::string, Duration> downtime_;
+    std::set<Duration> snapshot_times_;
+    std::size_t next_event_ = 0;
     std::map<Duration, std::map<std::string, std::set<std::uint32_t>>> snapshots_;
+    std::map<std::string, bool> was_running_;
+    std::function<void(std::uint32_t)> after_heartbeat_;
 };
 
 }  // namespace vigil::sim

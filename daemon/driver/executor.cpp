@@ -1,0 +1,109 @@
+#include "daemon/driver/executor.h"
+
+namespace vigil::driver {
+namespace {
+
+std::optional<core::VmAction> action_of(core::DecisionKind kind) {
+    switch (kind) {
+        case core::DecisionKind::kStartVm:
+            return core::VmAction::kStart;
+        case core::DecisionKind::kStopVm:
+            return core::VmAction::kStop;
+        case core::DecisionKind::kResumeVm:
+            return core::VmAction::kResume;
+        case core::DecisionKind::kPetStarted:
+        case core::DecisionKind::kPetStopped:
+        case core::DecisionKind::kSelfFenceReboot:
+        case core::DecisionKind::kAssignVm:
+        case core::DecisionKind::kPeerClass:
+        case core::DecisionKind::kSelfState:
+        case core::DecisionKind::kAlert:
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<core::ActionEvidence> Executor::carry_out(const core::Decision& decision) {
+    if (fenced_) return {};
+    if (decision.kind == core::DecisionKind::kSelfFenceReboot) {
+        // Stop petting first: if the last words hang on dead storage, the watchdog
+        // still takes the host.
+        fenced_ = true;
+        ++self_fences_;
+        watchdog_.withhold(core::Reason::kSelfFencing);
+        fencer_.write_last_words(decision, clock_.wall());
+        fencer_.reboot_now();
+        return {};
+    }
+    const auto action = action_of(decision.kind);
+    if (!action) return {};
+    const std::string& vm = decision.vm;
+    const auto running = in_flight_.find(vm);
+    if (running == in_flight_.end()) {
+        issue(vm, *action);
+        return {};
+    }
+    if (running->second.action == *action) {
+        ++repeated_;
+        return {};
+    }
+    std::vector<core::ActionEvidence> dropped;
+    if (const auto w = waiting_.find(vm); w != waiting_.end()) {
+        if (w->second == *action) {
+            ++repeated_;
+            return {};
+        }
+        ++superseded_;
+        dropped.push_back(core::ActionEvidence{.vm = vm,
+                                               .action = w->second,
+                                               .outcome = core::ActionOutcome::kFailed,
+                                               .detail = "superseded"});
+    }
+    waiting_[vm] = *action;
+    return dropped;
+}
+
+void Executor::issue(const std::string& vm, core::VmAction action) {
+    ports::RequestId id = 0;
+    switch (action) {
+        case core::VmAction::kStart:
+            id = hypervisor_.start(vm);
+            break;
+        case core::VmAction::kStop:
+            id = hypervisor_.stop(vm);
+            break;
+        case core::VmAction::kResume:
+            id = hypervisor_.resume(vm);
+            break;
+    }
+    ++issued_;
+    in_flight_[vm] = InFlightAction{.id = id, .action = action, .since = clock_.now()};
+}
+
+std::optional<core::ActionEvidence> Executor::finish(ports::RequestId id,
+                                                     const core::ActionEvidence& result) {
+    const auto it = in_flight_.find(result.vm);
+    if (it == in_flight_.end() || it->second.id != id) return std::nullopt;
+    core::ActionEvidence evidence = result;
+    evidence.action = it->second.action;
+    in_flight_.erase(it);
+    if (const auto w = waiting_.find(result.vm); w != waiting_.end() && !fenced_) {
+        const auto next = w->second;
+        waiting_.erase(w);
+        issue(result.vm, next);
+    }
+    return evidence;
+}
+
+ExecutorSnapshot Executor::snapshot() const {
+    return ExecutorSnapshot{.in_flight = in_flight_,
+                            .waiting = waiting_,
+                            .issued = issued_,
+                            .repeated = repeated_,
+                            .superseded = superseded_,
+                            .self_fences = self_fences_};
+}
+
+}  // namespace vigil::driver

@@ -1,0 +1,109 @@
+#include "daemon/driver/host_driver.h"
+
+#include <variant>
+
+namespace vigil::driver {
+
+std::expected<HostDriver, std::string> HostDriver::make(core::Policy policy, core::HostId self,
+                                                        std::uint64_t incarnation,
+                                                        core::Duration watchdog_timeout,
+                                                        Ports ports) {
+    const auto configured = policy.watchdog_timeout;
+    policy.watchdog_timeout = watchdog_timeout;
+    if (auto ok = policy.validate(); !ok) {
+        if (configured != watchdog_timeout) {
+            return std::unexpected("the watchdog accepted a timeout of " +
+                                   core::format_seconds(watchdog_timeout) + " s, not the " +
+                                   core::format_seconds(configured) + " s configured: " +
+                                   ok.error());
+        }
+        return std::unexpected(ok.error());
+    }
+    auto engine = core::HostEngine::make(std::move(policy), self, incarnation, ports.clock.now());
+    if (!engine) return std::unexpected(engine.error());
+    return HostDriver(std::move(*engine), ports);
+}
+
+void HostDriver::start() { ports_.hypervisor.refresh(); }
+
+void HostDriver::pet(core::TimePoint now) {
+    ports_.watchdog.pet();
+    last_pet_ = now;
+    ++pets_;
+}
+
+void HostDriver::feed(core::TimePoint now, const core::ActionEvidence& evidence) {
+    ports_.events.outcome(now, evidence);
+    engine_.observe(now, evidence);
+    // The call may still finish: only a fresh listing tells what runs here now.
+    if (evidence.outcome == core::ActionOutcome::kTimedOut) ports_.hypervisor.refresh();
+}
+
+void HostDriver::heartbeat() {
+    if (executor_.fenced()) return;
+    const auto now = ports_.clock.now();
+    auto result = engine_.tick(now);
+    ++heartbeats_;
+    last_heartbeat_ = now;
+    publishing_ = result.publish;
+    for (const auto& d : result.decisions) {
+        ++decisions_;
+        ports_.events.decision(now, d);
+        for (const auto& dropped : executor_.carry_out(d)) feed(now, dropped);
+        if (executor_.fenced()) return;  // nothing more leaves this host
+    }
+    last_verdict_ = core::PetVerdict{.pet = result.pet_watchdog, .reason = result.pet_reason};
+    if (result.pet_watchdog) {
+        pet(now);
+    } else {
+        ports_.watchdog.withhold(result.pet_reason);
+        ++withheld_;
+    }
+    if (!result.publish) return;
+    ports_.heartbeat.submit_write(result.status, now);
+    ports_.cluster.broadcast(result.status);
+}
+
+void HostDriver::read_slots() {
+    if (executor_.fenced()) return;
+    ports_.heartbeat.submit_read(ports_.clock.now());
+}
+
+void HostDriver::observe(const core::Evidence& evidence) {
+    if (executor_.fenced()) return;
+    const auto now = ports_.clock.now();
+    if (const auto* action = std::get_if<core::ActionEvidence>(&evidence)) {
+        feed(now, *action);  // not one of ours (on_action matches ids): fed as it is
+        return;
+    }
+    engine_.observe(now, evidence);
+    const auto* message = std::get_if<core::PeerMessageEvidence>(&evidence);
+    if (message == nullptr || message->status.host != engine_.self() ||
+        message->status.incarnation != engine_.incarnation()) {
+        return;
+    }
+    own_delivered_ = now;
+    // Our own status came back through the cluster: the peers heard us just now.
+    if (engine_.should_pet(now).pet) pet(now);
+}
+
+void HostDriver::on_action(ports::RequestId id, const core::ActionEvidence& result) {
+    if (executor_.fenced()) return;
+    const auto now = ports_.clock.now();
+    if (auto evidence = executor_.finish(id, result)) feed(now, *evidence);
+}
+
+DriverSnapshot HostDriver::snapshot() const {
+    return DriverSnapshot{.heartbeats = heartbeats_,
+                          .last_heartbeat = last_heartbeat_,
+                          .last_verdict = last_verdict_,
+                          .last_pet = last_pet_,
+                          .pets = pets_,
+                          .withheld = withheld_,
+                          .decisions = decisions_,
+                          .publishing = publishing_,
+                          .own_delivered = own_delivered_,
+                          .executor = executor_.snapshot()};
+}
+
+}  // namespace vigil::driver
