@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "daemon/core/facts.h"
+
 namespace vigil::core {
 namespace {
 
@@ -10,12 +12,6 @@ template <class... Fs>
 struct Overloaded : Fs... {
     using Fs::operator()...;
 };
-
-Fact fact(std::string key, std::string value) { return Fact{std::move(key), std::move(value)}; }
-
-Fact age(std::string key, TimePoint now, TimePoint then) {
-    return fact(std::move(key), format_seconds(now - then));
-}
 
 bool troubled(StorageHealth h) {
     switch (h) {
@@ -315,30 +311,14 @@ std::map<std::string, HostId> HostEngine::holders() const {
     return held;
 }
 
-std::optional<HostEngine::Recoverable> HostEngine::recoverable(
-    const std::string& vm, const std::map<std::string, HostId>& held) const {
-    if (held.contains(vm)) return std::nullopt;
-    const auto lh = last_holder_.find(vm);
-    if (lh != last_holder_.end()) {
-        if (lh->second == self_) return Recoverable{Reason::kOwnerReleased, self_};
-        switch (peers_.at(lh->second).cls) {
-            case PeerClass::kDead:
-                return Recoverable{Reason::kOwnerDead, lh->second};
-            case PeerClass::kReleased:
-            case PeerClass::kAlive:
-            case PeerClass::kIsolated:
-                // It speaks for itself and no longer lists the VM.
-                return Recoverable{Reason::kOwnerReleased, lh->second};
-            case PeerClass::kSuspect:
-                return std::nullopt;
-        }
-        return std::nullopt;
+RecoveryView HostEngine::recovery_view(std::map<std::string, HostId> held) const {
+    RecoveryView view{
+        .self = self_, .held = std::move(held), .last_holders = last_holder_, .vms = policy_.vms};
+    for (const auto& [id, peer] : peers_) view.peers.emplace(id, peer.cls);
+    for (const auto& h : policy_.hosts) {
+        if (placement_eligible(h.id)) view.capacity_mib.emplace(h.id, h.memory_mib);
     }
-    // Never seen held: anyone not heard from might be running it.
-    const bool doubt = std::ranges::any_of(
-        peers_, [](const auto& kv) { return kv.second.cls == PeerClass::kSuspect; });
-    if (doubt) return std::nullopt;
-    return Recoverable{Reason::kNotRunningAnywhere, std::nullopt};
+    return view;
 }
 
 std::optional<HostId> HostEngine::coordinator() const {
@@ -387,65 +367,13 @@ void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
     }
 }
 
-void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out) {
-    std::map<HostId, std::int64_t> free;
-    for (const auto& h : policy_.hosts) {
-        if (placement_eligible(h.id)) free[h.id] = static_cast<std::int64_t>(h.memory_mib);
-    }
-    for (const auto& [vm, host] : held) {
-        const auto* p = policy_.vm(vm);
-        if (p != nullptr && free.contains(host))
-            free[host] -= static_cast<std::int64_t>(p->memory_mib);
-    }
-    std::vector<const VmPolicy*> order;
-    for (const auto& v : policy_.vms) order.push_back(&v);
-    std::ranges::sort(order, [](const VmPolicy* a, const VmPolicy* b) {
-        return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
-    });
-    for (const VmPolicy* v : order) {
-        const auto mem = static_cast<std::int64_t>(v->memory_mib);
-        const auto why = recoverable(v->name, held);
-        if (!why) {
-            assignments_.erase(v->name);
-            continue;
-        }
-        if (auto it = assignments_.find(v->name); it != assignments_.end()) {
-            if (free.contains(it->second)) {
-                free[it->second] -= mem;
-                continue;
-            }
-            assignments_.erase(it);  // target left; place again
-        }
-        std::optional<HostId> target;
-        for (const auto& [id, room] : free) {
-            if (room >= mem && (!target || room > free[*target])) target = id;
-        }
-        if (!target) {
-            raise("no-capacity:" + v->name, AlertKind::kNoCapacity, Reason::kNoCapacity,
-                  {fact("memory_mib", std::to_string(v->memory_mib))}, v->name);
-            continue;
-        }
-        free[*target] -= mem;
-        assignments_[v->name] = *target;
-        Decision d{.kind = DecisionKind::kAssignVm,
-                   .reason = why->reason,
-                   .peer = why->owner,
-                   .vm = v->name,
-                   .target = *target};
-        d.evidence = {fact("priority", std::to_string(v->priority)),
-                      fact("free_mib", std::to_string(free[*target] + mem))};
-        out.push_back(std::move(d));
-    }
-}
-
-void HostEngine::start_assigned(const std::map<std::string, HostId>& held,
-                                std::vector<Decision>& out) {
+void HostEngine::start_assigned(const RecoveryView& view, std::vector<Decision>& out) {
     const auto coord = coordinator();
     if (!coord || fencing_ || maintenance_ || !quorate_ || storage_trouble()) return;
     const std::vector<Assignment>* plan = nullptr;
     std::vector<Assignment> own;
     if (*coord == self_) {
-        for (const auto& [vm, target] : assignments_) own.push_back({vm, target});
+        for (const auto& [vm, target] : planner_.assignments()) own.push_back({vm, target});
         plan = &own;
     } else {
         const auto& peer = peers_.at(*coord);
@@ -456,7 +384,7 @@ void HostEngine::start_assigned(const std::map<std::string, HostId>& held,
         if (a.target != self_ || starting_.contains(a.vm) || vms_.contains(a.vm)) continue;
         if (policy_.vm(a.vm) == nullptr) continue;
         // Our own view must agree that nobody can still write its disks.
-        const auto why = recoverable(a.vm, held);
+        const auto why = recoverable(view, a.vm);
         if (!why) continue;
         starting_.insert(a.vm);
         Decision d{.kind = DecisionKind::kStartVm,
@@ -508,15 +436,12 @@ void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out
 
 void HostEngine::raise(const std::string& key, AlertKind kind, Reason reason,
                        std::vector<Fact> evidence, std::string vm, std::optional<HostId> peer) {
-    alerts_now_.insert(key);
-    if (alerts_.contains(key)) return;
-    Decision d{.kind = DecisionKind::kAlert,
-               .reason = reason,
-               .peer = peer,
-               .vm = std::move(vm),
-               .alert = kind};
-    d.evidence = std::move(evidence);
-    pending_alerts_.push_back(std::move(d));
+    alerts_.raise(Alert{.key = key,
+                        .kind = kind,
+                        .reason = reason,
+                        .evidence = std::move(evidence),
+                        .vm = std::move(vm),
+                        .peer = peer});
 }
 
 std::vector<HeldVm> HostEngine::held_list() const {
@@ -542,8 +467,6 @@ std::pair<bool, Reason> HostEngine::pet_rule(TimePoint now) const {
 TickResult HostEngine::tick(TimePoint now) {
     now_ = now;
     std::vector<Decision> out;
-    alerts_now_.clear();
-    pending_alerts_.clear();
 
     const bool trouble = storage_trouble();
     const bool storage_lost =
@@ -625,16 +548,19 @@ TickResult HostEngine::tick(TimePoint now) {
     // Recovery: remember who held what, then plan (coordinator) and start what is ours.
     const auto held = holders();
     for (const auto& [vm, host] : held) last_holder_[vm] = host;
+    const auto view = recovery_view(held);
     const auto coord = coordinator();
     if (coord && *coord == self_ && reads_ok_ && !storm_ && !fencing_) {
-        plan(held, out);
+        auto plan = planner_.plan(view);
+        out.insert(out.end(), plan.assigned.begin(), plan.assigned.end());
+        for (auto& a : plan.alerts) alerts_.raise(std::move(a));
     } else {
-        assignments_.clear();
+        planner_.clear();
     }
-    start_assigned(held, out);
+    start_assigned(view, out);
 
-    out.insert(out.end(), pending_alerts_.begin(), pending_alerts_.end());
-    alerts_ = alerts_now_;
+    const auto started_alerts = alerts_.end_tick();
+    out.insert(out.end(), started_alerts.begin(), started_alerts.end());
 
     HostStatus status{.host = self_,
                       .incarnation = incarnation_,
@@ -646,7 +572,8 @@ TickResult HostEngine::tick(TimePoint now) {
                       .draining = draining_,
                       .held = held_list(),
                       .assignments = {}};
-    for (const auto& [vm, target] : assignments_) status.assignments.push_back({vm, target});
+    for (const auto& [vm, target] : planner_.assignments())
+        status.assignments.push_back({vm, target});
     return TickResult{
         .pet_watchdog = pet, .status = std::move(status), .decisions = std::move(out)};
 }

@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "daemon/core/alerts.h"
 #include "daemon/core/decision.h"
 #include "daemon/core/evidence.h"
+#include "daemon/core/planner.h"
 #include "daemon/core/policy.h"
 #include "daemon/core/types.h"
 
@@ -57,10 +59,6 @@ class HostEngine {
         Reason reason;
         std::vector<Fact> evidence;
     };
-    struct Recoverable {
-        Reason reason;
-        std::optional<HostId> owner;
-    };
 
     HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started);
 
@@ -73,16 +71,14 @@ class HostEngine {
     [[nodiscard]] Classified classify(const PeerView& peer, TimePoint now) const;
     void classify_peers(TimePoint now, std::vector<Decision>& out);
     [[nodiscard]] std::map<std::string, HostId> holders() const;
-    [[nodiscard]] std::optional<Recoverable> recoverable(
-        const std::string& vm, const std::map<std::string, HostId>& held) const;
+    [[nodiscard]] RecoveryView recovery_view(std::map<std::string, HostId> held) const;
     [[nodiscard]] std::optional<HostId> coordinator() const;
     // Our storage trouble is ours alone: fewer than half of the alive peers that
     // reported within the fresh window say they have trouble too.
     [[nodiscard]] bool storage_trouble_is_local(TimePoint now) const;
     [[nodiscard]] bool placement_eligible(HostId host) const;
     void stop_all(Reason reason, std::vector<Decision>& out);
-    void plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
-    void start_assigned(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
+    void start_assigned(const RecoveryView& view, std::vector<Decision>& out);
     void handle_io_errors(bool local_problem, std::vector<Decision>& out);
     void raise(const std::string& key, AlertKind kind, Reason reason,
                std::vector<Fact> evidence = {}, std::string vm = {},
@@ -136,11 +132,9 @@ class HostEngine {
     bool pet_announced_ = false;
     std::optional<SelfState> state_;
     bool storm_ = false;
-    std::map<std::string, HostId> assignments_;
+    RecoveryPlanner planner_;
     std::map<std::string, HostId> last_holder_;
-    std::set<std::string> alerts_;      // active last tick
-    std::set<std::string> alerts_now_;  // raised this tick
-    std::vector<Decision> pending_alerts_;
+    AlertLatch alerts_;
 };
 
 }  // namespace vigil::core
