@@ -40,7 +40,11 @@ std::expected<HostEngine, std::string> HostEngine::make(Policy policy, HostId se
 }
 
 HostEngine::HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started)
-    : policy_(std::move(policy)), self_(self), incarnation_(incarnation), started_(started) {
+    : policy_(std::move(policy)),
+      self_(self),
+      incarnation_(incarnation),
+      started_(started),
+      io_errors_(retry_after()) {
     maintenance_ = policy_.maintenance;
     for (const auto& h : policy_.hosts) {
         if (h.id != self_) peers_.emplace(h.id, PeerView{});
@@ -55,7 +59,7 @@ PeerClass HostEngine::peer_class(HostId peer) const {
 bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
                              const std::string& vm) const {
     const auto it = requests.find(vm);
-    return it != requests.end() && now_ - it->second < 5 * policy_.heartbeat_interval;
+    return it != requests.end() && now_ - it->second < retry_after();
 }
 
 bool HostEngine::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
@@ -141,15 +145,14 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    },
                    [&](const VmEvidence& e) {
                        if (policy_.vm(e.vm) == nullptr) return;  // not an HA VM
+                       io_errors_.on_vm_state(e.vm, e.state);
                        starting_.erase(e.vm);
                        if (e.state == VmState::kShutOff) {
                            vms_.erase(e.vm);
                            stopping_.erase(e.vm);
-                           resuming_.erase(e.vm);
                            return;
                        }
                        vms_[e.vm] = e.state;
-                       if (e.state != VmState::kPausedIoError) resuming_.erase(e.vm);
                    },
                    [&](const AdminEvidence& e) {
                        switch (e.command) {
@@ -398,40 +401,23 @@ void HostEngine::start_assigned(const RecoveryView& view, std::vector<Decision>&
 }
 
 void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out) {
+    std::vector<PausedVm> paused;
     for (const auto& [vm, state] : vms_) {
         if (state != VmState::kPausedIoError || in_progress(stopping_, vm)) continue;
         const VmPolicy& p = *policy_.vm(vm);
-        raise("vm-io-error:" + vm, AlertKind::kVmIoError, Reason::kVmIoError,
-              {fact("domain", p.storage_domain)}, vm);
-        const bool writable = domain_writable(p.storage_domain);
-        switch (p.io_error) {
-            case IoErrorPolicy::kAutoResume:
-                if (writable && !in_progress(resuming_, vm)) {
-                    resuming_[vm] = now_;
-                    out.push_back(Decision{.kind = DecisionKind::kResumeVm,
-                                           .reason = Reason::kStorageBack,
-                                           .vm = vm,
-                                           .evidence = {fact("domain", p.storage_domain)}});
-                }
-                break;
-            case IoErrorPolicy::kLeavePaused:
-                raise("vm-left-paused:" + vm, AlertKind::kVmLeftPaused, Reason::kVmIoError,
-                      {fact("domain", p.storage_domain)}, vm);
-                break;
-            case IoErrorPolicy::kRecoverElsewhere: {
-                const auto it = storage_.find(p.storage_domain);
-                const bool in_flight = it != storage_.end() && it->second.io_in_flight;
-                if (local_problem && quorate_ && !in_flight) {
-                    stopping_[vm] = now_;
-                    out.push_back(Decision{.kind = DecisionKind::kStopVm,
-                                           .reason = Reason::kIoErrorPolicyRecoverElsewhere,
-                                           .vm = vm,
-                                           .evidence = {fact("domain", p.storage_domain)}});
-                }
-                break;
-            }
-        }
+        const auto it = storage_.find(p.storage_domain);
+        paused.push_back(PausedVm{.name = vm,
+                                  .policy = p.io_error,
+                                  .domain = p.storage_domain,
+                                  .domain_writable = domain_writable(p.storage_domain),
+                                  .io_in_flight = it != storage_.end() && it->second.io_in_flight});
     }
+    auto response = io_errors_.respond(now_, paused, local_problem, quorate_);
+    for (auto& d : response.decisions) {
+        if (d.kind == DecisionKind::kStopVm) stopping_[d.vm] = now_;
+        out.push_back(std::move(d));
+    }
+    for (auto& a : response.alerts) alerts_.raise(std::move(a));
 }
 
 void HostEngine::raise(const std::string& key, AlertKind kind, Reason reason,

@@ -16,6 +16,7 @@
 #include "daemon/core/alerts.h"
 #include "daemon/core/decision.h"
 #include "daemon/core/evidence.h"
+#include "daemon/core/io_errors.h"
 #include "daemon/core/planner.h"
 #include "daemon/core/policy.h"
 #include "daemon/core/types.h"
@@ -86,6 +87,8 @@ class HostEngine {
     [[nodiscard]] std::vector<HeldVm> held_list() const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
     [[nodiscard]] std::pair<bool, Reason> pet_rule(TimePoint now) const;
+    // A stop or resume that has not taken by then is asked again.
+    [[nodiscard]] Duration retry_after() const { return 5 * policy_.heartbeat_interval; }
     [[nodiscard]] bool in_progress(const std::map<std::string, TimePoint>& requests,
                                    const std::string& vm) const;
 
@@ -121,13 +124,13 @@ class HostEngine {
     // Requests in progress, with when they were made: retried if they did not take
     // (a VM may pause again before we ever see it running).
     std::map<std::string, TimePoint> stopping_;
-    std::map<std::string, TimePoint> resuming_;
     TimePoint now_{};
     bool maintenance_ = false;
     bool draining_ = false;
     std::map<HostId, PeerView> peers_;
 
     bool fencing_ = false;
+    IoErrorResponder io_errors_;
     bool pet_ = false;
     bool pet_announced_ = false;
     std::optional<SelfState> state_;
