@@ -44,17 +44,12 @@ HostEngine::HostEngine(Policy policy, HostId self, std::uint64_t incarnation, Ti
       self_(self),
       incarnation_(incarnation),
       started_(started),
+      peers_(policy_, self, started),
       io_errors_(retry_after()) {
     maintenance_ = policy_.maintenance;
-    for (const auto& h : policy_.hosts) {
-        if (h.id != self_) peers_.emplace(h.id, PeerView{});
-    }
 }
 
-PeerClass HostEngine::peer_class(HostId peer) const {
-    const auto it = peers_.find(peer);
-    return it == peers_.end() ? PeerClass::kSuspect : it->second.cls;
-}
+PeerClass HostEngine::peer_class(HostId peer) const { return peers_.peer_class(peer); }
 
 bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
                              const std::string& vm) const {
@@ -64,17 +59,6 @@ bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
 
 bool HostEngine::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
     return t && now - *t <= policy_.slot_fresh_window();
-}
-
-void HostEngine::accept_status(PeerView& peer, const HostStatus& status) {
-    if (peer.status && peer.status->incarnation == status.incarnation &&
-        peer.status->sequence > status.sequence) {
-        return;  // older than what we already have through the other channel
-    }
-    if (peer.status && peer.status->incarnation != status.incarnation) {
-        peer.fence_confirmed = false;  // a new daemon run: the old fence no longer describes it
-    }
-    peer.status = status;
 }
 
 void HostEngine::observe(TimePoint at, const Evidence& evidence) {
@@ -94,21 +78,14 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                        const bool quorate = e.quorate && member;
                        if (quorate && !quorate_) quorate_since_ = at;
                        quorate_ = quorate;
-                       for (auto& [id, peer] : peers_) {
-                           const bool in = std::ranges::find(e.members, id) != e.members.end();
-                           if (peer.in_membership && !in) peer.left_membership = at;
-                           peer.in_membership = in;
-                       }
+                       peers_.on_membership(at, e);
                    },
                    [&](const PeerMessageEvidence& e) {
                        if (e.status.host == self_) {
                            if (e.status.incarnation == incarnation_) own_delivered_at_ = at;
                            return;
                        }
-                       auto it = peers_.find(e.status.host);
-                       if (it == peers_.end()) return;
-                       it->second.last_message = at;
-                       accept_status(it->second, e.status);
+                       peers_.on_message(at, e.status);
                    },
                    [&](const SlotWriteEvidence& e) {
                        write_seen_ = true;
@@ -118,31 +95,7 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                        if (e.ok) write_ok_at_ = at - e.latency;
                        update_trouble(at);
                    },
-                   [&](const SlotReadEvidence& e) {
-                       if (!e.ok) {
-                           reads_ok_ = false;
-                           return;
-                       }
-                       if (!reads_ok_) {
-                           reads_ok_ = true;
-                           // While we could not read, any peer may have written: count its
-                           // silence from now, not from before the gap.
-                           reads_ok_since_ = at;
-                       }
-                       for (const auto& slot : e.slots) {
-                           auto it = peers_.find(slot.host);
-                           if (it == peers_.end()) continue;
-                           PeerView& peer = it->second;
-                           const std::pair key{slot.incarnation, slot.sequence};
-                           if (peer.slot_key && *peer.slot_key != key) {
-                               peer.last_slot_advance = at;
-                               accept_status(peer, slot);
-                           } else if (!peer.status) {
-                               accept_status(peer, slot);  // who held what, even if stale
-                           }
-                           peer.slot_key = key;
-                       }
-                   },
+                   [&](const SlotReadEvidence& e) { peers_.on_slot_read(at, e); },
                    [&](const VmEvidence& e) {
                        if (policy_.vm(e.vm) == nullptr) return;  // not an HA VM
                        io_errors_.on_vm_state(e.vm, e.state);
@@ -170,10 +123,7 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                                break;
                        }
                    },
-                   [&](const FenceConfirmedEvidence& e) {
-                       auto it = peers_.find(e.peer);
-                       if (it != peers_.end()) it->second.fence_confirmed = true;
-                   },
+                   [&](const FenceConfirmedEvidence& e) { peers_.on_fence_confirmed(e.peer); },
                },
                evidence);
 }
@@ -211,103 +161,11 @@ bool HostEngine::domain_writable(const std::string& domain) const {
     return it->second.health == StorageHealth::kOk || it->second.health == StorageHealth::kDegraded;
 }
 
-HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now) const {
-    if (peer.fence_confirmed) return {PeerClass::kDead, Reason::kFenceConfirmed, {}};
-    const bool cluster_fresh = peer.in_membership && fresh(peer.last_message, now);
-    if (cluster_fresh && peer.status) {
-        if (peer.status->maintenance) return {PeerClass::kAlive, Reason::kMaintenance, {}};
-        return {PeerClass::kAlive, Reason::kInMembership, {}};
-    }
-    if (peer.status && peer.status->state == SelfState::kReleased) {
-        return {PeerClass::kReleased, Reason::kReleasedInSlot, {}};
-    }
-    // Isolated: still writing its slot after it left the membership. A slot that only
-    // advanced before it left says nothing yet: a dead host looks the same for a while.
-    const bool advanced_since_left =
-        peer.last_slot_advance &&
-        (!peer.left_membership || *peer.last_slot_advance > *peer.left_membership);
-    if (reads_ok_ && fresh(peer.last_slot_advance, now) && advanced_since_left) {
-        // Still a member (a few messages lost in a blip) and writing its slot: alive.
-        if (peer.in_membership && peer.status)
-            return {PeerClass::kAlive, Reason::kSlotAdvancing, {}};
-        return {PeerClass::kIsolated, Reason::kSlotAdvancing, {}};
-    }
-    if (!peer.status) return {PeerClass::kSuspect, Reason::kNoStatusYet, {}};
-    // Outside the quorate partition a silent peer may well be alive inside it, petting
-    // its watchdog because it is quorate: we cannot tell, so we never call it dead.
-    if (!quorate_) return {PeerClass::kSuspect, Reason::kQuorumLost, {}};
-    if (!reads_ok_ || !reads_ok_since_) return {PeerClass::kSuspect, Reason::kCannotReadSlots, {}};
-    // Silence counts only from when we could hear it: since we started, since our
-    // slot reads work again, and since we are back in the quorate partition.
-    TimePoint last_sign = std::max({started_, *reads_ok_since_, quorate_since_.value_or(now)});
-    if (peer.last_message) last_sign = std::max(last_sign, *peer.last_message);
-    if (peer.last_slot_advance) last_sign = std::max(last_sign, *peer.last_slot_advance);
-    std::vector<Fact> evidence{age("silent_for", now, last_sign)};
-    if (now - last_sign >= policy_.fence_delay) {
-        evidence.push_back(fact("fence_delay", format_seconds(policy_.fence_delay)));
-        return {PeerClass::kDead, Reason::kFenceDelayElapsed, std::move(evidence)};
-    }
-    return {PeerClass::kSuspect, Reason::kSilentInsideFenceDelay, std::move(evidence)};
-}
-
-void HostEngine::classify_peers(TimePoint now, std::vector<Decision>& out) {
-    std::map<HostId, Classified> result;
-    std::size_t looking_dead = 0;
-    for (const auto& [id, peer] : peers_) {
-        auto c = classify(peer, now);
-        if ((c.cls == PeerClass::kDead || c.cls == PeerClass::kSuspect) &&
-            c.reason != Reason::kFenceConfirmed && peer.status) {
-            ++looking_dead;
-        }
-        result.emplace(id, std::move(c));
-    }
-    const double share =
-        peers_.empty() ? 0.0
-                       : static_cast<double>(looking_dead) / static_cast<double>(peers_.size());
-    storm_ = share > policy_.storm_guard_share;
-    if (storm_) {
-        raise("storm-guard", AlertKind::kStormGuard, Reason::kStormGuard,
-              {fact("looking_dead", std::to_string(looking_dead)),
-               fact("peers", std::to_string(peers_.size()))});
-        for (auto& [id, c] : result) {
-            if (c.cls == PeerClass::kDead && c.reason != Reason::kFenceConfirmed) {
-                c.cls = PeerClass::kSuspect;
-                c.reason = Reason::kStormGuard;
-            }
-        }
-    }
-    for (auto& [id, c] : result) {
-        PeerView& peer = peers_.at(id);
-        if (!peer.announced || peer.cls != c.cls) {
-            // The first view of a peer is only worth a line when it says more than "not heard yet".
-            if (peer.announced || c.reason != Reason::kNoStatusYet) {
-                Decision d{.kind = DecisionKind::kPeerClass,
-                           .reason = c.reason,
-                           .peer = id,
-                           .peer_class = c.cls};
-                d.evidence = c.evidence;
-                out.push_back(std::move(d));
-                peer.announced = true;
-            }
-            peer.cls = c.cls;
-        }
-        if (c.cls == PeerClass::kIsolated) {
-            raise("peer-isolated:" + host_name(id), AlertKind::kPeerIsolated, Reason::kPeerIsolated,
-                  {}, {}, id);
-        }
-        if (c.cls == PeerClass::kAlive && peer.status && !peer.status->storage_ok &&
-            peer.status->state == SelfState::kStorageLost) {
-            raise("peer-storage-lost:" + host_name(id), AlertKind::kPeerStorageLost,
-                  Reason::kPeerStorageLost, {}, {}, id);
-        }
-    }
-}
-
 std::map<std::string, HostId> HostEngine::holders() const {
     std::map<std::string, HostId> held;
     for (const auto& [vm, state] : vms_) held.emplace(vm, self_);
     for (const auto& vm : starting_) held.emplace(vm, self_);
-    for (const auto& [id, peer] : peers_) {
+    for (const auto& [id, peer] : peers_.peers()) {
         if (peer.cls == PeerClass::kDead || !peer.status) continue;
         for (const auto& h : peer.status->held) held.emplace(h.name, id);
     }
@@ -317,7 +175,7 @@ std::map<std::string, HostId> HostEngine::holders() const {
 RecoveryView HostEngine::recovery_view(std::map<std::string, HostId> held) const {
     RecoveryView view{
         .self = self_, .held = std::move(held), .last_holders = last_holder_, .vms = policy_.vms};
-    for (const auto& [id, peer] : peers_) view.peers.emplace(id, peer.cls);
+    for (const auto& [id, peer] : peers_.peers()) view.peers.emplace(id, peer.cls);
     for (const auto& h : policy_.hosts) {
         if (placement_eligible(h.id)) view.capacity_mib.emplace(h.id, h.memory_mib);
     }
@@ -328,35 +186,16 @@ std::optional<HostId> HostEngine::coordinator() const {
     // The lowest-id quorate member that sees its storage coordinates; every member
     // computes the same answer from the same ordered messages.
     if (!quorate_) return std::nullopt;
-    std::optional<HostId> best;
-    if (!storage_trouble()) best = self_;
-    for (const auto& [id, peer] : peers_) {
-        if (peer.cls != PeerClass::kAlive || !peer.in_membership || !peer.status) continue;
-        if (!peer.status->quorate || !peer.status->storage_ok) continue;
-        if (!best || id < *best) best = id;
-    }
-    return best;
-}
-
-bool HostEngine::storage_trouble_is_local(TimePoint now) const {
-    std::size_t reporting = 0;
-    std::size_t troubled_peers = 0;
-    for (const auto& [id, p] : peers_) {
-        if (p.cls != PeerClass::kAlive || !fresh(p.last_message, now) || !p.status) continue;
-        ++reporting;
-        if (!p.status->storage_ok) ++troubled_peers;
-    }
-    return reporting > 0 && troubled_peers * 2 < reporting;
+    const auto peer = peers_.lowest_coordinator_candidate();
+    if (storage_trouble()) return peer;
+    return peer && *peer < self_ ? *peer : self_;
 }
 
 bool HostEngine::placement_eligible(HostId host) const {
     if (host == self_) {
         return quorate_ && !storage_trouble() && !maintenance_ && !draining_ && !fencing_;
     }
-    const PeerView& p = peers_.at(host);
-    return p.cls == PeerClass::kAlive && p.in_membership && p.status && p.status->quorate &&
-           p.status->storage_ok && !p.status->maintenance && !p.status->draining &&
-           p.status->state == SelfState::kOk;
+    return peers_.placement_eligible(host);
 }
 
 void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
@@ -379,7 +218,7 @@ void HostEngine::start_assigned(const RecoveryView& view, std::vector<Decision>&
         for (const auto& [vm, target] : planner_.assignments()) own.push_back({vm, target});
         plan = &own;
     } else {
-        const auto& peer = peers_.at(*coord);
+        const auto& peer = peers_.peers().at(*coord);
         if (!peer.status) return;
         plan = &peer.status->assignments;
     }
@@ -459,11 +298,13 @@ TickResult HostEngine::tick(TimePoint now) {
         trouble && trouble_since_ && now - *trouble_since_ >= policy_.storage_grace;
     const bool write_fresh = fresh(write_ok_at_, now);
 
-    classify_peers(now, out);
+    auto classes = peers_.classify(now, quorate_, quorate_since_);
+    out.insert(out.end(), classes.changes.begin(), classes.changes.end());
+    for (auto& a : classes.alerts) alerts_.raise(std::move(a));
 
     SelfState state = SelfState::kOk;
-    if (trouble && !storage_trouble_is_local(now)) trouble_global_ = true;
-    const bool local_problem = !trouble_global_ && storage_trouble_is_local(now);
+    if (trouble && !peers_.storage_trouble_is_local(now)) trouble_global_ = true;
+    const bool local_problem = !trouble_global_ && peers_.storage_trouble_is_local(now);
     bool fence_justified = false;
     if (fencing_) {
         state = SelfState::kFencing;
@@ -536,7 +377,7 @@ TickResult HostEngine::tick(TimePoint now) {
     for (const auto& [vm, host] : held) last_holder_[vm] = host;
     const auto view = recovery_view(held);
     const auto coord = coordinator();
-    if (coord && *coord == self_ && reads_ok_ && !storm_ && !fencing_) {
+    if (coord && *coord == self_ && peers_.reads_ok() && !peers_.storm() && !fencing_) {
         auto plan = planner_.plan(view);
         out.insert(out.end(), plan.assigned.begin(), plan.assigned.end());
         for (auto& a : plan.alerts) alerts_.raise(std::move(a));

@@ -17,6 +17,7 @@
 #include "daemon/core/decision.h"
 #include "daemon/core/evidence.h"
 #include "daemon/core/io_errors.h"
+#include "daemon/core/peers.h"
 #include "daemon/core/planner.h"
 #include "daemon/core/policy.h"
 #include "daemon/core/types.h"
@@ -44,39 +45,16 @@ class HostEngine {
     [[nodiscard]] bool quorate() const { return quorate_; }
 
   private:
-    struct PeerView {
-        std::optional<HostStatus> status;
-        bool in_membership = false;
-        std::optional<TimePoint> left_membership;
-        std::optional<TimePoint> last_message;
-        std::optional<TimePoint> last_slot_advance;
-        std::optional<std::pair<std::uint64_t, std::uint64_t>> slot_key;  // incarnation, sequence
-        bool fence_confirmed = false;
-        PeerClass cls = PeerClass::kSuspect;
-        bool announced = false;  // class logged at least once
-    };
-    struct Classified {
-        PeerClass cls;
-        Reason reason;
-        std::vector<Fact> evidence;
-    };
-
     HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started);
 
-    void accept_status(PeerView& peer, const HostStatus& status);
     void update_trouble(TimePoint at);
     [[nodiscard]] bool storage_trouble() const;
     [[nodiscard]] bool io_in_flight() const;
     [[nodiscard]] bool uplinks_dead(TimePoint now) const;
     [[nodiscard]] bool domain_writable(const std::string& domain) const;
-    [[nodiscard]] Classified classify(const PeerView& peer, TimePoint now) const;
-    void classify_peers(TimePoint now, std::vector<Decision>& out);
     [[nodiscard]] std::map<std::string, HostId> holders() const;
     [[nodiscard]] RecoveryView recovery_view(std::map<std::string, HostId> held) const;
     [[nodiscard]] std::optional<HostId> coordinator() const;
-    // Our storage trouble is ours alone: fewer than half of the alive peers that
-    // reported within the fresh window say they have trouble too.
-    [[nodiscard]] bool storage_trouble_is_local(TimePoint now) const;
     [[nodiscard]] bool placement_eligible(HostId host) const;
     void stop_all(Reason reason, std::vector<Decision>& out);
     void start_assigned(const RecoveryView& view, std::vector<Decision>& out);
@@ -97,6 +75,7 @@ class HostEngine {
     std::uint64_t incarnation_;
     std::uint64_t sequence_ = 0;
     TimePoint started_;
+    PeerTracker peers_;
 
     bool membership_seen_ = false;
     bool quorate_ = false;
@@ -116,8 +95,6 @@ class HostEngine {
     // A self-fence must stay justified for a heartbeat before it fires: every peer
     // reports once in that time, so a cluster-wide outage that began meanwhile is seen.
     std::optional<TimePoint> fence_pending_since_;
-    bool reads_ok_ = false;
-    std::optional<TimePoint> reads_ok_since_;
     std::map<NetRole, std::pair<LinkState, TimePoint>> links_;
     std::map<std::string, VmState> vms_;
     std::set<std::string> starting_;
@@ -127,14 +104,12 @@ class HostEngine {
     TimePoint now_{};
     bool maintenance_ = false;
     bool draining_ = false;
-    std::map<HostId, PeerView> peers_;
 
     bool fencing_ = false;
     IoErrorResponder io_errors_;
     bool pet_ = false;
     bool pet_announced_ = false;
     std::optional<SelfState> state_;
-    bool storm_ = false;
     RecoveryPlanner planner_;
     std::map<std::string, HostId> last_holder_;
     AlertLatch alerts_;
