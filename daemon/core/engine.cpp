@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "daemon/core/facts.h"
+
 namespace vigil::core {
 namespace {
 
@@ -10,25 +12,6 @@ template <class... Fs>
 struct Overloaded : Fs... {
     using Fs::operator()...;
 };
-
-Fact fact(std::string key, std::string value) { return Fact{std::move(key), std::move(value)}; }
-
-Fact age(std::string key, TimePoint now, TimePoint then) {
-    return fact(std::move(key), format_seconds(now - then));
-}
-
-bool troubled(StorageHealth h) {
-    switch (h) {
-        case StorageHealth::kOk:
-        case StorageHealth::kDegraded:
-        case StorageHealth::kNoSpace:  // one full volume is the VM's problem, not the host's
-            return false;
-        case StorageHealth::kStalled:
-        case StorageHealth::kFailed:
-            return true;
-    }
-    return true;
-}
 
 }  // namespace
 
@@ -44,169 +27,71 @@ std::expected<HostEngine, std::string> HostEngine::make(Policy policy, HostId se
 }
 
 HostEngine::HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started)
-    : policy_(std::move(policy)), self_(self), incarnation_(incarnation), started_(started) {
-    maintenance_ = policy_.maintenance;
-    for (const auto& h : policy_.hosts) {
-        if (h.id != self_) peers_.emplace(h.id, PeerView{});
-    }
-}
+    : policy_(std::move(policy)),
+      self_(self),
+      incarnation_(incarnation),
+      self_state_(policy_, self, incarnation),
+      peers_(policy_, self, started),
+      io_errors_(retry_after()),
+      maintenance_(policy_.maintenance) {}
 
-PeerClass HostEngine::peer_class(HostId peer) const {
-    const auto it = peers_.find(peer);
-    return it == peers_.end() ? PeerClass::kSuspect : it->second.cls;
-}
+PeerClass HostEngine::peer_class(HostId peer) const { return peers_.peer_class(peer); }
 
 bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
                              const std::string& vm) const {
     const auto it = requests.find(vm);
-    return it != requests.end() && now_ - it->second < 5 * policy_.heartbeat_interval;
+    return it != requests.end() && now_ - it->second < retry_after();
 }
 
-bool HostEngine::reading(TimePoint now) const { return reads_ok_ && fresh(last_read_at_, now); }
-
-bool HostEngine::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
-    return t && now - *t <= policy_.slot_fresh_window();
-}
-
-void HostEngine::accept_status(PeerView& peer, const HostStatus& status) {
-    if (peer.status && peer.status->incarnation == status.incarnation &&
-        peer.status->sequence > status.sequence) {
-        return;  // older than what we already have through the other channel
-    }
-    if (peer.status && peer.status->incarnation != status.incarnation) {
-        peer.fence_confirmed = false;  // a new daemon run: the old fence no longer describes it
-    }
-    peer.status = status;
-}
-
+// One visit: each kind of evidence goes to the part that keeps it.
 void HostEngine::observe(TimePoint at, const Evidence& evidence) {
     std::visit(Overloaded{
-                   [&](const StorageEvidence& e) {
-                       storage_[e.domain] = e;
-                       update_trouble(at);
-                   },
-                   [&](const LinkEvidence& e) {
-                       auto it = links_.find(e.role);
-                       if (it == links_.end() || it->second.first != e.state)
-                           links_[e.role] = {e.state, at};
-                   },
+                   [&](const StorageEvidence& e) { self_state_.on_storage(at, e); },
+                   [&](const LinkEvidence& e) { self_state_.on_link(at, e); },
                    [&](const MembershipEvidence& e) {
-                       membership_seen_ = true;
-                       const bool member = std::ranges::find(e.members, self_) != e.members.end();
-                       const bool quorate = e.quorate && member;
-                       if (quorate && !quorate_) quorate_since_ = at;
-                       quorate_ = quorate;
-                       for (auto& [id, peer] : peers_) {
-                           const bool in = std::ranges::find(e.members, id) != e.members.end();
-                           if (peer.in_membership && !in) peer.left_membership = at;
-                           peer.in_membership = in;
-                       }
+                       self_state_.on_membership(at, e);
+                       peers_.on_membership(at, e);
                    },
                    [&](const PeerMessageEvidence& e) {
                        if (e.status.host == self_) {
-                           if (e.status.incarnation == incarnation_) own_delivered_at_ = at;
-                           return;
-                       }
-                       auto it = peers_.find(e.status.host);
-                       if (it == peers_.end()) return;
-                       it->second.last_message = at;
-                       accept_status(it->second, e.status);
-                   },
-                   [&](const SlotWriteEvidence& e) {
-                       write_seen_ = true;
-                       last_write_ok_ = e.ok;
-                       // The slot may have landed as early as the write was issued; count
-                       // freshness from then, so a slow write never stretches our life.
-                       if (e.ok) write_ok_at_ = at - e.latency;
-                       update_trouble(at);
-                   },
-                   [&](const SlotReadEvidence& e) {
-                       if (!e.ok) {
-                           reads_ok_ = false;
-                           return;
-                       }
-                       // A read that hangs on stalled storage sends nothing at all: a
-                       // gap in the reads is a failure too (see reading()).
-                       if (!reads_ok_ || !fresh(last_read_at_, at)) {
-                           reads_ok_ = true;
-                           // While we could not read, any peer may have written: count its
-                           // silence from now, not from before the gap.
-                           reads_ok_since_ = at;
-                       }
-                       last_read_at_ = at;
-                       for (const auto& slot : e.slots) {
-                           auto it = peers_.find(slot.host);
-                           if (it == peers_.end()) continue;
-                           PeerView& peer = it->second;
-                           const std::pair key{slot.incarnation, slot.sequence};
-                           if (peer.slot_key && *peer.slot_key != key) {
-                               peer.last_slot_advance = at;
-                               accept_status(peer, slot);
-                           } else if (!peer.status) {
-                               accept_status(peer, slot);  // who held what, even if stale
-                           }
-                           peer.slot_key = key;
+                           self_state_.on_own_message(at, e.status.incarnation);
+                       } else {
+                           peers_.on_message(at, e.status);
                        }
                    },
-                   [&](const VmEvidence& e) {
-                       // Not an HA VM, unless it was one while it ran here: then it stays
-                       // ours to report until its qemu is gone, whatever the metadata says.
-                       if (policy_.vm(e.vm) == nullptr && !vms_.contains(e.vm) &&
-                           !starting_.contains(e.vm))
-                           return;
-                       if (e.state == VmState::kShutOff) {
-                           // A start still on its way is settled by its outcome, not by
-                           // an event from before it.
-                           if (!uncertain_.contains(e.vm)) {
-                               vms_.erase(e.vm);
-                               stopping_.erase(e.vm);
-                               resuming_.erase(e.vm);
-                           }
-                           return;
-                       }
-                       starting_.erase(e.vm);
-                       uncertain_.erase(e.vm);
-                       vms_[e.vm] = e.state;
-                       if (e.state != VmState::kPausedIoError) resuming_.erase(e.vm);
-                   },
-                   [&](const VmInventoryEvidence& e) { observe_inventory(at, e); },
-                   [&](const VmPolicyEvidence& e) {
-                       std::vector<VmPolicy> vms;
-                       for (const auto& v : e.vms) {
-                           // The hypervisor adapter refuses bad metadata; this is the last line.
-                           if (v.name.empty() || v.memory_mib == 0) continue;
-                           if (std::ranges::find(vms, v.name, &VmPolicy::name) != vms.end())
-                               continue;
-                           vms.push_back(v);
-                       }
-                       policy_.vms = std::move(vms);
-                   },
-                   [&](const ActionEvidence& e) { observe_action(at, e); },
-                   [&](const AdminEvidence& e) {
-                       switch (e.command) {
-                           case AdminCommand::kMaintenanceOn:
-                               maintenance_ = true;
-                               break;
-                           case AdminCommand::kMaintenanceOff:
-                               maintenance_ = false;
-                               break;
-                           case AdminCommand::kDrain:
-                               draining_ = true;
-                               break;
-                           case AdminCommand::kUndrain:
-                               draining_ = false;
-                               break;
-                       }
-                   },
-                   [&](const FenceConfirmedEvidence& e) {
-                       auto it = peers_.find(e.peer);
-                       if (it != peers_.end()) it->second.fence_confirmed = true;
-                   },
+                   [&](const SlotWriteEvidence& e) { self_state_.on_slot_write(at, e); },
+                   [&](const SlotReadEvidence& e) { peers_.on_slot_read(at, e); },
+                   [&](const VmEvidence& e) { on_vm(e); },
+                   [&](const VmInventoryEvidence& e) { on_inventory(at, e); },
+                   [&](const VmPolicyEvidence& e) { on_policy(e); },
+                   [&](const ActionEvidence& e) { on_action(at, e); },
+                   [&](const AdminEvidence& e) { on_admin(e); },
+                   [&](const FenceConfirmedEvidence& e) { peers_.on_fence_confirmed(e.peer); },
                },
                evidence);
 }
 
-void HostEngine::observe_inventory(TimePoint at, const VmInventoryEvidence& e) {
+void HostEngine::on_vm(const VmEvidence& e) {
+    // Not an HA VM, unless it was one while it ran here: then it stays ours to report
+    // until its qemu is gone, whatever the metadata says now.
+    if (policy_.vm(e.vm) == nullptr && !vms_.contains(e.vm) && !starting_.contains(e.vm)) return;
+    io_errors_.on_vm_state(e.vm, e.state);
+    if (e.state == VmState::kShutOff) {
+        // A start on its way is settled by its outcome, not by an event from before it.
+        if (!starting_.contains(e.vm)) forget_vm(e.vm);
+        return;
+    }
+    starting_.erase(e.vm);
+    uncertain_.erase(e.vm);
+    vms_[e.vm] = e.state;
+}
+
+void HostEngine::forget_vm(const std::string& vm) {
+    vms_.erase(vm);
+    stopping_.erase(vm);
+}
+
+void HostEngine::on_inventory(TimePoint at, const VmInventoryEvidence& e) {
     listed_ = true;
     std::map<std::string, VmState> listed;
     for (const auto& v : e.vms) {
@@ -215,37 +100,34 @@ void HostEngine::observe_inventory(TimePoint at, const VmInventoryEvidence& e) {
             continue;
         listed.emplace(v.vm, v.state);
     }
-    for (auto it = vms_.begin(); it != vms_.end();) {
-        if (listed.contains(it->first)) {
-            ++it;
-            continue;
-        }
-        stopping_.erase(it->first);
-        resuming_.erase(it->first);
-        it = vms_.erase(it);
+    std::vector<std::string> gone;
+    for (const auto& [vm, state] : vms_) {
+        if (!listed.contains(vm)) gone.push_back(vm);
     }
+    for (const auto& vm : gone) forget_vm(vm);
     for (const auto& [vm, state] : listed) {
-        starting_.erase(vm);
-        uncertain_.erase(vm);
-        vms_[vm] = state;
-        if (state != VmState::kPausedIoError) resuming_.erase(vm);
+        on_vm(VmEvidence{.vm = vm, .state = state});
     }
     // A start that timed out and is not running now did not happen.
-    for (auto it = uncertain_.begin(); it != uncertain_.end();) {
-        starting_.erase(*it);
-        declined_[*it] = Failure{at, ActionOutcome::kTimedOut, "not running after a timeout"};
-        it = uncertain_.erase(it);
+    for (const auto& vm : uncertain_) {
+        starting_.erase(vm);
+        declined_[vm] = Failure{at, ActionOutcome::kTimedOut, "not running after a timeout"};
     }
+    uncertain_.clear();
 }
 
-void HostEngine::decline(TimePoint at, const std::string& vm, ActionOutcome outcome,
-                         std::string detail) {
-    starting_.erase(vm);
-    uncertain_.erase(vm);
-    declined_[vm] = Failure{at, outcome, std::move(detail)};
+void HostEngine::on_policy(const VmPolicyEvidence& e) {
+    std::vector<VmPolicy> vms;
+    for (const auto& v : e.vms) {
+        // The hypervisor adapter refuses bad metadata; this is the last line.
+        if (v.name.empty() || v.memory_mib == 0) continue;
+        if (std::ranges::find(vms, v.name, &VmPolicy::name) != vms.end()) continue;
+        vms.push_back(v);
+    }
+    policy_.vms = std::move(vms);
 }
 
-void HostEngine::observe_action(TimePoint at, const ActionEvidence& e) {
+void HostEngine::on_action(TimePoint at, const ActionEvidence& e) {
     switch (e.action) {
         case VmAction::kStart:
             switch (e.outcome) {
@@ -258,7 +140,11 @@ void HostEngine::observe_action(TimePoint at, const ActionEvidence& e) {
                     break;
                 case ActionOutcome::kFailed:
                 case ActionOutcome::kLockedElsewhere:
-                    if (!vms_.contains(e.vm)) decline(at, e.vm, e.outcome, e.detail);
+                    if (!vms_.contains(e.vm)) {
+                        starting_.erase(e.vm);
+                        uncertain_.erase(e.vm);
+                        declined_[e.vm] = Failure{at, e.outcome, e.detail};
+                    }
                     break;
                 case ActionOutcome::kTimedOut:
                     // It may still come up: hold it as ours until a listing says.
@@ -268,28 +154,20 @@ void HostEngine::observe_action(TimePoint at, const ActionEvidence& e) {
             break;
         case VmAction::kStop:
         case VmAction::kResume:
-            if (e.outcome == ActionOutcome::kDone) {
-                failures_.erase({e.vm, e.action});
-                if (e.action == VmAction::kStop) {
-                    vms_.erase(e.vm);
-                    stopping_.erase(e.vm);
-                    resuming_.erase(e.vm);
-                }
-            } else {
+            if (e.outcome != ActionOutcome::kDone) {
                 failures_[{e.vm, e.action}] = Failure{at, e.outcome, e.detail};
+                break;
             }
+            failures_.erase({e.vm, e.action});
+            // Done: no qemu remains (the lifecycle event may still be on its way).
+            if (e.action == VmAction::kStop) forget_vm(e.vm);
             break;
     }
 }
 
-bool HostEngine::declined(HostId host, const std::string& vm) const {
-    if (host == self_) {
-        const auto it = declined_.find(vm);
-        return it != declined_.end() && now_ - it->second.at < policy_.start_failure_hold;
-    }
-    const auto it = peers_.find(host);
-    if (it == peers_.end() || !it->second.status) return false;
-    return std::ranges::find(it->second.status->declined, vm) != it->second.status->declined.end();
+bool HostEngine::declined_here(const std::string& vm) const {
+    const auto it = declined_.find(vm);
+    return it != declined_.end() && now_ - it->second.at < policy_.start_failure_hold;
 }
 
 void HostEngine::raise_action_failures() {
@@ -297,147 +175,40 @@ void HostEngine::raise_action_failures() {
         return now_ - kv.second.at >= policy_.start_failure_hold;
     });
     for (const auto& [vm, f] : declined_) {
-        raise("start-failed:" + vm, AlertKind::kVmStartFailed,
-              f.outcome == ActionOutcome::kLockedElsewhere ? Reason::kLockedElsewhere
-              : f.outcome == ActionOutcome::kTimedOut      ? Reason::kActionTimedOut
-                                                           : Reason::kStartFailed,
-              {fact("outcome", std::string(name(f.outcome)))}, vm);
+        const Reason why = f.outcome == ActionOutcome::kLockedElsewhere ? Reason::kLockedElsewhere
+                           : f.outcome == ActionOutcome::kTimedOut      ? Reason::kActionTimedOut
+                                                                        : Reason::kStartFailed;
+        alerts_.raise(Alert{.key = "start-failed:" + vm,
+                            .kind = AlertKind::kVmStartFailed,
+                            .reason = why,
+                            .evidence = {fact("outcome", std::string(name(f.outcome)))},
+                            .vm = vm});
     }
     for (const auto& [key, f] : failures_) {
         const auto& [vm, action] = key;
         const bool stop = action == VmAction::kStop;
-        raise(std::string(stop ? "stop-failed:" : "resume-failed:") + vm,
-              stop ? AlertKind::kVmStopFailed : AlertKind::kVmResumeFailed,
-              stop ? Reason::kStopFailed : Reason::kResumeFailed,
-              {fact("outcome", std::string(name(f.outcome)))}, vm);
+        alerts_.raise(Alert{.key = std::string(stop ? "stop-failed:" : "resume-failed:") + vm,
+                            .kind = stop ? AlertKind::kVmStopFailed : AlertKind::kVmResumeFailed,
+                            .reason = stop ? Reason::kStopFailed : Reason::kResumeFailed,
+                            .evidence = {fact("outcome", std::string(name(f.outcome)))},
+                            .vm = vm});
     }
 }
 
-bool HostEngine::storage_trouble() const {
-    if (write_seen_ && !last_write_ok_) return true;
-    return std::ranges::any_of(storage_, [](const auto& kv) { return troubled(kv.second.health); });
-}
-
-void HostEngine::update_trouble(TimePoint at) {
-    if (storage_trouble()) {
-        if (!trouble_since_) trouble_since_ = at;
-    } else {
-        trouble_since_.reset();
-        trouble_global_ = false;
-    }
-}
-
-bool HostEngine::io_in_flight() const {
-    return std::ranges::any_of(storage_, [](const auto& kv) {
-        return troubled(kv.second.health) && kv.second.io_in_flight;
-    });
-}
-
-bool HostEngine::uplinks_dead(TimePoint now) const {
-    const auto it = links_.find(NetRole::kVmUplink);
-    if (it == links_.end()) return false;
-    const auto [state, since] = it->second;
-    return state != LinkState::kUp && now - since >= policy_.link_grace;
-}
-
-bool HostEngine::domain_writable(const std::string& domain) const {
-    const auto it = storage_.find(domain);
-    if (it == storage_.end()) return !storage_trouble();
-    return it->second.health == StorageHealth::kOk || it->second.health == StorageHealth::kDegraded;
-}
-
-HostEngine::Classified HostEngine::classify(const PeerView& peer, TimePoint now) const {
-    if (peer.fence_confirmed) return {PeerClass::kDead, Reason::kFenceConfirmed, {}};
-    const bool cluster_fresh = peer.in_membership && fresh(peer.last_message, now);
-    if (cluster_fresh && peer.status) {
-        if (peer.status->maintenance) return {PeerClass::kAlive, Reason::kMaintenance, {}};
-        return {PeerClass::kAlive, Reason::kInMembership, {}};
-    }
-    if (peer.status && peer.status->state == SelfState::kReleased) {
-        return {PeerClass::kReleased, Reason::kReleasedInSlot, {}};
-    }
-    // Isolated: still writing its slot after it left the membership. A slot that only
-    // advanced before it left says nothing yet: a dead host looks the same for a while.
-    const bool advanced_since_left =
-        peer.last_slot_advance &&
-        (!peer.left_membership || *peer.last_slot_advance > *peer.left_membership);
-    if (reading(now) && fresh(peer.last_slot_advance, now) && advanced_since_left) {
-        // Still a member (a few messages lost in a blip) and writing its slot: alive.
-        if (peer.in_membership && peer.status)
-            return {PeerClass::kAlive, Reason::kSlotAdvancing, {}};
-        return {PeerClass::kIsolated, Reason::kSlotAdvancing, {}};
-    }
-    if (!peer.status) return {PeerClass::kSuspect, Reason::kNoStatusYet, {}};
-    // Outside the quorate partition a silent peer may well be alive inside it, petting
-    // its watchdog because it is quorate: we cannot tell, so we never call it dead.
-    if (!quorate_) return {PeerClass::kSuspect, Reason::kQuorumLost, {}};
-    // A slot read that worked a moment ago says nothing once our own storage fails:
-    // the silence may be the storage's, not the peer's.
-    if (!reading(now) || !reads_ok_since_ || storage_trouble())
-        return {PeerClass::kSuspect, Reason::kCannotReadSlots, {}};
-    // Silence counts only from when we could hear it: since we started, since our
-    // slot reads work again, and since we are back in the quorate partition.
-    TimePoint last_sign = std::max({started_, *reads_ok_since_, quorate_since_.value_or(now)});
-    if (peer.last_message) last_sign = std::max(last_sign, *peer.last_message);
-    if (peer.last_slot_advance) last_sign = std::max(last_sign, *peer.last_slot_advance);
-    std::vector<Fact> evidence{age("silent_for", now, last_sign)};
-    if (now - last_sign >= policy_.fence_delay) {
-        evidence.push_back(fact("fence_delay", format_seconds(policy_.fence_delay)));
-        return {PeerClass::kDead, Reason::kFenceDelayElapsed, std::move(evidence)};
-    }
-    return {PeerClass::kSuspect, Reason::kSilentInsideFenceDelay, std::move(evidence)};
-}
-
-void HostEngine::classify_peers(TimePoint now, std::vector<Decision>& out) {
-    std::map<HostId, Classified> result;
-    std::size_t looking_dead = 0;
-    for (const auto& [id, peer] : peers_) {
-        auto c = classify(peer, now);
-        if ((c.cls == PeerClass::kDead || c.cls == PeerClass::kSuspect) &&
-            c.reason != Reason::kFenceConfirmed && peer.status) {
-            ++looking_dead;
-        }
-        result.emplace(id, std::move(c));
-    }
-    const double share =
-        peers_.empty() ? 0.0
-                       : static_cast<double>(looking_dead) / static_cast<double>(peers_.size());
-    storm_ = share > policy_.storm_guard_share;
-    if (storm_) {
-        raise("storm-guard", AlertKind::kStormGuard, Reason::kStormGuard,
-              {fact("looking_dead", std::to_string(looking_dead)),
-               fact("peers", std::to_string(peers_.size()))});
-        for (auto& [id, c] : result) {
-            if (c.cls == PeerClass::kDead && c.reason != Reason::kFenceConfirmed) {
-                c.cls = PeerClass::kSuspect;
-                c.reason = Reason::kStormGuard;
-            }
-        }
-    }
-    for (auto& [id, c] : result) {
-        PeerView& peer = peers_.at(id);
-        if (!peer.announced || peer.cls != c.cls) {
-            // The first view of a peer is only worth a line when it says more than "not heard yet".
-            if (peer.announced || c.reason != Reason::kNoStatusYet) {
-                Decision d{.kind = DecisionKind::kPeerClass,
-                           .reason = c.reason,
-                           .peer = id,
-                           .peer_class = c.cls};
-                d.evidence = c.evidence;
-                out.push_back(std::move(d));
-                peer.announced = true;
-            }
-            peer.cls = c.cls;
-        }
-        if (c.cls == PeerClass::kIsolated) {
-            raise("peer-isolated:" + host_name(id), AlertKind::kPeerIsolated, Reason::kPeerIsolated,
-                  {}, {}, id);
-        }
-        if (c.cls == PeerClass::kAlive && peer.status && !peer.status->storage_ok &&
-            peer.status->state == SelfState::kStorageLost) {
-            raise("peer-storage-lost:" + host_name(id), AlertKind::kPeerStorageLost,
-                  Reason::kPeerStorageLost, {}, {}, id);
-        }
+void HostEngine::on_admin(const AdminEvidence& e) {
+    switch (e.command) {
+        case AdminCommand::kMaintenanceOn:
+            maintenance_ = true;
+            break;
+        case AdminCommand::kMaintenanceOff:
+            maintenance_ = false;
+            break;
+        case AdminCommand::kDrain:
+            draining_ = true;
+            break;
+        case AdminCommand::kUndrain:
+            draining_ = false;
+            break;
     }
 }
 
@@ -445,72 +216,43 @@ std::map<std::string, HostId> HostEngine::holders() const {
     std::map<std::string, HostId> held;
     for (const auto& [vm, state] : vms_) held.emplace(vm, self_);
     for (const auto& vm : starting_) held.emplace(vm, self_);
-    for (const auto& [id, peer] : peers_) {
+    for (const auto& [id, peer] : peers_.peers()) {
         if (peer.cls == PeerClass::kDead || !peer.status) continue;
         for (const auto& h : peer.status->held) held.emplace(h.name, id);
     }
     return held;
 }
 
-std::optional<HostEngine::Recoverable> HostEngine::recoverable(
-    const std::string& vm, const std::map<std::string, HostId>& held) const {
-    if (held.contains(vm)) return std::nullopt;
-    const auto lh = last_holder_.find(vm);
-    if (lh != last_holder_.end()) {
-        if (lh->second == self_) return Recoverable{Reason::kOwnerReleased, self_};
-        switch (peers_.at(lh->second).cls) {
-            case PeerClass::kDead:
-                return Recoverable{Reason::kOwnerDead, lh->second};
-            case PeerClass::kReleased:
-            case PeerClass::kAlive:
-            case PeerClass::kIsolated:
-                // It speaks for itself and no longer lists the VM.
-                return Recoverable{Reason::kOwnerReleased, lh->second};
-            case PeerClass::kSuspect:
-                return std::nullopt;
-        }
-        return std::nullopt;
+RecoveryView HostEngine::recovery_view(std::map<std::string, HostId> held) const {
+    RecoveryView view{
+        .self = self_, .held = std::move(held), .last_holders = last_holder_, .vms = policy_.vms};
+    for (const auto& [id, peer] : peers_.peers()) {
+        view.peers.emplace(id, peer.cls);
+        if (!peer.status) continue;
+        for (const auto& vm : peer.status->declined) view.declined[vm].insert(id);
     }
-    // Never seen held: anyone not heard from might be running it.
-    const bool doubt = std::ranges::any_of(
-        peers_, [](const auto& kv) { return kv.second.cls == PeerClass::kSuspect; });
-    if (doubt) return std::nullopt;
-    return Recoverable{Reason::kNotRunningAnywhere, std::nullopt};
+    for (const auto& [vm, f] : declined_) {
+        if (declined_here(vm)) view.declined[vm].insert(self_);
+    }
+    for (const auto& h : policy_.hosts) {
+        if (placement_eligible(h.id)) view.capacity_mib.emplace(h.id, h.memory_mib);
+    }
+    return view;
 }
 
 std::optional<HostId> HostEngine::coordinator() const {
-    // The lowest-id quorate member that sees its storage coordinates; every member
-    // computes the same answer from the same ordered messages.
-    if (!quorate_) return std::nullopt;
-    std::optional<HostId> best;
-    if (!storage_trouble()) best = self_;
-    for (const auto& [id, peer] : peers_) {
-        if (peer.cls != PeerClass::kAlive || !peer.in_membership || !peer.status) continue;
-        if (!peer.status->quorate || !peer.status->storage_ok) continue;
-        if (!best || id < *best) best = id;
-    }
-    return best;
-}
-
-bool HostEngine::storage_trouble_is_local(TimePoint now) const {
-    std::size_t reporting = 0;
-    std::size_t troubled_peers = 0;
-    for (const auto& [id, p] : peers_) {
-        if (p.cls != PeerClass::kAlive || !fresh(p.last_message, now) || !p.status) continue;
-        ++reporting;
-        if (!p.status->storage_ok) ++troubled_peers;
-    }
-    return reporting > 0 && troubled_peers * 2 < reporting;
+    if (!self_state_.quorate()) return std::nullopt;
+    const auto peer = peers_.lowest_coordinator_candidate();
+    if (self_state_.storage_trouble()) return peer;
+    return peer && *peer < self_ ? *peer : self_;
 }
 
 bool HostEngine::placement_eligible(HostId host) const {
     if (host == self_) {
-        return quorate_ && !storage_trouble() && !maintenance_ && !draining_ && !fencing_;
+        return self_state_.quorate() && !self_state_.storage_trouble() && !maintenance_ &&
+               !draining_ && !self_state_.fencing();
     }
-    const PeerView& p = peers_.at(host);
-    return p.cls == PeerClass::kAlive && p.in_membership && p.status && p.status->quorate &&
-           p.status->storage_ok && !p.status->maintenance && !p.status->draining &&
-           p.status->state == SelfState::kOk;
+    return peers_.placement_eligible(host);
 }
 
 void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
@@ -524,80 +266,26 @@ void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
     }
 }
 
-void HostEngine::plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out) {
-    std::map<HostId, std::int64_t> free;
-    for (const auto& h : policy_.hosts) {
-        if (placement_eligible(h.id)) free[h.id] = static_cast<std::int64_t>(h.memory_mib);
-    }
-    for (const auto& [vm, host] : held) {
-        const auto* p = policy_.vm(vm);
-        if (p != nullptr && free.contains(host))
-            free[host] -= static_cast<std::int64_t>(p->memory_mib);
-    }
-    std::vector<const VmPolicy*> order;
-    for (const auto& v : policy_.vms) order.push_back(&v);
-    std::ranges::sort(order, [](const VmPolicy* a, const VmPolicy* b) {
-        return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
-    });
-    for (const VmPolicy* v : order) {
-        const auto mem = static_cast<std::int64_t>(v->memory_mib);
-        const auto why = recoverable(v->name, held);
-        if (!why) {
-            assignments_.erase(v->name);
-            continue;
-        }
-        std::optional<HostId> declined_by;
-        if (auto it = assignments_.find(v->name); it != assignments_.end()) {
-            if (free.contains(it->second) && !declined(it->second, v->name)) {
-                free[it->second] -= mem;
-                continue;
-            }
-            if (declined(it->second, v->name)) declined_by = it->second;
-            assignments_.erase(it);  // target left or could not start it; place again
-        }
-        std::optional<HostId> target;
-        for (const auto& [id, room] : free) {
-            if (declined(id, v->name)) continue;
-            if (room >= mem && (!target || room > free[*target])) target = id;
-        }
-        if (!target) {
-            raise("no-capacity:" + v->name, AlertKind::kNoCapacity, Reason::kNoCapacity,
-                  {fact("memory_mib", std::to_string(v->memory_mib))}, v->name);
-            continue;
-        }
-        free[*target] -= mem;
-        assignments_[v->name] = *target;
-        Decision d{.kind = DecisionKind::kAssignVm,
-                   .reason = why->reason,
-                   .peer = why->owner,
-                   .vm = v->name,
-                   .target = *target};
-        d.evidence = {fact("priority", std::to_string(v->priority)),
-                      fact("free_mib", std::to_string(free[*target] + mem))};
-        if (declined_by) d.evidence.push_back(fact("declined_by", host_name(*declined_by)));
-        out.push_back(std::move(d));
-    }
-}
-
-void HostEngine::start_assigned(const std::map<std::string, HostId>& held,
-                                std::vector<Decision>& out) {
+void HostEngine::start_assigned(const RecoveryView& view, std::vector<Decision>& out) {
     const auto coord = coordinator();
-    if (!coord || fencing_ || maintenance_ || !quorate_ || storage_trouble()) return;
+    if (!coord || self_state_.fencing() || maintenance_ || !self_state_.quorate() ||
+        self_state_.storage_trouble())
+        return;
     const std::vector<Assignment>* plan = nullptr;
     std::vector<Assignment> own;
     if (*coord == self_) {
-        for (const auto& [vm, target] : assignments_) own.push_back({vm, target});
+        for (const auto& [vm, target] : planner_.assignments()) own.push_back({vm, target});
         plan = &own;
     } else {
-        const auto& peer = peers_.at(*coord);
+        const auto& peer = peers_.peers().at(*coord);
         if (!peer.status) return;
         plan = &peer.status->assignments;
     }
     for (const auto& a : *plan) {
         if (a.target != self_ || starting_.contains(a.vm) || vms_.contains(a.vm)) continue;
-        if (policy_.vm(a.vm) == nullptr || declined(self_, a.vm)) continue;
+        if (policy_.vm(a.vm) == nullptr || declined_here(a.vm)) continue;
         // Our own view must agree that nobody can still write its disks.
-        const auto why = recoverable(a.vm, held);
+        const auto why = recoverable(view, a.vm);
         if (!why) continue;
         starting_.insert(a.vm);
         Decision d{.kind = DecisionKind::kStartVm,
@@ -611,55 +299,25 @@ void HostEngine::start_assigned(const std::map<std::string, HostId>& held,
 }
 
 void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out) {
+    std::vector<PausedVm> paused;
     for (const auto& [vm, state] : vms_) {
         if (state != VmState::kPausedIoError || in_progress(stopping_, vm)) continue;
         const VmPolicy* known = policy_.vm(vm);
         if (known == nullptr) continue;  // no longer an HA VM: its I/O errors are not ours
         const VmPolicy& p = *known;
-        raise("vm-io-error:" + vm, AlertKind::kVmIoError, Reason::kVmIoError,
-              {fact("domain", p.storage_domain)}, vm);
-        const bool writable = domain_writable(p.storage_domain);
-        switch (p.io_error) {
-            case IoErrorPolicy::kAutoResume:
-                if (writable && !in_progress(resuming_, vm)) {
-                    resuming_[vm] = now_;
-                    out.push_back(Decision{.kind = DecisionKind::kResumeVm,
-                                           .reason = Reason::kStorageBack,
-                                           .vm = vm,
-                                           .evidence = {fact("domain", p.storage_domain)}});
-                }
-                break;
-            case IoErrorPolicy::kLeavePaused:
-                raise("vm-left-paused:" + vm, AlertKind::kVmLeftPaused, Reason::kVmIoError,
-                      {fact("domain", p.storage_domain)}, vm);
-                break;
-            case IoErrorPolicy::kRecoverElsewhere: {
-                const auto it = storage_.find(p.storage_domain);
-                const bool in_flight = it != storage_.end() && it->second.io_in_flight;
-                if (local_problem && quorate_ && !in_flight) {
-                    stopping_[vm] = now_;
-                    out.push_back(Decision{.kind = DecisionKind::kStopVm,
-                                           .reason = Reason::kIoErrorPolicyRecoverElsewhere,
-                                           .vm = vm,
-                                           .evidence = {fact("domain", p.storage_domain)}});
-                }
-                break;
-            }
-        }
+        paused.push_back(
+            PausedVm{.name = vm,
+                     .policy = p.io_error,
+                     .domain = p.storage_domain,
+                     .domain_writable = self_state_.domain_writable(p.storage_domain),
+                     .io_in_flight = self_state_.domain_io_in_flight(p.storage_domain)});
     }
-}
-
-void HostEngine::raise(const std::string& key, AlertKind kind, Reason reason,
-                       std::vector<Fact> evidence, std::string vm, std::optional<HostId> peer) {
-    alerts_now_.insert(key);
-    if (alerts_.contains(key)) return;
-    Decision d{.kind = DecisionKind::kAlert,
-               .reason = reason,
-               .peer = peer,
-               .vm = std::move(vm),
-               .alert = kind};
-    d.evidence = std::move(evidence);
-    pending_alerts_.push_back(std::move(d));
+    auto response = io_errors_.respond(now_, paused, local_problem, self_state_.quorate());
+    for (auto& d : response.decisions) {
+        if (d.kind == DecisionKind::kStopVm) stopping_[d.vm] = now_;
+        out.push_back(std::move(d));
+    }
+    for (auto& a : response.alerts) alerts_.raise(std::move(a));
 }
 
 std::vector<HeldVm> HostEngine::held_list() const {
@@ -672,19 +330,9 @@ std::vector<HeldVm> HostEngine::held_list() const {
     return held;
 }
 
-// Pet only while peers can see that we live: our own message came back through the
-// quorate cluster, or our slot was written, within the fresh window. Then a peer that
-// has heard nothing from us for the fence delay knows our watchdog has fired.
-std::pair<bool, Reason> HostEngine::pet_rule(TimePoint now) const {
-    if (fencing_) return {false, Reason::kSelfFencing};
-    if (quorate_ && fresh(own_delivered_at_, now)) return {true, Reason::kQuorate};
-    if (fresh(write_ok_at_, now)) return {true, Reason::kSlotWritesOk};
-    return {false, Reason::kNoQuorumNoStorage};
-}
-
 PetVerdict HostEngine::should_pet(TimePoint now) const {
     if (!listed_) return {false, Reason::kNoVmListingYet};
-    const auto [pet, reason] = pet_rule(now);
+    const auto [pet, reason] = self_state_.pet_rule(now);
     return {pet, reason};
 }
 
@@ -700,115 +348,59 @@ TickResult HostEngine::tick(TimePoint now) {
                           .decisions = {}};
     }
     std::vector<Decision> out;
-    alerts_now_.clear();
-    pending_alerts_.clear();
     raise_action_failures();
 
-    const bool trouble = storage_trouble();
-    const bool storage_lost =
-        trouble && trouble_since_ && now - *trouble_since_ >= policy_.storage_grace;
-    const bool write_fresh = fresh(write_ok_at_, now);
+    auto classes = peers_.classify(now, self_state_.quorate(), self_state_.quorate_since(),
+                                   self_state_.storage_trouble());
+    out.insert(out.end(), classes.changes.begin(), classes.changes.end());
+    for (auto& a : classes.alerts) alerts_.raise(std::move(a));
 
-    classify_peers(now, out);
-
-    SelfState state = SelfState::kOk;
-    if (trouble && !storage_trouble_is_local(now)) trouble_global_ = true;
-    const bool local_problem = !trouble_global_ && storage_trouble_is_local(now);
-    bool fence_justified = false;
-    if (fencing_) {
-        state = SelfState::kFencing;
-    } else if (!quorate_) {
-        if (membership_seen_) raise("quorum-lost", AlertKind::kQuorumLost, Reason::kQuorumLost);
-        state = SelfState::kIsolated;
-        if (write_fresh && !maintenance_) {
-            const auto response = policy_.isolation_response;
-            const bool dead_uplinks = uplinks_dead(now);
-            if (response == IsolationResponse::kAlwaysStop) {
-                stop_all(Reason::kIsolatedPolicyAlwaysStop, out);
-            } else if (response == IsolationResponse::kStopWhenUplinksDead && dead_uplinks) {
-                stop_all(Reason::kIsolatedUplinksDown, out);
-            }
-            if (response == IsolationResponse::kAlwaysStop ||
-                (response == IsolationResponse::kStopWhenUplinksDead && dead_uplinks)) {
-                if (vms_.empty() && starting_.empty()) state = SelfState::kReleased;
-            }
-        }
-    } else if (storage_lost) {
-        state = SelfState::kStorageLost;
-        std::vector<Fact> ev{age("lost_for", now, *trouble_since_),
-                             fact("io_in_flight", io_in_flight() ? "yes" : "no")};
-        raise("storage-lost", AlertKind::kStorageLost,
-              io_in_flight() ? Reason::kStorageLostIoInFlight : Reason::kStorageLostNothingInFlight,
-              ev);
-        if (!local_problem) {
-            raise("global-storage-outage", AlertKind::kGlobalStorageOutage,
-                  Reason::kGlobalStorageOutage);
-        } else if (maintenance_) {
-            // An admin is at work here: report, do not fence.
-        } else if (io_in_flight()) {
-            fence_justified = true;
-            if (!fence_pending_since_) fence_pending_since_ = now;
-            // Wait one heartbeat for peers' reports before fencing (see fence_pending_since_).
-            if (now - *fence_pending_since_ >= policy_.heartbeat_interval) {
-                fencing_ = true;
-                state = SelfState::kFencing;
-                out.push_back(Decision{.kind = DecisionKind::kSelfFenceReboot,
-                                       .reason = Reason::kStorageLostIoInFlight,
-                                       .evidence = std::move(ev)});
-            }
-        } else {
-            stop_all(Reason::kStorageLostNothingInFlight, out);
-        }
-    }
-    if (!fence_justified) fence_pending_since_.reset();
-    if (!fencing_) handle_io_errors(local_problem, out);
-
-    const auto [pet, pet_reason] = pet_rule(now);
-    if (pet != pet_ || (!pet_announced_ && pet)) {
-        std::vector<Fact> ev;
-        if (write_ok_at_) ev.push_back(age("last_slot_write", now, *write_ok_at_));
-        out.push_back(Decision{.kind = pet ? DecisionKind::kPetStarted : DecisionKind::kPetStopped,
-                               .reason = pet_reason,
-                               .evidence = std::move(ev)});
-        pet_announced_ = true;
-    }
-    pet_ = pet;
-
-    if (!state_ || *state_ != state) {
-        out.push_back(Decision{.kind = DecisionKind::kSelfState,
-                               .reason = Reason::kStateChanged,
-                               .self_state = state});
-        state_ = state;
-    }
+    // Self-state after the peers: whether our storage trouble is ours alone depends on
+    // what the peers we just classified say.
+    auto self =
+        self_state_.assess(now, SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
+                                           .maintenance = maintenance_,
+                                           .holds_vms = !vms_.empty() || !starting_.empty()});
+    for (auto& a : self.alerts) alerts_.raise(std::move(a));
+    if (self.stop_all) stop_all(*self.stop_all, out);
+    if (self.reboot) out.push_back(std::move(*self.reboot));
+    if (!self_state_.fencing()) handle_io_errors(self.local_problem, out);
+    // Pet and self-state changes are logged after the VM actions they come with.
+    out.insert(out.end(), self.changes.begin(), self.changes.end());
 
     // Recovery: remember who held what, then plan (coordinator) and start what is ours.
     const auto held = holders();
     for (const auto& [vm, host] : held) last_holder_[vm] = host;
+    const auto view = recovery_view(held);
     const auto coord = coordinator();
-    if (coord && *coord == self_ && reading(now) && !storm_ && !fencing_) {
-        plan(held, out);
+    if (coord && *coord == self_ && peers_.reads_ok(now) && !peers_.storm() &&
+        !self_state_.fencing()) {
+        auto plan = planner_.plan(view);
+        out.insert(out.end(), plan.assigned.begin(), plan.assigned.end());
+        for (auto& a : plan.alerts) alerts_.raise(std::move(a));
     } else {
-        assignments_.clear();
+        planner_.clear();
     }
-    start_assigned(held, out);
+    start_assigned(view, out);
 
-    out.insert(out.end(), pending_alerts_.begin(), pending_alerts_.end());
-    alerts_ = alerts_now_;
+    const auto started_alerts = alerts_.end_tick();
+    out.insert(out.end(), started_alerts.begin(), started_alerts.end());
 
     HostStatus status{.host = self_,
                       .incarnation = incarnation_,
                       .sequence = ++sequence_,
-                      .state = state,
-                      .quorate = quorate_,
-                      .storage_ok = !trouble,
+                      .state = self.state,
+                      .quorate = self_state_.quorate(),
+                      .storage_ok = !self_state_.storage_trouble(),
                       .maintenance = maintenance_,
                       .draining = draining_,
                       .held = held_list(),
                       .assignments = {}};
-    for (const auto& [vm, target] : assignments_) status.assignments.push_back({vm, target});
+    for (const auto& [vm, target] : planner_.assignments())
+        status.assignments.push_back({vm, target});
     for (const auto& [vm, f] : declined_) status.declined.push_back(vm);
-    return TickResult{.pet_watchdog = pet,
-                      .pet_reason = pet_reason,
+    return TickResult{.pet_watchdog = self.pet,
+                      .pet_reason = self.pet_reason,
                       .publish = true,
                       .status = std::move(status),
                       .decisions = std::move(out)};

@@ -13,9 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "daemon/core/alerts.h"
 #include "daemon/core/decision.h"
 #include "daemon/core/evidence.h"
+#include "daemon/core/io_errors.h"
+#include "daemon/core/peers.h"
+#include "daemon/core/planner.h"
 #include "daemon/core/policy.h"
+#include "daemon/core/self_state.h"
 #include "daemon/core/types.h"
 
 namespace vigil::core {
@@ -39,65 +44,31 @@ class HostEngine {
     [[nodiscard]] std::uint64_t incarnation() const { return incarnation_; }
     [[nodiscard]] const Policy& policy() const { return policy_; }
     [[nodiscard]] PeerClass peer_class(HostId peer) const;
-    [[nodiscard]] bool quorate() const { return quorate_; }
+    [[nodiscard]] bool quorate() const { return self_state_.quorate(); }
 
   private:
-    struct PeerView {
-        std::optional<HostStatus> status;
-        bool in_membership = false;
-        std::optional<TimePoint> left_membership;
-        std::optional<TimePoint> last_message;
-        std::optional<TimePoint> last_slot_advance;
-        std::optional<std::pair<std::uint64_t, std::uint64_t>> slot_key;  // incarnation, sequence
-        bool fence_confirmed = false;
-        PeerClass cls = PeerClass::kSuspect;
-        bool announced = false;  // class logged at least once
-    };
-    struct Classified {
-        PeerClass cls;
-        Reason reason;
-        std::vector<Fact> evidence;
-    };
-    struct Recoverable {
-        Reason reason;
-        std::optional<HostId> owner;
-    };
-
     HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started);
 
-    void accept_status(PeerView& peer, const HostStatus& status);
-    void update_trouble(TimePoint at);
-    [[nodiscard]] bool storage_trouble() const;
-    [[nodiscard]] bool io_in_flight() const;
-    [[nodiscard]] bool uplinks_dead(TimePoint now) const;
-    [[nodiscard]] bool domain_writable(const std::string& domain) const;
-    [[nodiscard]] Classified classify(const PeerView& peer, TimePoint now) const;
-    void classify_peers(TimePoint now, std::vector<Decision>& out);
+    void on_vm(const VmEvidence& e);
+    void on_inventory(TimePoint at, const VmInventoryEvidence& e);
+    void on_policy(const VmPolicyEvidence& e);
+    void on_action(TimePoint at, const ActionEvidence& e);
+    void forget_vm(const std::string& vm);
+    [[nodiscard]] bool declined_here(const std::string& vm) const;
+    void raise_action_failures();
+    void on_admin(const AdminEvidence& e);
     [[nodiscard]] std::map<std::string, HostId> holders() const;
-    [[nodiscard]] std::optional<Recoverable> recoverable(
-        const std::string& vm, const std::map<std::string, HostId>& held) const;
+    [[nodiscard]] RecoveryView recovery_view(std::map<std::string, HostId> held) const;
+    // The lowest-id quorate member that sees its storage; every member computes the
+    // same answer from the same ordered messages.
     [[nodiscard]] std::optional<HostId> coordinator() const;
-    // Our storage trouble is ours alone: fewer than half of the alive peers that
-    // reported within the fresh window say they have trouble too.
-    [[nodiscard]] bool storage_trouble_is_local(TimePoint now) const;
     [[nodiscard]] bool placement_eligible(HostId host) const;
     void stop_all(Reason reason, std::vector<Decision>& out);
-    void plan(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
-    void start_assigned(const std::map<std::string, HostId>& held, std::vector<Decision>& out);
+    void start_assigned(const RecoveryView& view, std::vector<Decision>& out);
     void handle_io_errors(bool local_problem, std::vector<Decision>& out);
-    void observe_action(TimePoint at, const ActionEvidence& e);
-    void observe_inventory(TimePoint at, const VmInventoryEvidence& e);
-    void decline(TimePoint at, const std::string& vm, ActionOutcome outcome, std::string detail);
-    [[nodiscard]] bool declined(HostId host, const std::string& vm) const;
-    void raise_action_failures();
-    void raise(const std::string& key, AlertKind kind, Reason reason,
-               std::vector<Fact> evidence = {}, std::string vm = {},
-               std::optional<HostId> peer = {});
     [[nodiscard]] std::vector<HeldVm> held_list() const;
-    [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
-    // The slot reads work now: the last one succeeded, within the fresh window.
-    [[nodiscard]] bool reading(TimePoint now) const;
-    [[nodiscard]] std::pair<bool, Reason> pet_rule(TimePoint now) const;
+    // A stop or resume that has not taken by then is asked again.
+    [[nodiscard]] Duration retry_after() const { return 5 * policy_.heartbeat_interval; }
     [[nodiscard]] bool in_progress(const std::map<std::string, TimePoint>& requests,
                                    const std::string& vm) const;
 
@@ -105,30 +76,13 @@ class HostEngine {
     HostId self_;
     std::uint64_t incarnation_;
     std::uint64_t sequence_ = 0;
-    TimePoint started_;
 
-    bool membership_seen_ = false;
-    bool quorate_ = false;
-    std::optional<TimePoint> quorate_since_;  // we hear peers' messages only while quorate
-    // When our own status message last came back to us through the cluster (ordered
-    // delivery reaches every member of the configuration, us included): proof that
-    // the peers heard us then. Quorum alone is not: the view may be stale.
-    std::optional<TimePoint> own_delivered_at_;
-    std::map<std::string, StorageEvidence> storage_;
-    bool write_seen_ = false;
-    bool last_write_ok_ = false;
-    std::optional<TimePoint> write_ok_at_;
-    std::optional<TimePoint> trouble_since_;
-    // Set when, during the current storage trouble, no peer could see storage either:
-    // the loss is not ours alone, so neither fence nor stop, whatever peers say later.
-    bool trouble_global_ = false;
-    // A self-fence must stay justified for a heartbeat before it fires: every peer
-    // reports once in that time, so a cluster-wide outage that began meanwhile is seen.
-    std::optional<TimePoint> fence_pending_since_;
-    bool reads_ok_ = false;
-    std::optional<TimePoint> reads_ok_since_;
-    std::optional<TimePoint> last_read_at_;  // when the last read of all slots succeeded
-    std::map<NetRole, std::pair<LinkState, TimePoint>> links_;
+    SelfStateMachine self_state_;
+    PeerTracker peers_;
+    IoErrorResponder io_errors_;
+    RecoveryPlanner planner_;
+    AlertLatch alerts_;
+
     std::map<std::string, VmState> vms_;
     std::set<std::string> starting_;
     // Starts whose outcome we could not learn (timed out): only a listing settles them.
@@ -141,26 +95,14 @@ class HostEngine {
     };
     // VMs whose start failed here, until the policy's start failure hold has passed.
     std::map<std::string, Failure> declined_;
-    std::map<std::pair<std::string, VmAction>, Failure> failures_;  // stop, resume
+    std::map<std::pair<std::string, VmAction>, Failure> failures_;  // stops and resumes
     // Requests in progress, with when they were made: retried if they did not take
     // (a VM may pause again before we ever see it running).
     std::map<std::string, TimePoint> stopping_;
-    std::map<std::string, TimePoint> resuming_;
     TimePoint now_{};
     bool maintenance_ = false;
     bool draining_ = false;
-    std::map<HostId, PeerView> peers_;
-
-    bool fencing_ = false;
-    bool pet_ = false;
-    bool pet_announced_ = false;
-    std::optional<SelfState> state_;
-    bool storm_ = false;
-    std::map<std::string, HostId> assignments_;
     std::map<std::string, HostId> last_holder_;
-    std::set<std::string> alerts_;      // active last tick
-    std::set<std::string> alerts_now_;  // raised this tick
-    std::vector<Decision> pending_alerts_;
 };
 
 }  // namespace vigil::core

@@ -54,6 +54,7 @@ class EngineTest : public ::testing::Test {
     HostEngine make(std::uint32_t self = 1, Policy p = cluster_policy(), TimePoint start = t(0)) {
         auto e = HostEngine::make(std::move(p), HostId{self}, 1, start);
         EXPECT_TRUE(e.has_value());
+        e->observe(start, VmInventoryEvidence{});  // the hypervisor listed no VM here
         return std::move(*e);
     }
 
@@ -525,6 +526,209 @@ TEST_F(EngineTest, RefusesAHostThatIsNotConfigured) {
     const auto e = HostEngine::make(cluster_policy(), HostId{9}, 1, t(0));
     ASSERT_FALSE(e.has_value());
     EXPECT_NE(e.error().find("h9"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::core
+
+// --- what the engine learns from the hypervisor and from its own actions ---
+
+namespace vigil::core {
+namespace {
+
+class EngineFeedbackTest : public EngineTest {
+  protected:
+    // h2 follows coordinator h1, which assigns web to h2 from t=10; h3's slot never
+    // moves (dead from the start's fence delay). Returns the decisions of tick `s`.
+    TickResult follower_tick(HostEngine& h2, double s) {
+        const auto seq = static_cast<std::uint64_t>(s * 2) + 1;
+        auto h1 = peer_status(1, seq);
+        if (s >= 10) h1.assignments = {{"web", HostId{2}}};
+        h2.observe(t(s), PeerMessageEvidence{h1});
+        local_ok(h2, t(s), {h1, peer_status(3, 1, {"db", "web"})});
+        return h2.tick(t(s));
+    }
+};
+
+TEST_F(EngineTest, PublishesAndDecidesNothingBeforeTheHypervisorHasListedItsVms) {
+    auto e = HostEngine::make(cluster_policy(), HostId{1}, 1, t(0));
+    ASSERT_TRUE(e.has_value());
+    e->observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    local_ok(*e, t(0));
+    const auto before = e->tick(t(1));
+    EXPECT_FALSE(before.publish);
+    EXPECT_FALSE(before.pet_watchdog);
+    EXPECT_EQ(before.pet_reason, Reason::kNoVmListingYet);
+    EXPECT_TRUE(before.decisions.empty());
+    EXPECT_EQ(e->should_pet(t(1)), (PetVerdict{false, Reason::kNoVmListingYet}));
+    e->observe(t(1.5), VmInventoryEvidence{.vms = {{.vm = "web", .state = VmState::kRunning}}});
+    const auto after = e->tick(t(2));
+    EXPECT_TRUE(after.publish);
+    ASSERT_EQ(after.status.held.size(), 1u);
+    EXPECT_EQ(after.status.held[0].name, "web");
+    EXPECT_EQ(after.status.sequence, 1u);  // the first status it ever published
+}
+
+TEST_F(EngineTest, ShouldPetSaysWhyNot) {
+    auto e = make();
+    std::uint64_t seq = 0;
+    healthy_until(e, 3, seq);
+    EXPECT_EQ(e.should_pet(t(3)), (PetVerdict{true, Reason::kQuorate}));
+    e.observe(t(4), MembershipEvidence{.members = ids({1}), .quorate = false});
+    e.observe(t(4), SlotWriteEvidence{.ok = false});
+    EXPECT_EQ(e.should_pet(t(6)), (PetVerdict{false, Reason::kNoQuorumNoStorage}));
+    const auto r = e.tick(t(6));
+    EXPECT_FALSE(r.pet_watchdog);
+    EXPECT_EQ(r.pet_reason, Reason::kNoQuorumNoStorage);
+}
+
+TEST_F(EngineFeedbackTest, AFailedStartIsDeclinedForTheHoldThenTriedAgain) {
+    auto h2 = make(2);
+    h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    std::vector<double> starts;
+    std::size_t alerts = 0;
+    for (double s = 0; s <= 45; s += 0.5) {
+        if (s == 10.5) {
+            h2.observe(t(s), ActionEvidence{.vm = "web",
+                                            .action = VmAction::kStart,
+                                            .outcome = ActionOutcome::kFailed,
+                                            .detail = "qemu exited"});
+        }
+        const auto r = follower_tick(h2, s);
+        if (!of_kind(r.decisions, DecisionKind::kStartVm).empty()) starts.push_back(s);
+        for (const auto& d : of_kind(r.decisions, DecisionKind::kAlert)) {
+            if (d.alert == AlertKind::kVmStartFailed) {
+                ++alerts;
+                EXPECT_EQ(d.reason, Reason::kStartFailed);
+                EXPECT_EQ(d.vm, "web");
+            }
+        }
+        if (s >= 10.5 && s < 40.5) {
+            // Nothing "starting" is left behind, and the coordinator is told why.
+            EXPECT_TRUE(r.status.held.empty()) << s;
+            EXPECT_EQ(r.status.declined, std::vector<std::string>{"web"}) << s;
+        }
+    }
+    EXPECT_EQ(alerts, 1u);  // raised once, while it lasts
+    // Once at 10 s, again when the hold (30 s from the failure) is over.
+    EXPECT_EQ(starts, (std::vector<double>{10, 40.5}));
+}
+
+TEST_F(EngineFeedbackTest, AStartRefusedByTheLockSaysSo) {
+    auto h2 = make(2);
+    h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    for (double s = 0; s <= 10; s += 0.5) (void)follower_tick(h2, s);
+    h2.observe(t(10.2), ActionEvidence{.vm = "web",
+                                       .action = VmAction::kStart,
+                                       .outcome = ActionOutcome::kLockedElsewhere});
+    const auto r = follower_tick(h2, 10.5);
+    const auto alerts = of_kind(r.decisions, DecisionKind::kAlert);
+    ASSERT_EQ(alerts.size(), 1u);
+    EXPECT_EQ(alerts[0].reason, Reason::kLockedElsewhere);
+    EXPECT_EQ(r.status.declined, std::vector<std::string>{"web"});
+}
+
+TEST_F(EngineFeedbackTest, ATimedOutStartStaysHeldUntilAListingSettlesIt) {
+    for (const bool came_up : {false, true}) {
+        auto h2 = make(2);
+        h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+        for (double s = 0; s <= 10; s += 0.5) (void)follower_tick(h2, s);
+        h2.observe(t(10.2), ActionEvidence{.vm = "web",
+                                           .action = VmAction::kStart,
+                                           .outcome = ActionOutcome::kTimedOut});
+        // An old "shut off" event does not settle it either: the call may still finish.
+        h2.observe(t(10.3), VmEvidence{.vm = "web", .state = VmState::kShutOff});
+        for (double s = 10.5; s <= 12; s += 0.5) {
+            const auto r = follower_tick(h2, s);
+            ASSERT_EQ(r.status.held.size(), 1u) << s;  // may be running: still ours
+            EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kStartVm).empty()) << s;
+        }
+        VmInventoryEvidence listing;
+        if (came_up) listing.vms.push_back({.vm = "web", .state = VmState::kRunning});
+        h2.observe(t(12.2), listing);
+        const auto r = follower_tick(h2, 12.5);
+        if (came_up) {
+            ASSERT_EQ(r.status.held.size(), 1u);
+            EXPECT_EQ(r.status.held[0].state, VmState::kRunning);
+            EXPECT_TRUE(r.status.declined.empty());
+        } else {
+            EXPECT_TRUE(r.status.held.empty());
+            EXPECT_EQ(r.status.declined, std::vector<std::string>{"web"});
+        }
+    }
+}
+
+TEST_F(EngineTest, TheCoordinatorPlacesADeclinedVmElsewhere) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 10, seq);  // h3's last sign of life at t=10
+    e.observe(t(11), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    std::vector<Decision> assigns;
+    for (double s = 11; s <= 22; s += 0.5) {
+        ++seq;
+        auto h2 = peer_status(2, seq, {"dns"});
+        // h2 got db at 17 s and could not start it.
+        if (s >= 18) h2.declined = {"db"};
+        e.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e, t(s), {h2, peer_status(3, 11, {"db", "web"})});
+        const auto r = e.tick(t(s));
+        for (const auto& d : of_kind(r.decisions, DecisionKind::kAssignVm)) assigns.push_back(d);
+    }
+    ASSERT_EQ(assigns.size(), 3u);
+    EXPECT_EQ(assigns[1].vm, "db");
+    EXPECT_EQ(assigns[1].target, HostId{2});
+    EXPECT_EQ(assigns[2].vm, "db");
+    EXPECT_EQ(assigns[2].target, HostId{1});  // placed again, away from the decliner
+    EXPECT_EQ(assigns[2].evidence.back(), (Fact{"declined_by", "h2"}));
+}
+
+TEST_F(EngineTest, PolicyComesFromTheHypervisorAndMayChangeWhileRunning) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 2, seq);
+    // A VM the policy does not know is not ours to report...
+    e.observe(t(3), VmEvidence{.vm = "cache", .state = VmState::kRunning});
+    EXPECT_TRUE(e.tick(t(3)).status.held.empty());
+    // ...until its metadata makes it an HA VM.
+    auto vms = cluster_policy().vms;
+    vms.push_back({.name = "cache", .priority = 1, .memory_mib = 256});
+    e.observe(t(4), VmPolicyEvidence{.vms = vms});
+    e.observe(t(4), VmEvidence{.vm = "cache", .state = VmState::kRunning});
+    auto r = e.tick(t(4));
+    ASSERT_EQ(r.status.held.size(), 1u);
+    EXPECT_EQ(r.status.held[0].name, "cache");
+    // Its metadata removed while qemu still runs here: still held, or a peer could
+    // start a second one.
+    vms.pop_back();
+    e.observe(t(5), VmPolicyEvidence{.vms = vms});
+    r = e.tick(t(5));
+    ASSERT_EQ(r.status.held.size(), 1u);
+    e.observe(t(6), VmEvidence{.vm = "cache", .state = VmState::kShutOff});
+    EXPECT_TRUE(e.tick(t(6)).status.held.empty());
+    // Bad entries are dropped, the rest kept.
+    e.observe(t(7), VmPolicyEvidence{.vms = {{.name = "", .memory_mib = 1},
+                                             {.name = "zero", .memory_mib = 0},
+                                             {.name = "web", .priority = 10, .memory_mib = 1024}}});
+    ASSERT_NE(e.policy().vm("web"), nullptr);
+    EXPECT_EQ(e.policy().vm("db"), nullptr);
+    EXPECT_EQ(e.policy().vm("zero"), nullptr);
+    EXPECT_EQ(e.policy().vms.size(), 1u);
+}
+
+TEST_F(EngineTest, AStalledSlotReadIsNoReadAtAll) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 10, seq);
+    e.observe(t(11), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    // Reads hang from now on: no result comes, good or bad. h3 must never be dead.
+    for (double s = 11; s <= 30; s += 1) {
+        ++seq;
+        const auto h2 = peer_status(2, seq, {"dns"});
+        e.observe(t(s), PeerMessageEvidence{h2});
+        e.observe(t(s), SlotWriteEvidence{.ok = true, .latency = 2ms});
+        (void)e.tick(t(s));
+        EXPECT_NE(e.peer_class(HostId{3}), PeerClass::kDead) << s;
+    }
 }
 
 }  // namespace

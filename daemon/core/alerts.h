@@ -1,0 +1,40 @@
+#pragma once
+
+// Alerts hold while their condition holds and are logged once, when they start. The
+// parts of the core say which alerts they want raised at a tick; the engine's latch
+// turns the ones that were not already active into decisions.
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/core/decision.h"
+#include "daemon/core/types.h"
+
+namespace vigil::core {
+
+struct Alert {
+    std::string key;  // one per condition and subject, e.g. "no-capacity:web"
+    AlertKind kind = AlertKind::kQuorumLost;
+    Reason reason = Reason::kStateChanged;
+    std::vector<Fact> evidence;
+    std::string vm;
+    std::optional<HostId> peer;
+};
+
+class AlertLatch {
+  public:
+    // During a tick: the alert's condition holds now.
+    void raise(Alert alert);
+    // At the end of a tick: the alerts raised in it that were not raised in the one
+    // before, in the order they were raised. An alert not raised again is cleared.
+    [[nodiscard]] std::vector<Decision> end_tick();
+
+  private:
+    std::set<std::string> active_;  // raised last tick
+    std::set<std::string> raised_;  // raised this tick
+    std::vector<Decision> started_;
+};
+
+}  // namespace vigil::core

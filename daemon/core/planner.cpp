@@ -1,0 +1,106 @@
+#include "daemon/core/planner.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "daemon/core/facts.h"
+
+namespace vigil::core {
+namespace {
+
+const VmPolicy* find_vm(std::span<const VmPolicy> vms, const std::string& name) {
+    const auto it = std::ranges::find(vms, name, &VmPolicy::name);
+    return it == vms.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::optional<Recoverable> recoverable(const RecoveryView& view, const std::string& vm) {
+    if (view.held.contains(vm)) return std::nullopt;
+    const auto lh = view.last_holders.find(vm);
+    if (lh != view.last_holders.end()) {
+        if (lh->second == view.self) return Recoverable{Reason::kOwnerReleased, view.self};
+        switch (view.peers.at(lh->second)) {
+            case PeerClass::kDead:
+                return Recoverable{Reason::kOwnerDead, lh->second};
+            case PeerClass::kReleased:
+            case PeerClass::kAlive:
+            case PeerClass::kIsolated:
+                // It speaks for itself and no longer lists the VM.
+                return Recoverable{Reason::kOwnerReleased, lh->second};
+            case PeerClass::kSuspect:
+                return std::nullopt;
+        }
+        return std::nullopt;
+    }
+    // Never seen held: anyone not heard from might be running it.
+    const bool doubt = std::ranges::any_of(
+        view.peers, [](const auto& kv) { return kv.second == PeerClass::kSuspect; });
+    if (doubt) return std::nullopt;
+    return Recoverable{Reason::kNotRunningAnywhere, std::nullopt};
+}
+
+RecoveryPlan RecoveryPlanner::plan(const RecoveryView& view) {
+    RecoveryPlan out;
+    std::map<HostId, std::int64_t> free;
+    for (const auto& [id, mib] : view.capacity_mib) free[id] = static_cast<std::int64_t>(mib);
+    for (const auto& [vm, host] : view.held) {
+        const auto* p = find_vm(view.vms, vm);
+        if (p != nullptr && free.contains(host))
+            free[host] -= static_cast<std::int64_t>(p->memory_mib);
+    }
+    std::vector<const VmPolicy*> order;
+    for (const auto& v : view.vms) order.push_back(&v);
+    std::ranges::sort(order, [](const VmPolicy* a, const VmPolicy* b) {
+        return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
+    });
+    for (const VmPolicy* v : order) {
+        const auto mem = static_cast<std::int64_t>(v->memory_mib);
+        const auto why = recoverable(view, v->name);
+        if (!why) {
+            assignments_.erase(v->name);
+            continue;
+        }
+        const auto decliners = view.declined.find(v->name);
+        const auto declined = [&](HostId host) {
+            return decliners != view.declined.end() && decliners->second.contains(host);
+        };
+        std::optional<HostId> declined_by;
+        if (auto it = assignments_.find(v->name); it != assignments_.end()) {
+            if (free.contains(it->second) && !declined(it->second)) {
+                free[it->second] -= mem;
+                continue;
+            }
+            if (declined(it->second)) declined_by = it->second;
+            assignments_.erase(it);  // target left or could not start it; place again
+        }
+        std::optional<HostId> target;
+        for (const auto& [id, room] : free) {
+            if (declined(id)) continue;
+            if (room >= mem && (!target || room > free[*target])) target = id;
+        }
+        if (!target) {
+            out.alerts.push_back(
+                Alert{.key = "no-capacity:" + v->name,
+                      .kind = AlertKind::kNoCapacity,
+                      .reason = Reason::kNoCapacity,
+                      .evidence = {fact("memory_mib", std::to_string(v->memory_mib))},
+                      .vm = v->name});
+            continue;
+        }
+        free[*target] -= mem;
+        assignments_[v->name] = *target;
+        Decision d{.kind = DecisionKind::kAssignVm,
+                   .reason = why->reason,
+                   .peer = why->owner,
+                   .vm = v->name,
+                   .target = *target};
+        d.evidence = {fact("priority", std::to_string(v->priority)),
+                      fact("free_mib", std::to_string(free[*target] + mem))};
+        if (declined_by) d.evidence.push_back(fact("declined_by", host_name(*declined_by)));
+        out.assigned.push_back(std::move(d));
+    }
+    return out;
+}
+
+}  // namespace vigil::core

@@ -1,0 +1,142 @@
+#include "daemon/core/peers.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::core {
+namespace {
+
+TimePoint t(double seconds) {
+    return TimePoint{std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds))};
+}
+
+Policy hosts(std::uint32_t n) {
+    Policy p;
+    for (std::uint32_t i = 1; i <= n; ++i) p.hosts.push_back({HostId{i}, 4096});
+    return p;
+}
+
+HostStatus status(std::uint32_t id, std::uint64_t seq) {
+    return HostStatus{
+        .host = HostId{id}, .incarnation = 1, .sequence = seq, .quorate = true, .storage_ok = true};
+}
+
+// h1's tracker of four peers, all heard at 0 through the cluster and their slots.
+PeerTracker heard_at_zero() {
+    PeerTracker peers(hosts(5), HostId{1}, t(0));
+    std::vector<HostId> members;
+    std::vector<HostStatus> slots;
+    for (std::uint32_t i = 1; i <= 5; ++i) members.push_back(HostId{i});
+    peers.on_membership(t(0), MembershipEvidence{.members = members, .quorate = true});
+    for (std::uint32_t i = 2; i <= 5; ++i) {
+        peers.on_message(t(0), status(i, 1));
+        slots.push_back(status(i, 1));
+    }
+    peers.on_slot_read(t(0), SlotReadEvidence{.ok = true, .slots = slots});
+    return peers;
+}
+
+// The slots read again, unchanged: reads must keep working for silence to count.
+void read_unchanged(PeerTracker& peers, TimePoint at) {
+    std::vector<HostStatus> slots;
+    for (std::uint32_t i = 2; i <= 5; ++i) slots.push_back(status(i, 1));
+    peers.on_slot_read(at, SlotReadEvidence{.ok = true, .slots = slots});
+}
+
+TEST(PeersTest, OneSilentPeerIsDeadAfterTheFenceDelay) {
+    auto peers = heard_at_zero();
+    EXPECT_EQ(peers.classify(t(0), true, t(0), false).changes.size(), 4u);  // all alive
+    for (double at = 1; at <= 6; at += 1) read_unchanged(peers, t(at));
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(6.9), status(i, 7));
+    read_unchanged(peers, t(6.9));
+    auto c = peers.classify(t(6.9), true, t(0), false);
+    ASSERT_EQ(c.changes.size(), 1u);
+    EXPECT_EQ(c.changes[0].reason, Reason::kSilentInsideFenceDelay);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kSuspect);
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(7), status(i, 8));
+    read_unchanged(peers, t(7));
+    c = peers.classify(t(7), true, t(0), false);
+    EXPECT_FALSE(peers.storm());
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kDead);
+    ASSERT_EQ(c.changes.size(), 1u);
+    EXPECT_EQ(c.changes[0].peer, HostId{5});
+    EXPECT_EQ(c.changes[0].reason, Reason::kFenceDelayElapsed);
+    EXPECT_TRUE(c.alerts.empty());
+}
+
+TEST(PeersTest, StormGuardKeepsEveryoneSuspectWhenMostLookDeadAtOnce) {
+    auto peers = heard_at_zero();
+    for (double at = 1; at <= 7; at += 1) read_unchanged(peers, t(at));
+    peers.on_message(t(7), status(2, 8));
+    const auto c = peers.classify(t(7), true, t(0), false);
+    EXPECT_TRUE(peers.storm());
+    for (std::uint32_t i = 3; i <= 5; ++i)
+        EXPECT_EQ(peers.peer_class(HostId{i}), PeerClass::kSuspect) << i;
+    ASSERT_EQ(c.alerts.size(), 1u);
+    EXPECT_EQ(c.alerts[0].kind, AlertKind::kStormGuard);
+    EXPECT_EQ(c.alerts[0].evidence, (std::vector<Fact>{{"looking_dead", "3"}, {"peers", "4"}}));
+    // A confirmed fence is evidence of its own and does not count towards the storm:
+    // two of four looking dead is not more than half.
+    peers.on_fence_confirmed(HostId{3});
+    read_unchanged(peers, t(8));
+    const auto after = peers.classify(t(8), true, t(0), false);
+    EXPECT_FALSE(peers.storm());
+    ASSERT_EQ(after.changes.size(), 3u);
+    EXPECT_EQ(after.changes[0].reason, Reason::kFenceConfirmed);
+    for (std::uint32_t i = 3; i <= 5; ++i)
+        EXPECT_EQ(peers.peer_class(HostId{i}), PeerClass::kDead) << i;
+}
+
+TEST(PeersTest, ReadsThatStopComingAreNoReads) {
+    auto peers = heard_at_zero();
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(7), status(i, 8));
+    // The last read finished at 0: a read hung since (stalled storage) proves nothing.
+    const auto c = peers.classify(t(7), true, t(0), false);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kSuspect);
+    EXPECT_FALSE(peers.reads_ok(t(7)));
+    // Reads work again: h5's silence counts from now, not from before the gap.
+    for (double at = 8; at <= 14; at += 1) read_unchanged(peers, t(at));
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(14.9), status(i, 9));
+    read_unchanged(peers, t(14.9));
+    (void)peers.classify(t(14.9), true, t(0), false);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kSuspect);
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(15), status(i, 10));
+    read_unchanged(peers, t(15));
+    (void)peers.classify(t(15), true, t(0), false);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kDead);
+    (void)c;
+}
+
+TEST(PeersTest, NoPeerIsDeadWhileOurOwnStorageFails) {
+    auto peers = heard_at_zero();
+    for (double at = 1; at <= 7; at += 1) read_unchanged(peers, t(at));
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(7), status(i, 8));
+    (void)peers.classify(t(7), true, t(0), true);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kSuspect);
+    (void)peers.classify(t(7), true, t(0), false);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kDead);
+}
+
+TEST(PeersTest, APeerStillWritingItsSlotAfterLeavingIsIsolatedAndNeverDead) {
+    auto peers = heard_at_zero();
+    peers.on_membership(t(1),
+                        MembershipEvidence{.members = {HostId{1}, HostId{2}, HostId{3}, HostId{4}},
+                                           .quorate = true});
+    for (double s = 1; s <= 20; s += 1) {
+        const auto seq = static_cast<std::uint64_t>(s) + 1;
+        std::vector<HostStatus> slots;
+        for (std::uint32_t i = 2; i <= 5; ++i) slots.push_back(status(i, seq));
+        for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(s), status(i, seq));
+        peers.on_slot_read(t(s), SlotReadEvidence{.ok = true, .slots = slots});
+        const auto c = peers.classify(t(s), true, t(0), false);
+        // The slot that advanced when it left says nothing yet: only the next one does.
+        const bool isolated = s >= 2;
+        EXPECT_EQ(peers.peer_class(HostId{5}) == PeerClass::kIsolated, isolated) << s;
+        EXPECT_EQ(c.alerts.size(), isolated ? 1u : 0u) << s;
+    }
+    EXPECT_FALSE(peers.placement_eligible(HostId{5}));
+    EXPECT_TRUE(peers.placement_eligible(HostId{2}));
+    EXPECT_EQ(peers.lowest_coordinator_candidate(), HostId{2});
+}
+
+}  // namespace
+}  // namespace vigil::core
