@@ -359,6 +359,7 @@ TickResult HostEngine::tick(TimePoint now) {
     // what the peers we just classified say.
     auto self =
         self_state_.assess(now, SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
+                                           .trouble_is_shared = peers_.storage_trouble_is_shared(now),
                                            .maintenance = maintenance_,
                                            .holds_vms = !vms_.empty() || !starting_.empty()});
     for (auto& a : self.alerts) alerts_.raise(std::move(a));

@@ -148,7 +148,9 @@ Classification PeerTracker::classify(TimePoint now, bool quorate,
     const double share =
         peers_.empty() ? 0.0
                        : static_cast<double>(looking_dead) / static_cast<double>(peers_.size());
-    storm_ = share > storm_guard_share_;
+    // Outside the quorate partition nobody is called dead anyway, and every peer looks
+    // silent from here: that is the partition, not a storm.
+    storm_ = quorate && share > storm_guard_share_;
     if (storm_) {
         out.alerts.push_back(Alert{.key = "storm-guard",
                                    .kind = AlertKind::kStormGuard,
@@ -203,6 +205,17 @@ bool PeerTracker::storage_trouble_is_local(TimePoint now) const {
         if (!p.status->storage_ok) ++troubled_peers;
     }
     return reporting > 0 && troubled_peers * 2 < reporting;
+}
+
+bool PeerTracker::storage_trouble_is_shared(TimePoint now) const {
+    std::size_t reporting = 0;
+    std::size_t troubled_peers = 0;
+    for (const auto& [id, p] : peers_) {
+        if (p.cls != PeerClass::kAlive || !fresh(p.last_message, now) || !p.status) continue;
+        ++reporting;
+        if (!p.status->storage_ok) ++troubled_peers;
+    }
+    return reporting > 0 && troubled_peers * 2 >= reporting;
 }
 
 bool PeerTracker::placement_eligible(HostId peer) const {

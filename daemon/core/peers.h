@@ -68,6 +68,9 @@ class PeerTracker {
     // Our storage trouble is ours alone: fewer than half of the alive peers that
     // reported within the fresh window say they have trouble too.
     [[nodiscard]] bool storage_trouble_is_local(TimePoint now) const;
+    // At least half of the alive peers that reported within the fresh window have
+    // storage trouble too. Neither this nor the above when no peer reported: unknown.
+    [[nodiscard]] bool storage_trouble_is_shared(TimePoint now) const;
     // The peer may receive VMs: alive, a member, quorate, its storage fine, not in
     // maintenance or draining, and saying it is ok.
     [[nodiscard]] bool placement_eligible(HostId peer) const;

@@ -121,7 +121,7 @@ SelfAssessment SelfStateMachine::assess(TimePoint now, const SelfInputs& in) {
     const bool write_fresh = fresh(write_ok_at_, now);
 
     SelfState state = SelfState::kOk;
-    if (trouble && !in.trouble_is_local) trouble_global_ = true;
+    if (trouble && in.trouble_is_shared) trouble_global_ = true;
     out.local_problem = !trouble_global_ && in.trouble_is_local;
     bool fence_justified = false;
     if (fencing_) {

@@ -24,6 +24,9 @@ namespace vigil::core {
 struct SelfInputs {
     // Peers that reported lately see their storage (PeerTracker::storage_trouble_is_local).
     bool trouble_is_local = false;
+    // At least half of them have trouble too (PeerTracker::storage_trouble_is_shared).
+    // With no report at all it is neither: nothing is latched on silence.
+    bool trouble_is_shared = false;
     bool maintenance = false;
     bool holds_vms = false;  // a local HA VM has a qemu process or is being started
 };

@@ -149,13 +149,30 @@ TEST(SelfStateTest, AFencePendingIsDroppedWhenPeersTurnOutToShareTheOutage) {
                      .domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = true});
     EXPECT_FALSE(s.assess(t(5), SelfInputs{.trouble_is_local = true}).reboot);
     // A peer reports trouble too: cluster-wide, for as long as this trouble lasts.
-    auto a = s.assess(t(6), SelfInputs{.trouble_is_local = false});
+    auto a = s.assess(t(6), SelfInputs{.trouble_is_local = false, .trouble_is_shared = true});
     EXPECT_FALSE(a.reboot);
     EXPECT_FALSE(a.local_problem);
     EXPECT_EQ(a.alerts.at(1).kind, AlertKind::kGlobalStorageOutage);
     a = s.assess(t(9), SelfInputs{.trouble_is_local = true});
     EXPECT_FALSE(a.reboot);
     EXPECT_FALSE(a.local_problem);
+}
+
+TEST(SelfStateTest, NoReportAtAllLatchesNothing) {
+    auto s = make();
+    quorate(s, t(0));
+    s.on_storage(t(0),
+                 StorageEvidence{
+                     .domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = true});
+    // No peer reported in this tick (a gap in messages): neither local nor shared.
+    auto a = s.assess(t(5), SelfInputs{});
+    EXPECT_FALSE(a.reboot);
+    EXPECT_FALSE(a.local_problem);
+    // The peers report again, storage fine: ours alone, so the fence goes ahead.
+    a = s.assess(t(6), SelfInputs{.trouble_is_local = true});
+    EXPECT_TRUE(a.local_problem);
+    a = s.assess(t(7), SelfInputs{.trouble_is_local = true});
+    EXPECT_TRUE(a.reboot);
 }
 
 TEST(SelfStateTest, LocalStorageLossWithNothingInFlightStopsTheVmsInstead) {
