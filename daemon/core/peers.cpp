@@ -60,7 +60,10 @@ void PeerTracker::on_slot_read(TimePoint at, const SlotReadEvidence& e) {
         reads_ok_ = false;
         return;
     }
-    if (!reads_ok_ || !fresh(last_read_at_, at)) {
+    // The first read after a gap is a new baseline: a slot that moved during the gap
+    // may have moved long ago (a peer that died since), so it is no sign of life now.
+    const bool after_gap = !reads_ok_ || !fresh(last_read_at_, at);
+    if (after_gap) {
         reads_ok_ = true;
         // While we could not read, any peer may have written: count its silence from
         // now, not from before the gap.
@@ -73,7 +76,7 @@ void PeerTracker::on_slot_read(TimePoint at, const SlotReadEvidence& e) {
         PeerView& peer = it->second;
         const std::pair key{slot.incarnation, slot.sequence};
         if (peer.slot_key && *peer.slot_key != key) {
-            peer.last_slot_advance = at;
+            if (!after_gap) peer.last_slot_advance = at;
             accept_status(peer, slot);
         } else if (!peer.status) {
             accept_status(peer, slot);  // who held what, even if stale

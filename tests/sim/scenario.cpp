@@ -172,9 +172,12 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                              return {};
                          }
                          if (w[0] == "sim" && w.size() == 3 && w[1] == "broken") {
-                             if (w[2] != "in-flight-counter")
+                             if (w[2] == "in-flight-counter")
+                                 s.broken_in_flight_counter = true;
+                             else if (w[2] == "stops-petting-in-outage")
+                                 s.broken_stops_petting_in_outage = true;
+                             else
                                  return std::unexpected("unknown sabotage " + w[2]);
-                             s.broken_in_flight_counter = true;
                              return {};
                          }
                          if (w[0] == "sim" && w.size() == 3) {

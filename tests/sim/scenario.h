@@ -55,6 +55,9 @@ struct Scenario {
     // Sabotage for the checker's own tests ("sim broken in-flight-counter"): the
     // hosts' storage evidence never reports I/O in flight, as a broken counter would.
     bool broken_in_flight_counter = false;
+    // "sim broken stops-petting-in-outage": once a cluster-wide outage is known, the
+    // hosts' pets are withheld for good, as a core that fenced on an outage would.
+    bool broken_stops_petting_in_outage = false;
     std::vector<Event> timeline;
     std::vector<Check> checks;
 };

@@ -134,6 +134,12 @@ class HostPorts final : public ports::Clock,
     void broadcast(const core::HostStatus& status) override { w_.broadcast(h_, status); }
 
     void pet() override {
+        if (w_.s_.broken_stops_petting_in_outage &&
+            (sabotaged_ || w_.known_outage_at(w_.now_))) {
+            sabotaged_ = true;
+            withhold(core::Reason::kNoQuorumNoStorage);
+            return;
+        }
         h_.last_pet = w_.now_;
         h_.refused_pet = false;
         h_.refused_since.reset();
@@ -200,6 +206,7 @@ class HostPorts final : public ports::Clock,
 
     World& w_;
     World::Host& h_;
+    bool sabotaged_ = false;
 };
 
 namespace {
@@ -621,6 +628,11 @@ void World::advance_lanes() {
             lane->started = now_;
             // The I/O happened whether or not the daemon that asked still runs.
             if (op.write && ok) slots_[h.name] = core::encode_status(op.status);
+            if (op.write && now_ - op.submitted >= s_.policy.heartbeat_interval) {
+                log("world", "slot-write from=" + h.name + " lands late after " +
+                                 seconds(now_ - op.submitted) + " s" +
+                                 (ok ? "" : " with an error"));
+            }
             if (!h.driver || h.incarnation != op.incarnation) continue;
             if (op.write) {
                 const core::SlotWriteEvidence ev{.ok = ok, .latency = now_ - op.submitted};
@@ -720,6 +732,8 @@ void World::apply(const Event& e) {
     } else if (verb == "freeze-daemon" && h) {
         h->daemon_frozen = true;
     } else if (verb == "thaw-daemon" && h) {
+        if (h->daemon_frozen && !h->inbox.empty())
+            log("world", "backlog " + h->name + " " + std::to_string(h->inbox.size()) + " events");
         h->daemon_frozen = false;
     } else if (verb == "crash-daemon" && h) {
         if (h->daemon_running) {

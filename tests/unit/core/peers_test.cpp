@@ -106,6 +106,23 @@ TEST(PeersTest, ReadsThatStopComingAreNoReads) {
     (void)c;
 }
 
+TEST(PeersTest, ASlotThatMovedDuringAReadGapIsNoSignOfLife) {
+    auto peers = heard_at_zero();
+    // h5 wrote once more at 1 s, then died; it left the membership at 3 s. Our reads
+    // stopped from 0 s to 4 s (a frozen daemon, a stalled read).
+    peers.on_membership(t(3),
+                        MembershipEvidence{.members = {HostId{1}, HostId{2}, HostId{3}, HostId{4}},
+                                           .quorate = true});
+    std::vector<HostStatus> slots;
+    for (std::uint32_t i = 2; i <= 4; ++i) slots.push_back(status(i, 1));
+    slots.push_back(status(5, 2));
+    peers.on_slot_read(t(4), SlotReadEvidence{.ok = true, .slots = slots});
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(4), status(i, 5));
+    (void)peers.classify(t(4), true, t(0), false);
+    // Not "isolated": nothing shows it wrote after it left.
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kSuspect);
+}
+
 TEST(PeersTest, NoPeerIsDeadWhileOurOwnStorageFails) {
     auto peers = heard_at_zero();
     for (double at = 1; at <= 7; at += 1) read_unchanged(peers, t(at));

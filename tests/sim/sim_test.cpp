@@ -1,0 +1,122 @@
+// Tests of the simulator itself: that its checker catches what it claims to, and
+// that the driver it runs learns outcomes only from the world, never inside its own
+// calls.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "tests/sim/world.h"
+
+namespace vigil::sim {
+namespace {
+
+const std::filesystem::path kScenarios = VIGIL_SIM_SCENARIOS;
+
+Scenario load(const std::string& name) {
+    auto s = load_scenario(kScenarios / name);
+    EXPECT_TRUE(s.has_value()) << (s ? "" : s.error());
+    return s ? std::move(*s) : Scenario{};
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& what) {
+    return std::ranges::any_of(lines,
+                               [&](const std::string& l) { return l.find(what) != l.npos; });
+}
+
+TEST(SimCheckerTest, CatchesAStaleWriteWhenTheCoreIgnoresInFlightIo) {
+    // As it is: h3 reboots, nothing it queued lands.
+    World good(load("x15-no-stale-write-after-restart"));
+    const auto ok = good.run();
+    EXPECT_TRUE(ok.violations.empty());
+    // The same timeline with the in-flight counter broken: the core believes nothing
+    // is in flight, destroys and releases the VMs, and their queued writes land at
+    // 35 s on disks that run elsewhere by then.
+    auto broken = load("x15-no-stale-write-after-restart");
+    broken.broken_in_flight_counter = true;
+    World bad(std::move(broken));
+    const auto r = bad.run();
+    EXPECT_TRUE(any_contains(r.violations, "destroyed instance landed after it started again"))
+        << (r.violations.empty() ? "no violation" : r.violations.front());
+    for (const auto& v : r.violations) EXPECT_NE(v.find("35.000"), std::string::npos) << v;
+}
+
+TEST(SimCheckerTest, CatchesAResetCausedByAnOutageThatEndedBeforeIt) {
+    Scenario s = load("f01-power-loss");
+    s.timeline.clear();
+    for (const char* e : {"10 storage-fail all", "13 storage-heal all"}) {
+        ASSERT_TRUE(parse_timeline(e, s).has_value());
+    }
+    // As it is: a short outage fences nobody.
+    World good(s);
+    EXPECT_TRUE(good.run().violations.empty());
+    // A core that stops petting once it knows of the outage (12 s) is reset by its
+    // watchdog at about 17 s, after the array came back at 13 s: still a fence caused
+    // by the outage.
+    s.broken_stops_petting_in_outage = true;
+    World bad(std::move(s));
+    const auto r = bad.run();
+    ASSERT_FALSE(r.violations.empty());
+    EXPECT_TRUE(any_contains(r.violations, "fenced (watchdog-reset) by a cluster-wide storage outage"))
+        << r.violations.front();
+    EXPECT_EQ(r.violations.front().substr(0, 3), "16.");
+}
+
+TEST(SimDriverTest, OutcomesArriveOnlyAfterTheCallsThatAskedForThem) {
+    World w(load("x10-failed-start-replanned"));
+    std::size_t heartbeats = 0;
+    std::size_t starts_seen_in_flight = 0;
+    std::map<std::uint32_t, Duration> beat_at;
+    std::size_t delivered_after_step = 0;
+    w.set_after_heartbeat([&](std::uint32_t host) {
+        const auto* d = w.driver_of(host);
+        ASSERT_NE(d, nullptr);
+        const auto snap = d->snapshot();
+        ++heartbeats;
+        beat_at[host] = w.now();
+        // Our own status was broadcast in this heartbeat: it cannot be back yet.
+        if (snap.own_delivered) {
+            EXPECT_LT(snap.own_delivered->time_since_epoch(), w.now());
+        }
+        // Every action issued in this heartbeat is still waiting for its outcome.
+        for (const auto& [vm, a] : snap.executor.in_flight) {
+            if (a.since.time_since_epoch() == w.now()) ++starts_seen_in_flight;
+        }
+    });
+    w.begin();
+    while (!w.done()) {
+        w.step();
+        // Once the world has stepped, the own message of each host that beat in this
+        // step has come back (the cluster is quorate and whole until 10 s).
+        for (const auto& [host, at] : beat_at) {
+            const bool last_step = at + std::chrono::milliseconds{100} == w.now();
+            if (!last_step || at >= Duration{std::chrono::seconds{10}}) continue;
+            const auto snap = w.driver_of(host)->snapshot();
+            ASSERT_TRUE(snap.own_delivered.has_value());
+            EXPECT_EQ(snap.own_delivered->time_since_epoch(), at);
+            ++delivered_after_step;
+        }
+    }
+    const auto r = w.finish();
+    // h1 beats at 0..40 s, h2 at 0.3..39.3 s, h3 at 0.6..9.6 s (off at 10 s).
+    EXPECT_EQ(heartbeats, 41u + 40u + 10u);
+    EXPECT_EQ(delivered_after_step, 3u * 10);  // every heartbeat before 10 s
+    EXPECT_GE(starts_seen_in_flight, 4u);  // router (failed), web, db, router again
+    EXPECT_TRUE(r.violations.empty());
+}
+
+TEST(SimDriverTest, AWatchdogTimeoutTheFenceDelayCannotHonourIsRefused) {
+    auto s = load("f01-power-loss");
+    // The device rounded 5 s up to 6 s: 7 s of fence delay no longer covers it.
+    s.watchdog_accepts = std::chrono::seconds{6};
+    World w(std::move(s));
+    const auto r = w.run();
+    ASSERT_FALSE(r.violations.empty());
+    EXPECT_TRUE(any_contains(r.violations, "the watchdog accepted a timeout of 6.000 s"))
+        << r.violations.front();
+}
+
+}  // namespace
+}  // namespace vigil::sim
