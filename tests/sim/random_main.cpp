@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,14 +24,33 @@ class Gen {
     int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
     bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
     std::string host(int n) { return "h" + std::to_string(pick(1, n)); }
+    static std::string secs(int tenths) {
+        return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
+    }
 
     Generated make() {
         Generated g;
         const int n = pick(3, 5);
         const char* iso[] = {"leave-running", "stop-when-uplinks-dead", "always-stop"};
         g.cluster += "policy isolation_response " + std::string(iso[pick(0, 2)]) + "\n";
-        g.cluster += "sim duration 230s\nsim boot_time " + std::to_string(pick(8, 40)) + "s\n";
+        // Timings anywhere Policy::validate() accepts them, in tenths of a second (the
+        // simulator's step): heartbeat, the watchdog at 2..6 heartbeats, the cluster
+        // stack's membership timeout, and a fence delay from its lowest valid value up.
+        const int hb = 5 * pick(1, 4);  // 0.5 .. 2 s
+        const int wd = hb * pick(2, 6);
+        const int mt = pick(5, 35);  // corosync token + consensus, 0.5 .. 3.5 s
+        const int fd = wd + std::max(2 * hb, mt) + hb * pick(0, 3);
+        g.cluster += "policy heartbeat_interval " + secs(hb) + "\n";
+        g.cluster += "policy watchdog_timeout " + secs(wd) + "\n";
+        g.cluster += "policy membership_timeout " + secs(mt) + "\n";
+        g.cluster += "policy fence_delay " + secs(fd) + "\n";
+        g.cluster += "policy storage_grace " + secs(10 * pick(1, 10)) + "\n";
+        g.cluster += "policy link_grace " + secs(5 * pick(1, 8)) + "\n";
+        g.cluster += "sim membership_delay " + secs(mt) + "\n";
+        g.cluster += "sim duration 260s\nsim boot_time " + std::to_string(pick(8, 40)) + "s\n";
         g.cluster += "sim restart_delay " + std::to_string(pick(1, 7)) + "s\n";
+        g.cluster += "sim stop_grace " + secs(pick(1, 50)) + "\n";
+        g.cluster += "sim start_time " + secs(pick(1, 20)) + "\n";
         g.cluster += "domain vol-a\n";
         for (int i = 1; i <= n; ++i) g.cluster += "host h" + std::to_string(i) + " memory 4096\n";
         const int vms = pick(2, 2 * n);
@@ -50,7 +70,7 @@ class Gen {
                 g.timeline +=
                     std::to_string(t / 10) + "." + std::to_string(t % 10) + " " + text + "\n";
             };
-            switch (pick(0, 10)) {
+            switch (pick(0, 12)) {
                 case 0:
                     ev(at, "power-off " + h);
                     ev(at + len, "power-on " + h);
@@ -74,13 +94,22 @@ class Gen {
                     break;
                 }
                 case 5: {
-                    std::string a, b;
+                    // Two or three sides.
+                    const int sides = pick(2, 3);
+                    std::vector<std::string> side(static_cast<std::size_t>(sides));
                     for (int i = 1; i <= n; ++i) {
-                        std::string& side = chance(0.5) ? a : b;
-                        side += (side.empty() ? "h" : ",h") + std::to_string(i);
+                        auto& s = side[static_cast<std::size_t>(pick(0, sides - 1))];
+                        s += (s.empty() ? "h" : ",h") + std::to_string(i);
                     }
-                    if (a.empty() || b.empty()) break;
-                    ev(at, "partition " + a + " " + b);
+                    std::string text = "partition";
+                    int used = 0;
+                    for (const auto& s : side) {
+                        if (s.empty()) continue;
+                        text += " " + s;
+                        ++used;
+                    }
+                    if (used < 2) break;
+                    ev(at, text);
                     ev(at + len, "partition-heal");
                     break;
                 }
@@ -114,13 +143,24 @@ class Gen {
                     ev(at + len, "storage-heal all");
                     ev(at + len + 5, "heal " + h + " cluster");
                     break;
+                case 11:
+                    // Late deliveries: the cluster hands this host its messages late.
+                    ev(at, "slow " + h + " " + secs(pick(1, 15)));
+                    ev(at + len, "fast " + h);
+                    break;
+                case 12:
+                    // One host's path dies with writes queued and comes back much later.
+                    ev(at, "storage-fail " + h + " inflight");
+                    ev(at + len + 200, "storage-heal " + h);
+                    break;
             }
         }
-        // Everything heals at 140 s; by the end every VM must run again (liveness).
+        // Everything heals at 140 s; then every VM must run again within a bound the
+        // policy gives (see downtime_bound).
         g.timeline += "140 partition-heal\n140 storage-heal all\n140 space vol-a\n";
         for (int i = 1; i <= n; ++i) {
             const std::string h = "h" + std::to_string(i);
-            for (const char* verb : {"power-on", "unhang", "thaw-daemon", "storage-heal"}) {
+            for (const char* verb : {"power-on", "unhang", "thaw-daemon", "storage-heal", "fast"}) {
                 g.timeline += std::string("140 ") + verb + " " + h + "\n";
             }
             for (const char* role : {"cluster", "vm-uplink", "storage"})
@@ -134,29 +174,34 @@ class Gen {
     std::mt19937_64 rng_;
 };
 
-}  // namespace
 
-int main(int argc, char** argv) {
-    std::uint64_t seed = std::random_device{}();
-    if (const char* env = std::getenv("VIGIL_SIM_SEED")) seed = std::strtoull(env, nullptr, 10);
-    int runs = 10;
-    bool emit =
-        false;  // print each run's cluster.txt and timeline.txt (to keep a seed as a scenario)
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--emit")
-            emit = true;
-        else if (a == "--seed" && i + 1 < argc)
-            seed = std::strtoull(argv[++i], nullptr, 10);
-        else if (a == "--runs" && i + 1 < argc)
-            runs = std::atoi(argv[++i]);
-    }
-    std::cout << "seed " << seed << " (replay: VIGIL_SIM_SEED=" << seed
-              << " vigil_sim_random --runs " << runs << ")\n";
+// How long after the last heal every VM may take to run again, from the policy and
+// the world's own timings: a host powered on at the heal boots, joins the membership,
+// and as coordinator waits out a fence delay from its start for peers it has not
+// heard (a VM never seen held may be running there); then a stop may need its grace
+// and a start its time, each acted on at a heartbeat.
+vigil::core::Duration downtime_bound(const vigil::sim::Scenario& s) {
+    const auto hb = s.policy.heartbeat_interval;
+    return s.boot_time + s.membership_delay + s.policy.fence_delay + s.stop_grace +
+           s.start_time + 4 * hb;
+}
+
+struct Block {
+    std::uint64_t seed = 0;
+    int runs = 0;
+};
+
+struct Totals {
     std::size_t steps = 0;
+    int runs = 0;
     int failed = 0;
-    for (int run = 0; run < runs; ++run) {
-        const std::uint64_t run_seed = seed + static_cast<std::uint64_t>(run);
+};
+
+// Runs `runs` schedules from seed, seed+1, ...; prints each failure as a scenario.
+void run_block(const Block& b, bool emit, Totals& t) {
+    constexpr auto kHealAt = std::chrono::seconds{140};
+    for (int run = 0; run < b.runs; ++run) {
+        const std::uint64_t run_seed = b.seed + static_cast<std::uint64_t>(run);
         Gen gen(run_seed);
         const auto g = gen.make();
         if (emit)
@@ -167,16 +212,22 @@ int main(int argc, char** argv) {
         s.name = "random-" + std::to_string(run_seed);
         if (auto r = vigil::sim::parse_cluster(g.cluster, s); !r) {
             std::cout << "generator bug: " << r.error() << "\n" << g.cluster;
-            return 2;
+            std::exit(2);
         }
         if (auto r = vigil::sim::parse_timeline(g.timeline, s); !r) {
             std::cout << "generator bug: " << r.error() << "\n" << g.timeline;
-            return 2;
+            std::exit(2);
+        }
+        if (auto v = s.policy.validate(); !v) {
+            std::cout << "generator bug: " << v.error() << "\n" << g.cluster;
+            std::exit(2);
         }
         const auto policy = s.policy;
+        const auto bound = downtime_bound(s);
         vigil::sim::World world(std::move(s));
         const auto r = world.run();
-        steps += r.steps;
+        t.steps += r.steps;
+        ++t.runs;
         std::vector<std::string> stuck;
         for (const auto& [vm, where] : r.final_vms) {
             const auto* p = policy.vm(vm);
@@ -188,11 +239,20 @@ int main(int argc, char** argv) {
             } else if (where[0].second != vigil::core::VmState::kRunning && !may_stay_paused) {
                 stuck.push_back(vm + " is " + std::string(vigil::core::name(where[0].second)) +
                                 " on " + where[0].first + " at the end");
+            } else if (!may_stay_paused) {
+                const auto back = r.last_back.find(vm);
+                if (back != r.last_back.end() && back->second > kHealAt + bound) {
+                    stuck.push_back(vm + " ran again only at " +
+                                    vigil::core::format_seconds(back->second) +
+                                    " s, later than the heal + " +
+                                    vigil::core::format_seconds(bound) + " s");
+                }
             }
         }
         if (!r.violations.empty() || !stuck.empty()) {
-            ++failed;
-            std::cout << "FAIL run seed " << run_seed << ":\n";
+            ++t.failed;
+            std::cout << "FAIL run seed " << run_seed << " (replay: vigil_sim_random --seed "
+                      << run_seed << " --runs 1):\n";
             for (const auto& v : r.violations) std::cout << "  safety: " << v << "\n";
             for (const auto& v : stuck) std::cout << "  liveness: " << v << "\n";
             std::cout << "--- cluster.txt\n"
@@ -203,10 +263,69 @@ int main(int argc, char** argv) {
             }
         }
     }
-    std::cout << runs << " runs, " << steps << " simulated steps, " << failed << " failed\n";
-    if (steps < 10000) {
-        std::cout << "fewer than 10000 steps: raise --runs\n";
+}
+
+}  // namespace
+
+// vigil_sim_random [--seed S | --seeds S1,S2,...] [--fresh] [--runs N] [--min-steps M]
+//                  [--soak STEPS] [--emit]
+// Each seed S runs the schedules of seeds S .. S+N-1; --fresh adds one block from a
+// new random seed, printed. --soak runs blocks of N from a random seed until STEPS
+// simulated steps are done. Every failure prints its seed and scenario text.
+int main(int argc, char** argv) {
+    std::vector<std::uint64_t> seeds;
+    bool fresh = false;
+    bool emit = false;
+    int runs = 10;
+    std::size_t min_steps = 10000;
+    std::size_t soak = 0;
+    if (const char* env = std::getenv("VIGIL_SIM_SEED")) seeds.push_back(std::strtoull(env, nullptr, 10));
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (a == "--emit") {
+            emit = true;
+        } else if (a == "--fresh") {
+            fresh = true;
+        } else if (a == "--seed" && has_value) {
+            seeds = {std::strtoull(argv[++i], nullptr, 10)};
+        } else if (a == "--seeds" && has_value) {
+            seeds.clear();
+            std::stringstream list(argv[++i]);
+            for (std::string one; std::getline(list, one, ',');)
+                seeds.push_back(std::strtoull(one.c_str(), nullptr, 10));
+        } else if (a == "--runs" && has_value) {
+            runs = std::atoi(argv[++i]);
+        } else if (a == "--min-steps" && has_value) {
+            min_steps = std::strtoull(argv[++i], nullptr, 10);
+        } else if (a == "--soak" && has_value) {
+            soak = std::strtoull(argv[++i], nullptr, 10);
+        } else {
+            std::cerr << "vigil_sim_random: unknown argument " << a << "\n";
+            return 2;
+        }
+    }
+    if (seeds.empty() && !fresh && soak == 0) fresh = true;
+    if (fresh) seeds.push_back(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
+    Totals t;
+    for (const auto s : seeds) {
+        std::cout << "seed " << s << ": " << runs << " runs (replay: vigil_sim_random --seed " << s
+                  << " --runs " << runs << ")" << std::endl;
+        run_block(Block{s, runs}, emit, t);
+    }
+    if (soak > 0) {
+        std::mt19937_64 pick(std::random_device{}());
+        while (t.steps < soak) {
+            const auto s = pick();
+            std::cout << "soak seed " << s << ": " << runs << " runs, " << t.steps
+                      << " steps so far" << std::endl;
+            run_block(Block{s, runs}, emit, t);
+        }
+    }
+    std::cout << t.runs << " runs, " << t.steps << " simulated steps, " << t.failed << " failed\n";
+    if (t.steps < min_steps) {
+        std::cout << "fewer than " << min_steps << " steps: raise --runs\n";
         return 1;
     }
-    return failed == 0 ? 0 : 1;
+    return t.failed == 0 ? 0 : 1;
 }

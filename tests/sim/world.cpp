@@ -52,6 +52,10 @@ struct World::Host {
     std::optional<core::MembershipEvidence> view_seen;
     std::map<std::string, std::string> fail_next_start;  // vm -> "failed" or "timeout"
     std::vector<StaleWrite> stale;
+    // Cluster deliveries to this host come this late (a loaded host, a slow ring), in
+    // order: a message never overtakes an earlier one.
+    Duration delivery_delay{};
+    Duration last_delivery_at{};
 };
 
 // The ports of one daemon run on one simulated host. Every call returns at once;
@@ -606,7 +610,9 @@ void World::broadcast(Host& h, const core::HostStatus& status) {
     for (auto id : *mine) {
         Host& o = host(id);
         if (!up(o) || o.frozen) continue;
-        later(o, Duration{}, [this, &o, status] {
+        const auto at = std::max(now_ + o.delivery_delay, o.last_delivery_at);
+        o.last_delivery_at = at;
+        later(o, at - now_, [this, &o, status] {
             deliver(o, [status](driver::HostDriver& d) {
                 d.observe(core::PeerMessageEvidence{.status = status});
             });
@@ -796,6 +802,10 @@ void World::apply(const Event& e) {
     } else if (verb == "clock-jump" && h && w.size() == 3) {
         // Only the hosts' wall clocks move: they stamp last words and nothing else.
         if (auto d = parse_duration(w[2])) h->wall_offset += *d;
+    } else if (verb == "slow" && h && w.size() == 3) {
+        if (auto d = parse_duration(w[2])) h->delivery_delay = *d;
+    } else if (verb == "fast" && h) {
+        h->delivery_delay = Duration{};
     } else if (verb == "fail-start" && h && (w.size() == 3 || w.size() == 4)) {
         h->fail_next_start[w[2]] = w.size() == 4 ? w[3] : "failed";
     } else if (verb == "hold-lease" && w.size() == 2) {
