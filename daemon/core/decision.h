@@ -63,9 +63,9 @@ enum class Reason : std::uint8_t {
     kNoCapacity,
     kVmIoError,
     kStateChanged,
-    kStartFailed,       // a start here failed: the coordinator places the VM elsewhere
-    kLockedElsewhere,   // the lock manager refused a start: its disks are leased elsewhere
-    kActionTimedOut,    // the hypervisor did not answer in time; the listing will tell
+    kStartFailed,      // a start here failed: the coordinator places the VM elsewhere
+    kLockedElsewhere,  // the lock manager refused a start: its disks are leased elsewhere
+    kActionTimedOut,   // the hypervisor did not answer in time; the listing will tell
     kStopFailed,
     kResumeFailed,
     kDeclinedByTarget,  // the assigned host could not start it: placed again

@@ -357,11 +357,11 @@ TickResult HostEngine::tick(TimePoint now) {
 
     // Self-state after the peers: whether our storage trouble is ours alone depends on
     // what the peers we just classified say.
-    auto self =
-        self_state_.assess(now, SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
-                                           .trouble_is_shared = peers_.storage_trouble_is_shared(now),
-                                           .maintenance = maintenance_,
-                                           .holds_vms = !vms_.empty() || !starting_.empty()});
+    auto self = self_state_.assess(
+        now, SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
+                        .trouble_is_shared = peers_.storage_trouble_is_shared(now),
+                        .maintenance = maintenance_,
+                        .holds_vms = !vms_.empty() || !starting_.empty()});
     for (auto& a : self.alerts) alerts_.raise(std::move(a));
     if (self.stop_all) stop_all(*self.stop_all, out);
     if (self.reboot) out.push_back(std::move(*self.reboot));

@@ -174,7 +174,6 @@ class Gen {
     std::mt19937_64 rng_;
 };
 
-
 // How long after the last heal every VM may take to run again, from the policy and
 // the world's own timings: a host powered on at the heal boots, joins the membership,
 // and as coordinator waits out a fence delay from its start for peers it has not
@@ -182,8 +181,8 @@ class Gen {
 // and a start its time, each acted on at a heartbeat.
 vigil::core::Duration downtime_bound(const vigil::sim::Scenario& s) {
     const auto hb = s.policy.heartbeat_interval;
-    return s.boot_time + s.membership_delay + s.policy.fence_delay + s.stop_grace +
-           s.start_time + 4 * hb;
+    return s.boot_time + s.membership_delay + s.policy.fence_delay + s.stop_grace + s.start_time +
+           4 * hb;
 }
 
 struct Block {
@@ -242,10 +241,9 @@ void run_block(const Block& b, bool emit, Totals& t) {
             } else if (!may_stay_paused) {
                 const auto back = r.last_back.find(vm);
                 if (back != r.last_back.end() && back->second > kHealAt + bound) {
-                    stuck.push_back(vm + " ran again only at " +
-                                    vigil::core::format_seconds(back->second) +
-                                    " s, later than the heal + " +
-                                    vigil::core::format_seconds(bound) + " s");
+                    stuck.push_back(
+                        vm + " ran again only at " + vigil::core::format_seconds(back->second) +
+                        " s, later than the heal + " + vigil::core::format_seconds(bound) + " s");
                 }
             }
         }
@@ -279,7 +277,8 @@ int main(int argc, char** argv) {
     int runs = 10;
     std::size_t min_steps = 10000;
     std::size_t soak = 0;
-    if (const char* env = std::getenv("VIGIL_SIM_SEED")) seeds.push_back(std::strtoull(env, nullptr, 10));
+    if (const char* env = std::getenv("VIGIL_SIM_SEED"))
+        seeds.push_back(std::strtoull(env, nullptr, 10));
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         const bool has_value = i + 1 < argc;
@@ -306,7 +305,8 @@ int main(int argc, char** argv) {
         }
     }
     if (seeds.empty() && !fresh && soak == 0) fresh = true;
-    if (fresh) seeds.push_back(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
+    if (fresh)
+        seeds.push_back(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
     Totals t;
     for (const auto s : seeds) {
         std::cout << "seed " << s << ": " << runs << " runs (replay: vigil_sim_random --seed " << s

@@ -22,8 +22,7 @@ Scenario load(const std::string& name) {
 }
 
 bool any_contains(const std::vector<std::string>& lines, const std::string& what) {
-    return std::ranges::any_of(lines,
-                               [&](const std::string& l) { return l.find(what) != l.npos; });
+    return std::ranges::any_of(lines, [&](const std::string& l) { return l.find(what) != l.npos; });
 }
 
 TEST(SimCheckerTest, CatchesAStaleWriteWhenTheCoreIgnoresInFlightIo) {
@@ -59,7 +58,8 @@ TEST(SimCheckerTest, CatchesAResetCausedByAnOutageThatEndedBeforeIt) {
     World bad(std::move(s));
     const auto r = bad.run();
     ASSERT_FALSE(r.violations.empty());
-    EXPECT_TRUE(any_contains(r.violations, "fenced (watchdog-reset) by a cluster-wide storage outage"))
+    EXPECT_TRUE(
+        any_contains(r.violations, "fenced (watchdog-reset) by a cluster-wide storage outage"))
         << r.violations.front();
     EXPECT_EQ(r.violations.front().substr(0, 3), "16.");
 }
@@ -103,7 +103,7 @@ TEST(SimDriverTest, OutcomesArriveOnlyAfterTheCallsThatAskedForThem) {
     // h1 beats at 0..40 s, h2 at 0.3..39.3 s, h3 at 0.6..9.6 s (off at 10 s).
     EXPECT_EQ(heartbeats, 41u + 40u + 10u);
     EXPECT_EQ(delivered_after_step, 3u * 10);  // every heartbeat before 10 s
-    EXPECT_GE(starts_seen_in_flight, 4u);  // router (failed), web, db, router again
+    EXPECT_GE(starts_seen_in_flight, 4u);      // router (failed), web, db, router again
     EXPECT_TRUE(r.violations.empty());
 }
 

@@ -100,7 +100,8 @@ class HostPorts final : public ports::Clock,
                          (can_write ? " and can write its disks" : ""));
         }
         // What the port starts outlives this daemon run: capture the world and the host.
-        w_.later(h_, w_.s_.start_time, [w = &w_, h = &h_, id, vm] { w->complete_start(*h, id, vm); });
+        w_.later(h_, w_.s_.start_time,
+                 [w = &w_, h = &h_, id, vm] { w->complete_start(*h, id, vm); });
         return id;
     }
     ports::RequestId stop(const std::string& vm) override {
@@ -138,8 +139,7 @@ class HostPorts final : public ports::Clock,
     void broadcast(const core::HostStatus& status) override { w_.broadcast(h_, status); }
 
     void pet() override {
-        if (w_.s_.broken_stops_petting_in_outage &&
-            (sabotaged_ || w_.known_outage_at(w_.now_))) {
+        if (w_.s_.broken_stops_petting_in_outage && (sabotaged_ || w_.known_outage_at(w_.now_))) {
             sabotaged_ = true;
             withhold(core::Reason::kNoQuorumNoStorage);
             return;
@@ -413,7 +413,8 @@ core::StorageEvidence World::storage_view(const Host& h, const std::string& d) c
         h.path_failed || !h.link_up.at(NetRole::kStorage) || failed_domains_.contains(d);
     const bool stalled = h.path_stalled || stalled_domains_.contains(d);
     if (failed || stalled) {
-        ev.health = stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
+        ev.health =
+            stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
         ev.io_in_flight = h.in_flight && !s_.broken_in_flight_counter;
     } else if (full_domains_.contains(d)) {
         ev.health = core::StorageHealth::kNoSpace;
@@ -561,7 +562,8 @@ void World::complete_start(Host& h, std::uint64_t id, const std::string& vm) {
         r.detail = "cannot open disk";
     } else {
         ++generation_[vm];
-        set_qemu(h, vm, full_domains_.contains(domain) ? VmState::kPausedIoError : VmState::kRunning);
+        set_qemu(h, vm,
+                 full_domains_.contains(domain) ? VmState::kPausedIoError : VmState::kRunning);
     }
     deliver(h, [id, r](driver::HostDriver& d) { d.on_action(id, r); });
 }
@@ -587,7 +589,8 @@ void World::complete_resume(Host& h, std::uint64_t id, const std::string& vm) {
     if (it == h.qemu.end()) {
         r.outcome = core::ActionOutcome::kFailed;
         r.detail = "not running here";
-    } else if (it->second.state == VmState::kPausedIoError || it->second.state == VmState::kPaused) {
+    } else if (it->second.state == VmState::kPausedIoError ||
+               it->second.state == VmState::kPaused) {
         // qemu resumes; if its storage still fails it pauses again at its next write.
         set_qemu(h, vm, VmState::kRunning);
     }
@@ -597,11 +600,11 @@ void World::complete_resume(Host& h, std::uint64_t id, const std::string& vm) {
 void World::complete_refresh(Host& h) {
     auto policies = vm_policies_;
     auto listing = inventory(h);
-    deliver(h, [policies = std::move(policies), listing = std::move(listing)](
-                   driver::HostDriver& d) {
-        d.observe(core::VmPolicyEvidence{.vms = policies});
-        d.observe(core::VmInventoryEvidence{.vms = listing});
-    });
+    deliver(h,
+            [policies = std::move(policies), listing = std::move(listing)](driver::HostDriver& d) {
+                d.observe(core::VmPolicyEvidence{.vms = policies});
+                d.observe(core::VmInventoryEvidence{.vms = listing});
+            });
 }
 
 void World::broadcast(Host& h, const core::HostStatus& status) {
@@ -698,8 +701,8 @@ void World::update_views() {
             const auto it = h.links_seen.find(role);
             if (it != h.links_seen.end() && it->second == ok) continue;
             h.links_seen[role] = ok;
-            const core::LinkEvidence ev{.role = role,
-                                        .state = ok ? core::LinkState::kUp : core::LinkState::kDown};
+            const core::LinkEvidence ev{
+                .role = role, .state = ok ? core::LinkState::kUp : core::LinkState::kDown};
             deliver(h, [ev](driver::HostDriver& d) { d.observe(ev); });
         }
     }
@@ -819,9 +822,12 @@ void World::apply(const Event& e) {
             return;
         }
         for (std::size_t i = 2; i + 1 < w.size(); i += 2) {
-            if (w[i] == "priority") it->priority = static_cast<std::uint32_t>(std::stoul(w[i + 1]));
-            else if (w[i] == "memory") it->memory_mib = std::stoull(w[i + 1]);
-            else if (w[i] == "domain") it->storage_domain = w[i + 1];
+            if (w[i] == "priority")
+                it->priority = static_cast<std::uint32_t>(std::stoul(w[i + 1]));
+            else if (w[i] == "memory")
+                it->memory_mib = std::stoull(w[i + 1]);
+            else if (w[i] == "domain")
+                it->storage_domain = w[i + 1];
             else if (w[i] == "io-error" && w[i + 1] == "auto-resume")
                 it->io_error = core::IoErrorPolicy::kAutoResume;
             else if (w[i] == "io-error" && w[i + 1] == "leave-paused")

@@ -135,7 +135,8 @@ class World {
     void complete_refresh(Host& h);
     void broadcast(Host& h, const core::HostStatus& status);
     [[nodiscard]] std::vector<core::VmEvidence> inventory(const Host& h) const;
-    [[nodiscard]] core::StorageEvidence storage_view(const Host& h, const std::string& domain) const;
+    [[nodiscard]] core::StorageEvidence storage_view(const Host& h,
+                                                     const std::string& domain) const;
     [[nodiscard]] core::MembershipEvidence membership_view(const Host& h) const;
     [[nodiscard]] std::string domain_of(const std::string& vm) const;
     [[nodiscard]] bool up(const Host& h) const;
