@@ -54,7 +54,12 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    },
                    [&](const PeerMessageEvidence& e) {
                        if (e.status.host == self_) {
-                           self_state_.on_own_message(at, e.status.incarnation);
+                           // Proof that peers heard us when we sent it, not when it came back.
+                           if (e.status.incarnation != incarnation_) return;
+                           const auto sent = sent_at_.find(e.status.sequence);
+                           if (sent != sent_at_.end())
+                               self_state_.on_own_message(std::min(sent->second, at),
+                                                          e.status.incarnation);
                        } else {
                            peers_.on_message(at, e.status);
                        }
@@ -387,6 +392,9 @@ TickResult HostEngine::tick(TimePoint now) {
     const auto started_alerts = alerts_.end_tick();
     out.insert(out.end(), started_alerts.begin(), started_alerts.end());
 
+    // When each status left, for the proof its return gives; a few heartbeats' worth.
+    sent_at_[sequence_ + 1] = now;
+    while (sent_at_.size() > 64) sent_at_.erase(sent_at_.begin());
     HostStatus status{.host = self_,
                       .incarnation = incarnation_,
                       .sequence = ++sequence_,

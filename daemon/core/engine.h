@@ -76,6 +76,7 @@ class HostEngine {
     HostId self_;
     std::uint64_t incarnation_;
     std::uint64_t sequence_ = 0;
+    std::map<std::uint64_t, TimePoint> sent_at_;  // our status by sequence -> when it left
 
     SelfStateMachine self_state_;
     PeerTracker peers_;

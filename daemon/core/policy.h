@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <expected>
 #include <string>
@@ -62,6 +63,15 @@ struct Policy {
     // A host that wrote its slot this recently may keep petting without quorum;
     // longer would let it outlive the fence delay its peers count.
     [[nodiscard]] Duration slot_fresh_window() const { return 2 * heartbeat_interval; }
+    // A host whose own status message came back through the quorate cluster may keep
+    // petting this long after it sent it. At least the slot window, and at least the
+    // membership timeout: while the cluster stack re-forms after a member leaves,
+    // nothing is delivered to anyone, and the members that stay must not starve their
+    // watchdogs for it (during a storage outage nothing else proves they live).
+    // validate() keeps the fence delay at least watchdog timeout + this.
+    [[nodiscard]] Duration proof_window() const {
+        return std::max(slot_fresh_window(), membership_timeout);
+    }
 };
 
 }  // namespace vigil::core

@@ -26,6 +26,7 @@ bool troubled(StorageHealth h) {
 SelfStateMachine::SelfStateMachine(const Policy& policy, HostId self, std::uint64_t incarnation)
     : heartbeat_interval_(policy.heartbeat_interval),
       fresh_window_(policy.slot_fresh_window()),
+      proof_window_(policy.proof_window()),
       storage_grace_(policy.storage_grace),
       link_grace_(policy.link_grace),
       isolation_response_(policy.isolation_response),
@@ -54,8 +55,9 @@ void SelfStateMachine::on_membership(TimePoint at, const MembershipEvidence& e) 
     quorate_ = quorate;
 }
 
-void SelfStateMachine::on_own_message(TimePoint at, std::uint64_t incarnation) {
-    if (incarnation == incarnation_) own_delivered_at_ = at;
+void SelfStateMachine::on_own_message(TimePoint sent_at, std::uint64_t incarnation) {
+    if (incarnation != incarnation_) return;
+    if (!own_delivered_at_ || *own_delivered_at_ < sent_at) own_delivered_at_ = sent_at;
 }
 
 void SelfStateMachine::on_slot_write(TimePoint at, const SlotWriteEvidence& e) {
@@ -109,7 +111,8 @@ bool SelfStateMachine::domain_io_in_flight(const std::string& domain) const {
 // has fired.
 std::pair<bool, Reason> SelfStateMachine::pet_rule(TimePoint now) const {
     if (fencing_) return {false, Reason::kSelfFencing};
-    if (quorate_ && fresh(own_delivered_at_, now)) return {true, Reason::kQuorate};
+    if (quorate_ && own_delivered_at_ && now - *own_delivered_at_ <= proof_window_)
+        return {true, Reason::kQuorate};
     if (fresh(write_ok_at_, now)) return {true, Reason::kSlotWritesOk};
     return {false, Reason::kNoQuorumNoStorage};
 }

@@ -52,9 +52,10 @@ class SelfStateMachine {
     void on_storage(TimePoint at, const StorageEvidence& e);
     void on_link(TimePoint at, const LinkEvidence& e);
     void on_membership(TimePoint at, const MembershipEvidence& e);
-    // Our own status message came back through the cluster (from this daemon run or,
-    // with another incarnation, from the one before).
-    void on_own_message(TimePoint at, std::uint64_t incarnation);
+    // Our own status message, sent at `sent_at`, came back through the cluster (from
+    // this daemon run or, with another incarnation, from the one before). The proof
+    // that peers heard us dates from the sending: a late delivery proves no more.
+    void on_own_message(TimePoint sent_at, std::uint64_t incarnation);
     void on_slot_write(TimePoint at, const SlotWriteEvidence& e);
 
     // The tick's self-state. Once it says fencing, it says so for good.
@@ -80,6 +81,7 @@ class SelfStateMachine {
 
     Duration heartbeat_interval_;
     Duration fresh_window_;
+    Duration proof_window_;
     Duration storage_grace_;
     Duration link_grace_;
     IsolationResponse isolation_response_;

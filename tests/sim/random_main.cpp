@@ -144,8 +144,11 @@ class Gen {
                     ev(at + len + 5, "heal " + h + " cluster");
                     break;
                 case 11:
-                    // Late deliveries: the cluster hands this host its messages late.
-                    ev(at, "slow " + h + " " + secs(pick(1, 15)));
+                    // Late deliveries: the cluster hands this host its messages late,
+                    // though within the token timeout (later, corosync would re-form
+                    // the membership instead).
+                    if (mt < 2) break;
+                    ev(at, "slow " + h + " " + secs(pick(1, mt - 1)));
                     ev(at + len, "fast " + h);
                     break;
                 case 12:
