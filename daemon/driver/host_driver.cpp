@@ -12,10 +12,9 @@ std::expected<HostDriver, std::string> HostDriver::make(core::Policy policy, cor
     policy.watchdog_timeout = watchdog_timeout;
     if (auto ok = policy.validate(); !ok) {
         if (configured != watchdog_timeout) {
-            return std::unexpected("the watchdog accepted a timeout of " +
-                                   core::format_seconds(watchdog_timeout) + " s, not the " +
-                                   core::format_seconds(configured) + " s configured: " +
-                                   ok.error());
+            return std::unexpected(
+                "the watchdog accepted a timeout of " + core::format_seconds(watchdog_timeout) +
+                " s, not the " + core::format_seconds(configured) + " s configured: " + ok.error());
         }
         return std::unexpected(ok.error());
     }
