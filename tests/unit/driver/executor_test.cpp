@@ -130,6 +130,22 @@ TEST_F(ExecutorTest, TheWaitingDecisionRepeatedIsNotQueuedTwice) {
     EXPECT_EQ(w.log.calls, (Calls{"hypervisor.start web #1", "hypervisor.stop web #2"}));
 }
 
+TEST_F(ExecutorTest, TheRunningActionAskedForAgainDropsTheOneThatWaited) {
+    (void)ex.carry_out(resume("web"));
+    (void)ex.carry_out(stop("web"));
+    const auto dropped = ex.carry_out(resume("web"));  // the core's newest word: resume
+    ASSERT_EQ(dropped.size(), 1u);
+    EXPECT_EQ(dropped[0].action, core::VmAction::kStop);
+    EXPECT_EQ(dropped[0].outcome, core::ActionOutcome::kFailed);
+    EXPECT_EQ(dropped[0].detail, "superseded");
+    const auto s = ex.snapshot();
+    EXPECT_TRUE(s.waiting.empty());
+    EXPECT_EQ(s.repeated, 1u);
+    EXPECT_EQ(s.superseded, 1u);
+    (void)ex.finish(1, done("web", core::VmAction::kResume));
+    EXPECT_EQ(w.log.calls, (Calls{"hypervisor.resume web #1"}));  // no stop after it
+}
+
 TEST_F(ExecutorTest, AnOutcomeWithAnUnknownIdIsIgnored) {
     (void)ex.carry_out(start("web"));
     EXPECT_FALSE(ex.finish(7, done("web", core::VmAction::kStart)).has_value());

@@ -342,6 +342,48 @@ TEST_F(FollowerTest, AnOutcomeWithAnUnknownIdIsIgnored) {
     EXPECT_EQ(d().snapshot().executor.in_flight.at("web").id, 1u);
 }
 
+// h1 holds web, paused on an I/O error, and resumes it; libvirt does not answer. A
+// quorum loss (policy: always stop when isolated) asks for a stop, which waits behind
+// the resume. Quorum comes back before the resume ends, and the core asks for the resume
+// again: its newest word for web is "resume", so the stop that waited is stale. Issued
+// after the resume, it would shut down a VM the core now wants running.
+TEST_F(HostDriverTest, ARepeatOfTheRunningActionDropsAStaleWaitingOne) {
+    auto policy = cluster_policy();
+    policy.isolation_response = core::IsolationResponse::kAlwaysStop;
+    auto d = make(1, 1, policy);
+    d.observe(
+        core::VmInventoryEvidence{.vms = {{.vm = "web", .state = core::VmState::kPausedIoError}}});
+    const auto all = core::MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true};
+    d.observe(all);
+    for (double s = 0; s <= 8; s += 1) {
+        at(s);
+        if (s == 1) d.observe(core::MembershipEvidence{.members = ids({1}), .quorate = false});
+        if (s == 2) d.observe(all);
+        d.observe(core::StorageEvidence{.domain = "shared"});
+        d.observe(core::SlotWriteEvidence{.ok = true, .latency = 2ms});
+        d.heartbeat();
+    }
+    std::vector<core::Decision> decided;
+    for (const auto& [when, dec] : w.events.decisions) decided.push_back(dec);
+    const auto resumes = of_kind(decided, core::DecisionKind::kResumeVm);
+    const auto stops = of_kind(decided, core::DecisionKind::kStopVm);
+    ASSERT_EQ(stops.size(), 1u);
+    ASSERT_EQ(resumes.size(), 2u);        // the scene this test is about: resume, stop, resume
+    EXPECT_EQ(w.hypervisor.last_id, 1u);  // only the first resume was issued
+    ASSERT_EQ(w.events.outcomes.size(), 1u);
+    EXPECT_EQ(w.events.outcomes[0].second.action, core::VmAction::kStop);
+    EXPECT_EQ(w.events.outcomes[0].second.outcome, core::ActionOutcome::kFailed);
+    EXPECT_EQ(w.events.outcomes[0].second.detail, "superseded");
+    const auto ex = d.snapshot().executor;
+    EXPECT_TRUE(ex.waiting.empty());
+    EXPECT_EQ(ex.repeated, 1u);
+    EXPECT_EQ(ex.superseded, 1u);
+
+    at(8.5);
+    d.on_action(1, core::ActionEvidence{.vm = "web", .action = core::VmAction::kResume});
+    EXPECT_EQ(w.hypervisor.last_id, 1u);  // no stop after it
+}
+
 // --- self-fence ---
 
 // h3 runs web; its storage fails with I/O in flight at t=10 and does not come back:
