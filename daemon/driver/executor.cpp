@@ -45,21 +45,25 @@ std::vector<core::ActionEvidence> Executor::carry_out(const core::Decision& deci
         issue(vm, *action);
         return {};
     }
-    if (running->second.action == *action) {
+    std::vector<core::ActionEvidence> dropped;
+    const auto w = waiting_.find(vm);
+    if (w != waiting_.end() && w->second == *action) {
         ++repeated_;
         return {};
     }
-    std::vector<core::ActionEvidence> dropped;
-    if (const auto w = waiting_.find(vm); w != waiting_.end()) {
-        if (w->second == *action) {
-            ++repeated_;
-            return {};
-        }
+    if (w != waiting_.end()) {
         ++superseded_;
         dropped.push_back(core::ActionEvidence{.vm = vm,
                                                .action = w->second,
                                                .outcome = core::ActionOutcome::kFailed,
                                                .detail = "superseded"});
+        waiting_.erase(w);
+    }
+    if (running->second.action == *action) {
+        // The core's newest word for this VM is the action that runs: one that waited
+        // behind it is stale and must not follow it.
+        ++repeated_;
+        return dropped;
     }
     waiting_[vm] = *action;
     return dropped;

@@ -4,6 +4,8 @@
 // while its action still runs is not issued again, and a different one waits for the
 // running one to finish (the newest waiting one wins; the one it replaces is
 // reported back as failed, so the core never waits for an outcome that cannot come).
+// The running action asked for again replaces a waiting one the same way: the core's
+// newest word is what runs, so what waited is stale.
 #pragma once
 
 #include <cstdint>
