@@ -45,9 +45,14 @@ void HostDriver::heartbeat() {
     ++heartbeats_;
     last_heartbeat_ = now;
     publishing_ = result.publish;
+    // Every decision of the tick is logged before any is carried out: a self-fence
+    // does not return, and what came with it (the pet stopping, the state) must be
+    // on record too.
     for (const auto& d : result.decisions) {
         ++decisions_;
         ports_.events.decision(now, d);
+    }
+    for (const auto& d : result.decisions) {
         for (const auto& dropped : executor_.carry_out(d)) feed(now, dropped);
         if (executor_.fenced()) return;  // nothing more leaves this host
     }
