@@ -86,6 +86,18 @@ Setter boolean(std::function<void(Config&, bool)> store) {
     };
 }
 
+// Empty (root), or a name as useradd accepts it.
+bool valid_user_name(const std::string& s) {
+    if (s.empty()) return true;
+    if (s.size() > 32 || s.front() == '-' || (s.front() >= '0' && s.front() <= '9')) return false;
+    for (char ch : s) {
+        const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                        (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
 // Every key vigild understands, by section. Keep packaging/vigil.toml in step.
 const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
     static const std::map<std::string, std::map<std::string, KeySpec>> kSchema = {
@@ -179,6 +191,33 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            {integer(
                2, 600,
                [](Config& c, std::int64_t v) { c.watchdog_timeout = std::chrono::seconds(v); })}}}},
+        {"hooks",
+         {{"dir", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (s.empty() || s.front() != '/')
+                   return std::unexpected("must be an absolute path");
+               c.hooks_dir = s;
+               return {};
+           })}},
+          {"timeout_ms", {millis(100, 3600000, &Config::hooks_timeout)}},
+          {"max_concurrent",
+           {integer(1, 64,
+                    [](Config& c, std::int64_t v) {
+                        c.hooks_max_concurrent = static_cast<std::uint32_t>(v);
+                    })}},
+          {"queue_size",
+           {integer(0, 10000,
+                    [](Config& c, std::int64_t v) {
+                        c.hooks_queue_size = static_cast<std::uint32_t>(v);
+                    })}},
+          {"user", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (!valid_user_name(s)) {
+                   return std::unexpected("\"" + s +
+                                          "\" is not a user name (letters, digits, _ and -, "
+                                          "not starting with a digit or -, at most 32)");
+               }
+               c.hooks_user = s;
+               return {};
+           })}}}},
     };
     return kSchema;
 }

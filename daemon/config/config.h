@@ -71,6 +71,15 @@ struct Config {
     bool watchdog_enabled = false;
     std::string watchdog_device = "/dev/watchdog";
     std::chrono::seconds watchdog_timeout{5};
+
+    // Automation hooks: executables in hooks_dir, each run once per event,
+    // at most hooks_max_concurrent at a time with hooks_queue_size waiting,
+    // each ended at hooks_timeout. Empty hooks_user: run as root.
+    std::string hooks_dir = "/etc/vigil/hooks.d";
+    std::chrono::milliseconds hooks_timeout{30000};
+    std::uint32_t hooks_max_concurrent = 4;
+    std::uint32_t hooks_queue_size = 64;
+    std::string hooks_user;
 };
 
 struct ConfigError {

@@ -184,6 +184,11 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults) {
     EXPECT_EQ(c->nfs_error_window, defaults.nfs_error_window);
     EXPECT_EQ(c->nfs_recovery_hold, defaults.nfs_recovery_hold);
     EXPECT_EQ(c->nfs_forget_after, defaults.nfs_forget_after);
+    EXPECT_EQ(c->hooks_dir, defaults.hooks_dir);
+    EXPECT_EQ(c->hooks_timeout, defaults.hooks_timeout);
+    EXPECT_EQ(c->hooks_max_concurrent, defaults.hooks_max_concurrent);
+    EXPECT_EQ(c->hooks_queue_size, defaults.hooks_queue_size);
+    EXPECT_EQ(c->hooks_user, defaults.hooks_user);
 }
 
 TEST(Config, NfsKeys) {
@@ -207,6 +212,39 @@ TEST(Config, NfsKeys) {
     auto fast = parse("\n[nfs]\npoll_interval_ms = 5\n", "t.toml");
     ASSERT_FALSE(fast.has_value());
     EXPECT_EQ(fast.error().line, 3);
+}
+
+TEST(Config, HooksKeys) {
+    const auto c = parse(
+        "[hooks]\ndir = \"/srv/hooks\"\ntimeout_ms = 5000\nmax_concurrent = 2\n"
+        "queue_size = 0\nuser = \"vigil-hooks\"\n",
+        "t.toml");
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->hooks_dir, "/srv/hooks");
+    EXPECT_EQ(c->hooks_timeout, std::chrono::milliseconds(5000));
+    EXPECT_EQ(c->hooks_max_concurrent, 2U);
+    EXPECT_EQ(c->hooks_queue_size, 0U);
+    EXPECT_EQ(c->hooks_user, "vigil-hooks");
+}
+
+TEST(Config, BadHooksValuesNameTheirLine) {
+    auto e = parse_error("[hooks]\ndir = \"hooks.d\"\n");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_NE(e.reason.find("hooks.dir: must be an absolute path"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\n\ntimeout_ms = 0\n");
+    EXPECT_EQ(e.line, 3);
+    EXPECT_NE(e.reason.find("out of range [100, 3600000]"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nmax_concurrent = 0\n");
+    EXPECT_NE(e.reason.find("out of range [1, 64]"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nqueue_size = -1\n");
+    EXPECT_NE(e.reason.find("out of range [0, 10000]"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nuser = \"root; rm -rf /\"\n");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_NE(e.reason.find("is not a user name"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nuser = \"0day\"\n");
+    EXPECT_NE(e.reason.find("is not a user name"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nshell = true\n");
+    EXPECT_NE(e.reason.find("unknown key \"shell\" in [hooks]"), std::string::npos) << e.reason;
 }
 
 }  // namespace
