@@ -13,6 +13,7 @@
 
 #include "daemon/ports/error.h"
 #include "exporters/hooks.h"
+#include "exporters/webhook.h"
 
 namespace prometheus {
 class Counter;
@@ -100,6 +101,8 @@ class Metrics {
     // One hook run ended (or was dropped). Every result is served from the
     // start, at 0.
     void count_hook_run(HookResult result);
+    // One webhook request answered. Every result is served from the start.
+    void count_webhook_request(WebhookResult result);
 
     // The exposition text, as served on /metrics.
     [[nodiscard]] std::string render() const;
@@ -113,6 +116,7 @@ class Metrics {
     prometheus::Family<prometheus::Counter>* block_io_errors_ = nullptr;
     prometheus::Family<prometheus::Counter>* bad_input_ = nullptr;
     prometheus::Family<prometheus::Counter>* hook_runs_ = nullptr;
+    prometheus::Family<prometheus::Counter>* webhook_requests_ = nullptr;
     prometheus::Family<prometheus::Gauge>* inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* oldest_inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* storage_state_ = nullptr;
