@@ -149,6 +149,27 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                  "(sunrpc/rpc_call_rpcerror)")
              .Register(reg)
              .Add({});
+    self->hook_runs_ = &prometheus::BuildCounter()
+                            .Name("vigil_hook_runs_total")
+                            .Help(
+                                "Hook runs by result: succeeded, failed (exit code or signal), "
+                                "timeout (ended at the time limit), dropped (queue full), "
+                                "error (could not start)")
+                            .Register(reg);
+    for (const HookResult r : kAllHookResults) {
+        self->hook_runs_->Add({{"result", std::string(name(r))}});
+    }
+    self->webhook_requests_ =
+        &prometheus::BuildCounter()
+             .Name("vigil_webhook_requests_total")
+             .Help(
+                 "Alertmanager webhook requests by how they were answered: accepted (200), "
+                 "bad-request (400), unauthorized (401), not-found (404), method-not-allowed "
+                 "(405), too-large (413), unsupported-media-type (415), busy (503)")
+             .Register(reg);
+    for (const WebhookResult r : kAllWebhookResults) {
+        self->webhook_requests_->Add({{"result", std::string(name(r))}});
+    }
     prometheus::BuildGauge()
         .Name("vigil_build_info")
         .Help("Always 1; the version is a label")
@@ -357,6 +378,14 @@ void Metrics::forget_nfs_mount(const std::string& mount,
 
 void Metrics::count_bad_input(const std::string& source) {
     bad_input_->Add({{"source", source}}).Increment();
+}
+
+void Metrics::count_hook_run(HookResult result) {
+    hook_runs_->Add({{"result", std::string(name(result))}}).Increment();
+}
+
+void Metrics::count_webhook_request(WebhookResult result) {
+    webhook_requests_->Add({{"result", std::string(name(result))}}).Increment();
 }
 
 std::string Metrics::render() const {

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "daemon/ports/error.h"
+#include "exporters/hooks.h"
+#include "exporters/webhook.h"
 
 namespace prometheus {
 class Counter;
@@ -96,6 +98,11 @@ class Metrics {
     void forget_nfs_mount(const std::string& mount, const std::vector<std::string>& all_states);
     // Input from outside (control socket, config reloads, ...) that was refused.
     void count_bad_input(const std::string& source);
+    // One hook run ended (or was dropped). Every result is served from the
+    // start, at 0.
+    void count_hook_run(HookResult result);
+    // One webhook request answered. Every result is served from the start.
+    void count_webhook_request(WebhookResult result);
 
     // The exposition text, as served on /metrics.
     [[nodiscard]] std::string render() const;
@@ -108,6 +115,8 @@ class Metrics {
     prometheus::Family<prometheus::Gauge>* probe_up_ = nullptr;
     prometheus::Family<prometheus::Counter>* block_io_errors_ = nullptr;
     prometheus::Family<prometheus::Counter>* bad_input_ = nullptr;
+    prometheus::Family<prometheus::Counter>* hook_runs_ = nullptr;
+    prometheus::Family<prometheus::Counter>* webhook_requests_ = nullptr;
     prometheus::Family<prometheus::Gauge>* inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* oldest_inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* storage_state_ = nullptr;

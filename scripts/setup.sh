@@ -18,7 +18,7 @@ packages=(
   libfuse3-dev fuse3 libcivetweb-dev civetweb libcurl4-openssl-dev
   curl util-linux iproute2 nftables fio kmod procps psmisc
   libvirt-dev libxml2-dev libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev
-  qemu-system-x86 fence-agents openipmi ipmitool
+  qemu-system-x86 fence-agents openipmi ipmitool prometheus-alertmanager
   corosync libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system qemu-system-x86 nasm
 )
 

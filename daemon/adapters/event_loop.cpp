@@ -37,7 +37,7 @@ std::expected<std::unique_ptr<EventLoop>, Error> EventLoop::make() {
 
 EventLoop::~EventLoop() {
     handlers_.clear();
-    retired_.clear();
+    free_retired();
     if (event_ != nullptr) sd_event_unref(event_);
 }
 
@@ -62,18 +62,24 @@ void EventLoop::unwatch(WatchId id) {
     retired_.push_back(std::move(it->second));
     handlers_.erase(it);
     if (retired_.size() == 1) {
-        auto on_defer = [](sd_event_source* source, void* userdata) -> int {
+        auto on_defer = [](sd_event_source*, void* userdata) -> int {
             static_cast<EventLoop*>(userdata)->free_retired();
-            sd_event_source_unref(source);
             return 0;
         };
-        sd_event_source* defer = nullptr;
-        if (sd_event_add_defer(event_, &defer, on_defer, this) < 0) return;
-        sd_event_source_set_enabled(defer, SD_EVENT_ONESHOT);
+        if (sd_event_add_defer(event_, &defer_, on_defer, this) < 0) {
+            defer_ = nullptr;
+            return;
+        }
+        sd_event_source_set_enabled(defer_, SD_EVENT_ONESHOT);
     }
 }
 
-void EventLoop::free_retired() { retired_.clear(); }
+void EventLoop::free_retired() {
+    retired_.clear();
+    // Held here rather than by the source itself, so that a loop that ends
+    // before the deferred call still frees it (and the sd_event it pins).
+    if (defer_ != nullptr) defer_ = sd_event_source_unref(defer_);
+}
 
 std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, Callback on_tick) {
     auto handler = std::make_unique<Handler>();

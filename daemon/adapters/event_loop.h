@@ -57,6 +57,7 @@ class EventLoop {
     EventLoop() = default;
     struct Handler;
     sd_event* event_ = nullptr;
+    sd_event_source* defer_ = nullptr;  // frees retired_ on the next iteration
     void free_retired();
     std::map<WatchId, std::unique_ptr<Handler>> handlers_;
     std::vector<std::unique_ptr<Handler>> retired_;

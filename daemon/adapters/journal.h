@@ -25,6 +25,14 @@ inline constexpr std::string_view kWatchdog = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a08"
 inline constexpr std::string_view kLink = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a09";
 inline constexpr std::string_view kFlightRecord = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a0a";
 inline constexpr std::string_view kNfsState = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a0b";
+// A hook run ended (result, exit code, duration), one of its output lines,
+// a run dropped because the queue was full.
+inline constexpr std::string_view kHookRun = "217b705a8c7a49209f8c27bed240fab4";
+inline constexpr std::string_view kHookOutput = "55b771daa01a4d85b1aab55d68700287";
+inline constexpr std::string_view kHookDropped = "93b0cca4f20748a4910a970a503f9bed";
+// A webhook request refused, and an action an alert asked for.
+inline constexpr std::string_view kWebhookRefused = "644b76cb99144556b727f15c78659e9a";
+inline constexpr std::string_view kWebhookAction = "a1656056b4a44c25bae1646f4810fb0e";
 }  // namespace message_id
 
 using Fields = std::vector<std::pair<std::string, std::string>>;

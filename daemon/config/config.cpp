@@ -86,6 +86,88 @@ Setter boolean(std::function<void(Config&, bool)> store) {
     };
 }
 
+// Empty (root), or a name as useradd accepts it.
+bool valid_user_name(const std::string& s) {
+    if (s.empty()) return true;
+    if (s.size() > 32 || s.front() == '-' || (s.front() >= '0' && s.front() <= '9')) return false;
+    for (char ch : s) {
+        const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                        (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Kept in step with exporters' HostAction (tested there).
+bool valid_action(const std::string& s) {
+    return s == "drain" || s == "maintenance-on" || s == "maintenance-off";
+}
+
+int line_of(const toml::node& node);
+
+constexpr const char* kRuleKeys = "alert, labels, action, resolved_action, host, host_label";
+
+// [[webhook.rule]] tables: each key checked, each error on its own line.
+std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) {
+    const auto* array = node.as_array();
+    if (array == nullptr) {
+        return std::unexpected(
+            Failure{line_of(node), "webhook.rule must be an array of tables ([[webhook.rule]])"});
+    }
+    for (const auto& item : *array) {
+        const auto* table = item.as_table();
+        if (table == nullptr) {
+            return std::unexpected(Failure{line_of(item), "webhook.rule: expected a table"});
+        }
+        WebhookRule rule;
+        const int rule_line = line_of(item);
+        for (auto&& [key, value] : *table) {
+            const std::string k(key.str());
+            const int line = static_cast<int>(key.source().begin.line);
+            auto fail = [&](const std::string& why) -> std::expected<void, Failure> {
+                return std::unexpected(Failure{line, "webhook.rule." + k + ": " + why});
+            };
+            const bool known = k == "alert" || k == "labels" || k == "action" ||
+                               k == "resolved_action" || k == "host" || k == "host_label";
+            if (!known) return fail(std::string("unknown key (") + kRuleKeys + ")");
+            if (k == "labels") {
+                const auto* labels = value.as_table();
+                if (labels == nullptr) return fail("expected a table of strings");
+                for (auto&& [lk, lv] : *labels) {
+                    const auto* str = lv.as_string();
+                    if (str == nullptr) return fail(std::string(lk.str()) + " is not a string");
+                    rule.labels.emplace_back(std::string(lk.str()), str->get());
+                }
+                continue;
+            }
+            const auto* str = value.as_string();
+            if (str == nullptr) return fail("expected a string, got " + type_name(value));
+            const std::string v = str->get();
+            if (k == "alert") {
+                if (v.empty()) return fail("must not be empty");
+                rule.alert = v;
+            } else if (k == "action" || k == "resolved_action") {
+                if (!valid_action(v)) {
+                    return fail("unknown action \"" + v +
+                                "\" (drain, maintenance-on, maintenance-off)");
+                }
+                (k == "action" ? rule.action : rule.resolved_action) = v;
+            } else if (k == "host") {
+                rule.host = v;
+            } else {
+                if (v.empty()) return fail("must not be empty");
+                rule.host_label = v;
+            }
+        }
+        if (rule.alert.empty() || rule.action.empty()) {
+            return std::unexpected(
+                Failure{rule_line, "webhook.rule: needs at least alert and action"});
+        }
+        cfg.webhook_rules.push_back(std::move(rule));
+    }
+    return {};
+}
+
 // Every key vigild understands, by section. Keep packaging/vigil.toml in step.
 const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
     static const std::map<std::string, std::map<std::string, KeySpec>> kSchema = {
@@ -179,6 +261,57 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            {integer(
                2, 600,
                [](Config& c, std::int64_t v) { c.watchdog_timeout = std::chrono::seconds(v); })}}}},
+        {"hooks",
+         {{"dir", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (s.empty() || s.front() != '/')
+                   return std::unexpected("must be an absolute path");
+               c.hooks_dir = s;
+               return {};
+           })}},
+          {"timeout_ms", {millis(100, 3600000, &Config::hooks_timeout)}},
+          {"max_concurrent",
+           {integer(1, 64,
+                    [](Config& c, std::int64_t v) {
+                        c.hooks_max_concurrent = static_cast<std::uint32_t>(v);
+                    })}},
+          {"queue_size",
+           {integer(0, 10000,
+                    [](Config& c, std::int64_t v) {
+                        c.hooks_queue_size = static_cast<std::uint32_t>(v);
+                    })}},
+          {"user", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (!valid_user_name(s)) {
+                   return std::unexpected("\"" + s +
+                                          "\" is not a user name (letters, digits, _ and -, "
+                                          "not starting with a digit or -, at most 32)");
+               }
+               c.hooks_user = s;
+               return {};
+           })}}}},
+        {"webhook",
+         {{"enabled", {boolean([](Config& c, bool b) { c.webhook_enabled = b; })}},
+          {"listen",
+           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               auto ep = parse_endpoint(s);
+               if (!ep) return std::unexpected(ep.error());
+               c.webhook_listen = *ep;
+               return {};
+           })}},
+          {"token_file",
+           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (s.empty() || s.front() != '/')
+                   return std::unexpected("must be an absolute path");
+               c.webhook_token_file = s;
+               return {};
+           })}},
+          {"max_body_bytes",
+           {integer(1024, 16 * 1024 * 1024,
+                    [](Config& c, std::int64_t v) {
+                        c.webhook_max_body = static_cast<std::uint32_t>(v);
+                    })}},
+          // Read by webhook_rules(), which names the line of each error.
+          {"rule",
+           {[](const toml::node&, Config&) -> std::expected<void, std::string> { return {}; }}}}},
     };
     return kSchema;
 }
@@ -213,6 +346,10 @@ std::expected<void, Failure> apply(const toml::table& root, Config& cfg) {
                 return std::unexpected(Failure{key_line, "unknown key \"" + std::string(key.str()) +
                                                              "\" in [" + section->first +
                                                              "] (known: " + known + ")"});
+            }
+            if (section->first == "webhook" && spec->first == "rule") {
+                if (auto ok = webhook_rules(value, cfg); !ok) return std::unexpected(ok.error());
+                continue;
             }
             if (auto ok = spec->second.set(value, cfg); !ok) {
                 return std::unexpected(

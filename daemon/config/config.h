@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace vigil::config {
 
@@ -17,6 +19,19 @@ enum class LogLevel { debug, info, warning, error };
 struct Endpoint {
     std::string host;
     std::uint16_t port = 0;
+};
+
+// One row of the webhook's rule table: an alert named `alert` whose labels
+// include `labels` asks for `action` (drain, maintenance-on,
+// maintenance-off) on `host`, or on the host its `host_label` label names;
+// `resolved_action` (empty: none) follows when it resolves.
+struct WebhookRule {
+    std::string alert;
+    std::vector<std::pair<std::string, std::string>> labels;
+    std::string action;
+    std::string resolved_action;
+    std::string host;
+    std::string host_label = "host";
 };
 
 struct Config {
@@ -71,6 +86,23 @@ struct Config {
     bool watchdog_enabled = false;
     std::string watchdog_device = "/dev/watchdog";
     std::chrono::seconds watchdog_timeout{5};
+
+    // Automation hooks: executables in hooks_dir, each run once per event,
+    // at most hooks_max_concurrent at a time with hooks_queue_size waiting,
+    // each ended at hooks_timeout. Empty hooks_user: run as root.
+    std::string hooks_dir = "/etc/vigil/hooks.d";
+    std::chrono::milliseconds hooks_timeout{30000};
+    std::uint32_t hooks_max_concurrent = 4;
+    std::uint32_t hooks_queue_size = 64;
+    std::string hooks_user;
+
+    // The Alertmanager webhook receiver: off unless enabled; a bearer token
+    // from a root-only file; bodies up to webhook_max_body bytes.
+    bool webhook_enabled = false;
+    Endpoint webhook_listen{"127.0.0.1", 9775};
+    std::string webhook_token_file = "/etc/vigil/webhook.token";
+    std::uint32_t webhook_max_body = 256 * 1024;
+    std::vector<WebhookRule> webhook_rules;
 };
 
 struct ConfigError {

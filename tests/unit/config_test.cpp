@@ -184,6 +184,17 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults) {
     EXPECT_EQ(c->nfs_error_window, defaults.nfs_error_window);
     EXPECT_EQ(c->nfs_recovery_hold, defaults.nfs_recovery_hold);
     EXPECT_EQ(c->nfs_forget_after, defaults.nfs_forget_after);
+    EXPECT_EQ(c->hooks_dir, defaults.hooks_dir);
+    EXPECT_EQ(c->hooks_timeout, defaults.hooks_timeout);
+    EXPECT_EQ(c->hooks_max_concurrent, defaults.hooks_max_concurrent);
+    EXPECT_EQ(c->hooks_queue_size, defaults.hooks_queue_size);
+    EXPECT_EQ(c->hooks_user, defaults.hooks_user);
+    EXPECT_EQ(c->webhook_enabled, defaults.webhook_enabled);
+    EXPECT_EQ(c->webhook_listen.host, defaults.webhook_listen.host);
+    EXPECT_EQ(c->webhook_listen.port, defaults.webhook_listen.port);
+    EXPECT_EQ(c->webhook_token_file, defaults.webhook_token_file);
+    EXPECT_EQ(c->webhook_max_body, defaults.webhook_max_body);
+    EXPECT_TRUE(c->webhook_rules.empty());
 }
 
 TEST(Config, NfsKeys) {
@@ -207,6 +218,86 @@ TEST(Config, NfsKeys) {
     auto fast = parse("\n[nfs]\npoll_interval_ms = 5\n", "t.toml");
     ASSERT_FALSE(fast.has_value());
     EXPECT_EQ(fast.error().line, 3);
+}
+
+TEST(Config, HooksKeys) {
+    const auto c = parse(
+        "[hooks]\ndir = \"/srv/hooks\"\ntimeout_ms = 5000\nmax_concurrent = 2\n"
+        "queue_size = 0\nuser = \"vigil-hooks\"\n",
+        "t.toml");
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->hooks_dir, "/srv/hooks");
+    EXPECT_EQ(c->hooks_timeout, std::chrono::milliseconds(5000));
+    EXPECT_EQ(c->hooks_max_concurrent, 2U);
+    EXPECT_EQ(c->hooks_queue_size, 0U);
+    EXPECT_EQ(c->hooks_user, "vigil-hooks");
+}
+
+TEST(Config, BadHooksValuesNameTheirLine) {
+    auto e = parse_error("[hooks]\ndir = \"hooks.d\"\n");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_NE(e.reason.find("hooks.dir: must be an absolute path"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\n\ntimeout_ms = 0\n");
+    EXPECT_EQ(e.line, 3);
+    EXPECT_NE(e.reason.find("out of range [100, 3600000]"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nmax_concurrent = 0\n");
+    EXPECT_NE(e.reason.find("out of range [1, 64]"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nqueue_size = -1\n");
+    EXPECT_NE(e.reason.find("out of range [0, 10000]"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nuser = \"root; rm -rf /\"\n");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_NE(e.reason.find("is not a user name"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nuser = \"0day\"\n");
+    EXPECT_NE(e.reason.find("is not a user name"), std::string::npos) << e.reason;
+    e = parse_error("[hooks]\nshell = true\n");
+    EXPECT_NE(e.reason.find("unknown key \"shell\" in [hooks]"), std::string::npos) << e.reason;
+}
+
+TEST(Config, WebhookKeysAndRules) {
+    const auto c = parse(
+        "[webhook]\nenabled = true\nlisten = \"[::1]:9999\"\n"
+        "token_file = \"/etc/vigil/t\"\nmax_body_bytes = 4096\n"
+        "[[webhook.rule]]\nalert = \"Disk\"\nlabels = { severity = \"critical\" }\n"
+        "action = \"drain\"\n"
+        "[[webhook.rule]]\nalert = \"Work\"\naction = \"maintenance-on\"\n"
+        "resolved_action = \"maintenance-off\"\nhost_label = \"instance\"\n",
+        "t.toml");
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_TRUE(c->webhook_enabled);
+    EXPECT_EQ(c->webhook_listen.host, "::1");
+    EXPECT_EQ(c->webhook_listen.port, 9999);
+    EXPECT_EQ(c->webhook_token_file, "/etc/vigil/t");
+    EXPECT_EQ(c->webhook_max_body, 4096U);
+    ASSERT_EQ(c->webhook_rules.size(), 2U);
+    EXPECT_EQ(c->webhook_rules[0].alert, "Disk");
+    ASSERT_EQ(c->webhook_rules[0].labels.size(), 1U);
+    EXPECT_EQ(c->webhook_rules[0].labels[0].second, "critical");
+    EXPECT_EQ(c->webhook_rules[0].host_label, "host");
+    EXPECT_EQ(c->webhook_rules[1].resolved_action, "maintenance-off");
+    EXPECT_EQ(c->webhook_rules[1].host_label, "instance");
+}
+
+TEST(Config, BadWebhookValuesNameTheirLine) {
+    auto e = parse_error("[webhook]\nmax_body_bytes = 10\n");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_NE(e.reason.find("out of range"), std::string::npos) << e.reason;
+    e = parse_error("[webhook]\ntoken_file = \"token\"\n");
+    EXPECT_NE(e.reason.find("absolute path"), std::string::npos) << e.reason;
+    e = parse_error("[[webhook.rule]]\nalert = \"A\"\n\naction = \"reboot\"\n");
+    EXPECT_EQ(e.line, 4);
+    EXPECT_NE(e.reason.find("unknown action \"reboot\""), std::string::npos) << e.reason;
+    e = parse_error("[[webhook.rule]]\nalert = \"A\"\naction = \"drain\"\nhots = \"x\"\n");
+    EXPECT_EQ(e.line, 4);
+    EXPECT_NE(e.reason.find("webhook.rule.hots: unknown key"), std::string::npos) << e.reason;
+    e = parse_error(
+        "[[webhook.rule]]\nalert = \"A\"\nlabels = { severity = 3 }\n"
+        "action = \"drain\"\n");
+    EXPECT_EQ(e.line, 3);
+    e = parse_error("[[webhook.rule]]\nalert = \"A\"\n");
+    EXPECT_NE(e.reason.find("needs at least alert and action"), std::string::npos) << e.reason;
+    e = parse_error("[webhook]\nrule = 3\n");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_NE(e.reason.find("array of tables"), std::string::npos) << e.reason;
 }
 
 }  // namespace

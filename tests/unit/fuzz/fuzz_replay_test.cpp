@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -23,6 +24,9 @@ namespace cluster_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 namespace heartbeat_fuzz {
+int one_input(const std::uint8_t* data, std::size_t size);
+}
+namespace webhook_fuzz {
 int one_input(const std::uint8_t* data, std::size_t size);
 }
 
@@ -98,6 +102,17 @@ TEST(FuzzReplay, HeartbeatSlotsNeverCrash) {
            {vigil::core::encode_status(status), vigil::adapters::encode_last_words(words),
             std::string(vigil::adapters::kSlotBlockBytes, '\0')},
            3000);
+}
+
+// Seeds: the checked-in corpus (what Alertmanager sends), also the
+// libFuzzer starting point.
+TEST(FuzzReplay, WebhookBodiesNeverCrash) {
+    std::vector<std::string> seeds;
+    for (const auto& e : std::filesystem::directory_iterator(VIGIL_WEBHOOK_CORPUS)) {
+        seeds.push_back(file(e.path().c_str()));
+    }
+    ASSERT_GE(seeds.size(), 3u);
+    replay(webhook_fuzz::one_input, seeds, 3000);
 }
 
 }  // namespace
