@@ -40,6 +40,8 @@ std::string_view name(DecisionKind k) {
             return "peer-class";
         case DecisionKind::kSelfState:
             return "self-state";
+        case DecisionKind::kFencePeer:
+            return "fence-peer";
         case DecisionKind::kAlert:
             return "alert";
     }
@@ -124,6 +126,10 @@ std::string_view name(Reason r) {
             return "declined-by-target";
         case Reason::kNoVmListingYet:
             return "no-vm-listing-yet";
+        case Reason::kLeftAndSilent:
+            return "left-and-silent";
+        case Reason::kFenceFailed:
+            return "fence-failed";
     }
     return "?";
 }
@@ -154,6 +160,8 @@ std::string_view name(AlertKind a) {
             return "vm-stop-failed";
         case AlertKind::kVmResumeFailed:
             return "vm-resume-failed";
+        case AlertKind::kFenceFailed:
+            return "fence-failed";
     }
     return "?";
 }

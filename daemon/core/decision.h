@@ -28,6 +28,7 @@ enum class DecisionKind : std::uint8_t {
     kAssignVm,         // coordinator: plan a VM onto a host
     kPeerClass,        // a peer changed class
     kSelfState,        // what this host says about itself changed
+    kFencePeer,        // coordinator: power a silent peer off through its fence agent
     kAlert,
 };
 
@@ -70,6 +71,8 @@ enum class Reason : std::uint8_t {
     kResumeFailed,
     kDeclinedByTarget,  // the assigned host could not start it: placed again
     kNoVmListingYet,    // the hypervisor has not said which VMs run here
+    kLeftAndSilent,     // left the membership and its slot has not moved since
+    kFenceFailed,
 };
 
 enum class AlertKind : std::uint8_t {
@@ -85,6 +88,7 @@ enum class AlertKind : std::uint8_t {
     kVmStartFailed,
     kVmStopFailed,
     kVmResumeFailed,
+    kFenceFailed,
 };
 
 struct Fact {

@@ -71,7 +71,14 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    [&](const VmPolicyEvidence& e) { on_policy(e); },
                    [&](const ActionEvidence& e) { on_action(at, e); },
                    [&](const AdminEvidence& e) { on_admin(e); },
-                   [&](const FenceConfirmedEvidence& e) { peers_.on_fence_confirmed(e.peer); },
+                   [&](const FenceConfirmedEvidence& e) {
+                       peers_.on_fence_confirmed(e.peer);
+                       const auto it = peers_.peers().find(e.peer);
+                       if (it == peers_.peers().end()) return;
+                       fenced_[e.peer] = it->second.status ? it->second.status->incarnation : 0;
+                       fence_failed_.erase(e.peer);
+                   },
+                   [&](const FenceFailedEvidence& e) { fence_failed_[e.peer] = e.detail; },
                },
                evidence);
 }
@@ -167,6 +174,44 @@ void HostEngine::on_action(TimePoint at, const ActionEvidence& e) {
             // Done: no qemu remains (the lifecycle event may still be on its way).
             if (e.action == VmAction::kStop) forget_vm(e.vm);
             break;
+    }
+}
+
+void HostEngine::fence_silent_peers(TimePoint now, std::vector<Decision>& out) {
+    // What we said we fenced holds for the daemon run it ended; a peer back with a
+    // new one, or back in the membership, is not ours to report any more.
+    std::erase_if(fenced_, [&](const auto& kv) {
+        const auto it = peers_.peers().find(kv.first);
+        if (it == peers_.peers().end()) return true;
+        const auto& p = it->second;
+        return p.in_membership || (p.status && p.status->incarnation != kv.second);
+    });
+    std::erase_if(fence_failed_, [&](const auto& kv) {
+        const auto it = peers_.peers().find(kv.first);
+        return it == peers_.peers().end() || it->second.in_membership;
+    });
+    for (const auto& [peer, detail] : fence_failed_) {
+        alerts_.raise(Alert{.key = "fence-failed:" + host_name(peer),
+                            .kind = AlertKind::kFenceFailed,
+                            .reason = Reason::kFenceFailed,
+                            .peer = peer});
+    }
+    const auto coord = coordinator();
+    if (!coord || *coord != self_ || !peers_.reads_ok(now) || peers_.storm() ||
+        self_state_.fencing())
+        return;
+    // A peer that still writes its slot shows it within two heartbeats of leaving
+    // (it writes every heartbeat, we read every heartbeat): then it is isolated and
+    // never fenced. One that shows nothing by then is dead or cut off from its storage
+    // too, and its own watchdog is about to take it anyway.
+    for (const auto& [peer, left] : peers_.fence_candidates(now, policy_.slot_fresh_window())) {
+        const auto asked = fence_asked_.find(peer);
+        if (asked != fence_asked_.end() && asked->second == left) continue;  // once per absence
+        fence_asked_[peer] = left;
+        out.push_back(Decision{.kind = DecisionKind::kFencePeer,
+                               .reason = Reason::kLeftAndSilent,
+                               .peer = peer,
+                               .evidence = {fact("left_for", format_seconds(now - left))}});
     }
 }
 
@@ -374,6 +419,8 @@ TickResult HostEngine::tick(TimePoint now) {
     // Pet and self-state changes are logged after the VM actions they come with.
     out.insert(out.end(), self.changes.begin(), self.changes.end());
 
+    if (policy_.fence_agents) fence_silent_peers(now, out);
+
     // Recovery: remember who held what, then plan (coordinator) and start what is ours.
     const auto held = holders();
     for (const auto& [vm, host] : held) last_holder_[vm] = host;
@@ -408,6 +455,7 @@ TickResult HostEngine::tick(TimePoint now) {
     for (const auto& [vm, target] : planner_.assignments())
         status.assignments.push_back({vm, target});
     for (const auto& [vm, f] : declined_) status.declined.push_back(vm);
+    for (const auto& [peer, incarnation] : fenced_) status.fenced.emplace_back(peer, incarnation);
     return TickResult{.pet_watchdog = self.pet,
                       .pet_reason = self.pet_reason,
                       .publish = true,

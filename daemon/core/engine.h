@@ -56,6 +56,8 @@ class HostEngine {
     void forget_vm(const std::string& vm);
     [[nodiscard]] bool declined_here(const std::string& vm) const;
     void raise_action_failures();
+    // Coordinator with fence agents: power off the peers that left and went silent.
+    void fence_silent_peers(TimePoint now, std::vector<Decision>& out);
     void on_admin(const AdminEvidence& e);
     [[nodiscard]] std::map<std::string, HostId> holders() const;
     [[nodiscard]] RecoveryView recovery_view(std::map<std::string, HostId> held) const;
@@ -97,6 +99,9 @@ class HostEngine {
     // VMs whose start failed here, until the policy's start failure hold has passed.
     std::map<std::string, Failure> declined_;
     std::map<std::pair<std::string, VmAction>, Failure> failures_;  // stops and resumes
+    std::map<HostId, TimePoint> fence_asked_;     // peer -> when it left, for that absence
+    std::map<HostId, std::uint64_t> fenced_;      // confirmed off -> the incarnation it ended
+    std::map<HostId, std::string> fence_failed_;  // the agent failed, until the peer is back
     // Requests in progress, with when they were made: retried if they did not take
     // (a VM may pause again before we ever see it running).
     std::map<std::string, TimePoint> stopping_;

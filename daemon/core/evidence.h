@@ -101,9 +101,15 @@ struct FenceConfirmedEvidence {
     HostId peer;
 };
 
-using Evidence =
-    std::variant<StorageEvidence, LinkEvidence, MembershipEvidence, PeerMessageEvidence,
-                 SlotWriteEvidence, SlotReadEvidence, VmEvidence, VmInventoryEvidence,
-                 VmPolicyEvidence, ActionEvidence, AdminEvidence, FenceConfirmedEvidence>;
+// The fence agent could not power the peer off (or could not confirm it).
+struct FenceFailedEvidence {
+    HostId peer;
+    std::string detail;
+};
+
+using Evidence = std::variant<StorageEvidence, LinkEvidence, MembershipEvidence,
+                              PeerMessageEvidence, SlotWriteEvidence, SlotReadEvidence, VmEvidence,
+                              VmInventoryEvidence, VmPolicyEvidence, ActionEvidence, AdminEvidence,
+                              FenceConfirmedEvidence, FenceFailedEvidence>;
 
 }  // namespace vigil::core

@@ -53,6 +53,14 @@ void PeerTracker::on_message(TimePoint at, const HostStatus& status) {
     if (it == peers_.end()) return;
     it->second.last_message = at;
     accept_status(it->second, status);
+    // A member that powered a peer off through its BMC says so; the claim holds for
+    // the daemon run it ended, as we know it.
+    for (const auto& [host, incarnation] : status.fenced) {
+        auto target = peers_.find(host);
+        if (target == peers_.end()) continue;
+        const auto known = target->second.status ? target->second.status->incarnation : 0;
+        if (known == incarnation) target->second.fence_confirmed = true;
+    }
 }
 
 void PeerTracker::on_slot_read(TimePoint at, const SlotReadEvidence& e) {
@@ -83,6 +91,21 @@ void PeerTracker::on_slot_read(TimePoint at, const SlotReadEvidence& e) {
         }
         peer.slot_key = key;
     }
+}
+
+std::vector<std::pair<HostId, TimePoint>> PeerTracker::fence_candidates(TimePoint now,
+                                                                        Duration after) const {
+    std::vector<std::pair<HostId, TimePoint>> out;
+    for (const auto& [id, p] : peers_) {
+        if (p.cls != PeerClass::kSuspect || p.reason != Reason::kSilentInsideFenceDelay) continue;
+        if (p.in_membership || !p.left_membership || p.fence_confirmed) continue;
+        // Silent for `after` since it left, and for as long while our reads worked: a
+        // slot we could not read may have moved.
+        if (!reads_ok_since_ || now - std::max(*p.left_membership, *reads_ok_since_) < after)
+            continue;
+        out.emplace_back(id, *p.left_membership);
+    }
+    return out;
 }
 
 void PeerTracker::on_fence_confirmed(HostId peer) {
@@ -182,6 +205,7 @@ Classification PeerTracker::classify(TimePoint now, bool quorate,
             }
             peer.cls = c.cls;
         }
+        peer.reason = c.reason;
         if (c.cls == PeerClass::kIsolated) {
             out.alerts.push_back(Alert{.key = "peer-isolated:" + host_name(id),
                                        .kind = AlertKind::kPeerIsolated,

@@ -29,7 +29,8 @@ struct PeerView {
     std::optional<std::pair<std::uint64_t, std::uint64_t>> slot_key;  // incarnation, sequence
     bool fence_confirmed = false;
     PeerClass cls = PeerClass::kSuspect;
-    bool announced = false;  // class logged at least once
+    Reason reason = Reason::kNoStatusYet;  // why it has that class
+    bool announced = false;                // class logged at least once
 };
 
 struct Classification {
@@ -47,6 +48,12 @@ class PeerTracker {
     void on_message(TimePoint at, const HostStatus& status);
     void on_slot_read(TimePoint at, const SlotReadEvidence& e);
     void on_fence_confirmed(HostId peer);
+    // Peers to power off through their fence agents: suspect because silent, out of
+    // the membership for at least `after` while our slot reads worked (long enough
+    // for a peer that still writes its slot to have shown it: it would be isolated
+    // then, never fenced), and not confirmed off yet. With when each left.
+    [[nodiscard]] std::vector<std::pair<HostId, TimePoint>> fence_candidates(TimePoint now,
+                                                                             Duration after) const;
 
     // Classifies every peer now. quorate: we are in the quorate partition, since
     // quorate_since; outside it we never call a silent peer dead.

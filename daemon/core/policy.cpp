@@ -33,6 +33,17 @@ std::expected<void, std::string> Policy::validate() const {
                           seconds(2 * heartbeat_interval) +
                           ") or a single late tick resets the host");
     }
+    if (membership_timeout < Duration::zero()) {
+        return unexpected("membership timeout must not be negative");
+    }
+    if (watchdog_timeout < membership_timeout + 2 * heartbeat_interval) {
+        return unexpected(
+            "watchdog timeout (" + seconds(watchdog_timeout) +
+            ") must be at least the membership timeout + two heartbeat intervals (" +
+            seconds(membership_timeout + 2 * heartbeat_interval) +
+            "): when the cluster is all that shows a host lives (a storage outage), its "
+            "own status message may take the membership timeout to come back");
+    }
     if (fence_delay <= watchdog_timeout) {
         return unexpected("fence delay (" + seconds(fence_delay) +
                           ") must be larger than the watchdog timeout (" +

@@ -54,6 +54,10 @@ struct Policy {
     // storage loss, no isolation stops) and receives no VMs. The watchdog rule still
     // holds: peers cannot know it is in maintenance if it is cut off.
     bool maintenance = false;
+    // Every host has a fence agent (its BMC): the coordinator powers off a peer that
+    // left the membership and stopped writing its slot, and recovers its VMs as soon
+    // as the agent confirms, instead of waiting out the fence delay.
+    bool fence_agents = false;
     std::vector<HostSpec> hosts;
     std::vector<VmPolicy> vms;
 

@@ -106,6 +106,8 @@ std::string encode_status(const HostStatus& s) {
     for (const auto& a : s.assignments)
         body += "\nassign " + a.vm + " " + std::to_string(a.target.value);
     for (const auto& vm : s.declined) body += "\ndeclined " + vm;
+    for (const auto& [host, inc] : s.fenced)
+        body += "\nfenced " + std::to_string(host.value) + " " + std::to_string(inc);
     body += "\n";
     return seal_text(std::move(body));
 }
@@ -180,6 +182,12 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
             }
             s.assignments.push_back(
                 {std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}});
+        } else if (key == "fenced") {
+            const auto host = w.size() == 3 ? number(w[1]) : std::nullopt;
+            const auto inc = w.size() == 3 ? number(w[2]) : std::nullopt;
+            if (!host || !inc || *host > UINT32_MAX)
+                return unexpected(where + "fenced takes a host id and an incarnation");
+            s.fenced.emplace_back(HostId{static_cast<std::uint32_t>(*host)}, *inc);
         } else if (key == "declined") {
             if (w.size() != 2 || !valid_vm_name(w[1]))
                 return unexpected(where + "declined takes a VM name");

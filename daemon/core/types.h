@@ -67,6 +67,9 @@ struct HostStatus {
     std::vector<Assignment> assignments;  // recovery plan, when this host coordinates
     // VMs this host failed to start lately: the coordinator places them elsewhere.
     std::vector<std::string> declined;
+    // Peers this host powered off through their BMC, confirmed, with the daemon run
+    // (incarnation) that ended there: every member may count them dead at once.
+    std::vector<std::pair<HostId, std::uint64_t>> fenced;
     bool operator==(const HostStatus&) const = default;
 };
 

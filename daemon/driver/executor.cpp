@@ -17,6 +17,7 @@ std::optional<core::VmAction> action_of(core::DecisionKind kind) {
         case core::DecisionKind::kAssignVm:
         case core::DecisionKind::kPeerClass:
         case core::DecisionKind::kSelfState:
+        case core::DecisionKind::kFencePeer:
         case core::DecisionKind::kAlert:
             return std::nullopt;
     }
@@ -35,6 +36,13 @@ std::vector<core::ActionEvidence> Executor::carry_out(const core::Decision& deci
         watchdog_.withhold(core::Reason::kSelfFencing);
         fencer_.write_last_words(decision, clock_.wall());
         fencer_.reboot_now();
+        return {};
+    }
+    if (decision.kind == core::DecisionKind::kFencePeer && decision.peer) {
+        // One request per peer at a time: the agent is slow and the core asks once.
+        for (const auto& [id, peer] : fencing_)
+            if (peer == *decision.peer) return {};
+        fencing_.emplace(fencer_.fence_peer(*decision.peer), *decision.peer);
         return {};
     }
     const auto action = action_of(decision.kind);
@@ -99,6 +107,16 @@ std::optional<core::ActionEvidence> Executor::finish(ports::RequestId id,
         issue(result.vm, next);
     }
     return evidence;
+}
+
+std::optional<core::Evidence> Executor::finish_fence(ports::RequestId id, bool confirmed,
+                                                     std::string detail) {
+    const auto it = fencing_.find(id);
+    if (it == fencing_.end()) return std::nullopt;
+    const core::HostId peer = it->second;
+    fencing_.erase(it);
+    if (confirmed) return core::FenceConfirmedEvidence{.peer = peer};
+    return core::FenceFailedEvidence{.peer = peer, .detail = std::move(detail)};
 }
 
 ExecutorSnapshot Executor::snapshot() const {

@@ -1,4 +1,5 @@
-// Carries out what the core decided, through the ports, and turns every result
+// Carries out what the core decided, through the ports (VM actions, self-fence,
+// powering a peer off through its fence agent), and turns every result
 // back into evidence for the core. It never decides: which VM runs where is the
 // core's alone. At most one action per VM is in flight; a decision the core repeats
 // while its action still runs is not issued again, and a different one waits for the
@@ -56,6 +57,11 @@ class Executor {
     [[nodiscard]] std::optional<core::ActionEvidence> finish(ports::RequestId id,
                                                              const core::ActionEvidence& result);
 
+    // A fence agent's answer to request `id`: the evidence for the core, or nullopt
+    // for an id this executor did not issue.
+    [[nodiscard]] std::optional<core::Evidence> finish_fence(ports::RequestId id, bool confirmed,
+                                                             std::string detail);
+
     // A self-fence was carried out: nothing more may be written or sent.
     [[nodiscard]] bool fenced() const { return fenced_; }
     [[nodiscard]] ExecutorSnapshot snapshot() const;
@@ -69,6 +75,7 @@ class Executor {
     ports::Fencer& fencer_;
     std::map<std::string, InFlightAction> in_flight_;
     std::map<std::string, core::VmAction> waiting_;
+    std::map<ports::RequestId, core::HostId> fencing_;  // peers being powered off
     bool fenced_ = false;
     std::uint64_t issued_ = 0;
     std::uint64_t repeated_ = 0;

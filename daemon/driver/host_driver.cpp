@@ -97,6 +97,12 @@ void HostDriver::on_action(ports::RequestId id, const core::ActionEvidence& resu
     if (auto evidence = executor_.finish(id, result)) feed(now, *evidence);
 }
 
+void HostDriver::on_fence(ports::RequestId id, bool confirmed, const std::string& detail) {
+    if (executor_.fenced()) return;
+    if (auto evidence = executor_.finish_fence(id, confirmed, detail))
+        engine_.observe(ports_.clock.now(), *evidence);
+}
+
 DriverSnapshot HostDriver::snapshot() const {
     return DriverSnapshot{.heartbeats = heartbeats_,
                           .last_heartbeat = last_heartbeat_,

@@ -75,6 +75,8 @@ class HostDriver {
     void observe(const core::Evidence& evidence);
     // The outcome of an action a port call started.
     void on_action(ports::RequestId id, const core::ActionEvidence& result);
+    // The fence agent's answer to a fence_peer() request.
+    void on_fence(ports::RequestId id, bool confirmed, const std::string& detail);
 
     [[nodiscard]] const core::HostEngine& engine() const { return engine_; }
     [[nodiscard]] DriverSnapshot snapshot() const;

@@ -30,7 +30,7 @@ class Fencer {
     // host once the driver's call has returned.
     virtual void reboot_now() = 0;
     // Powers a peer off through its BMC (fence agents). The result comes back as
-    // core::FenceConfirmedEvidence, or as a failure through HostDriver::on_fence.
+    // HostDriver::on_fence (confirmed off, or why not).
     [[nodiscard]] virtual RequestId fence_peer(core::HostId peer) = 0;
 };
 

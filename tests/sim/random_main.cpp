@@ -37,8 +37,9 @@ class Gen {
         // simulator's step): heartbeat, the watchdog at 2..6 heartbeats, the cluster
         // stack's membership timeout, and a fence delay from its lowest valid value up.
         const int hb = 5 * pick(1, 4);  // 0.5 .. 2 s
-        const int wd = hb * pick(2, 6);
-        const int mt = pick(5, 35);  // corosync token + consensus, 0.5 .. 3.5 s
+        const int mt = pick(5, 35);     // corosync token + consensus, 0.5 .. 3.5 s
+        // At least the membership timeout + 2 heartbeats (validate()), in heartbeats.
+        const int wd = hb * std::max(pick(2, 6), (mt + 2 * hb + hb - 1) / hb);
         const int fd = wd + std::max(2 * hb, mt) + hb * pick(0, 3);
         g.cluster += "policy heartbeat_interval " + secs(hb) + "\n";
         g.cluster += "policy watchdog_timeout " + secs(wd) + "\n";
@@ -51,6 +52,10 @@ class Gen {
         g.cluster += "sim restart_delay " + std::to_string(pick(1, 7)) + "s\n";
         g.cluster += "sim stop_grace " + secs(pick(1, 50)) + "\n";
         g.cluster += "sim start_time " + secs(pick(1, 20)) + "\n";
+        if (chance(0.4)) {
+            g.cluster += "policy fence_agents yes\nsim bmc_time " + secs(pick(5, 40)) + "\n";
+            if (chance(0.3)) g.timeline += "0 bmc-broken " + host(n) + "\n";
+        }
         g.cluster += "domain vol-a\n";
         for (int i = 1; i <= n; ++i) g.cluster += "host h" + std::to_string(i) + " memory 4096\n";
         const int vms = pick(2, 2 * n);

@@ -99,6 +99,12 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                                      return std::unexpected("unknown isolation response " + val);
                                  return {};
                              }
+                             if (key == "fence_agents") {
+                                 if (val != "yes" && val != "no")
+                                     return std::unexpected("fence_agents is yes or no");
+                                 p.fence_agents = val == "yes";
+                                 return {};
+                             }
                              if (key == "storm_guard_share") {
                                  p.storm_guard_share = std::stod(val);
                                  return {};
@@ -197,6 +203,8 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                                  s.stop_grace = *d;
                              else if (w[1] == "watchdog_accepts")
                                  s.watchdog_accepts = *d;
+                             else if (w[1] == "bmc_time")
+                                 s.bmc_time = *d;
                              else
                                  return std::unexpected("unknown sim setting " + w[1]);
                              return {};

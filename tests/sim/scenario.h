@@ -52,6 +52,8 @@ struct Scenario {
     // What the watchdog device accepted when asked for policy.watchdog_timeout
     // (drivers round); unset: exactly what was asked.
     std::optional<Duration> watchdog_accepts;
+    // How long a BMC takes to power its host off and confirm it.
+    Duration bmc_time = std::chrono::seconds{1};
     // Sabotage for the checker's own tests ("sim broken in-flight-counter"): the
     // hosts' storage evidence never reports I/O in flight, as a broken counter would.
     bool broken_in_flight_counter = false;

@@ -54,6 +54,7 @@ struct World::Host {
     std::vector<StaleWrite> stale;
     // Cluster deliveries to this host come this late (a loaded host, a slow ring), in
     // order: a message never overtakes an earlier one.
+    std::optional<Duration> slot_landed_at;  // when its last slot write landed
     Duration delivery_delay{};
     Duration last_delivery_at{};
 };
@@ -176,7 +177,7 @@ class HostPorts final : public ports::Clock,
     void reboot_now() override { h_.reboot_requested = true; }
     ports::RequestId fence_peer(core::HostId peer) override {
         const auto id = ++w_.next_request_;
-        w_.log(h_.name, "fence-peer " + core::host_name(peer));
+        w_.request_fence(h_, id, peer);
         return id;
     }
 
@@ -597,6 +598,42 @@ void World::complete_resume(Host& h, std::uint64_t id, const std::string& vm) {
     deliver(h, [id, r](driver::HostDriver& d) { d.on_action(id, r); });
 }
 
+void World::request_fence(Host& h, std::uint64_t id, core::HostId peer) {
+    const auto it = hosts_.find(peer.value);
+    if (it != hosts_.end()) {
+        // Judged when the core asks: shooting a host that could still show it lives
+        // is the split-brain cure that kills VMs for nothing.
+        const Host& p = *it->second;
+        if (up(p) && in_quorate_partition(p) && !p.frozen)
+            violation(h.name + " asked to power off " + p.name +
+                      " while it was in the quorate partition");
+        // Its slot kept moving, early enough for our reads to have seen it: it was
+        // isolated, not silent.
+        const auto hb = s_.policy.heartbeat_interval;
+        if (p.slot_landed_at && now_ - *p.slot_landed_at >= hb &&
+            now_ - *p.slot_landed_at <= 2 * hb)
+            violation(h.name + " asked to power off " + p.name + " while it still wrote its slot");
+        if (global_storage_outage())
+            violation(h.name + " asked to power off " + p.name +
+                      " during a cluster-wide storage outage");
+    }
+    const bool broken = it == hosts_.end() || bmc_broken_.contains(peer.value);
+    // The BMC cuts the power at once; the agent confirms when its status poll says off.
+    if (!broken) {
+        later(h, s_.step, [this, peer] {
+            Host& p = host(peer.value);
+            if (!p.powered) return;
+            log("world", "bmc-power-off " + p.name);
+            reset(p, "bmc-power-off", false);
+        });
+    }
+    later(h, s_.bmc_time, [this, &h, id, broken] {
+        deliver(h, [id, broken](driver::HostDriver& d) {
+            d.on_fence(id, !broken, broken ? "no answer from the BMC" : "");
+        });
+    });
+}
+
 void World::complete_refresh(Host& h) {
     auto policies = vm_policies_;
     auto listing = inventory(h);
@@ -636,7 +673,10 @@ void World::advance_lanes() {
             lane->waiting.reset();
             lane->started = now_;
             // The I/O happened whether or not the daemon that asked still runs.
-            if (op.write && ok) slots_[h.name] = core::encode_status(op.status);
+            if (op.write && ok) {
+                slots_[h.name] = core::encode_status(op.status);
+                h.slot_landed_at = now_;
+            }
             if (op.write && now_ - op.submitted >= s_.policy.heartbeat_interval) {
                 log("world", "slot-write from=" + h.name + " lands late after " +
                                  seconds(now_ - op.submitted) + " s" +
@@ -805,6 +845,8 @@ void World::apply(const Event& e) {
     } else if (verb == "clock-jump" && h && w.size() == 3) {
         // Only the hosts' wall clocks move: they stamp last words and nothing else.
         if (auto d = parse_duration(w[2])) h->wall_offset += *d;
+    } else if (verb == "bmc-broken" && h) {
+        bmc_broken_.insert(h->id);
     } else if (verb == "slow" && h && w.size() == 3) {
         if (auto d = parse_duration(w[2])) h->delivery_delay = *d;
     } else if (verb == "fast" && h) {

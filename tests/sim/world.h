@@ -133,6 +133,7 @@ class World {
     void complete_stop(Host& h, std::uint64_t id, const std::string& vm);
     void complete_resume(Host& h, std::uint64_t id, const std::string& vm);
     void complete_refresh(Host& h);
+    void request_fence(Host& h, std::uint64_t id, core::HostId peer);
     void broadcast(Host& h, const core::HostStatus& status);
     [[nodiscard]] std::vector<core::VmEvidence> inventory(const Host& h) const;
     [[nodiscard]] core::StorageEvidence storage_view(const Host& h,
@@ -164,7 +165,8 @@ class World {
     std::set<std::string> failed_domains_;
     std::set<std::string> stalled_domains_;
     std::set<std::string> full_domains_;
-    std::set<std::string> leased_;  // disks leased by something outside the cluster
+    std::set<std::string> leased_;        // disks leased by something outside the cluster
+    std::set<std::uint32_t> bmc_broken_;  // hosts whose fence agent does not answer
     std::map<std::uint32_t, int> partition_group_;
     std::vector<std::vector<std::uint32_t>> effective_;
     std::vector<std::vector<std::uint32_t>> pending_;

@@ -42,6 +42,18 @@ TEST(Policy, FenceDelayMustCoverTheWindowAHostMayStillPet) {
     EXPECT_NE(r.error().find("8 s"), std::string::npos) << r.error();
 }
 
+TEST(Policy, WatchdogMustOutlastTheClusterStacksDelivery) {
+    Policy p = three_hosts();
+    p.membership_timeout = 3500ms;  // 3.5 s + 2 heartbeats > 5 s
+    p.fence_delay = 9s;
+    const auto r = p.validate();
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().find("5.5 s"), std::string::npos) << r.error();
+    p.watchdog_timeout = 6s;
+    p.fence_delay = 10s;
+    EXPECT_TRUE(p.validate().has_value());
+}
+
 TEST(Policy, RefusesDuplicatesAndNonsense) {
     Policy p = three_hosts();
     p.vms.push_back({.name = "web", .memory_mib = 1});
