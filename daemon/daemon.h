@@ -66,6 +66,9 @@ class Daemon {
     // metrics; every NFS poll interval.
     void poll_nfs();
     void refuse_input(const std::string& source, const std::string& reason);
+    // SIGHUP: reads the configuration file again and applies what can change
+    // live; a file that does not parse changes nothing.
+    void reload();
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
     void start_network();

@@ -143,6 +143,28 @@ std::expected<void, Error> EventLoop::stop_on_signals() {
     return {};
 }
 
+std::expected<void, Error> EventLoop::on_signal(int signo, Callback on_signal) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, signo);
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) {
+        return std::unexpected(
+            Error::from_errno("blocking signal " + std::to_string(signo), errno));
+    }
+    auto handler = std::make_unique<Handler>();
+    handler->callback = std::move(on_signal);
+    auto on_sig = [](sd_event_source*, const signalfd_siginfo*, void* userdata) -> int {
+        static_cast<Handler*>(userdata)->callback();
+        return 0;
+    };
+    if (int r = sd_event_add_signal(event_, &handler->source, signo, on_sig, handler.get());
+        r < 0) {
+        return std::unexpected(Error::from_errno("watching signal " + std::to_string(signo), r));
+    }
+    handlers_.emplace(next_id_++, std::move(handler));
+    return {};
+}
+
 std::expected<void, Error> EventLoop::enable_systemd_watchdog() {
     if (int r = sd_event_set_watchdog(event_, 1); r < 0) {
         return std::unexpected(Error::from_errno("enabling the systemd watchdog", r));

@@ -43,6 +43,10 @@ class EventLoop {
     void set_alarm(WatchId id, std::chrono::nanoseconds at);
     // SIGTERM and SIGINT end run() cleanly.
     [[nodiscard]] std::expected<void, Error> stop_on_signals();
+    // Calls `on_signal` from the loop each time `signo` arrives. The signal
+    // is blocked for the whole process, so call this before any thread
+    // starts: threads inherit the mask and the signal reaches only the loop.
+    [[nodiscard]] std::expected<void, Error> on_signal(int signo, Callback on_signal);
     // Answers systemd's watchdog (WATCHDOG_USEC) from the loop itself.
     [[nodiscard]] std::expected<void, Error> enable_systemd_watchdog();
 

@@ -25,6 +25,7 @@ inline constexpr std::string_view kWatchdog = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a08"
 inline constexpr std::string_view kLink = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a09";
 inline constexpr std::string_view kFlightRecord = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a0a";
 inline constexpr std::string_view kNfsState = "6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a0b";
+inline constexpr std::string_view kConfigReload = "3f5e8a2c9b7d4e61a0c4d2b6e8f1a937";
 }  // namespace message_id
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
@@ -34,6 +35,8 @@ class Journal {
     explicit Journal(Priority threshold);
     void log(Priority priority, std::string_view id, const std::string& message,
              const Fields& fields = {}) const;
+    // Records below `threshold` are dropped from now on (a reload).
+    void set_threshold(Priority threshold) { threshold_ = threshold; }
 
   private:
     Priority threshold_;

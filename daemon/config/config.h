@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil::config {
 
@@ -94,5 +95,8 @@ inline constexpr std::string_view kDefaultConfigPath = "/etc/vigil/vigil.toml";
 [[nodiscard]] std::expected<Endpoint, std::string> parse_endpoint(std::string_view text);
 
 [[nodiscard]] const char* to_string(LogLevel level);
+
+// Every key the schema knows, as "section.key", sorted.
+[[nodiscard]] std::vector<std::string> known_keys();
 
 }  // namespace vigil::config

@@ -1,8 +1,10 @@
-// The event loop's timers: periodic ticks and alarms set again and again.
+// The event loop's timers (periodic ticks, alarms set again and again) and
+// signals delivered through it.
 #include "daemon/adapters/event_loop.h"
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <vector>
 
 namespace vigil::adapters {
@@ -49,6 +51,25 @@ TEST(EventLoop, AnAlarmNeverSetNeverFires) {
     EXPECT_EQ(l.run(), 0);
     EXPECT_EQ(ticks, 3);
     EXPECT_EQ(fired, 0);
+}
+
+TEST(EventLoop, ASignalRunsItsCallbackFromTheLoopEachTimeItArrives) {
+    auto loop = EventLoop::make();
+    ASSERT_TRUE(loop.has_value()) << loop.error().message;
+    EventLoop& l = **loop;
+    int hups = 0;
+    ASSERT_TRUE(l.on_signal(SIGHUP, [&] {
+                     if (++hups == 2) l.exit(0);
+                 }).has_value());
+    // Blocked now: raising it only queues it for the loop's signalfd. Two
+    // deliveries, the second sent from the loop after the first was handled.
+    ASSERT_EQ(::raise(SIGHUP), 0);
+    ASSERT_TRUE(l.every(10ms, [&] {
+                     if (hups == 1) ::raise(SIGHUP);
+                 }).has_value());
+    ASSERT_TRUE(l.every(5s, [&] { l.exit(1); }).has_value());
+    EXPECT_EQ(l.run(), 0) << "SIGHUP did not arrive twice within 5 s";
+    EXPECT_EQ(hups, 2);
 }
 
 }  // namespace
