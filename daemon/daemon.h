@@ -30,7 +30,8 @@
 
 namespace vigil {
 
-inline constexpr const char* kVersion = "0.1.0";
+// project(VERSION) in CMakeLists.txt, the one place the version is written.
+inline constexpr const char* kVersion = VIGIL_VERSION;
 
 class Daemon {
   public:

@@ -280,6 +280,9 @@ TEST(Config, ExampleFileHasEveryKeyWithAComment) {
     std::string section;
     bool commented = false;
     std::set<std::string> present;
+    std::string block;  // the comment above the current key or group of keys
+    std::set<std::string> marked_live;
+    bool previous_was_comment = false;
     const std::regex section_re(R"(^\[([a-z_]+)\]\s*$)");
     const std::regex key_re(R"(^([a-z_]+)\s*=)");
     std::smatch m;
@@ -290,12 +293,25 @@ TEST(Config, ExampleFileHasEveryKeyWithAComment) {
             const std::string key = section + "." + std::string(m[1]);
             present.insert(key);
             EXPECT_TRUE(commented) << key << " has no comment above it (or above its group)";
+            if (block.find("Changes on reload.") != std::string::npos) marked_live.insert(key);
         }
-        if (line.starts_with("#")) commented = true;
+        const bool comment = line.starts_with("#");
+        if (comment && !previous_was_comment) block.clear();
+        if (comment) {
+            commented = true;
+            block += line + "\n";
+        }
         if (line.empty()) commented = false;
+        previous_was_comment = comment;
     }
     const auto known = known_keys();
     EXPECT_EQ(present, std::set<std::string>(known.begin(), known.end()));
+    // The file (and so vigil.toml(5)) says which keys a reload applies.
+    std::set<std::string> live;
+    for (const auto& k : reloadable_keys()) {
+        if (k.live) live.insert(k.key);
+    }
+    EXPECT_EQ(marked_live, live);
 }
 
 }  // namespace

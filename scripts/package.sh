@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the Debian package: exports the tracked source (git archive; with
+# uncommitted changes to tracked files copied over it, so a working tree is
+# packaged as it is) into a directory of its own under the build tree, puts
+# packaging/debian at its top and runs dpkg-buildpackage -b without the
+# tests (nocheck: CI ran them already). Nothing is written outside the
+# repository and the build tree. The .deb files land in OUTDIR (default
+# build/package). On Debian 12 it uses the build profile
+# pkg.vigil.private-prometheus (see packaging/README.md).
+# usage: package.sh [OUTDIR]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${VIGIL_BUILD_DIR:-$top/build}
+out=${1:-$build/package}
+mkdir -p "$build" "$out"
+out=$(cd "$out" && pwd)
+
+version=$(sed -n '1s/^vigil (\([^)]*\)).*/\1/p' "$top/packaging/debian/changelog")
+project=$(sed -n 's/^project(vigil VERSION \([0-9.]*\).*/\1/p' "$top/CMakeLists.txt")
+if [ "$version" != "$project" ]; then
+  echo "package: packaging/debian/changelog says $version, CMakeLists.txt $project" >&2
+  exit 1
+fi
+
+work=$(mktemp -d "$build/deb-build.XXXXXX")
+trap 'rm -rf --one-file-system "$work"' EXIT
+src=$work/vigil-$version
+mkdir -p "$src"
+git -C "$top" archive --format=tar HEAD | tar -x -C "$src"
+while IFS= read -r -d '' f; do
+  if [ -e "$top/$f" ]; then
+    mkdir -p "$src/$(dirname "$f")"
+    cp -p "$top/$f" "$src/$f"
+  else
+    rm -f "$src/$f"
+  fi
+done < <(git -C "$top" diff --name-only -z HEAD)
+cp -a "$src/packaging/debian" "$src/debian"
+
+profiles=${VIGIL_PACKAGE_PROFILES-}
+if [ -z "${VIGIL_PACKAGE_PROFILES+set}" ] && grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release; then
+  profiles=pkg.vigil.private-prometheus
+fi
+export DEB_BUILD_OPTIONS="nocheck parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}"
+[ -d "$build/deps" ] && export VIGIL_DEPS_DIR=$build/deps
+(cd "$src" && dpkg-buildpackage -b -us -uc ${profiles:+-P"$profiles"}) >"$work/build.log" 2>&1 || {
+  tail -n 60 "$work/build.log" >&2
+  echo "package: dpkg-buildpackage failed" >&2
+  exit 1
+}
+for f in "$work"/*.deb "$work"/*.ddeb "$work"/*.changes "$work"/*.buildinfo; do
+  [ -e "$f" ] && mv "$f" "$out/"
+done
+cp "$work/build.log" "$out/build.log"
+ls "$out"/*.deb
