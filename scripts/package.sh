@@ -44,8 +44,9 @@ fi
 export DEB_BUILD_OPTIONS="nocheck parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}"
 [ -d "$build/deps" ] && export VIGIL_DEPS_DIR=$build/deps
 (cd "$src" && dpkg-buildpackage -b -us -uc ${profiles:+-P"$profiles"}) >"$work/build.log" 2>&1 || {
-  tail -n 60 "$work/build.log" >&2
-  echo "package: dpkg-buildpackage failed" >&2
+  cp "$work/build.log" "$out/build.log"
+  grep -E -B2 -A8 'CMake Error|error:' "$work/build.log" | head -n 60 >&2
+  echo "package: dpkg-buildpackage failed; the whole log is $out/build.log" >&2
   exit 1
 }
 for f in "$work"/*.deb "$work"/*.ddeb "$work"/*.changes "$work"/*.buildinfo; do
