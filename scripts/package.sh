@@ -5,8 +5,7 @@
 # packaging/debian at its top and runs dpkg-buildpackage -b without the
 # tests (nocheck: CI ran them already). Nothing is written outside the
 # repository and the build tree. The .deb files land in OUTDIR (default
-# build/package). On Debian 12 it uses the build profile
-# pkg.vigil.private-prometheus (see packaging/README.md).
+# build/package).
 # usage: package.sh [OUTDIR]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,8 +36,11 @@ while IFS= read -r -d '' f; do
 done < <(git -C "$top" diff --name-only -z HEAD)
 cp -a "$src/packaging/debian" "$src/debian"
 
+# prometheus-cpp from the distribution (Debian 12 and later have it) is an
+# ordinary dependency. Only a build that had to use the private prefix of
+# scripts/setup.sh carries that copy in the package (packaging/README.md).
 profiles=${VIGIL_PACKAGE_PROFILES-}
-if [ -z "${VIGIL_PACKAGE_PROFILES+set}" ] && grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release; then
+if [ -z "${VIGIL_PACKAGE_PROFILES+set}" ] && [ -f "$build/deps/prometheus-cpp/.complete" ]; then
   profiles=pkg.vigil.private-prometheus
 fi
 export DEB_BUILD_OPTIONS="nocheck parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}"
