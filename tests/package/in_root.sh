@@ -7,6 +7,9 @@ set -euo pipefail
 root=$1 top=$2
 inroot() { chroot "$root" "$@"; }
 fail() { echo "package test: $*" >&2; exit 1; }
+# grep -q in a pipeline may end before the writer, which then dies of
+# SIGPIPE and, under pipefail, fails the pipeline: read everything.
+has() { grep "$@" >/dev/null; }
 
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
@@ -27,18 +30,19 @@ version=$(inroot dpkg-query -W -f='${Version}' vigil)
 for f in /usr/sbin/vigild /usr/sbin/vigilctl /lib/systemd/system/vigild.service \
   /etc/vigil/vigil.toml /usr/lib/systemd/catalog/vigil.catalog \
   /usr/share/doc/vigil/README.md /usr/share/doc/vigil/README.packaging.md \
-  /usr/share/doc/vigil/copyright; do
+  /usr/share/doc/vigil/copyright /usr/share/vigil/vigil-alerts.yml \
+  /usr/share/vigil/vigil-dashboard.json; do
   [ -f "$root$f" ] || fail "$f is missing"
 done
 [ -d "$root/etc/vigil/hooks.d" ] || fail "/etc/vigil/hooks.d is missing"
-inroot dpkg-query -W -f='${Conffiles}\n' vigil | grep -q '^ /etc/vigil/vigil.toml ' ||
+inroot dpkg-query -W -f='${Conffiles}\n' vigil | has '^ /etc/vigil/vigil.toml ' ||
   fail "/etc/vigil/vigil.toml is not a conffile"
 cmp -s "$root/etc/vigil/vigil.toml" "$top/packaging/vigil.toml" ||
   fail "/etc/vigil/vigil.toml is not packaging/vigil.toml"
 for page in vigild.8 vigilctl.8 vigil.toml.5; do
-  inroot man -w "${page%.*}" 2>/dev/null | grep -q "/${page}.gz$" || fail "no man page $page"
+  inroot man -w "${page%.*}" 2>/dev/null | has "/${page}.gz$" || fail "no man page $page"
 done
-if inroot ldd /usr/sbin/vigild | grep -q 'not found'; then
+if inroot ldd /usr/sbin/vigild | has 'not found'; then
   inroot ldd /usr/sbin/vigild >&2
   fail "vigild misses a library on Debian 12"
 fi
@@ -57,7 +61,7 @@ if grep -q vigild <<<"$verify"; then fail "systemd-analyze verify: $verify"; fi
 echo "systemd-analyze verify vigild.service: ok"
 inroot journalctl --update-catalog
 ids=$(grep -c '^-- [0-9a-f]\{32\}$' "$root/usr/lib/systemd/catalog/vigil.catalog")
-inroot journalctl --list-catalog | grep -q '^6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a01 vigil: vigild started$' ||
+inroot journalctl --list-catalog | has '^6c1c2d0f4d0b4f6f9a0f5d3b8f2f7a01 vigil: vigild started$' ||
   fail "journalctl does not list vigil's catalog"
 echo "journal catalog: $ids entries, listed by journalctl --list-catalog"
 
@@ -96,7 +100,7 @@ unshare --mount --propagation private bash -euo pipefail -c '
     { cat "$log" >&2; echo "no metrics with block_io_errors attached: $up" >&2; exit 1; }
   grep -q "^NoNewPrivs:	1$" "$root"/proc/$pid/status || { echo "no-new-privs is not set" >&2; exit 1; }
   echo "vigild under the unit sandbox: $(grep ^CapEff "$root"/proc/$pid/status), no-new-privs, read-only root: $up"
-  chroot "$root" vigilctl status | grep -q "standalone mode" || { echo "vigilctl status failed" >&2; exit 1; }
+  chroot "$root" vigilctl status | grep "standalone mode" >/dev/null || { echo "vigilctl status failed" >&2; exit 1; }
   kill -HUP $pid
   for _ in $(seq 50); do grep -q "configuration reloaded" "$log" && break; sleep 0.1; done
   grep -q "configuration reloaded from /etc/vigil/vigil.toml: nothing applied" "$log" ||
