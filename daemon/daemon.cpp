@@ -95,10 +95,9 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     self->start_probes();
     self->start_network();
     if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
-    if (auto ok = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
-        !ok) {
-        return std::unexpected(ok.error());
-    }
+    auto poll_timer = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
+    if (!poll_timer) return std::unexpected(poll_timer.error());
+    self->poll_timer_ = *poll_timer;
     if (self->block_) {
         auto alarm = self->loop_->add_alarm([raw] {
             raw->block_recheck_at_.reset();
@@ -107,10 +106,10 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
         if (!alarm) return std::unexpected(alarm.error());
         self->block_recheck_ = *alarm;
     }
-    if (auto ok = self->loop_->every(self->config_.nfs_poll_interval, [raw] { raw->poll_nfs(); });
-        !ok) {
-        return std::unexpected(ok.error());
-    }
+    auto nfs_timer =
+        self->loop_->every(self->config_.nfs_poll_interval, [raw] { raw->poll_nfs(); });
+    if (!nfs_timer) return std::unexpected(nfs_timer.error());
+    self->nfs_timer_ = *nfs_timer;
     return self;
 }
 
@@ -600,8 +599,15 @@ void Daemon::reload() {
         return;
     }
     const auto plan = config::plan_reload(config_, *next);
+    const auto previous = config_;
     config_ = plan.config;
     journal_.set_threshold(priority_of(config_.log_level));
+    if (config_.probe_poll_interval != previous.probe_poll_interval && poll_timer_) {
+        loop_->set_interval(*poll_timer_, config_.probe_poll_interval);
+    }
+    if (config_.nfs_poll_interval != previous.nfs_poll_interval && nfs_timer_) {
+        loop_->set_interval(*nfs_timer_, config_.nfs_poll_interval);
+    }
     for (const auto& c : plan.refused) {
         journal_.log(Priority::warning, mid::kConfigReload,
                      "reload: " + c.key + " changed from " + c.from + " to " + c.to +

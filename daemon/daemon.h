@@ -113,6 +113,8 @@ class Daemon {
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> block_errors_;
     std::map<std::string, Device> devices_;
+    std::optional<adapters::EventLoop::WatchId> poll_timer_;
+    std::optional<adapters::EventLoop::WatchId> nfs_timer_;
     std::optional<adapters::EventLoop::WatchId> block_recheck_;
     std::optional<std::chrono::nanoseconds> block_recheck_at_;
     core::NfsHealth nfs_health_;

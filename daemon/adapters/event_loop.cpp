@@ -75,7 +75,8 @@ void EventLoop::unwatch(WatchId id) {
 
 void EventLoop::free_retired() { retired_.clear(); }
 
-std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, Callback on_tick) {
+std::expected<EventLoop::WatchId, Error> EventLoop::every(std::chrono::milliseconds interval,
+                                                          Callback on_tick) {
     auto handler = std::make_unique<Handler>();
     handler->callback = std::move(on_tick);
     handler->interval_usec = static_cast<std::uint64_t>(
@@ -95,8 +96,20 @@ std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, 
         return std::unexpected(Error::from_errno("adding a timer", r));
     }
     sd_event_source_set_enabled(handler->source, SD_EVENT_ON);
-    handlers_.emplace(next_id_++, std::move(handler));
-    return {};
+    const WatchId id = next_id_++;
+    handlers_.emplace(id, std::move(handler));
+    return id;
+}
+
+void EventLoop::set_interval(WatchId id, std::chrono::milliseconds interval) {
+    const auto it = handlers_.find(id);
+    if (it == handlers_.end() || it->second->interval_usec == 0) return;
+    auto& h = *it->second;
+    h.interval_usec = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(interval).count());
+    std::uint64_t now = 0;
+    sd_event_now(event_, CLOCK_MONOTONIC, &now);
+    sd_event_source_set_time(h.source, now + h.interval_usec);
 }
 
 std::expected<EventLoop::WatchId, Error> EventLoop::add_alarm(Callback on_alarm) {

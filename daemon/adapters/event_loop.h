@@ -34,8 +34,11 @@ class EventLoop {
     // Safe to call from the watch's own callback.
     void unwatch(WatchId id);
     // Calls `on_tick` every `interval`, first after one interval.
-    [[nodiscard]] std::expected<void, Error> every(std::chrono::milliseconds interval,
-                                                   Callback on_tick);
+    [[nodiscard]] std::expected<WatchId, Error> every(std::chrono::milliseconds interval,
+                                                      Callback on_tick);
+    // A new interval for a timer made by every(); the next tick comes one
+    // new interval from now.
+    void set_interval(WatchId id, std::chrono::milliseconds interval);
     // A timer its owner sets to any moment, again and again; it fires once
     // per setting. Until set_alarm() it sleeps.
     [[nodiscard]] std::expected<WatchId, Error> add_alarm(Callback on_alarm);

@@ -42,7 +42,9 @@ const std::vector<KeyRule>& rules() {
                                   std::to_string(e.port) + "\"";
                        }),
         rule<std::string>("control.socket", false, &Config::control_socket, show_string),
-        ms("probes.poll_interval_ms", &Config::probe_poll_interval),
+        // The poll timers take a new interval from now.
+        rule<std::chrono::milliseconds>("probes.poll_interval_ms", true,
+                                        &Config::probe_poll_interval, show_ms),
         // Compiled into the loaded BPF program.
         rule<std::uint32_t>("probes.block_error_events_per_second", false,
                             &Config::block_error_events_per_second,
@@ -56,7 +58,8 @@ const std::vector<KeyRule>& rules() {
         ms("network.idle_after_ms", &Config::link_idle_after),
         // Opened afresh at every NFS poll.
         rule<std::string>("nfs.mountstats", true, &Config::nfs_mountstats, show_string),
-        ms("nfs.poll_interval_ms", &Config::nfs_poll_interval),
+        rule<std::chrono::milliseconds>("nfs.poll_interval_ms", true, &Config::nfs_poll_interval,
+                                        show_ms),
         ms("nfs.slow_rtt_ms", &Config::nfs_slow_rtt),
         ms("nfs.stall_ms", &Config::nfs_stall),
         ms("nfs.error_window_ms", &Config::nfs_error_window),

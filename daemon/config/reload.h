@@ -1,8 +1,9 @@
 // What a reload (SIGHUP) may change in a running vigild. Settings the running
-// parts read afresh each time take effect at once; the others (sockets bound,
-// BPF programs loaded, health models and timers built at start, and the
-// watchdog, which a reload must never arm or disarm) keep their running value
-// and are reported, each by name, as needing a restart.
+// parts read afresh (the log level, the mountstats path) or can be told (the
+// poll intervals) take effect at once; the others (sockets bound, BPF
+// programs loaded, health models built at start with their thresholds, and
+// the watchdog, which a reload must never arm or disarm) keep their running
+// value and are reported, each by name, as needing a restart.
 #pragma once
 
 #include <string>

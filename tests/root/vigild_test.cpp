@@ -763,18 +763,23 @@ TEST_F(VigildTest, SighupReloadsWhatCanChangeLiveAndRefusesTheRest) {
     };
     EXPECT_EQ(count(v.log(), "vigild 0."), 0U) << "the start notice is below \"error\"";
 
-    // (a) error -> info: the reload's own notice is the first record it lets through.
-    v.write_config("[log]\nlevel = \"info\"\n");
+    // (a) error -> info: the reload's own notice is the first record it
+    // lets through. A poll interval changes live too.
+    v.write_config("[log]\nlevel = \"info\"\n[nfs]\npoll_interval_ms = 200\n");
     v.process().send_signal(SIGHUP);
     ASSERT_TRUE(wait_until([&] { return v.status().value("log_level", "") == "info"; }, 2s))
         << v.status().dump(2) << v.log();
-    EXPECT_TRUE(wait_until([&] { return count(v.log(), "applied log.level = \"info\"") == 1; }, 1s))
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return count(v.log(), "applied log.level = \"info\", nfs.poll_interval_ms = 200") == 1;
+        },
+        1s))
         << v.log();
 
     // (b) A new listen address takes a restart: refused with a line naming
     // it; metrics stay on the old port; the log level in the same file applies.
     const std::uint16_t other = free_port();
-    v.write_config("[log]\nlevel = \"warning\"\n", other);
+    v.write_config("[log]\nlevel = \"warning\"\n[nfs]\npoll_interval_ms = 200\n", other);
     v.process().send_signal(SIGHUP);
     ASSERT_TRUE(wait_until([&] { return v.status().value("log_level", "") == "warning"; }, 2s))
         << v.log();

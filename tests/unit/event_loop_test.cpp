@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <optional>
 #include <vector>
 
 namespace vigil::adapters {
@@ -70,6 +71,28 @@ TEST(EventLoop, ASignalRunsItsCallbackFromTheLoopEachTimeItArrives) {
     ASSERT_TRUE(l.every(5s, [&] { l.exit(1); }).has_value());
     EXPECT_EQ(l.run(), 0) << "SIGHUP did not arrive twice within 5 s";
     EXPECT_EQ(hups, 2);
+}
+
+TEST(EventLoop, ATickerTakesANewIntervalFromNow) {
+    auto loop = EventLoop::make();
+    ASSERT_TRUE(loop.has_value()) << loop.error().message;
+    EventLoop& l = **loop;
+    std::vector<std::chrono::nanoseconds> ticks;
+    std::optional<EventLoop::WatchId> ticker;
+    auto id = l.every(10ms, [&] {
+        ticks.push_back(l.now());
+        if (ticks.size() == 2) l.set_interval(*ticker, 100ms);
+        if (ticks.size() == 4) l.exit(0);
+    });
+    ASSERT_TRUE(id.has_value()) << id.error().message;
+    ticker = *id;
+    ASSERT_TRUE(l.every(5s, [&] { l.exit(1); }).has_value());
+    EXPECT_EQ(l.run(), 0) << "four ticks did not come within 5 s";
+    ASSERT_EQ(ticks.size(), 4U);
+    // The loop's own time of each wake-up; lower bounds only: a loaded
+    // machine may wake late, never early.
+    EXPECT_GE(ticks[2] - ticks[1], 100ms);
+    EXPECT_GE(ticks[3] - ticks[2], 100ms);
 }
 
 }  // namespace
