@@ -21,8 +21,16 @@ if [ "$version" != "$project" ]; then
   exit 1
 fi
 
+# Each run builds in a directory of its own; one left by a run that was
+# killed (its owner is gone) is removed here.
+for stale in "$build"/deb-build.*; do
+  [ -f "$stale/owner" ] || continue
+  kill -0 "$(cat "$stale/owner")" 2>/dev/null || rm -rf --one-file-system "$stale"
+done
 work=$(mktemp -d "$build/deb-build.XXXXXX")
+echo $$ >"$work/owner"
 trap 'rm -rf --one-file-system "$work"' EXIT
+trap 'exit 130' INT TERM HUP
 src=$work/vigil-$version
 mkdir -p "$src"
 git -C "$top" archive --format=tar HEAD | tar -x -C "$src"
