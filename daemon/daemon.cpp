@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "daemon/adapters/control_protocol.h"
 #include "daemon/adapters/mountstats.h"
+#include "daemon/config/reload.h"
 #include "daemon/core/decision.h"
 
 namespace vigil {
@@ -66,6 +69,10 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     // Before any thread exists (the metrics server starts some): threads
     // inherit the blocked mask, so SIGTERM reaches only the loop's signalfd.
     if (auto ok = self->loop_->stop_on_signals(); !ok) return std::unexpected(ok.error());
+    Daemon* raw = self.get();
+    if (auto ok = self->loop_->on_signal(SIGHUP, [raw] { raw->reload(); }); !ok) {
+        return std::unexpected(ok.error());
+    }
 
     auto metrics = exporters::Metrics::make(exporters::MetricsOptions{
         .serve = self->config_.metrics_enabled,
@@ -76,7 +83,6 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     if (!metrics) return std::unexpected(metrics.error());
     self->metrics_ = std::move(*metrics);
 
-    Daemon* raw = self.get();
     auto control = adapters::ControlServer::make(
         *self->loop_, self->config_.control_socket,
         [raw](const std::string& request) { return raw->handle_request(request); },
@@ -89,10 +95,9 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     self->start_probes();
     self->start_network();
     if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
-    if (auto ok = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
-        !ok) {
-        return std::unexpected(ok.error());
-    }
+    auto poll_timer = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
+    if (!poll_timer) return std::unexpected(poll_timer.error());
+    self->poll_timer_ = *poll_timer;
     if (self->block_) {
         auto alarm = self->loop_->add_alarm([raw] {
             raw->block_recheck_at_.reset();
@@ -101,10 +106,10 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
         if (!alarm) return std::unexpected(alarm.error());
         self->block_recheck_ = *alarm;
     }
-    if (auto ok = self->loop_->every(self->config_.nfs_poll_interval, [raw] { raw->poll_nfs(); });
-        !ok) {
-        return std::unexpected(ok.error());
-    }
+    auto nfs_timer =
+        self->loop_->every(self->config_.nfs_poll_interval, [raw] { raw->poll_nfs(); });
+    if (!nfs_timer) return std::unexpected(nfs_timer.error());
+    self->nfs_timer_ = *nfs_timer;
     return self;
 }
 
@@ -571,6 +576,60 @@ void Daemon::poll_nfs() {
     }
 }
 
+void Daemon::reload() {
+    sd_notify(0, "RELOADING=1");
+    // Started without a file (standalone defaults): a reload takes the
+    // default file if one has been written since.
+    const std::string path =
+        config_.source.empty() ? std::string(config::kDefaultConfigPath) : config_.source;
+    std::error_code ec;
+    if (config_.source.empty() && !std::filesystem::exists(path, ec)) {
+        journal_.log(Priority::notice, mid::kConfigReload,
+                     "reload: no " + path + "; keeping the standalone defaults", {{"PATH", path}});
+        sd_notify(0, "READY=1");
+        return;
+    }
+    auto next = config::load(path);
+    if (!next) {
+        journal_.log(
+            Priority::error, mid::kConfigReload,
+            "reload refused, the running configuration is unchanged: " + next.error().to_string(),
+            {{"PATH", path}, {"REASON", next.error().to_string()}});
+        sd_notify(0, "READY=1");
+        return;
+    }
+    const auto plan = config::plan_reload(config_, *next);
+    const auto previous = config_;
+    config_ = plan.config;
+    journal_.set_threshold(priority_of(config_.log_level));
+    if (config_.probe_poll_interval != previous.probe_poll_interval && poll_timer_) {
+        loop_->set_interval(*poll_timer_, config_.probe_poll_interval);
+    }
+    if (config_.nfs_poll_interval != previous.nfs_poll_interval && nfs_timer_) {
+        loop_->set_interval(*nfs_timer_, config_.nfs_poll_interval);
+    }
+    for (const auto& c : plan.refused) {
+        journal_.log(Priority::warning, mid::kConfigReload,
+                     "reload: " + c.key + " changed from " + c.from + " to " + c.to +
+                         " but takes a restart; keeping " + c.from,
+                     {{"PATH", path}, {"KEY", c.key}, {"RUNNING", c.from}, {"FILE", c.to}});
+    }
+    std::string applied;
+    for (const auto& c : plan.applied) {
+        applied += (applied.empty() ? "" : ", ") + c.key + " = " + c.to;
+    }
+    journal_.log(
+        Priority::notice, mid::kConfigReload,
+        "configuration reloaded from " + path + ": " +
+            (applied.empty() ? "nothing applied" : "applied " + applied) +
+            (plan.refused.empty() ? ""
+                                  : ", " + std::to_string(plan.refused.size()) + " need a restart"),
+        {{"PATH", path},
+         {"APPLIED", std::to_string(plan.applied.size())},
+         {"REFUSED", std::to_string(plan.refused.size())}});
+    sd_notify(0, "READY=1");
+}
+
 std::string Daemon::status_json() const {
     nlohmann::json probes = nlohmann::json::array();
     for (const auto& p : probes_) {
@@ -637,6 +696,7 @@ std::string Daemon::status_json() const {
                            {{"version", kVersion},
                             {"mode", config_.standalone ? "standalone" : "cluster"},
                             {"config", config_.source},
+                            {"log_level", config::to_string(config_.log_level)},
                             {"uptime_seconds", uptime},
                             {"probes", probes},
                             {"block_devices", devices},

@@ -30,7 +30,8 @@
 
 namespace vigil {
 
-inline constexpr const char* kVersion = "0.1.0";
+// project(VERSION) in CMakeLists.txt, the one place the version is written.
+inline constexpr const char* kVersion = VIGIL_VERSION;
 
 class Daemon {
   public:
@@ -66,6 +67,9 @@ class Daemon {
     // metrics; every NFS poll interval.
     void poll_nfs();
     void refuse_input(const std::string& source, const std::string& reason);
+    // SIGHUP: reads the configuration file again and applies what can change
+    // live; a file that does not parse changes nothing.
+    void reload();
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
     void start_network();
@@ -109,6 +113,8 @@ class Daemon {
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> block_errors_;
     std::map<std::string, Device> devices_;
+    std::optional<adapters::EventLoop::WatchId> poll_timer_;
+    std::optional<adapters::EventLoop::WatchId> nfs_timer_;
     std::optional<adapters::EventLoop::WatchId> block_recheck_;
     std::optional<std::chrono::nanoseconds> block_recheck_at_;
     core::NfsHealth nfs_health_;

@@ -109,6 +109,7 @@ void print_explain(const json& ex) {
 
 int main(int argc, char** argv) {
     CLI::App app{"vigilctl: query and steer the local vigild"};
+    app.set_version_flag("--version", std::string("vigilctl ") + VIGIL_VERSION);
     std::string socket = "/run/vigil/vigild.sock";
     bool as_json = false;
     app.add_option("-s,--socket", socket, "vigild's control socket");

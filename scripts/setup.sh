@@ -20,6 +20,9 @@ packages=(
   libvirt-dev libxml2-dev libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev
   qemu-system-x86 fence-agents openipmi ipmitool prometheus-alertmanager
   corosync libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system qemu-system-x86 nasm
+  help2man prometheus jq
+  # The Debian package and its test (tests/package).
+  debhelper dpkg-dev lintian mmdebstrap
 )
 
 missing=()

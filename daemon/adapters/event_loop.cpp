@@ -81,7 +81,8 @@ void EventLoop::free_retired() {
     if (defer_ != nullptr) defer_ = sd_event_source_unref(defer_);
 }
 
-std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, Callback on_tick) {
+std::expected<EventLoop::WatchId, Error> EventLoop::every(std::chrono::milliseconds interval,
+                                                          Callback on_tick) {
     auto handler = std::make_unique<Handler>();
     handler->callback = std::move(on_tick);
     handler->interval_usec = static_cast<std::uint64_t>(
@@ -101,8 +102,20 @@ std::expected<void, Error> EventLoop::every(std::chrono::milliseconds interval, 
         return std::unexpected(Error::from_errno("adding a timer", r));
     }
     sd_event_source_set_enabled(handler->source, SD_EVENT_ON);
-    handlers_.emplace(next_id_++, std::move(handler));
-    return {};
+    const WatchId id = next_id_++;
+    handlers_.emplace(id, std::move(handler));
+    return id;
+}
+
+void EventLoop::set_interval(WatchId id, std::chrono::milliseconds interval) {
+    const auto it = handlers_.find(id);
+    if (it == handlers_.end() || it->second->interval_usec == 0) return;
+    auto& h = *it->second;
+    h.interval_usec = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(interval).count());
+    std::uint64_t now = 0;
+    sd_event_now(event_, CLOCK_MONOTONIC, &now);
+    sd_event_source_set_time(h.source, now + h.interval_usec);
 }
 
 std::expected<EventLoop::WatchId, Error> EventLoop::add_alarm(Callback on_alarm) {
@@ -146,6 +159,28 @@ std::expected<void, Error> EventLoop::stop_on_signals() {
             return std::unexpected(Error::from_errno("watching signal " + std::to_string(sig), r));
         }
     }
+    return {};
+}
+
+std::expected<void, Error> EventLoop::on_signal(int signo, Callback on_signal) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, signo);
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) {
+        return std::unexpected(
+            Error::from_errno("blocking signal " + std::to_string(signo), errno));
+    }
+    auto handler = std::make_unique<Handler>();
+    handler->callback = std::move(on_signal);
+    auto on_sig = [](sd_event_source*, const signalfd_siginfo*, void* userdata) -> int {
+        static_cast<Handler*>(userdata)->callback();
+        return 0;
+    };
+    if (int r = sd_event_add_signal(event_, &handler->source, signo, on_sig, handler.get());
+        r < 0) {
+        return std::unexpected(Error::from_errno("watching signal " + std::to_string(signo), r));
+    }
+    handlers_.emplace(next_id_++, std::move(handler));
     return {};
 }
 

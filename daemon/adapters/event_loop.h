@@ -34,8 +34,11 @@ class EventLoop {
     // Safe to call from the watch's own callback.
     void unwatch(WatchId id);
     // Calls `on_tick` every `interval`, first after one interval.
-    [[nodiscard]] std::expected<void, Error> every(std::chrono::milliseconds interval,
-                                                   Callback on_tick);
+    [[nodiscard]] std::expected<WatchId, Error> every(std::chrono::milliseconds interval,
+                                                      Callback on_tick);
+    // A new interval for a timer made by every(); the next tick comes one
+    // new interval from now.
+    void set_interval(WatchId id, std::chrono::milliseconds interval);
     // A timer its owner sets to any moment, again and again; it fires once
     // per setting. Until set_alarm() it sleeps.
     [[nodiscard]] std::expected<WatchId, Error> add_alarm(Callback on_alarm);
@@ -43,6 +46,10 @@ class EventLoop {
     void set_alarm(WatchId id, std::chrono::nanoseconds at);
     // SIGTERM and SIGINT end run() cleanly.
     [[nodiscard]] std::expected<void, Error> stop_on_signals();
+    // Calls `on_signal` from the loop each time `signo` arrives. The signal
+    // is blocked for the whole process, so call this before any thread
+    // starts: threads inherit the mask and the signal reaches only the loop.
+    [[nodiscard]] std::expected<void, Error> on_signal(int signo, Callback on_signal);
     // Answers systemd's watchdog (WATCHDOG_USEC) from the loop itself.
     [[nodiscard]] std::expected<void, Error> enable_systemd_watchdog();
 

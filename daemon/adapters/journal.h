@@ -33,6 +33,7 @@ inline constexpr std::string_view kHookDropped = "93b0cca4f20748a4910a970a503f9b
 // A webhook request refused, and an action an alert asked for.
 inline constexpr std::string_view kWebhookRefused = "644b76cb99144556b727f15c78659e9a";
 inline constexpr std::string_view kWebhookAction = "a1656056b4a44c25bae1646f4810fb0e";
+inline constexpr std::string_view kConfigReload = "3f5e8a2c9b7d4e61a0c4d2b6e8f1a937";
 }  // namespace message_id
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
@@ -42,6 +43,8 @@ class Journal {
     explicit Journal(Priority threshold);
     void log(Priority priority, std::string_view id, const std::string& message,
              const Fields& fields = {}) const;
+    // Records below `threshold` are dropped from now on (a reload).
+    void set_threshold(Priority threshold) { threshold_ = threshold; }
 
   private:
     Priority threshold_;

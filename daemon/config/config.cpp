@@ -371,6 +371,14 @@ std::string ConfigError::to_string() const {
     return out.str();
 }
 
+std::vector<std::string> known_keys() {
+    std::vector<std::string> out;
+    for (const auto& [section, keys] : schema()) {
+        for (const auto& [key, unused] : keys) out.push_back(section + "." + key);
+    }
+    return out;
+}
+
 const char* to_string(LogLevel level) {
     switch (level) {
         case LogLevel::debug:

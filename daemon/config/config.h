@@ -127,4 +127,7 @@ inline constexpr std::string_view kDefaultConfigPath = "/etc/vigil/vigil.toml";
 
 [[nodiscard]] const char* to_string(LogLevel level);
 
+// Every key the schema knows, as "section.key", sorted.
+[[nodiscard]] std::vector<std::string> known_keys();
+
 }  // namespace vigil::config

@@ -89,9 +89,7 @@ class Vigild {
         self->port_ = free_port();
         self->socket_ = (self->dir_->path() / "ctl.sock").string();
         const auto config = self->dir_->path() / "vigil.toml";
-        std::ofstream(config) << "[metrics]\nlisten = \"127.0.0.1:" << self->port_
-                              << "\"\n[control]\nsocket = \"" << self->socket_ << "\"\n"
-                              << extra_config;
+        self->write_config(extra_config);
 
         // Readiness the systemd way: vigild sends READY=1 to NOTIFY_SOCKET.
         const auto notify = self->dir_->path() / "notify.sock";
@@ -113,6 +111,17 @@ class Vigild {
         if (!self->wait_ready(10s))
             return std::unexpected("vigild sent no READY=1:\n" + self->log());
         return self;
+    }
+
+    // The test's metrics port and control socket, then `extra`; replaced
+    // whole (rename), as an editor or a package upgrade does.
+    void write_config(const std::string& extra, std::optional<std::uint16_t> port = {}) const {
+        const auto path = dir_->path() / "vigil.toml";
+        const auto tmp = dir_->path() / "vigil.toml.new";
+        std::ofstream(tmp) << "[metrics]\nlisten = \"127.0.0.1:" << port.value_or(port_)
+                           << "\"\n[control]\nsocket = \"" << socket_ << "\"\n"
+                           << extra;
+        std::filesystem::rename(tmp, path);
     }
 
     ~Vigild() {
@@ -190,6 +199,7 @@ class Vigild {
 
     Subprocess& process() { return *proc_; }
     const std::string& socket() const { return socket_; }
+    std::uint16_t port() const { return port_; }
 
   private:
     Vigild() = default;
@@ -736,6 +746,71 @@ TEST_F(VigildTest, NoNfsMountsShowNothing) {
     EXPECT_FALSE((*d)->metric("vigil_bad_input_total", {{"source", "mountstats"}}).has_value());
     const auto text = (*d)->vigilctl({"status"});
     EXPECT_EQ(text.out.find("NFS"), std::string::npos) << text.out;
+}
+
+// SIGHUP, as `systemctl reload` sends it: a new log level applies at once, a
+// new listen address is refused by name (metrics stay where they were), and
+// a file that does not parse changes nothing.
+TEST_F(VigildTest, SighupReloadsWhatCanChangeLiveAndRefusesTheRest) {
+    auto d = Vigild::start("[log]\nlevel = \"error\"\n");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    Vigild& v = **d;
+    ASSERT_EQ(v.status().value("log_level", ""), "error") << v.status().dump(2);
+    auto count = [](const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(count(v.log(), "vigild 0."), 0U) << "the start notice is below \"error\"";
+
+    // (a) error -> info: the reload's own notice is the first record it
+    // lets through. A poll interval changes live too.
+    v.write_config("[log]\nlevel = \"info\"\n[nfs]\npoll_interval_ms = 200\n");
+    v.process().send_signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return v.status().value("log_level", "") == "info"; }, 2s))
+        << v.status().dump(2) << v.log();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return count(v.log(), "applied log.level = \"info\", nfs.poll_interval_ms = 200") == 1;
+        },
+        1s))
+        << v.log();
+
+    // (b) A new listen address takes a restart: refused with a line naming
+    // it; metrics stay on the old port; the log level in the same file applies.
+    const std::uint16_t other = free_port();
+    v.write_config("[log]\nlevel = \"warning\"\n[nfs]\npoll_interval_ms = 200\n", other);
+    v.process().send_signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return v.status().value("log_level", "") == "warning"; }, 2s))
+        << v.log();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return v.log().find("reload: metrics.listen changed from \"127.0.0.1:" +
+                                std::to_string(v.port()) +
+                                "\" to \"127.0.0.1:" + std::to_string(other) +
+                                "\" but takes a restart") != std::string::npos;
+        },
+        1s))
+        << v.log();
+    EXPECT_TRUE(v.metric("vigil_probe_up", {{"probe", "block_io_errors"}}).has_value())
+        << "metrics are still served on the old port";
+    EXPECT_FALSE(http_get("127.0.0.1", other, "/metrics", 500ms).has_value())
+        << "nothing listens on the refused address";
+
+    // (c) A broken file: refused with its line, nothing changes.
+    v.write_config("[log]\nlevel = \"debug\"\n[probes\n");
+    v.process().send_signal(SIGHUP);
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return v.log().find("reload refused, the running configuration is unchanged") !=
+                   std::string::npos;
+        },
+        2s))
+        << v.log();
+    EXPECT_NE(v.log().find("vigil.toml:7:"), std::string::npos) << v.log();
+    EXPECT_EQ(v.status().value("log_level", ""), "warning");
+    EXPECT_TRUE(v.process().running());
+    EXPECT_TRUE(v.vigilctl({"status"}).ok());
 }
 
 TEST_F(VigildTest, StopsCleanlyOnSigterm) {

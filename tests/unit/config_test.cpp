@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "daemon/config/config.h"
+#include "daemon/config/reload.h"
 
 namespace vigil::config {
 namespace {
@@ -298,6 +303,104 @@ TEST(Config, BadWebhookValuesNameTheirLine) {
     e = parse_error("[webhook]\nrule = 3\n");
     EXPECT_EQ(e.line, 2);
     EXPECT_NE(e.reason.find("array of tables"), std::string::npos) << e.reason;
+// ---- reload -------------------------------------------------------------------
+
+Config parsed(std::string_view text) {
+    auto c = parse(text, "/etc/vigil/vigil.toml");
+    EXPECT_TRUE(c.has_value()) << c.error().to_string();
+    return c.value_or(Config{});
+}
+
+TEST(Reload, TheLogLevelChangesLive) {
+    const Config running = parsed("[log]\nlevel = \"info\"\n");
+    const auto plan = plan_reload(running, parsed("[log]\nlevel = \"debug\"\n"));
+    EXPECT_EQ(plan.config.log_level, LogLevel::debug);
+    ASSERT_EQ(plan.applied.size(), 1U);
+    EXPECT_EQ(plan.applied[0].key, "log.level");
+    EXPECT_EQ(plan.applied[0].from, "\"info\"");
+    EXPECT_EQ(plan.applied[0].to, "\"debug\"");
+    EXPECT_TRUE(plan.refused.empty());
+}
+
+TEST(Reload, AListenAddressChangeIsRefusedByNameAndTheRestStillApplies) {
+    const Config running = parsed("[metrics]\nlisten = \"127.0.0.1:9774\"\n");
+    const auto plan = plan_reload(
+        running, parsed("[metrics]\nlisten = \"[::1]:9100\"\n[log]\nlevel = \"warning\"\n"));
+    ASSERT_EQ(plan.refused.size(), 1U);
+    EXPECT_EQ(plan.refused[0].key, "metrics.listen");
+    EXPECT_EQ(plan.refused[0].from, "\"127.0.0.1:9774\"");
+    EXPECT_EQ(plan.refused[0].to, "\"[::1]:9100\"");
+    EXPECT_EQ(plan.config.metrics_listen.host, "127.0.0.1") << "the running value is kept";
+    EXPECT_EQ(plan.config.metrics_listen.port, 9774);
+    EXPECT_EQ(plan.config.log_level, LogLevel::warning);
+}
+
+TEST(Reload, TheWatchdogIsNeverArmedOrDisarmedByAReload) {
+    const Config running;
+    const auto plan = plan_reload(running, parsed("[watchdog]\nenabled = true\ntimeout_s = 30\n"));
+    EXPECT_FALSE(plan.config.watchdog_enabled);
+    EXPECT_EQ(plan.config.watchdog_timeout, std::chrono::seconds(5));
+    std::set<std::string> refused;
+    for (const auto& c : plan.refused) refused.insert(c.key);
+    EXPECT_EQ(refused, (std::set<std::string>{"watchdog.enabled", "watchdog.timeout_s"}));
+}
+
+TEST(Reload, AnUnchangedFileChangesNothing) {
+    const Config running = parsed("[log]\nlevel = \"error\"\n");
+    const auto plan = plan_reload(running, running);
+    EXPECT_TRUE(plan.applied.empty());
+    EXPECT_TRUE(plan.refused.empty());
+}
+
+// Every key of the schema has a reload rule and no rule names a key the
+// schema lacks: a new key cannot be forgotten here.
+TEST(Reload, EveryKeyHasARule) {
+    std::vector<std::string> rules;
+    for (const auto& k : reloadable_keys()) rules.push_back(k.key);
+    std::sort(rules.begin(), rules.end());
+    EXPECT_EQ(rules, known_keys());
+}
+
+// Every key of the schema is in the annotated file the package installs as
+// /etc/vigil/vigil.toml, each under a comment that explains it.
+TEST(Config, ExampleFileHasEveryKeyWithAComment) {
+    std::ifstream in(VIGIL_EXAMPLE_CONFIG);
+    std::string line;
+    std::string section;
+    bool commented = false;
+    std::set<std::string> present;
+    std::string block;  // the comment above the current key or group of keys
+    std::set<std::string> marked_live;
+    bool previous_was_comment = false;
+    const std::regex section_re(R"(^\[([a-z_]+)\]\s*$)");
+    const std::regex key_re(R"(^([a-z_]+)\s*=)");
+    std::smatch m;
+    while (std::getline(in, line)) {
+        if (std::regex_search(line, m, section_re)) {
+            section = m[1];
+        } else if (std::regex_search(line, m, key_re)) {
+            const std::string key = section + "." + std::string(m[1]);
+            present.insert(key);
+            EXPECT_TRUE(commented) << key << " has no comment above it (or above its group)";
+            if (block.find("Changes on reload.") != std::string::npos) marked_live.insert(key);
+        }
+        const bool comment = line.starts_with("#");
+        if (comment && !previous_was_comment) block.clear();
+        if (comment) {
+            commented = true;
+            block += line + "\n";
+        }
+        if (line.empty()) commented = false;
+        previous_was_comment = comment;
+    }
+    const auto known = known_keys();
+    EXPECT_EQ(present, std::set<std::string>(known.begin(), known.end()));
+    // The file (and so vigil.toml(5)) says which keys a reload applies.
+    std::set<std::string> live;
+    for (const auto& k : reloadable_keys()) {
+        if (k.live) live.insert(k.key);
+    }
+    EXPECT_EQ(marked_live, live);
 }
 
 }  // namespace

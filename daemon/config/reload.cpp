@@ -1,0 +1,102 @@
+#include "daemon/config/reload.h"
+
+#include <functional>
+
+namespace vigil::config {
+namespace {
+
+struct KeyRule {
+    const char* key;
+    bool live;
+    std::function<std::string(const Config&)> show;
+    // Copies the setting from the new configuration into the running one.
+    std::function<void(Config& running, const Config& next)> take;
+};
+
+template <typename T>
+KeyRule rule(const char* key, bool live, T Config::*field,
+             std::function<std::string(const T&)> show) {
+    return KeyRule{key, live, [field, show](const Config& c) { return show(c.*field); },
+                   [field](Config& running, const Config& next) { running.*field = next.*field; }};
+}
+
+std::string show_ms(const std::chrono::milliseconds& v) { return std::to_string(v.count()); }
+std::string show_string(const std::string& v) { return "\"" + v + "\""; }
+std::string show_bool(const bool& v) { return v ? "true" : "false"; }
+
+KeyRule ms(const char* key, std::chrono::milliseconds Config::*field) {
+    return rule<std::chrono::milliseconds>(key, false, field, show_ms);
+}
+
+// Keep in step with the schema in config.cpp (a test checks both ways).
+const std::vector<KeyRule>& rules() {
+    static const std::vector<KeyRule> kRules = {
+        // The journal's threshold is looked up at every record.
+        rule<LogLevel>("log.level", true, &Config::log_level,
+                       [](const LogLevel& l) { return show_string(to_string(l)); }),
+        rule<bool>("metrics.enabled", false, &Config::metrics_enabled, show_bool),
+        rule<Endpoint>("metrics.listen", false, &Config::metrics_listen,
+                       [](const Endpoint& e) {
+                           const bool v6 = e.host.find(':') != std::string::npos;
+                           return "\"" + (v6 ? "[" + e.host + "]" : e.host) + ":" +
+                                  std::to_string(e.port) + "\"";
+                       }),
+        rule<std::string>("control.socket", false, &Config::control_socket, show_string),
+        // The poll timers take a new interval from now.
+        rule<std::chrono::milliseconds>("probes.poll_interval_ms", true,
+                                        &Config::probe_poll_interval, show_ms),
+        // Compiled into the loaded BPF program.
+        rule<std::uint32_t>("probes.block_error_events_per_second", false,
+                            &Config::block_error_events_per_second,
+                            [](const std::uint32_t& v) { return std::to_string(v); }),
+        ms("storage.slow_ms", &Config::storage_slow),
+        ms("storage.stall_ms", &Config::storage_stall),
+        ms("storage.error_window_ms", &Config::storage_error_window),
+        ms("storage.recovery_hold_ms", &Config::storage_recovery_hold),
+        ms("network.down_hold_ms", &Config::link_down_hold),
+        ms("network.up_hold_ms", &Config::link_up_hold),
+        ms("network.idle_after_ms", &Config::link_idle_after),
+        // Opened afresh at every NFS poll.
+        rule<std::string>("nfs.mountstats", true, &Config::nfs_mountstats, show_string),
+        rule<std::chrono::milliseconds>("nfs.poll_interval_ms", true, &Config::nfs_poll_interval,
+                                        show_ms),
+        ms("nfs.slow_rtt_ms", &Config::nfs_slow_rtt),
+        ms("nfs.stall_ms", &Config::nfs_stall),
+        ms("nfs.error_window_ms", &Config::nfs_error_window),
+        ms("nfs.recovery_hold_ms", &Config::nfs_recovery_hold),
+        ms("nfs.forget_after_ms", &Config::nfs_forget_after),
+        rule<std::string>("fence.flight_record", false, &Config::flight_record, show_string),
+        rule<bool>("watchdog.enabled", false, &Config::watchdog_enabled, show_bool),
+        rule<std::string>("watchdog.device", false, &Config::watchdog_device, show_string),
+        rule<std::chrono::seconds>(
+            "watchdog.timeout_s", false, &Config::watchdog_timeout,
+            [](const std::chrono::seconds& v) { return std::to_string(v.count()); }),
+    };
+    return kRules;
+}
+
+}  // namespace
+
+ReloadPlan plan_reload(const Config& running, const Config& next) {
+    ReloadPlan plan{.config = running};
+    plan.config.source = next.source;
+    for (const auto& r : rules()) {
+        KeyChange change{r.key, r.show(running), r.show(next)};
+        if (change.from == change.to) continue;
+        if (r.live) {
+            r.take(plan.config, next);
+            plan.applied.push_back(std::move(change));
+        } else {
+            plan.refused.push_back(std::move(change));
+        }
+    }
+    return plan;
+}
+
+std::vector<KeyReload> reloadable_keys() {
+    std::vector<KeyReload> out;
+    for (const auto& r : rules()) out.push_back({r.key, r.live});
+    return out;
+}
+
+}  // namespace vigil::config
