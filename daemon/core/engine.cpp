@@ -308,6 +308,13 @@ bool HostEngine::placement_eligible(HostId host) const {
 void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
     for (const auto& [vm, state] : vms_) {
         if (in_progress(stopping_, vm)) continue;
+        // Destroying qemu does not take back the writes the kernel still has queued
+        // for a path that is down: they would land after the VM started elsewhere.
+        // Such a VM stays (and stays ours in our status); only a reset ends them.
+        const VmPolicy* p = policy_.vm(vm);
+        if (p != nullptr ? self_state_.domain_io_in_flight(p->storage_domain)
+                         : self_state_.io_in_flight())
+            continue;
         stopping_[vm] = now_;
         out.push_back(Decision{.kind = DecisionKind::kStopVm,
                                .reason = reason,

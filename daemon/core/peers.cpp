@@ -86,8 +86,11 @@ void PeerTracker::on_slot_read(TimePoint at, const SlotReadEvidence& e) {
         if (peer.slot_key && *peer.slot_key != key) {
             if (!after_gap) peer.last_slot_advance = at;
             accept_status(peer, slot);
-        } else if (!peer.status) {
-            accept_status(peer, slot);  // who held what, even if stale
+        } else if (!peer.status || (peer.status->incarnation == slot.incarnation &&
+                                    peer.status->sequence < slot.sequence)) {
+            // Our first read: who held what, even if stale, and newer than the
+            // messages we have of the same daemon run (a backlog after a freeze).
+            accept_status(peer, slot);
         }
         peer.slot_key = key;
     }

@@ -72,10 +72,11 @@ class SelfStateMachine {
     [[nodiscard]] bool storage_trouble() const;
     [[nodiscard]] bool domain_writable(const std::string& domain) const;
     [[nodiscard]] bool domain_io_in_flight(const std::string& domain) const;
+    // Some troubled storage domain has requests in flight.
+    [[nodiscard]] bool io_in_flight() const;
 
   private:
     void update_trouble(TimePoint at);
-    [[nodiscard]] bool io_in_flight() const;
     [[nodiscard]] bool uplinks_dead(TimePoint now) const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
 

@@ -715,6 +715,29 @@ TEST_F(EngineTest, PolicyComesFromTheHypervisorAndMayChangeWhileRunning) {
     EXPECT_EQ(e.policy().vms.size(), 1u);
 }
 
+TEST_F(EngineTest, AVmWhoseStorageStillHasWritesInFlightIsNeverDestroyedNorReleased) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kPausedIoError});
+    e.observe(t(0), MembershipEvidence{.members = ids({3}), .quorate = false});
+    e.observe(t(0), LinkEvidence{NetRole::kVmUplink, LinkState::kDown});
+    local_ok(e, t(0));
+    // web's domain stalls with requests queued: destroying qemu would not take them back.
+    e.observe(t(0.5),
+              StorageEvidence{
+                  .domain = "shared", .health = StorageHealth::kStalled, .io_in_flight = true});
+    for (double s = 1; s <= 4; s += 1) {
+        e.observe(t(s), SlotWriteEvidence{.ok = true, .latency = 2ms});
+        const auto r = e.tick(t(s));
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kStopVm).empty()) << s;
+        EXPECT_NE(r.status.state, SelfState::kReleased) << s;
+        ASSERT_EQ(r.status.held.size(), 1u) << s;  // still ours: nobody may start it
+    }
+    // The path is back and nothing is queued any more: now it may go.
+    e.observe(t(4.5), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+    local_ok(e, t(5));
+    EXPECT_EQ(of_kind(e.tick(t(5)).decisions, DecisionKind::kStopVm).size(), 1u);
+}
+
 TEST_F(EngineTest, AStalledSlotReadIsNoReadAtAll) {
     auto e = make(1);
     std::uint64_t seq = 0;

@@ -123,6 +123,24 @@ TEST(PeersTest, ASlotThatMovedDuringAReadGapIsNoSignOfLife) {
     EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kSuspect);
 }
 
+TEST(PeersTest, TheFirstReadTakesASlotNewerThanTheMessagesOfTheSameRun) {
+    PeerTracker peers(hosts(3), HostId{1}, t(0));
+    peers.on_membership(
+        t(0), MembershipEvidence{.members = {HostId{1}, HostId{2}, HostId{3}}, .quorate = true});
+    // A backlog of old messages, then our first read ever: the slot is newer.
+    peers.on_message(t(1), status(2, 5));
+    auto newer = status(2, 9);
+    newer.held = {{"web", VmState::kRunning}};
+    peers.on_slot_read(t(1), SlotReadEvidence{.ok = true, .slots = {newer}});
+    ASSERT_TRUE(peers.peers().at(HostId{2}).status.has_value());
+    EXPECT_EQ(peers.peers().at(HostId{2}).status->sequence, 9u);
+    EXPECT_EQ(peers.peers().at(HostId{2}).status->held.size(), 1u);
+    // An older slot of the same run does not replace a newer message.
+    peers.on_message(t(2), status(3, 7));
+    peers.on_slot_read(t(2), SlotReadEvidence{.ok = true, .slots = {newer, status(3, 4)}});
+    EXPECT_EQ(peers.peers().at(HostId{3}).status->sequence, 7u);
+}
+
 TEST(PeersTest, NoPeerIsDeadWhileOurOwnStorageFails) {
     auto peers = heard_at_zero();
     for (double at = 1; at <= 7; at += 1) read_unchanged(peers, t(at));
