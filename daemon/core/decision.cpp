@@ -212,6 +212,28 @@ std::string_view name(StorageHealth h) {
     return "?";
 }
 
+// Failed is the top: the device or target said it is gone, and nothing but
+// recovery elsewhere helps. Stalled comes next: nothing completes, but it may come
+// back by itself (a path failing over, an NFS server rebooting). No-space is below
+// both: the member still answers, reads work and writes fail at once, and freeing
+// space ends it; a domain with a full member and a stalled one is stuck, not
+// merely full. Degraded still does its work, slowly.
+int severity(StorageHealth h) {
+    switch (h) {
+        case StorageHealth::kOk:
+            return 0;
+        case StorageHealth::kDegraded:
+            return 1;
+        case StorageHealth::kNoSpace:
+            return 2;
+        case StorageHealth::kStalled:
+            return 3;
+        case StorageHealth::kFailed:
+            return 4;
+    }
+    return 4;
+}
+
 std::string_view name(LinkState s) {
     switch (s) {
         case LinkState::kUp:

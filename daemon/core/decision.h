@@ -135,6 +135,9 @@ struct TickResult {
 [[nodiscard]] std::string_view name(SelfState s);
 [[nodiscard]] std::string_view name(VmState s);
 [[nodiscard]] std::string_view name(StorageHealth h);
+// How bad a storage state is, worse ranking higher: ok, degraded, no-space,
+// stalled, failed (see decision.cpp for why in this order).
+[[nodiscard]] int severity(StorageHealth h);
 [[nodiscard]] std::string_view name(LinkState s);
 [[nodiscard]] std::string_view name(NetRole r);
 [[nodiscard]] std::string_view name(IsolationResponse r);

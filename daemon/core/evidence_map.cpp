@@ -1,5 +1,7 @@
 #include "daemon/core/evidence_map.h"
 
+#include "daemon/core/decision.h"
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -10,29 +12,6 @@ namespace {
 // The kernel's own limit (IFNAMSIZ less the terminating NUL): a longer name
 // can never appear in a link report.
 constexpr std::size_t kMaxInterfaceName = 15;
-
-// The order in which a member's trouble makes its domain worse. Failed is at
-// the top: the device or target said it is gone, and nothing but recovery
-// elsewhere helps. Stalled comes next: nothing completes, but it may come
-// back by itself (a path failing over, an NFS server rebooting). No-space is
-// below both: the member still answers, reads work and writes fail at once,
-// and freeing space ends it; a domain with a full member and a stalled one
-// is stuck, not merely full. Degraded still does its work, slowly.
-int severity(StorageHealth h) {
-    switch (h) {
-        case StorageHealth::kOk:
-            return 0;
-        case StorageHealth::kDegraded:
-            return 1;
-        case StorageHealth::kNoSpace:
-            return 2;
-        case StorageHealth::kStalled:
-            return 3;
-        case StorageHealth::kFailed:
-            return 4;
-    }
-    return 4;
-}
 
 // The states in which requests waiting on a member may never complete, or
 // complete late: the engine's own notion of storage trouble. Requests in

@@ -226,7 +226,7 @@ Classification PeerTracker::classify(TimePoint now, bool quorate,
     return out;
 }
 
-bool PeerTracker::storage_trouble_is_local(TimePoint now) const {
+std::pair<std::size_t, std::size_t> PeerTracker::storage_reports(TimePoint now) const {
     std::size_t reporting = 0;
     std::size_t troubled_peers = 0;
     for (const auto& [id, p] : peers_) {
@@ -234,18 +234,17 @@ bool PeerTracker::storage_trouble_is_local(TimePoint now) const {
         ++reporting;
         if (!p.status->storage_ok) ++troubled_peers;
     }
-    return reporting > 0 && troubled_peers * 2 < reporting;
+    return {reporting, troubled_peers};
+}
+
+bool PeerTracker::storage_trouble_is_local(TimePoint now) const {
+    const auto [reporting, troubled] = storage_reports(now);
+    return reporting > 0 && troubled * 2 < reporting;
 }
 
 bool PeerTracker::storage_trouble_is_shared(TimePoint now) const {
-    std::size_t reporting = 0;
-    std::size_t troubled_peers = 0;
-    for (const auto& [id, p] : peers_) {
-        if (p.cls != PeerClass::kAlive || !fresh(p.last_message, now) || !p.status) continue;
-        ++reporting;
-        if (!p.status->storage_ok) ++troubled_peers;
-    }
-    return reporting > 0 && troubled_peers * 2 >= reporting;
+    const auto [reporting, troubled] = storage_reports(now);
+    return reporting > 0 && troubled * 2 >= reporting;
 }
 
 bool PeerTracker::placement_eligible(HostId peer) const {

@@ -96,6 +96,9 @@ class PeerTracker {
                                       std::optional<TimePoint> quorate_since,
                                       bool own_storage_trouble) const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
+    // Alive peers that reported within the fresh window, and how many of them say
+    // their storage is in trouble.
+    [[nodiscard]] std::pair<std::size_t, std::size_t> storage_reports(TimePoint now) const;
 
     Duration fresh_window_;
     Duration fence_delay_;

@@ -1,28 +1,13 @@
 #include "daemon/core/storage_monitor.h"
 
+#include "daemon/core/decision.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <utility>
 
 namespace vigil::core {
 namespace {
-
-// Worse states rank higher.
-int severity(StorageHealth h) {
-    switch (h) {
-        case StorageHealth::kOk:
-            return 0;
-        case StorageHealth::kDegraded:
-            return 1;
-        case StorageHealth::kNoSpace:
-            return 2;
-        case StorageHealth::kStalled:
-            return 3;
-        case StorageHealth::kFailed:
-            return 4;
-    }
-    return 0;
-}
 
 std::string millis(Duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
