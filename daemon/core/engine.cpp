@@ -83,34 +83,45 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                evidence);
 }
 
+// The hypervisor reports HA VMs only (their metadata makes them so), and a VM it
+// reports runs here whether or not its policy has reached us yet: every one is
+// tracked, since one left out could be started a second time elsewhere.
 void HostEngine::on_vm(const VmEvidence& e) {
-    // Not an HA VM, unless it was one while it ran here: then it stays ours to report
-    // until its qemu is gone, whatever the metadata says now.
-    if (policy_.vm(e.vm) == nullptr && !vms_.contains(e.vm) && !starting_.contains(e.vm)) return;
     io_errors_.on_vm_state(e.vm, e.state);
     if (e.state == VmState::kShutOff) {
-        // A start on its way is settled by its outcome, not by an event from before it.
-        if (!starting_.contains(e.vm)) forget_vm(e.vm);
+        // A start on its way is settled by its outcome, not by this event; but if
+        // qemu exited, the start's "done" must not make it run.
+        if (starting_.contains(e.vm)) {
+            exited_while_starting_.insert(e.vm);
+        } else {
+            forget_vm(e.vm);
+        }
         return;
     }
     starting_.erase(e.vm);
     uncertain_.erase(e.vm);
+    exited_while_starting_.erase(e.vm);
     vms_[e.vm] = e.state;
 }
 
 void HostEngine::forget_vm(const std::string& vm) {
-    vms_.erase(vm);
+    // A qemu gone while its storage still had writes queued leaves them queued: the
+    // VM stays ours until they are settled (the path back) or a reset ends them.
+    if (vms_.erase(vm) > 0 && writes_in_flight(vm)) queued_writes_.insert(vm);
     stopping_.erase(vm);
+}
+
+bool HostEngine::writes_in_flight(const std::string& vm) const {
+    const VmPolicy* p = policy_.vm(vm);
+    return p != nullptr ? self_state_.domain_io_in_flight(p->storage_domain)
+                        : self_state_.io_in_flight();
 }
 
 void HostEngine::on_inventory(TimePoint at, const VmInventoryEvidence& e) {
     listed_ = true;
     std::map<std::string, VmState> listed;
     for (const auto& v : e.vms) {
-        if (v.state == VmState::kShutOff) continue;
-        if (policy_.vm(v.vm) == nullptr && !vms_.contains(v.vm) && !starting_.contains(v.vm))
-            continue;
-        listed.emplace(v.vm, v.state);
+        if (v.state != VmState::kShutOff) listed.emplace(v.vm, v.state);
     }
     std::vector<std::string> gone;
     for (const auto& [vm, state] : vms_) {
@@ -144,9 +155,12 @@ void HostEngine::on_action(TimePoint at, const ActionEvidence& e) {
         case VmAction::kStart:
             switch (e.outcome) {
                 case ActionOutcome::kDone:
-                    // The lifecycle event may come before or after this; the first wins.
-                    if (starting_.erase(e.vm) > 0 && !vms_.contains(e.vm))
+                    // The lifecycle event may come before or after this; the first wins,
+                    // and a qemu that already exited is not running.
+                    if (starting_.erase(e.vm) > 0 && !vms_.contains(e.vm) &&
+                        !exited_while_starting_.contains(e.vm))
                         vms_[e.vm] = VmState::kRunning;
+                    exited_while_starting_.erase(e.vm);
                     uncertain_.erase(e.vm);
                     declined_.erase(e.vm);
                     break;
@@ -155,6 +169,7 @@ void HostEngine::on_action(TimePoint at, const ActionEvidence& e) {
                     if (!vms_.contains(e.vm)) {
                         starting_.erase(e.vm);
                         uncertain_.erase(e.vm);
+                        exited_while_starting_.erase(e.vm);
                         declined_[e.vm] = Failure{at, e.outcome, e.detail};
                     }
                     break;
@@ -201,10 +216,11 @@ void HostEngine::fence_silent_peers(TimePoint now, std::vector<Decision>& out) {
         self_state_.fencing())
         return;
     // A peer that still writes its slot shows it within two heartbeats of leaving
-    // (it writes every heartbeat, we read every heartbeat): then it is isolated and
-    // never fenced. One that shows nothing by then is dead or cut off from its storage
-    // too, and its own watchdog is about to take it anyway.
-    for (const auto& [peer, left] : peers_.fence_candidates(now, policy_.slot_fresh_window())) {
+    // (it writes every heartbeat, we read every heartbeat), and one more covers slow
+    // slot I/O: then it is isolated and never fenced. One that shows nothing by then is dead or cut
+    // off from its storage too, and its own watchdog is about to take it anyway.
+    const auto wait = policy_.slot_fresh_window() + policy_.heartbeat_interval;
+    for (const auto& [peer, left] : peers_.fence_candidates(now, wait)) {
         const auto asked = fence_asked_.find(peer);
         if (asked != fence_asked_.end() && asked->second == left) continue;  // once per absence
         fence_asked_[peer] = left;
@@ -225,9 +241,18 @@ void HostEngine::raise_action_failures() {
         return now_ - kv.second.at >= policy_.start_failure_hold;
     });
     for (const auto& [vm, f] : declined_) {
-        const Reason why = f.outcome == ActionOutcome::kLockedElsewhere ? Reason::kLockedElsewhere
-                           : f.outcome == ActionOutcome::kTimedOut      ? Reason::kActionTimedOut
-                                                                        : Reason::kStartFailed;
+        Reason why = Reason::kStartFailed;
+        switch (f.outcome) {
+            case ActionOutcome::kLockedElsewhere:
+                why = Reason::kLockedElsewhere;
+                break;
+            case ActionOutcome::kTimedOut:
+                why = Reason::kActionTimedOut;
+                break;
+            case ActionOutcome::kDone:
+            case ActionOutcome::kFailed:
+                break;
+        }
         alerts_.raise(Alert{.key = "start-failed:" + vm,
                             .kind = AlertKind::kVmStartFailed,
                             .reason = why,
@@ -266,6 +291,7 @@ std::map<std::string, HostId> HostEngine::holders() const {
     std::map<std::string, HostId> held;
     for (const auto& [vm, state] : vms_) held.emplace(vm, self_);
     for (const auto& vm : starting_) held.emplace(vm, self_);
+    for (const auto& vm : queued_writes_) held.emplace(vm, self_);
     for (const auto& [id, peer] : peers_.peers()) {
         if (peer.cls == PeerClass::kDead || !peer.status) continue;
         for (const auto& h : peer.status->held) held.emplace(h.name, id);
@@ -311,10 +337,7 @@ void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
         // Destroying qemu does not take back the writes the kernel still has queued
         // for a path that is down: they would land after the VM started elsewhere.
         // Such a VM stays (and stays ours in our status); only a reset ends them.
-        const VmPolicy* p = policy_.vm(vm);
-        if (p != nullptr ? self_state_.domain_io_in_flight(p->storage_domain)
-                         : self_state_.io_in_flight())
-            continue;
+        if (writes_in_flight(vm)) continue;
         stopping_[vm] = now_;
         out.push_back(Decision{.kind = DecisionKind::kStopVm,
                                .reason = reason,
@@ -383,6 +406,9 @@ std::vector<HeldVm> HostEngine::held_list() const {
     for (const auto& vm : starting_) {
         if (!vms_.contains(vm)) held.push_back({vm, VmState::kShutOff});
     }
+    for (const auto& vm : queued_writes_) {
+        if (!vms_.contains(vm) && !starting_.contains(vm)) held.push_back({vm, VmState::kShutOff});
+    }
     std::ranges::sort(held, {}, &HeldVm::name);
     return held;
 }
@@ -406,6 +432,7 @@ TickResult HostEngine::tick(TimePoint now) {
     }
     std::vector<Decision> out;
     raise_action_failures();
+    std::erase_if(queued_writes_, [&](const std::string& vm) { return !writes_in_flight(vm); });
 
     auto classes = peers_.classify(now, self_state_.quorate(), self_state_.quorate_since(),
                                    self_state_.storage_trouble());
@@ -415,10 +442,11 @@ TickResult HostEngine::tick(TimePoint now) {
     // Self-state after the peers: whether our storage trouble is ours alone depends on
     // what the peers we just classified say.
     auto self = self_state_.assess(
-        now, SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
-                        .trouble_is_shared = peers_.storage_trouble_is_shared(now),
-                        .maintenance = maintenance_,
-                        .holds_vms = !vms_.empty() || !starting_.empty()});
+        now,
+        SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
+                   .trouble_is_shared = peers_.storage_trouble_is_shared(now),
+                   .maintenance = maintenance_,
+                   .holds_vms = !vms_.empty() || !starting_.empty() || !queued_writes_.empty()});
     for (auto& a : self.alerts) alerts_.raise(std::move(a));
     if (self.stop_all) stop_all(*self.stop_all, out);
     if (self.reboot) out.push_back(std::move(*self.reboot));

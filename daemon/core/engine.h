@@ -54,6 +54,8 @@ class HostEngine {
     void on_policy(const VmPolicyEvidence& e);
     void on_action(TimePoint at, const ActionEvidence& e);
     void forget_vm(const std::string& vm);
+    // The VM's storage domain has requests in flight that a stopped qemu leaves queued.
+    [[nodiscard]] bool writes_in_flight(const std::string& vm) const;
     [[nodiscard]] bool declined_here(const std::string& vm) const;
     void raise_action_failures();
     // Coordinator with fence agents: power off the peers that left and went silent.
@@ -90,6 +92,10 @@ class HostEngine {
     std::set<std::string> starting_;
     // Starts whose outcome we could not learn (timed out): only a listing settles them.
     std::set<std::string> uncertain_;
+    // A shut-off came while the start was on its way: its "done" does not make it run.
+    std::set<std::string> exited_while_starting_;
+    // Gone from here while its storage still had writes in flight: still ours.
+    std::set<std::string> queued_writes_;
     bool listed_ = false;  // the hypervisor's first listing has arrived
     struct Failure {
         TimePoint at;

@@ -102,10 +102,14 @@ std::vector<std::pair<HostId, TimePoint>> PeerTracker::fence_candidates(TimePoin
     for (const auto& [id, p] : peers_) {
         if (p.cls != PeerClass::kSuspect || p.reason != Reason::kSilentInsideFenceDelay) continue;
         if (p.in_membership || !p.left_membership || p.fence_confirmed) continue;
-        // Silent for `after` since it left, and for as long while our reads worked: a
-        // slot we could not read may have moved.
-        if (!reads_ok_since_ || now - std::max(*p.left_membership, *reads_ok_since_) < after)
-            continue;
+        // Silent for `after`: since it left, since its slot last moved (it may pet
+        // for two heartbeats after a write), and while our reads worked (a slot we
+        // could not read may have moved).
+        if (!reads_ok_since_) continue;
+        TimePoint silent_since = std::max(*p.left_membership, *reads_ok_since_);
+        if (p.last_slot_advance) silent_since = std::max(silent_since, *p.last_slot_advance);
+        if (p.last_message) silent_since = std::max(silent_since, *p.last_message);
+        if (now - silent_since < after) continue;
         out.emplace_back(id, *p.left_membership);
     }
     return out;

@@ -50,9 +50,6 @@ std::expected<void, std::string> Policy::validate() const {
                           seconds(watchdog_timeout) +
                           "): peers must not act before the watchdog has fired");
     }
-    if (membership_timeout < Duration::zero()) {
-        return unexpected("membership timeout must not be negative");
-    }
     const Duration margin = std::max(slot_fresh_window(), membership_timeout);
     if (fence_delay < watchdog_timeout + margin) {
         return unexpected(

@@ -76,10 +76,9 @@ void HostDriver::read_slots() {
 void HostDriver::observe(const core::Evidence& evidence) {
     if (executor_.fenced()) return;
     const auto now = ports_.clock.now();
-    if (const auto* action = std::get_if<core::ActionEvidence>(&evidence)) {
-        feed(now, *action);  // not one of ours (on_action matches ids): fed as it is
-        return;
-    }
+    // Outcomes come through on_action, which matches them to what the executor
+    // issued; one that did not would leave the executor's table wrong.
+    if (std::holds_alternative<core::ActionEvidence>(evidence)) return;
     engine_.observe(now, evidence);
     const auto* message = std::get_if<core::PeerMessageEvidence>(&evidence);
     if (message == nullptr || message->status.host != engine_.self() ||

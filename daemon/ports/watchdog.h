@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+
 #include "daemon/core/decision.h"
 #include "daemon/ports/request.h"
 

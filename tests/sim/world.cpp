@@ -52,9 +52,9 @@ struct World::Host {
     std::optional<core::MembershipEvidence> view_seen;
     std::map<std::string, std::string> fail_next_start;  // vm -> "failed" or "timeout"
     std::vector<StaleWrite> stale;
+    std::optional<Duration> slot_landed_at;  // when its last slot write landed
     // Cluster deliveries to this host come this late (a loaded host, a slow ring), in
     // order: a message never overtakes an earlier one.
-    std::optional<Duration> slot_landed_at;  // when its last slot write landed
     Duration delivery_delay{};
     Duration last_delivery_at{};
 };
@@ -613,6 +613,9 @@ void World::request_fence(Host& h, std::uint64_t id, core::HostId peer) {
         if (p.slot_landed_at && now_ - *p.slot_landed_at >= hb &&
             now_ - *p.slot_landed_at <= 2 * hb)
             violation(h.name + " asked to power off " + p.name + " while it still wrote its slot");
+        // It petted its watchdog within the last heartbeat: it could show that it lives.
+        if (daemon_live(p) && p.last_pet && now_ - *p.last_pet < hb)
+            violation(h.name + " asked to power off " + p.name + " while it petted its watchdog");
         if (global_storage_outage())
             violation(h.name + " asked to power off " + p.name +
                       " during a cluster-wide storage outage");
@@ -639,8 +642,9 @@ void World::complete_refresh(Host& h) {
     auto listing = inventory(h);
     deliver(h,
             [policies = std::move(policies), listing = std::move(listing)](driver::HostDriver& d) {
-                d.observe(core::VmPolicyEvidence{.vms = policies});
+                // The adapter promises no order: the listing first, the harder one.
                 d.observe(core::VmInventoryEvidence{.vms = listing});
+                d.observe(core::VmPolicyEvidence{.vms = policies});
             });
 }
 
@@ -988,7 +992,8 @@ void World::step() {
             log("world", "vigild restarted on " + h->name);
             start_daemon(*h);
         }
-        if (up(*h) && h->last_pet && now_ - *h->last_pet >= s_.policy.watchdog_timeout) {
+        const auto timeout = s_.watchdog_accepts.value_or(s_.policy.watchdog_timeout);
+        if (up(*h) && h->last_pet && now_ - *h->last_pet >= timeout) {
             reset(*h, "watchdog-reset", true);
         }
     }

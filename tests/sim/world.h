@@ -3,7 +3,7 @@
 // The simulated world: hosts (power, hang, daemon crash, links, storage paths, qemu
 // processes, watchdog), shared storage holding the heartbeat slots, and the cluster
 // stack's membership. Every host runs the daemon's own driver::HostDriver through
-// simulated ports (sim_ports.h) that behave like the real adapters: every call
+// simulated ports (HostPorts, in world.cpp) that behave like the real adapters: every call
 // returns at once and its outcome arrives as a later world event. The world decides
 // nothing; it checks safety after every step.
 

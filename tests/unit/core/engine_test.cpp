@@ -686,10 +686,10 @@ TEST_F(EngineTest, PolicyComesFromTheHypervisorAndMayChangeWhileRunning) {
     auto e = make(1);
     std::uint64_t seq = 0;
     healthy_until(e, 2, seq);
-    // A VM the policy does not know is not ours to report...
+    // The hypervisor reports HA VMs only: one it reports before its metadata has
+    // reached us is ours already (left out, a peer could start a second one).
     e.observe(t(3), VmEvidence{.vm = "cache", .state = VmState::kRunning});
-    EXPECT_TRUE(e.tick(t(3)).status.held.empty());
-    // ...until its metadata makes it an HA VM.
+    EXPECT_EQ(e.tick(t(3)).status.held.size(), 1u);
     auto vms = cluster_policy().vms;
     vms.push_back({.name = "cache", .priority = 1, .memory_mib = 256});
     e.observe(t(4), VmPolicyEvidence{.vms = vms});
@@ -736,6 +736,50 @@ TEST_F(EngineTest, AVmWhoseStorageStillHasWritesInFlightIsNeverDestroyedNorRelea
     e.observe(t(4.5), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
     local_ok(e, t(5));
     EXPECT_EQ(of_kind(e.tick(t(5)).decisions, DecisionKind::kStopVm).size(), 1u);
+}
+
+TEST_F(EngineTest, AListingBeforeThePolicyKeepsEveryVmItLists) {
+    Policy p = cluster_policy();
+    p.vms.clear();  // as in the daemon: the policies come from the hypervisor
+    auto e = HostEngine::make(p, HostId{1}, 1, t(0));
+    ASSERT_TRUE(e.has_value());
+    e->observe(t(0), VmInventoryEvidence{.vms = {{.vm = "web", .state = VmState::kRunning}}});
+    e->observe(t(0), VmPolicyEvidence{.vms = cluster_policy().vms});
+    const auto r = e->tick(t(1));
+    ASSERT_EQ(r.status.held.size(), 1u);
+    EXPECT_EQ(r.status.held[0].name, "web");
+}
+
+TEST_F(EngineTest, AStopDoneWhileItsStorageHasWritesInFlightKeepsTheVmOurs) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    local_ok(e, t(0));
+    (void)e.tick(t(0));
+    // The stop was asked while storage was fine; during its grace the domain stalls
+    // with writes queued, and then qemu is gone.
+    e.observe(t(1), StorageEvidence{.domain = "shared",
+                                    .health = StorageHealth::kStalled,
+                                    .io_in_flight = true});
+    e.observe(t(2), ActionEvidence{.vm = "web", .action = VmAction::kStop});
+    auto r = e.tick(t(2));
+    ASSERT_EQ(r.status.held.size(), 1u);  // its writes may still land: nobody may start it
+    EXPECT_NE(r.status.state, SelfState::kReleased);
+    e.observe(t(3), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+    local_ok(e, t(3));
+    r = e.tick(t(3));
+    EXPECT_TRUE(r.status.held.empty());  // the path is back: nothing is queued any more
+}
+
+TEST_F(EngineFeedbackTest, AQemuThatExitedDuringItsStartIsNotTakenForRunning) {
+    auto h2 = make(2);
+    h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    for (double s = 0; s <= 10; s += 0.5) (void)follower_tick(h2, s);
+    h2.observe(t(10.2), VmEvidence{.vm = "web", .state = VmState::kShutOff});
+    h2.observe(t(10.3), ActionEvidence{.vm = "web", .action = VmAction::kStart});
+    const auto r = follower_tick(h2, 10.5);
+    EXPECT_TRUE(std::ranges::none_of(r.status.held, [](const HeldVm& v) {
+        return v.name == "web" && v.state == VmState::kRunning;
+    }));
 }
 
 TEST_F(EngineTest, AStalledSlotReadIsNoReadAtAll) {
