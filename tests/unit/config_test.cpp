@@ -303,6 +303,8 @@ TEST(Config, BadWebhookValuesNameTheirLine) {
     e = parse_error("[webhook]\nrule = 3\n");
     EXPECT_EQ(e.line, 2);
     EXPECT_NE(e.reason.find("array of tables"), std::string::npos) << e.reason;
+}
+
 // ---- reload -------------------------------------------------------------------
 
 Config parsed(std::string_view text) {
