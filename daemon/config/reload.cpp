@@ -23,6 +23,33 @@ KeyRule rule(const char* key, bool live, T Config::*field,
 std::string show_ms(const std::chrono::milliseconds& v) { return std::to_string(v.count()); }
 std::string show_string(const std::string& v) { return "\"" + v + "\""; }
 std::string show_bool(const bool& v) { return v ? "true" : "false"; }
+std::string show_u32(const std::uint32_t& v) { return std::to_string(v); }
+std::string show_endpoint(const Endpoint& e) {
+    const bool v6 = e.host.find(':') != std::string::npos;
+    return "\"" + (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port) + "\"";
+}
+// The rule table as TOML inline tables, so that any change to a row shows.
+std::string show_rules(const std::vector<WebhookRule>& rules) {
+    std::string out = "[";
+    for (const auto& r : rules) {
+        out += out.size() > 1 ? ", " : "";
+        out += "{alert = " + show_string(r.alert);
+        if (!r.labels.empty()) {
+            out += ", labels = {";
+            for (std::size_t i = 0; i < r.labels.size(); ++i) {
+                out += (i == 0 ? "" : ", ") + show_string(r.labels[i].first) + " = " +
+                       show_string(r.labels[i].second);
+            }
+            out += "}";
+        }
+        out += ", action = " + show_string(r.action);
+        if (!r.resolved_action.empty())
+            out += ", resolved_action = " + show_string(r.resolved_action);
+        if (!r.host.empty()) out += ", host = " + show_string(r.host);
+        out += ", host_label = " + show_string(r.host_label) + "}";
+    }
+    return out + "]";
+}
 
 KeyRule ms(const char* key, std::chrono::milliseconds Config::*field) {
     return rule<std::chrono::milliseconds>(key, false, field, show_ms);
@@ -35,20 +62,14 @@ const std::vector<KeyRule>& rules() {
         rule<LogLevel>("log.level", true, &Config::log_level,
                        [](const LogLevel& l) { return show_string(to_string(l)); }),
         rule<bool>("metrics.enabled", false, &Config::metrics_enabled, show_bool),
-        rule<Endpoint>("metrics.listen", false, &Config::metrics_listen,
-                       [](const Endpoint& e) {
-                           const bool v6 = e.host.find(':') != std::string::npos;
-                           return "\"" + (v6 ? "[" + e.host + "]" : e.host) + ":" +
-                                  std::to_string(e.port) + "\"";
-                       }),
+        rule<Endpoint>("metrics.listen", false, &Config::metrics_listen, show_endpoint),
         rule<std::string>("control.socket", false, &Config::control_socket, show_string),
         // The poll timers take a new interval from now.
         rule<std::chrono::milliseconds>("probes.poll_interval_ms", true,
                                         &Config::probe_poll_interval, show_ms),
         // Compiled into the loaded BPF program.
         rule<std::uint32_t>("probes.block_error_events_per_second", false,
-                            &Config::block_error_events_per_second,
-                            [](const std::uint32_t& v) { return std::to_string(v); }),
+                            &Config::block_error_events_per_second, show_u32),
         ms("storage.slow_ms", &Config::storage_slow),
         ms("storage.stall_ms", &Config::storage_stall),
         ms("storage.error_window_ms", &Config::storage_error_window),
@@ -71,6 +92,18 @@ const std::vector<KeyRule>& rules() {
         rule<std::chrono::seconds>(
             "watchdog.timeout_s", false, &Config::watchdog_timeout,
             [](const std::chrono::seconds& v) { return std::to_string(v.count()); }),
+        // vigild does not start the hook runner or the webhook receiver yet,
+        // so no running part could take a new value: each takes a restart.
+        rule<std::string>("hooks.dir", false, &Config::hooks_dir, show_string),
+        ms("hooks.timeout_ms", &Config::hooks_timeout),
+        rule<std::uint32_t>("hooks.max_concurrent", false, &Config::hooks_max_concurrent, show_u32),
+        rule<std::uint32_t>("hooks.queue_size", false, &Config::hooks_queue_size, show_u32),
+        rule<std::string>("hooks.user", false, &Config::hooks_user, show_string),
+        rule<bool>("webhook.enabled", false, &Config::webhook_enabled, show_bool),
+        rule<Endpoint>("webhook.listen", false, &Config::webhook_listen, show_endpoint),
+        rule<std::string>("webhook.token_file", false, &Config::webhook_token_file, show_string),
+        rule<std::uint32_t>("webhook.max_body_bytes", false, &Config::webhook_max_body, show_u32),
+        rule<std::vector<WebhookRule>>("webhook.rule", false, &Config::webhook_rules, show_rules),
     };
     return kRules;
 }

@@ -1,9 +1,10 @@
 // What a reload (SIGHUP) may change in a running vigild. Settings the running
 // parts read afresh (the log level, the mountstats path) or can be told (the
 // poll intervals) take effect at once; the others (sockets bound, BPF
-// programs loaded, health models built at start with their thresholds, and
-// the watchdog, which a reload must never arm or disarm) keep their running
-// value and are reported, each by name, as needing a restart.
+// programs loaded, health models built at start with their thresholds, the
+// watchdog, which a reload must never arm or disarm, and the [hooks] and
+// [webhook] settings, whose parts vigild does not start yet) keep their
+// running value and are reported, each by name, as needing a restart.
 #pragma once
 
 #include <string>

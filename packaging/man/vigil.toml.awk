@@ -13,6 +13,7 @@ function text(s) {
   return s
 }
 function flush(   i) {
+  if (verbatim) { comment[++ncomment] = ".fi"; verbatim = 0 }
   if (nkeys == 0) return
   for (i = 1; i <= nkeys; i++) print (i == 1 ? ".TP" : ".TQ") "\n" keys[i]
   for (i = 1; i <= ncomment; i++) print comment[i]
@@ -38,13 +39,20 @@ BEGIN {
     next
   }
   if (nkeys > 0) flush()
-  comment[++ncomment] = text(line)
+  # Lines indented past "# " (an example) are set as they are.
+  if (line ~ /^  /) {
+    sub(/^  /, "", line)
+    if (!verbatim) { comment[++ncomment] = ".nf"; verbatim = 1 }
+  } else if (line != "" && verbatim) {
+    comment[++ncomment] = ".fi"; verbatim = 0
+  }
+  comment[++ncomment] = line == "" ? ".sp" : text(line)
   next
 }
 /^\[/ {
   flush()
   if (header) { header = 0; print ".SH KEYS" }
-  ncomment = 0
+  ncomment = 0; verbatim = 0
   print ".SS " esc($0)
   next
 }

@@ -347,6 +347,27 @@ TEST(Reload, TheWatchdogIsNeverArmedOrDisarmedByAReload) {
     EXPECT_EQ(refused, (std::set<std::string>{"watchdog.enabled", "watchdog.timeout_s"}));
 }
 
+// vigild does not start the webhook receiver or the hook runner yet, so
+// their settings take a restart; any change within a rule row shows.
+TEST(Reload, AChangedWebhookRuleIsRefusedByNameAndKept) {
+    const std::string rule =
+        "[hooks]\ntimeout_ms = 1000\n"
+        "[[webhook.rule]]\nalert = \"A\"\nlabels = { severity = \"critical\" }\n"
+        "action = \"drain\"\n";
+    const Config running = parsed(rule);
+    std::string changed = rule;
+    changed.replace(changed.find("critical"), 8, "warning");
+    changed.replace(changed.find("1000"), 4, "2000");
+    const auto plan = plan_reload(running, parsed(changed));
+    std::set<std::string> refused;
+    for (const auto& c : plan.refused) refused.insert(c.key);
+    EXPECT_EQ(refused, (std::set<std::string>{"hooks.timeout_ms", "webhook.rule"}));
+    EXPECT_TRUE(plan.applied.empty());
+    ASSERT_EQ(plan.config.webhook_rules.size(), 1U);
+    EXPECT_EQ(plan.config.webhook_rules[0].labels[0].second, "critical");
+    EXPECT_EQ(plan.config.hooks_timeout, std::chrono::milliseconds(1000));
+}
+
 TEST(Reload, AnUnchangedFileChangesNothing) {
     const Config running = parsed("[log]\nlevel = \"error\"\n");
     const auto plan = plan_reload(running, running);
