@@ -454,14 +454,27 @@ TickResult HostEngine::tick(TimePoint now) {
     // Pet and self-state changes are logged after the VM actions they come with.
     out.insert(out.end(), self.changes.begin(), self.changes.end());
 
-    if (policy_.fence_agents) fence_silent_peers(now, out);
+    // Two hosts can each take themselves for the coordinator for a moment (one has
+    // not yet heard that a lower one sees its storage again, or a ring re-forms and
+    // delivers nothing). A host acts as coordinator only once it has been one for a
+    // heartbeat: by then every peer's newer status has reached it, through the
+    // cluster or through its slot.
+    if (const auto c = coordinator(); c && *c == self_) {
+        if (!coordinating_since_) coordinating_since_ = now;
+    } else {
+        coordinating_since_.reset();
+    }
+    const bool settled =
+        coordinating_since_ && now - *coordinating_since_ >= policy_.heartbeat_interval;
+
+    if (policy_.fence_agents && settled) fence_silent_peers(now, out);
 
     // Recovery: remember who held what, then plan (coordinator) and start what is ours.
     const auto held = holders();
     for (const auto& [vm, host] : held) last_holder_[vm] = host;
     const auto view = recovery_view(held);
     const auto coord = coordinator();
-    if (coord && *coord == self_ && peers_.reads_ok(now) && !peers_.storm() &&
+    if (coord && *coord == self_ && settled && peers_.reads_ok(now) && !peers_.storm() &&
         !self_state_.fencing()) {
         auto plan = planner_.plan(view);
         out.insert(out.end(), plan.assigned.begin(), plan.assigned.end());

@@ -105,9 +105,10 @@ class HostEngine {
     // VMs whose start failed here, until the policy's start failure hold has passed.
     std::map<std::string, Failure> declined_;
     std::map<std::pair<std::string, VmAction>, Failure> failures_;  // stops and resumes
-    std::map<HostId, TimePoint> fence_asked_;     // peer -> when it left, for that absence
-    std::map<HostId, std::uint64_t> fenced_;      // confirmed off -> the incarnation it ended
-    std::map<HostId, std::string> fence_failed_;  // the agent failed, until the peer is back
+    std::optional<TimePoint> coordinating_since_;  // this host has been coordinator since
+    std::map<HostId, TimePoint> fence_asked_;      // peer -> when it left, for that absence
+    std::map<HostId, std::uint64_t> fenced_;       // confirmed off -> the incarnation it ended
+    std::map<HostId, std::string> fence_failed_;   // the agent failed, until the peer is back
     // Requests in progress, with when they were made: retried if they did not take
     // (a VM may pause again before we ever see it running).
     std::map<std::string, TimePoint> stopping_;

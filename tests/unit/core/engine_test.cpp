@@ -757,9 +757,9 @@ TEST_F(EngineTest, AStopDoneWhileItsStorageHasWritesInFlightKeepsTheVmOurs) {
     (void)e.tick(t(0));
     // The stop was asked while storage was fine; during its grace the domain stalls
     // with writes queued, and then qemu is gone.
-    e.observe(t(1), StorageEvidence{.domain = "shared",
-                                    .health = StorageHealth::kStalled,
-                                    .io_in_flight = true});
+    e.observe(t(1),
+              StorageEvidence{
+                  .domain = "shared", .health = StorageHealth::kStalled, .io_in_flight = true});
     e.observe(t(2), ActionEvidence{.vm = "web", .action = VmAction::kStop});
     auto r = e.tick(t(2));
     ASSERT_EQ(r.status.held.size(), 1u);  // its writes may still land: nobody may start it
