@@ -25,6 +25,7 @@ bool troubled(StorageHealth h) {
 
 SelfStateMachine::SelfStateMachine(const Policy& policy, HostId self, std::uint64_t incarnation)
     : heartbeat_interval_(policy.heartbeat_interval),
+      membership_timeout_(policy.membership_timeout),
       fresh_window_(policy.slot_fresh_window()),
       proof_window_(policy.proof_window()),
       storage_grace_(policy.storage_grace),
@@ -164,8 +165,10 @@ SelfAssessment SelfStateMachine::assess(TimePoint now, const SelfInputs& in) {
         } else if (io_in_flight()) {
             fence_justified = true;
             if (!fence_pending_since_) fence_pending_since_ = now;
-            // Wait one heartbeat for peers' reports before fencing (see fence_pending_since_).
-            if (now - *fence_pending_since_ >= heartbeat_interval_) {
+            // Wait for peers' reports before fencing: a heartbeat for them to see an
+            // outage, the membership timeout for their messages to reach us (the
+            // cluster may take that long to deliver). See fence_pending_since_.
+            if (now - *fence_pending_since_ >= heartbeat_interval_ + membership_timeout_) {
                 fencing_ = true;
                 state = SelfState::kFencing;
                 out.reboot = Decision{.kind = DecisionKind::kSelfFenceReboot,

@@ -81,6 +81,7 @@ class SelfStateMachine {
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
 
     Duration heartbeat_interval_;
+    Duration membership_timeout_;
     Duration fresh_window_;
     Duration proof_window_;
     Duration storage_grace_;
@@ -104,8 +105,9 @@ class SelfStateMachine {
     // Set when, during the current storage trouble, no peer could see storage either:
     // the loss is not ours alone, so neither fence nor stop, whatever peers say later.
     bool trouble_global_ = false;
-    // A self-fence must stay justified for a heartbeat before it fires: every peer
-    // reports once in that time, so a cluster-wide outage that began meanwhile is seen.
+    // A self-fence must stay justified for a heartbeat plus the membership timeout
+    // before it fires: every peer reports once in that time and its report arrives,
+    // so a cluster-wide outage that began meanwhile is seen.
     std::optional<TimePoint> fence_pending_since_;
     std::map<NetRole, std::pair<LinkState, TimePoint>> links_;
     bool fencing_ = false;

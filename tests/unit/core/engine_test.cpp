@@ -287,7 +287,9 @@ TEST_F(EngineTest, LocalStorageLossWithIoInFlightRebootsAndNeverPetsAgain) {
         EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kResumeVm).empty());
     }
     ASSERT_TRUE(reboot_at.has_value());
-    EXPECT_DOUBLE_EQ(*reboot_at, 16.0);  // storage grace 5 s, then a heartbeat of peers' reports
+    // Storage grace 5 s, then a heartbeat for peers to see it and the membership
+    // timeout for their reports to arrive.
+    EXPECT_DOUBLE_EQ(*reboot_at, 17.0);
 }
 
 TEST_F(EngineTest, LocalStorageLossWithNothingInFlightStopsTheVmsInstead) {

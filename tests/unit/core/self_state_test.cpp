@@ -111,7 +111,7 @@ TEST(SelfStateTest, AlwaysStopStopsAtOnceButOnlyWhileItsSlotIsFresh) {
     EXPECT_EQ(a.state, SelfState::kIsolated);
 }
 
-TEST(SelfStateTest, LocalStorageLossWithIoInFlightFencesAfterAHeartbeatAndStaysFencing) {
+TEST(SelfStateTest, LocalStorageLossWithIoInFlightFencesOncePeersReportsCouldArrive) {
     auto s = make();
     quorate(s, t(0));
     s.on_storage(t(0),
@@ -125,7 +125,11 @@ TEST(SelfStateTest, LocalStorageLossWithIoInFlightFencesAfterAHeartbeatAndStaysF
     EXPECT_TRUE(a.local_problem);
     EXPECT_EQ(a.alerts.at(0).reason, Reason::kStorageLostIoInFlight);
     s.on_own_message(t(5.5), 7);
-    a = s.assess(t(6), SelfInputs{.trouble_is_local = true});
+    // A heartbeat for peers to see an outage, the membership timeout for their
+    // reports to reach us: not before 7 s.
+    EXPECT_FALSE(s.assess(t(6), SelfInputs{.trouble_is_local = true}).reboot);
+    s.on_own_message(t(6.5), 7);
+    a = s.assess(t(7), SelfInputs{.trouble_is_local = true});
     ASSERT_TRUE(a.reboot);
     EXPECT_EQ(a.reboot->reason, Reason::kStorageLostIoInFlight);
     EXPECT_EQ(a.state, SelfState::kFencing);
@@ -133,12 +137,12 @@ TEST(SelfStateTest, LocalStorageLossWithIoInFlightFencesAfterAHeartbeatAndStaysF
     EXPECT_TRUE(has_change(a, DecisionKind::kPetStopped));
     EXPECT_TRUE(s.fencing());
     // Storage back: too late, it never pets again.
-    s.on_storage(t(7), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
-    s.on_own_message(t(7), 7);
-    a = s.assess(t(7), SelfInputs{.trouble_is_local = true});
+    s.on_storage(t(8), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+    s.on_own_message(t(8), 7);
+    a = s.assess(t(8), SelfInputs{.trouble_is_local = true});
     EXPECT_EQ(a.state, SelfState::kFencing);
     EXPECT_FALSE(a.reboot);
-    EXPECT_EQ(s.pet_rule(t(7)), std::pair(false, Reason::kSelfFencing));
+    EXPECT_EQ(s.pet_rule(t(8)), std::pair(false, Reason::kSelfFencing));
 }
 
 TEST(SelfStateTest, AFencePendingIsDroppedWhenPeersTurnOutToShareTheOutage) {
@@ -171,7 +175,8 @@ TEST(SelfStateTest, NoReportAtAllLatchesNothing) {
     // The peers report again, storage fine: ours alone, so the fence goes ahead.
     a = s.assess(t(6), SelfInputs{.trouble_is_local = true});
     EXPECT_TRUE(a.local_problem);
-    a = s.assess(t(7), SelfInputs{.trouble_is_local = true});
+    EXPECT_FALSE(s.assess(t(7), SelfInputs{.trouble_is_local = true}).reboot);
+    a = s.assess(t(8), SelfInputs{.trouble_is_local = true});
     EXPECT_TRUE(a.reboot);
 }
 

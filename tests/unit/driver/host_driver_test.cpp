@@ -414,7 +414,8 @@ TEST_F(HostDriverTest, ASelfFenceWithholdsWritesLastWordsRebootsAndThenNothingMo
         if (d.fenced()) fenced_at = s;
     }
     ASSERT_TRUE(fenced_at.has_value());
-    EXPECT_DOUBLE_EQ(*fenced_at, 16.0);
+    // Storage grace 5 s, a heartbeat and the membership timeout for peers' reports.
+    EXPECT_DOUBLE_EQ(*fenced_at, 17.0);
     // No pet, no slot write, no broadcast after the reboot call.
     EXPECT_EQ(w.log.since(m),
               (Calls{"watchdog.withhold self-fencing", "fencer.write_last_words self-fence-reboot",
@@ -436,19 +437,19 @@ TEST_F(HostDriverTest, ASelfFenceWithholdsWritesLastWordsRebootsAndThenNothingMo
     // The simulator's reboot returns: the driver must stay silent until it is reset.
     const auto after = mark();
     const auto decisions = w.events.decisions.size();
-    at(16.5);
+    at(17.5);
     d.read_slots();
     d.observe(core::PeerMessageEvidence{w.cluster.sent.back()});  // our last status, back
     d.observe(core::ActionEvidence{
         .vm = "web", .action = core::VmAction::kStop, .outcome = core::ActionOutcome::kTimedOut});
     d.on_action(1, core::ActionEvidence{.vm = "web", .outcome = core::ActionOutcome::kTimedOut});
-    at(17);
+    at(18);
     d.heartbeat();
     EXPECT_TRUE(w.log.since(after).empty());
     EXPECT_EQ(w.events.decisions.size(), decisions);
     EXPECT_TRUE(w.events.outcomes.empty());
     EXPECT_TRUE(d.fenced());
-    EXPECT_EQ(d.snapshot().heartbeats, 17u);
+    EXPECT_EQ(d.snapshot().heartbeats, 18u);
 }
 
 }  // namespace
