@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -273,8 +274,8 @@ void run_block(const Block& b, bool emit, Totals& t) {
 
 }  // namespace
 
-// vigil_sim_random [--seed S | --seeds S1,S2,...] [--fresh] [--runs N] [--min-steps M]
-//                  [--soak STEPS] [--emit]
+// vigil_sim_random [--seed S | --seeds S1,S2,...] [--fresh [--fresh-runs N]] [--runs N]
+//                  [--min-steps M] [--soak STEPS] [--emit]
 // Each seed S runs the schedules of seeds S .. S+N-1; --fresh adds one block from a
 // new random seed, printed. --soak runs blocks of N from a random seed until STEPS
 // simulated steps are done. Every failure prints its seed and scenario text.
@@ -283,6 +284,7 @@ int main(int argc, char** argv) {
     bool fresh = false;
     bool emit = false;
     int runs = 10;
+    std::optional<int> fresh_runs;  // runs of the new seed's block; --runs when unset
     std::size_t min_steps = 10000;
     std::size_t soak = 0;
     if (const char* env = std::getenv("VIGIL_SIM_SEED"))
@@ -303,6 +305,8 @@ int main(int argc, char** argv) {
                 seeds.push_back(std::strtoull(one.c_str(), nullptr, 10));
         } else if (a == "--runs" && has_value) {
             runs = std::atoi(argv[++i]);
+        } else if (a == "--fresh-runs" && has_value) {
+            fresh_runs = std::atoi(argv[++i]);
         } else if (a == "--min-steps" && has_value) {
             min_steps = std::strtoull(argv[++i], nullptr, 10);
         } else if (a == "--soak" && has_value) {
@@ -313,13 +317,19 @@ int main(int argc, char** argv) {
         }
     }
     if (seeds.empty() && !fresh && soak == 0) fresh = true;
-    if (fresh)
-        seeds.push_back(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
+    std::vector<Block> blocks;
+    for (const auto s : seeds) blocks.push_back(Block{s, runs});
+    if (fresh) {
+        blocks.push_back(
+            Block{std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32),
+                  fresh_runs.value_or(runs)});
+    }
     Totals t;
-    for (const auto s : seeds) {
-        std::cout << "seed " << s << ": " << runs << " runs (replay: vigil_sim_random --seed " << s
-                  << " --runs " << runs << ")" << std::endl;
-        run_block(Block{s, runs}, emit, t);
+    for (const auto& b : blocks) {
+        std::cout << "seed " << b.seed << ": " << b.runs
+                  << " runs (replay: vigil_sim_random --seed " << b.seed << " --runs " << b.runs
+                  << ")" << std::endl;
+        run_block(b, emit, t);
     }
     if (soak > 0) {
         std::mt19937_64 pick(std::random_device{}());
