@@ -12,6 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/core/evidence_map.h"
+#include "daemon/core/policy.h"
+
 namespace vigil::config {
 
 enum class LogLevel { debug, info, warning, error };
@@ -32,6 +35,16 @@ struct WebhookRule {
     std::string resolved_action;
     std::string host;
     std::string host_label = "host";
+};
+
+// One host of the cluster (`[[cluster.hosts]]`): its corosync nodeid, which is
+// its HostId, the slot it owns in the storage heartbeat area, and the memory
+// its HA VMs may use (the capacity the coordinator places VMs against).
+struct ClusterHost {
+    std::string name;
+    std::uint32_t nodeid = 0;
+    std::uint32_t slot = 0;
+    std::uint64_t memory_mib = 0;
 };
 
 struct Config {
@@ -103,6 +116,42 @@ struct Config {
     std::string webhook_token_file = "/etc/vigil/webhook.token";
     std::uint32_t webhook_max_body = 256 * 1024;
     std::vector<WebhookRule> webhook_rules;
+
+    // Cluster mode (`[cluster] enabled = true`, which sets standalone = false):
+    // the corosync CPG group, every host, the timing the decision core counts
+    // with, and what this host does when it is cut off.
+    std::string cluster_group = "vigil";
+    std::vector<ClusterHost> cluster_hosts;
+    std::chrono::milliseconds heartbeat_interval{1000};
+    // Survivors wait this long after a peer's last sign of life before they
+    // call it dead; check_timing() proves the peer's watchdog fired by then.
+    std::chrono::milliseconds fence_delay{7000};
+    // How long corosync takes to drop a silent member (token + consensus).
+    // 0: read from corosync's cmap at start (totem.token, totem.consensus).
+    std::chrono::milliseconds membership_timeout{0};
+    std::chrono::milliseconds storage_grace{5000};
+    std::chrono::milliseconds link_grace{2000};
+    std::chrono::milliseconds start_failure_hold{30000};
+    core::IsolationResponse isolation_response = core::IsolationResponse::kStopWhenUplinksDead;
+    double storm_guard_share = 0.5;
+    bool maintenance_at_start = false;
+    // Cluster messages steer restarts: corosync without knet crypto is refused
+    // unless this says the operator accepts it.
+    bool allow_unauthenticated_cluster = false;
+
+    // `[heartbeat] area`: the storage heartbeat area on shared storage (a file
+    // or a block device), formatted with `vigilctl format-heartbeat`.
+    std::string heartbeat_area;
+
+    // `[storage.domains.<name>]` and `[network] *_interfaces`.
+    core::EvidenceMapConfig evidence_map;
+
+    // `[libvirt]`: the hypervisor connection and each action's time limits.
+    std::string libvirt_uri = "qemu:///system";
+    std::chrono::milliseconds vm_start_timeout{30000};
+    std::chrono::milliseconds vm_resume_timeout{10000};
+    std::chrono::milliseconds vm_stop_grace{20000};
+    std::chrono::milliseconds vm_stop_timeout{30000};
 };
 
 struct ConfigError {

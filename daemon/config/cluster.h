@@ -1,0 +1,41 @@
+// Cluster mode's timing chain, checked before anything is armed: the policy the
+// decision core counts with, built from the configuration, the timeout the
+// watchdog device accepted and what the running corosync says about itself.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/core/policy.h"
+
+namespace vigil::config {
+
+// What corosync's cmap says about the running cluster (daemon/adapters reads it).
+struct CorosyncFacts {
+    std::chrono::milliseconds token{0};      // runtime.config.totem.token
+    std::chrono::milliseconds consensus{0};  // runtime.config.totem.consensus
+    // knet crypto on: totem.crypto_cipher and totem.crypto_hash both set and not "none".
+    bool authenticated = false;
+    std::string crypto_cipher;
+    std::string crypto_hash;
+    std::vector<std::pair<std::uint32_t, std::string>> nodes;  // nodelist: nodeid, name
+};
+
+// The core's policy for this host, or why the configuration is unsafe, with the
+// numbers: a fence delay a silent peer's watchdog cannot honour, a heartbeat too
+// slow for the watchdog, a membership timeout longer than the configuration
+// allows, an unauthenticated corosync without allow_unauthenticated, hosts that do
+// not match corosync's nodelist. `corosync` is nullopt when corosync does not
+// run (vigild --check-config on a host being set up): the configured
+// membership_timeout is then used, or refused if it is 0 ("read from corosync").
+[[nodiscard]] std::expected<core::Policy, std::string> cluster_policy(
+    const Config& config, std::chrono::seconds watchdog_timeout,
+    const std::optional<CorosyncFacts>& corosync);
+
+}  // namespace vigil::config
