@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -168,6 +169,195 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
     return {};
 }
 
+std::expected<void, std::string> absolute_path(const std::string& s) {
+    if (s.empty() || s.front() != '/') return std::unexpected("must be an absolute path");
+    return {};
+}
+
+// An array of strings, each checked by `each` (empty: fine).
+std::expected<std::vector<std::string>, std::string> strings(
+    const toml::node& node,
+    const std::function<std::expected<void, std::string>(const std::string&)>& each) {
+    const auto* array = node.as_array();
+    if (array == nullptr)
+        return std::unexpected("expected an array of strings, got " + type_name(node));
+    std::vector<std::string> out;
+    for (const auto& item : *array) {
+        const auto* str = item.as_string();
+        if (str == nullptr) {
+            return std::unexpected("expected an array of strings, found " + type_name(item));
+        }
+        if (auto ok = each(str->get()); !ok) {
+            return std::unexpected("\"" + str->get() + "\": " + ok.error());
+        }
+        out.push_back(str->get());
+    }
+    return out;
+}
+
+// The evidence map is checked as it grows, so that its first conflict is
+// reported at the line that made it.
+std::expected<void, std::string> evidence_map_still_valid(const Config& cfg) {
+    if (auto map = core::EvidenceMap::make(cfg.evidence_map); !map) {
+        return std::unexpected(map.error());
+    }
+    return {};
+}
+
+// `[network] cluster_interfaces` and its two siblings: one network role each.
+Setter interfaces(core::NetRole role) {
+    return [role](const toml::node& node, Config& cfg) -> std::expected<void, std::string> {
+        auto names = strings(
+            node, [](const std::string&) -> std::expected<void, std::string> { return {}; });
+        if (!names) return std::unexpected(names.error());
+        for (auto& name : *names) {
+            cfg.evidence_map.interfaces.push_back(
+                core::InterfaceConfig{.name = std::move(name), .role = role});
+        }
+        return evidence_map_still_valid(cfg);
+    };
+}
+
+constexpr const char* kHostKeys = "name, nodeid, slot, memory_mib";
+
+// [[cluster.hosts]] tables: each key checked, each error on its own line;
+// nodeids and slots unique, slots 0 to n-1 (the area has one slot per host).
+std::expected<void, Failure> cluster_hosts(const toml::node& node, Config& cfg) {
+    const auto* array = node.as_array();
+    if (array == nullptr) {
+        return std::unexpected(
+            Failure{line_of(node), "cluster.hosts must be an array of tables ([[cluster.hosts]])"});
+    }
+    for (const auto& item : *array) {
+        const auto* table = item.as_table();
+        const int host_line = line_of(item);
+        if (table == nullptr) {
+            return std::unexpected(Failure{host_line, "cluster.hosts: expected a table"});
+        }
+        ClusterHost host;
+        bool has_nodeid = false;
+        bool has_slot = false;
+        for (auto&& [key, value] : *table) {
+            const std::string k(key.str());
+            const int line = static_cast<int>(key.source().begin.line);
+            auto fail = [&](const std::string& why) -> std::expected<void, Failure> {
+                return std::unexpected(Failure{line, "cluster.hosts." + k + ": " + why});
+            };
+            if (k == "name") {
+                const auto* str = value.as_string();
+                if (str == nullptr) return fail("expected a string, got " + type_name(value));
+                if (str->get().empty()) return fail("must not be empty");
+                for (const auto& other : cfg.cluster_hosts) {
+                    if (other.name == str->get()) {
+                        return fail("\"" + str->get() + "\" names two hosts");
+                    }
+                }
+                host.name = str->get();
+                continue;
+            }
+            const bool known = k == "nodeid" || k == "slot" || k == "memory_mib";
+            if (!known) return fail(std::string("unknown key (") + kHostKeys + ")");
+            const auto* integer_node = value.as_integer();
+            if (integer_node == nullptr)
+                return fail("expected an integer, got " + type_name(value));
+            const std::int64_t v = integer_node->get();
+            if (k == "nodeid") {
+                if (v < 1 || v > std::numeric_limits<std::uint32_t>::max()) {
+                    return fail("value " + std::to_string(v) + " is out of range [1, 4294967295]");
+                }
+                for (const auto& other : cfg.cluster_hosts) {
+                    if (other.nodeid == v) {
+                        return fail("nodeid " + std::to_string(v) + " is also host \"" +
+                                    other.name + "\"'s");
+                    }
+                }
+                host.nodeid = static_cast<std::uint32_t>(v);
+                has_nodeid = true;
+            } else if (k == "slot") {
+                if (v < 0 || v > 65535) {
+                    return fail("value " + std::to_string(v) + " is out of range [0, 65535]");
+                }
+                for (const auto& other : cfg.cluster_hosts) {
+                    if (other.slot == v) {
+                        return fail("slot " + std::to_string(v) + " is also host \"" + other.name +
+                                    "\"'s");
+                    }
+                }
+                host.slot = static_cast<std::uint32_t>(v);
+                has_slot = true;
+            } else {
+                if (v < 1 || v > (std::int64_t{1} << 40)) {
+                    return fail("value " + std::to_string(v) + " is out of range [1, " +
+                                std::to_string(std::int64_t{1} << 40) + "]");
+                }
+                host.memory_mib = static_cast<std::uint64_t>(v);
+            }
+        }
+        if (host.name.empty() || !has_nodeid || !has_slot || host.memory_mib == 0) {
+            return std::unexpected(Failure{
+                host_line, "cluster.hosts: each host needs name, nodeid, slot and memory_mib"});
+        }
+        cfg.cluster_hosts.push_back(std::move(host));
+    }
+    const auto n = cfg.cluster_hosts.size();
+    for (const auto& h : cfg.cluster_hosts) {
+        if (h.slot >= n) {
+            return std::unexpected(
+                Failure{line_of(node), "cluster.hosts: host \"" + h.name + "\" has slot " +
+                                           std::to_string(h.slot) + ", but " + std::to_string(n) +
+                                           " hosts own slots 0 to " + std::to_string(n - 1) +
+                                           " (the heartbeat area has one slot per host)"});
+        }
+    }
+    return {};
+}
+
+// [storage.domains.<name>] tables: block_devices and nfs_mounts each.
+std::expected<void, Failure> storage_domains(const toml::node& node, Config& cfg) {
+    const auto* domains = node.as_table();
+    if (domains == nullptr) {
+        return std::unexpected(Failure{
+            line_of(node), "storage.domains must be a table of tables ([storage.domains.NAME])"});
+    }
+    for (auto&& [name, value] : *domains) {
+        const std::string domain_name(name.str());
+        const int domain_line = static_cast<int>(name.source().begin.line);
+        const auto* table = value.as_table();
+        if (table == nullptr) {
+            return std::unexpected(Failure{
+                domain_line, "storage.domains." + domain_name +
+                                 ": expected a table ([storage.domains." + domain_name + "])"});
+        }
+        core::StorageDomainConfig domain{
+            .name = domain_name, .block_devices = {}, .nfs_mounts = {}};
+        for (auto&& [key, member] : *table) {
+            const std::string k(key.str());
+            const int line = static_cast<int>(key.source().begin.line);
+            auto fail = [&](const std::string& why) -> std::expected<void, Failure> {
+                return std::unexpected(
+                    Failure{line, "storage.domains." + domain_name + "." + k + ": " + why});
+            };
+            if (k != "block_devices" && k != "nfs_mounts") {
+                return fail("unknown key (block_devices, nfs_mounts)");
+            }
+            auto names = strings(
+                member, [](const std::string&) -> std::expected<void, std::string> { return {}; });
+            if (!names) return fail(names.error());
+            (k == "block_devices" ? domain.block_devices : domain.nfs_mounts) = std::move(*names);
+        }
+        cfg.evidence_map.domains.push_back(std::move(domain));
+        if (auto ok = evidence_map_still_valid(cfg); !ok) {
+            return std::unexpected(
+                Failure{domain_line, "storage.domains." + domain_name + ": " + ok.error()});
+        }
+    }
+    return {};
+}
+
+Setter no_setter() {
+    return [](const toml::node&, Config&) -> std::expected<void, std::string> { return {}; };
+}
+
 // Every key vigild understands, by section. Keep packaging/vigil.toml in step.
 const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
     static const std::map<std::string, std::map<std::string, KeySpec>> kSchema = {
@@ -221,11 +411,84 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
          {{"slow_ms", {millis(100, 600000, &Config::storage_slow)}},
           {"stall_ms", {millis(200, 600000, &Config::storage_stall)}},
           {"error_window_ms", {millis(100, 3600000, &Config::storage_error_window)}},
-          {"recovery_hold_ms", {millis(0, 600000, &Config::storage_recovery_hold)}}}},
+          {"recovery_hold_ms", {millis(0, 600000, &Config::storage_recovery_hold)}},
+          // Read by storage_domains(), which names the line of each error.
+          {"domains", {no_setter()}}}},
         {"network",
          {{"down_hold_ms", {millis(0, 600000, &Config::link_down_hold)}},
           {"up_hold_ms", {millis(0, 600000, &Config::link_up_hold)}},
-          {"idle_after_ms", {millis(500, 3600000, &Config::link_idle_after)}}}},
+          {"idle_after_ms", {millis(500, 3600000, &Config::link_idle_after)}},
+          {"cluster_interfaces", {interfaces(core::NetRole::kCluster)}},
+          {"vm_uplink_interfaces", {interfaces(core::NetRole::kVmUplink)}},
+          {"storage_interfaces", {interfaces(core::NetRole::kStorage)}}}},
+        {"cluster",
+         {{"enabled", {boolean([](Config& c, bool b) { c.standalone = !b; })}},
+          {"group",
+           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               // corosync's CPG_MAX_NAME_LENGTH (128) with its terminating zero.
+               if (s.empty() || s.size() > 127) {
+                   return std::unexpected("must be 1 to 127 bytes, got " +
+                                          std::to_string(s.size()));
+               }
+               c.cluster_group = s;
+               return {};
+           })}},
+          {"heartbeat_interval_ms", {millis(100, 60000, &Config::heartbeat_interval)}},
+          {"fence_delay_ms", {millis(1000, 3600000, &Config::fence_delay)}},
+          {"membership_timeout_ms", {millis(0, 600000, &Config::membership_timeout)}},
+          {"storage_grace_ms", {millis(0, 3600000, &Config::storage_grace)}},
+          {"link_grace_ms", {millis(0, 600000, &Config::link_grace)}},
+          {"start_failure_hold_ms", {millis(100, 86400000, &Config::start_failure_hold)}},
+          {"isolation_response",
+           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               auto r = parse_isolation_response(s);
+               if (!r) return std::unexpected(r.error());
+               c.isolation_response = *r;
+               return {};
+           })}},
+          {"storm_guard_share",
+           {[](const toml::node& node, Config& c) -> std::expected<void, std::string> {
+               double v = 0;
+               if (const auto* f = node.as_floating_point()) {
+                   v = f->get();
+               } else if (const auto* i = node.as_integer()) {
+                   v = static_cast<double>(i->get());
+               } else {
+                   return std::unexpected("expected a number, got " + type_name(node));
+               }
+               if (!(v > 0.0 && v <= 1.0)) {
+                   return std::unexpected("value " + std::to_string(v) + " is out of range (0, 1]");
+               }
+               c.storm_guard_share = v;
+               return {};
+           }}},
+          {"maintenance_at_start",
+           {boolean([](Config& c, bool b) { c.maintenance_at_start = b; })}},
+          {"allow_unauthenticated",
+           {boolean([](Config& c, bool b) { c.allow_unauthenticated_cluster = b; })}},
+          // Read by cluster_hosts(), which names the line of each error.
+          {"hosts", {no_setter()}}}},
+        {"heartbeat",
+         {{"area", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               // Empty: none (standalone); cluster mode needs one.
+               if (!s.empty()) {
+                   if (auto ok = absolute_path(s); !ok) return ok;
+               }
+               c.heartbeat_area = s;
+               return {};
+           })}}}},
+        {"libvirt",
+         {{"uri", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+               if (s.empty() || s.find(':') == std::string::npos) {
+                   return std::unexpected("expected a libvirt URI such as \"qemu:///system\"");
+               }
+               c.libvirt_uri = s;
+               return {};
+           })}},
+          {"start_timeout_ms", {millis(1000, 3600000, &Config::vm_start_timeout)}},
+          {"resume_timeout_ms", {millis(1000, 3600000, &Config::vm_resume_timeout)}},
+          {"stop_grace_ms", {millis(0, 3600000, &Config::vm_stop_grace)}},
+          {"stop_timeout_ms", {millis(1000, 3600000, &Config::vm_stop_timeout)}}}},
         {"nfs",
          {{"mountstats",
            {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
@@ -310,8 +573,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
                         c.webhook_max_body = static_cast<std::uint32_t>(v);
                     })}},
           // Read by webhook_rules(), which names the line of each error.
-          {"rule",
-           {[](const toml::node&, Config&) -> std::expected<void, std::string> { return {}; }}}}},
+          {"rule", {no_setter()}}}},
     };
     return kSchema;
 }
@@ -349,6 +611,14 @@ std::expected<void, Failure> apply(const toml::table& root, Config& cfg) {
             }
             if (section->first == "webhook" && spec->first == "rule") {
                 if (auto ok = webhook_rules(value, cfg); !ok) return std::unexpected(ok.error());
+                continue;
+            }
+            if (section->first == "cluster" && spec->first == "hosts") {
+                if (auto ok = cluster_hosts(value, cfg); !ok) return std::unexpected(ok.error());
+                continue;
+            }
+            if (section->first == "storage" && spec->first == "domains") {
+                if (auto ok = storage_domains(value, cfg); !ok) return std::unexpected(ok.error());
                 continue;
             }
             if (auto ok = spec->second.set(value, cfg); !ok) {
@@ -391,6 +661,28 @@ const char* to_string(LogLevel level) {
             return "error";
     }
     return "?";
+}
+
+const char* to_string(core::IsolationResponse response) {
+    switch (response) {
+        case core::IsolationResponse::kLeaveRunning:
+            return "leave-running";
+        case core::IsolationResponse::kStopWhenUplinksDead:
+            return "stop-when-uplinks-dead";
+        case core::IsolationResponse::kAlwaysStop:
+            return "always-stop";
+    }
+    return "?";
+}
+
+std::expected<core::IsolationResponse, std::string> parse_isolation_response(
+    std::string_view text) {
+    for (auto r : {core::IsolationResponse::kStopWhenUplinksDead,
+                   core::IsolationResponse::kLeaveRunning, core::IsolationResponse::kAlwaysStop}) {
+        if (text == to_string(r)) return r;
+    }
+    return std::unexpected("unknown isolation response \"" + std::string(text) +
+                           "\" (stop-when-uplinks-dead, leave-running, always-stop)");
 }
 
 std::expected<Endpoint, std::string> parse_endpoint(std::string_view text) {
@@ -443,6 +735,24 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
                                                std::to_string(cfg.storage_stall.count()) +
                                                ") must be larger than storage.slow_ms (" +
                                                std::to_string(cfg.storage_slow.count()) + ")"});
+    }
+    if (!cfg.standalone) {
+        // Cluster keys in a standalone file are checked but not required;
+        // cluster mode cannot work without these two.
+        const auto* enabled = root.at_path("cluster.enabled").node();
+        const int line = enabled != nullptr ? line_of(*enabled) : 0;
+        if (cfg.cluster_hosts.empty()) {
+            return std::unexpected(ConfigError{
+                std::string(file), line,
+                "cluster.enabled = true needs every host of the cluster, this one included, as a "
+                "[[cluster.hosts]] table (name, nodeid, slot, memory_mib); there is none"});
+        }
+        if (cfg.heartbeat_area.empty()) {
+            return std::unexpected(ConfigError{
+                std::string(file), line,
+                "cluster.enabled = true needs heartbeat.area, the storage heartbeat area on shared "
+                "storage (create it with vigilctl format-heartbeat)"});
+        }
     }
     return cfg;
 }

@@ -118,35 +118,45 @@ struct Config {
     std::vector<WebhookRule> webhook_rules;
 
     // Cluster mode (`[cluster] enabled = true`, which sets standalone = false):
-    // the corosync CPG group, every host, the timing the decision core counts
-    // with, and what this host does when it is cut off.
+    // the corosync CPG group (`cluster.group`), every host
+    // (`[[cluster.hosts]]`), the timing the decision core counts with
+    // (`cluster.*_ms`), and what this host does when it is cut off. Parsing
+    // checks each value and, in cluster mode, that hosts and heartbeat.area
+    // are there; cluster_policy() (cluster.h) checks the timing chain.
     std::string cluster_group = "vigil";
     std::vector<ClusterHost> cluster_hosts;
-    std::chrono::milliseconds heartbeat_interval{1000};
-    // Survivors wait this long after a peer's last sign of life before they
-    // call it dead; check_timing() proves the peer's watchdog fired by then.
+    std::chrono::milliseconds heartbeat_interval{1000};  // cluster.heartbeat_interval_ms
+    // cluster.fence_delay_ms: survivors wait this long after a peer's last
+    // sign of life before they call it dead; cluster_policy() proves the
+    // peer's watchdog fired by then.
     std::chrono::milliseconds fence_delay{7000};
-    // How long corosync takes to drop a silent member (token + consensus).
-    // 0: read from corosync's cmap at start (totem.token, totem.consensus).
+    // cluster.membership_timeout_ms: how long corosync takes to drop a silent
+    // member (token + consensus). 0: read from corosync's cmap at start
+    // (runtime.config.totem.token + runtime.config.totem.consensus).
     std::chrono::milliseconds membership_timeout{0};
-    std::chrono::milliseconds storage_grace{5000};
-    std::chrono::milliseconds link_grace{2000};
-    std::chrono::milliseconds start_failure_hold{30000};
-    core::IsolationResponse isolation_response = core::IsolationResponse::kStopWhenUplinksDead;
-    double storm_guard_share = 0.5;
-    bool maintenance_at_start = false;
-    // Cluster messages steer restarts: corosync without knet crypto is refused
-    // unless this says the operator accepts it.
+    std::chrono::milliseconds storage_grace{5000};        // cluster.storage_grace_ms
+    std::chrono::milliseconds link_grace{2000};           // cluster.link_grace_ms
+    std::chrono::milliseconds start_failure_hold{30000};  // cluster.start_failure_hold_ms
+    core::IsolationResponse isolation_response =          // cluster.isolation_response
+        core::IsolationResponse::kStopWhenUplinksDead;
+    double storm_guard_share = 0.5;     // cluster.storm_guard_share, in (0, 1]
+    bool maintenance_at_start = false;  // cluster.maintenance_at_start
+    // cluster.allow_unauthenticated: cluster messages steer restarts, so
+    // corosync without knet crypto is refused unless this says the operator
+    // accepts it.
     bool allow_unauthenticated_cluster = false;
 
     // `[heartbeat] area`: the storage heartbeat area on shared storage (a file
     // or a block device), formatted with `vigilctl format-heartbeat`.
     std::string heartbeat_area;
 
-    // `[storage.domains.<name>]` and `[network] *_interfaces`.
+    // `[storage.domains.<name>]` and `[network] *_interfaces`, checked with
+    // core::EvidenceMap::make() while parsing.
     core::EvidenceMapConfig evidence_map;
 
-    // `[libvirt]`: the hypervisor connection and each action's time limits.
+    // `[libvirt]`: the hypervisor connection (`uri`) and each action's time
+    // limits (`start_timeout_ms`, `resume_timeout_ms`, `stop_grace_ms`: how
+    // long a guest has to shut down before it is destroyed, `stop_timeout_ms`).
     std::string libvirt_uri = "qemu:///system";
     std::chrono::milliseconds vm_start_timeout{30000};
     std::chrono::milliseconds vm_resume_timeout{10000};
@@ -175,6 +185,12 @@ inline constexpr std::string_view kDefaultConfigPath = "/etc/vigil/vigil.toml";
 [[nodiscard]] std::expected<Endpoint, std::string> parse_endpoint(std::string_view text);
 
 [[nodiscard]] const char* to_string(LogLevel level);
+
+// `cluster.isolation_response`: "stop-when-uplinks-dead", "leave-running",
+// "always-stop".
+[[nodiscard]] const char* to_string(core::IsolationResponse response);
+[[nodiscard]] std::expected<core::IsolationResponse, std::string> parse_isolation_response(
+    std::string_view text);
 
 // Every key the schema knows, as "section.key", sorted.
 [[nodiscard]] std::vector<std::string> known_keys();

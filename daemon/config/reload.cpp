@@ -55,6 +55,46 @@ KeyRule ms(const char* key, std::chrono::milliseconds Config::*field) {
     return rule<std::chrono::milliseconds>(key, false, field, show_ms);
 }
 
+// A key that takes a restart and has no field of its own (several keys share
+// Config::evidence_map): shown, compared, never taken.
+KeyRule restart(const char* key, std::function<std::string(const Config&)> show) {
+    return KeyRule{key, false, std::move(show), [](Config&, const Config&) {}};
+}
+
+std::string show_strings(const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (const auto& s : v) out += (out.size() > 1 ? ", " : "") + show_string(s);
+    return out + "]";
+}
+
+std::string show_interfaces(const Config& c, core::NetRole role) {
+    std::vector<std::string> names;
+    for (const auto& i : c.evidence_map.interfaces) {
+        if (i.role == role) names.push_back(i.name);
+    }
+    return show_strings(names);
+}
+
+std::string show_domains(const Config& c) {
+    std::string out = "{";
+    for (const auto& d : c.evidence_map.domains) {
+        out += (out.size() > 1 ? ", " : "") + d.name +
+               " = {block_devices = " + show_strings(d.block_devices) +
+               ", nfs_mounts = " + show_strings(d.nfs_mounts) + "}";
+    }
+    return out + "}";
+}
+
+std::string show_hosts(const std::vector<ClusterHost>& hosts) {
+    std::string out = "[";
+    for (const auto& h : hosts) {
+        out += (out.size() > 1 ? ", " : "") + std::string("{name = ") + show_string(h.name) +
+               ", nodeid = " + std::to_string(h.nodeid) + ", slot = " + std::to_string(h.slot) +
+               ", memory_mib = " + std::to_string(h.memory_mib) + "}";
+    }
+    return out + "]";
+}
+
 // Keep in step with the schema in config.cpp (a test checks both ways).
 const std::vector<KeyRule>& rules() {
     static const std::vector<KeyRule> kRules = {
@@ -104,6 +144,48 @@ const std::vector<KeyRule>& rules() {
         rule<std::string>("webhook.token_file", false, &Config::webhook_token_file, show_string),
         rule<std::uint32_t>("webhook.max_body_bytes", false, &Config::webhook_max_body, show_u32),
         rule<std::vector<WebhookRule>>("webhook.rule", false, &Config::webhook_rules, show_rules),
+        // Which devices, mounts and interfaces mean what is built into the
+        // evidence map at start, and their watchers are started for them.
+        restart("storage.domains", show_domains),
+        restart("network.cluster_interfaces",
+                [](const Config& c) { return show_interfaces(c, core::NetRole::kCluster); }),
+        restart("network.vm_uplink_interfaces",
+                [](const Config& c) { return show_interfaces(c, core::NetRole::kVmUplink); }),
+        restart("network.storage_interfaces",
+                [](const Config& c) { return show_interfaces(c, core::NetRole::kStorage); }),
+        // Cluster mode takes a restart, every key of it: joining or leaving
+        // the cluster arms or disarms the watchdog, which a reload never
+        // does; the host list, slots and timing were proven safe together
+        // (cluster_policy()) against the armed watchdog's timeout and the
+        // running corosync, and every peer counts with the same numbers, so
+        // one host changing them alone, mid-flight, could let a peer act
+        // before this host's watchdog has fired.
+        restart("cluster.enabled", [](const Config& c) { return show_bool(!c.standalone); }),
+        rule<std::string>("cluster.group", false, &Config::cluster_group, show_string),
+        rule<std::vector<ClusterHost>>("cluster.hosts", false, &Config::cluster_hosts, show_hosts),
+        ms("cluster.heartbeat_interval_ms", &Config::heartbeat_interval),
+        ms("cluster.fence_delay_ms", &Config::fence_delay),
+        ms("cluster.membership_timeout_ms", &Config::membership_timeout),
+        ms("cluster.storage_grace_ms", &Config::storage_grace),
+        ms("cluster.link_grace_ms", &Config::link_grace),
+        ms("cluster.start_failure_hold_ms", &Config::start_failure_hold),
+        rule<core::IsolationResponse>(
+            "cluster.isolation_response", false, &Config::isolation_response,
+            [](const core::IsolationResponse& r) { return show_string(to_string(r)); }),
+        rule<double>("cluster.storm_guard_share", false, &Config::storm_guard_share,
+                     [](const double& v) { return std::to_string(v); }),
+        rule<bool>("cluster.maintenance_at_start", false, &Config::maintenance_at_start, show_bool),
+        rule<bool>("cluster.allow_unauthenticated", false, &Config::allow_unauthenticated_cluster,
+                   show_bool),
+        // Every host's slot in it is fixed at start.
+        rule<std::string>("heartbeat.area", false, &Config::heartbeat_area, show_string),
+        // The hypervisor connection is opened once; its time limits are
+        // given to the executor when it is built.
+        rule<std::string>("libvirt.uri", false, &Config::libvirt_uri, show_string),
+        ms("libvirt.start_timeout_ms", &Config::vm_start_timeout),
+        ms("libvirt.resume_timeout_ms", &Config::vm_resume_timeout),
+        ms("libvirt.stop_grace_ms", &Config::vm_stop_grace),
+        ms("libvirt.stop_timeout_ms", &Config::vm_stop_timeout),
     };
     return kRules;
 }

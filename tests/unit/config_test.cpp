@@ -200,6 +200,50 @@ TEST(Config, ExampleFileIsValidAndMatchesDefaults) {
     EXPECT_EQ(c->webhook_token_file, defaults.webhook_token_file);
     EXPECT_EQ(c->webhook_max_body, defaults.webhook_max_body);
     EXPECT_TRUE(c->webhook_rules.empty());
+    // Shipped standalone, with nothing armed and no cluster.
+    EXPECT_TRUE(c->standalone);
+    EXPECT_FALSE(c->watchdog_enabled);
+    EXPECT_EQ(c->cluster_group, defaults.cluster_group);
+    EXPECT_TRUE(c->cluster_hosts.empty());
+    EXPECT_EQ(c->heartbeat_interval, defaults.heartbeat_interval);
+    EXPECT_EQ(c->fence_delay, defaults.fence_delay);
+    EXPECT_EQ(c->membership_timeout, defaults.membership_timeout);
+    EXPECT_EQ(c->storage_grace, defaults.storage_grace);
+    EXPECT_EQ(c->link_grace, defaults.link_grace);
+    EXPECT_EQ(c->start_failure_hold, defaults.start_failure_hold);
+    EXPECT_EQ(c->isolation_response, defaults.isolation_response);
+    EXPECT_EQ(c->storm_guard_share, defaults.storm_guard_share);
+    EXPECT_EQ(c->maintenance_at_start, defaults.maintenance_at_start);
+    EXPECT_EQ(c->allow_unauthenticated_cluster, defaults.allow_unauthenticated_cluster);
+    EXPECT_EQ(c->heartbeat_area, defaults.heartbeat_area);
+    EXPECT_TRUE(c->evidence_map.domains.empty());
+    EXPECT_TRUE(c->evidence_map.interfaces.empty());
+    EXPECT_EQ(c->libvirt_uri, defaults.libvirt_uri);
+    EXPECT_EQ(c->vm_start_timeout, defaults.vm_start_timeout);
+    EXPECT_EQ(c->vm_resume_timeout, defaults.vm_resume_timeout);
+    EXPECT_EQ(c->vm_stop_grace, defaults.vm_stop_grace);
+    EXPECT_EQ(c->vm_stop_timeout, defaults.vm_stop_timeout);
+}
+
+// The commented-out examples in the shipped file are what the parser takes.
+TEST(Config, ExampleFileCommentedExamplesParse) {
+    std::ifstream in(VIGIL_EXAMPLE_CONFIG);
+    std::string line;
+    std::string examples;
+    bool in_example = false;
+    while (std::getline(in, line)) {
+        const bool example_line = line.starts_with("#   ");
+        const bool table = example_line && (line.starts_with("#   [storage.domains.") ||
+                                            line.starts_with("#   [[cluster.hosts]]"));
+        if (table) in_example = true;
+        if (!example_line && line != "#") in_example = false;
+        if (in_example && example_line) examples += line.substr(4) + "\n";
+    }
+    auto c = parse("[cluster]\nenabled = true\n[heartbeat]\narea = \"/x/hb\"\n" + examples,
+                   "examples.toml");
+    ASSERT_TRUE(c.has_value()) << c.error().to_string() << "\n" << examples;
+    EXPECT_EQ(c->cluster_hosts.size(), 2u);
+    EXPECT_EQ(c->evidence_map.domains.size(), 2u);
 }
 
 TEST(Config, NfsKeys) {
@@ -305,6 +349,245 @@ TEST(Config, BadWebhookValuesNameTheirLine) {
     EXPECT_NE(e.reason.find("array of tables"), std::string::npos) << e.reason;
 }
 
+// ---- cluster mode -------------------------------------------------------------
+
+constexpr std::string_view kClusterFile = R"([cluster]
+enabled = true
+group = "vigil-lab"
+heartbeat_interval_ms = 500
+fence_delay_ms = 9000
+membership_timeout_ms = 2500
+storage_grace_ms = 4000
+link_grace_ms = 1500
+start_failure_hold_ms = 20000
+isolation_response = "always-stop"
+storm_guard_share = 0.75
+maintenance_at_start = true
+allow_unauthenticated = true
+
+[[cluster.hosts]]
+name = "h1"
+nodeid = 1
+slot = 1
+memory_mib = 4096
+
+[[cluster.hosts]]
+name = "h2"
+nodeid = 7
+slot = 0
+memory_mib = 8192
+
+[heartbeat]
+area = "/var/lib/vigil/shared/heartbeat"
+
+[storage]
+slow_ms = 1000
+
+[storage.domains.shared]
+block_devices = ["sdb", "dm-3"]
+
+[storage.domains.images]
+nfs_mounts = ["/var/lib/vigil/nfs/images"]
+
+[network]
+cluster_interfaces = ["eth0"]
+vm_uplink_interfaces = ["eth1", "bond0"]
+storage_interfaces = ["eth2"]
+
+[libvirt]
+uri = "qemu+unix:///system"
+start_timeout_ms = 40000
+resume_timeout_ms = 5000
+stop_grace_ms = 0
+stop_timeout_ms = 60000
+)";
+
+TEST(Config, ReadsEveryClusterKey) {
+    auto c = parse(kClusterFile, "cluster.toml");
+    ASSERT_TRUE(c.has_value()) << c.error().to_string();
+    EXPECT_FALSE(c->standalone);
+    EXPECT_EQ(c->cluster_group, "vigil-lab");
+    EXPECT_EQ(c->heartbeat_interval, std::chrono::milliseconds(500));
+    EXPECT_EQ(c->fence_delay, std::chrono::milliseconds(9000));
+    EXPECT_EQ(c->membership_timeout, std::chrono::milliseconds(2500));
+    EXPECT_EQ(c->storage_grace, std::chrono::milliseconds(4000));
+    EXPECT_EQ(c->link_grace, std::chrono::milliseconds(1500));
+    EXPECT_EQ(c->start_failure_hold, std::chrono::milliseconds(20000));
+    EXPECT_EQ(c->isolation_response, core::IsolationResponse::kAlwaysStop);
+    EXPECT_DOUBLE_EQ(c->storm_guard_share, 0.75);
+    EXPECT_TRUE(c->maintenance_at_start);
+    EXPECT_TRUE(c->allow_unauthenticated_cluster);
+    ASSERT_EQ(c->cluster_hosts.size(), 2u);
+    EXPECT_EQ(c->cluster_hosts[0].name, "h1");
+    EXPECT_EQ(c->cluster_hosts[0].nodeid, 1u);
+    EXPECT_EQ(c->cluster_hosts[0].slot, 1u);
+    EXPECT_EQ(c->cluster_hosts[0].memory_mib, 4096u);
+    EXPECT_EQ(c->cluster_hosts[1].name, "h2");
+    EXPECT_EQ(c->cluster_hosts[1].nodeid, 7u);
+    EXPECT_EQ(c->cluster_hosts[1].slot, 0u);
+    EXPECT_EQ(c->cluster_hosts[1].memory_mib, 8192u);
+    EXPECT_EQ(c->heartbeat_area, "/var/lib/vigil/shared/heartbeat");
+    ASSERT_EQ(c->evidence_map.domains.size(), 2u);
+    EXPECT_EQ(c->evidence_map.domains[0].name, "images");
+    EXPECT_EQ(c->evidence_map.domains[0].nfs_mounts,
+              std::vector<std::string>{"/var/lib/vigil/nfs/images"});
+    EXPECT_EQ(c->evidence_map.domains[1].name, "shared");
+    EXPECT_EQ(c->evidence_map.domains[1].block_devices, (std::vector<std::string>{"sdb", "dm-3"}));
+    std::set<std::pair<std::string, core::NetRole>> ifaces;
+    for (const auto& i : c->evidence_map.interfaces) ifaces.emplace(i.name, i.role);
+    EXPECT_EQ(ifaces,
+              (std::set<std::pair<std::string, core::NetRole>>{{"eth0", core::NetRole::kCluster},
+                                                               {"eth1", core::NetRole::kVmUplink},
+                                                               {"bond0", core::NetRole::kVmUplink},
+                                                               {"eth2", core::NetRole::kStorage}}));
+    EXPECT_TRUE(core::EvidenceMap::make(c->evidence_map).has_value());
+    EXPECT_EQ(c->libvirt_uri, "qemu+unix:///system");
+    EXPECT_EQ(c->vm_start_timeout, std::chrono::milliseconds(40000));
+    EXPECT_EQ(c->vm_resume_timeout, std::chrono::milliseconds(5000));
+    EXPECT_EQ(c->vm_stop_grace, std::chrono::milliseconds(0));
+    EXPECT_EQ(c->vm_stop_timeout, std::chrono::milliseconds(60000));
+}
+
+TEST(Config, IsolationResponsesAndShares) {
+    for (const char* r : {"stop-when-uplinks-dead", "leave-running", "always-stop"}) {
+        auto c = parse(std::string("[cluster]\nisolation_response = \"") + r + "\"\n", "t.toml");
+        ASSERT_TRUE(c.has_value()) << c.error().to_string();
+        EXPECT_STREQ(to_string(c->isolation_response), r);
+    }
+    auto one = parse("[cluster]\nstorm_guard_share = 1\n", "t.toml");
+    ASSERT_TRUE(one.has_value()) << one.error().to_string();
+    EXPECT_DOUBLE_EQ(one->storm_guard_share, 1.0);
+}
+
+// Cluster keys in a standalone file are checked like any other, and not used.
+TEST(Config, ClusterKeysInAStandaloneFileAreCheckedNotRequired) {
+    auto c = parse(
+        "[cluster]\nenabled = false\nfence_delay_ms = 9000\n[[cluster.hosts]]\n"
+        "name = \"h1\"\nnodeid = 1\nslot = 0\nmemory_mib = 1024\n",
+        "t.toml");
+    ASSERT_TRUE(c.has_value()) << c.error().to_string();
+    EXPECT_TRUE(c->standalone);
+    EXPECT_EQ(c->cluster_hosts.size(), 1u);
+    auto bad = parse_error("[cluster]\nenabled = false\nfence_delay_ms = \"7s\"\n");
+    EXPECT_EQ(bad.line, 3);
+    EXPECT_NE(bad.reason.find("cluster.fence_delay_ms: expected an integer"), std::string::npos)
+        << bad.reason;
+}
+
+TEST(Config, ClusterModeNeedsHostsAndAHeartbeatArea) {
+    auto no_hosts = parse_error("[cluster]\nenabled = true\n[heartbeat]\narea = \"/x/hb\"\n");
+    EXPECT_EQ(no_hosts.line, 2);
+    EXPECT_NE(no_hosts.reason.find("[[cluster.hosts]]"), std::string::npos) << no_hosts.reason;
+    auto no_area = parse_error(
+        "[cluster]\nenabled = true\n[[cluster.hosts]]\nname = \"h1\"\nnodeid = 1\nslot = 0\n"
+        "memory_mib = 1024\n");
+    EXPECT_EQ(no_area.line, 2);
+    EXPECT_NE(no_area.reason.find("heartbeat.area"), std::string::npos) << no_area.reason;
+}
+
+std::string host(const char* name, int nodeid, int slot, int memory = 1024) {
+    return "[[cluster.hosts]]\nname = \"" + std::string(name) +
+           "\"\nnodeid = " + std::to_string(nodeid) + "\nslot = " + std::to_string(slot) +
+           "\nmemory_mib = " + std::to_string(memory) + "\n";
+}
+
+TEST(Config, BadHostsNameTheirLine) {
+    struct Case {
+        std::string text;
+        int line;
+        std::string_view reason;
+    };
+    const std::vector<Case> cases = {
+        {host("h1", 1, 0) + host("h2", 1, 1), 8, "nodeid 1 is also host \"h1\"'s"},
+        {host("h1", 1, 0) + host("h2", 2, 0), 9, "slot 0 is also host \"h1\"'s"},
+        {host("h1", 1, 0) + host("h1", 2, 1), 7, "\"h1\" names two hosts"},
+        {host("h1", 1, 0) + host("h2", 2, 2), 1,
+         "host \"h2\" has slot 2, but 2 hosts own slots 0 to 1"},
+        {host("h1", 0, 0), 3, "cluster.hosts.nodeid: value 0 is out of range"},
+        {host("h1", 1, 0, 0), 5, "cluster.hosts.memory_mib: value 0 is out of range"},
+        {"[[cluster.hosts]]\nname = \"h1\"\nnodeid = 1\nslot = 0\n", 1,
+         "each host needs name, nodeid, slot and memory_mib"},
+        {"[[cluster.hosts]]\nname = \"h1\"\nnodeid = 1\nslot = 0\nmemory_mib = 1\nram = 2\n", 6,
+         "cluster.hosts.ram: unknown key"},
+        {"[cluster]\nhosts = 3\n", 2, "must be an array of tables"},
+        {"[[cluster.hosts]]\nname = \"h1\"\nnodeid = \"one\"\nslot = 0\nmemory_mib = 1\n", 3,
+         "cluster.hosts.nodeid: expected an integer, got a string"},
+    };
+    for (const auto& c : cases) {
+        auto e = parse_error(c.text);
+        EXPECT_EQ(e.line, c.line) << c.text << e.reason;
+        EXPECT_NE(e.reason.find(c.reason), std::string::npos) << c.text << e.reason;
+    }
+}
+
+TEST(Config, BadClusterValuesNameTheirLine) {
+    struct Case {
+        std::string text;
+        int line;
+        std::string_view reason;
+    };
+    const std::vector<Case> cases = {
+        {"[cluster]\ngroup = \"\"\n", 2, "cluster.group: must be 1 to 127 bytes"},
+        {"[cluster]\ngroup = \"" + std::string(128, 'g') + "\"\n", 2, "must be 1 to 127 bytes"},
+        {"[cluster]\nisolation_response = \"reboot\"\n", 2,
+         "unknown isolation response \"reboot\" (stop-when-uplinks-dead, leave-running, "
+         "always-stop)"},
+        {"[cluster]\nstorm_guard_share = 0.0\n", 2, "cluster.storm_guard_share: value 0"},
+        {"[cluster]\nstorm_guard_share = 1.5\n", 2, "out of range (0, 1]"},
+        {"[cluster]\nstorm_guard_share = \"half\"\n", 2, "expected a number, got a string"},
+        {"[cluster]\nheartbeat_interval_ms = 50\n", 2, "value 50 is out of range [100, 60000]"},
+        {"[cluster]\nmembership_timeout_ms = -1\n", 2, "out of range"},
+        {"[cluster]\nenabled = \"yes\"\n", 2, "cluster.enabled: expected true or false"},
+        {"[cluster]\nallow_unauthenticated_cluster = true\n", 2,
+         "unknown key \"allow_unauthenticated_cluster\" in [cluster]"},
+        {"[heartbeat]\narea = \"shared/hb\"\n", 2, "heartbeat.area: must be an absolute path"},
+        {"[heartbeat]\nslots = 3\n", 2, "unknown key \"slots\" in [heartbeat]"},
+        {"[libvirt]\nuri = \"system\"\n", 2, "libvirt.uri: expected a libvirt URI"},
+        {"[libvirt]\nstart_timeout_ms = 10\n", 2, "libvirt.start_timeout_ms: value 10"},
+    };
+    for (const auto& c : cases) {
+        auto e = parse_error(c.text);
+        EXPECT_EQ(e.line, c.line) << c.text << e.reason;
+        EXPECT_NE(e.reason.find(c.reason), std::string::npos) << c.text << e.reason;
+    }
+}
+
+// The evidence map is refused at the line that made it invalid, with the
+// map's own reason.
+TEST(Config, BadEvidenceMapNamesItsLine) {
+    struct Case {
+        std::string text;
+        int line;
+        std::string_view reason;
+    };
+    const std::vector<Case> cases = {
+        {"[network]\ncluster_interfaces = [\"eth0\"]\nvm_uplink_interfaces = [\"eth0\"]\n", 3,
+         "interface \"eth0\" has two roles"},
+        {"[network]\nstorage_interfaces = [\"eth2\", \"eth2\"]\n", 2,
+         "interface \"eth2\" is listed twice in network.storage_interfaces"},
+        {"[network]\ncluster_interfaces = [\"an-interface-name-too-long\"]\n", 2,
+         "an-interface-name-too-long"},
+        {"[network]\ncluster_interfaces = [1]\n", 2, "expected an array of strings"},
+        {"[storage.domains.shared]\nblock_devices = []\n", 1,
+         "storage.domains.shared: storage domain \"shared\" has no block devices and no NFS "
+         "mounts"},
+        {"[storage.domains.a]\nblock_devices = [\"sdb\"]\n[storage.domains.b]\n"
+         "block_devices = [\"sdb\"]\n",
+         3, "storage.domains.b: "},
+        {"[storage.domains.shared]\nblock_devices = [\"/dev/sdb\"]\n", 1, "/dev/sdb"},
+        {"[storage.domains.shared]\nnfs_mounts = [\"nfs/images\"]\n", 1, "nfs/images"},
+        {"[storage.domains.shared]\ndevices = [\"sdb\"]\n", 2,
+         "storage.domains.shared.devices: unknown key (block_devices, nfs_mounts)"},
+        {"[storage]\ndomains = 1\n", 2, "storage.domains must be a table of tables"},
+        {"[storage.domains]\nshared = 1\n", 2, "storage.domains.shared: expected a table"},
+    };
+    for (const auto& c : cases) {
+        auto e = parse_error(c.text);
+        EXPECT_EQ(e.line, c.line) << c.text << e.reason;
+        EXPECT_NE(e.reason.find(c.reason), std::string::npos) << c.text << e.reason;
+    }
+}
+
 // ---- reload -------------------------------------------------------------------
 
 Config parsed(std::string_view text) {
@@ -366,6 +649,50 @@ TEST(Reload, AChangedWebhookRuleIsRefusedByNameAndKept) {
     ASSERT_EQ(plan.config.webhook_rules.size(), 1U);
     EXPECT_EQ(plan.config.webhook_rules[0].labels[0].second, "critical");
     EXPECT_EQ(plan.config.hooks_timeout, std::chrono::milliseconds(1000));
+}
+
+// Joining, leaving or retiming the cluster takes a restart, each key by name.
+TEST(Reload, EveryClusterKeyTakesARestart) {
+    const Config running = parsed(std::string(kClusterFile));
+    std::string changed(kClusterFile);
+    const std::vector<std::pair<std::string, std::string>> edits = {
+        {"enabled = true", "enabled = false"},
+        {"group = \"vigil-lab\"", "group = \"other\""},
+        {"fence_delay_ms = 9000", "fence_delay_ms = 12000"},
+        {"isolation_response = \"always-stop\"", "isolation_response = \"leave-running\""},
+        {"storm_guard_share = 0.75", "storm_guard_share = 0.5"},
+        {"memory_mib = 8192", "memory_mib = 16384"},
+        {"area = \"/var/lib/vigil/shared/heartbeat\"", "area = \"/srv/hb\""},
+        {"block_devices = [\"sdb\", \"dm-3\"]", "block_devices = [\"sdb\"]"},
+        {"vm_uplink_interfaces = [\"eth1\", \"bond0\"]", "vm_uplink_interfaces = [\"eth1\"]"},
+        {"uri = \"qemu+unix:///system\"", "uri = \"qemu:///system\""},
+        {"stop_grace_ms = 0", "stop_grace_ms = 1000"},
+    };
+    for (const auto& [from, to] : edits) {
+        const auto at = changed.find(from);
+        ASSERT_NE(at, std::string::npos) << from;
+        changed.replace(at, from.size(), to);
+    }
+    const auto plan = plan_reload(running, parsed(changed));
+    EXPECT_TRUE(plan.applied.empty());
+    std::set<std::string> refused;
+    for (const auto& r : plan.refused) refused.insert(r.key);
+    EXPECT_EQ(refused,
+              (std::set<std::string>{"cluster.enabled", "cluster.group", "cluster.fence_delay_ms",
+                                     "cluster.isolation_response", "cluster.storm_guard_share",
+                                     "cluster.hosts", "heartbeat.area", "storage.domains",
+                                     "network.vm_uplink_interfaces", "libvirt.uri",
+                                     "libvirt.stop_grace_ms"}));
+    EXPECT_FALSE(plan.config.standalone);
+    EXPECT_EQ(plan.config.fence_delay, std::chrono::milliseconds(9000));
+    EXPECT_EQ(plan.config.cluster_hosts[1].memory_mib, 8192u);
+    EXPECT_EQ(plan.config.evidence_map.domains[1].block_devices.size(), 2u);
+    for (const auto& k : reloadable_keys()) {
+        if (k.key.starts_with("cluster.") || k.key.starts_with("heartbeat.") ||
+            k.key.starts_with("libvirt.")) {
+            EXPECT_FALSE(k.live) << k.key;
+        }
+    }
 }
 
 TEST(Reload, AnUnchangedFileChangesNothing) {
