@@ -108,7 +108,7 @@ ClusterCheck check_cluster(const Config& config, std::chrono::seconds watchdog_t
         }
     } else if (config.membership_timeout == milliseconds::zero()) {
         membership_known = false;
-        membership_from = "unknown, taken as 0 ms";
+        membership_from = "corosync not running";
         check.not_checked.push_back(
             "corosync not running: the membership timeout (cluster.membership_timeout_ms = 0: "
             "corosync's token + consensus) is unknown, so the chain below is checked with 0 ms, "
@@ -123,7 +123,8 @@ ClusterCheck check_cluster(const Config& config, std::chrono::seconds watchdog_t
             "nodelist are not checked");
     }
     const std::string membership_words =
-        "membership timeout " + ms(membership) + " (" + membership_from + ")";
+        membership_known ? "membership timeout " + ms(membership) + " (" + membership_from + ")"
+                         : "membership timeout taken as 0 ms (corosync not running)";
 
     // 2. The watchdog must outlast a late tick, and a cluster re-forming.
     if (watchdog < two_heartbeats) {
@@ -154,7 +155,7 @@ ClusterCheck check_cluster(const Config& config, std::chrono::seconds watchdog_t
     const auto fence = std::chrono::nanoseconds(config.fence_delay);
     const std::string proof_words =
         "proof window " + ms(proof_window) + " (max of 2 heartbeats = " + ms(two_heartbeats) +
-        " and " + (membership_from.starts_with("corosync") ? membership_from : membership_words) +
+        " and " + (membership_from.starts_with("corosync's") ? membership_from : membership_words) +
         ")";
     if (fence < watchdog + proof_window) {
         check.refused.push_back(
@@ -252,7 +253,7 @@ std::expected<core::Policy, std::string> cluster_policy(
     auto check = check_cluster(config, watchdog_timeout, corosync);
     if (!check.refused.empty()) {
         std::string out;
-        for (const auto& r : check.refused) out += (out.empty() ? "" : "; ") + r;
+        for (const auto& r : check.refused) out += (out.empty() ? "" : "\n") + r;
         return std::unexpected(out);
     }
     if (!check.policy) {

@@ -58,7 +58,7 @@ struct ClusterCheck {
 // not match corosync's nodelist. `corosync` is nullopt when corosync does not
 // run (vigild --check-config on a host being set up): the configured
 // membership_timeout is then used, or refused if it is 0 ("read from corosync").
-// check_cluster() with its refusals joined by "; ", or, when nothing is
+// check_cluster() with its refusals one per line, or, when nothing is
 // refused but the membership timeout is unknown, that reason.
 [[nodiscard]] std::expected<core::Policy, std::string> cluster_policy(
     const Config& config, std::chrono::seconds watchdog_timeout,
