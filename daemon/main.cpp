@@ -2,8 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <sstream>
 #include <string>
 
+#include "daemon/adapters/corosync_cmap.h"
+#include "daemon/config/cluster.h"
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
 
@@ -37,8 +41,33 @@ int main(int argc, char** argv) {
     }
 
     if (check_only) {
-        std::printf("%s: OK (%s mode)\n", origin.c_str(),
-                    config.standalone ? "standalone" : "cluster");
+        if (config.standalone) {
+            std::printf("%s: OK (standalone mode)\n", origin.c_str());
+            return 0;
+        }
+        // Cluster mode: the timing chain against the configured watchdog
+        // timeout and, when it answers, the running corosync.
+        std::optional<vigil::config::CorosyncFacts> corosync;
+        std::string corosync_line;
+        if (auto facts = vigil::adapters::read_corosync_facts(); facts) {
+            corosync = std::move(*facts);
+        } else {
+            corosync_line = "  corosync: " + facts.error().message + "\n";
+        }
+        const auto check = vigil::config::check_cluster(config, config.watchdog_timeout, corosync);
+        std::string lines;
+        std::istringstream in(check.to_string());
+        for (std::string line; std::getline(in, line);) lines += "  " + line + "\n";
+        const std::string mode =
+            "cluster mode, " + std::to_string(config.cluster_hosts.size()) +
+            " hosts, watchdog.timeout_s = " + std::to_string(config.watchdog_timeout.count());
+        if (!check.refused.empty()) {
+            std::fprintf(stderr, "vigild: bad configuration: %s: unsafe (%s):\n%s%s",
+                         origin.c_str(), mode.c_str(), corosync_line.c_str(), lines.c_str());
+            return 1;
+        }
+        std::printf("%s: OK (%s)\n%s%s", origin.c_str(), mode.c_str(), corosync_line.c_str(),
+                    lines.c_str());
         return 0;
     }
 
