@@ -7,6 +7,7 @@
 
 #include "daemon/adapters/control_protocol.h"
 #include "daemon/adapters/control_server.h"
+#include "daemon/adapters/heartbeat.h"
 
 namespace {
 
@@ -118,8 +119,41 @@ int main(int argc, char** argv) {
     auto* explain = app.add_subcommand("explain", "why the last self-fence happened");
     for (auto* sub : {status, explain})
         sub->add_flag("--json", as_json, "print the daemon's JSON reply");
+    // A setup step that needs no vigild: run once, before the first vigild
+    // of the cluster uses the area (heartbeat.area in vigil.toml).
+    auto* format = app.add_subcommand(
+        "format-heartbeat",
+        "create the storage heartbeat area (once, on one host, before any vigild uses it)");
+    std::string area;
+    std::uint32_t slots = 0;
+    bool force = false;
+    format
+        ->add_option("--area", area,
+                     "the area: a file (created) or a block device on the shared storage, as "
+                     "heartbeat.area names it")
+        ->required()
+        ->type_name("PATH");
+    format
+        ->add_option("--slots", slots,
+                     "one slot per host of the cluster (cluster.hosts), at most " +
+                         std::to_string(vigil::adapters::kMaxHeartbeatSlots))
+        ->required()
+        ->type_name("N");  // format_heartbeat_area() refuses 0 and too many, with the range
+    format->add_flag("--force", force,
+                     "wipe an area that holds data (refused without it: every host's heartbeat "
+                     "in it would be lost)");
     app.require_subcommand(1);
     CLI11_PARSE(app, argc, argv);
+
+    if (format->parsed()) {
+        if (auto ok = vigil::adapters::format_heartbeat_area(area, slots, force); !ok) {
+            std::fprintf(stderr, "vigilctl: format-heartbeat: %s\n", ok.error().message.c_str());
+            return 1;
+        }
+        std::printf("%s: heartbeat area of %u slots (%llu bytes), all empty\n", area.c_str(), slots,
+                    static_cast<unsigned long long>(vigil::adapters::area_bytes(slots)));
+        return 0;
+    }
 
     const auto command = explain->parsed() ? vigil::adapters::ControlCommand::explain
                                            : vigil::adapters::ControlCommand::status;

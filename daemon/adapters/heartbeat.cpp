@@ -404,9 +404,9 @@ std::expected<void, Error> format_heartbeat_area(const std::filesystem::path& pa
     } else if (S_ISREG(st.st_mode)) {
         size = static_cast<std::uint64_t>(st.st_size);
         if (size > need && !force) {
-            return std::unexpected(Error{path.string() + " is larger than an area of " +
-                                         std::to_string(slots) +
-                                         " slots; not formatting it without force"});
+            return std::unexpected(Error{
+                path.string() + " is larger than an area of " + std::to_string(slots) +
+                " slots; not formatting it without force (vigilctl format-heartbeat --force)"});
         }
     } else {
         return std::unexpected(Error{path.string() + " is neither a file nor a block device"});
@@ -424,10 +424,10 @@ std::expected<void, Error> format_heartbeat_area(const std::filesystem::path& pa
         }
         for (std::size_t i = 0; i < done; ++i) {
             if (buf[i] != 0) {
-                return std::unexpected(Error{path.string() + " is not empty (byte " +
-                                             std::to_string(i) +
-                                             " is set): it may be a live heartbeat area; "
-                                             "not formatting it without force"});
+                return std::unexpected(
+                    Error{path.string() + " is not empty (byte " + std::to_string(i) +
+                          " is set): it may be a live heartbeat area; "
+                          "not formatting it without force (vigilctl format-heartbeat --force)"});
             }
         }
         std::fill(buf.begin(), buf.end(), 0);
