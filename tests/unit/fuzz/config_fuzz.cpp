@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "daemon/config/config.h"
 
@@ -28,6 +29,21 @@ int one_input(const std::uint8_t* data, std::size_t size) {
         parsed->control_socket.front() != '/') {
         std::abort();
     }
+    // Cluster mode: hosts with slots 0 to n-1, an area, a valid evidence map.
+    if (!parsed->standalone && (parsed->cluster_hosts.empty() || parsed->heartbeat_area.empty() ||
+                                parsed->heartbeat_area.front() != '/')) {
+        std::abort();
+    }
+    std::vector<bool> slot_taken(parsed->cluster_hosts.size(), false);
+    for (const auto& h : parsed->cluster_hosts) {
+        if (h.nodeid == 0 || h.memory_mib == 0 || h.slot >= slot_taken.size() ||
+            slot_taken[h.slot]) {
+            std::abort();
+        }
+        slot_taken[h.slot] = true;
+    }
+    if (!vigil::core::EvidenceMap::make(parsed->evidence_map)) std::abort();
+    if (!(parsed->storm_guard_share > 0.0 && parsed->storm_guard_share <= 1.0)) std::abort();
     return 0;
 }
 

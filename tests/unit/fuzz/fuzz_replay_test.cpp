@@ -57,7 +57,12 @@ TEST(FuzzReplay, ConfigParserNeverCrashes) {
     const std::string example = file(VIGIL_EXAMPLE_CONFIG);
     ASSERT_FALSE(example.empty());
     replay(config_fuzz::one_input,
-           {example, "[probes]\npoll_interval_ms = 100\n", "[metrics]\nlisten = \"[::1]:1\"\n"},
+           {example, "[probes]\npoll_interval_ms = 100\n", "[metrics]\nlisten = \"[::1]:1\"\n",
+            "[cluster]\nenabled = true\n[[cluster.hosts]]\nname = \"h1\"\nnodeid = 1\nslot = 0\n"
+            "memory_mib = 64\n[[cluster.hosts]]\nname = \"h2\"\nnodeid = 2\nslot = 1\n"
+            "memory_mib = 64\n[heartbeat]\narea = \"/x/hb\"\n[storage.domains.shared]\n"
+            "block_devices = [\"sdb\"]\nnfs_mounts = [\"/mnt/n\"]\n[network]\n"
+            "cluster_interfaces = [\"eth0\"]\nvm_uplink_interfaces = [\"eth1\"]\n"},
            3000);
 }
 
