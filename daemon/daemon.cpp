@@ -101,7 +101,32 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
                             .hold = self->config_.nfs_recovery_hold,
                             .forget_after = self->config_.nfs_forget_after},
         self->config_.nfs_mountstats);
-    if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
+    if (self->config_.standalone) {
+        if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
+    } else {
+        auto cluster = ClusterMode::make(
+            self->config_,
+            ClusterMode::Deps{.loop = *self->loop_,
+                              .journal = self->journal_,
+                              .metrics = *self->metrics_,
+                              .recorder = self->recorder_ ? &*self->recorder_ : nullptr,
+                              .on_ready = [raw] {
+                                  sd_notify(0, "READY=1\nSTATUS=in the cluster");
+                                  raw->journal_.log(Priority::notice, mid::kCluster,
+                                                    "first membership view arrived: ready", {});
+                              }});
+        if (!cluster) return std::unexpected(cluster.error());
+        self->cluster_ = std::move(*cluster);
+        ClusterMode* cm = self->cluster_.get();
+        self->block_->set_on_device(
+            [cm](const std::string& d, core::StorageHealth h, bool f) { cm->on_block(d, h, f); });
+        self->block_->set_on_gone([cm](const std::string& d) { cm->on_block_gone(d); });
+        self->nfs_->set_on_mount(
+            [cm](const std::string& m, core::NfsMountState st, bool f) { cm->on_nfs(m, st, f); });
+        self->links_->set_on_link(
+            [cm](const std::string& i, core::LinkState st) { cm->on_link(i, st); });
+        self->export_watchdog();
+    }
     auto poll_timer = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
     if (!poll_timer) return std::unexpected(poll_timer.error());
     self->poll_timer_ = *poll_timer;
@@ -190,8 +215,11 @@ void Daemon::pet_watchdog() {
 
 void Daemon::export_watchdog() {
     exporters::WatchdogMetrics m;
-    if (watchdog_) {
-        const auto st = watchdog_->status();
+    std::optional<fence::WatchdogStatus> status;
+    if (watchdog_) status = watchdog_->status();
+    if (cluster_) status = cluster_->watchdog_status();
+    if (status) {
+        const auto& st = *status;
         m.armed = st.armed;
         m.timeout_seconds = static_cast<double>(st.timeout.count());
         m.since_last_pet_seconds =
@@ -346,8 +374,8 @@ control::StatusSnapshot Daemon::status_snapshot() const {
         .block = block_->snapshot(),
         .links = links_->snapshot(),
         .nfs = nfs_->snapshot(),
-        .watchdog = std::nullopt,
-        .cluster = std::nullopt};
+        .watchdog = cluster_ ? std::optional(cluster_->watchdog().status()) : std::nullopt,
+        .cluster = cluster_ ? std::optional(cluster_->status()) : std::nullopt};
 }
 
 control::ExplainSnapshot Daemon::explain_snapshot() const {
@@ -380,9 +408,20 @@ int Daemon::run() {
                      (config_.standalone ? "standalone" : "cluster") + " mode)",
                  {{"MODE", config_.standalone ? "standalone" : "cluster"},
                   {"CONFIG", config_.source.empty() ? "(defaults)" : config_.source}});
-    sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
+    if (cluster_) {
+        // READY=1 comes with the first membership view (the probes are attached by now).
+        sd_notify(0, "STATUS=probes attached; waiting for the first membership view");
+        if (auto ok = cluster_->start(); !ok) {
+            journal_.log(Priority::error, mid::kCluster,
+                         "cluster mode could not start: " + ok.error().message);
+            return 1;
+        }
+    } else {
+        sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
+    }
     const int code = loop_->run();
     sd_notify(0, "STOPPING=1");
+    if (cluster_) cluster_->stop();
     if (watchdog_) {
         // A deliberate, clean stop: this vigild runs no HA VM yet, so the
         // watchdog may be disarmed. A crash never gets here and leaves it armed.

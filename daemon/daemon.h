@@ -13,6 +13,7 @@
 #include "daemon/adapters/control_server.h"
 #include "daemon/adapters/event_loop.h"
 #include "daemon/adapters/journal.h"
+#include "daemon/cluster_mode.h"
 #include "daemon/config/config.h"
 #include "daemon/control/status.h"
 #include "daemon/ports/error.h"
@@ -86,6 +87,7 @@ class Daemon {
     std::optional<adapters::EventLoop::WatchId> poll_timer_;
     std::optional<adapters::EventLoop::WatchId> nfs_timer_;
     std::chrono::nanoseconds started_{};
+    std::unique_ptr<ClusterMode> cluster_;  // cluster mode only
 };
 
 }  // namespace vigil
