@@ -21,12 +21,66 @@ std::string format_duration(double seconds) {
     return buf;
 }
 
+std::string text_of(const json& j) {
+    if (j.is_null()) return "-";
+    if (j.is_string()) return j.get<std::string>();
+    if (j.is_object() && j.contains("name")) return j["name"].get<std::string>();
+    return j.dump();
+}
+
+std::string ago_of(const json& j) {
+    return j.is_number() ? format_duration(j.get<double>()) + " ago" : "never";
+}
+
+// The cluster section, as a first version: this host, its peers, its HA VMs
+// and the watchdog. The JSON (`vigilctl status --json`) has everything.
+void print_cluster(const json& c) {
+    const auto& h = c["host"];
+    std::printf(
+        "host %s (nodeid %s, slot %s): %s, %s, coordinator %s\n", text_of(h["name"]).c_str(),
+        text_of(h["id"]).c_str(), text_of(h["slot_index"]).c_str(), text_of(h["state"]).c_str(),
+        h.value("quorate", false) ? "quorate" : "NOT quorate", text_of(h["coordinator"]).c_str());
+    if (!h.value("waiting_for", std::string()).empty()) {
+        std::printf("  waiting for %s\n", h.value("waiting_for", std::string()).c_str());
+    }
+    const auto& hb = c["heartbeat"];
+    std::printf("  heartbeat %s, pet: %s (%s), last pet %s\n", text_of(hb["count"]).c_str(),
+                hb.value("pet", false) ? "yes" : "NO", text_of(hb["pet_reason"]).c_str(),
+                ago_of(hb["last_pet_seconds_ago"]).c_str());
+    std::printf("peers:\n");
+    for (const auto& p : c.value("peers", json::array())) {
+        std::printf(
+            "  %-12s %-9s %-26s last sign of life %s, slot %s says %s\n",
+            text_of(p["name"]).c_str(), text_of(p["class"]).c_str(), text_of(p["reason"]).c_str(),
+            ago_of(p["last_sign_of_life_seconds_ago"]).c_str(), text_of(p["slot_index"]).c_str(),
+            p["status"].is_null() ? "nothing yet" : text_of(p["status"]["state"]).c_str());
+    }
+    std::printf("HA VMs:\n");
+    for (const auto& v : c.value("vms", json::array())) {
+        std::printf("  %-20s here: %-16s owner: %-10s priority %s\n", text_of(v["name"]).c_str(),
+                    text_of(v["state_here"]).c_str(), text_of(v["owner"]).c_str(),
+                    v["policy"].is_null() ? "-" : text_of(v["policy"]["priority"]).c_str());
+    }
+    const auto& w = c["watchdog"];
+    if (!w.is_null()) {
+        std::printf(
+            "watchdog: %s, timeout %s s, last pet %s, time left %s s\n",
+            w.value("armed", false) ? "armed" : "not armed", text_of(w["timeout_seconds"]).c_str(),
+            w["since_last_pet_seconds"].is_number()
+                ? (format_duration(w["since_last_pet_seconds"].get<double>()) + " ago").c_str()
+                : "never",
+            text_of(w["time_left_seconds"]).c_str());
+    }
+    std::printf("\n");
+}
+
 void print_status(const json& st) {
     std::printf("vigild %s, %s mode, up %s\n", st.value("version", "?").c_str(),
                 st.value("mode", "?").c_str(),
                 format_duration(st.value("uptime_seconds", 0.0)).c_str());
     const std::string config = st.value("config", "");
     std::printf("config: %s\n\n", config.empty() ? "(built-in defaults)" : config.c_str());
+    if (st.contains("cluster")) print_cluster(st["cluster"]);
     std::printf("probes:\n");
     for (const auto& p : st.value("probes", json::array())) {
         const std::string state = p.value("state", "?");

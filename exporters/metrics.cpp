@@ -19,6 +19,9 @@ constexpr const char* kBlockErrorsHelp =
     "Block I/O requests that completed with an error, by device, operation and errno, "
     "counted in the kernel";
 constexpr const char* kBadInputHelp = "Input from outside that vigild refused, by source";
+constexpr const char* kDecisionsHelp = "Decisions of the decision core (cluster mode), by kind";
+constexpr const char* kActionOutcomesHelp =
+    "Outcomes of the VM actions vigild carried out (cluster mode), by action and outcome";
 constexpr const char* kLatencyHelp =
     "Block requests by time from issue to completion, per device, counted in the kernel";
 constexpr const char* kWritebackHelp =
@@ -170,6 +173,20 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
     for (const WebhookResult r : kAllWebhookResults) {
         self->webhook_requests_->Add({{"result", std::string(name(r))}});
     }
+    self->decisions_ = &prometheus::BuildCounter()
+                            .Name("vigil_decisions_total")
+                            .Help(kDecisionsHelp)
+                            .Register(reg);
+    self->action_outcomes_ = &prometheus::BuildCounter()
+                                  .Name("vigil_action_outcomes_total")
+                                  .Help(kActionOutcomesHelp)
+                                  .Register(reg);
+    self->cluster_send_busy_ =
+        &prometheus::BuildCounter()
+             .Name("vigil_cluster_send_busy_total")
+             .Help("Status messages not sent because corosync's queue was full (cluster mode)")
+             .Register(reg)
+             .Add({});
     prometheus::BuildGauge()
         .Name("vigil_build_info")
         .Help("Always 1; the version is a label")
@@ -179,6 +196,9 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
     auto all = std::make_shared<AllFamilies>(self->registry_);
     all->declare("vigil_block_io_errors_total", kBlockErrorsHelp, prometheus::MetricType::Counter);
     all->declare("vigil_bad_input_total", kBadInputHelp, prometheus::MetricType::Counter);
+    all->declare("vigil_decisions_total", kDecisionsHelp, prometheus::MetricType::Counter);
+    all->declare("vigil_action_outcomes_total", kActionOutcomesHelp,
+                 prometheus::MetricType::Counter);
     all->declare("vigil_writeback_errors_total", kWritebackHelp, prometheus::MetricType::Counter);
     self->inflight_ = &prometheus::BuildGauge()
                            .Name("vigil_block_inflight_requests")
@@ -375,6 +395,16 @@ void Metrics::forget_nfs_mount(const std::string& mount,
         nfs_state_->Remove(&nfs_state_->Add({{"mount", mount}, {"state", s}}));
     }
 }
+
+void Metrics::count_decision(const std::string& kind) {
+    decisions_->Add({{"kind", kind}}).Increment();
+}
+
+void Metrics::count_action_outcome(const std::string& action, const std::string& outcome) {
+    action_outcomes_->Add({{"action", action}, {"outcome", outcome}}).Increment();
+}
+
+void Metrics::count_cluster_send_busy() { cluster_send_busy_->Increment(); }
 
 void Metrics::count_bad_input(const std::string& source) {
     bad_input_->Add({{"source", source}}).Increment();

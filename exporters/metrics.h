@@ -98,6 +98,13 @@ class Metrics {
     void forget_nfs_mount(const std::string& mount, const std::vector<std::string>& all_states);
     // Input from outside (control socket, config reloads, ...) that was refused.
     void count_bad_input(const std::string& source);
+    // Cluster mode: one decision of the core, by kind (core::name(DecisionKind));
+    // one outcome of an action the executor carried out, by action and outcome
+    // (core::name of each: 3 x 4 series at most); one status send that found
+    // corosync's queue full.
+    void count_decision(const std::string& kind);
+    void count_action_outcome(const std::string& action, const std::string& outcome);
+    void count_cluster_send_busy();
     // One hook run ended (or was dropped). Every result is served from the
     // start, at 0.
     void count_hook_run(HookResult result);
@@ -116,6 +123,9 @@ class Metrics {
     prometheus::Family<prometheus::Counter>* block_io_errors_ = nullptr;
     prometheus::Family<prometheus::Counter>* bad_input_ = nullptr;
     prometheus::Family<prometheus::Counter>* hook_runs_ = nullptr;
+    prometheus::Family<prometheus::Counter>* decisions_ = nullptr;
+    prometheus::Family<prometheus::Counter>* action_outcomes_ = nullptr;
+    prometheus::Counter* cluster_send_busy_ = nullptr;
     prometheus::Family<prometheus::Counter>* webhook_requests_ = nullptr;
     prometheus::Family<prometheus::Gauge>* inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* oldest_inflight_ = nullptr;

@@ -383,6 +383,14 @@ std::pair<ActionOutcome, std::string> Shared::stop(const std::string& vm) {
 }
 
 void Shared::do_action(const ActionJob& job) {
+    {
+        // Reported as timed out while it waited (behind a slow call, or for
+        // libvirtd to come back): the caller has been told it may still
+        // finish, and a fresh listing settles it. Beginning it now would act
+        // on a decision the core has already moved past.
+        std::lock_guard lock(mu);
+        if (!pending.contains(job.id)) return;
+    }
     std::pair<ActionOutcome, std::string> r;
     switch (job.action) {
         case VmAction::kStart:

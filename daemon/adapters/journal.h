@@ -34,6 +34,22 @@ inline constexpr std::string_view kHookDropped = "93b0cca4f20748a4910a970a503f9b
 inline constexpr std::string_view kWebhookRefused = "644b76cb99144556b727f15c78659e9a";
 inline constexpr std::string_view kWebhookAction = "a1656056b4a44c25bae1646f4810fb0e";
 inline constexpr std::string_view kConfigReload = "3f5e8a2c9b7d4e61a0c4d2b6e8f1a937";
+// Cluster mode: its connections, the self-fence, and one id per kind of
+// decision of the core (and one for the outcome of an action).
+inline constexpr std::string_view kCluster = "92fa4d327f174712a5821f3cb411122d";
+inline constexpr std::string_view kHeartbeat = "ee5a3e8d9fa34e02ab6dbf6f58cdcb7d";
+inline constexpr std::string_view kHypervisor = "e8029a5b308c4e4c8c455a3bd5ec44c8";
+inline constexpr std::string_view kSelfFence = "0910708e609d42f5922dc11b7061658a";
+inline constexpr std::string_view kIncarnation = "d5442d4bc48347cbb36b3d199b0eafda";
+inline constexpr std::string_view kDecisionPet = "4adbd1d7976e43aeb3a79ec511516716";
+inline constexpr std::string_view kDecisionSelfFence = "601cf664f86445299a1e704bbc343faa";
+inline constexpr std::string_view kDecisionVm = "9dcfdcc426a843938a1d0617058ea747";
+inline constexpr std::string_view kDecisionAssign = "07b8efd1cfe14160ad4c4ff3eb27b70b";
+inline constexpr std::string_view kDecisionPeer = "7535c11f4c444549940c136a71c6a138";
+inline constexpr std::string_view kDecisionSelfState = "fb4cde43fe824564a1db3808ce249a47";
+inline constexpr std::string_view kDecisionFencePeer = "365b6bc11196437bb3c918365a78ebe6";
+inline constexpr std::string_view kDecisionAlert = "23e6447d1a5144cfb54a4fc805ad787b";
+inline constexpr std::string_view kActionOutcome = "2135e2c76bc242e48ece8da7f0f3e36d";
 }  // namespace message_id
 
 using Fields = std::vector<std::pair<std::string, std::string>>;

@@ -413,6 +413,41 @@ std::vector<HeldVm> HostEngine::held_list() const {
     return held;
 }
 
+EngineSnapshot HostEngine::snapshot() const {
+    EngineSnapshot s{.self = self_,
+                     .incarnation = incarnation_,
+                     .sequence = sequence_,
+                     .state = self_state_.state(),
+                     .quorate = self_state_.quorate(),
+                     .maintenance = maintenance_,
+                     .draining = draining_,
+                     .listed = listed_,
+                     .coordinator = coordinator()};
+    for (const auto& [id, peer] : peers_.peers()) {
+        s.peers.push_back(PeerSnapshot{.id = id,
+                                       .cls = peer.cls,
+                                       .reason = peer.reason,
+                                       .in_membership = peer.in_membership,
+                                       .last_message = peer.last_message,
+                                       .last_slot_advance = peer.last_slot_advance,
+                                       .status = peer.status});
+    }
+    std::map<std::string, VmSnapshot> vms;
+    for (const auto& p : policy_.vms) vms[p.name] = VmSnapshot{.name = p.name, .policy = p};
+    for (const auto& [vm, host] : holders()) {
+        auto& v = vms[vm];
+        v.name = vm;
+        v.owner = host;
+    }
+    for (const auto& [vm, state] : vms_) {
+        auto& v = vms[vm];
+        v.name = vm;
+        v.here = state;
+    }
+    for (auto& [name, v] : vms) s.vms.push_back(std::move(v));
+    return s;
+}
+
 PetVerdict HostEngine::should_pet(TimePoint now) const {
     if (!listed_) return {false, Reason::kNoVmListingYet};
     const auto [pet, reason] = self_state_.pet_rule(now);

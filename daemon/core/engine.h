@@ -25,6 +25,38 @@
 
 namespace vigil::core {
 
+// What the engine knows now, for `vigilctl status`: plain data, a copy.
+struct PeerSnapshot {
+    HostId id;
+    PeerClass cls = PeerClass::kSuspect;
+    Reason reason = Reason::kNoStatusYet;  // why it has that class
+    bool in_membership = false;
+    std::optional<TimePoint> last_message;
+    std::optional<TimePoint> last_slot_advance;
+    std::optional<HostStatus> status;  // the newest of its messages and its slot
+};
+
+struct VmSnapshot {
+    std::string name;
+    std::optional<VmState> here;  // nullopt: no qemu for it on this host
+    std::optional<HostId> owner;  // where it runs (or starts), as far as this host knows
+    std::optional<VmPolicy> policy;
+};
+
+struct EngineSnapshot {
+    HostId self;
+    std::uint64_t incarnation = 0;
+    std::uint64_t sequence = 0;
+    std::optional<SelfState> state;  // nullopt before the first tick
+    bool quorate = false;
+    bool maintenance = false;
+    bool draining = false;
+    bool listed = false;  // the hypervisor's first listing has arrived
+    std::optional<HostId> coordinator;
+    std::vector<PeerSnapshot> peers;  // by id
+    std::vector<VmSnapshot> vms;      // by name: every HA VM known from policy or held anywhere
+};
+
 class HostEngine {
   public:
     // incarnation must differ at every daemon start (e.g. boot id + start count); peers
@@ -45,6 +77,7 @@ class HostEngine {
     [[nodiscard]] const Policy& policy() const { return policy_; }
     [[nodiscard]] PeerClass peer_class(HostId peer) const;
     [[nodiscard]] bool quorate() const { return self_state_.quorate(); }
+    [[nodiscard]] EngineSnapshot snapshot() const;
 
   private:
     HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started);

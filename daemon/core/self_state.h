@@ -68,6 +68,8 @@ class SelfStateMachine {
     [[nodiscard]] bool quorate() const { return quorate_; }
     [[nodiscard]] std::optional<TimePoint> quorate_since() const { return quorate_since_; }
     [[nodiscard]] bool fencing() const { return fencing_; }
+    // What the last tick said about this host; nullopt before the first.
+    [[nodiscard]] std::optional<SelfState> state() const { return state_; }
     // A failed slot write or a stalled or failed storage domain.
     [[nodiscard]] bool storage_trouble() const;
     [[nodiscard]] bool domain_writable(const std::string& domain) const;

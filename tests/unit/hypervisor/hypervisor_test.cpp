@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <vector>
 
@@ -134,6 +137,45 @@ TEST(LibvirtHypervisor, AnUnreachableLibvirtIsReportedNotFatal) {
     ASSERT_TRUE(pump_until(hv, [&] { return result_of(rec, id) != nullptr; }));
     EXPECT_EQ(result_of(rec, id)->outcome, ActionOutcome::kTimedOut);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+}
+
+TEST(LibvirtHypervisor, AnActionReportedTimedOutIsNeverBegun) {
+    // A test-driver URI whose file appears only later: the worker keeps trying
+    // to connect, the queued stop times out, then libvirt "comes back".
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("vigil-hv-late-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    struct Cleanup {
+        std::filesystem::path dir;
+        ~Cleanup() {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    } cleanup{dir};
+    Recorder rec;
+    HypervisorConfig c;
+    c.uri = "test://" + (dir / "test_node.xml").string();
+    c.stop_timeout = 300ms;
+    c.stop_grace = 100ms;
+    auto made = LibvirtHypervisor::make(c, rec.sink());
+    ASSERT_TRUE(made) << made.error().message;
+    auto& hv = **made;
+    const auto id = hv.stop("ha1");
+    ASSERT_TRUE(pump_until(hv, [&] { return result_of(rec, id) != nullptr; }));
+    EXPECT_EQ(result_of(rec, id)->outcome, ActionOutcome::kTimedOut);
+
+    std::filesystem::copy_file(std::string(VIGIL_HYPERVISOR_FIXTURES) + "/test_node.xml",
+                               dir / "test_node.xml");
+    ASSERT_TRUE(pump_until(hv, [&] { return rec.listed > 0; }));
+    ASSERT_TRUE(hv.vms().contains("ha1"));
+    // Long enough for the worker to have run the stop had it begun it (the test
+    // driver stops a domain at once), and a refresh queued behind it proves the
+    // worker has passed the job.
+    hv.refresh();
+    ASSERT_TRUE(pump_until(hv, [&] { return rec.listed > 1; }));
+    EXPECT_EQ(hv.vms().at("ha1").state, core::VmState::kRunning);
+    EXPECT_EQ(rec.actions.size(), 1U);
+    for (const auto& v : rec.vms) EXPECT_NE(v.state, core::VmState::kShutOff) << v.vm;
 }
 
 }  // namespace

@@ -1,0 +1,364 @@
+#include "daemon/cluster_mode.h"
+
+#include <filesystem>
+
+#include "daemon/config/cluster.h"
+#include "daemon/host/incarnation.h"
+#include "daemon/host/mapping.h"
+
+namespace vigil {
+
+using adapters::Priority;
+namespace mid = adapters::message_id;
+
+ClusterPaths cluster_paths(const config::Config& config) {
+    const auto state = std::filesystem::path(config.flight_record).parent_path();
+    const auto run = std::filesystem::path(config.control_socket).parent_path();
+    return ClusterPaths{.incarnation = state / "incarnation", .pet_file = run / "watchdog-pet"};
+}
+
+ClusterMode::~ClusterMode() = default;
+
+std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const config::Config& config,
+                                                                     Deps deps) {
+    std::unique_ptr<ClusterMode> self(new ClusterMode(std::move(deps)));
+    ClusterMode* raw = self.get();
+    self->config_ = config;
+    self->paths_ = cluster_paths(config);
+    const auto& journal = self->deps_.journal;
+    if (!config.watchdog_enabled) {
+        return std::unexpected(
+            Error{"cluster mode needs the watchdog ([watchdog] enabled = true): without it a "
+                  "hung host is never reset, and peers would restart its VMs while they run"});
+    }
+
+    // F8: a restarted vigild opens the watchdog, which pets it. Only if the
+    // last pet was recent enough for peers not to count this host dead yet.
+    auto record = host::read_pet_file(self->paths_.pet_file);
+    std::optional<host::PetRecord> previous;
+    if (!record) {
+        // Damaged: armed, and no telling since when.
+        previous = host::PetRecord{.last_pet_boottime = std::chrono::nanoseconds(0)};
+    } else {
+        previous = *record;
+    }
+    const auto verdict = host::reopen_verdict(
+        previous, host::boottime_now(), config.fence_delay,
+        std::chrono::duration_cast<std::chrono::nanoseconds>(config.watchdog_timeout));
+    journal.log(verdict.may_open ? Priority::notice : Priority::error, mid::kIncarnation,
+                verdict.why, {{"PET_FILE", self->paths_.pet_file.string()}});
+    if (!verdict.may_open) {
+        return std::unexpected(
+            Error{"not opening the watchdog and not running HA VMs: " + verdict.why});
+    }
+
+    // The policy. corosync's own facts (token, crypto, nodelist) come from
+    // cmap once the adapter for it is merged; until then the configured
+    // membership timeout is used (cluster_policy() refuses 0).
+    auto policy = config::cluster_policy(config, config.watchdog_timeout, std::nullopt);
+    if (!policy) return std::unexpected(Error{"cluster mode refused: " + policy.error()});
+    auto map = core::EvidenceMap::make(config.evidence_map);
+    if (!map) return std::unexpected(Error{"storage domains and interfaces: " + map.error()});
+    self->map_.emplace(std::move(*map));
+
+    auto corosync = adapters::Cluster::make(
+        adapters::ClusterOptions{.group = config.cluster_group},
+        adapters::ClusterHandlers{
+            .on_membership =
+                [raw](const core::MembershipEvidence& e) {
+                    raw->membership_seen_ = true;
+                    raw->observe(e);
+                    if (!raw->ready_ && raw->deps_.on_ready) {
+                        raw->ready_ = true;
+                        raw->deps_.on_ready();
+                    }
+                },
+            .on_message = [raw](const core::PeerMessageEvidence& e) { raw->observe(e); },
+            .on_refused =
+                [raw](std::uint32_t nodeid, const std::string& reason) {
+                    raw->deps_.metrics.count_bad_input("cluster");
+                    raw->deps_.journal.log(Priority::warning, mid::kBadInput,
+                                           "cluster input refused: " + reason,
+                                           {{"SOURCE", "cluster"},
+                                            {"NODEID", std::to_string(nodeid)},
+                                            {"REASON", reason}});
+                }});
+    if (!corosync) {
+        return std::unexpected(Error{"cluster mode: corosync: " + corosync.error().message});
+    }
+    self->corosync_ = std::move(*corosync);
+    const auto self_id = self->corosync_->self();
+
+    auto owners = host::slot_owners(config.cluster_hosts, self_id);
+    if (!owners) return std::unexpected(Error{"heartbeat slots: " + owners.error()});
+    auto incarnation = host::take_incarnation(self->paths_.incarnation, self->clock_.wall());
+    if (!incarnation) return std::unexpected(Error{"incarnation: " + incarnation.error()});
+    journal.log(
+        Priority::notice, mid::kIncarnation,
+        "this run of vigild is incarnation " + std::to_string(*incarnation) + " of " +
+            core::host_name(self_id),
+        {{"INCARNATION", std::to_string(*incarnation)}, {"HOST", core::host_name(self_id)}});
+
+    auto store = adapters::StorageHeartbeat::make(adapters::HeartbeatConfig{
+        .area = config.heartbeat_area, .owners = owners->owners, .own_slot = owners->own_slot});
+    if (!store) return std::unexpected(Error{"heartbeat area: " + store.error().message});
+    self->store_ = std::move(*store);
+
+    self->hv_events_ = std::make_shared<host::HypervisorEvents>();
+    auto hv = adapters::LibvirtHypervisor::make(
+        adapters::HypervisorConfig{.uri = config.libvirt_uri,
+                                   .start_timeout = config.vm_start_timeout,
+                                   .resume_timeout = config.vm_resume_timeout,
+                                   .stop_grace = config.vm_stop_grace,
+                                   .stop_timeout = config.vm_stop_timeout},
+        host::HypervisorPort::sink(self->hv_events_, &self->hv_view_));
+    if (!hv) return std::unexpected(Error{"libvirt: " + hv.error().message});
+    self->hv_ = std::move(*hv);
+    self->hv_view_ = self->hv_.get();
+
+    auto hooks = exporters::HookRunner::make(
+        self->deps_.loop, journal,
+        exporters::HookOptions{.dir = config.hooks_dir,
+                               .timeout = config.hooks_timeout,
+                               .max_concurrent = config.hooks_max_concurrent,
+                               .queue_size = config.hooks_queue_size,
+                               .user = config.hooks_user},
+        [raw](const exporters::HookRun& r) { raw->deps_.metrics.count_hook_run(r.result); });
+    if (hooks) {
+        self->hooks_ = std::move(*hooks);
+    } else {
+        journal.log(Priority::error, mid::kHookRun, "no hooks: " + hooks.error().message);
+    }
+
+    // The watchdog last: every refusal above leaves nothing armed.
+    auto wd = fence::Watchdog::make(
+        fence::WatchdogOptions{.path = config.watchdog_device, .timeout = config.watchdog_timeout});
+    if (!wd) {
+        return std::unexpected(
+            Error{"arming the watchdog " + config.watchdog_device + ": " + wd.error().message});
+    }
+    self->watchdog_.emplace(std::move(*wd));
+    journal.log(Priority::notice, mid::kWatchdog,
+                "watchdog " + config.watchdog_device + " armed, timeout " +
+                    std::to_string(self->watchdog_->timeout().count()) + " s (cluster mode)",
+                {{"DEVICE", config.watchdog_device},
+                 {"TIMEOUT_S", std::to_string(self->watchdog_->timeout().count())}});
+
+    self->cluster_port_ = std::make_unique<host::ClusterPort>(*self->corosync_, journal);
+    self->heartbeat_port_ = std::make_unique<host::HeartbeatPort>(
+        *self->store_, journal, [raw](const core::Evidence& e) { raw->observe(e); },
+        [raw](const adapters::RefusedSlot& r) {
+            raw->deps_.metrics.count_bad_input("heartbeat_slot");
+            raw->deps_.journal.log(Priority::warning, mid::kBadInput,
+                                   "heartbeat_slot input refused: " + r.reason,
+                                   {{"SOURCE", "heartbeat_slot"},
+                                    {"SLOT", std::to_string(r.slot)},
+                                    {"REASON", r.reason}});
+        });
+    self->hypervisor_port_ = std::make_unique<host::HypervisorPort>(*self->hv_);
+    self->watchdog_port_ =
+        std::make_unique<host::WatchdogPort>(*self->watchdog_, self->paths_.pet_file, journal);
+    self->watchdog_port_->record_pet();  // opening it petted it
+    const auto area = std::filesystem::path(config.heartbeat_area);
+    const auto own_slot = owners->own_slot;
+    self->fencer_ = std::make_unique<host::Fencer>(
+        host::FencerParts{
+            .recorder = self->deps_.recorder,
+            .last_words =
+                [area, own_slot](const adapters::LastWords& w) {
+                    return adapters::write_last_words(area, own_slot, w);
+                },
+            .reboot = self->reboot_,
+            .later = [raw](std::function<void()> fn) { raw->later(std::move(fn)); },
+            .on_fence =
+                [raw](ports::RequestId id, bool confirmed, const std::string& detail) {
+                    if (raw->driver_) raw->driver_->on_fence(id, confirmed, detail);
+                }},
+        self_id, *incarnation, journal);
+    self->sink_ = std::make_unique<host::EventSink>(
+        host::SinkParts{.journal = journal,
+                        .metrics = self->deps_.metrics,
+                        .note = [raw](std::string line) { raw->fencer_->note(std::move(line)); },
+                        .hooks = self->hooks_.get()});
+
+    auto driver = driver::HostDriver::make(
+        *policy, self_id, *incarnation,
+        std::chrono::duration_cast<core::Duration>(self->watchdog_->timeout()),
+        driver::Ports{.clock = self->clock_,
+                      .hypervisor = *self->hypervisor_port_,
+                      .heartbeat = *self->heartbeat_port_,
+                      .cluster = *self->cluster_port_,
+                      .watchdog = *self->watchdog_port_,
+                      .fencer = *self->fencer_,
+                      .events = *self->sink_});
+    if (!driver) return std::unexpected(Error{"cluster mode refused: " + driver.error()});
+    self->driver_.emplace(std::move(*driver));
+
+    self->hv_events_->on_action = [raw](ports::RequestId id, const core::ActionEvidence& e) {
+        raw->driver_->on_action(id, e);
+    };
+    self->hv_events_->on_evidence = [raw](const core::Evidence& e) { raw->observe(e); };
+    self->hv_events_->on_io_error = [raw](const adapters::IoErrorEvent& e) {
+        raw->deps_.journal.log(
+            Priority::warning, mid::kHypervisor,
+            "VM " + e.vm + " reported an I/O error (" + e.reason + ") on " + e.device,
+            {{"VM", e.vm}, {"DISK", e.device}, {"REASON", e.reason}});
+    };
+    self->hv_events_->on_connection = [raw](bool up, const std::string& why) {
+        raw->deps_.journal.log(up ? Priority::notice : Priority::warning, mid::kHypervisor,
+                               std::string(up ? "libvirt connected: " : "libvirt away: ") + why,
+                               {{"REASON", why}});
+    };
+    self->hv_events_->on_bad_input = [raw](const std::string& vm, const Error& why) {
+        raw->deps_.metrics.count_bad_input("domain_xml");
+        raw->deps_.journal.log(Priority::warning, mid::kBadInput,
+                               "domain_xml input refused: " + vm + ": " + why.message,
+                               {{"SOURCE", "domain_xml"}, {"VM", vm}, {"REASON", why.message}});
+    };
+
+    auto& loop = self->deps_.loop;
+    if (auto ok = loop.watch_fd(self->store_->fd(), [raw] { raw->heartbeat_port_->dispatch(); });
+        !ok) {
+        return std::unexpected(ok.error());
+    }
+    if (auto ok = loop.watch_fd(self->hv_->fd(), [raw] { raw->hv_->dispatch(); }); !ok) {
+        return std::unexpected(ok.error());
+    }
+    self->watch_corosync();
+    auto alarm = loop.add_alarm([raw] {
+        if (raw->driver_) raw->driver_->heartbeat();
+    });
+    if (!alarm) return std::unexpected(alarm.error());
+    self->beat_alarm_ = *alarm;
+    auto later_alarm = loop.add_alarm([raw] {
+        auto due = std::move(raw->later_);
+        raw->later_.clear();
+        for (auto& fn : due) fn();
+    });
+    if (!later_alarm) return std::unexpected(later_alarm.error());
+    self->later_alarm_ = *later_alarm;
+    for (const auto& e : self->map_->current()) self->observe(e);
+    return self;
+}
+
+void ClusterMode::later(std::function<void()> fn) {
+    later_.push_back(std::move(fn));
+    deps_.loop.set_alarm(*later_alarm_, deps_.loop.now());
+}
+
+void ClusterMode::observe(const core::Evidence& e) {
+    if (driver_) driver_->observe(e);
+}
+
+void ClusterMode::watch_corosync() {
+    auto cpg = deps_.loop.watch_fd(corosync_->cpg_fd(), [this] { on_corosync(); });
+    auto quorum = deps_.loop.watch_fd(corosync_->quorum_fd(), [this] { on_corosync(); });
+    if (cpg) cpg_watch_ = *cpg;
+    if (quorum) quorum_watch_ = *quorum;
+    if (!cpg || !quorum) {
+        deps_.journal.log(Priority::error, mid::kCluster,
+                          "watching corosync: " + (!cpg ? cpg.error() : quorum.error()).message);
+    }
+}
+
+void ClusterMode::on_corosync() {
+    if (auto ok = corosync_->dispatch(); ok)
+        return;
+    else if (!corosync_lost_) {
+        corosync_lost_ = true;
+        deps_.journal.log(Priority::error, mid::kCluster,
+                          "lost the connection to corosync: " + ok.error().message +
+                              "; reconnecting every heartbeat",
+                          {{"GROUP", corosync_->group()}, {"REASON", ok.error().message}});
+    }
+    if (cpg_watch_) deps_.loop.unwatch(*cpg_watch_);
+    if (quorum_watch_) deps_.loop.unwatch(*quorum_watch_);
+    cpg_watch_.reset();
+    quorum_watch_.reset();
+}
+
+void ClusterMode::reconnect_corosync() {
+    if (corosync_->connected()) return;
+    if (auto ok = corosync_->reconnect(); !ok) return;
+    deps_.journal.log(Priority::notice, mid::kCluster, "connected to corosync again",
+                      {{"GROUP", corosync_->group()}});
+    corosync_lost_ = false;
+    watch_corosync();
+}
+
+void ClusterMode::tick_read() {
+    reconnect_corosync();
+    if (cluster_port_->busy() != busy_seen_) {
+        for (; busy_seen_ < cluster_port_->busy(); ++busy_seen_) {
+            deps_.metrics.count_cluster_send_busy();
+        }
+    }
+    driver_->read_slots();
+    deps_.loop.set_alarm(*beat_alarm_, deps_.loop.now() + driver_->read_lead());
+}
+
+std::expected<void, Error> ClusterMode::start() {
+    driver_->start();
+    auto timer = deps_.loop.every(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat_interval),
+        [this] { tick_read(); });
+    if (!timer) return std::unexpected(timer.error());
+    return {};
+}
+
+void ClusterMode::on_block(const std::string& device, core::StorageHealth health, bool in_flight) {
+    if (auto m = map_->observe_block(device, health, in_flight); m.evidence) observe(*m.evidence);
+}
+
+void ClusterMode::on_block_gone(const std::string& device) {
+    if (auto m = map_->block_device_gone(device); m.evidence) observe(*m.evidence);
+}
+
+void ClusterMode::on_nfs(const std::string& mount, core::NfsMountState state, bool in_flight) {
+    if (auto m = map_->observe_nfs(mount, state, in_flight); m.evidence) observe(*m.evidence);
+}
+
+void ClusterMode::on_link(const std::string& interface, core::LinkState state) {
+    if (auto m = map_->observe_link(interface, state); m.evidence) observe(*m.evidence);
+}
+
+void ClusterMode::stop() {
+    if (!watchdog_) return;
+    std::vector<std::string> running;
+    for (const auto& vm : driver_->engine().snapshot().vms) {
+        if (vm.here && *vm.here != core::VmState::kShutOff) running.push_back(vm.name);
+    }
+    if (!running.empty()) {
+        std::string names;
+        for (const auto& n : running) names += (names.empty() ? "" : ", ") + n;
+        deps_.journal.log(Priority::warning, mid::kWatchdog,
+                          "watchdog left armed on a clean stop: HA VMs run here (" + names +
+                              "); the host will be reset unless vigild is started again in time",
+                          {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
+        return;
+    }
+    if (auto ok = watchdog_->disarm(); ok) {
+        std::error_code ec;
+        std::filesystem::remove(paths_.pet_file, ec);
+        deps_.journal.log(Priority::notice, mid::kWatchdog,
+                          "watchdog disarmed on a clean stop: no HA VM runs here",
+                          {{"DEVICE", config_.watchdog_device}});
+    } else {
+        deps_.journal.log(Priority::error, mid::kWatchdog,
+                          "watchdog could not be disarmed: " + ok.error().message,
+                          {{"DEVICE", config_.watchdog_device}});
+    }
+}
+
+control::ClusterStatus ClusterMode::status() const {
+    control::ClusterStatus s{.engine = driver_->engine().snapshot(),
+                             .driver = driver_->snapshot(),
+                             .corosync_connected = corosync_->connected(),
+                             .waiting_for = ready_ ? "" : "the first membership view"};
+    for (const auto& h : config_.cluster_hosts) {
+        s.hosts[h.nodeid] = control::HostName{.name = h.name, .slot = h.slot};
+    }
+    return s;
+}
+
+}  // namespace vigil

@@ -1,0 +1,124 @@
+// Cluster mode's parts, built and connected by the composition root: the
+// adapters (corosync, the storage heartbeat, libvirt), the real ports over
+// them, the host driver, the evidence map the watchers feed, and the timers
+// of the heartbeat. Standalone mode builds none of this.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/adapters/cluster.h"
+#include "daemon/adapters/event_loop.h"
+#include "daemon/adapters/heartbeat.h"
+#include "daemon/adapters/hypervisor.h"
+#include "daemon/adapters/journal.h"
+#include "daemon/config/config.h"
+#include "daemon/control/status.h"
+#include "daemon/core/evidence_map.h"
+#include "daemon/driver/host_driver.h"
+#include "daemon/host/clock.h"
+#include "daemon/host/cluster_port.h"
+#include "daemon/host/event_sink.h"
+#include "daemon/host/fencer.h"
+#include "daemon/host/heartbeat_port.h"
+#include "daemon/host/hypervisor_port.h"
+#include "daemon/host/watchdog_port.h"
+#include "exporters/hooks.h"
+#include "exporters/metrics.h"
+#include "fence/flight_recorder.h"
+#include "fence/reboot.h"
+#include "fence/watchdog.h"
+
+namespace vigil {
+
+// Where cluster mode keeps its small state files.
+struct ClusterPaths {
+    std::filesystem::path incarnation;  // /var/lib/vigil/incarnation
+    std::filesystem::path pet_file;     // /run/vigil/watchdog-pet
+};
+[[nodiscard]] ClusterPaths cluster_paths(const config::Config& config);
+
+class ClusterMode {
+  public:
+    struct Deps {
+        adapters::EventLoop& loop;
+        const adapters::Journal& journal;
+        exporters::Metrics& metrics;
+        fence::FlightRecorder* recorder;
+        // Called when READY=1 may be sent (first membership view).
+        std::function<void()> on_ready;
+    };
+
+    // Reads the previous run's pet record (refuses a watchdog left unpetted
+    // too long), builds the policy (refuses an unsafe one), connects to
+    // corosync, then arms the watchdog, and builds the rest. Nothing armed is
+    // left behind by a refusal before the watchdog is opened.
+    [[nodiscard]] static std::expected<std::unique_ptr<ClusterMode>, Error> make(
+        const config::Config& config, Deps deps);
+    ~ClusterMode();
+    ClusterMode(const ClusterMode&) = delete;
+    ClusterMode& operator=(const ClusterMode&) = delete;
+
+    // The watchers' observations, through the evidence map.
+    void on_block(const std::string& device, core::StorageHealth health, bool in_flight);
+    void on_block_gone(const std::string& device);
+    void on_nfs(const std::string& mount, core::NfsMountState state, bool in_flight);
+    void on_link(const std::string& interface, core::LinkState state);
+
+    // Asks for the first VM listing and starts the heartbeat timers.
+    [[nodiscard]] std::expected<void, Error> start();
+    // A clean stop: disarms the watchdog only when no HA VM runs here.
+    void stop();
+
+    [[nodiscard]] control::ClusterStatus status() const;
+    [[nodiscard]] fence::WatchdogStatus watchdog_status() { return watchdog_->status(); }
+    [[nodiscard]] fence::Watchdog& watchdog() { return *watchdog_; }
+    [[nodiscard]] bool membership_seen() const { return membership_seen_; }
+
+  private:
+    explicit ClusterMode(Deps deps) : deps_(std::move(deps)) {}
+    void observe(const core::Evidence& e);
+    void watch_corosync();
+    void on_corosync();
+    void reconnect_corosync();
+    void tick_read();
+    void later(std::function<void()> fn);
+
+    Deps deps_;
+    config::Config config_;
+    ClusterPaths paths_;
+    host::RealClock clock_;
+    std::optional<core::EvidenceMap> map_;
+    std::unique_ptr<adapters::Cluster> corosync_;
+    std::unique_ptr<adapters::StorageHeartbeat> store_;
+    std::unique_ptr<adapters::LibvirtHypervisor> hv_;
+    const adapters::LibvirtHypervisor* hv_view_ = nullptr;
+    std::shared_ptr<host::HypervisorEvents> hv_events_;
+    std::optional<fence::Watchdog> watchdog_;
+    fence::LinuxRebootCalls reboot_;
+    std::unique_ptr<exporters::HookRunner> hooks_;
+    std::unique_ptr<host::ClusterPort> cluster_port_;
+    std::unique_ptr<host::HeartbeatPort> heartbeat_port_;
+    std::unique_ptr<host::HypervisorPort> hypervisor_port_;
+    std::unique_ptr<host::WatchdogPort> watchdog_port_;
+    std::unique_ptr<host::Fencer> fencer_;
+    std::unique_ptr<host::EventSink> sink_;
+    std::optional<driver::HostDriver> driver_;
+    std::optional<adapters::EventLoop::WatchId> cpg_watch_;
+    std::optional<adapters::EventLoop::WatchId> quorum_watch_;
+    std::optional<adapters::EventLoop::WatchId> beat_alarm_;
+    std::optional<adapters::EventLoop::WatchId> later_alarm_;
+    std::deque<std::function<void()>> later_;
+    std::uint64_t busy_seen_ = 0;
+    bool corosync_lost_ = false;  // logged once per outage
+    bool membership_seen_ = false;
+    bool ready_ = false;
+};
+
+}  // namespace vigil

@@ -1,0 +1,237 @@
+#include "daemon/control/status.h"
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/core/decision.h"
+
+namespace vigil::control {
+namespace {
+
+using nlohmann::json;
+
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+json ago(std::chrono::nanoseconds now, const std::optional<core::TimePoint>& t) {
+    if (!t) return nullptr;
+    return seconds(now - t->time_since_epoch());
+}
+
+std::string host_label(const ClusterStatus& c, core::HostId id) {
+    const auto it = c.hosts.find(id.value);
+    return it != c.hosts.end() && !it->second.name.empty() ? it->second.name : core::host_name(id);
+}
+
+json host_ref(const ClusterStatus& c, const std::optional<core::HostId>& id) {
+    if (!id) return nullptr;
+    return json{{"id", id->value}, {"name", host_label(c, *id)}};
+}
+
+json slot_json(const ClusterStatus& c, const core::HostStatus& st) {
+    json held = json::array();
+    for (const auto& h : st.held) {
+        held.push_back({{"vm", h.name}, {"state", std::string(core::name(h.state))}});
+    }
+    json fenced = json::array();
+    for (const auto& [peer, inc] : st.fenced) {
+        fenced.push_back({{"host", host_ref(c, peer)}, {"incarnation", inc}});
+    }
+    return {{"state", std::string(core::name(st.state))},
+            {"incarnation", st.incarnation},
+            {"sequence", st.sequence},
+            {"quorate", st.quorate},
+            {"storage_ok", st.storage_ok},
+            {"maintenance", st.maintenance},
+            {"draining", st.draining},
+            {"held", held},
+            {"declined", st.declined},
+            {"fenced", fenced}};
+}
+
+json watchdog_json(const fence::WatchdogStatus& w) {
+    json withheld = json::object();
+    for (const auto reason : fence::kWithholdReasons) {
+        withheld[fence::to_string(reason)] = w.withheld[fence::to_index(reason)];
+    }
+    return {{"armed", w.armed},
+            {"timeout_seconds", w.timeout.count()},
+            {"since_last_pet_seconds",
+             w.since_last_pet ? json(std::chrono::duration<double>(*w.since_last_pet).count())
+                              : json(nullptr)},
+            {"time_left_seconds",
+             w.time_left ? json(std::chrono::duration<double>(w.time_left->value).count())
+                         : json(nullptr)},
+            {"time_left_from_device", w.time_left ? w.time_left->from_device : false},
+            {"pets", w.pets},
+            {"late_pets", w.late_pets},
+            {"withheld", withheld}};
+}
+
+json cluster_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
+    const auto& e = c.engine;
+    const auto& d = c.driver;
+    json peers = json::array();
+    for (const auto& p : e.peers) {
+        std::optional<core::TimePoint> last = p.last_message;
+        if (p.last_slot_advance && (!last || *p.last_slot_advance > *last)) {
+            last = p.last_slot_advance;
+        }
+        const auto slot = c.hosts.find(p.id.value);
+        peers.push_back({{"id", p.id.value},
+                         {"name", host_label(c, p.id)},
+                         {"class", std::string(core::name(p.cls))},
+                         {"reason", std::string(core::name(p.reason))},
+                         {"in_membership", p.in_membership},
+                         {"last_sign_of_life_seconds_ago", ago(now, last)},
+                         {"last_message_seconds_ago", ago(now, p.last_message)},
+                         {"last_slot_advance_seconds_ago", ago(now, p.last_slot_advance)},
+                         {"slot_index", slot != c.hosts.end() ? json(slot->second.slot) : json()},
+                         {"status", p.status ? slot_json(c, *p.status) : json(nullptr)}});
+    }
+    json vms = json::array();
+    for (const auto& v : e.vms) {
+        json policy = nullptr;
+        if (v.policy) {
+            policy = {{"priority", v.policy->priority},
+                      {"memory_mib", v.policy->memory_mib},
+                      {"io_error", std::string(core::name(v.policy->io_error))},
+                      {"storage_domain", v.policy->storage_domain}};
+        }
+        vms.push_back({{"name", v.name},
+                       {"state_here", v.here ? json(std::string(core::name(*v.here))) : json()},
+                       {"owner", host_ref(c, v.owner)},
+                       {"policy", policy}});
+    }
+    json in_flight = json::array();
+    for (const auto& [vm, a] : d.executor.in_flight) {
+        in_flight.push_back({{"vm", vm},
+                             {"action", std::string(core::name(a.action))},
+                             {"for_seconds", seconds(now - a.since.time_since_epoch())}});
+    }
+    const auto self = c.hosts.find(e.self.value);
+    return {{"host",
+             {{"id", e.self.value},
+              {"name", host_label(c, e.self)},
+              {"slot_index", self != c.hosts.end() ? json(self->second.slot) : json()},
+              {"incarnation", e.incarnation},
+              {"sequence", e.sequence},
+              {"state", e.state ? json(std::string(core::name(*e.state))) : json()},
+              {"quorate", e.quorate},
+              {"maintenance", e.maintenance},
+              {"draining", e.draining},
+              {"coordinator", host_ref(c, e.coordinator)},
+              {"vms_listed", e.listed},
+              {"publishing", d.publishing},
+              {"corosync_connected", c.corosync_connected},
+              {"waiting_for", c.waiting_for},
+              {"fenced", d.executor.self_fences > 0}}},
+            {"heartbeat",
+             {{"count", d.heartbeats},
+              {"last_seconds_ago", ago(now, d.last_heartbeat)},
+              {"pet", d.last_verdict.pet},
+              {"pet_reason", std::string(core::name(d.last_verdict.reason))},
+              {"pets", d.pets},
+              {"withheld", d.withheld},
+              {"last_pet_seconds_ago", ago(now, d.last_pet)},
+              {"own_delivered_seconds_ago", ago(now, d.own_delivered)},
+              {"decisions", d.decisions}}},
+            {"peers", peers},
+            {"vms", vms},
+            {"actions",
+             {{"in_flight", in_flight},
+              {"issued", d.executor.issued},
+              {"repeated", d.executor.repeated},
+              {"superseded", d.executor.superseded}}}};
+}
+
+}  // namespace
+
+std::string status_json(const StatusSnapshot& s) {
+    json probes = json::array();
+    for (const auto& p : s.probes) {
+        probes.push_back({{"name", p.name},
+                          {"hook", p.hook},
+                          {"state", bpf::to_string(p.state)},
+                          {"reason", p.reason}});
+    }
+    json devices = json::array();
+    for (const auto& d : s.block.devices) {
+        json errors = json::array();
+        for (const auto& e : d.io_errors) {
+            errors.push_back({{"op", e.op}, {"error", e.error}, {"count", e.count}});
+        }
+        devices.push_back(
+            {{"device", d.device},
+             {"state", std::string(core::name(d.health))},
+             {"in_flight", d.in_flight},
+             {"oldest_in_flight_ms",
+              std::chrono::duration_cast<std::chrono::milliseconds>(d.oldest_in_flight).count()},
+             {"io_errors", errors},
+             {"writeback_errors", d.writeback_errors}});
+    }
+    json interfaces = json::array();
+    for (const auto& l : s.links.links) {
+        json j = {{"interface", l.name},
+                  {"ifindex", l.ifindex},
+                  {"state", core::to_string(l.state)},
+                  {"for_seconds", seconds(s.now - l.since.time_since_epoch())},
+                  {"carrier", l.carrier},
+                  {"operstate", core::to_string(l.operstate)}};
+        if (l.rx_packets) j["rx_packets"] = *l.rx_packets;
+        interfaces.push_back(std::move(j));
+    }
+    json nfs_mounts = json::array();
+    for (const auto& m : s.nfs.mounts) {
+        json j = {{"mount", m.mount},
+                  {"device", m.device},
+                  {"state", core::to_string(m.state)},
+                  {"for_seconds", seconds(s.now - m.since.time_since_epoch())},
+                  {"operations", m.counters.ops},
+                  {"retransmissions", m.counters.retransmissions},
+                  {"major_timeouts", m.counters.major_timeouts},
+                  {"unanswered", m.unanswered},
+                  {"waiting_ms",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(m.waiting).count()},
+                  {"resets", m.resets}};
+        if (m.mean_rtt) {
+            j["mean_rtt_ms"] = std::chrono::duration<double, std::milli>(*m.mean_rtt).count();
+        }
+        nfs_mounts.push_back(std::move(j));
+    }
+    json status = {{"version", s.version},
+                   {"mode", s.standalone ? "standalone" : "cluster"},
+                   {"config", s.config},
+                   {"log_level", s.log_level},
+                   {"uptime_seconds", s.uptime_seconds},
+                   {"probes", probes},
+                   {"block_devices", devices},
+                   {"interfaces", interfaces},
+                   {"nfs_mounts", nfs_mounts},
+                   {"nfs_mountstats_error", s.nfs.mountstats_error}};
+    if (s.cluster) {
+        auto cluster = cluster_json(*s.cluster, s.now);
+        cluster["watchdog"] = s.watchdog ? watchdog_json(*s.watchdog) : json(nullptr);
+        status["cluster"] = std::move(cluster);
+    }
+    return json{{"ok", true}, {"status", std::move(status)}}.dump();
+}
+
+std::string explain_json(const ExplainSnapshot& s) {
+    json previous = nullptr;
+    if (s.previous) {
+        previous = {
+            {"boot_id", s.previous->boot_id},
+            {"earlier_boot", s.previous->boot_id != s.boot_id},
+            {"written_at",
+             std::chrono::duration<double>(s.previous->written_at.time_since_epoch()).count()},
+            {"decision", s.previous->decision},
+            {"evidence", s.previous->evidence}};
+    }
+    return json{{"ok", true},
+                {"explain",
+                 {{"flight_record", s.flight_record},
+                  {"previous_self_fence", previous},
+                  {"flight_record_error", s.error}}}}
+        .dump();
+}
+
+}  // namespace vigil::control

@@ -1,0 +1,64 @@
+// The control API's answers, built from the snapshots the parts export (the
+// watchers, the probes, the host driver and its engine, the watchdog, the
+// flight record). Knows nothing of Daemon: what it prints is what it is given.
+// The JSON shape is documented in daemon/README.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpf/probes.h"
+#include "daemon/core/engine.h"
+#include "daemon/driver/host_driver.h"
+#include "daemon/watch/block_watcher.h"
+#include "daemon/watch/link_watcher.h"
+#include "daemon/watch/nfs_watcher.h"
+#include "fence/flight_recorder.h"
+#include "fence/watchdog.h"
+
+namespace vigil::control {
+
+struct HostName {
+    std::string name;
+    std::uint32_t slot = 0;
+};
+
+// Cluster mode only.
+struct ClusterStatus {
+    core::EngineSnapshot engine;
+    driver::DriverSnapshot driver;
+    std::map<std::uint32_t, HostName> hosts;  // by nodeid, from the configuration
+    bool corosync_connected = false;
+    std::string waiting_for;  // what READY=1 still waits for; empty once sent
+};
+
+struct StatusSnapshot {
+    std::string version;
+    bool standalone = true;
+    std::string config;
+    std::string log_level;
+    std::chrono::nanoseconds now{};  // the loop's monotonic time
+    double uptime_seconds = 0;
+    std::vector<bpf::ProbeStatus> probes;
+    watch::BlockSnapshot block;
+    watch::LinkSnapshot links;
+    watch::NfsSnapshot nfs;
+    std::optional<fence::WatchdogStatus> watchdog;  // when armed
+    std::optional<ClusterStatus> cluster;
+};
+
+struct ExplainSnapshot {
+    std::string flight_record;
+    std::optional<fence::FlightRecord> previous;
+    std::string boot_id;  // this boot's, to tell the record's boot from this one
+    std::string error;    // why the previous record could not be read
+};
+
+[[nodiscard]] std::string status_json(const StatusSnapshot& s);
+[[nodiscard]] std::string explain_json(const ExplainSnapshot& s);
+
+}  // namespace vigil::control

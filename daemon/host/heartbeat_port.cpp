@@ -1,0 +1,49 @@
+#include "daemon/host/heartbeat_port.h"
+
+#include <variant>
+
+namespace vigil::host {
+
+using adapters::Priority;
+namespace mid = adapters::message_id;
+
+void HeartbeatPort::submit_write(const core::HostStatus& status, core::TimePoint now) {
+    auto ok = store_.write(status, now);
+    if (!ok) {
+        // Nothing was submitted: to the core this is a failed write.
+        on_evidence_(core::SlotWriteEvidence{.ok = false});
+        journal_.log(Priority::error, mid::kHeartbeat,
+                     "slot write not submitted: " + ok.error().message,
+                     {{"REASON", ok.error().message}});
+    }
+}
+
+void HeartbeatPort::submit_read(core::TimePoint now) { (void)store_.read(now); }
+
+void HeartbeatPort::dispatch() {
+    for (auto& result : store_.dispatch()) {
+        if (auto* w = std::get_if<adapters::SlotWriteResult>(&result)) {
+            if (w->error != write_error_) {
+                write_error_ = w->error;
+                journal_.log(
+                    w->error.empty() ? Priority::notice : Priority::warning, mid::kHeartbeat,
+                    w->error.empty() ? "slot writes work again" : "slot write failed: " + w->error,
+                    {{"REASON", w->error}});
+            }
+            on_evidence_(w->evidence);
+            continue;
+        }
+        auto& r = std::get<adapters::SlotReadResult>(result);
+        for (const auto& refused : r.refused) on_refused_(refused);
+        if (r.error != read_error_) {
+            read_error_ = r.error;
+            journal_.log(r.error.empty() ? Priority::notice : Priority::warning, mid::kHeartbeat,
+                         r.error.empty() ? "slot reads work again"
+                                         : "reading the heartbeat slots failed: " + r.error,
+                         {{"REASON", r.error}});
+        }
+        on_evidence_(r.evidence);
+    }
+}
+
+}  // namespace vigil::host

@@ -1,0 +1,42 @@
+// The HeartbeatStore port over the storage heartbeat (adapters::StorageHeartbeat):
+// submits go to its lanes; dispatch(), called when its fd is readable, turns
+// each result into SlotWriteEvidence / SlotReadEvidence for the driver.
+// Refused slots are bad input (vigil_bad_input_total{source="heartbeat_slot"}).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "daemon/adapters/heartbeat.h"
+#include "daemon/adapters/journal.h"
+#include "daemon/ports/heartbeat_store.h"
+
+namespace vigil::host {
+
+class HeartbeatPort final : public ports::HeartbeatStore {
+  public:
+    using OnEvidence = std::function<void(const core::Evidence&)>;
+    using OnRefused = std::function<void(const adapters::RefusedSlot&)>;
+
+    HeartbeatPort(adapters::StorageHeartbeat& store, const adapters::Journal& journal,
+                  OnEvidence on_evidence, OnRefused on_refused)
+        : store_(store),
+          journal_(journal),
+          on_evidence_(std::move(on_evidence)),
+          on_refused_(std::move(on_refused)) {}
+
+    void submit_write(const core::HostStatus& status, core::TimePoint now) override;
+    void submit_read(core::TimePoint now) override;
+    // Every result that arrived, to the driver; call when fd() is readable.
+    void dispatch();
+
+  private:
+    adapters::StorageHeartbeat& store_;
+    const adapters::Journal& journal_;
+    OnEvidence on_evidence_;
+    OnRefused on_refused_;
+    std::string write_error_;  // logged once per reason
+    std::string read_error_;
+};
+
+}  // namespace vigil::host

@@ -1,0 +1,36 @@
+#include "daemon/host/hypervisor_port.h"
+
+#include "daemon/host/mapping.h"
+
+namespace vigil::host {
+
+adapters::HypervisorSink HypervisorPort::sink(std::shared_ptr<HypervisorEvents> events,
+                                              const adapters::LibvirtHypervisor** hv) {
+    adapters::HypervisorSink s;
+    s.on_vm = [events](const core::VmEvidence& e) {
+        if (events->on_evidence) events->on_evidence(e);
+    };
+    s.on_io_error = [events](const adapters::IoErrorEvent& e) {
+        if (events->on_io_error) events->on_io_error(e);
+        if (events->on_evidence) events->on_evidence(io_error_evidence(e));
+    };
+    s.on_action = [events](const adapters::ActionResult& r) {
+        if (events->on_action) events->on_action(r.id, to_action_evidence(r));
+    };
+    s.on_listed = [events, hv] {
+        if (*hv == nullptr || !events->on_evidence) return;
+        // The policy first: the inventory lets the core publish, and what it
+        // publishes should already know the VMs' policy.
+        events->on_evidence(vm_policies((*hv)->vms()));
+        events->on_evidence(vm_inventory((*hv)->vms()));
+    };
+    s.on_connection = [events](bool connected, const std::string& why) {
+        if (events->on_connection) events->on_connection(connected, why);
+    };
+    s.on_bad_input = [events](const std::string& vm, const Error& why) {
+        if (events->on_bad_input) events->on_bad_input(vm, why);
+    };
+    return s;
+}
+
+}  // namespace vigil::host

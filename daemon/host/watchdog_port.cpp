@@ -1,0 +1,74 @@
+#include "daemon/host/watchdog_port.h"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace vigil::host {
+
+using adapters::Priority;
+namespace mid = adapters::message_id;
+
+std::chrono::nanoseconds boottime_now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_BOOTTIME, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+std::expected<std::optional<PetRecord>, std::string> read_pet_file(
+    const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) {
+        if (errno == ENOENT) return std::optional<PetRecord>{};
+        return std::unexpected(path.string() + ": " + std::strerror(errno));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto record = parse_pet_record(text.str());
+    if (!record) return std::unexpected(path.string() + ": " + record.error());
+    return std::optional<PetRecord>{*record};
+}
+
+std::expected<void, std::string> write_pet_file(const std::filesystem::path& path,
+                                                const PetRecord& record) {
+    // Written in place (no rename): a torn write reads as damaged, and a
+    // damaged file is treated as "armed, unknown when": refused at start.
+    const auto text = format_pet_record(record);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return std::unexpected(path.string() + ": " + std::strerror(errno));
+    const auto n = ::write(fd, text.data(), text.size());
+    const int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(text.size())) {
+        return std::unexpected(path.string() + ": " + std::strerror(err));
+    }
+    return {};
+}
+
+void WatchdogPort::record_pet() {
+    auto ok = write_pet_file(pet_file_, PetRecord{.last_pet_boottime = boottime_now()});
+    if (!ok && ok.error() != last_error_) {
+        last_error_ = ok.error();
+        journal_.log(Priority::error, mid::kWatchdog, "pet record not written: " + ok.error(),
+                     {{"REASON", ok.error()}});
+    }
+}
+
+void WatchdogPort::pet() {
+    if (auto ok = watchdog_.pet(); !ok) {
+        journal_.log(Priority::error, mid::kWatchdog,
+                     "watchdog keepalive failed: " + ok.error().message,
+                     {{"REASON", ok.error().message}});
+        return;
+    }
+    record_pet();
+}
+
+void WatchdogPort::withhold(core::Reason why) { watchdog_.withhold(withhold_reason(why)); }
+
+}  // namespace vigil::host
