@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "daemon/adapters/corosync_cmap.h"
 #include "daemon/config/cluster.h"
 #include "daemon/host/incarnation.h"
 #include "daemon/host/mapping.h"
@@ -52,10 +53,26 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
             Error{"not opening the watchdog and not running HA VMs: " + verdict.why});
     }
 
-    // The policy. corosync's own facts (token, crypto, nodelist) come from
-    // cmap once the adapter for it is merged; until then the configured
-    // membership timeout is used (cluster_policy() refuses 0).
-    auto policy = config::cluster_policy(config, config.watchdog_timeout, std::nullopt);
+    // The policy, checked against what the running corosync says of itself
+    // (token, consensus, crypto, nodelist): cluster mode needs corosync.
+    auto facts = adapters::read_corosync_facts();
+    if (!facts) return std::unexpected(Error{"cluster mode: " + facts.error().message});
+    journal.log(Priority::info, mid::kCluster,
+                "corosync: token " + std::to_string(facts->token.count()) + " ms, consensus " +
+                    std::to_string(facts->consensus.count()) + " ms, crypto " +
+                    (facts->authenticated ? facts->crypto_cipher + "/" + facts->crypto_hash
+                                          : std::string("off")),
+                {{"TOKEN_MS", std::to_string(facts->token.count())},
+                 {"CONSENSUS_MS", std::to_string(facts->consensus.count())},
+                 {"AUTHENTICATED", facts->authenticated ? "yes" : "no"}});
+    if (!facts->authenticated && config.allow_unauthenticated_cluster) {
+        journal.log(Priority::warning, mid::kCluster,
+                    "corosync runs without authentication and cluster.allow_unauthenticated "
+                    "accepts it: any host on the cluster network can steer restarts",
+                    {{"AUTHENTICATED", "no"}});
+    }
+    self->deps_.metrics.set_cluster_unauthenticated(!facts->authenticated);
+    auto policy = config::cluster_policy(config, config.watchdog_timeout, *facts);
     if (!policy) return std::unexpected(Error{"cluster mode refused: " + policy.error()});
     auto map = core::EvidenceMap::make(config.evidence_map);
     if (!map) return std::unexpected(Error{"storage domains and interfaces: " + map.error()});

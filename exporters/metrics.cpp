@@ -187,6 +187,13 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
              .Help("Status messages not sent because corosync's queue was full (cluster mode)")
              .Register(reg)
              .Add({});
+    self->cluster_unauthenticated_ =
+        &prometheus::BuildGauge()
+             .Name("vigil_cluster_unauthenticated")
+             .Help("1 when cluster mode accepts a corosync without authentication "
+                   "(cluster.allow_unauthenticated)")
+             .Register(reg)
+             .Add({});
     prometheus::BuildGauge()
         .Name("vigil_build_info")
         .Help("Always 1; the version is a label")
@@ -405,6 +412,10 @@ void Metrics::count_action_outcome(const std::string& action, const std::string&
 }
 
 void Metrics::count_cluster_send_busy() { cluster_send_busy_->Increment(); }
+
+void Metrics::set_cluster_unauthenticated(bool unauthenticated) {
+    cluster_unauthenticated_->Set(unauthenticated ? 1 : 0);
+}
 
 void Metrics::count_bad_input(const std::string& source) {
     bad_input_->Add({{"source", source}}).Increment();

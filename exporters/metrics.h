@@ -105,6 +105,9 @@ class Metrics {
     void count_decision(const std::string& kind);
     void count_action_outcome(const std::string& action, const std::string& outcome);
     void count_cluster_send_busy();
+    // 1 when cluster mode runs on a corosync without knet crypto because
+    // cluster.allow_unauthenticated accepts it; 0 otherwise.
+    void set_cluster_unauthenticated(bool unauthenticated);
     // One hook run ended (or was dropped). Every result is served from the
     // start, at 0.
     void count_hook_run(HookResult result);
@@ -126,6 +129,7 @@ class Metrics {
     prometheus::Family<prometheus::Counter>* decisions_ = nullptr;
     prometheus::Family<prometheus::Counter>* action_outcomes_ = nullptr;
     prometheus::Counter* cluster_send_busy_ = nullptr;
+    prometheus::Gauge* cluster_unauthenticated_ = nullptr;
     prometheus::Family<prometheus::Counter>* webhook_requests_ = nullptr;
     prometheus::Family<prometheus::Gauge>* inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* oldest_inflight_ = nullptr;
