@@ -50,7 +50,9 @@ TEST(Layout, SpreadsVmsOverHosts) {
 TEST(Layout, CorosyncListsEveryHostWithAOneSecondToken) {
     auto conf = three().corosync_conf(2);
     EXPECT_NE(conf.find("transport: knet"), std::string::npos);
-    EXPECT_NE(conf.find("token: 1000"), std::string::npos);
+    EXPECT_NE(conf.find("token: 500\n"), std::string::npos);
+    EXPECT_NE(conf.find("token_coefficient: 0\n"), std::string::npos);
+    EXPECT_NE(conf.find("crypto_cipher: aes256\n  crypto_hash: sha256\n"), std::string::npos);
     for (int h = 1; h <= 3; ++h)
         EXPECT_NE(conf.find("ring0_addr: 10.201.1." + std::to_string(h)), std::string::npos);
     EXPECT_EQ(conf.find("two_node"), std::string::npos);
