@@ -615,7 +615,7 @@ std::string Lab::status_json() const {
         // watchdog, or by itself (reboot(2) in its PID namespace ends the
         // init with SIGHUP). Its power process wrote down how.
         bool alive = place(h).has_value();
-        bool reset = s.power == Power::kOn && !alive;
+        bool reset = s.power != Power::kOff && !alive;
         json e{{"name", layout_.host_name(h)},
                {"power", reset ? std::string_view("reset") : power_name(s.power)},
                {"processes", processes(h).size()},
@@ -640,7 +640,7 @@ std::string Lab::status_json() const {
         json cut = json::array();
         for (Net n : s.cut) cut.push_back(net_name(n));
         e["cut"] = cut;
-        if (s.power == Power::kOn && alive) {
+        if (s.power != Power::kOff && alive && s.power != Power::kHung) {
             auto q = quorate(h);
             e["quorate"] = q ? json(*q) : json(nullptr);
             json vms = json::object();

@@ -100,7 +100,6 @@ class LabCli {
         return vt::wait_until([&] { return newest_seq(vm, host) > before + 2; }, within, 50ms);
     }
     const std::filesystem::path& root() const { return root_; }
-    int layout_host(const std::string& host) const { return std::stoi(host.substr(1)); }
 
   private:
     std::filesystem::path root_;
@@ -612,7 +611,8 @@ class OneLab {
         }
     }
     json host_status(const std::string& host) const {
-        for (const auto& h : cli->status()["host_status"])
+        const auto all = cli->status();
+        for (const auto& h : all["host_status"])
             if (h["name"] == host) return h;
         return {};
     }
@@ -620,10 +620,6 @@ class OneLab {
         for (pid_t p : host_pids(*cli, host))
             if (comm_of(p) == comm) return p;
         return 0;
-    }
-    pid_t init(const std::string& host) const {
-        auto h = cli->layout_host(host);
-        return cli->status()["host_state"][h - 1]["init"].get<pid_t>();
     }
 
     std::optional<LabCli> cli;
