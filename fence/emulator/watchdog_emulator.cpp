@@ -10,9 +10,12 @@
 //     (a crash) leaves it running.
 // When the timer expires the emulator "resets" the host: it SIGKILLs every
 // process of the host, then stops the timer as a rebooted machine's would be.
-// A host is either the processes in a network namespace (--host-netns PATH, e.g.
-// /run/netns/h1) or those in a cgroup v2 directory (--host-cgroup DIR, killed
-// through cgroup.kill). The emulator never kills itself. MOUNTPOINT/status
+// A host is the processes in a network namespace (--host-netns PATH, e.g.
+// /run/netns/h1), those in a cgroup v2 directory (--host-cgroup DIR, killed
+// through cgroup.kill), or a PID namespace, ended by killing its init whose pid
+// is read from a file at reset time (--host-init-pidfile FILE). The emulator
+// never kills itself, and refuses a network or PID namespace that is its own
+// or PID 1's. MOUNTPOINT/status
 // reads back "armed timeout_s time_left_ms resets".
 #define FUSE_USE_VERSION 35
 #include <fuse.h>
@@ -51,6 +54,7 @@ struct Options {
     int timeout = 5;
     fs::path host_netns;
     fs::path host_cgroup;
+    fs::path host_init_pidfile;
 };
 
 struct State {
@@ -89,6 +93,39 @@ std::optional<std::string> netns_of(const fs::path& proc_entry) {
     return link.string();
 }
 
+ino_t ns_inode(const fs::path& link) {
+    struct stat st {};
+    return ::stat(link.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// A host is never the emulator's own namespace nor PID 1's: "every process of
+// the host" would then be every process of the machine.
+bool foreign_ns(const char* kind, ino_t ino, const std::string& what) {
+    const ino_t own = ns_inode(std::string("/proc/self/ns/") + kind);
+    const ino_t pid1 = ns_inode(std::string("/proc/1/ns/") + kind);
+    if (ino == 0 || ino == own || ino == pid1) {
+        log("refusing to reset " + what + ": its " + kind +
+            " namespace is this emulator's or PID 1's");
+        return false;
+    }
+    return true;
+}
+
+// The host's init, PID 1 of the host's own PID namespace: when it dies the
+// kernel kills every process of that namespace, as a reset would.
+int kill_init(const fs::path& pidfile) {
+    std::ifstream in(pidfile);
+    pid_t pid = 0;
+    if (!(in >> pid) || pid <= 1) {
+        log("no host init in " + pidfile.string());
+        return 0;
+    }
+    const auto proc = "/proc/" + std::to_string(pid);
+    if (!foreign_ns("pid", ns_inode(proc + "/ns/pid"), "init " + std::to_string(pid))) return 0;
+    if (pid == ::getpid() || !process_alive(pid)) return 0;
+    return ::kill(pid, SIGKILL) == 0 ? 1 : 0;
+}
+
 // Kills until nothing is left, since a dying host may still fork.
 int kill_netns(const fs::path& netns) {
     struct stat st {};
@@ -96,6 +133,7 @@ int kill_netns(const fs::path& netns) {
         log("cannot stat " + netns.string() + ": " + std::strerror(errno));
         return 0;
     }
+    if (!foreign_ns("net", st.st_ino, netns.string())) return 0;
     const std::string wanted = "net:[" + std::to_string(st.st_ino) + "]";
     const pid_t self = ::getpid();
     int killed = 0;
@@ -133,6 +171,10 @@ int kill_cgroup(const fs::path& cgroup) {
 void reset_host() {
     int killed = 0;
     std::string what;
+    if (!g_options.host_init_pidfile.empty()) {
+        killed += kill_init(g_options.host_init_pidfile);
+        what += " init of " + g_options.host_init_pidfile.string();
+    }
     if (!g_options.host_netns.empty()) {
         killed += kill_netns(g_options.host_netns);
         what += " netns " + g_options.host_netns.string();
@@ -304,7 +346,7 @@ int op_release(const char* path, fuse_file_info* fi) {
 int usage() {
     std::fprintf(stderr,
                  "usage: vigil-watchdog-emulator --mountpoint DIR [--timeout SECONDS]\n"
-                 "       (--host-netns PATH | --host-cgroup DIR)...\n");
+                 "       (--host-netns PATH | --host-cgroup DIR | --host-init-pidfile FILE)...\n");
     return 2;
 }
 
@@ -323,13 +365,16 @@ int main(int argc, char** argv) {
             g_options.host_netns = value;
         } else if (arg == "--host-cgroup") {
             g_options.host_cgroup = value;
+        } else if (arg == "--host-init-pidfile") {
+            g_options.host_init_pidfile = value;
         } else {
             return usage();
         }
     }
     if (g_options.mountpoint.empty() ||
-        (g_options.host_netns.empty() && g_options.host_cgroup.empty()) || g_options.timeout < 1 ||
-        g_options.timeout > kMaxTimeout) {
+        (g_options.host_netns.empty() && g_options.host_cgroup.empty() &&
+         g_options.host_init_pidfile.empty()) ||
+        g_options.timeout < 1 || g_options.timeout > kMaxTimeout) {
         return usage();
     }
     g_state.timeout = g_options.timeout;

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -21,10 +23,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr const char* kSysrqTrigger = "/proc/sysrq-trigger";
+
 struct Daemon {
     std::string name;
     std::vector<std::string> argv;
     bool restart = false;  // supervised like a systemd unit with Restart=always
+    // Started only once the lab has checked the host's safety (safety.h):
+    // what may reboot waits for proof that a reboot ends only this host.
+    bool after_safety = false;
     pid_t pid = 0;
     double restart_at = 0;
 };
@@ -60,6 +67,7 @@ Result<> bind_dir(const fs::path& from, const std::string& to) {
 // corosync configuration and state, its own view of the shared storage.
 Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     auto dir = layout.host_dir(host);
+    std::error_code ec;
     if (::unshare(CLONE_NEWNS) != 0)
         return fail(std::string("unshare mnt: ") + std::strerror(errno));
     if (auto r =
@@ -70,10 +78,33 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     // lists this host's links, not the machine's.
     ::umount2("/sys", MNT_DETACH);
     if (auto r = must(::mount("sysfs", "/sys", "sysfs", 0, nullptr), "mount /sys"); !r) return r;
+    // The host's own /proc, of its own PID namespace: /proc/self resolves for
+    // what runs in the host, and only the host's processes are listed.
+    if (auto r = must(::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
+                      "mount /proc");
+        !r)
+        return r;
+    // SysRq is the machine's whatever the namespace: a regular file of the
+    // host's run folder covers the trigger, so a write lands there. A kernel
+    // without SysRq has no trigger at all, and a write finds nothing.
+    if (fs::exists(kSysrqTrigger, ec)) {
+        if (auto r = must(::mount(sysrq_cover(layout, host).c_str(), kSysrqTrigger, nullptr,
+                                  MS_BIND, nullptr),
+                          std::string("cover ") + kSysrqTrigger);
+            !r)
+            return r;
+    }
+    // Each host has its own vigil configuration and state (its flight
+    // record): the lab made the machine's mount points, empty, if missing.
     const std::pair<const char*, const char*> binds[] = {
-        {"etc/libvirt", "/etc/libvirt"},         {"etc/corosync", "/etc/corosync"},
-        {"var/lib/libvirt", "/var/lib/libvirt"}, {"var/cache/libvirt", "/var/cache/libvirt"},
-        {"var/log/libvirt", "/var/log/libvirt"}, {"var/lib/corosync", "/var/lib/corosync"},
+        {"etc/libvirt", "/etc/libvirt"},
+        {"etc/corosync", "/etc/corosync"},
+        {"var/lib/libvirt", "/var/lib/libvirt"},
+        {"var/cache/libvirt", "/var/cache/libvirt"},
+        {"var/log/libvirt", "/var/log/libvirt"},
+        {"var/lib/corosync", "/var/lib/corosync"},
+        {"etc/vigil", "/etc/vigil"},
+        {"var/lib/vigil", "/var/lib/vigil"},
     };
     for (auto [from, to] : binds)
         if (auto r = bind_dir(dir / from, to); !r) return r;
@@ -81,11 +112,20 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
             must(::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"), "tmpfs /run");
         !r)
         return r;
-    std::error_code ec;
     fs::create_directories(std::string(kInHostShared), ec);
     fs::create_directories(std::string(kInHostLockspace), ec);
     fs::create_directories("/run/lock", ec);
     fs::create_directories(std::string(kInHostWatchdogDir), ec);
+    // The emulated watchdog runs outside the host, as hardware does, mounted
+    // in the host's run folder before this namespace was made.
+    if (tools.watchdog) {
+        if (auto r =
+                must(::mount((dir / "watchdog").c_str(), std::string(kInHostWatchdogDir).c_str(),
+                             nullptr, MS_BIND, nullptr),
+                     "bind the watchdog on " + std::string(kInHostWatchdogDir));
+            !r)
+            return r;
+    }
     // The host's own namespace keeps its /run/netns name inside the host, so
     // tools there (the emulated watchdog) can name it as they would outside.
     fs::create_directories("/run/netns", ec);
@@ -112,7 +152,8 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     return {};
 }
 
-std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tools) {
+std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tools,
+                               bool vigild_config) {
     std::vector<Daemon> d;
     if (tools.faultfs) {
         d.push_back(
@@ -126,25 +167,18 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
     d.push_back({"corosync", {"corosync", "-f", "-c", "/etc/corosync/corosync.conf"}, false});
     // libvirtd.service restarts libvirtd on failure; so does this init.
     d.push_back({"libvirtd", {"libvirtd"}, true});
-    if (tools.watchdog) {
-        // fence/'s emulated watchdog: expiry resets this host (kills its
-        // processes), as a hardware watchdog would.
-        d.push_back({"watchdog",
-                     {tools.watchdog->string(), "--mountpoint", std::string(kInHostWatchdogDir),
-                      "--host-netns", "/run/netns/" + layout.host_netns(host)},
-                     false});
-    }
     if (tools.vigild) {
-        // vigild runs standalone until it has cluster code; its config path
-        // is where the lab writes one.
-        d.push_back({"vigild", {tools.vigild->string()}, true});
+        std::vector<std::string> argv{tools.vigild->string()};
+        if (vigild_config) argv.insert(argv.end(), {"--config", std::string(kInHostVigilConfig)});
+        d.push_back({"vigild", argv, true, true});
     }
     return d;
 }
 
-[[noreturn]] void init_main(const Layout& layout, int host, const Tools& tools, int ready_fd) {
+// PID 1 of the host's PID namespace.
+[[noreturn]] void init_main(const Layout& layout, int host, const Tools& tools, bool vigild_config,
+                            int ready_fd) {
     auto dir = layout.host_dir(host);
-    ::setsid();
     auto title = "lab-init-" + layout.host_name(host);
     ::prctl(PR_SET_NAME, title.c_str());
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -169,7 +203,7 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
     for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
 
-    auto daemons = daemons_of(layout, host, tools);
+    auto daemons = daemons_of(layout, host, tools, vigild_config);
     auto start = [&](Daemon& d) {
         auto pid = spawn(d.argv, dir / "log" / (d.name + ".log"));
         if (!pid) {
@@ -181,6 +215,7 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
         return true;
     };
     for (auto& d : daemons) {
+        if (d.after_safety) continue;
         if (!start(d)) fatal("cannot start " + d.name);
         if (d.name == "faultfs" &&
             !wait_until([] { return is_mount_point(std::string(kInHostShared)); },
@@ -190,7 +225,14 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
     (void)!::write(ready_fd, "+", 1);
     ::close(ready_fd);
 
+    bool safe = false;
     for (;;) {
+        if (!safe && fs::exists(safety_mark(layout, host))) {
+            safe = true;
+            log_line("the lab checked this host's safety");
+            for (auto& d : daemons)
+                if (d.after_safety) start(d);
+        }
         timespec tick{0, 200'000'000};
         siginfo_t info{};
         int sig = ::sigtimedwait(&mask, &info, &tick);
@@ -220,11 +262,55 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
             }
         }
         for (auto& d : daemons)
-            if (d.pid == 0 && d.restart && d.restart_at > 0 && now_s() >= d.restart_at) {
+            if (safe && d.pid == 0 && d.restart && d.restart_at > 0 && now_s() >= d.restart_at) {
                 d.restart_at = 0;
                 start(d);
             }
     }
+}
+
+// The host's power supply: outside the host, in the machine's namespaces. It
+// makes the host's PID namespace, forks the init into it as its PID 1, and
+// waits for the init to end, however it ends (the lab's power-off, a watchdog
+// reset, the host's own reboot(2), which ends a PID namespace's init with
+// SIGHUP), and writes down how, so the lab can tell a reset from a power-off.
+[[noreturn]] void power_main(const Layout& layout, int host, const Tools& tools, bool vigild_config,
+                             int pid_fd, int ready_fd) {
+    ::setsid();
+    auto title = "lab-power-" + layout.host_name(host);
+    ::prctl(PR_SET_NAME, title.c_str());
+    int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    // Its working directory names the run, so a down finds it by that.
+    if (::chdir(layout.host_dir(host).c_str()) != 0) ::_exit(1);
+    auto fatal = [&](const std::string& what) {
+        (void)!::write(ready_fd, what.data(), what.size());
+        ::_exit(1);
+    };
+    if (::unshare(CLONE_NEWPID) != 0) fatal(std::string("unshare pid: ") + std::strerror(errno));
+    pid_t init = ::fork();
+    if (init < 0) fatal(std::string("fork: ") + std::strerror(errno));
+    if (init == 0) {
+        ::close(pid_fd);
+        init_main(layout, host, tools, vigild_config, ready_fd);
+    }
+    auto line = std::to_string(init);
+    (void)!::write(pid_fd, line.data(), line.size());
+    ::close(pid_fd);
+    ::close(ready_fd);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) ::signal(s, SIG_IGN);
+    int status = 0;
+    while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string how = WIFSIGNALED(status) ? "signal" : "exit";
+    int code = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+    char text[160];
+    std::snprintf(text, sizeof text, "{\"t\": %.3f, \"init\": %d, \"%s\": %d}\n", now_s(), init,
+                  how.c_str(), code);
+    (void)write_file(init_exit_file(layout, host), text);
+    ::_exit(0);
 }
 
 }  // namespace
@@ -233,30 +319,60 @@ fs::path faultfs_control(const Layout& layout, int host) {
     return layout.host_dir(host) / "faultfs.sock";
 }
 
-Result<pid_t> start_host_init(const Layout& layout, int host, const Tools& tools) {
+Result<pid_t> start_host_init(const Layout& layout, int host, const Tools& tools,
+                              bool vigild_config) {
     std::error_code ec;
+    fs::remove(safety_mark(layout, host), ec);
     fs::create_directories(layout.host_dir(host) / "log", ec);
+    // The file a SysRq write inside the host lands in, and the record of how
+    // the host's last init ended, both fresh for this boot.
+    if (auto r = write_file(sysrq_cover(layout, host), ""); !r) return std::unexpected(r.error());
+    fs::remove(init_exit_file(layout, host), ec);
+    int pid_pipe[2];
     int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe2(pid_pipe, O_CLOEXEC) != 0 || ::pipe2(pipefd, O_CLOEXEC) != 0)
+        return fail(std::string("pipe: ") + std::strerror(errno));
     pid_t pid = ::fork();
     if (pid < 0) return fail(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
+        ::close(pid_pipe[0]);
         ::close(pipefd[0]);
-        init_main(layout, host, tools, pipefd[1]);
+        power_main(layout, host, tools, vigild_config, pid_pipe[1], pipefd[1]);
     }
+    ::close(pid_pipe[1]);
     ::close(pipefd[1]);
-    std::string reply;
-    char buf[512];
-    for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;)
-        reply.append(buf, static_cast<size_t>(n));
-    ::close(pipefd[0]);
-    if (reply != "+") {
-        ::kill(pid, SIGKILL);
+    auto read_all = [](int fd) {
+        std::string text;
+        char buf[512];
+        for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+            text.append(buf, static_cast<size_t>(n));
+        ::close(fd);
+        return text;
+    };
+    // The init's pid from the power process, then "+" from the init once it is up.
+    const pid_t init = static_cast<pid_t>(std::atol(read_all(pid_pipe[0]).c_str()));
+    const auto rest = read_all(pipefd[0]);
+    // The power process has forked the init and waits for it; it is not
+    // ours to reap (it outlives this process), but a failed start reaps it.
+    if (init <= 0 || rest != "+") {
+        if (init > 0) ::kill(init, SIGKILL);
         ::waitpid(pid, nullptr, 0);
         return fail("host " + layout.host_name(host) +
-                    " did not start: " + (reply.empty() ? std::string("its init died") : reply));
+                    " did not start: " + (rest.empty() ? std::string("its init died") : rest));
     }
-    return pid;
+    return init;
+}
+
+fs::path sysrq_cover(const Layout& layout, int host) {
+    return layout.host_dir(host) / "sysrq-trigger";
+}
+
+fs::path safety_mark(const Layout& layout, int host) {
+    return layout.host_dir(host) / "safety-checked";
+}
+
+fs::path init_exit_file(const Layout& layout, int host) {
+    return layout.host_dir(host) / "init-exit.json";
 }
 
 }  // namespace vigil::lab

@@ -1,17 +1,23 @@
 #include "tests/lab/lab.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 
 #include "tests/lab/host_init.h"
+#include "tests/lab/safety.h"
 #include "tests/lab/stamp.h"
 
 namespace vigil::lab {
@@ -61,6 +67,11 @@ fs::path default_root() {
 namespace {
 
 constexpr size_t kDiskSize = 1024 * 1024;
+
+std::error_code& ec_ignore() {
+    thread_local std::error_code ec;
+    return ec;
+}
 
 fs::path state_file(const fs::path& root) { return root / "state.json"; }
 
@@ -129,7 +140,36 @@ void remove_run(const fs::path& root, const std::string& run_id, std::ostream& l
         return !a.ends_with("-sw") && b.ends_with("-sw");
     });
     for (const auto& n : names) remove_netns(n, log);
+    // Outside the hosts: each host's power process (it ends with its init)
+    // and its emulated watchdog (stopped, so that it unmounts itself).
+    auto run_dir = (root / ("run-" + run_id)).string();
+    auto ours = [&](pid_t p) {
+        std::error_code e;
+        auto cwd = fs::read_symlink("/proc/" + std::to_string(p) + "/cwd", e).string();
+        if (cwd.starts_with(run_dir + "/")) return true;
+        for (const auto& a : cmdline_of(p))
+            if (a.starts_with(run_dir + "/")) return true;
+        return false;
+    };
+    std::vector<pid_t> outside;
+    for (pid_t p : pids_in_ns("pid", ns_inode("/proc/self/ns/pid"))) {
+        auto comm = comm_of(p);
+        if ((comm.starts_with("lab-power-") || comm.starts_with("vigil-watchdog")) && ours(p)) {
+            outside.push_back(p);
+            if (comm.starts_with("vigil-watchdog")) ::kill(p, SIGTERM);
+        }
+    }
+    if (!wait_until([&] { return std::all_of(outside.begin(), outside.end(), gone); },
+                    std::chrono::seconds(5))) {
+        for (pid_t p : outside) ::kill(p, SIGKILL);
+        (void)wait_until([&] { return std::all_of(outside.begin(), outside.end(), gone); },
+                         std::chrono::seconds(5));
+    }
     std::error_code ec;
+    if (fs::is_directory(run_dir, ec))
+        for (const auto& e : fs::directory_iterator(run_dir, ec))
+            if (e.path().filename().string().starts_with("h"))
+                ::umount2((e.path() / "watchdog").c_str(), MNT_DETACH);
     fs::remove_all(root / ("run-" + run_id), ec);
     if (ec) log << "warning: cannot remove run directory: " << ec.message() << "\n";
 }
@@ -165,8 +205,9 @@ Result<> net_setup(const Layout& l) {
 
 Result<> write_host_files(const Layout& l, int h) {
     auto dir = l.host_dir(h);
-    for (const char* d : {"etc/libvirt/qemu", "etc/corosync", "var/lib/libvirt",
-                          "var/cache/libvirt", "var/log/libvirt", "var/lib/corosync", "log"}) {
+    for (const char* d :
+         {"etc/libvirt/qemu", "etc/corosync", "etc/vigil", "var/lib/libvirt", "var/cache/libvirt",
+          "var/log/libvirt", "var/lib/corosync", "var/lib/vigil", "log", "watchdog"}) {
         std::error_code ec;
         fs::create_directories(dir / d, ec);
         if (ec) return fail("cannot create " + (dir / d).string() + ": " + ec.message());
@@ -178,25 +219,78 @@ Result<> write_host_files(const Layout& l, int h) {
         {"etc/libvirt/virtlogd.conf", ""},
         {"etc/libvirt/virtlockd.conf", ""},
         {"etc/corosync/corosync.conf", l.corosync_conf(h)},
+        {"etc/vigil/vigil.toml", l.vigil_toml(h)},
     };
     for (const auto& [name, text] : files)
         if (auto r = write_file(dir / name, text); !r) return r;
+    // One knet key per run, the same on every host.
+    auto key = read_file(l.run_dir() / "authkey");
+    if (!key) return std::unexpected(key.error());
+    if (auto r = write_file(dir / "etc/corosync/authkey", *key); !r) return r;
+    fs::permissions(dir / "etc/corosync/authkey", fs::perms::owner_read, ec_ignore());
     return {};
 }
 
+// Makes the run's corosync key (corosync-keygen's size, from the kernel's
+// random source).
+Result<> make_authkey(const Layout& l) {
+    std::string key(256, '\0');
+    int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::read(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) {
+        if (fd >= 0) ::close(fd);
+        return fail("cannot read /dev/urandom");
+    }
+    ::close(fd);
+    return write_file(l.run_dir() / "authkey", key);
+}
+
+// The machine's mount points for each host's /etc/vigil and /var/lib/vigil,
+// made empty if missing; nothing is ever written in them.
+Result<> make_mount_points() {
+    for (const char* d : {"/etc/vigil", "/var/lib/vigil"}) {
+        std::error_code ec;
+        if (fs::is_directory(d, ec)) continue;
+        fs::create_directory(d, ec);
+        if (ec)
+            return fail(std::string("cannot create the mount point ") + d + ": " + ec.message());
+    }
+    return {};
+}
+
+// Whether this vigild reads the lab's generated config (cluster mode): until
+// its parser knows [cluster], it runs standalone without one. Any other
+// complaint about the file is the lab's mistake and stops the bring-up.
+Result<bool> vigild_takes_config(const Layout& l, const Tools& tools, std::ostream& log) {
+    if (!tools.vigild) return false;
+    auto r = run({tools.vigild->string(), "--check-config", "--config",
+                  (l.host_dir(1) / "etc/vigil/vigil.toml").string()});
+    if (!r) return std::unexpected(r.error());
+    if (r->status == 0) return true;
+    if (r->err.find("unknown section") != std::string::npos ||
+        r->err.find("unknown key") != std::string::npos) {
+        log << "lab: this vigild has no cluster mode yet (" << r->err.substr(0, r->err.find('\n'))
+            << "); it runs standalone\n";
+        return false;
+    }
+    return fail("vigild refuses the lab's config: " + r->err);
+}
+
 json state_json(const Layout& l, const std::vector<HostState>& hosts,
-                const std::vector<std::vector<int>>& partition, double up_seconds) {
+                const std::vector<std::vector<int>>& partition, double up_seconds,
+                bool vigild_config) {
     json j;
     j["run_id"] = l.run_id();
     j["hosts"] = l.hosts();
     j["vms"] = l.vms();
     j["up_seconds"] = up_seconds;
+    j["vigild_config"] = vigild_config;
     j["partition"] = partition;
     json hs = json::array();
     for (const auto& h : hosts) {
         json cut = json::array();
         for (Net n : h.cut) cut.push_back(net_name(n));
         hs.push_back({{"init", h.init},
+                      {"watchdog", h.watchdog},
                       {"power", power_name(h.power)},
                       {"cut", cut},
                       {"storage", storage_mode_name(h.storage)}});
@@ -234,13 +328,27 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
         return std::unexpected(e);
     };
     if (auto r = net_setup(l); !r) return undo(r.error());
-    for (int h = 1; h <= hosts; ++h) {
+    if (auto r = make_authkey(l); !r) return undo(r.error());
+    if (auto r = make_mount_points(); !r) return undo(r.error());
+    for (int h = 1; h <= hosts; ++h)
         if (auto r = write_host_files(l, h); !r) return undo(r.error());
-        auto pid = start_host_init(l, h, tools);
-        if (!pid) return undo(pid.error());
-        lab.host(h).init = *pid;
-        if (auto r = lab.save(); !r) return undo(r.error());
+    auto takes = vigild_takes_config(l, tools, log);
+    if (!takes) return undo(takes.error());
+    lab.vigild_config_ = *takes;
+    // vigild reads /etc/vigil/vigil.toml by default: a file it cannot parse
+    // yet is kept beside it for reading, under another name.
+    if (!lab.vigild_config_)
+        for (int h = 1; h <= hosts; ++h)
+            fs::rename(l.host_dir(h) / "etc/vigil/vigil.toml",
+                       l.host_dir(h) / "etc/vigil/vigil.toml.cluster", ec);
+    if (lab.vigild_config_ && tools.vigilctl) {
+        auto r =
+            run_ok({tools.vigilctl->string(), "format-heartbeat", "--area",
+                    (l.shared_dir() / "heartbeat.img").string(), "--slots", std::to_string(hosts)});
+        if (!r) return undo(r.error());
     }
+    for (int h = 1; h <= hosts; ++h)
+        if (auto r = lab.boot(h, log); !r) return undo(r.error());
     log << "lab: hosts started, waiting for libvirtd and a quorate membership\n";
     for (int h = 1; h <= hosts; ++h) {
         std::string last;
@@ -273,9 +381,11 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
                 write_file(l.shared_dir() / "domains" / (l.vm_name(v) + ".xml"), l.domain_xml(v));
             !r)
             return undo(r.error());
-        int h = l.vm_home(v);
-        if (auto r = lab.virsh(h, {"define", l.vm_xml_in_host(v)}); !r) return undo(r.error());
-        if (auto r = lab.virsh(h, {"start", l.vm_name(v)}); !r) return undo(r.error());
+        // Defined on every host, so any survivor can start it (docs/lab.md);
+        // started on its home host only.
+        for (int h = 1; h <= hosts; ++h)
+            if (auto r = lab.virsh(h, {"define", l.vm_xml_in_host(v)}); !r) return undo(r.error());
+        if (auto r = lab.virsh(l.vm_home(v), {"start", l.vm_name(v)}); !r) return undo(r.error());
     }
     for (int v = 1; v <= vms; ++v) {
         bool ok = wait_until(
@@ -293,6 +403,91 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
     return lab;
 }
 
+void Lab::stop_watchdog(int h) {
+    auto& s = host(h);
+    auto mnt = layout_.host_dir(h) / "watchdog";
+    if (s.watchdog > 0 && !gone(s.watchdog)) {
+        // By pid, and only if it is still this host's emulator.
+        auto args = cmdline_of(s.watchdog);
+        bool mine = std::find(args.begin(), args.end(), mnt.string()) != args.end();
+        if (mine) {
+            ::kill(s.watchdog, SIGTERM);
+            if (!wait_until([&] { return gone(s.watchdog); }, std::chrono::seconds(5)))
+                ::kill(s.watchdog, SIGKILL);
+            (void)wait_until([&] { return gone(s.watchdog); }, std::chrono::seconds(5));
+        }
+    }
+    ::umount2(mnt.c_str(), MNT_DETACH);
+    s.watchdog = 0;
+}
+
+Result<> Lab::boot(int h, std::ostream& log) {
+    const auto& l = layout_;
+    auto& s = host(h);
+    auto dir = l.host_dir(h);
+    if (tools_.watchdog) {
+        // The host's hardware: in the machine's namespaces, detached from
+        // this process, its pid kept in the state; mounted in the host's run
+        // folder before the host's mount namespace copies it.
+        stop_watchdog(h);
+        (void)write_file(dir / "init.pid", "0\n");
+        pid_t pid = ::fork();
+        if (pid < 0) return fail("fork: " + std::string(std::strerror(errno)));
+        if (pid == 0) {
+            ::setsid();
+            int fd = ::open((dir / "log" / "watchdog.log").c_str(),
+                            O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            int devnull = ::open("/dev/null", O_RDONLY);
+            ::dup2(devnull, 0);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            std::vector<std::string> argv{tools_.watchdog->string(),         "--mountpoint",
+                                          (dir / "watchdog").string(),       "--timeout",
+                                          std::to_string(kWatchdogTimeoutS), "--host-init-pidfile",
+                                          (dir / "init.pid").string()};
+            std::vector<char*> args;
+            for (auto& a : argv) args.push_back(a.data());
+            args.push_back(nullptr);
+            ::execv(args[0], args.data());
+            ::_exit(127);
+        }
+        s.watchdog = pid;
+        if (auto r = save(); !r) return r;
+        struct stat st {};
+        if (!wait_until([&] { return ::stat((dir / "watchdog" / "status").c_str(), &st) == 0; },
+                        std::chrono::seconds(10)))
+            return fail("the emulated watchdog of " + l.host_name(h) + " did not mount");
+    }
+    auto pid = start_host_init(l, h, tools_, vigild_config_);
+    if (!pid) return std::unexpected(pid.error());
+    s.init = *pid;
+    (void)write_file(dir / "init.pid", std::to_string(*pid) + "\n");
+    if (auto r = save(); !r) return r;
+    auto verdict = probe_safety(*this, h);
+    if (!verdict || !verdict->ok()) {
+        auto why = verdict ? verdict->text() : verdict.error().what;
+        ::kill(s.init, SIGKILL);
+        return fail("unsafe host " + l.host_name(h) + ", refused before vigild starts: " + why);
+    }
+    log << "lab: " << l.host_name(h) << " (init " << s.init << "): " << verdict->text() << "\n";
+    return write_file(safety_mark(l, h), verdict->text() + "\n");
+}
+
+Result<> foreign_host(const Lab& lab, int h) {
+    auto net = ns_inode(fs::path("/run/netns") / lab.layout().host_netns(h));
+    if (net == 0 || net == ns_inode("/proc/self/ns/net") || net == ns_inode("/proc/1/ns/net"))
+        return fail("refusing " + lab.layout().host_name(h) +
+                    ": its network namespace is missing, this process's or PID 1's");
+    pid_t init = lab.host(h).init;
+    if (init > 0 && state_of(init) != '\0') {
+        auto pidns = ns_inode("/proc/" + std::to_string(init) + "/ns/pid");
+        if (pidns == ns_inode("/proc/self/ns/pid") || pidns == ns_inode("/proc/1/ns/pid"))
+            return fail("refusing " + lab.layout().host_name(h) +
+                        ": its init shares this process's or PID 1's PID namespace");
+    }
+    return {};
+}
+
 Result<Lab> Lab::load(const fs::path& root) {
     auto text = read_file(state_file(root));
     if (!text) return fail("no lab is up under " + root.string());
@@ -304,6 +499,7 @@ Result<Lab> Lab::load(const fs::path& root) {
         if (!layout) return std::unexpected(layout.error());
         Lab lab(*layout, Tools::from_build());
         lab.up_seconds_ = j.value("up_seconds", 0.0);
+        lab.vigild_config_ = j.value("vigild_config", false);
         lab.partition_ = j.value("partition", std::vector<std::vector<int>>{});
         if (j.contains("host_state")) {
             int h = 1;
@@ -311,6 +507,7 @@ Result<Lab> Lab::load(const fs::path& root) {
                 if (h > layout->hosts()) break;
                 auto& s = lab.host(h++);
                 s.init = hs.value("init", 0);
+                s.watchdog = hs.value("watchdog", 0);
                 auto p = hs.value("power", "on");
                 s.power = p == "off" ? Power::kOff : p == "hung" ? Power::kHung : Power::kOn;
                 for (const auto& n : hs.value("cut", std::vector<std::string>{}))
@@ -349,8 +546,9 @@ Result<> Lab::down(const fs::path& root, std::ostream& log) {
 }
 
 Result<> Lab::save() const {
-    return write_file(state_file(layout_.root()),
-                      state_json(layout_, hosts_, partition_, up_seconds_).dump(2) + "\n");
+    return write_file(
+        state_file(layout_.root()),
+        state_json(layout_, hosts_, partition_, up_seconds_, vigild_config_).dump(2) + "\n");
 }
 
 void Lab::record(const std::string& kind, const std::string& action, const std::string& detail) {
@@ -362,7 +560,9 @@ Result<Place> Lab::place(int h) const {
     const auto& s = host(h);
     if (s.init == 0 || state_of(s.init) == '\0' || state_of(s.init) == 'Z')
         return fail(layout_.host_name(h) + " is down (its init is gone)");
-    return Place{.netns = fs::path("/run/netns") / layout_.host_netns(h), .mount_of = s.init};
+    return Place{.netns = fs::path("/run/netns") / layout_.host_netns(h),
+                 .mount_of = s.init,
+                 .pid_of = s.init};
 }
 
 Result<std::string> Lab::exec(int h, const std::vector<std::string>& argv) const {
@@ -407,22 +607,40 @@ Result<> Lab::apply_links(int h) const {
 }
 
 std::string Lab::status_json() const {
-    json j = state_json(layout_, hosts_, partition_, up_seconds_);
+    json j = state_json(layout_, hosts_, partition_, up_seconds_, vigild_config_);
     json hs = json::array();
     for (int h = 1; h <= layout_.hosts(); ++h) {
         const auto& s = host(h);
-        // A host whose init died without the nemesis (its watchdog reset it)
-        // is down all the same.
+        // A host whose init ended without the nemesis was reset: by its
+        // watchdog, or by itself (reboot(2) in its PID namespace ends the
+        // init with SIGHUP). Its power process wrote down how.
         bool alive = place(h).has_value();
+        bool reset = s.power != Power::kOff && !alive;
         json e{{"name", layout_.host_name(h)},
-               {"power",
-                s.power == Power::kOn && !alive ? std::string_view("down") : power_name(s.power)},
+               {"power", reset ? std::string_view("reset") : power_name(s.power)},
                {"processes", processes(h).size()},
                {"storage", storage_mode_name(s.storage)}};
+        if (reset) {
+            auto how =
+                json::parse(read_file(init_exit_file(layout_, h)).value_or("{}"), nullptr, false);
+            std::string why = "init gone";
+            if (how.is_object() && how.contains("signal")) {
+                int sig = how["signal"].get<int>();
+                why = sig == SIGHUP   ? "reboot(2)"
+                      : sig == SIGINT ? "halt(2)"
+                                      : "init killed by signal " + std::to_string(sig);
+            } else if (how.is_object() && how.contains("exit")) {
+                why = "init exited " + std::to_string(how["exit"].get<int>());
+            }
+            e["reset"] = why;
+        }
+        // What a SysRq write inside the host said (it lands in this file).
+        if (auto sysrq = read_file(sysrq_cover(layout_, h)); sysrq && !sysrq->empty())
+            e["sysrq"] = *sysrq;
         json cut = json::array();
         for (Net n : s.cut) cut.push_back(net_name(n));
         e["cut"] = cut;
-        if (s.power == Power::kOn && alive) {
+        if (s.power != Power::kOff && alive && s.power != Power::kHung) {
             auto q = quorate(h);
             e["quorate"] = q ? json(*q) : json(nullptr);
             json vms = json::object();
@@ -453,6 +671,8 @@ void Lab::print_status(std::ostream& out) const {
         out << "  " << h["name"].get<std::string>() << "  power " << h["power"].get<std::string>()
             << "  processes " << h["processes"].get<size_t>() << "  storage "
             << h["storage"].get<std::string>();
+        if (h.contains("reset")) out << " (" << h["reset"].get<std::string>() << ")";
+        if (h.contains("sysrq")) out << "  sysrq " << h["sysrq"].dump() << " written";
         if (!h["cut"].empty()) out << "  cut " << h["cut"].dump();
         if (h.contains("quorate"))
             out << "  quorate "

@@ -26,6 +26,7 @@ enum class Power { kOn, kOff, kHung };
 
 struct HostState {
     pid_t init = 0;
+    pid_t watchdog = 0;  // its emulated watchdog, outside the host
     Power power = Power::kOn;
     std::set<Net> cut;
     StorageMode storage = StorageMode::kOk;
@@ -42,6 +43,14 @@ class Lab {
     // Removes every run under `root`, whether it is up, half up or crashed.
     [[nodiscard]] static Result<> down(const std::filesystem::path& root, std::ostream& log);
 
+    // Boots host `h` (at up, and at power-on after a power-off or reset): its
+    // emulated watchdog outside the host, a new PID namespace and init, its
+    // daemons but vigild; then the safety checks (safety.h) from inside the
+    // host, and only if they pass, vigild. A host failing them is killed.
+    [[nodiscard]] Result<> boot(int h, std::ostream& log);
+    // The host's emulated watchdog ends (a power cut stops the hardware).
+    void stop_watchdog(int h);
+
     [[nodiscard]] const Layout& layout() const { return layout_; }
     [[nodiscard]] const Tools& tools() const { return tools_; }
     [[nodiscard]] HostState& host(int h) { return hosts_.at(static_cast<size_t>(h - 1)); }
@@ -50,6 +59,9 @@ class Lab {
     }
     [[nodiscard]] std::vector<std::vector<int>>& partition() { return partition_; }
     [[nodiscard]] double up_seconds() const { return up_seconds_; }
+    // Whether vigild runs with the lab's generated config (cluster mode);
+    // false while vigild cannot parse it yet.
+    [[nodiscard]] bool vigild_config() const { return vigild_config_; }
 
     [[nodiscard]] Result<> save() const;
     // Appends one record to the run's event log, which the checker reads.
@@ -79,9 +91,14 @@ class Lab {
     std::vector<HostState> hosts_;
     std::vector<std::vector<int>> partition_;
     double up_seconds_ = 0;
+    bool vigild_config_ = false;
 };
 
 // The lab root when none is given: $VIGIL_LAB_ROOT or /var/lib/vigil-lab.
 [[nodiscard]] std::filesystem::path default_root();
+
+// Refuses a host whose network or PID namespace is the lab's own or PID 1's:
+// "every process of the host" would be every process of the machine.
+[[nodiscard]] Result<> foreign_host(const Lab& lab, int h);
 
 }  // namespace vigil::lab

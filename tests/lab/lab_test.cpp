@@ -199,16 +199,22 @@ TEST_F(LabCluster, GuestsRunOnTheirHomeHostsAndWrite) {
     EXPECT_TRUE(lease_seen) << t.dump(2);
 }
 
+TEST_F(LabCluster, EveryGuestIsDefinedOnEveryHost) {
+    for (auto h : {"h1", "h2", "h3"})
+        for (auto vm : {"vm1", "vm2", "vm3"}) {
+            auto r = lab().virsh(h, {"domstate", vm});
+            EXPECT_TRUE(r.ok()) << h << " " << vm << ": " << r.describe();
+        }
+    EXPECT_EQ(lab().domstate("h2", "vm1"), "shut off (unknown)");
+}
+
 TEST_F(LabCluster, ASecondStartElsewhereIsRefusedByTheLease) {
-    auto def = lab().virsh("h2", {"define", "/run/vigil-lab/shared/domains/vm1.xml"});
-    ASSERT_TRUE(def.ok()) << def.describe();
     auto start = lab().virsh("h2", {"start", "vm1"});
     EXPECT_FALSE(start.ok()) << "vm1 started twice: " << start.describe();
     // Refused by a lock on the shared disk: qemu's own image lock comes first
     // (libvirt only acquires the lockd lease when the CPUs start), lockd's
     // lease behind it.
     EXPECT_NE(start.err.find("lock"), std::string::npos) << start.describe();
-    EXPECT_TRUE(lab().virsh("h2", {"undefine", "vm1"}).ok());
     EXPECT_TRUE(lab().writing("vm1", "h1"));
 }
 
@@ -284,13 +290,8 @@ TEST_F(LabCluster, AnExpiredWatchdogResetsItsHost) {
     // Open, pet once, close without the magic character: the timer runs on.
     auto r = lab().exec("h3", {"sh", "-c", "echo x > /run/vigil-lab/watchdog/watchdog"});
     ASSERT_TRUE(r.ok()) << r.describe();
-    // Only the emulator, which never kills itself, is left of the host.
-    EXPECT_TRUE(vt::wait_until(
-        [&] {
-            auto pids = host_pids(lab(), "h3");
-            return pids.size() == 1 && comm_of(pids[0]).starts_with("vigil-watchdog");
-        },
-        15s, 200ms));
+    // The emulator runs outside the host: nothing of the host is left.
+    EXPECT_TRUE(vt::wait_until([&] { return host_pids(lab(), "h3").empty(); }, 15s, 200ms));
     EXPECT_FALSE(lab().writing("vm3", "h3", 1s));
     EXPECT_TRUE(lab().quorate("h1"));
 }
@@ -581,6 +582,195 @@ TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
     EXPECT_EQ(twice["outcome"], "locked_elsewhere") << twice.dump();
     EXPECT_TRUE(lab_->writing("vm1", "h2"));
     EXPECT_TRUE(seen({{"kind", "bad_input"}}).empty()) << watch_->stdout_text();
+}
+
+// A lab up for one test: three hosts, no guests unless asked; taken down
+// however the test ends.
+class OneLab {
+  public:
+    explicit OneLab(int hosts = 3, int vms = 0) {
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        down_abandoned_labs();
+        auto dir = vt::TempDir::make("lab");
+        if (!dir) {
+            up_log = dir.error();
+            return;
+        }
+        dir_.emplace(std::move(*dir));
+        cli.emplace(dir_->path());
+        auto r =
+            (*cli)({"up", "--hosts", std::to_string(hosts), "--vms", std::to_string(vms)}, 120s);
+        up_ok = r.ok();
+        up_log = r.describe();
+    }
+    ~OneLab() {
+        if (cli) {
+            auto r = (*cli)({"down"}, 60s);
+            EXPECT_TRUE(r.ok()) << r.describe();
+            reap_adopted();
+        }
+    }
+    json host_status(const std::string& host) const {
+        const auto all = cli->status();
+        for (const auto& h : all["host_status"])
+            if (h["name"] == host) return h;
+        return {};
+    }
+    pid_t daemon(const std::string& host, const std::string& comm) const {
+        for (pid_t p : host_pids(*cli, host))
+            if (comm_of(p) == comm) return p;
+        return 0;
+    }
+
+    std::optional<LabCli> cli;
+    bool up_ok = false;
+    std::string up_log;
+
+  private:
+    std::optional<vt::TempDir> dir_;
+};
+
+std::string machine_pidns() { return std::to_string(ns_inode("/proc/self/ns/pid")); }
+
+int votes(const LabCli& lab, const std::string& host) {
+    auto r = lab.exec(host, {"corosync-quorumtool", "-s"});
+    std::smatch m;
+    if (!std::regex_search(r.out, m, std::regex("Total votes:\\s+([0-9]+)"))) return -1;
+    return std::stoi(m[1].str());
+}
+
+// The fixture of the whole lab label (FIXTURES_SETUP): inside every host of a
+// fresh lab, a PID namespace that is not this machine's, and no SysRq trigger
+// a write could reach. Checked three ways: the lab's own check, what a
+// process inside shows, and the fence probe's refusal outside a host.
+TEST(LabSafety, EveryHostHasItsOwnPidNamespaceAndNoReachableSysrqTrigger) {
+    VIGIL_REQUIRE_ROOT();
+    OneLab lab;
+    ASSERT_TRUE(lab.up_ok) << lab.up_log;
+    auto checked = (*lab.cli)({"safety"});
+    ASSERT_TRUE(checked.ok()) << checked.describe();
+    const auto mine = "pid:[" + machine_pidns() + "]";
+    for (auto h : {"h1", "h2", "h3"}) {
+        EXPECT_NE(checked.out.find(std::string(h) + ": safe: own PID namespace"), std::string::npos)
+            << checked.out;
+        auto ns = lab.cli->exec(h, {"readlink", "/proc/self/ns/pid"});
+        ASSERT_TRUE(ns.ok()) << ns.describe();
+        EXPECT_TRUE(ns.out.starts_with("pid:[")) << ns.out;
+        EXPECT_EQ(ns.out.find(mine), std::string::npos) << h << " shares " << mine;
+        // Inside, the host's own /proc: its init is PID 1 there.
+        auto one = lab.cli->exec(h, {"cat", "/proc/1/comm"});
+        EXPECT_EQ(one.out, "lab-init-" + std::string(h) + "\n") << one.describe();
+        // The trigger is either absent (no SysRq in this kernel) or a file
+        // that is not procfs's.
+        auto trig = lab.cli->exec(
+            h, {"sh", "-c",
+                "if [ -e /proc/sysrq-trigger ]; then stat -f -c %T /proc/sysrq-trigger; "
+                "else echo absent; fi"});
+        ASSERT_TRUE(trig.ok()) << trig.describe();
+        EXPECT_NE(trig.out, "proc\n") << h << ": the machine's SysRq trigger is reachable";
+        if (std::filesystem::exists("/proc/sysrq-trigger")) {
+            EXPECT_NE(trig.out, "absent\n") << h << ": a /proc the lab did not make";
+        }
+        auto probe = lab.cli->exec(
+            h, {VIGIL_FENCE_PROBE, "--machine-pidns", machine_pidns(), "--check-only"});
+        EXPECT_EQ(probe.status.code, 0) << probe.describe();
+        EXPECT_NE(probe.out.find("\"safe\": true"), std::string::npos) << probe.out;
+    }
+    // The probe refuses outside a lab host (only ever --check-only here).
+    auto outside = vt::run({VIGIL_FENCE_PROBE, "--machine-pidns", machine_pidns(), "--check-only"});
+    EXPECT_EQ(outside.status.code, 3) << outside.describe();
+    EXPECT_NE(outside.out.find("\"own_pidns\": false"), std::string::npos) << outside.out;
+}
+
+// vigild's self-fence path inside one host: reboot(2) in the host's PID
+// namespace ends that host's init and every process in it, like a reset; the
+// machine, this test and the other hosts' daemons run on, and the two others
+// keep a quorate membership of two. Then power-on brings the host back.
+TEST(LabSelfFence, ARebootInsideAHostEndsOnlyThatHost) {
+    VIGIL_REQUIRE_ROOT();
+    OneLab lab;
+    ASSERT_TRUE(lab.up_ok) << lab.up_log;
+    const auto& cli = *lab.cli;
+    // Dry run first: the probe must see a safe host, or the test stops here.
+    auto dry =
+        cli.exec("h1", {VIGIL_FENCE_PROBE, "--machine-pidns", machine_pidns(), "--check-only"});
+    ASSERT_EQ(dry.status.code, 0) << dry.describe();
+    ASSERT_TRUE((*lab.cli)({"safety"}).ok());
+    const pid_t h1_init = lab.daemon("h1", "lab-init-h1");
+    ASSERT_NE(h1_init, 0);
+    std::map<std::string, pid_t> others;
+    for (auto h : {"h2", "h3"})
+        for (const std::string& d :
+             {std::string("corosync"), std::string("libvirtd"), "lab-init-" + std::string(h)}) {
+            others[std::string(h) + "/" + d] = lab.daemon(h, d);
+            ASSERT_NE(others[std::string(h) + "/" + d], 0) << h << " " << d;
+        }
+    ASSERT_EQ(votes(cli, "h2"), 3);
+
+    auto fence = cli.exec("h1", {VIGIL_FENCE_PROBE, "--machine-pidns", machine_pidns()});
+    EXPECT_EQ(fence.out.find("\"kind\": \"returned\""), std::string::npos)
+        << "reboot_now returned: " << fence.describe();
+    // Every process of h1 ends with its init (the kernel kills a PID
+    // namespace with its init); a reset takes no longer than a kill.
+    EXPECT_TRUE(vt::wait_until([&] { return host_pids(cli, "h1").empty(); }, 5s, 100ms))
+        << "left in h1: " << host_pids(cli, "h1").size();
+    EXPECT_EQ(state_of(h1_init), '\0');
+    auto st = lab.host_status("h1");
+    EXPECT_EQ(st["power"], "reset") << st.dump();
+    EXPECT_EQ(st["reset"], "reboot(2)") << st.dump();
+    // The rest of the cluster runs on, with the same processes.
+    for (const auto& [what, pid] : others) {
+        EXPECT_NE(state_of(pid), '\0') << what << " died";
+        EXPECT_NE(state_of(pid), 'Z') << what << " died";
+    }
+    // Two votes once corosync's membership timeout (token + consensus, 1.1 s)
+    // has passed; a busy machine gets a few rounds.
+    for (auto h : {"h2", "h3"}) {
+        EXPECT_TRUE(vt::wait_until([&] { return votes(cli, h) == 2; }, 10s, 200ms)) << h;
+        EXPECT_TRUE(cli.quorate(h)) << h;
+    }
+    // Power-on: a fresh init in a new PID namespace, the checks again, and
+    // the host is back in a membership of three.
+    auto on = (*lab.cli)({"power-on", "h1"}, 120s);
+    ASSERT_TRUE(on.ok()) << on.describe();
+    EXPECT_NE(on.err.find("h1 (init"), std::string::npos) << on.describe();
+    EXPECT_EQ(lab.host_status("h1")["power"], "on");
+    EXPECT_TRUE(vt::wait_until([&] { return votes(cli, "h2") == 3; }, 15s, 200ms));
+    EXPECT_NE(lab.daemon("h1", "lab-init-h1"), h1_init);
+    EXPECT_TRUE(
+        cli.exec("h1", {VIGIL_FENCE_PROBE, "--machine-pidns", machine_pidns(), "--check-only"})
+            .ok());
+    bool recorded = false;
+    std::ifstream events(cli.run_dir() / "events.jsonl");
+    for (std::string line; std::getline(events, line);)
+        if (line.find("\"power-on\"") != std::string::npos) recorded = true;
+    EXPECT_TRUE(recorded);
+}
+
+// The emulated watchdog is the host's hardware, outside the host: a hung host
+// (every process SIGSTOPped) does not freeze it, and its expiry resets the
+// host by ending its init. Armed here from inside the host as vigild would
+// (open, pet, close without the magic character).
+TEST(LabWatchdog, AHungHostIsResetByItsWatchdog) {
+    VIGIL_REQUIRE_ROOT();
+    OneLab lab;
+    ASSERT_TRUE(lab.up_ok) << lab.up_log;
+    const auto& cli = *lab.cli;
+    auto arm = cli.exec("h3", {"sh", "-c", "echo x > /run/vigil-lab/watchdog/watchdog"});
+    ASSERT_TRUE(arm.ok()) << arm.describe();
+    auto hung_at = std::chrono::steady_clock::now();
+    ASSERT_TRUE(cli({"hang", "h3"}).ok());
+    // The 5 s timeout runs from the pet, before the hang; one more second
+    // for the kill to go through on a busy machine.
+    EXPECT_TRUE(vt::wait_until([&] { return host_pids(cli, "h3").empty(); }, 6s, 100ms));
+    std::cout << "hang -> reset: "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - hung_at).count()
+              << " s\n";
+    auto st = lab.host_status("h3");
+    EXPECT_EQ(st["power"], "reset") << st.dump();
+    EXPECT_TRUE(cli.quorate("h1"));
+    ASSERT_TRUE(cli({"power-on", "h3"}, 120s).ok());
+    EXPECT_TRUE(cli.quorate("h3"));
 }
 
 }  // namespace

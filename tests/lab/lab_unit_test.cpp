@@ -7,6 +7,7 @@
 #include "tests/lab/checker.h"
 #include "tests/lab/layout.h"
 #include "tests/lab/nemesis.h"
+#include "tests/lab/safety.h"
 #include "tests/lab/stamp.h"
 
 namespace vigil::lab {
@@ -50,7 +51,9 @@ TEST(Layout, SpreadsVmsOverHosts) {
 TEST(Layout, CorosyncListsEveryHostWithAOneSecondToken) {
     auto conf = three().corosync_conf(2);
     EXPECT_NE(conf.find("transport: knet"), std::string::npos);
-    EXPECT_NE(conf.find("token: 1000"), std::string::npos);
+    EXPECT_NE(conf.find("token: 500\n"), std::string::npos);
+    EXPECT_NE(conf.find("token_coefficient: 0\n"), std::string::npos);
+    EXPECT_NE(conf.find("crypto_cipher: aes256\n  crypto_hash: sha256\n"), std::string::npos);
     for (int h = 1; h <= 3; ++h)
         EXPECT_NE(conf.find("ring0_addr: 10.201.1." + std::to_string(h)), std::string::npos);
     EXPECT_EQ(conf.find("two_node"), std::string::npos);
@@ -181,6 +184,78 @@ TEST(Analyzer, AFaultThatStopsNothingHasNoRecovery) {
     for (int i = 1; i <= 20; ++i)
         a.add(at(0.1 * i, {{"vm1", "h1", 10, false}}, {{1, static_cast<uint64_t>(5 + i), "h1"}}));
     EXPECT_TRUE(a.finish(2.1).recoveries.empty());
+}
+
+}  // namespace
+}  // namespace vigil::lab
+
+namespace vigil::lab {
+namespace {
+
+TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
+    auto conf = Layout::make("/x", "a", 3, 0)->vigil_toml(2);
+    for (const char* want :
+         {"[cluster]\nenabled = true\n", "heartbeat_interval_ms = 1000\n",
+          "fence_delay_ms = 7000\n",
+          "[watchdog]\nenabled = true\ndevice = \"/run/vigil-lab/watchdog/watchdog\"\n",
+          "timeout_s = 5\n", "flight_record = \"/var/lib/vigil/flight-record\"\n",
+          "socket = \"/run/vigil/vigild.sock\"\n", "listen = \"127.0.0.1:9774\"\n",
+          "area = \"/run/vigil-lab/shared/heartbeat.img\"\n", "cluster_interfaces = [\"cl0\"]\n",
+          "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n"})
+        EXPECT_NE(conf.find(want), std::string::npos) << want << "\n" << conf;
+    for (int h = 1; h <= 3; ++h)
+        EXPECT_NE(conf.find("name = \"h" + std::to_string(h) + "\"\nnodeid = " + std::to_string(h) +
+                            "\nslot = " + std::to_string(h - 1) + "\n"),
+                  std::string::npos)
+            << conf;
+}
+
+OutsideView outside() {
+    return {.lab_pidns = 100,
+            .pid1_pidns = 0,
+            .init_pidns = 200,
+            .machine_has_trigger = false,
+            .cover_dev = 7,
+            .cover_ino = 9};
+}
+
+TEST(Safety, AHostInItsOwnPidNamespaceWithoutATriggerIsSafe) {
+    auto in = parse_inside("pid:[200]\ntrigger absent\nmounts 0\n");
+    ASSERT_TRUE(in) << in.error().what;
+    auto v = judge(outside(), *in);
+    EXPECT_TRUE(v.ok()) << v.text();
+}
+
+TEST(Safety, TheLabsOwnPidNamespaceIsRefused) {
+    auto o = outside();
+    o.init_pidns = 100;
+    auto v = judge(o, *parse_inside("pid:[100]\ntrigger absent\nmounts 0\n"));
+    EXPECT_FALSE(v.own_pidns);
+    EXPECT_FALSE(v.ok());
+    // PID 1's, when it can be read, too.
+    o = outside();
+    o.pid1_pidns = 200;
+    EXPECT_FALSE(judge(o, *parse_inside("pid:[200]\ntrigger absent\nmounts 0\n")).ok());
+    // And a namespace that is not the host init's (the command ran elsewhere).
+    EXPECT_FALSE(judge(outside(), *parse_inside("pid:[300]\ntrigger absent\nmounts 0\n")).ok());
+}
+
+TEST(Safety, OnlyTheCoverFileCountsAsCovered) {
+    auto o = outside();
+    o.machine_has_trigger = true;
+    EXPECT_TRUE(judge(o, *parse_inside("pid:[200]\ntrigger 7 9\nmounts 1\n")).ok());
+    // The machine's trigger (another file), or the cover without its mount.
+    EXPECT_FALSE(judge(o, *parse_inside("pid:[200]\ntrigger 3 4026531\nmounts 0\n")).ok());
+    EXPECT_FALSE(judge(o, *parse_inside("pid:[200]\ntrigger 7 9\nmounts 0\n")).ok());
+    // Hidden inside while the machine has one: not a /proc the lab made.
+    EXPECT_FALSE(judge(o, *parse_inside("pid:[200]\ntrigger absent\nmounts 0\n")).ok());
+}
+
+TEST(Safety, UnreadableOutputIsAnError) {
+    EXPECT_FALSE(parse_inside(""));
+    EXPECT_FALSE(parse_inside("readlink: /proc/self/ns/pid: No such file or directory\n"));
+    EXPECT_FALSE(parse_inside("pid:[200]\ntrigger x y\nmounts 0\n"));
+    EXPECT_FALSE(parse_inside("pid:[200]\ntrigger absent\n"));
 }
 
 }  // namespace

@@ -126,7 +126,12 @@ std::string Layout::corosync_conf(int host) const {
     s += "# vigil lab host " + host_name(host) + ", run " + run_id_ + "\n";
     s += "totem {\n  version: 2\n  cluster_name: vigil-lab-" + run_id_ + "\n";
     s += "  transport: knet\n  token: " + std::to_string(kCorosyncTokenMs) + "\n";
-    s += "  crypto_cipher: none\n  crypto_hash: none\n}\n";
+    // No growth of the token with the node count: the runtime token is the
+    // token, so the membership timeout stays what the timing rules allow.
+    s += "  token_coefficient: 0\n";
+    // Cluster messages steer restarts: authenticated and encrypted, with a
+    // key made per run (/etc/corosync/authkey in each host).
+    s += "  crypto_cipher: aes256\n  crypto_hash: sha256\n}\n";
     s += "nodelist {\n";
     for (int h = 1; h <= hosts_; ++h) {
         s += "  node {\n    name: " + host_name(h) + "\n    nodeid: " + std::to_string(h) +
@@ -137,6 +142,36 @@ std::string Layout::corosync_conf(int host) const {
     // mode is what a two-host cluster would run until a tie-breaker exists.
     if (hosts_ == 2) s += "  two_node: 1\n";
     s += "}\nlogging {\n  to_stderr: yes\n  to_logfile: no\n  to_syslog: no\n  timestamp: on\n}\n";
+    return s;
+}
+
+std::string Layout::vigil_toml(int host) const {
+    auto q = [](const std::string& v) { return "\"" + v + "\""; };
+    std::string s;
+    s += "# vigild on lab host " + host_name(host) + ", run " + run_id_ + " (made by vigil-lab)\n";
+    s += "[cluster]\nenabled = true\n";
+    s += "heartbeat_interval_ms = " + std::to_string(kHeartbeatIntervalMs) + "\n";
+    s += "fence_delay_ms = " + std::to_string(kFenceDelayMs) + "\n";
+    for (int h = 1; h <= hosts_; ++h) {
+        s += "[[cluster.hosts]]\n";
+        s += "name = " + q(host_name(h)) + "\nnodeid = " + std::to_string(h) +
+             "\nslot = " + std::to_string(h - 1) +
+             "\nmemory_mib = " + std::to_string(kHostMemoryMib) + "\n";
+    }
+    s += "[heartbeat]\narea = " + q(std::string(kInHostHeartbeat)) + "\n";
+    // No block device yet: guest disks are files on the storage view.
+    s += "[storage.domains.shared]\nblock_devices = []\n";
+    s += "[network]\n";
+    s += "cluster_interfaces = [" + q(host_ifname(Net::kCluster)) + "]\n";
+    s += "vm_uplink_interfaces = [" + q(host_ifname(Net::kVm)) + "]\n";
+    s += "storage_interfaces = [" + q(host_ifname(Net::kStorage)) + "]\n";
+    s += "[watchdog]\nenabled = true\n";
+    s += "device = " + q(std::string(kInHostWatchdogDir) + "/watchdog") + "\n";
+    s += "timeout_s = " + std::to_string(kWatchdogTimeoutS) + "\n";
+    s += "[fence]\nflight_record = \"/var/lib/vigil/flight-record\"\n";
+    s += "[control]\nsocket = \"/run/vigil/vigild.sock\"\n";
+    // Every host has its own network namespace, so the same port everywhere.
+    s += "[metrics]\nlisten = \"127.0.0.1:9774\"\n";
     return s;
 }
 

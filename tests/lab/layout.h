@@ -30,11 +30,24 @@ inline constexpr std::string_view kInHostLockspace = "/run/vigil-lab/lockspace";
 inline constexpr std::string_view kInHostIdentity = "/run/vigil-lab/identity.img";
 // The emulated watchdog device is kInHostWatchdogDir/watchdog.
 inline constexpr std::string_view kInHostWatchdogDir = "/run/vigil-lab/watchdog";
-inline constexpr std::string_view kInHostVigilConfig = "/run/vigil-lab/vigil.toml";
+inline constexpr std::string_view kInHostVigilConfig = "/etc/vigil/vigil.toml";
+
+// The run's storage heartbeat area, a file on the shared storage as every
+// host sees it (through its own storage view).
+inline constexpr std::string_view kInHostHeartbeat = "/run/vigil-lab/shared/heartbeat.img";
 
 inline constexpr int kMaxHosts = 9;
 inline constexpr int kMaxVms = 32;
-inline constexpr int kCorosyncTokenMs = 1000;
+// corosync's runtime token with token_coefficient 0 is the token itself, and
+// consensus defaults to 1.2 token: a membership timeout of 1.1 s, within the
+// 2 s that a 5 s watchdog and a 7 s fence delay leave (SPEC timing rules).
+inline constexpr int kCorosyncTokenMs = 500;
+// The spec's default timings, which the lab's vigild runs with.
+inline constexpr int kHeartbeatIntervalMs = 1000;
+inline constexpr int kFenceDelayMs = 7000;
+inline constexpr int kWatchdogTimeoutS = 5;
+// What each lab host offers its guests, for vigild's placement.
+inline constexpr int kHostMemoryMib = 512;
 
 class Layout {
   public:
@@ -70,6 +83,9 @@ class Layout {
     [[nodiscard]] std::string vm_xml_in_host(int vm) const;
 
     [[nodiscard]] std::string corosync_conf(int host) const;
+    // vigild's configuration on `host`: cluster mode at the spec's default
+    // timings, the emulated watchdog, the run's heartbeat area.
+    [[nodiscard]] std::string vigil_toml(int host) const;
     [[nodiscard]] std::string domain_xml(int vm) const;
     [[nodiscard]] static std::string qemu_conf();
     [[nodiscard]] static std::string qemu_lockd_conf();

@@ -7,6 +7,7 @@
 #include "tests/lab/demo.h"
 #include "tests/lab/lab.h"
 #include "tests/lab/nemesis.h"
+#include "tests/lab/safety.h"
 
 namespace lab = vigil::lab;
 
@@ -49,6 +50,10 @@ int main(int argc, char** argv) {
 
     auto* power_off = app.add_subcommand("power-off", "SIGKILL every process of a host");
     power_off->add_option("host", host)->required();
+    auto* power_on = app.add_subcommand("power-on", "boot a host that was powered off or reset");
+    power_on->add_option("host", host)->required();
+    auto* safety = app.add_subcommand(
+        "safety", "check inside each host: own PID namespace, SysRq trigger covered");
     auto* hang = app.add_subcommand("hang", "SIGSTOP every process of a host");
     hang->add_option("host", host)->required();
     auto* resume = app.add_subcommand("resume", "SIGCONT a hung host");
@@ -111,6 +116,17 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (*heal) return report(lab::heal(*l));
+    if (*safety) {
+        bool all = true;
+        for (int h = 1; h <= l->layout().hosts(); ++h) {
+            auto v = lab::probe_safety(*l, h);
+            bool ok = v && v->ok();
+            all = all && ok;
+            std::cout << l->layout().host_name(h) << ": " << (ok ? "safe: " : "UNSAFE: ")
+                      << (v ? v->text() : v.error().what) << "\n";
+        }
+        return all ? 0 : 1;
+    }
     if (*check) {
         auto t = lab::run_checker(*l, seconds,
                                   out_path.empty() ? l->layout().run_dir() / "timeline.json"
@@ -144,15 +160,11 @@ int main(int argc, char** argv) {
         if (command.empty()) return report(lab::fail("exec needs a command"));
         auto p = l->place(*h);
         if (!p) return report(std::unexpected(p.error()));
-        if (auto r = lab::enter(*p); !r) return report(r);
-        std::vector<char*> args;
-        for (auto& a : command) args.push_back(a.data());
-        args.push_back(nullptr);
-        ::execvp(args[0], args.data());
-        std::perror("vigil-lab exec");
-        return 127;
+        // Inside the host's PID namespace too: a child of this process.
+        lab::exec_in(*p, command);
     }
     if (*power_off) return report(lab::power_off(*l, *h));
+    if (*power_on) return report(lab::power_on(*l, *h, std::cerr));
     if (*hang) return report(lab::hang(*l, *h));
     if (*resume) return report(lab::resume(*l, *h));
     if (*kill_daemon) return report(lab::kill_daemon(*l, *h));

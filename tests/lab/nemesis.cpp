@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <ostream>
 #include <set>
 
 #include "tests/lab/host_init.h"
@@ -64,6 +65,7 @@ Result<> apply_storage(const Lab& lab, int host) {
 }
 
 Result<> signal_host(const Lab& lab, int host, int sig) {
+    if (auto r = foreign_host(lab, host); !r) return r;
     for (pid_t p : lab.processes(host)) ::kill(p, sig);
     return {};
 }
@@ -72,8 +74,12 @@ Result<> signal_host(const Lab& lab, int host, int sig) {
 
 Result<> power_off(Lab& lab, int host) {
     if (auto r = require_on(lab, host); !r) return r;
+    if (auto r = foreign_host(lab, host); !r) return r;
     auto& s = lab.host(host);
     lab.record("fault", "power-off", lab.layout().host_name(host));
+    // The init is PID 1 of the host's PID namespace: the kernel kills the
+    // rest with it. What the host left in its network namespace goes too.
+    if (s.init > 0) ::kill(s.init, SIGKILL);
     auto procs = lab.processes(host);
     // Everything but the init first, so the init reaps them; then the init.
     for (pid_t p : procs)
@@ -87,11 +93,43 @@ Result<> power_off(Lab& lab, int host) {
         ::kill(p, SIGCONT);
     }
     (void)wait_until([&] { return lab.processes(host).empty(); }, std::chrono::seconds(5));
+    // A power cut stops the host's hardware too, its watchdog included.
+    lab.stop_watchdog(host);
     s.power = Power::kOff;
     if (auto r = lab.apply_links(host); !r) return r;
     if (!lab.processes(host).empty())
         return fail("processes of " + lab.layout().host_name(host) + " survived SIGKILL");
     return lab.save();
+}
+
+Result<> power_on(Lab& lab, int host, std::ostream& log) {
+    auto& s = lab.host(host);
+    const auto name = lab.layout().host_name(host);
+    if (lab.place(host))
+        return fail(name + " is running (power-off, or wait for its reset, first)");
+    if (auto r = foreign_host(lab, host); !r) return r;
+    // What a reset left: its watchdog and anything in its network namespace.
+    lab.stop_watchdog(host);
+    for (pid_t p : lab.processes(host)) ::kill(p, SIGKILL);
+    (void)wait_until([&] { return lab.processes(host).empty(); }, std::chrono::seconds(5));
+    s.power = Power::kOn;
+    s.storage = StorageMode::kOk;
+    if (auto r = lab.apply_links(host); !r) return r;
+    if (auto r = lab.boot(host, log); !r) {
+        s.power = Power::kOff;
+        (void)lab.save();
+        return r;
+    }
+    lab.record("repair", "power-on", name);
+    if (auto r = lab.save(); !r) return r;
+    // Booted when libvirtd answers and corosync has it back in the cluster.
+    if (!wait_until([&] { return lab.virsh(host, {"version"}).has_value(); },
+                    std::chrono::seconds(40), std::chrono::milliseconds(200)))
+        return fail("libvirtd on " + name + " does not answer after power-on");
+    if (!wait_until([&] { return lab.quorate(host).value_or(false); }, std::chrono::seconds(30),
+                    std::chrono::milliseconds(200)))
+        return fail(name + " did not rejoin a quorate membership after power-on");
+    return {};
 }
 
 Result<> hang(Lab& lab, int host) {

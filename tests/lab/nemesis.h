@@ -2,6 +2,7 @@
 // so the checker can line them up with what the VMs did.
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,10 @@ namespace vigil::lab {
 
 // SIGKILL every process of the host and drop its carriers: a power cut.
 [[nodiscard]] Result<> power_off(Lab& lab, int host);
+// Boots a host that was powered off or reset: its watchdog, a new PID
+// namespace, init and daemons, its persistent folders kept, the safety checks
+// again; returns once it is back in a quorate membership.
+[[nodiscard]] Result<> power_on(Lab& lab, int host, std::ostream& log);
 // SIGSTOP every process of the host: a frozen kernel. resume() undoes it.
 [[nodiscard]] Result<> hang(Lab& lab, int host);
 [[nodiscard]] Result<> resume(Lab& lab, int host);

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +47,14 @@ void drain(int fd, std::string& into) {
 }  // namespace
 
 Result<> enter(const Place& place) {
+    // The PID namespace is opened first: once in the host's mount namespace,
+    // /proc is the host's and the init's outside pid means nothing there.
+    int pid_fd = -1;
+    if (place.pid_of) {
+        auto path = "/proc/" + std::to_string(*place.pid_of) + "/ns/pid";
+        pid_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (pid_fd < 0) return fail(errno_text("open " + path));
+    }
     if (place.netns) {
         int fd = ::open(place.netns->c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) return fail(errno_text("open " + place.netns->string()));
@@ -60,7 +69,49 @@ Result<> enter(const Place& place) {
         ::close(fd);
         if (::chdir("/") != 0) return fail(errno_text("chdir /"));
     }
+    if (pid_fd >= 0) {
+        if (::setns(pid_fd, CLONE_NEWPID) != 0) return fail(errno_text("setns pid"));
+        ::close(pid_fd);
+    }
     return {};
+}
+
+namespace {
+volatile sig_atomic_t g_exec_child = 0;
+void pass_on(int sig) {
+    if (g_exec_child > 0) ::kill(g_exec_child, sig);
+}
+}  // namespace
+
+void exec_in(const Place& place, const std::vector<std::string>& argv) {
+    auto die = [](const std::string& msg, int code) {
+        auto text = msg + "\n";
+        (void)!::write(2, text.data(), text.size());
+        ::_exit(code);
+    };
+    if (argv.empty()) die("nothing to run", 127);
+    if (auto r = enter(place); !r) die(r.error().what, 126);
+    auto args = c_argv(argv);
+    if (!place.pid_of) {
+        ::execvp(args[0], args.data());
+        die(errno_text("exec " + argv[0]), 127);
+    }
+    pid_t child = ::fork();
+    if (child < 0) die(errno_text("fork"), 126);
+    if (child == 0) {
+        // Dies with the process that waits for it (a timeout kills that one).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::execvp(args[0], args.data());
+        die(errno_text("exec " + argv[0]), 127);
+    }
+    g_exec_child = child;
+    struct sigaction sa {};
+    sa.sa_handler = pass_on;
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(s, &sa, nullptr);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
 Result<Output> run(const std::vector<std::string>& argv, const Place& place,
@@ -76,16 +127,7 @@ Result<Output> run(const std::vector<std::string>& argv, const Place& place,
         ::dup2(err_pipe[1], 2);
         int devnull = ::open("/dev/null", O_RDONLY);
         ::dup2(devnull, 0);
-        if (auto r = enter(place); !r) {
-            auto msg = r.error().what + "\n";
-            (void)!::write(2, msg.data(), msg.size());
-            ::_exit(126);
-        }
-        auto args = c_argv(argv);
-        ::execvp(args[0], args.data());
-        auto msg = errno_text("exec " + argv[0]) + "\n";
-        (void)!::write(2, msg.data(), msg.size());
-        ::_exit(127);
+        exec_in(place, argv);
     }
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);

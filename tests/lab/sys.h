@@ -34,11 +34,15 @@ struct Output {
     std::string err;
 };
 
-// Where a command runs: the caller's namespaces, or a lab host's network and
-// mount namespaces (entered through the host's init process).
+// Where a command runs: the caller's namespaces, or a lab host's network,
+// mount and PID namespaces (entered through the host's init process).
 struct Place {
     std::optional<std::filesystem::path> netns;  // /run/netns/NAME
     std::optional<pid_t> mount_of;               // take this process's mount namespace
+    // Take this process's PID namespace. setns() moves only the children a
+    // process forks afterwards, so whatever runs there is a child of the
+    // process that entered (see exec_in).
+    std::optional<pid_t> pid_of;
 };
 
 // Runs argv (no shell), waits, captures stdout and stderr. A command that
@@ -52,7 +56,14 @@ struct Place {
     std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Enters `place` in the calling (single-threaded, freshly forked) process.
+// With a PID namespace only the children forked afterwards are inside it.
 [[nodiscard]] Result<> enter(const Place& place);
+
+// Enters `place` and runs argv there: with a PID namespace, in a child forked
+// after entering (so it is really inside and /proc/self resolves in the
+// host's /proc), this process waiting for it, passing on SIGTERM, SIGINT and
+// SIGHUP and exiting with its status. Never returns; 126/127 on failure.
+[[noreturn]] void exec_in(const Place& place, const std::vector<std::string>& argv);
 
 // Starts argv in the background with stdout and stderr appended to `log`;
 // returns its pid. The caller reaps it.
@@ -60,6 +71,7 @@ struct Place {
                                   const std::filesystem::path& log);
 
 // Inode of a namespace link (/proc/PID/ns/net, /run/netns/NAME), 0 if gone.
+// For a PID namespace use /proc/PID/ns/pid (never pid_for_children).
 [[nodiscard]] ino_t ns_inode(const std::filesystem::path& link);
 
 // Every process whose namespace of `kind` ("net", "mnt") has inode `ino`.

@@ -21,6 +21,7 @@ Tools Tools::from_build() {
     t.faultfs = pick("VIGIL_LAB_FAULTFS", VIGIL_LAB_FAULTFS);
     t.vigild = pick("VIGIL_LAB_VIGILD", VIGIL_LAB_VIGILD);
     t.watchdog = pick("VIGIL_LAB_WATCHDOG", VIGIL_LAB_WATCHDOG);
+    t.vigilctl = pick("VIGIL_LAB_VIGILCTL", VIGIL_LAB_VIGILCTL);
     return t;
 }
 
