@@ -182,6 +182,8 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                                  s.broken_in_flight_counter = true;
                              else if (w[2] == "stops-petting-in-outage")
                                  s.broken_stops_petting_in_outage = true;
+                             else if (w[2] == "restarted-daemon-never-pets")
+                                 s.broken_restarted_daemon_never_pets = true;
                              else
                                  return std::unexpected("unknown sabotage " + w[2]);
                              return {};

@@ -60,6 +60,9 @@ struct Scenario {
     // "sim broken stops-petting-in-outage": once a cluster-wide outage is known, the
     // hosts' pets are withheld for good, as a core that fenced on an outage would.
     bool broken_stops_petting_in_outage = false;
+    // "sim broken restarted-daemon-never-pets": a vigild restarted after a crash
+    // withholds every pet, as a core that ignored its own status once restarted would.
+    bool broken_restarted_daemon_never_pets = false;
     std::vector<Event> timeline;
     std::vector<Check> checks;
 };

@@ -64,6 +64,23 @@ TEST(SimCheckerTest, CatchesAResetCausedByAnOutageThatEndedBeforeIt) {
     EXPECT_EQ(r.violations.front().substr(0, 3), "16.");
 }
 
+TEST(SimCheckerTest, CatchesARestartedDaemonThatDoesNotPetOnItsFirstProof) {
+    // As it is: h2's restarted vigild pets when its first status comes back (18.8 s);
+    // h3's comes back too late (26.1 s) for the pet its crashed run left (20.6 s), so
+    // its reset at 25.6 s is the crash's, not a fence.
+    World good(load("x20-restart-in-outage-with-late-deliveries"));
+    EXPECT_TRUE(good.run().violations.empty());
+    // A restarted vigild that never pets: h2 has had its proof at 18.8 s and is
+    // reset at 19.8 s during the outage, a fence; h3 still is not.
+    auto broken = load("x20-restart-in-outage-with-late-deliveries");
+    broken.broken_restarted_daemon_never_pets = true;
+    World bad(std::move(broken));
+    const auto r = bad.run();
+    ASSERT_EQ(r.violations.size(), 1u);
+    EXPECT_EQ(r.violations.front(),
+              "19.800 h2 fenced (watchdog-reset) by a cluster-wide storage outage while quorate");
+}
+
 TEST(SimDriverTest, OutcomesArriveOnlyAfterTheCallsThatAskedForThem) {
     World w(load("x10-failed-start-replanned"));
     std::size_t heartbeats = 0;

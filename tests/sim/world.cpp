@@ -38,6 +38,12 @@ struct World::Host {
     // Since the last pet, every heartbeat found it in a quorate configuration whose
     // ring worked: it could always show its peers that it lived.
     bool provable_since_pet = true;
+    // This daemon run has learnt that its peers hear it (its own status came back
+    // through the cluster, or a slot write of it landed), or it petted. Until then it
+    // cannot tell a status that is late from one that never arrives (r903899), so
+    // its withholding chooses nothing: the watchdog runs on the last run's pet.
+    bool run_heard = false;
+    bool restarted = false;  // this daemon run is systemd's restart after a crash
     Duration wall_offset{};
     bool reboot_requested = false;
     std::unique_ptr<HostPorts> ports;
@@ -145,11 +151,16 @@ class HostPorts final : public ports::Clock,
             withhold(core::Reason::kNoQuorumNoStorage);
             return;
         }
+        if (w_.s_.broken_restarted_daemon_never_pets && h_.restarted) {
+            withhold(core::Reason::kNoQuorumNoStorage);
+            return;
+        }
         h_.last_pet = w_.now_;
         h_.refused_pet = false;
         h_.refused_since.reset();
         h_.refused_while_quorate = false;
         h_.provable_since_pet = true;
+        h_.run_heard = true;
     }
     void withhold(core::Reason) override {
         if (!h_.refused_pet) h_.refused_since = w_.now_;
@@ -448,6 +459,7 @@ void World::start_daemon(Host& h) {
         return;
     }
     h.driver.emplace(std::move(*d));
+    h.run_heard = false;
     h.driver->start();
     h.daemon_running = true;
     h.daemon_restart_at.reset();
@@ -463,18 +475,21 @@ void World::stop_daemon(Host& h) {
 void World::boot(Host& h) {
     h.booting_until.reset();
     log("world", "booted " + h.name);
+    h.restarted = false;
     start_daemon(h);
 }
 
 void World::reset(Host& h, const std::string& why, bool reboot) {
     // Only a reset the engine chose (it stopped petting, or rebooted) is a fence; a
-    // daemon that crashed or hung for longer than the watchdog timeout is not.
+    // daemon that crashed or hung for longer than the watchdog timeout is not, nor
+    // one restarted too late for its first status to come back before the last
+    // run's pet runs out (run_heard).
     // A host that lost quorum (even if the old configuration still listed it when it
     // stopped petting) may have to go: only a host quorate throughout is wrongly fenced.
     const bool chosen = why == "self-fence-reboot"
                             ? in_quorate_partition(h)
                             : why == "watchdog-reset" && h.refused_pet && h.refused_while_quorate &&
-                                  h.provable_since_pet && in_quorate_partition(h);
+                                  h.provable_since_pet && h.run_heard && in_quorate_partition(h);
     // Caused by a cluster-wide storage outage: it happens during one, or the pets
     // stopped during one (the reset itself may come after the array is back).
     const bool by_outage =
@@ -657,7 +672,9 @@ void World::broadcast(Host& h, const core::HostStatus& status) {
         const auto at = std::max(now_ + o.delivery_delay, o.last_delivery_at);
         o.last_delivery_at = at;
         later(o, at - now_, [this, &o, status] {
-            deliver(o, [status](driver::HostDriver& d) {
+            deliver(o, [&o, status](driver::HostDriver& d) {
+                if (status.host.value == o.id && status.incarnation == o.incarnation)
+                    o.run_heard = true;
                 d.observe(core::PeerMessageEvidence{.status = status});
             });
         });
@@ -689,7 +706,10 @@ void World::advance_lanes() {
             if (!h.driver || h.incarnation != op.incarnation) continue;
             if (op.write) {
                 const core::SlotWriteEvidence ev{.ok = ok, .latency = now_ - op.submitted};
-                deliver(h, [ev](driver::HostDriver& d) { d.observe(ev); });
+                deliver(h, [&h, ev](driver::HostDriver& d) {
+                    if (ev.ok) h.run_heard = true;
+                    d.observe(ev);
+                });
                 continue;
             }
             core::SlotReadEvidence read{.ok = ok};
@@ -792,6 +812,7 @@ void World::apply(const Event& e) {
         if (h->daemon_running) {
             h->refused_pet = false;
             h->refused_since.reset();
+            h->refused_while_quorate = false;
             stop_daemon(*h);
             h->daemon_restart_at = now_ + s_.restart_delay;
         }
@@ -990,6 +1011,7 @@ void World::step() {
         if (h->booting_until && *h->booting_until <= now_) boot(*h);
         if (h->daemon_restart_at && *h->daemon_restart_at <= now_ && up(*h)) {
             log("world", "vigild restarted on " + h->name);
+            h->restarted = true;
             start_daemon(*h);
         }
         const auto timeout = s_.watchdog_accepts.value_or(s_.policy.watchdog_timeout);
