@@ -175,7 +175,12 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     self->hypervisor_port_ = std::make_unique<host::HypervisorPort>(*self->hv_);
     self->watchdog_port_ =
         std::make_unique<host::WatchdogPort>(*self->watchdog_, self->paths_.pet_file, journal);
-    self->watchdog_port_->record_pet();  // opening it petted it
+    // Opening it petted it, but only a pet the core allowed moves the record:
+    // a vigild that crashes and restarts over and over, each start petting
+    // by opening, must still find the record ageing, and be refused once it
+    // is older than fence_delay - watchdog_timeout. With no record yet (the
+    // first start since boot, or after a clean disarm) the open starts one.
+    if (record && !*record) self->watchdog_port_->record_pet();
     const auto area = std::filesystem::path(config.heartbeat_area);
     const auto own_slot = owners->own_slot;
     self->fencer_ = std::make_unique<host::Fencer>(
@@ -238,7 +243,12 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
         !ok) {
         return std::unexpected(ok.error());
     }
-    if (auto ok = loop.watch_fd(self->hv_->fd(), [raw] { raw->hv_->dispatch(); }); !ok) {
+    if (auto ok = loop.watch_fd(self->hv_->fd(),
+                                [raw] {
+                                    raw->hv_->dispatch();
+                                    raw->sync_vm_policies();
+                                });
+        !ok) {
         return std::unexpected(ok.error());
     }
     self->watch_corosync();
@@ -256,6 +266,16 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     self->later_alarm_ = *later_alarm;
     for (const auto& e : self->map_->current()) self->observe(e);
     return self;
+}
+
+void ClusterMode::sync_vm_policies() {
+    // A listing sends the policies itself; an HA VM defined, undefined or
+    // given new metadata between listings comes only as an event, and the
+    // core must know it as soon as the hypervisor does.
+    auto now = host::vm_policies(hv_->vms());
+    if (now.vms == sent_policies_) return;
+    sent_policies_ = now.vms;
+    observe(now);
 }
 
 void ClusterMode::later(std::function<void()> fn) {

@@ -88,6 +88,7 @@ class ClusterMode {
     void on_corosync();
     void reconnect_corosync();
     void tick_read();
+    void sync_vm_policies();
     void later(std::function<void()> fn);
 
     Deps deps_;
@@ -100,6 +101,8 @@ class ClusterMode {
     std::unique_ptr<adapters::LibvirtHypervisor> hv_;
     const adapters::LibvirtHypervisor* hv_view_ = nullptr;
     std::shared_ptr<host::HypervisorEvents> hv_events_;
+    // The VM policies the core was last given (sync_vm_policies()).
+    std::vector<core::VmPolicy> sent_policies_;
     std::optional<fence::Watchdog> watchdog_;
     fence::LinuxRebootCalls reboot_;
     std::unique_ptr<exporters::HookRunner> hooks_;

@@ -29,6 +29,7 @@ struct VmPolicy {
     std::uint64_t memory_mib = 0;
     IoErrorPolicy io_error = IoErrorPolicy::kAutoResume;
     std::string storage_domain = "shared";
+    bool operator==(const VmPolicy&) const = default;
 };
 
 struct Policy {

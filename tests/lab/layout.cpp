@@ -159,8 +159,8 @@ std::string Layout::vigil_toml(int host) const {
              "\nmemory_mib = " + std::to_string(kHostMemoryMib) + "\n";
     }
     s += "[heartbeat]\narea = " + q(std::string(kInHostHeartbeat)) + "\n";
-    // No block device yet: guest disks are files on the storage view.
-    s += "[storage.domains.shared]\nblock_devices = []\n";
+    // No storage domain yet: guest disks are files on the FUSE storage view,
+    // which no block device stands for (docs/lab.md).
     s += "[network]\n";
     s += "cluster_interfaces = [" + q(host_ifname(Net::kCluster)) + "]\n";
     s += "vm_uplink_interfaces = [" + q(host_ifname(Net::kVm)) + "]\n";
