@@ -190,8 +190,9 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
     self->cluster_unauthenticated_ =
         &prometheus::BuildGauge()
              .Name("vigil_cluster_unauthenticated")
-             .Help("1 when cluster mode accepts a corosync without authentication "
-                   "(cluster.allow_unauthenticated)")
+             .Help(
+                 "1 when cluster mode accepts a corosync without authentication "
+                 "(cluster.allow_unauthenticated)")
              .Register(reg)
              .Add({});
     prometheus::BuildGauge()
