@@ -348,7 +348,7 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
         if (!r) return undo(r.error());
     }
     for (int h = 1; h <= hosts; ++h)
-        if (auto r = lab.boot(h, log); !r) return undo(r.error());
+        if (auto r = lab.boot(h, log, /*start_vigild=*/false); !r) return undo(r.error());
     log << "lab: hosts started, waiting for libvirtd and a quorate membership\n";
     for (int h = 1; h <= hosts; ++h) {
         std::string last;
@@ -396,6 +396,9 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
             std::chrono::seconds(20), std::chrono::milliseconds(100));
         if (!ok) return undo(Error{l.vm_name(v) + " never wrote a stamp"});
     }
+    // The guests run: now vigild may look at them.
+    for (int h = 1; h <= hosts; ++h)
+        if (auto r = lab.release_vigild(h); !r) return undo(r.error());
     lab.up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (auto r = lab.save(); !r) return undo(r.error());
     lab.record("lab", "up", std::to_string(hosts) + " hosts, " + std::to_string(vms) + " VMs");
@@ -421,7 +424,7 @@ void Lab::stop_watchdog(int h) {
     s.watchdog = 0;
 }
 
-Result<> Lab::boot(int h, std::ostream& log) {
+Result<> Lab::boot(int h, std::ostream& log, bool start_vigild) {
     const auto& l = layout_;
     auto& s = host(h);
     auto dir = l.host_dir(h);
@@ -470,7 +473,16 @@ Result<> Lab::boot(int h, std::ostream& log) {
         return fail("unsafe host " + l.host_name(h) + ", refused before vigild starts: " + why);
     }
     log << "lab: " << l.host_name(h) << " (init " << s.init << "): " << verdict->text() << "\n";
-    return write_file(safety_mark(l, h), verdict->text() + "\n");
+    held_vigild_[h] = verdict->text();
+    return start_vigild ? release_vigild(h) : Result<>{};
+}
+
+Result<> Lab::release_vigild(int h) {
+    auto it = held_vigild_.find(h);
+    if (it == held_vigild_.end()) return fail(layout_.host_name(h) + " was not checked for safety");
+    auto text = it->second;
+    held_vigild_.erase(it);
+    return write_file(safety_mark(layout_, h), text + "\n");
 }
 
 Result<> foreign_host(const Lab& lab, int h) {

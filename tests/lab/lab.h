@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,7 +48,11 @@ class Lab {
     // emulated watchdog outside the host, a new PID namespace and init, its
     // daemons but vigild; then the safety checks (safety.h) from inside the
     // host, and only if they pass, vigild. A host failing them is killed.
-    [[nodiscard]] Result<> boot(int h, std::ostream& log);
+    // With `start_vigild` false the host's vigild waits until
+    // release_vigild(h): bring-up starts the guests first, so that no vigild
+    // sees an HA VM defined and not yet started, and starts it itself.
+    [[nodiscard]] Result<> boot(int h, std::ostream& log, bool start_vigild = true);
+    [[nodiscard]] Result<> release_vigild(int h);
     // The host's emulated watchdog ends (a power cut stops the hardware).
     void stop_watchdog(int h);
 
@@ -89,6 +94,7 @@ class Lab {
     Layout layout_;
     Tools tools_;
     std::vector<HostState> hosts_;
+    std::map<int, std::string> held_vigild_;  // host -> its safety verdict, vigild not yet let go
     std::vector<std::vector<int>> partition_;
     double up_seconds_ = 0;
     bool vigild_config_ = false;
