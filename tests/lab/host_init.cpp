@@ -221,6 +221,12 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
             !wait_until([] { return is_mount_point(std::string(kInHostShared)); },
                         std::chrono::seconds(10)))
             fatal("storage view did not appear at " + std::string(kInHostShared));
+        // libvirtd's QEMU driver gives up at once (and exits) when
+        // virtlockd's socket is not there yet.
+        if (d.name == "virtlockd" &&
+            !wait_until([] { return fs::exists("/run/libvirt/virtlockd-sock"); },
+                        std::chrono::seconds(10)))
+            fatal("virtlockd did not make its socket");
     }
     (void)!::write(ready_fd, "+", 1);
     ::close(ready_fd);
@@ -262,7 +268,8 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
             }
         }
         for (auto& d : daemons)
-            if (safe && d.pid == 0 && d.restart && d.restart_at > 0 && now_s() >= d.restart_at) {
+            if ((safe || !d.after_safety) && d.pid == 0 && d.restart && d.restart_at > 0 &&
+                now_s() >= d.restart_at) {
                 d.restart_at = 0;
                 start(d);
             }
