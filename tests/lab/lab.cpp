@@ -260,18 +260,13 @@ Result<> make_mount_points() {
 // Whether this vigild reads the lab's generated config (cluster mode): until
 // its parser knows [cluster], it runs standalone without one. Any other
 // complaint about the file is the lab's mistake and stops the bring-up.
-Result<bool> vigild_takes_config(const Layout& l, const Tools& tools, std::ostream& log) {
-    if (!tools.vigild) return false;
+// The lab's config must pass vigild's own check (timing chain, corosync
+// facts are checked again at start); a refusal is the lab's bug.
+Result<> vigild_takes_config(const Layout& l, const Tools& tools) {
     auto r = run({tools.vigild->string(), "--check-config", "--config",
                   (l.host_dir(1) / "etc/vigil/vigil.toml").string()});
     if (!r) return std::unexpected(r.error());
-    if (r->status == 0) return true;
-    if (r->err.find("unknown section") != std::string::npos ||
-        r->err.find("unknown key") != std::string::npos) {
-        log << "lab: this vigild has no cluster mode yet (" << r->err.substr(0, r->err.find('\n'))
-            << "); it runs standalone\n";
-        return false;
-    }
+    if (r->status == 0) return {};
     return fail("vigild refuses the lab's config: " + r->err);
 }
 
@@ -301,8 +296,8 @@ json state_json(const Layout& l, const std::vector<HostState>& hosts,
 
 }  // namespace
 
-Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools,
-                    std::ostream& log) {
+Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools, std::ostream& log,
+                    bool cluster_vigild) {
     auto t0 = std::chrono::steady_clock::now();
     std::error_code ec;
     fs::create_directories(root, ec);
@@ -332,15 +327,17 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
     if (auto r = make_mount_points(); !r) return undo(r.error());
     for (int h = 1; h <= hosts; ++h)
         if (auto r = write_host_files(l, h); !r) return undo(r.error());
-    auto takes = vigild_takes_config(l, tools, log);
-    if (!takes) return undo(takes.error());
-    lab.vigild_config_ = *takes;
-    // vigild reads /etc/vigil/vigil.toml by default: a file it cannot parse
-    // yet is kept beside it for reading, under another name.
-    if (!lab.vigild_config_)
+    lab.vigild_config_ = cluster_vigild && tools.vigild.has_value();
+    if (lab.vigild_config_) {
+        if (auto r = vigild_takes_config(l, tools); !r) return undo(r.error());
+    } else {
+        // vigild reads /etc/vigil/vigil.toml by default: standalone, it must
+        // not find the cluster config there, which is kept under another name.
+        log << "lab: vigild runs standalone\n";
         for (int h = 1; h <= hosts; ++h)
             fs::rename(l.host_dir(h) / "etc/vigil/vigil.toml",
                        l.host_dir(h) / "etc/vigil/vigil.toml.cluster", ec);
+    }
     if (lab.vigild_config_ && tools.vigilctl) {
         auto r =
             run_ok({tools.vigilctl->string(), "format-heartbeat", "--area",

@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
     auto* up = app.add_subcommand("up", "bring a lab up (after cleaning up any earlier run)");
     up->add_option("--hosts", hosts, "number of hosts (1-9)");
     up->add_option("--vms", vms, "number of guests, spread over the hosts");
+    bool standalone_vigild = false;
+    up->add_flag("--standalone-vigild", standalone_vigild,
+                 "run vigild standalone (watching only) instead of in cluster mode");
     auto* down = app.add_subcommand("down", "remove the lab and anything a crashed run left");
     bool as_json = false;
     auto* status = app.add_subcommand("status", "show hosts, quorum, VMs and faults");
@@ -98,7 +101,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     if (*up) {
-        auto l = lab::Lab::up(root, hosts, vms, lab::Tools::from_build(), std::cerr);
+        auto l =
+            lab::Lab::up(root, hosts, vms, lab::Tools::from_build(), std::cerr, !standalone_vigild);
         if (!l) return report(std::unexpected(l.error()));
         return 0;
     }
