@@ -379,23 +379,25 @@ control::StatusSnapshot Daemon::status_snapshot() const {
 }
 
 control::ExplainSnapshot Daemon::explain_snapshot() const {
-    return control::ExplainSnapshot{.flight_record = config_.flight_record,
-                                    .previous = previous_record_,
-                                    .boot_id = fence::current_boot_id(),
-                                    .error = previous_record_error_};
+    return control::ExplainSnapshot{
+        .flight_record = config_.flight_record,
+        .previous = previous_record_,
+        .boot_id = fence::current_boot_id(),
+        .error = previous_record_error_,
+        .cluster = cluster_ ? std::optional(cluster_->explain(loop_->now())) : std::nullopt};
 }
 
 std::string Daemon::handle_request(const std::string& request) {
-    const auto command = adapters::parse_control_request(request);
-    if (!command) {
-        refuse_input("control", command.error());
-        return adapters::format_control_error(command.error());
+    const auto parsed = adapters::parse_control_request(request);
+    if (!parsed) {
+        refuse_input("control", parsed.error());
+        return adapters::format_control_error(parsed.error());
     }
-    switch (*command) {
+    switch (parsed->command) {
         case adapters::ControlCommand::status:
             return control::status_json(status_snapshot());
         case adapters::ControlCommand::explain:
-            return control::explain_json(explain_snapshot());
+            return control::explain_json(explain_snapshot(), parsed->subject);
     }
     return adapters::format_control_error("unhandled command");
 }
