@@ -125,6 +125,9 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
             [cm](const std::string& m, core::NfsMountState st, bool f) { cm->on_nfs(m, st, f); });
         self->links_->set_on_link(
             [cm](const std::string& i, core::LinkState st) { cm->on_link(i, st); });
+        // The watcher's first dump came before there was a cluster mode to
+        // tell: without this the core never hears of a link that stays up.
+        for (const auto& l : self->links_->snapshot().links) cm->on_link(l.name, l.state);
         self->export_watchdog();
     }
     auto poll_timer = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
