@@ -385,7 +385,21 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
         // started on its home host only.
         for (int h = 1; h <= hosts; ++h)
             if (auto r = lab.virsh(h, {"define", l.vm_xml_in_host(v)}); !r) return undo(r.error());
-        if (auto r = lab.virsh(l.vm_home(v), {"start", l.vm_name(v)}); !r) return undo(r.error());
+        if (auto r = lab.virsh(l.vm_home(v), {"start", l.vm_name(v)}); !r) {
+            // vigild in cluster mode starts an HA VM that is defined and runs
+            // nowhere, and may get there first: on the home host that is the
+            // same outcome. Anywhere else, or not running, the start failed.
+            // Its start may still be under way (qemu starts paused).
+            const bool running = wait_until(
+                [&] {
+                    auto state = lab.virsh(l.vm_home(v), {"domstate", l.vm_name(v)});
+                    return state && state->find("running") != std::string::npos;
+                },
+                std::chrono::seconds(20), std::chrono::milliseconds(100));
+            if (!running) return undo(r.error());
+            log << "lab: " << l.vm_name(v) << " already started on " << l.host_name(l.vm_home(v))
+                << " by its vigild\n";
+        }
     }
     for (int v = 1; v <= vms; ++v) {
         bool ok = wait_until(
