@@ -201,7 +201,12 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
         host::SinkParts{.journal = journal,
                         .metrics = self->deps_.metrics,
                         .note = [raw](std::string line) { raw->fencer_->note(std::move(line)); },
-                        .hooks = self->hooks_.get()});
+                        .hooks = self->hooks_.get(),
+                        .on_decision =
+                            [raw](core::TimePoint at, const core::Decision& d) {
+                                raw->history_->record(at, raw->clock_.wall(), d);
+                            }});
+    self->history_.emplace(self_id);
 
     auto driver = driver::HostDriver::make(
         *policy, self_id, *incarnation,
@@ -395,7 +400,21 @@ control::ClusterStatus ClusterMode::status() const {
     for (const auto& h : config_.cluster_hosts) {
         s.hosts[h.nodeid] = control::HostName{.name = h.name, .slot = h.slot};
     }
+    for (const auto& e : map_->current()) {
+        if (const auto* sd = std::get_if<core::StorageEvidence>(&e))
+            s.storage_domains.push_back(*sd);
+        if (const auto* l = std::get_if<core::LinkEvidence>(&e)) s.links.push_back(*l);
+    }
     return s;
+}
+
+control::ExplainSnapshot::Cluster ClusterMode::explain(std::chrono::nanoseconds now) const {
+    control::ExplainSnapshot::Cluster c{.history = *history_, .now = now};
+    for (const auto& h : config_.cluster_hosts) {
+        c.hosts[h.nodeid] = control::HostName{.name = h.name, .slot = h.slot};
+    }
+    for (const auto& vm : driver_->engine().snapshot().vms) c.vms.push_back(vm.name);
+    return c;
 }
 
 }  // namespace vigil

@@ -77,6 +77,8 @@ class ClusterMode {
     void stop();
 
     [[nodiscard]] control::ClusterStatus status() const;
+    // What explain needs: the decision history and what names mean.
+    [[nodiscard]] control::ExplainSnapshot::Cluster explain(std::chrono::nanoseconds now) const;
     [[nodiscard]] fence::WatchdogStatus watchdog_status() { return watchdog_->status(); }
     [[nodiscard]] fence::Watchdog& watchdog() { return *watchdog_; }
     [[nodiscard]] bool membership_seen() const { return membership_seen_; }
@@ -113,6 +115,7 @@ class ClusterMode {
     std::unique_ptr<host::Fencer> fencer_;
     std::unique_ptr<host::EventSink> sink_;
     std::optional<driver::HostDriver> driver_;
+    std::optional<control::DecisionHistory> history_;
     std::optional<adapters::EventLoop::WatchId> cpg_watch_;
     std::optional<adapters::EventLoop::WatchId> quorum_watch_;
     std::optional<adapters::EventLoop::WatchId> beat_alarm_;

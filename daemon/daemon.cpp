@@ -125,6 +125,9 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
             [cm](const std::string& m, core::NfsMountState st, bool f) { cm->on_nfs(m, st, f); });
         self->links_->set_on_link(
             [cm](const std::string& i, core::LinkState st) { cm->on_link(i, st); });
+        // The watcher's first dump came before there was a cluster mode to
+        // tell: without this the core never hears of a link that stays up.
+        for (const auto& l : self->links_->snapshot().links) cm->on_link(l.name, l.state);
         self->export_watchdog();
     }
     auto poll_timer = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
@@ -379,23 +382,25 @@ control::StatusSnapshot Daemon::status_snapshot() const {
 }
 
 control::ExplainSnapshot Daemon::explain_snapshot() const {
-    return control::ExplainSnapshot{.flight_record = config_.flight_record,
-                                    .previous = previous_record_,
-                                    .boot_id = fence::current_boot_id(),
-                                    .error = previous_record_error_};
+    return control::ExplainSnapshot{
+        .flight_record = config_.flight_record,
+        .previous = previous_record_,
+        .boot_id = fence::current_boot_id(),
+        .error = previous_record_error_,
+        .cluster = cluster_ ? std::optional(cluster_->explain(loop_->now())) : std::nullopt};
 }
 
 std::string Daemon::handle_request(const std::string& request) {
-    const auto command = adapters::parse_control_request(request);
-    if (!command) {
-        refuse_input("control", command.error());
-        return adapters::format_control_error(command.error());
+    const auto parsed = adapters::parse_control_request(request);
+    if (!parsed) {
+        refuse_input("control", parsed.error());
+        return adapters::format_control_error(parsed.error());
     }
-    switch (*command) {
+    switch (parsed->command) {
         case adapters::ControlCommand::status:
             return control::status_json(status_snapshot());
         case adapters::ControlCommand::explain:
-            return control::explain_json(explain_snapshot());
+            return control::explain_json(explain_snapshot(), parsed->subject);
     }
     return adapters::format_control_error("unhandled command");
 }

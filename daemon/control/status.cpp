@@ -1,5 +1,6 @@
 #include "daemon/control/status.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "daemon/core/decision.h"
@@ -107,6 +108,17 @@ json cluster_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
                              {"action", std::string(core::name(a.action))},
                              {"for_seconds", seconds(now - a.since.time_since_epoch())}});
     }
+    json domains = json::array();
+    for (const auto& sd : c.storage_domains) {
+        domains.push_back({{"name", sd.domain},
+                           {"health", std::string(core::name(sd.health))},
+                           {"io_in_flight", sd.io_in_flight}});
+    }
+    json links = json::array();
+    for (const auto& l : c.links) {
+        links.push_back({{"role", std::string(core::name(l.role))},
+                         {"state", std::string(core::name(l.state))}});
+    }
     const auto self = c.hosts.find(e.self.value);
     return {{"host",
              {{"id", e.self.value},
@@ -136,6 +148,8 @@ json cluster_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
               {"decisions", d.decisions}}},
             {"peers", peers},
             {"vms", vms},
+            {"storage_domains", domains},
+            {"links", links},
             {"actions",
              {{"in_flight", in_flight},
               {"issued", d.executor.issued},
@@ -215,7 +229,64 @@ std::string status_json(const StatusSnapshot& s) {
     return json{{"ok", true}, {"status", std::move(status)}}.dump();
 }
 
-std::string explain_json(const ExplainSnapshot& s) {
+namespace {
+
+std::string label_of(const std::map<std::uint32_t, HostName>& hosts, core::HostId id) {
+    const auto it = hosts.find(id.value);
+    return it != hosts.end() && !it->second.name.empty() ? it->second.name : core::host_name(id);
+}
+
+json host_of(const std::map<std::uint32_t, HostName>& hosts,
+             const std::optional<core::HostId>& id) {
+    if (!id) return nullptr;
+    return json{{"id", id->value}, {"name", label_of(hosts, *id)}};
+}
+
+json subject_json(const std::map<std::uint32_t, HostName>& hosts, const Subject& s) {
+    if (s.kind == Subject::Kind::kVm) return {{"kind", "vm"}, {"name", s.vm}};
+    return {{"kind", "host"}, {"id", s.host.value}, {"name", label_of(hosts, s.host)}};
+}
+
+json decision_json(const ExplainSnapshot::Cluster& c, const RecordedDecision& r) {
+    const auto& d = r.decision;
+    json evidence = json::array();
+    for (const auto& f : d.evidence) evidence.push_back({{"key", f.key}, {"value", f.value}});
+    return {{"number", r.number},
+            {"kind", std::string(core::name(d.kind))},
+            {"reason", std::string(core::name(d.reason))},
+            {"subject", subject_json(c.hosts, subject_of(d, c.history.self()))},
+            {"at_seconds_ago", seconds(c.now - r.at.time_since_epoch())},
+            {"wall_time", std::chrono::duration<double>(r.wall.time_since_epoch()).count()},
+            {"vm", d.vm.empty() ? json(nullptr) : json(d.vm)},
+            {"peer", host_of(c.hosts, d.peer)},
+            {"target", host_of(c.hosts, d.target)},
+            {"peer_class", d.peer_class ? json(std::string(core::name(*d.peer_class))) : json()},
+            {"self_state", d.self_state ? json(std::string(core::name(*d.self_state))) : json()},
+            {"alert", d.alert ? json(std::string(core::name(*d.alert))) : json()},
+            {"evidence", evidence},
+            {"line", core::to_string(d)}};
+}
+
+// A host by its configured name or its "h<nodeid>"; else a VM the core or
+// the history knows.
+std::optional<Subject> resolve(const ExplainSnapshot::Cluster& c, const std::string& name) {
+    for (const auto& [id, h] : c.hosts) {
+        if (h.name == name || core::host_name(core::HostId{id}) == name) {
+            return Subject{.host = core::HostId{id}};
+        }
+    }
+    const auto self = c.history.self();
+    if (core::host_name(self) == name) return Subject{.host = self};
+    const Subject vm{.kind = Subject::Kind::kVm, .vm = name};
+    if (std::find(c.vms.begin(), c.vms.end(), name) != c.vms.end() || c.history.knows(vm)) {
+        return vm;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string explain_json(const ExplainSnapshot& s, const std::string& subject) {
     json previous = nullptr;
     if (s.previous) {
         previous = {
@@ -226,12 +297,48 @@ std::string explain_json(const ExplainSnapshot& s) {
             {"decision", s.previous->decision},
             {"evidence", s.previous->evidence}};
     }
-    return json{{"ok", true},
-                {"explain",
-                 {{"flight_record", s.flight_record},
-                  {"previous_self_fence", previous},
-                  {"flight_record_error", s.error}}}}
-        .dump();
+    json explain = {{"flight_record", s.flight_record},
+                    {"previous_self_fence", previous},
+                    {"flight_record_error", s.error}};
+    if (!s.cluster) {
+        if (!subject.empty()) {
+            return json{{"ok", false},
+                        {"error",
+                         "vigild runs standalone: it decides nothing about VMs or "
+                         "hosts, so there is nothing to explain about " +
+                             json(subject).dump()}}
+                .dump();
+        }
+        return json{{"ok", true}, {"explain", std::move(explain)}}.dump();
+    }
+    const auto& c = *s.cluster;
+    std::vector<RecordedDecision> chosen;
+    json subject_j = nullptr;
+    if (subject.empty()) {
+        chosen = c.history.latest();
+    } else {
+        const auto found = resolve(c, subject);
+        if (!found) {
+            std::string hosts;
+            for (const auto& [id, h] : c.hosts) {
+                hosts += (hosts.empty() ? "" : ", ") + label_of(c.hosts, core::HostId{id});
+            }
+            return json{{"ok", false},
+                        {"error", "no HA VM or host named " + json(subject).dump() +
+                                      " is known here (hosts: " + hosts + ")"}}
+                .dump();
+        }
+        chosen = c.history.about(*found);
+        subject_j = subject_json(c.hosts, *found);
+    }
+    json decisions = json::array();
+    for (const auto& r : chosen) decisions.push_back(decision_json(c, r));
+    explain["subject"] = subject_j;
+    explain["decisions"] = decisions;
+    explain["history"] = {{"recorded", c.history.recorded()},
+                          {"kept_per_subject", DecisionHistory::kPerSubject},
+                          {"kept_overall", DecisionHistory::kOverall}};
+    return json{{"ok", true}, {"explain", std::move(explain)}}.dump();
 }
 
 }  // namespace vigil::control

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bpf/probes.h"
+#include "daemon/control/history.h"
 #include "daemon/core/engine.h"
 #include "daemon/driver/host_driver.h"
 #include "daemon/watch/block_watcher.h"
@@ -34,6 +35,9 @@ struct ClusterStatus {
     std::map<std::uint32_t, HostName> hosts;  // by nodeid, from the configuration
     bool corosync_connected = false;
     std::string waiting_for;  // what READY=1 still waits for; empty once sent
+    // The storage domains and network roles as last given to the core.
+    std::vector<core::StorageEvidence> storage_domains;
+    std::vector<core::LinkEvidence> links;
 };
 
 struct StatusSnapshot {
@@ -56,9 +60,20 @@ struct ExplainSnapshot {
     std::optional<fence::FlightRecord> previous;
     std::string boot_id;  // this boot's, to tell the record's boot from this one
     std::string error;    // why the previous record could not be read
+    // Cluster mode only: the decisions kept for explain, and what names mean.
+    struct Cluster {
+        DecisionHistory history{core::HostId{}};
+        std::map<std::uint32_t, HostName> hosts;  // by nodeid, from the configuration
+        std::vector<std::string> vms;             // the HA VMs the core knows
+        std::chrono::nanoseconds now{};           // the loop's monotonic time
+    };
+    std::optional<Cluster> cluster;
 };
 
 [[nodiscard]] std::string status_json(const StatusSnapshot& s);
-[[nodiscard]] std::string explain_json(const ExplainSnapshot& s);
+// The subject (a VM or host name, checked by the protocol) picks the decisions
+// about it; empty: the latest decisions overall. An unknown subject, or one
+// in standalone mode, gets {"ok": false, "error": ...}.
+[[nodiscard]] std::string explain_json(const ExplainSnapshot& s, const std::string& subject = {});
 
 }  // namespace vigil::control

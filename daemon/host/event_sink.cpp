@@ -130,7 +130,7 @@ void EventSink::run_hooks(const std::vector<HookCall>& calls) {
     for (const auto& c : calls) parts_.hooks->submit(c.event, c.fields);
 }
 
-void EventSink::decision(core::TimePoint, const core::Decision& d) {
+void EventSink::decision(core::TimePoint at, const core::Decision& d) {
     const auto line = core::to_string(d);
     adapters::Fields fields{{"KIND", std::string(core::name(d.kind))},
                             {"REASON", std::string(core::name(d.reason))}};
@@ -146,6 +146,7 @@ void EventSink::decision(core::TimePoint, const core::Decision& d) {
     if (parts_.note) parts_.note(line);
     parts_.metrics.count_decision(std::string(core::name(d.kind)));
     run_hooks(hooks_.on_decision(d));
+    if (parts_.on_decision) parts_.on_decision(at, d);
 }
 
 void EventSink::outcome(core::TimePoint, const core::ActionEvidence& a) {

@@ -44,6 +44,8 @@ struct SinkParts {
     exporters::Metrics& metrics;
     std::function<void(std::string)> note;   // the flight recorder's (and last words') notes
     exporters::HookRunner* hooks = nullptr;  // null: no hook runner
+    // Every decision, after it is logged (vigilctl explain's history); may be empty.
+    std::function<void(core::TimePoint, const core::Decision&)> on_decision;
 };
 
 class EventSink final : public ports::EventSink {

@@ -26,7 +26,15 @@ help2man --no-info --section 8 --include "$here/vigild.h2m" \
       echo "\\fB$cmd\\fR"
       "$vigilctl" "$cmd" --help | awk '
         NR == 1 { print; next }
-        /^Options:/ { on = 1; next }
+        /^Positionals:/ { pos = 1; next }
+        /^Options:/ { pos = 0; on = 1; next }
+        pos && /^ +[^ -]/ {
+          sub(/^ +/, "")
+          split($0, parts, /  +/)
+          print ".br"
+          print "\\fI" parts[1] "\\fR: " parts[2]
+          next
+        }
         on && /^ +-/ {
           sub(/^ +/, "")
           split($0, parts, /  +/)

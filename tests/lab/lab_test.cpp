@@ -316,6 +316,160 @@ TEST_F(LabCluster, PowerOffLeavesNothingOfTheHostRunning) {
     EXPECT_TRUE(lab().writing("vm2", "h2"));
 }
 
+// vigilctl against vigild in cluster mode: status in h1 with everyone alive,
+// then h3 powered off until h1 calls it dead, and explain names the decision
+// and its evidence. Its own lab: the power-off is not undone.
+class LabControl : public vt::RootTest {
+  protected:
+    static constexpr auto kFenceDelay = 7s;  // the lab's fence_delay_ms (layout.h)
+    static constexpr auto kHeartbeat = 1s;   // the lab's heartbeat_interval_ms
+
+    void SetUp() override {
+        vt::RootTest::SetUp();
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        down_abandoned_labs();
+        auto dir = vt::TempDir::make("lab");
+        ASSERT_TRUE(dir) << dir.error();
+        dir_.emplace(std::move(*dir));
+        lab_.emplace(dir_->path());
+        auto r = (*lab_)({"up", "--hosts", "3", "--vms", "2"}, 120s);
+        ASSERT_TRUE(r.ok()) << r.describe();
+    }
+    void TearDown() override {
+        if (lab_) {
+            auto r = (*lab_)({"down"}, 60s);
+            EXPECT_TRUE(r.ok()) << r.describe();
+            reap_adopted();
+        }
+    }
+    vt::RunResult vigilctl(const std::string& host, std::vector<std::string> args) const {
+        args.insert(args.begin(), VIGILCTL_BIN);
+        return lab_->exec(host, args);
+    }
+    json status(const std::string& host) const {
+        auto r = vigilctl(host, {"status", "--json"});
+        if (!r.ok()) return json();
+        auto j = json::parse(r.out, nullptr, false);
+        return j.is_discarded() ? json() : j;
+    }
+    static const json* peer(const json& st, const std::string& name) {
+        if (!st.is_object() || !st.contains("cluster")) return nullptr;
+        for (const auto& p : st["cluster"]["peers"])
+            if (p["name"] == name) return &p;
+        return nullptr;
+    }
+    static std::string owner(const json& st, const std::string& vm) {
+        for (const auto& v : st["cluster"]["vms"])
+            if (v["name"] == vm && v["owner"].is_object()) return v["owner"]["name"];
+        return "";
+    }
+
+    std::optional<vt::TempDir> dir_;
+    std::optional<LabCli> lab_;
+};
+
+TEST_F(LabControl, StatusShowsTheClusterAndExplainNamesTheFenceDelay) {
+    // Settled: quorate, both peers alive, each VM owned by its home host.
+    json st;
+    const bool settled = vt::wait_until(
+        [&] {
+            st = status("h1");
+            const auto* h2 = peer(st, "h2");
+            const auto* h3 = peer(st, "h3");
+            return h2 && h3 && st["cluster"]["host"]["quorate"] == true &&
+                   (*h2)["class"] == "alive" && (*h3)["class"] == "alive" &&
+                   owner(st, "vm1") == "h1" && owner(st, "vm2") == "h2";
+        },
+        60s, 250ms);
+    ASSERT_TRUE(settled) << st.dump(2);
+    const auto& c = st["cluster"];
+    EXPECT_EQ(st["mode"], "cluster");
+    EXPECT_EQ(c["host"]["name"], "h1");
+    EXPECT_EQ(c["host"]["state"], "ok");
+    EXPECT_EQ(c["host"]["coordinator"]["name"], "h1") << "the lowest quorate id";
+    EXPECT_EQ(c["peers"].size(), 2U);
+    for (const auto& p : c["peers"]) {
+        EXPECT_TRUE(p["in_membership"]) << p.dump();
+        ASSERT_TRUE(p["last_sign_of_life_seconds_ago"].is_number()) << p.dump();
+        EXPECT_LT(p["last_sign_of_life_seconds_ago"].get<double>(), 2 * 1.0) << p.dump();
+        EXPECT_TRUE(p["status"].is_object()) << "its slot or message said something";
+    }
+    ASSERT_EQ(c["vms"].size(), 2U) << c["vms"].dump();
+    EXPECT_EQ(c["vms"][0]["state_here"], "running") << c["vms"].dump();
+    EXPECT_NE(c["vms"][1]["state_here"], "running") << "vm2 runs on h2, not here";
+    EXPECT_TRUE(c["vms"][0]["policy"].is_object());
+    EXPECT_TRUE(c["watchdog"]["armed"]) << c["watchdog"].dump();
+    EXPECT_EQ(c["watchdog"]["timeout_seconds"], 5);
+    EXPECT_TRUE(c["heartbeat"]["pet"]) << c["heartbeat"].dump();
+    // The text says the same.
+    auto text = vigilctl("h1", {"status"});
+    ASSERT_TRUE(text.ok()) << text.describe();
+    EXPECT_TRUE(std::regex_search(text.out, std::regex("\n  h2 +alive ")) &&
+                std::regex_search(text.out, std::regex("\n  h3 +alive ")))
+        << text.out;
+    EXPECT_NE(text.out.find("watchdog: armed, timeout 5 s"), std::string::npos) << text.out;
+
+    // h3 loses power: once silent for the fence delay, h1 calls it dead.
+    const auto off_at = std::chrono::system_clock::now();
+    auto off = (*lab_)({"power-off", "h3"});
+    ASSERT_TRUE(off.ok()) << off.describe();
+    const auto off_took = std::chrono::system_clock::now() - off_at;
+    const bool dead = vt::wait_until(
+        [&] {
+            st = status("h1");
+            const auto* h3 = peer(st, "h3");
+            return h3 && (*h3)["class"] == "dead";
+        },
+        kFenceDelay + 30s, 250ms);
+    ASSERT_TRUE(dead) << st.dump(2);
+    EXPECT_EQ((*peer(st, "h3"))["reason"], "fence-delay-elapsed");
+    EXPECT_EQ((*peer(st, "h2"))["class"], "alive");
+    EXPECT_TRUE(st["cluster"]["host"]["quorate"]) << "two of three";
+
+    auto ex = vigilctl("h1", {"explain", "h3", "--json"});
+    ASSERT_TRUE(ex.ok()) << ex.describe();
+    const auto e = json::parse(ex.out);
+    EXPECT_EQ(e["subject"]["name"], "h3");
+    ASSERT_FALSE(e["decisions"].empty()) << e.dump(2);
+    const auto& latest = e["decisions"][0];
+    EXPECT_EQ(latest["kind"], "peer-class") << latest.dump();
+    EXPECT_EQ(latest["reason"], "fence-delay-elapsed") << latest.dump();
+    EXPECT_EQ(latest["peer_class"], "dead");
+    std::map<std::string, std::string> facts;
+    for (const auto& f : latest["evidence"]) facts[f["key"]] = f["value"];
+    EXPECT_EQ(facts["fence_delay"], "7.000") << latest.dump();
+    ASSERT_TRUE(facts.contains("silent_for")) << latest.dump();
+    EXPECT_GE(std::stod(facts["silent_for"]), 7.0) << latest.dump();
+    // Decided at the first tick a fence delay after h3's last sign of life,
+    // which came at most a heartbeat before the power-off began and no later
+    // than its end; the tick itself may be a heartbeat late on a loaded machine.
+    const double after_off = latest["wall_time"].get<double>() -
+                             std::chrono::duration<double>(off_at.time_since_epoch()).count();
+    EXPECT_GE(after_off, std::chrono::duration<double>(kFenceDelay - kHeartbeat).count());
+    EXPECT_LE(after_off,
+              std::chrono::duration<double>(kFenceDelay + 2 * kHeartbeat + off_took).count())
+        << "power-off took " << std::chrono::duration<double>(off_took).count() << " s";
+    // Before it: h3 was alive, then suspect inside the fence delay.
+    bool suspect_before = false;
+    for (std::size_t i = 1; i < e["decisions"].size(); ++i)
+        if (e["decisions"][i]["peer_class"] == "suspect") suspect_before = true;
+    EXPECT_TRUE(suspect_before) << e.dump(2);
+
+    auto text_ex = vigilctl("h1", {"explain", "h3"});
+    ASSERT_TRUE(text_ex.ok()) << text_ex.describe();
+    EXPECT_NE(text_ex.out.find("host h3: latest decision"), std::string::npos) << text_ex.out;
+    EXPECT_NE(text_ex.out.find("peer-class  reason fence-delay-elapsed"), std::string::npos)
+        << text_ex.out;
+    EXPECT_NE(text_ex.out.find("fence_delay = 7.000"), std::string::npos) << text_ex.out;
+    auto all = vigilctl("h1", {"explain", "--json"});
+    ASSERT_TRUE(all.ok()) << all.describe();
+    EXPECT_FALSE(json::parse(all.out)["decisions"].empty());
+    auto unknown = vigilctl("h1", {"explain", "no-such-vm"});
+    EXPECT_FALSE(unknown.ok());
+    EXPECT_NE(unknown.err.find("no HA VM or host named \"no-such-vm\""), std::string::npos)
+        << unknown.describe();
+}
+
 // What a lab run under `root` could leave on the machine. Other tests may run
 // at the same time, so only what names this lab counts.
 struct Footprint {
@@ -784,7 +938,7 @@ namespace vigilctl_json {
 
 // `vigilctl status --json` inside a lab host; null when vigild does not answer.
 json status(const LabCli& cli, const std::string& host) {
-    auto r = cli.exec(host, {VIGIL_LAB_VIGILCTL_BIN, "status", "--json"});
+    auto r = cli.exec(host, {VIGILCTL_BIN, "status", "--json"});
     if (!r.ok()) return nullptr;
     auto j = json::parse(r.out, nullptr, false);
     return j.is_discarded() ? json(nullptr) : j;

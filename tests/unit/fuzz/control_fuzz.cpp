@@ -13,6 +13,10 @@ int one_input(const std::uint8_t* data, std::size_t size) {
     const auto command = vigil::adapters::parse_control_request(line);
     if (!command && command.error().empty()) std::abort();
     if (command) {
+        // A subject is bounded and checked: what the daemon accepts, vigilctl would send.
+        if (!command->subject.empty() && !vigil::adapters::check_subject(command->subject)) {
+            std::abort();
+        }
         // Whatever parses must round-trip.
         const auto again = vigil::adapters::parse_control_request(
             vigil::adapters::format_control_request(*command));

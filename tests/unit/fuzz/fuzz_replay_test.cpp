@@ -68,7 +68,11 @@ TEST(FuzzReplay, ConfigParserNeverCrashes) {
 
 TEST(FuzzReplay, ControlRequestsNeverCrash) {
     replay(control_fuzz::one_input,
-           {"{\"command\":\"status\"}", "{\"command\": [1, {\"a\": null}]}", "\"status\""}, 3000);
+           {"{\"command\":\"status\"}", "{\"command\": [1, {\"a\": null}]}", "\"status\"",
+            "{\"command\":\"explain\",\"subject\":\"vm1\"}",
+            "{\"command\":\"explain\",\"subject\":\"h\\u00013\"}",
+            "{\"command\":\"status\",\"subject\":7}"},
+           3000);
 }
 
 // Seeds: real statuses behind their sender's nodeid (little-endian, as the
