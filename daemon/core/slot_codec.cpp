@@ -185,8 +185,8 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
                                   "assign takes a VM name, a host id and that host's "
                                   "incarnation and sequence");
             }
-            s.assignments.push_back({std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)},
-                                     *inc, *seq});
+            s.assignments.push_back(
+                {std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}, *inc, *seq});
         } else if (key == "fenced") {
             const auto host = w.size() == 3 ? number(w[1]) : std::nullopt;
             const auto inc = w.size() == 3 ? number(w[2]) : std::nullopt;
