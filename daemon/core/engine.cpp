@@ -305,6 +305,7 @@ RecoveryView HostEngine::recovery_view(std::map<std::string, HostId> held) const
     for (const auto& [id, peer] : peers_.peers()) {
         view.peers.emplace(id, peer.cls);
         if (!peer.status) continue;
+        if (!takes_assignments(*peer.status)) view.refusing.insert(id);
         for (const auto& vm : peer.status->declined) view.declined[vm].insert(id);
     }
     for (const auto& [vm, f] : declined_) {
@@ -364,6 +365,14 @@ void HostEngine::start_assigned(const RecoveryView& view, std::vector<Decision>&
     for (const auto& a : *plan) {
         if (a.target != self_ || starting_.contains(a.vm) || vms_.contains(a.vm)) continue;
         if (policy_.vm(a.vm) == nullptr || declined_here(a.vm)) continue;
+        if (*coord != self_) {
+            // A plan made before our last word that we take no VM, or that we declined
+            // this one, may since have moved the VM elsewhere: wait for a newer one.
+            const auto declined = declined_through_.find(a.vm);
+            if (a.target_incarnation != incarnation_ || a.target_sequence <= refused_through_ ||
+                (declined != declined_through_.end() && a.target_sequence <= declined->second))
+                continue;
+        }
         // Our own view must agree that nobody can still write its disks.
         const auto why = recoverable(view, a.vm);
         if (!why) continue;
@@ -535,9 +544,22 @@ TickResult HostEngine::tick(TimePoint now) {
                       .draining = draining_,
                       .held = held_list(),
                       .assignments = {}};
-    for (const auto& [vm, target] : planner_.assignments())
-        status.assignments.push_back({vm, target});
-    for (const auto& [vm, f] : declined_) status.declined.push_back(vm);
+    for (const auto& [vm, target] : planner_.assignments()) {
+        Assignment a{.vm = vm, .target = target};
+        if (target == self_) {
+            a.target_incarnation = incarnation_;
+            a.target_sequence = sequence_;
+        } else if (const auto& peer = peers_.peers().at(target); peer.status) {
+            a.target_incarnation = peer.status->incarnation;
+            a.target_sequence = peer.status->sequence;
+        }
+        status.assignments.push_back(std::move(a));
+    }
+    for (const auto& [vm, f] : declined_) {
+        status.declined.push_back(vm);
+        declined_through_[vm] = sequence_;
+    }
+    if (!takes_assignments(status)) refused_through_ = sequence_;
     for (const auto& [peer, incarnation] : fenced_) status.fenced.emplace_back(peer, incarnation);
     return TickResult{.pet_watchdog = self.pet,
                       .pet_reason = self.pet_reason,

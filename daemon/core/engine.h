@@ -149,6 +149,11 @@ class HostEngine {
     bool maintenance_ = false;
     bool draining_ = false;
     std::map<std::string, HostId> last_holder_;
+    // The last status we published that took no assignment, and per VM the last one
+    // that declined it: a peer coordinator may have re-placed the VM after reading
+    // them, so a plan made before them is not acted on (Assignment::target_sequence).
+    std::uint64_t refused_through_ = 0;
+    std::map<std::string, std::uint64_t> declined_through_;
 };
 
 }  // namespace vigil::core

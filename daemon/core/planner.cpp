@@ -15,6 +15,10 @@ const VmPolicy* find_vm(std::span<const VmPolicy> vms, const std::string& name) 
 
 }  // namespace
 
+bool takes_assignments(const HostStatus& s) {
+    return s.quorate && s.storage_ok && !s.maintenance && !s.draining && s.state == SelfState::kOk;
+}
+
 std::optional<Recoverable> recoverable(const RecoveryView& view, const std::string& vm) {
     if (view.held.contains(vm)) return std::nullopt;
     const auto lh = view.last_holders.find(vm);
@@ -71,8 +75,17 @@ RecoveryPlan RecoveryPlanner::plan(const RecoveryView& view) {
                 free[it->second] -= mem;
                 continue;
             }
-            if (declined(it->second)) declined_by = it->second;
-            assignments_.erase(it);  // target left or could not start it; place again
+            const HostId to = it->second;
+            if (declined(to)) {
+                declined_by = to;
+            } else if (to != view.self && view.peers.at(to) != PeerClass::kDead &&
+                       !view.refusing.contains(to)) {
+                // It left, or says nothing new yet: it may have read the plan and be
+                // starting the VM. Its status (held, declined, refusing) or its death
+                // settles that; until then the VM stays its.
+                continue;
+            }
+            assignments_.erase(it);  // the target could not or will not start it; place again
         }
         std::optional<HostId> target;
         for (const auto& [id, room] : free) {

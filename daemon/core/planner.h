@@ -29,7 +29,14 @@ struct RecoveryView {
     std::span<const VmPolicy> vms;                 // the HA VMs
     // VM -> hosts that could not start it lately (HostStatus::declined): placed elsewhere.
     std::map<std::string, std::set<HostId>> declined;
+    // Peers whose newest status says they take no assignment now (takes_assignments).
+    std::set<HostId> refusing;
 };
+
+// The host says it may start what it is assigned: quorate, storage fine, not in
+// maintenance or draining, ok. A status that says otherwise is a promise too: it will
+// not act on a plan made before it (Assignment::target_sequence).
+[[nodiscard]] bool takes_assignments(const HostStatus& s);
 
 // Why a VM that nobody holds may start elsewhere, and who held it last.
 struct Recoverable {
@@ -54,7 +61,10 @@ class RecoveryPlanner {
     // eligible host with the most free memory left (lowest id on a tie); held VMs use
     // their host's memory. An assignment stays while its target is eligible and the
     // VM recoverable, so a plan does not move between hosts while it is carried out;
-    // a target that declined the VM (its start failed) loses it to another host.
+    // a target that declined the VM (its start failed) loses it to another host. A
+    // peer target that is no longer eligible may be starting the VM from the plan it
+    // read last: the VM moves only once that target is dead or its own status says it
+    // takes no assignment (refusing) and does not hold it.
     [[nodiscard]] RecoveryPlan plan(const RecoveryView& view);
     // Not coordinating: no plan.
     void clear() { assignments_.clear(); }

@@ -104,7 +104,8 @@ std::string encode_status(const HostStatus& s) {
     if (s.draining) body += " draining";
     for (const auto& h : s.held) body += "\nheld " + h.name + " " + std::string(name(h.state));
     for (const auto& a : s.assignments)
-        body += "\nassign " + a.vm + " " + std::to_string(a.target.value);
+        body += "\nassign " + a.vm + " " + std::to_string(a.target.value) + " " +
+                std::to_string(a.target_incarnation) + " " + std::to_string(a.target_sequence);
     for (const auto& vm : s.declined) body += "\ndeclined " + vm;
     for (const auto& [host, inc] : s.fenced)
         body += "\nfenced " + std::to_string(host.value) + " " + std::to_string(inc);
@@ -176,12 +177,16 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
                 return unexpected(where + "held takes a VM name and a state");
             s.held.push_back({std::string(w[1]), *st});
         } else if (key == "assign") {
-            const auto target = w.size() == 3 ? number(w[2]) : std::nullopt;
-            if (!target || *target > UINT32_MAX || !valid_vm_name(w[1])) {
-                return unexpected(where + "assign takes a VM name and a host id");
+            const auto target = w.size() == 5 ? number(w[2]) : std::nullopt;
+            const auto inc = w.size() == 5 ? number(w[3]) : std::nullopt;
+            const auto seq = w.size() == 5 ? number(w[4]) : std::nullopt;
+            if (!target || !inc || !seq || *target > UINT32_MAX || !valid_vm_name(w[1])) {
+                return unexpected(where +
+                                  "assign takes a VM name, a host id and that host's "
+                                  "incarnation and sequence");
             }
             s.assignments.push_back(
-                {std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}});
+                {std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}, *inc, *seq});
         } else if (key == "fenced") {
             const auto host = w.size() == 3 ? number(w[1]) : std::nullopt;
             const auto inc = w.size() == 3 ? number(w[2]) : std::nullopt;

@@ -48,6 +48,11 @@ struct HeldVm {
 struct Assignment {
     std::string vm;
     HostId target;
+    // The target's newest status the coordinator had when it published this: the
+    // target acts only on a plan made after its last word that it takes no VM (or
+    // declined this one), which the coordinator may have re-placed the VM on.
+    std::uint64_t target_incarnation = 0;
+    std::uint64_t target_sequence = 0;
     bool operator==(const Assignment&) const = default;
 };
 

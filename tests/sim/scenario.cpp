@@ -184,6 +184,8 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                                  s.broken_stops_petting_in_outage = true;
                              else if (w[2] == "restarted-daemon-never-pets")
                                  s.broken_restarted_daemon_never_pets = true;
+                             else if (w[2] == "thawed-daemon-never-pets")
+                                 s.broken_thawed_daemon_never_pets = true;
                              else
                                  return std::unexpected("unknown sabotage " + w[2]);
                              return {};

@@ -63,6 +63,9 @@ struct Scenario {
     // "sim broken restarted-daemon-never-pets": a vigild restarted after a crash
     // withholds every pet, as a core that ignored its own status once restarted would.
     bool broken_restarted_daemon_never_pets = false;
+    // "sim broken thawed-daemon-never-pets": a vigild frozen and thawed withholds every
+    // pet after the thaw, as a core that kept its stale proof once thawed would.
+    bool broken_thawed_daemon_never_pets = false;
     std::vector<Event> timeline;
     std::vector<Check> checks;
 };

@@ -81,6 +81,28 @@ TEST(SimCheckerTest, CatchesARestartedDaemonThatDoesNotPetOnItsFirstProof) {
               "19.800 h2 fenced (watchdog-reset) by a cluster-wide storage outage while quorate");
 }
 
+TEST(SimCheckerTest, CatchesAThawedDaemonThatDoesNotPetOnItsFirstProof) {
+    // As it is: h2 thaws at 32.2 s with its proof from before the freeze; its watchdog
+    // fires at 32.6 s, when the status it sent after the thaw comes back: the
+    // freeze's reset, not a fence.
+    World good(load("x22-thaw-in-outage-with-late-deliveries"));
+    EXPECT_TRUE(good.run().violations.empty());
+    // With a 7 s watchdog h2 lives until 33.6 s: heard again at 32.6 s, it pets.
+    auto longer = load("x22-thaw-in-outage-with-late-deliveries");
+    longer.policy.watchdog_timeout = std::chrono::seconds{7};
+    World lives(longer);
+    const auto ok = lives.run();
+    EXPECT_TRUE(ok.violations.empty()) << ok.violations.front();
+    // A thawed vigild that never pets, heard at 32.6 s, is reset at 33.6 s during
+    // the outage: a fence, and reported.
+    longer.broken_thawed_daemon_never_pets = true;
+    World bad(std::move(longer));
+    const auto r = bad.run();
+    ASSERT_EQ(r.violations.size(), 1u);
+    EXPECT_EQ(r.violations.front(),
+              "33.600 h2 fenced (watchdog-reset) by a cluster-wide storage outage while quorate");
+}
+
 TEST(SimDriverTest, OutcomesArriveOnlyAfterTheCallsThatAskedForThem) {
     World w(load("x10-failed-start-replanned"));
     std::size_t heartbeats = 0;

@@ -42,8 +42,12 @@ struct World::Host {
     // through the cluster, or a slot write of it landed), or it petted. Until then it
     // cannot tell a status that is late from one that never arrives (r903899), so
     // its withholding chooses nothing: the watchdog runs on the last run's pet.
+    // A frozen vigild that thaws is in the same place: its proof is from before the
+    // freeze, so only what it sent from heard_from on counts (x21).
     bool run_heard = false;
+    Duration heard_from{};
     bool restarted = false;  // this daemon run is systemd's restart after a crash
+    bool thawed = false;     // this daemon run was frozen and thawed
     Duration wall_offset{};
     bool reboot_requested = false;
     std::unique_ptr<HostPorts> ports;
@@ -152,6 +156,10 @@ class HostPorts final : public ports::Clock,
             return;
         }
         if (w_.s_.broken_restarted_daemon_never_pets && h_.restarted) {
+            withhold(core::Reason::kNoQuorumNoStorage);
+            return;
+        }
+        if (w_.s_.broken_thawed_daemon_never_pets && h_.thawed) {
             withhold(core::Reason::kNoQuorumNoStorage);
             return;
         }
@@ -460,6 +468,8 @@ void World::start_daemon(Host& h) {
     }
     h.driver.emplace(std::move(*d));
     h.run_heard = false;
+    h.heard_from = now_;
+    h.thawed = false;
     h.driver->start();
     h.daemon_running = true;
     h.daemon_restart_at.reset();
@@ -671,9 +681,10 @@ void World::broadcast(Host& h, const core::HostStatus& status) {
         if (!up(o) || o.frozen) continue;
         const auto at = std::max(now_ + o.delivery_delay, o.last_delivery_at);
         o.last_delivery_at = at;
-        later(o, at - now_, [this, &o, status] {
-            deliver(o, [&o, status](driver::HostDriver& d) {
-                if (status.host.value == o.id && status.incarnation == o.incarnation)
+        later(o, at - now_, [this, &o, status, sent = now_] {
+            deliver(o, [&o, status, sent](driver::HostDriver& d) {
+                if (status.host.value == o.id && status.incarnation == o.incarnation &&
+                    sent >= o.heard_from)
                     o.run_heard = true;
                 d.observe(core::PeerMessageEvidence{.status = status});
             });
@@ -706,8 +717,8 @@ void World::advance_lanes() {
             if (!h.driver || h.incarnation != op.incarnation) continue;
             if (op.write) {
                 const core::SlotWriteEvidence ev{.ok = ok, .latency = now_ - op.submitted};
-                deliver(h, [&h, ev](driver::HostDriver& d) {
-                    if (ev.ok) h.run_heard = true;
+                deliver(h, [&h, ev, sent = op.submitted](driver::HostDriver& d) {
+                    if (ev.ok && sent >= h.heard_from) h.run_heard = true;
                     d.observe(ev);
                 });
                 continue;
@@ -807,6 +818,11 @@ void World::apply(const Event& e) {
     } else if (verb == "thaw-daemon" && h) {
         if (h->daemon_frozen && !h->inbox.empty())
             log("world", "backlog " + h->name + " " + std::to_string(h->inbox.size()) + " events");
+        if (h->daemon_frozen) {
+            h->run_heard = false;
+            h->heard_from = now_;
+            h->thawed = true;
+        }
         h->daemon_frozen = false;
     } else if (verb == "crash-daemon" && h) {
         if (h->daemon_running) {

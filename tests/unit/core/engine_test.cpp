@@ -409,7 +409,10 @@ TEST_F(EngineTest, OnlyTheCoordinatorPlansAndOthersStartOnlyWhatItAssigns) {
     for (double s = 0; s <= 12; s += 1) {
         const auto seq = static_cast<std::uint64_t>(s) + 1;
         auto h1 = peer_status(1, seq);
-        if (s >= 10) h1.assignments = {{"web", HostId{2}}, {"db", HostId{1}}};
+        // Stamped with h2's newest status, as a coordinator that read it would.
+        if (s >= 10)
+            h1.assignments = {{"web", HostId{2}, h2.incarnation(), h2.snapshot().sequence},
+                              {"db", HostId{1}}};
         h2.observe(t(s), PeerMessageEvidence{h1});
         local_ok(h2, t(s), {h1, peer_status(3, 1, {"db", "web"})});
         const auto r = h2.tick(t(s));
@@ -427,13 +430,39 @@ TEST_F(EngineTest, OnlyTheCoordinatorPlansAndOthersStartOnlyWhatItAssigns) {
     }
 }
 
+TEST_F(EngineTest, APlanMadeBeforeOurLastRefusalIsNotActedOn) {
+    // h2 said it takes no assignment (maintenance) at its sequence 3; a plan stamped
+    // with an older status of h2 may since have moved web elsewhere.
+    auto h2 = make(2);
+    h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    std::uint64_t refused_at = 0;
+    for (double s = 0; s <= 8; s += 1) {
+        const auto seq = static_cast<std::uint64_t>(s) + 1;
+        if (s == 2) h2.observe(t(s), AdminEvidence{AdminCommand::kMaintenanceOn});
+        if (s == 3) h2.observe(t(s), AdminEvidence{AdminCommand::kMaintenanceOff});
+        auto h1 = peer_status(1, seq);
+        // From 4 s the plan is stamped with h2's status of 2 s, before it refused.
+        if (s >= 4) h1.assignments = {{"web", HostId{2}, h2.incarnation(), 2}};
+        // From 7 s with h2's newest, after it refused: acted on.
+        if (s >= 7) h1.assignments = {{"web", HostId{2}, h2.incarnation(), h2.snapshot().sequence}};
+        h2.observe(t(s), PeerMessageEvidence{h1});
+        local_ok(h2, t(s), {h1, peer_status(3, 1, {"web"})});
+        const auto r = h2.tick(t(s));
+        if (r.status.maintenance) refused_at = r.status.sequence;
+        const auto starts = of_kind(r.decisions, DecisionKind::kStartVm);
+        EXPECT_EQ(starts.size(), s == 7 ? 1u : 0u) << s;
+    }
+    EXPECT_GT(refused_at, 2u);
+}
+
 TEST_F(EngineTest, AssignedButOwnerStillAliveInOurViewIsNotStarted) {
     auto h2 = make(2);
     h2.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
     for (double s = 0; s <= 5; s += 1) {
         const auto seq = static_cast<std::uint64_t>(s) + 1;
         auto h1 = peer_status(1, seq);
-        h1.assignments = {{"web", HostId{2}}};  // a wrong plan
+        // a wrong plan
+        h1.assignments = {{"web", HostId{2}, h2.incarnation(), h2.snapshot().sequence}};
         const auto h3 = peer_status(3, seq, {"web"});
         h2.observe(t(s), PeerMessageEvidence{h1});
         h2.observe(t(s), PeerMessageEvidence{h3});
@@ -545,7 +574,8 @@ class EngineFeedbackTest : public EngineTest {
     TickResult follower_tick(HostEngine& h2, double s) {
         const auto seq = static_cast<std::uint64_t>(s * 2) + 1;
         auto h1 = peer_status(1, seq);
-        if (s >= 10) h1.assignments = {{"web", HostId{2}}};
+        if (s >= 10)
+            h1.assignments = {{"web", HostId{2}, h2.incarnation(), h2.snapshot().sequence}};
         h2.observe(t(s), PeerMessageEvidence{h1});
         local_ok(h2, t(s), {h1, peer_status(3, 1, {"db", "web"})});
         return h2.tick(t(s));
@@ -612,8 +642,10 @@ TEST_F(EngineFeedbackTest, AFailedStartIsDeclinedForTheHoldThenTriedAgain) {
         }
     }
     EXPECT_EQ(alerts, 1u);  // raised once, while it lasts
-    // Once at 10 s, again when the hold (30 s from the failure) is over.
-    EXPECT_EQ(starts, (std::vector<double>{10, 40.5}));
+    // Once at 10 s, again once the hold (30 s from the failure) is over: its 40.5 s
+    // status no longer declines web, and the plan stamped with it comes at 41 s (a
+    // plan made before that may have placed web elsewhere).
+    EXPECT_EQ(starts, (std::vector<double>{10, 41}));
 }
 
 TEST_F(EngineFeedbackTest, AStartRefusedByTheLockSaysSo) {

@@ -83,10 +83,28 @@ TEST(PlannerTest, AnAssignmentWhoseTargetIsNoLongerEligibleIsPlacedAgain) {
     auto view = dead_owner_view();
     ASSERT_EQ(planner.plan(view).assigned.size(), 3u);
     view.capacity_mib.erase(HostId{2});  // h2 went into maintenance, say
+    // h2 is no longer eligible, but until its own status says it takes no assignment
+    // it may be starting what it read: nothing moves.
+    EXPECT_TRUE(planner.plan(view).assigned.empty());
+    view.refusing.insert(HostId{2});
     const auto plan = planner.plan(view);
     ASSERT_EQ(vm_order(plan), std::vector<std::string>{"web"});
     EXPECT_EQ(plan.assigned[0].target, HostId{1});
     for (const auto& [vm, target] : planner.assignments()) EXPECT_EQ(target, HostId{1}) << vm;
+}
+
+TEST(PlannerTest, AnAssignmentWhoseTargetLeftMovesOnlyOnceTheTargetIsDead) {
+    RecoveryPlanner planner;
+    auto view = dead_owner_view();
+    ASSERT_EQ(planner.plan(view).assigned.size(), 3u);
+    const auto before = planner.assignments();
+    view.capacity_mib.erase(HostId{2});  // h2 left the membership
+    view.peers[HostId{2}] = PeerClass::kSuspect;
+    EXPECT_TRUE(planner.plan(view).assigned.empty());
+    EXPECT_EQ(planner.assignments(), before);
+    view.peers[HostId{2}] = PeerClass::kDead;
+    EXPECT_FALSE(planner.plan(view).assigned.empty());
+    for (const auto& [vm, target] : planner.assignments()) EXPECT_NE(target, HostId{2}) << vm;
 }
 
 TEST(PlannerTest, AVmHeldAgainIsNoLongerAssigned) {

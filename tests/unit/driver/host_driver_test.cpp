@@ -265,7 +265,10 @@ class FollowerTest : public HostDriverTest {
         at(s);
         const auto seq = static_cast<std::uint64_t>(s * 2) + 1;
         auto h1 = peer_status(1, seq);
-        if (s >= 10) h1.assignments = {{"web", core::HostId{2}}};
+        // Stamped with the twin's newest status, as a coordinator that read it would.
+        if (s >= 10)
+            h1.assignments = {
+                {"web", core::HostId{2}, twin_->incarnation(), twin_->snapshot().sequence}};
         feed(core::PeerMessageEvidence{h1});
         feed(core::StorageEvidence{.domain = "shared", .health = core::StorageHealth::kOk});
         feed(core::SlotWriteEvidence{.ok = true, .latency = 2ms});
