@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -93,6 +94,10 @@ class Lab {
     double up_seconds_ = 0;
     bool vigild_config_ = false;
 };
+
+// The loop device of each shared disk in host `h`'s current boot:
+// {"vm1": "loop7", ..., "heartbeat": "loop9"} (host_init.h's loops_file()).
+[[nodiscard]] Result<std::map<std::string, std::string>> host_loops(const Layout& l, int h);
 
 // The lab root when none is given: $VIGIL_LAB_ROOT or /var/lib/vigil-lab.
 [[nodiscard]] std::filesystem::path default_root();
