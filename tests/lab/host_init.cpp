@@ -353,7 +353,8 @@ Result<pid_t> fork_body(const std::function<void()>& body, const fs::path& log) 
             }
         }
         for (auto& d : daemons)
-            if (safe && d.pid == 0 && d.restart && d.restart_at > 0 && now_s() >= d.restart_at) {
+            if ((safe || !d.after_safety) && d.pid == 0 && d.restart && d.restart_at > 0 &&
+                now_s() >= d.restart_at) {
                 d.restart_at = 0;
                 start(d);
             }

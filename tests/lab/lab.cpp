@@ -360,7 +360,7 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
         if (auto r = write_guest_disk(l.vm_image(v), tools.guest_image, kDiskSize); !r)
             return undo(r.error());
     for (int h = 1; h <= hosts; ++h)
-        if (auto r = lab.boot(h, log); !r) return undo(r.error());
+        if (auto r = lab.boot(h, log, true); !r) return undo(r.error());
     log << "lab: hosts started, waiting for libvirtd and a quorate membership\n";
     for (int h = 1; h <= hosts; ++h) {
         std::string last;
@@ -406,6 +406,9 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
             std::chrono::seconds(20), std::chrono::milliseconds(100));
         if (!ok) return undo(Error{l.vm_name(v) + " never wrote a stamp"});
     }
+    // Every guest runs where the lab put it: vigild may take over now.
+    for (int h = 1; h <= hosts; ++h)
+        if (auto r = lab.release_vigild(h); !r) return undo(r.error());
     lab.up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (auto r = lab.save(); !r) return undo(r.error());
     lab.record("lab", "up", std::to_string(hosts) + " hosts, " + std::to_string(vms) + " VMs");
@@ -442,7 +445,13 @@ Result<std::map<std::string, std::string>> host_loops(const Layout& l, int h) {
     return out;
 }
 
-Result<> Lab::boot(int h, std::ostream& log) {
+Result<> Lab::release_vigild(int h) {
+    const auto& verdict = safety_verdicts_.at(static_cast<size_t>(h - 1));
+    if (verdict.empty()) return fail(layout_.host_name(h) + " has not passed its safety checks");
+    return write_file(safety_mark(layout_, h), verdict + "\n");
+}
+
+Result<> Lab::boot(int h, std::ostream& log, bool hold_vigild) {
     const auto& l = layout_;
     auto& s = host(h);
     auto dir = l.host_dir(h);
@@ -499,6 +508,8 @@ Result<> Lab::boot(int h, std::ostream& log) {
             return r;
         }
     }
+    safety_verdicts_.resize(static_cast<size_t>(l.hosts()));
+    safety_verdicts_.at(static_cast<size_t>(h - 1)).clear();
     auto verdict = probe_safety(*this, h);
     if (!verdict || !verdict->ok()) {
         auto why = verdict ? verdict->text() : verdict.error().what;
@@ -506,7 +517,9 @@ Result<> Lab::boot(int h, std::ostream& log) {
         return fail("unsafe host " + l.host_name(h) + ", refused before vigild starts: " + why);
     }
     log << "lab: " << l.host_name(h) << " (init " << s.init << "): " << verdict->text() << "\n";
-    return write_file(safety_mark(l, h), verdict->text() + "\n");
+    safety_verdicts_.at(static_cast<size_t>(h - 1)) = verdict->text();
+    if (hold_vigild) return {};
+    return release_vigild(h);
 }
 
 Result<> foreign_host(const Lab& lab, int h) {

@@ -48,7 +48,12 @@ class Lab {
     // emulated watchdog outside the host, a new PID namespace and init, its
     // daemons but vigild; then the safety checks (safety.h) from inside the
     // host, and only if they pass, vigild. A host failing them is killed.
-    [[nodiscard]] Result<> boot(int h, std::ostream& log);
+    // With `hold_vigild`, the host waits for release_vigild() instead (at
+    // up: the lab starts the guests where it wants them first, as an
+    // operator would before turning HA on).
+    [[nodiscard]] Result<> boot(int h, std::ostream& log, bool hold_vigild = false);
+    // Lets vigild start on host `h`, which passed its safety checks.
+    [[nodiscard]] Result<> release_vigild(int h);
     // The host's emulated watchdog ends (a power cut stops the hardware).
     void stop_watchdog(int h);
 
@@ -93,6 +98,7 @@ class Lab {
     std::vector<std::vector<int>> partition_;
     double up_seconds_ = 0;
     bool vigild_config_ = false;
+    std::vector<std::string> safety_verdicts_;  // per host, from its last boot
 };
 
 // The loop device of each shared disk in host `h`'s current boot:

@@ -103,6 +103,22 @@ class LabCli {
         auto before = newest_seq(vm, host);
         return vt::wait_until([&] { return newest_seq(vm, host) > before + 2; }, within, 50ms);
     }
+    // The host `vm` writes from now (its newest stamps advance there), or ""
+    // if none within `within`.
+    std::string writer(const std::string& vm, std::chrono::milliseconds within) const {
+        const std::vector<std::string> hosts{"h1", "h2", "h3"};
+        std::map<std::string, uint64_t> before;
+        for (const auto& h : hosts) before[h] = newest_seq(vm, h);
+        std::string found;
+        (void)vt::wait_until(
+            [&] {
+                for (const auto& h : hosts)
+                    if (newest_seq(vm, h) > before[h] + 2) found = h;
+                return !found.empty();
+            },
+            within, 100ms);
+        return found;
+    }
     const std::filesystem::path& root() const { return root_; }
 
   private:
@@ -112,6 +128,23 @@ class LabCli {
 std::vector<pid_t> host_pids(const LabCli& lab, const std::string& host) {
     auto ns = "vl-" + lab.status()["run_id"].get<std::string>() + "-" + host;
     return pids_in_ns("net", ns_inode("/run/netns/" + ns));
+}
+
+// Whether `host`'s emulated watchdog (outside the host) is armed.
+bool watchdog_armed(const LabCli& lab, const std::string& host) {
+    auto text = read_file(lab.run_dir() / host / "watchdog" / "status").value_or("");
+    return text.find("armed 1\n") != std::string::npos;
+}
+
+// The host's watchdog armed, as vigild in cluster mode arms it at start (it
+// holds the device, so the lab cannot open it as well); armed by hand (open,
+// pet, close without the magic character) when no vigild does.
+::testing::AssertionResult arm_watchdog(const LabCli& lab, const std::string& host) {
+    if (vt::wait_until([&] { return watchdog_armed(lab, host); }, 30s, 200ms))
+        return ::testing::AssertionSuccess();
+    auto r = lab.exec(host, {"sh", "-c", "echo x > /run/vigil-lab/watchdog/watchdog"});
+    if (!r.ok()) return ::testing::AssertionFailure() << r.describe();
+    return ::testing::AssertionSuccess();
 }
 
 class LabCluster : public vt::RootTest {
@@ -246,8 +279,13 @@ TEST_F(LabCluster, AStoragePathFailurePausesOnlyThatHostsGuest) {
     EXPECT_EQ(lab().domstate("h1", "vm1"), "running (booted)");
     EXPECT_TRUE(lab().writing("vm1", "h1"));
     ASSERT_TRUE(lab()({"storage", "h2", "ok"}).ok());
-    ASSERT_TRUE(lab().virsh("h2", {"resume", "vm2"}).ok());
-    EXPECT_TRUE(lab().writing("vm2", "h2"));
+    // vigild sees the fault through h2's block devices and recovers vm2 by
+    // itself: resumed on h2 or, once h2 counts its storage lost (the
+    // devices stay failed for error_window_ms after the last error, longer
+    // than the storage grace), stopped there and started on another host
+    // (SPEC F5). Either way within the grace, the error window, the
+    // recovery hold, a fence delay and a start.
+    EXPECT_NE(lab().writer("vm2", 25s), "");
 }
 
 TEST_F(LabCluster, APartitionLeavesTheMinorityInquorate) {
@@ -291,9 +329,10 @@ TEST_F(LabCluster, KillingVigildGetsItRestarted) {
 
 TEST_F(LabCluster, AnExpiredWatchdogResetsItsHost) {
     ASSERT_TRUE(lab().writing("vm3", "h3"));
-    // Open, pet once, close without the magic character: the timer runs on.
-    auto r = lab().exec("h3", {"sh", "-c", "echo x > /run/vigil-lab/watchdog/watchdog"});
-    ASSERT_TRUE(r.ok()) << r.describe();
+    // Armed by vigild, which then stops petting (frozen): the timer runs out.
+    ASSERT_TRUE(arm_watchdog(lab(), "h3"));
+    for (pid_t p : host_pids(lab(), "h3"))
+        if (comm_of(p) == "vigild") ::kill(p, SIGSTOP);
     // The emulator runs outside the host: nothing of the host is left.
     EXPECT_TRUE(vt::wait_until([&] { return host_pids(lab(), "h3").empty(); }, 15s, 200ms));
     EXPECT_FALSE(lab().writing("vm3", "h3", 1s));
@@ -302,6 +341,10 @@ TEST_F(LabCluster, AnExpiredWatchdogResetsItsHost) {
 
 TEST_F(LabCluster, PowerOffLeavesNothingOfTheHostRunning) {
     ASSERT_FALSE(host_pids(lab(), "h1").empty());
+    std::vector<std::string> on_h2;
+    for (const auto* vm : {"vm1", "vm2", "vm3"})
+        if (lab().domstate("h2", vm).starts_with("running")) on_h2.push_back(vm);
+    std::cout << "guests on h2 before h1's power-off: " << on_h2.size() << "\n";
     auto r = lab()({"power-off", "h1"});
     ASSERT_TRUE(r.ok()) << r.describe();
     EXPECT_TRUE(host_pids(lab(), "h1").empty());
@@ -311,7 +354,10 @@ TEST_F(LabCluster, PowerOffLeavesNothingOfTheHostRunning) {
             EXPECT_EQ(h["power"], "off");
             EXPECT_EQ(h["processes"], 0);
         }
-    EXPECT_TRUE(lab().writing("vm2", "h2"));
+    // The guests of h2 write on. Which those are is vigild's choice by now
+    // (earlier faults moved guests), and with h3 reset and h1 off, h2 alone
+    // has no quorum, so nothing is restarted.
+    for (const auto& vm : on_h2) EXPECT_TRUE(lab().writing(vm, "h2")) << vm;
 }
 
 // What a lab run under `root` could leave on the machine. Other tests may run
@@ -760,15 +806,13 @@ TEST(LabSelfFence, ARebootInsideAHostEndsOnlyThatHost) {
 
 // The emulated watchdog is the host's hardware, outside the host: a hung host
 // (every process SIGSTOPped) does not freeze it, and its expiry resets the
-// host by ending its init. Armed here from inside the host as vigild would
-// (open, pet, close without the magic character).
+// host by ending its init. Armed by vigild (or by hand where none runs).
 TEST(LabWatchdog, AHungHostIsResetByItsWatchdog) {
     VIGIL_REQUIRE_ROOT();
     OneLab lab;
     ASSERT_TRUE(lab.up_ok) << lab.up_log;
     const auto& cli = *lab.cli;
-    auto arm = cli.exec("h3", {"sh", "-c", "echo x > /run/vigil-lab/watchdog/watchdog"});
-    ASSERT_TRUE(arm.ok()) << arm.describe();
+    ASSERT_TRUE(arm_watchdog(cli, "h3"));
     auto hung_at = std::chrono::steady_clock::now();
     ASSERT_TRUE(cli({"hang", "h3"}).ok());
     // The 5 s timeout runs from the pet, before the hang; one more second

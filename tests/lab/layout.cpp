@@ -1,6 +1,8 @@
 #include "tests/lab/layout.h"
 
 #include <cctype>
+#include <cstdio>
+#include <functional>
 
 namespace vigil::lab {
 
@@ -214,6 +216,14 @@ std::string Layout::domain_xml(int vm) const {
     std::string s;
     s += "<domain type='qemu'>\n";
     s += "  <name>" + vm_name(vm) + "</name>\n";
+    // A fixed uuid per run and VM: defining the same XML again (on any
+    // host) updates the definition instead of clashing with a new uuid.
+    char uuid[40];
+    std::snprintf(
+        uuid, sizeof uuid, "5a1ab000-0000-4000-8000-%012llx",
+        static_cast<unsigned long long>((std::hash<std::string>{}(run_id_)&0xffffffffffULL) << 8 |
+                                        static_cast<unsigned>(vm)));
+    s += "  <uuid>" + std::string(uuid) + "</uuid>\n";
     s += "  <memory unit='MiB'>32</memory>\n  <vcpu>1</vcpu>\n";
     // An HA VM for vigil (docs/vm-metadata.md); lower numbers restart last.
     s += "  <metadata>\n    <vigil:ha xmlns:vigil='urn:vigil:ha:1' priority='" +
