@@ -116,14 +116,16 @@ std::expected<std::uint64_t, Error> memory_mib(const xmlNode* node) {
     return (bytes + kMib - 1) / kMib;
 }
 
-bool valid_ha_name(std::string_view name) {
-    if (name.empty() || name.size() > kMaxHaNameBytes) return false;
+bool printable_word(std::string_view name, std::size_t max_bytes) {
+    if (name.empty() || name.size() > max_bytes) return false;
     for (const char c : name) {
         const auto u = static_cast<unsigned char>(c);
         if (u <= 0x20 || u >= 0x7f) return false;
     }
     return true;
 }
+
+bool valid_ha_name(std::string_view name) { return printable_word(name, kMaxHaNameBytes); }
 
 std::expected<HaMetadata, Error> parse_ha(const xmlNode* node, std::uint64_t domain_mib) {
     HaMetadata ha;
@@ -143,6 +145,22 @@ std::expected<HaMetadata, Error> parse_ha(const xmlNode* node, std::uint64_t dom
                         std::to_string(kMaxMemoryMib));
         }
         ha.memory_mib = *v;
+    }
+    if (auto p = attribute(node, "io_error")) {
+        const auto v = parse_io_error_policy(trim(*p));
+        if (!v) {
+            return fail("vigil:ha io_error must be auto-resume, leave-paused or recover-elsewhere");
+        }
+        ha.io_error = *v;
+    }
+    if (auto d = attribute(node, "storage_domain")) {
+        const auto name = trim(*d);
+        if (!printable_word(name, kMaxStorageDomainBytes)) {
+            return fail("vigil:ha storage_domain must be 1 to " +
+                        std::to_string(kMaxStorageDomainBytes) +
+                        " printable ASCII characters without blanks");
+        }
+        ha.storage_domain = std::string(name);
     }
     for (const xmlNode* child = node->children; child; child = child->next) {
         if (child->type == XML_ELEMENT_NODE) return fail("vigil:ha takes no child elements");
@@ -217,6 +235,15 @@ std::expected<DomainDescription, Error> parse_domain_xml(std::string_view xml) {
         out.ha = *ha;
     }
     return out;
+}
+
+std::optional<core::IoErrorPolicy> parse_io_error_policy(std::string_view text) {
+    // The spelling of core::name(IoErrorPolicy), kept here so the parser
+    // links alone (the fuzz target).
+    if (text == "auto-resume") return core::IoErrorPolicy::kAutoResume;
+    if (text == "leave-paused") return core::IoErrorPolicy::kLeavePaused;
+    if (text == "recover-elsewhere") return core::IoErrorPolicy::kRecoverElsewhere;
+    return std::nullopt;
 }
 
 std::optional<core::VmState> map_domain_state(int state, int reason) {

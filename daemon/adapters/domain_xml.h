@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/core/policy.h"
 #include "daemon/core/types.h"
 #include "daemon/ports/error.h"
 
@@ -27,12 +28,20 @@ inline constexpr std::string_view kHaElement = "ha";  // local name
 inline constexpr std::size_t kMaxDomainXmlBytes = 256 * 1024;
 inline constexpr int kMaxHaPriority = 1000;
 inline constexpr std::uint64_t kMaxMemoryMib = std::uint64_t{1} << 24;  // 16 TiB
+// A storage domain's name (`[storage.domains.<name>]`) travels with the VM's
+// policy: one printable word, like a VM name, and short.
+inline constexpr std::size_t kMaxStorageDomainBytes = 64;
+inline constexpr std::string_view kDefaultStorageDomain = "shared";
 
 struct HaMetadata {
     int priority = 0;  // higher restarts first
     // What a host must have free to take the VM; the domain's <memory> when
     // the element does not say.
     std::uint64_t memory_mib = 0;
+    // What to do when the VM pauses on an I/O error (SPEC F5, F6, F10).
+    core::IoErrorPolicy io_error = core::IoErrorPolicy::kAutoResume;
+    // The storage domain its disks live on, by its `[storage.domains.<name>]`.
+    std::string storage_domain = std::string(kDefaultStorageDomain);
     bool operator==(const HaMetadata&) const = default;
 };
 
@@ -53,6 +62,10 @@ struct DomainDescription {
 // that do not change what the core needs (defined, undefined, a guest that
 // is only shutting down: its qemu still holds the disks).
 [[nodiscard]] std::optional<core::VmState> map_lifecycle_event(int event, int detail);
+
+// `io_error` as the metadata spells it: auto-resume, leave-paused,
+// recover-elsewhere; nullopt for anything else.
+[[nodiscard]] std::optional<core::IoErrorPolicy> parse_io_error_policy(std::string_view text);
 
 [[nodiscard]] constexpr const char* to_string(core::VmState state) {
     switch (state) {

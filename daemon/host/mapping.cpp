@@ -138,11 +138,11 @@ core::VmInventoryEvidence vm_inventory(const std::map<std::string, adapters::HaV
 core::VmPolicyEvidence vm_policies(const std::map<std::string, adapters::HaVm>& vms) {
     core::VmPolicyEvidence out;
     for (const auto& [name, vm] : vms) {
-        // The metadata carries priority and memory; the I/O-error policy and
-        // the storage domain keep the core's defaults until it carries them.
         core::VmPolicy p{.name = name,
                          .priority = static_cast<std::uint32_t>(std::max(0, vm.ha.priority)),
-                         .memory_mib = vm.ha.memory_mib};
+                         .memory_mib = vm.ha.memory_mib,
+                         .io_error = vm.ha.io_error,
+                         .storage_domain = vm.ha.storage_domain};
         out.vms.push_back(std::move(p));
     }
     return out;

@@ -1,11 +1,16 @@
 #include "tests/lab/host_init.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,9 +19,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "tests/lab/loops.h"
 
 namespace vigil::lab {
 namespace fs = std::filesystem;
@@ -32,6 +41,8 @@ struct Daemon {
     // Started only once the lab has checked the host's safety (safety.h):
     // what may reboot waits for proof that a reboot ends only this host.
     bool after_safety = false;
+    // Run in a forked child of the init instead of exec'ing argv.
+    std::function<void()> body = {};
     pid_t pid = 0;
     double restart_at = 0;
 };
@@ -112,6 +123,13 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
             must(::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"), "tmpfs /run");
         !r)
         return r;
+    // Device nodes of the shared storage's loop devices: /run is nodev.
+    fs::create_directories(std::string(kInHostDisks), ec);
+    if (auto r = must(
+            ::mount("tmpfs", std::string(kInHostDisks).c_str(), "tmpfs", MS_NOSUID, "mode=755"),
+            "tmpfs " + std::string(kInHostDisks));
+        !r)
+        return r;
     fs::create_directories(std::string(kInHostShared), ec);
     fs::create_directories(std::string(kInHostLockspace), ec);
     fs::create_directories("/run/lock", ec);
@@ -152,6 +170,43 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
     return {};
 }
 
+// Real hosts' VM and storage networks carry traffic all the time, and
+// vigild calls a link with carrier but nothing received "idle". Lab guests
+// have no NIC, so each host sends a datagram to the broadcast address of its
+// VM and storage networks every 300 ms (to the discard port: nobody answers,
+// nothing is sent back); the other hosts on the bridge receive it.
+[[noreturn]] void traffic_main(const Layout& layout) {
+    ::close_range(3, ~0U, 0);
+    struct Out {
+        int fd;
+        sockaddr_in to;
+    };
+    std::vector<Out> outs;
+    for (Net n : {Net::kVm, Net::kStorage}) {
+        int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int on = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
+        auto ifname = Layout::host_ifname(n);
+        ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(),
+                     static_cast<socklen_t>(ifname.size()));
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(9);
+        ::inet_pton(AF_INET, Layout::broadcast(n).c_str(), &to.sin_addr);
+        outs.push_back({fd, to});
+    }
+    const std::string text = "vigil-lab " + layout.run_id();
+    for (;;) {
+        // A cut link refuses the send (ENETDOWN); the next one may go.
+        for (const auto& o : outs)
+            (void)::sendto(o.fd, text.data(), text.size(), 0,
+                           reinterpret_cast<const sockaddr*>(&o.to), sizeof o.to);
+        timespec pause{0, 300'000'000};
+        ::nanosleep(&pause, nullptr);
+    }
+}
+
 std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tools,
                                bool vigild_config) {
     std::vector<Daemon> d;
@@ -162,6 +217,7 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
               faultfs_control(layout, host).string(), std::string(kInHostShared)},
              false});
     }
+    d.push_back({"traffic", {}, true, false, [&layout] { traffic_main(layout); }});
     d.push_back({"virtlogd", {"virtlogd"}, false});
     d.push_back({"virtlockd", {"virtlockd"}, false});
     d.push_back({"corosync", {"corosync", "-f", "-c", "/etc/corosync/corosync.conf"}, false});
@@ -173,6 +229,24 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
         d.push_back({"vigild", argv, true, true});
     }
     return d;
+}
+
+Result<pid_t> fork_body(const std::function<void()>& body, const fs::path& log) {
+    pid_t pid = ::fork();
+    if (pid < 0) return fail(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        body();
+        ::_exit(0);
+    }
+    return pid;
 }
 
 // PID 1 of the host's PID namespace.
@@ -205,7 +279,8 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
 
     auto daemons = daemons_of(layout, host, tools, vigild_config);
     auto start = [&](Daemon& d) {
-        auto pid = spawn(d.argv, dir / "log" / (d.name + ".log"));
+        auto pid = d.body ? fork_body(d.body, dir / "log" / (d.name + ".log"))
+                          : spawn(d.argv, dir / "log" / (d.name + ".log"));
         if (!pid) {
             log_line("cannot start " + d.name + ": " + pid.error().what);
             return false;
@@ -228,6 +303,22 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
                         std::chrono::seconds(10)))
             fatal("virtlockd did not make its socket");
     }
+    // The shared storage as block devices over this host's view: the init
+    // holds each open, so the kernel detaches them when the host ends.
+    std::vector<Loop> loops;
+    nlohmann::json names = nlohmann::json::object();
+    for (const auto& disk : layout.disks()) {
+        auto loop = attach_loop(disk.backing_in_host);
+        if (!loop) fatal(loop.error().what);
+        auto node = std::string(kInHostDisks) + "/" + disk.name;
+        if (::mknod(node.c_str(), S_IFBLK | 0600, loop->dev) != 0)
+            fatal("mknod " + node + ": " + std::strerror(errno));
+        log_line("attached /dev/" + loop->name + " (" + node + ") to " + disk.backing_in_host);
+        names[disk.name] = loop->name;
+        loops.push_back(*loop);
+    }
+    if (auto r = write_file(loops_file(layout, host), names.dump() + "\n"); !r)
+        fatal(r.error().what);
     (void)!::write(ready_fd, "+", 1);
     ::close(ready_fd);
 
@@ -322,6 +413,8 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
 
 }  // namespace
 
+fs::path loops_file(const Layout& layout, int host) { return layout.host_dir(host) / "loops.json"; }
+
 fs::path faultfs_control(const Layout& layout, int host) {
     return layout.host_dir(host) / "faultfs.sock";
 }
@@ -335,6 +428,7 @@ Result<pid_t> start_host_init(const Layout& layout, int host, const Tools& tools
     // the host's last init ended, both fresh for this boot.
     if (auto r = write_file(sysrq_cover(layout, host), ""); !r) return std::unexpected(r.error());
     fs::remove(init_exit_file(layout, host), ec);
+    fs::remove(loops_file(layout, host), ec);
     int pid_pipe[2];
     int pipefd[2];
     if (::pipe2(pid_pipe, O_CLOEXEC) != 0 || ::pipe2(pipefd, O_CLOEXEC) != 0)

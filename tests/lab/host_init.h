@@ -32,6 +32,11 @@ namespace vigil::lab {
 // last init ended; absent while it runs.
 [[nodiscard]] std::filesystem::path init_exit_file(const Layout& layout, int host);
 
+// {"vm1": "loop7", ..., "heartbeat": "loop9"}: the loop device of each disk
+// of the shared storage in the host's current boot (loops.h), written by its
+// init before any daemon that uses them starts.
+[[nodiscard]] std::filesystem::path loops_file(const Layout& layout, int host);
+
 // The control socket of a host's storage view, as seen from outside the host.
 [[nodiscard]] std::filesystem::path faultfs_control(const Layout& layout, int host);
 

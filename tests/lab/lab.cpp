@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "tests/lab/host_init.h"
+#include "tests/lab/loops.h"
 #include "tests/lab/safety.h"
 #include "tests/lab/stamp.h"
 
@@ -140,6 +141,10 @@ void remove_run(const fs::path& root, const std::string& run_id, std::ostream& l
         return !a.ends_with("-sw") && b.ends_with("-sw");
     });
     for (const auto& n : names) remove_netns(n, log);
+    // Each host's loop devices went with its init (autoclear); whatever of
+    // this run is still attached (a host that could not be killed, an
+    // attach racing the end) is detached here.
+    detach_loops_of_run(run_id, log);
     // Outside the hosts: each host's power process (it ends with its init)
     // and its emulated watchdog (stopped, so that it unmounts itself).
     auto run_dir = (root / ("run-" + run_id)).string();
@@ -339,13 +344,20 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
                        l.host_dir(h) / "etc/vigil/vigil.toml.cluster", ec);
     }
     if (lab.vigild_config_ && tools.vigilctl) {
-        auto r =
-            run_ok({tools.vigilctl->string(), "format-heartbeat", "--area",
-                    (l.shared_dir() / "heartbeat.img").string(), "--slots", std::to_string(hosts)});
+        auto r = run_ok({tools.vigilctl->string(), "format-heartbeat", "--area",
+                         l.heartbeat_image().string(), "--slots", std::to_string(hosts)});
         if (!r) return undo(r.error());
     }
+    // Every disk of the shared storage exists before a host attaches its
+    // loop devices to them at boot.
+    if (!fs::exists(l.heartbeat_image(), ec))
+        if (auto r = write_file(l.heartbeat_image(), std::string(kDiskSize, '\0')); !r)
+            return undo(r.error());
+    for (int v = 1; v <= vms; ++v)
+        if (auto r = write_guest_disk(l.vm_image(v), tools.guest_image, kDiskSize); !r)
+            return undo(r.error());
     for (int h = 1; h <= hosts; ++h)
-        if (auto r = lab.boot(h, log, /*start_vigild=*/false); !r) return undo(r.error());
+        if (auto r = lab.boot(h, log, true); !r) return undo(r.error());
     log << "lab: hosts started, waiting for libvirtd and a quorate membership\n";
     for (int h = 1; h <= hosts; ++h) {
         std::string last;
@@ -372,8 +384,6 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
         if (!ok) return undo(Error{"corosync on " + l.host_name(h) + " is not quorate"});
     }
     for (int v = 1; v <= vms; ++v) {
-        if (auto r = write_guest_disk(l.vm_image(v), tools.guest_image, kDiskSize); !r)
-            return undo(r.error());
         if (auto r =
                 write_file(l.shared_dir() / "domains" / (l.vm_name(v) + ".xml"), l.domain_xml(v));
             !r)
@@ -393,7 +403,7 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
             std::chrono::seconds(20), std::chrono::milliseconds(100));
         if (!ok) return undo(Error{l.vm_name(v) + " never wrote a stamp"});
     }
-    // The guests run: now vigild may look at them.
+    // Every guest runs where the lab put it: vigild may take over now.
     for (int h = 1; h <= hosts; ++h)
         if (auto r = lab.release_vigild(h); !r) return undo(r.error());
     lab.up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -421,7 +431,24 @@ void Lab::stop_watchdog(int h) {
     s.watchdog = 0;
 }
 
-Result<> Lab::boot(int h, std::ostream& log, bool start_vigild) {
+Result<std::map<std::string, std::string>> host_loops(const Layout& l, int h) {
+    auto text = read_file(loops_file(l, h));
+    if (!text) return std::unexpected(text.error());
+    auto j = json::parse(*text, nullptr, false);
+    if (!j.is_object()) return fail("corrupt " + loops_file(l, h).string());
+    std::map<std::string, std::string> out;
+    for (const auto& [disk, dev] : j.items())
+        if (dev.is_string()) out[disk] = dev.get<std::string>();
+    return out;
+}
+
+Result<> Lab::release_vigild(int h) {
+    const auto& verdict = safety_verdicts_.at(static_cast<size_t>(h - 1));
+    if (verdict.empty()) return fail(layout_.host_name(h) + " has not passed its safety checks");
+    return write_file(safety_mark(layout_, h), verdict + "\n");
+}
+
+Result<> Lab::boot(int h, std::ostream& log, bool hold_vigild) {
     const auto& l = layout_;
     auto& s = host(h);
     auto dir = l.host_dir(h);
@@ -463,6 +490,23 @@ Result<> Lab::boot(int h, std::ostream& log, bool start_vigild) {
     s.init = *pid;
     (void)write_file(dir / "init.pid", std::to_string(*pid) + "\n");
     if (auto r = save(); !r) return r;
+    // vigild (not started yet) watches this boot's loop devices as the
+    // storage domain of every guest.
+    if (vigild_config_) {
+        auto devices = host_loops(l, h);
+        if (!devices) {
+            ::kill(s.init, SIGKILL);
+            return std::unexpected(devices.error());
+        }
+        std::vector<std::string> names;
+        for (const auto& [disk, dev] : *devices) names.push_back(dev);
+        if (auto r = write_file(dir / "etc/vigil/vigil.toml", l.vigil_toml(h, names)); !r) {
+            ::kill(s.init, SIGKILL);
+            return r;
+        }
+    }
+    safety_verdicts_.resize(static_cast<size_t>(l.hosts()));
+    safety_verdicts_.at(static_cast<size_t>(h - 1)).clear();
     auto verdict = probe_safety(*this, h);
     if (!verdict || !verdict->ok()) {
         auto why = verdict ? verdict->text() : verdict.error().what;
@@ -470,16 +514,9 @@ Result<> Lab::boot(int h, std::ostream& log, bool start_vigild) {
         return fail("unsafe host " + l.host_name(h) + ", refused before vigild starts: " + why);
     }
     log << "lab: " << l.host_name(h) << " (init " << s.init << "): " << verdict->text() << "\n";
-    held_vigild_[h] = verdict->text();
-    return start_vigild ? release_vigild(h) : Result<>{};
-}
-
-Result<> Lab::release_vigild(int h) {
-    auto it = held_vigild_.find(h);
-    if (it == held_vigild_.end()) return fail(layout_.host_name(h) + " was not checked for safety");
-    auto text = it->second;
-    held_vigild_.erase(it);
-    return write_file(safety_mark(layout_, h), text + "\n");
+    safety_verdicts_.at(static_cast<size_t>(h - 1)) = verdict->text();
+    if (hold_vigild) return {};
+    return release_vigild(h);
 }
 
 Result<> foreign_host(const Lab& lab, int h) {
@@ -665,6 +702,7 @@ std::string Lab::status_json() const {
                 }
             }
             e["vms"] = vms;
+            if (auto loops = host_loops(layout_, h)) e["disks"] = *loops;
         }
         hs.push_back(e);
     }

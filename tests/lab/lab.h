@@ -52,10 +52,11 @@ class Lab {
     // emulated watchdog outside the host, a new PID namespace and init, its
     // daemons but vigild; then the safety checks (safety.h) from inside the
     // host, and only if they pass, vigild. A host failing them is killed.
-    // With `start_vigild` false the host's vigild waits until
-    // release_vigild(h): bring-up starts the guests first, so that no vigild
-    // sees an HA VM defined and not yet started, and starts it itself.
-    [[nodiscard]] Result<> boot(int h, std::ostream& log, bool start_vigild = true);
+    // With `hold_vigild`, the host waits for release_vigild() instead (at
+    // up: the lab starts the guests where it wants them first, as an
+    // operator would before turning HA on).
+    [[nodiscard]] Result<> boot(int h, std::ostream& log, bool hold_vigild = false);
+    // Lets vigild start on host `h`, which passed its safety checks.
     [[nodiscard]] Result<> release_vigild(int h);
     // The host's emulated watchdog ends (a power cut stops the hardware).
     void stop_watchdog(int h);
@@ -98,11 +99,15 @@ class Lab {
     Layout layout_;
     Tools tools_;
     std::vector<HostState> hosts_;
-    std::map<int, std::string> held_vigild_;  // host -> its safety verdict, vigild not yet let go
     std::vector<std::vector<int>> partition_;
     double up_seconds_ = 0;
     bool vigild_config_ = false;
+    std::vector<std::string> safety_verdicts_;  // per host, from its last boot
 };
+
+// The loop device of each shared disk in host `h`'s current boot:
+// {"vm1": "loop7", ..., "heartbeat": "loop9"} (host_init.h's loops_file()).
+[[nodiscard]] Result<std::map<std::string, std::string>> host_loops(const Layout& l, int h);
 
 // The lab root when none is given: $VIGIL_LAB_ROOT or /var/lib/vigil-lab.
 [[nodiscard]] std::filesystem::path default_root();

@@ -66,8 +66,11 @@ TEST(Layout, GuestStopsOnIoErrorsAndUsesTheSharedDisk) {
     EXPECT_NE(xml.find("<domain type='qemu'>"), std::string::npos);
     EXPECT_NE(xml.find("error_policy='stop'"), std::string::npos);
     EXPECT_NE(xml.find("rerror_policy='stop'"), std::string::npos);
-    EXPECT_NE(xml.find("/run/vigil-lab/shared/vm2.img"), std::string::npos);
-    EXPECT_NE(xml.find("<vigil:ha xmlns:vigil='urn:vigil:ha:1' priority='3'/>"), std::string::npos);
+    EXPECT_NE(xml.find("<disk type='block' device='disk'>"), std::string::npos);
+    EXPECT_NE(xml.find("<source dev='/run/vigil-lab/disks/vm2'/>"), std::string::npos);
+    EXPECT_NE(xml.find("<vigil:ha xmlns:vigil='urn:vigil:ha:1' priority='3' io_error='auto-resume' "
+                       "storage_domain='shared'/>"),
+              std::string::npos);
     EXPECT_NE(Layout::qemu_conf().find("lock_manager = \"lockd\""), std::string::npos);
 }
 
@@ -200,7 +203,7 @@ TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
           "[watchdog]\nenabled = true\ndevice = \"/run/vigil-lab/watchdog/watchdog\"\n",
           "timeout_s = 5\n", "flight_record = \"/var/lib/vigil/flight-record\"\n",
           "socket = \"/run/vigil/vigild.sock\"\n", "listen = \"127.0.0.1:9774\"\n",
-          "area = \"/run/vigil-lab/shared/heartbeat.img\"\n", "cluster_interfaces = [\"cl0\"]\n",
+          "area = \"/run/vigil-lab/disks/heartbeat\"\n", "cluster_interfaces = [\"cl0\"]\n",
           "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n"})
         EXPECT_NE(conf.find(want), std::string::npos) << want << "\n" << conf;
     for (int h = 1; h <= 3; ++h)
@@ -208,6 +211,32 @@ TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
                             "\nslot = " + std::to_string(h - 1) + "\n"),
                   std::string::npos)
             << conf;
+    // No storage domain until the host's loop devices are known.
+    EXPECT_EQ(conf.find("[storage.domains"), std::string::npos) << conf;
+    conf = Layout::make("/x", "a", 3, 0)->vigil_toml(2, {"loop3", "loop9"});
+    EXPECT_NE(conf.find("[storage.domains.shared]\nblock_devices = [\"loop3\", \"loop9\"]\n"),
+              std::string::npos)
+        << conf;
+}
+
+TEST(Layout, DisksAreLoopDevicesOverFilesNamedAfterTheRun) {
+    auto l = *Layout::make("/x", "r1", 3, 2);
+    EXPECT_EQ(l.vm_image(2), "/x/run-r1/shared/r1-vm2.img");
+    EXPECT_EQ(l.heartbeat_image(), "/x/run-r1/shared/r1-heartbeat.img");
+    EXPECT_EQ(l.vm_disk_in_host(2), "/run/vigil-lab/disks/vm2");
+    auto disks = l.disks();
+    ASSERT_EQ(disks.size(), 3U);
+    EXPECT_EQ(disks[0].name, "vm1");
+    EXPECT_EQ(disks[0].backing_in_host, "/run/vigil-lab/shared/r1-vm1.img");
+    EXPECT_EQ(disks[2].name, "heartbeat");
+    EXPECT_EQ(std::string(kInHostHeartbeat), "/run/vigil-lab/disks/heartbeat");
+    EXPECT_NE(l.domain_xml(1).find("<source dev='/run/vigil-lab/disks/vm1'/>"), std::string::npos);
+    EXPECT_TRUE(Layout::backing_of_run("/run/vigil-lab/shared/r1-vm1.img", "r1"));
+    EXPECT_TRUE(Layout::backing_of_run("/run/vigil-lab/shared/r1-vm1.img (deleted)", "r1"));
+    EXPECT_FALSE(Layout::backing_of_run("/run/vigil-lab/shared/r10-vm1.img", "r1"));
+    EXPECT_FALSE(Layout::backing_of_run("/r1-x/vm1.img", "r1"));
+    EXPECT_FALSE(Layout::backing_of_run("/a/r1-vm1.img", ""));
+    EXPECT_EQ(Layout::broadcast(Net::kVm), "10.201.2.255");
 }
 
 OutsideView outside() {

@@ -1,6 +1,8 @@
 #include "tests/lab/layout.h"
 
 #include <cctype>
+#include <cstdio>
+#include <functional>
 
 namespace vigil::lab {
 
@@ -90,6 +92,10 @@ std::string Layout::address(Net net, int host) const {
     return "10.201." + std::to_string(net_octet(net)) + "." + std::to_string(host);
 }
 
+std::string Layout::broadcast(Net net) {
+    return "10.201." + std::to_string(net_octet(net)) + ".255";
+}
+
 std::string Layout::host_ifname(Net net) { return std::string(net_short(net)) + "0"; }
 
 std::string Layout::switch_ifname(Net net, int host) {
@@ -112,10 +118,29 @@ std::optional<int> Layout::vm_index(std::string_view name) const {
 }
 int Layout::vm_home(int vm) const { return (vm - 1) % hosts_ + 1; }
 std::filesystem::path Layout::vm_image(int vm) const {
-    return shared_dir() / (vm_name(vm) + ".img");
+    return shared_dir() / (run_id_ + "-" + vm_name(vm) + ".img");
 }
 std::string Layout::vm_disk_in_host(int vm) const {
-    return std::string(kInHostShared) + "/" + vm_name(vm) + ".img";
+    return std::string(kInHostDisks) + "/" + vm_name(vm);
+}
+std::filesystem::path Layout::heartbeat_image() const {
+    return shared_dir() / (run_id_ + "-heartbeat.img");
+}
+std::vector<Layout::Disk> Layout::disks() const {
+    std::vector<Disk> out;
+    auto in_host = [](const std::filesystem::path& p) {
+        return std::string(kInHostShared) + "/" + p.filename().string();
+    };
+    for (int v = 1; v <= vms_; ++v) out.push_back({vm_name(v), in_host(vm_image(v))});
+    out.push_back({"heartbeat", in_host(heartbeat_image())});
+    return out;
+}
+bool Layout::backing_of_run(std::string_view backing_file, std::string_view run_id) {
+    // "/run/vigil-lab/shared/RUN-vm1.img", perhaps with " (deleted)" after it.
+    auto slash = backing_file.rfind('/');
+    auto name = slash == std::string_view::npos ? backing_file : backing_file.substr(slash + 1);
+    return !run_id.empty() && name.size() > run_id.size() && name.starts_with(run_id) &&
+           name[run_id.size()] == '-';
 }
 std::string Layout::vm_xml_in_host(int vm) const {
     return std::string(kInHostShared) + "/domains/" + vm_name(vm) + ".xml";
@@ -145,7 +170,7 @@ std::string Layout::corosync_conf(int host) const {
     return s;
 }
 
-std::string Layout::vigil_toml(int host) const {
+std::string Layout::vigil_toml(int host, const std::vector<std::string>& block_devices) const {
     auto q = [](const std::string& v) { return "\"" + v + "\""; };
     std::string s;
     s += "# vigild on lab host " + host_name(host) + ", run " + run_id_ + " (made by vigil-lab)\n";
@@ -159,8 +184,15 @@ std::string Layout::vigil_toml(int host) const {
              "\nmemory_mib = " + std::to_string(kHostMemoryMib) + "\n";
     }
     s += "[heartbeat]\narea = " + q(std::string(kInHostHeartbeat)) + "\n";
-    // No storage domain yet: guest disks are files on the FUSE storage view,
-    // which no block device stands for (docs/lab.md).
+    // The loop devices of this host stand for the shared storage: every
+    // guest disk and the heartbeat area (a domain needs at least one member,
+    // so none until the host has them).
+    if (!block_devices.empty()) {
+        s += "[storage.domains." + std::string(kStorageDomain) + "]\nblock_devices = [";
+        for (size_t i = 0; i < block_devices.size(); ++i)
+            s += (i ? ", " : "") + q(block_devices[i]);
+        s += "]\nnfs_mounts = []\n";
+    }
     s += "[network]\n";
     s += "cluster_interfaces = [" + q(host_ifname(Net::kCluster)) + "]\n";
     s += "vm_uplink_interfaces = [" + q(host_ifname(Net::kVm)) + "]\n";
@@ -177,25 +209,35 @@ std::string Layout::vigil_toml(int host) const {
 
 std::string Layout::domain_xml(int vm) const {
     // TCG because /dev/kvm is not usable here; 32 MiB and no devices beyond
-    // the two disks keep six guests affordable on two cores. The disk sits on
-    // the shared storage as seen through this host's view, with qemu told to
-    // stop the guest on any I/O error rather than report it to the guest.
+    // the two disks keep six guests affordable on two cores. The disk is the
+    // host's loop device over the shared storage as this host's view shows
+    // it, with qemu told to stop the guest on any I/O error rather than
+    // report it to the guest.
     std::string s;
     s += "<domain type='qemu'>\n";
     s += "  <name>" + vm_name(vm) + "</name>\n";
+    // A fixed uuid per run and VM: defining the same XML again (on any
+    // host) updates the definition instead of clashing with a new uuid.
+    char uuid[40];
+    std::snprintf(
+        uuid, sizeof uuid, "5a1ab000-0000-4000-8000-%012llx",
+        static_cast<unsigned long long>((std::hash<std::string>{}(run_id_)&0xffffffffffULL) << 8 |
+                                        static_cast<unsigned>(vm)));
+    s += "  <uuid>" + std::string(uuid) + "</uuid>\n";
     s += "  <memory unit='MiB'>32</memory>\n  <vcpu>1</vcpu>\n";
     // An HA VM for vigil (docs/vm-metadata.md); lower numbers restart last.
     s += "  <metadata>\n    <vigil:ha xmlns:vigil='urn:vigil:ha:1' priority='" +
-         std::to_string(vms_ - vm + 1) + "'/>\n  </metadata>\n";
+         std::to_string(vms_ - vm + 1) + "' io_error='auto-resume' storage_domain='" +
+         std::string(kStorageDomain) + "'/>\n  </metadata>\n";
     s += "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n";
     s += "  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
          "<on_crash>destroy</on_crash>\n";
     s += "  <devices>\n";
     s += "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n";
-    s += "    <disk type='file' device='disk'>\n";
+    s += "    <disk type='block' device='disk'>\n";
     s += "      <driver name='qemu' type='raw' cache='none' error_policy='stop' "
          "rerror_policy='stop'/>\n";
-    s += "      <source file='" + vm_disk_in_host(vm) + "'/>\n";
+    s += "      <source dev='" + vm_disk_in_host(vm) + "'/>\n";
     s += "      <target dev='vda' bus='virtio'/>\n      <boot order='1'/>\n    </disk>\n";
     // The identity disk is host-local (same path on every host, different
     // content): the guest stamps its writes with the host it runs on.

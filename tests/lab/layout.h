@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tests/lab/sys.h"
 
@@ -32,9 +33,15 @@ inline constexpr std::string_view kInHostIdentity = "/run/vigil-lab/identity.img
 inline constexpr std::string_view kInHostWatchdogDir = "/run/vigil-lab/watchdog";
 inline constexpr std::string_view kInHostVigilConfig = "/etc/vigil/vigil.toml";
 
-// The run's storage heartbeat area, a file on the shared storage as every
-// host sees it (through its own storage view).
-inline constexpr std::string_view kInHostHeartbeat = "/run/vigil-lab/shared/heartbeat.img";
+// Block devices of the shared storage: in every host a loop device (direct
+// I/O) over a file of the shared directory as that host's storage view
+// shows it, named by a device node here, at the same path on every host, so
+// libvirt's disk path (and with it virtlockd's lease) is one per disk.
+inline constexpr std::string_view kInHostDisks = "/run/vigil-lab/disks";
+// The run's storage heartbeat area, one of those block devices.
+inline constexpr std::string_view kInHostHeartbeat = "/run/vigil-lab/disks/heartbeat";
+// The storage domain the lab's block devices make up, the metadata's default.
+inline constexpr std::string_view kStorageDomain = "shared";
 
 inline constexpr int kMaxHosts = 9;
 inline constexpr int kMaxVms = 32;
@@ -65,6 +72,8 @@ class Layout {
     [[nodiscard]] std::string host_netns(int host) const;
     [[nodiscard]] std::string switch_netns() const;
     [[nodiscard]] std::string address(Net net, int host) const;
+    // The broadcast address of `net`, where the lab's traffic goes.
+    [[nodiscard]] static std::string broadcast(Net net);
     [[nodiscard]] static std::string host_ifname(Net net);
     [[nodiscard]] static std::string switch_ifname(Net net, int host);
     [[nodiscard]] static std::string bridge(Net net, int group = 1);
@@ -78,14 +87,34 @@ class Layout {
     [[nodiscard]] std::string vm_name(int vm) const;
     [[nodiscard]] std::optional<int> vm_index(std::string_view name) const;
     [[nodiscard]] int vm_home(int vm) const;
+    // The disk's backing file on the shared directory; its name carries the
+    // run id, which is how `down` tells this run's loop devices from any
+    // other's (/sys/block/loopN/loop/backing_file).
     [[nodiscard]] std::filesystem::path vm_image(int vm) const;
+    // The disk as libvirt names it: a block device node in kInHostDisks.
     [[nodiscard]] std::string vm_disk_in_host(int vm) const;
+    [[nodiscard]] std::filesystem::path heartbeat_image() const;
+    // One block device of the shared storage: the node's name in
+    // kInHostDisks and the backing file as a host's storage view shows it.
+    struct Disk {
+        std::string name;
+        std::string backing_in_host;
+    };
+    // Every VM disk, then the heartbeat area.
+    [[nodiscard]] std::vector<Disk> disks() const;
+    // Whether a loop device's backing file (as /sys shows it) is one of the
+    // disks of run `run_id`.
+    [[nodiscard]] static bool backing_of_run(std::string_view backing_file,
+                                             std::string_view run_id);
     [[nodiscard]] std::string vm_xml_in_host(int vm) const;
 
     [[nodiscard]] std::string corosync_conf(int host) const;
     // vigild's configuration on `host`: cluster mode at the spec's default
-    // timings, the emulated watchdog, the run's heartbeat area.
-    [[nodiscard]] std::string vigil_toml(int host) const;
+    // timings, the emulated watchdog, the run's heartbeat area, and when the
+    // host's loop devices are known (kernel names, `loop7`), the storage
+    // domain they make up.
+    [[nodiscard]] std::string vigil_toml(int host,
+                                         const std::vector<std::string>& block_devices = {}) const;
     [[nodiscard]] std::string domain_xml(int vm) const;
     [[nodiscard]] static std::string qemu_conf();
     [[nodiscard]] static std::string qemu_lockd_conf();

@@ -90,7 +90,10 @@ TEST(HostMapping, InventoryListsOnlyVmsWithAQemuHere) {
         .name = "off", .ha = {.priority = 1, .memory_mib = 32}, .state = core::VmState::kShutOff};
     vms["unknown"] = {.name = "unknown", .ha = {.priority = 0, .memory_mib = 16}};
     vms["paused"] = {.name = "paused",
-                     .ha = {.priority = 0, .memory_mib = 16},
+                     .ha = {.priority = 0,
+                            .memory_mib = 16,
+                            .io_error = core::IoErrorPolicy::kLeavePaused,
+                            .storage_domain = "san-b"},
                      .state = core::VmState::kPausedIoError};
     const auto inv = vm_inventory(vms);
     ASSERT_EQ(inv.vms.size(), 2U);
@@ -101,6 +104,12 @@ TEST(HostMapping, InventoryListsOnlyVmsWithAQemuHere) {
     EXPECT_EQ(pol.vms[3].name, "unknown");
     EXPECT_EQ(pol.vms[2].priority, 5U);
     EXPECT_EQ(pol.vms[2].memory_mib, 64U);
+    // The metadata's I/O-error policy and storage domain reach the core.
+    EXPECT_EQ(pol.vms[1].name, "paused");
+    EXPECT_EQ(pol.vms[1].io_error, core::IoErrorPolicy::kLeavePaused);
+    EXPECT_EQ(pol.vms[1].storage_domain, "san-b");
+    EXPECT_EQ(pol.vms[2].io_error, core::IoErrorPolicy::kAutoResume);
+    EXPECT_EQ(pol.vms[2].storage_domain, "shared");
 }
 
 TEST(HostMapping, IncarnationAlwaysGrows) {

@@ -22,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::abort();
         if (parsed->ha->memory_mib > vigil::adapters::kMaxMemoryMib) std::abort();
         if (parsed->name.find(' ') != std::string::npos) std::abort();
+        const auto& domain = parsed->ha->storage_domain;
+        if (domain.empty() || domain.size() > vigil::adapters::kMaxStorageDomainBytes ||
+            domain.find(' ') != std::string::npos)
+            std::abort();
     }
     return 0;
 }

@@ -27,7 +27,7 @@ void feed(const std::string& s) {
 
 TEST(DomainXmlFuzzReplay, MutatedFixturesNeverCrash) {
     std::mt19937 rng(20261125);
-    for (const char* name : {"ha_domain.xml", "plain_domain.xml"}) {
+    for (const char* name : {"ha_domain.xml", "ha_policy_domain.xml", "plain_domain.xml"}) {
         const std::string base = fixture(name);
         ASSERT_FALSE(base.empty()) << name;
         feed(base);

@@ -78,6 +78,28 @@ TEST(DomainXml, MemoryUnitsRoundUpToWholeMebibytes) {
     EXPECT_EQ(mib("<memory>-1</memory>"), 0u);
 }
 
+TEST(DomainXml, CarriesTheIoErrorPolicyAndStorageDomain) {
+    auto d = parse_domain_xml(fixture("ha_policy_domain.xml"));
+    ASSERT_TRUE(d) << d.error().message;
+    ASSERT_TRUE(d->ha);
+    EXPECT_EQ(d->ha->priority, 50);
+    EXPECT_EQ(d->ha->memory_mib, 256u);
+    EXPECT_EQ(d->ha->io_error, core::IoErrorPolicy::kRecoverElsewhere);
+    EXPECT_EQ(d->ha->storage_domain, "san-a");
+    // Defaults: auto-resume on the domain "shared".
+    d = parse_domain_xml(with_metadata("<ha xmlns='urn:vigil:ha:1'/>"));
+    ASSERT_TRUE(d && d->ha);
+    EXPECT_EQ(d->ha->io_error, core::IoErrorPolicy::kAutoResume);
+    EXPECT_EQ(d->ha->storage_domain, "shared");
+    d = parse_domain_xml(
+        with_metadata("<ha xmlns='urn:vigil:ha:1' io_error=' leave-paused ' storage_domain='x'/>"));
+    ASSERT_TRUE(d && d->ha);
+    EXPECT_EQ(d->ha->io_error, core::IoErrorPolicy::kLeavePaused);
+    EXPECT_EQ(d->ha->storage_domain, "x");
+    EXPECT_EQ(parse_io_error_policy("auto-resume"), core::IoErrorPolicy::kAutoResume);
+    EXPECT_FALSE(parse_io_error_policy("Auto-Resume"));
+}
+
 TEST(DomainXml, BadValuesAreRefusedWithTheReason) {
     const std::string ns = "xmlns:vigil='urn:vigil:ha:1'";
     EXPECT_NE(error_of(with_metadata("<vigil:ha " + ns + " priority='high'/>")).find("priority"),
@@ -95,6 +117,22 @@ TEST(DomainXml, BadValuesAreRefusedWithTheReason) {
               std::string::npos);
     EXPECT_NE(error_of(with_metadata("<vigil:ha " + ns + "><x/></vigil:ha>")).find("child"),
               std::string::npos);
+    for (const char* bad : {"", "resume", "auto_resume", "auto-resume,leave-paused"}) {
+        EXPECT_NE(error_of(with_metadata("<vigil:ha " + ns + " io_error='" + bad + "'/>"))
+                      .find("io_error"),
+                  std::string::npos)
+            << bad;
+    }
+    for (const std::string& bad :
+         {std::string(), std::string("two words"), std::string("tab\there"),
+          std::string("caf\xc3\xa9"), std::string(kMaxStorageDomainBytes + 1, 'd')}) {
+        EXPECT_NE(error_of(with_metadata("<vigil:ha " + ns + " storage_domain='" + bad + "'/>"))
+                      .find("storage_domain"),
+                  std::string::npos)
+            << bad;
+    }
+    EXPECT_TRUE(parse_domain_xml(with_metadata("<vigil:ha " + ns + " storage_domain='" +
+                                               std::string(kMaxStorageDomainBytes, 'd') + "'/>")));
     // An HA VM's name travels in heartbeat slots: one printable word.
     EXPECT_NE(error_of(with_metadata("<vigil:ha " + ns + "/>", "two words")).find("names"),
               std::string::npos);
