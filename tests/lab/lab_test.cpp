@@ -1216,5 +1216,77 @@ TEST(LabEvidence, AStorageFaultReachesVigildThroughTheBlockLayer) {
         << vigild_status(cli, "h2")["cluster"].dump();
 }
 
+// vigild's own self-fence (F5 with I/O in flight): h1's storage view stalls
+// under its writing guest. vigild on h1 calls its storage lost after the
+// grace, decides to reboot, stops petting, commits the flight record and
+// goes for reboot(2); its slot's last words wait on the stalled storage, so
+// its watchdog takes the host first. Either way only h1 ends: the machine, this
+// test and the other hosts' daemons run on, the survivors restart h1's guest
+// (one writer throughout), and h1's vigild finds the flight record at power-on.
+TEST(LabSelfFence, VigildSelfFencingOnStalledStorageEndsOnlyItsHost) {
+    VIGIL_REQUIRE_ROOT();
+    OneLab lab(3, 2);
+    ASSERT_TRUE(lab.up_ok) << lab.up_log;
+    const auto& cli = *lab.cli;
+    for (auto h : {"h1", "h2", "h3"}) {
+        ASSERT_TRUE(vt::wait_until([&] { return vigilctl_json::settled(cli, h, 3); }, 30s, 250ms))
+            << h << ": " << vigilctl_json::status(cli, h).dump();
+    }
+    ASSERT_TRUE(cli.writing("vm1", "h1"));
+    std::map<std::string, pid_t> others;
+    for (auto h : {"h2", "h3"})
+        for (const std::string& d :
+             {std::string("corosync"), std::string("vigild"), "lab-init-" + std::string(h)}) {
+            others[std::string(h) + "/" + d] = lab.daemon(h, d);
+            ASSERT_NE(others[std::string(h) + "/" + d], 0) << h << " " << d;
+        }
+    const auto record = cli.run_dir() / "h1" / "var/lib/vigil/flight-record";
+    std::error_code ec;
+    std::filesystem::remove(record, ec);
+
+    const auto timeline_path = cli.root() / "self-fence.json";
+    auto checker = vt::Subprocess::spawn({VIGIL_LAB_BIN, "--root", cli.root().string(), "check",
+                                          "--for", "40", "--out", timeline_path.string()});
+    ASSERT_TRUE(checker) << checker.error();
+    std::this_thread::sleep_for(2s);
+    ASSERT_TRUE(cli({"storage", "h1", "stall"}).ok());
+    // Storage grace 5 s, the stall seen as such after 5 s of no progress,
+    // then the watchdog's 5 s: h1 is gone within about 15 s; 30 s is the
+    // bound with a busy machine's slack, not a measurement.
+    EXPECT_TRUE(vt::wait_until([&] { return host_pids(cli, "h1").empty(); }, 30s, 200ms))
+        << "left in h1: " << host_pids(cli, "h1").size();
+    const auto st = lab.host_status("h1");
+    EXPECT_EQ(st["power"], "reset") << st.dump();
+    auto text = read_file(record);
+    ASSERT_TRUE(text) << "no flight record at " << record;
+    EXPECT_NE(text->find("self-fence-reboot reason=storage-lost-io-in-flight"), std::string::npos)
+        << *text;
+    for (const auto& [what, pid] : others) {
+        EXPECT_NE(state_of(pid), '\0') << what << " died";
+        EXPECT_NE(state_of(pid), 'Z') << what << " died";
+    }
+    auto done = checker->wait_for(60s);
+    ASSERT_TRUE(done && done->code == 0) << checker->stderr_text();
+    std::ifstream in(timeline_path);
+    const auto timeline = json::parse(in, nullptr, false);
+    ASSERT_TRUE(timeline.is_object()) << checker->stdout_text();
+    EXPECT_TRUE(timeline["violations"].empty()) << timeline["violations"].dump(2);
+    std::set<std::string> vm1_hosts;
+    for (const auto& w : timeline["writers"]["vm1"]) vm1_hosts.insert(w["host"]);
+    EXPECT_TRUE(vm1_hosts.contains("h2") || vm1_hosts.contains("h3")) << checker->stdout_text();
+
+    // Back on (power-on gives the host a healthy storage view), and vigild
+    // reports the record it finds.
+    auto on = cli({"power-on", "h1"}, 120s);
+    ASSERT_TRUE(on.ok()) << on.describe();
+    EXPECT_TRUE(vt::wait_until(
+        [&] {
+            auto log = read_file(cli.run_dir() / "h1" / "log" / "vigild.log").value_or("");
+            return log.find("self-fence was recorded") != std::string::npos ||
+                   log.find("previous boot ended in a self-fence") != std::string::npos;
+        },
+        30s, 250ms));
+}
+
 }  // namespace
 }  // namespace vigil::lab
