@@ -1088,9 +1088,7 @@ namespace {
 
 // What vigild inside `host` reports (`vigilctl status --json`), or null.
 json vigild_status(const LabCli& cli, const std::string& host) {
-    auto r = cli.exec(host, {VIGIL_VIGILCTL, "status", "--json"});
-    if (!r.ok()) return nullptr;
-    auto j = json::parse(r.out, nullptr, false);
+    auto j = vigilctl_json::status(cli, host);
     return j.is_object() && j.contains("interfaces") ? j : json(nullptr);
 }
 
