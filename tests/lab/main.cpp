@@ -6,6 +6,7 @@
 #include "tests/lab/checker.h"
 #include "tests/lab/demo.h"
 #include "tests/lab/lab.h"
+#include "tests/lab/matrix.h"
 #include "tests/lab/nemesis.h"
 #include "tests/lab/safety.h"
 
@@ -86,6 +87,20 @@ int main(int argc, char** argv) {
     check->add_option("--for", seconds, "seconds to run (default: until SIGINT/SIGTERM)");
     check->add_option("--out", out_path, "timeline file (default: RUN/timeline.json)");
     auto* demo = app.add_subcommand("demo", "a short story of faults, told as a timeline");
+    std::string row_id;
+    bool list_rows = false;
+    auto* row = app.add_subcommand(
+        "row", "play one row of the fault matrix on the lab that is up, and judge it");
+    row->add_option("id", row_id, "the row: F1, F3, ...");
+    row->add_flag("--list", list_rows, "list the rows and their promises");
+    row->add_option("--out", out_path, "the run as JSON (default: RUN/ID-run.json)");
+    std::vector<std::string> bench_rows;
+    int bench_runs = 3;
+    auto* bench = app.add_subcommand(
+        "bench", "repeat rows of the fault matrix, each run on a fresh lab, and report figures");
+    bench->add_option("--rows", bench_rows, "rows to repeat (default: all)")->delimiter(',');
+    bench->add_option("--runs", bench_runs, "runs of each row")->check(CLI::Range(1, 100));
+    bench->add_option("--out", out_path, "the report as JSON");
 
     // `exec HOST CMD...` hands CMD over untouched (its options are not ours),
     // so cut it off before CLI11 sees it.
@@ -108,6 +123,47 @@ int main(int argc, char** argv) {
     }
     if (*down) return report(lab::Lab::down(root, std::cerr));
     if (*demo) return report(lab::run_demo(root, std::cout));
+    if (*row && list_rows) {
+        for (const auto& r : lab::matrix_rows())
+            std::cout << r.id << "  " << r.title << ": " << r.promise << "\n";
+        return 0;
+    }
+    if (*row) {
+        const auto* r = lab::find_row(row_id);
+        if (!r) return report(lab::fail("no row '" + row_id + "' (vigil-lab row --list)"));
+        auto run = lab::play_row(root, *r, std::cout);
+        if (!run) return report(std::unexpected(run.error()));
+        auto l = lab::Lab::load(root);
+        const auto path = !out_path.empty() ? std::filesystem::path(out_path)
+                          : l               ? l->layout().run_dir() / (row_id + "-run.json")
+                                            : std::filesystem::path(row_id + "-run.json");
+        if (auto w = lab::write_file(path, run->to_json().dump(2) + "\n"); !w) return report(w);
+        for (const auto& [name, value] : run->figures)
+            std::cout << "  " << name << ": " << value << "\n";
+        for (const auto& why : run->failures) std::cout << "  BROKEN: " << why << "\n";
+        std::cout << row_id << (run->ok() ? ": promise kept" : ": promise broken") << " ("
+                  << path.string() << ")\n";
+        return run->ok() ? 0 : 4;
+    }
+    if (*bench) {
+        std::vector<const lab::Row*> rows;
+        if (bench_rows.empty())
+            for (const auto& r : lab::matrix_rows()) rows.push_back(&r);
+        for (const auto& id : bench_rows) {
+            const auto* r = lab::find_row(id);
+            if (!r) return report(lab::fail("no row '" + id + "' (vigil-lab row --list)"));
+            rows.push_back(r);
+        }
+        auto b = lab::run_bench(root, rows, bench_runs, std::cerr);
+        if (!b) return report(std::unexpected(b.error()));
+        if (!out_path.empty())
+            if (auto w = lab::write_file(out_path, b->to_json().dump(2) + "\n"); !w)
+                return report(w);
+        std::cout << b->table();
+        for (const auto& [id, why] : b->failed)
+            for (const auto& w : why) std::cout << id << " " << w << "\n";
+        return b->failed.empty() ? 0 : 4;
+    }
 
     auto l = lab::Lab::load(root);
     if (!l) return report(std::unexpected(l.error()));

@@ -1,0 +1,145 @@
+// The fault matrix (SPEC.md, F1-F10) as the lab plays it: each row is a
+// fault schedule done to a lab that is up with vigild in cluster mode, the
+// checker sampling throughout, and the row's promise judged from the
+// checker's timeline (write stamps, not process lists alone) and the lab's
+// state afterwards. One definition serves the lab tests (`vigil-lab row`),
+// the failover figures (`vigil-lab bench`) and the demo.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/lab/lab.h"
+
+namespace vigil::lab {
+
+// What one play of a row left: the checker's timeline (checker.h's to_json,
+// times in seconds since the checker started), the lab's status afterwards,
+// and the figures and broken promises the row's judge found.
+struct RowRun {
+    std::string row;
+    nlohmann::json timeline;
+    nlohmann::json lab_after;
+    // Named measurements, e.g. "vm1 writing again s" (from the fault), and the
+    // bound the row holds each to, where it has one.
+    std::map<std::string, double> figures;
+    std::map<std::string, double> bounds;
+    // Each promise the run did not keep, in words; empty when it kept them all.
+    std::vector<std::string> failures;
+
+    [[nodiscard]] bool ok() const { return failures.empty(); }
+    [[nodiscard]] nlohmann::json to_json() const;
+};
+
+// What a row's schedule can do: the nemesis with its failures kept, pauses,
+// and waiting for vigild to settle again.
+class Play {
+  public:
+    Play(Lab& lab, std::ostream& log) : lab_(&lab), log_(&log) {}
+
+    [[nodiscard]] Lab& lab() { return *lab_; }
+    [[nodiscard]] int host(std::string_view name) const;
+    [[nodiscard]] int vm_on(int host) const;  // the first VM whose home is `host`
+    // Runs one step of the schedule, logging `what`; a step that fails ends
+    // the play with its error.
+    [[nodiscard]] Result<> step(std::string_view what, const Result<>& done);
+    void pause(double seconds);
+    // Every host that is on has vigild in cluster mode, quorate, petting its
+    // watchdog, with every other host that is on alive (vigilctl status).
+    [[nodiscard]] Result<> settled(double within_s);
+
+  private:
+    Lab* lab_;
+    std::ostream* log_;
+};
+
+// The row's judge reads the run through these.
+class Judge {
+  public:
+    explicit Judge(RowRun& run) : run_(&run) {}
+
+    void expect(bool ok, const std::string& failure);
+    void figure(const std::string& name, double value, std::optional<double> bound = {});
+    // Checker time (s) of the first fault whose text starts with `fault`.
+    [[nodiscard]] std::optional<double> fault_at(std::string_view fault) const;
+    // How long after the fault (its text's start) `vm` wrote again; empty when
+    // the fault did not stop it or it never wrote again (see stopped()).
+    [[nodiscard]] std::optional<double> writing_again(std::string_view fault,
+                                                      std::string_view vm) const;
+    // Whether the fault stopped `vm` writing at all (the checker's recovery).
+    [[nodiscard]] bool stopped(std::string_view fault, std::string_view vm) const;
+    // The hosts `vm`'s instances wrote from, in instance order.
+    [[nodiscard]] std::vector<std::string> writers(std::string_view vm) const;
+    // Hosts that were reset (watchdog or reboot(2)) and not powered on since:
+    // host -> how, from the lab's status.
+    [[nodiscard]] std::map<std::string, std::string> resets() const;
+    // Each vigild decision line in the timeline that contains `text`.
+    [[nodiscard]] std::vector<std::string> decisions(std::string_view text) const;
+
+    // The promises most rows share.
+    void no_violations();
+    void no_resets();
+    // `vm` wrote again within `bound_s` of `fault`, recorded as a figure.
+    void writes_again_within(std::string_view fault, std::string_view vm, double bound_s);
+    // `fault` never stopped `vm` writing.
+    void never_stopped(std::string_view fault, std::string_view vm);
+
+  private:
+    RowRun* run_;
+};
+
+struct Row {
+    std::string id;       // "F1"
+    std::string title;    // what is done, in a few words
+    std::string promise;  // what must hold (the spec's column), in words
+    int hosts = 3;
+    int vms = 3;
+    // How long the checker samples after the schedule has run.
+    double observe_s = 15;
+    std::function<Result<>(Play&)> schedule;
+    std::function<void(Judge&)> judge;
+};
+
+// Every row, in the spec's order.
+[[nodiscard]] const std::vector<Row>& matrix_rows();
+[[nodiscard]] const Row* find_row(std::string_view id);
+
+// Plays `row` on the lab that is up under `root` (its shape must fit: at
+// least row.hosts hosts and row.vms guests, vigild in cluster mode): waits
+// for vigild to settle everywhere, starts the checker, runs the schedule,
+// lets the checker run out, judges. An error means the row could not be
+// played at all (the lab was not up or never settled); a play whose promise
+// was broken is a RowRun with failures.
+[[nodiscard]] Result<RowRun> play_row(const std::filesystem::path& root, const Row& row,
+                                      std::ostream& log);
+
+// `vigil-lab bench`: each row `runs` times, each run on a lab of its own
+// brought up under `root` and taken down after; the figures per row (median
+// and worst beside the bound) and every broken promise. Rows that could not
+// be played count as failed runs.
+struct BenchFigure {
+    std::string row;
+    std::string name;
+    std::vector<double> values;
+    std::optional<double> bound;
+};
+struct BenchReport {
+    int runs = 0;
+    std::vector<BenchFigure> figures;
+    std::map<std::string, int> passed;                       // row -> runs that kept the promise
+    std::map<std::string, std::vector<std::string>> failed;  // row -> why, per failed run
+    [[nodiscard]] nlohmann::json to_json() const;
+    // A Markdown table: row, figure, runs, median, worst, bound.
+    [[nodiscard]] std::string table() const;
+};
+[[nodiscard]] Result<BenchReport> run_bench(const std::filesystem::path& root,
+                                            const std::vector<const Row*>& rows, int runs,
+                                            std::ostream& log);
+
+}  // namespace vigil::lab

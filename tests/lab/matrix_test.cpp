@@ -1,0 +1,98 @@
+// The fault matrix in the lab: one test per row of SPEC.md's fault matrix,
+// each on a lab of its own (three hosts, three writing guests, vigild in
+// cluster mode with the emulated watchdog, real corosync, libvirtd,
+// virtlockd and qemu), played and judged by `vigil-lab row` (matrix.h):
+// the checker samples from before the fault to the end, and the row's
+// promise is judged from its write stamps and the lab's state afterwards.
+// The bounds are the spec's at the lab's timings (layout.h), never a fast
+// run's. Needs root.
+#include <gtest/gtest.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "tests/tools/fixtures/fixtures.h"
+
+namespace vigil::lab {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+namespace vt = vigil::testing;
+
+vt::RunResult lab_cli(const std::filesystem::path& root, std::vector<std::string> args,
+                      std::chrono::milliseconds timeout) {
+    args.insert(args.begin(), {VIGIL_LAB_BIN, "--root", root.string()});
+    return vt::run(args, timeout);
+}
+
+class LabMatrix : public vt::RootTest {
+  protected:
+    void SetUp() override {
+        vt::RootTest::SetUp();
+        if (IsSkipped()) return;
+        // The lab's host inits outlive `vigil-lab up`; as a child subreaper
+        // this process adopts and reaps them.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        auto dir = vt::TempDir::make("lab");
+        ASSERT_TRUE(dir) << dir.error();
+        dir_.emplace(std::move(*dir));
+        auto up = lab_cli(dir_->path(), {"up", "--hosts", "3", "--vms", "3"}, 180s);
+        up_ = up.ok();
+        ASSERT_TRUE(up_) << up.describe();
+    }
+    void TearDown() override {
+        if (dir_) {
+            auto down = lab_cli(dir_->path(), {"down"}, 90s);
+            EXPECT_TRUE(down.ok()) << down.describe();
+        }
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+    }
+
+    // Plays the row and reports its figures; every broken promise is a failure.
+    void play(const std::string& row) {
+        ASSERT_TRUE(up_);
+        const auto out = dir_->path() / (row + "-run.json");
+        auto r = lab_cli(dir_->path(), {"row", row, "--out", out.string()}, 300s);
+        std::ifstream in(out);
+        const auto run = json::parse(in, nullptr, false);
+        ASSERT_TRUE(run.is_object()) << "the row was not played: " << r.describe();
+        for (const auto& [name, value] : run["figures"].items())
+            std::cout << row << ": " << name << " " << value.get<double>() << "\n";
+        for (const auto& why : run["failures"])
+            ADD_FAILURE() << row << ": " << why.get<std::string>();
+        EXPECT_TRUE(run["ok"].get<bool>()) << r.out;
+        EXPECT_TRUE(r.ok()) << r.describe();
+        if (HasFailure()) {
+            // The story, for whoever reads the failure.
+            for (const auto& e : run["timeline"]["events"])
+                std::cout << "  " << e["t"].get<double>() << " " << e["kind"].get<std::string>()
+                          << " " << e["text"].get<std::string>().substr(0, 160) << "\n";
+        }
+    }
+
+    std::optional<vt::TempDir> dir_;
+    bool up_ = false;
+};
+
+// F1: h1 loses power. vm1 writes again on a survivor within watchdog timeout
+// + 5 s of the power-off; after power-on h1 rejoins and no write of vm1's old
+// instance lands; vm2 and vm3 never stop.
+TEST_F(LabMatrix, F1PowerLoss) { play("F1"); }
+
+// F3: h1's cluster cable is pulled for longer than the fence delay. No
+// restart, no reset, no guest stops writing; h1 rejoins after the heal.
+TEST_F(LabMatrix, F3ClusterCableCut) { play("F3"); }
+
+// F8: vigild on h1 is killed. Its init restarts it (as systemd does, 1 s
+// later) before the watchdog fires: no reset, no guest stops or moves.
+TEST_F(LabMatrix, F8VigildKilled) { play("F8"); }
+
+}  // namespace
+}  // namespace vigil::lab
