@@ -74,7 +74,8 @@ class Judge {
                                                       std::string_view vm) const;
     // Whether the fault stopped `vm` writing at all (the checker's recovery).
     [[nodiscard]] bool stopped(std::string_view fault, std::string_view vm) const;
-    // The hosts `vm`'s instances wrote from, in instance order.
+    // The host each of `vm`'s instances wrote from (one entry per instance, in
+    // no particular order: an instance id is its guest's TSC at boot).
     [[nodiscard]] std::vector<std::string> writers(std::string_view vm) const;
     // Hosts that were reset (watchdog or reboot(2)) and not powered on since:
     // host -> how, from the lab's status.
