@@ -33,8 +33,8 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                   "hung host is never reset, and peers would restart its VMs while they run"});
     }
 
-    // F8: a restarted vigild opens the watchdog, which pets it. Only if the
-    // last pet was recent enough for peers not to count this host dead yet.
+    // F8: a restarted vigild finds the watchdog its predecessor left armed and
+    // opens it only at the first pet the core allows this run (mapping.h).
     auto record = host::read_pet_file(self->paths_.pet_file);
     std::optional<host::PetRecord> previous;
     if (!record) {
@@ -44,14 +44,10 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
         previous = *record;
     }
     const auto verdict = host::reopen_verdict(
-        previous, host::boottime_now(), config.fence_delay,
+        previous, host::boottime_now(),
         std::chrono::duration_cast<std::chrono::nanoseconds>(config.watchdog_timeout));
-    journal.log(verdict.may_open ? Priority::notice : Priority::error, mid::kIncarnation,
-                verdict.why, {{"PET_FILE", self->paths_.pet_file.string()}});
-    if (!verdict.may_open) {
-        return std::unexpected(
-            Error{"not opening the watchdog and not running HA VMs: " + verdict.why});
-    }
+    journal.log(verdict.when == host::OpenWhen::kAtStart ? Priority::info : Priority::notice,
+                mid::kIncarnation, verdict.why, {{"PET_FILE", self->paths_.pet_file.string()}});
 
     // The policy, checked against what the running corosync says of itself
     // (token, consensus, crypto, nodelist): cluster mode needs corosync.
@@ -147,19 +143,28 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
         journal.log(Priority::error, mid::kHookRun, "no hooks: " + hooks.error().message);
     }
 
-    // The watchdog last: every refusal above leaves nothing armed.
-    auto wd = fence::Watchdog::make(
-        fence::WatchdogOptions{.path = config.watchdog_device, .timeout = config.watchdog_timeout});
-    if (!wd) {
-        return std::unexpected(
-            Error{"arming the watchdog " + config.watchdog_device + ": " + wd.error().message});
+    // The watchdog last: every refusal above leaves nothing armed (or, when an
+    // earlier run left it armed, leaves it as it was).
+    self->watchdog_port_ = std::make_unique<host::WatchdogPort>(
+        [options = fence::WatchdogOptions{.path = config.watchdog_device,
+                                          .timeout = config.watchdog_timeout}] {
+            return fence::Watchdog::make(options);
+        },
+        config.watchdog_timeout, self->paths_.pet_file, journal);
+    if (verdict.when == host::OpenWhen::kAtStart) {
+        if (auto ok = self->watchdog_port_->open_now(); !ok) {
+            return std::unexpected(
+                Error{"arming the watchdog " + config.watchdog_device + ": " + ok.error().message});
+        }
+        journal.log(Priority::notice, mid::kWatchdog,
+                    "watchdog " + config.watchdog_device + " armed, timeout " +
+                        std::to_string(self->watchdog_port_->timeout().count()) +
+                        " s (cluster mode)",
+                    {{"DEVICE", config.watchdog_device},
+                     {"TIMEOUT_S", std::to_string(self->watchdog_port_->timeout().count())}});
+    } else {
+        self->watchdog_port_->open_at_first_pet(previous->last_pet_boottime);
     }
-    self->watchdog_.emplace(std::move(*wd));
-    journal.log(Priority::notice, mid::kWatchdog,
-                "watchdog " + config.watchdog_device + " armed, timeout " +
-                    std::to_string(self->watchdog_->timeout().count()) + " s (cluster mode)",
-                {{"DEVICE", config.watchdog_device},
-                 {"TIMEOUT_S", std::to_string(self->watchdog_->timeout().count())}});
 
     self->cluster_port_ = std::make_unique<host::ClusterPort>(*self->corosync_, journal);
     self->heartbeat_port_ = std::make_unique<host::HeartbeatPort>(
@@ -173,14 +178,6 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                                     {"REASON", r.reason}});
         });
     self->hypervisor_port_ = std::make_unique<host::HypervisorPort>(*self->hv_);
-    self->watchdog_port_ =
-        std::make_unique<host::WatchdogPort>(*self->watchdog_, self->paths_.pet_file, journal);
-    // Opening it petted it, but only a pet the core allowed moves the record:
-    // a vigild that crashes and restarts over and over, each start petting
-    // by opening, must still find the record ageing, and be refused once it
-    // is older than fence_delay - watchdog_timeout. With no record yet (the
-    // first start since boot, or after a clean disarm) the open starts one.
-    if (record && !*record) self->watchdog_port_->record_pet();
     const auto area = std::filesystem::path(config.heartbeat_area);
     const auto own_slot = owners->own_slot;
     self->fencer_ = std::make_unique<host::Fencer>(
@@ -210,7 +207,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
 
     auto driver = driver::HostDriver::make(
         *policy, self_id, *incarnation,
-        std::chrono::duration_cast<core::Duration>(self->watchdog_->timeout()),
+        std::chrono::duration_cast<core::Duration>(self->watchdog_port_->timeout()),
         driver::Ports{.clock = self->clock_,
                       .hypervisor = *self->hypervisor_port_,
                       .heartbeat = *self->heartbeat_port_,
@@ -252,6 +249,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                                 [raw] {
                                     raw->hv_->dispatch();
                                     raw->sync_vm_policies();
+                                    raw->first_beat_when_listed();
                                 });
         !ok) {
         return std::unexpected(ok.error());
@@ -339,6 +337,15 @@ void ClusterMode::tick_read() {
     deps_.loop.set_alarm(*beat_alarm_, deps_.loop.now() + driver_->read_lead());
 }
 
+void ClusterMode::first_beat_when_listed() {
+    // The first status goes out as soon as the core knows what runs here, not
+    // up to a heartbeat later: a restarted vigild that found the watchdog left
+    // armed has only what is left of the earlier run's timeout to pet it.
+    if (early_beat_done_ || !driver_->engine().snapshot().listed) return;
+    early_beat_done_ = true;
+    tick_read();
+}
+
 std::expected<void, Error> ClusterMode::start() {
     driver_->start();
     auto timer = deps_.loop.every(
@@ -365,11 +372,24 @@ void ClusterMode::on_link(const std::string& interface, core::LinkState state) {
 }
 
 void ClusterMode::stop() {
-    if (!watchdog_) return;
+    if (!watchdog_port_) return;
+    auto* device = watchdog_port_->device();
+    if (!device) {
+        // Disarming needs the device open, and opening pets: not without proof.
+        deps_.journal.log(Priority::warning, mid::kWatchdog,
+                          "watchdog left armed on a clean stop: it was left armed by an earlier "
+                          "run and not reopened; the host will be reset unless vigild is started "
+                          "again in time",
+                          {{"DEVICE", config_.watchdog_device}});
+        return;
+    }
+    const auto engine = driver_->engine().snapshot();
     std::vector<std::string> running;
-    for (const auto& vm : driver_->engine().snapshot().vms) {
+    for (const auto& vm : engine.vms) {
         if (vm.here && *vm.here != core::VmState::kShutOff) running.push_back(vm.name);
     }
+    // Before the first listing nobody knows what runs here.
+    if (!engine.listed) running.emplace_back("(not listed yet)");
     if (!running.empty()) {
         std::string names;
         for (const auto& n : running) names += (names.empty() ? "" : ", ") + n;
@@ -379,7 +399,7 @@ void ClusterMode::stop() {
                           {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
         return;
     }
-    if (auto ok = watchdog_->disarm(); ok) {
+    if (auto ok = device->disarm(); ok) {
         std::error_code ec;
         std::filesystem::remove(paths_.pet_file, ec);
         deps_.journal.log(Priority::notice, mid::kWatchdog,

@@ -79,8 +79,7 @@ class ClusterMode {
     [[nodiscard]] control::ClusterStatus status() const;
     // What explain needs: the decision history and what names mean.
     [[nodiscard]] control::ExplainSnapshot::Cluster explain(std::chrono::nanoseconds now) const;
-    [[nodiscard]] fence::WatchdogStatus watchdog_status() { return watchdog_->status(); }
-    [[nodiscard]] fence::Watchdog& watchdog() { return *watchdog_; }
+    [[nodiscard]] fence::WatchdogStatus watchdog_status() { return watchdog_port_->status(); }
     [[nodiscard]] bool membership_seen() const { return membership_seen_; }
 
   private:
@@ -91,6 +90,7 @@ class ClusterMode {
     void reconnect_corosync();
     void tick_read();
     void sync_vm_policies();
+    void first_beat_when_listed();
     void later(std::function<void()> fn);
 
     Deps deps_;
@@ -105,7 +105,6 @@ class ClusterMode {
     std::shared_ptr<host::HypervisorEvents> hv_events_;
     // The VM policies the core was last given (sync_vm_policies()).
     std::vector<core::VmPolicy> sent_policies_;
-    std::optional<fence::Watchdog> watchdog_;
     fence::LinuxRebootCalls reboot_;
     std::unique_ptr<exporters::HookRunner> hooks_;
     std::unique_ptr<host::ClusterPort> cluster_port_;
@@ -122,6 +121,7 @@ class ClusterMode {
     std::optional<adapters::EventLoop::WatchId> later_alarm_;
     std::deque<std::function<void()>> later_;
     std::uint64_t busy_seen_ = 0;
+    bool early_beat_done_ = false;
     bool corosync_lost_ = false;  // logged once per outage
     bool membership_seen_ = false;
     bool ready_ = false;

@@ -377,7 +377,7 @@ control::StatusSnapshot Daemon::status_snapshot() const {
         .block = block_->snapshot(),
         .links = links_->snapshot(),
         .nfs = nfs_->snapshot(),
-        .watchdog = cluster_ ? std::optional(cluster_->watchdog().status()) : std::nullopt,
+        .watchdog = cluster_ ? std::optional(cluster_->watchdog_status()) : std::nullopt,
         .cluster = cluster_ ? std::optional(cluster_->status()) : std::nullopt};
 }
 

@@ -179,24 +179,22 @@ std::expected<PetRecord, std::string> parse_pet_record(std::string_view text) {
 
 ReopenVerdict reopen_verdict(const std::optional<PetRecord>& record,
                              std::chrono::nanoseconds now_boottime,
-                             std::chrono::nanoseconds fence_delay,
                              std::chrono::nanoseconds watchdog_timeout) {
-    if (!record) return {true, "no armed watchdog left by an earlier run"};
+    if (!record) return {OpenWhen::kAtStart, "no armed watchdog left by an earlier run"};
     const auto since = now_boottime - record->last_pet_boottime;
-    const auto allowed = fence_delay - watchdog_timeout;
-    const auto secs = [](std::chrono::nanoseconds d) { return core::format_seconds(d); };
     if (since < std::chrono::nanoseconds(0)) {
         // A pet in the future of this boot's clock: the file is from another boot
         // (CLOCK_BOOTTIME starts again), whose watchdog has long been reset.
-        return {true, "the pet record is from an earlier boot"};
+        return {OpenWhen::kAtStart, "the pet record is from an earlier boot"};
     }
-    if (since > allowed) {
-        return {false, "the watchdog was left armed and last petted " + secs(since) +
-                           " s ago, more than fence_delay - watchdog_timeout = " + secs(allowed) +
-                           " s: peers may already count this host dead and restart its VMs"};
-    }
-    return {true, "the watchdog was left armed and last petted " + secs(since) +
-                      " s ago, within fence_delay - watchdog_timeout = " + secs(allowed) + " s"};
+    const auto secs = [](std::chrono::nanoseconds d) { return core::format_seconds(d); };
+    const auto left = watchdog_timeout - since;
+    return {OpenWhen::kAtFirstAllowedPet,
+            "the watchdog was left armed by an earlier run and last petted " + secs(since) +
+                " s ago" +
+                (left > std::chrono::nanoseconds(0) ? " (it fires within " + secs(left) + " s)"
+                                                    : std::string(" (it should have fired)")) +
+                ": it is opened at the first pet this run's own proof allows"};
 }
 
 }  // namespace vigil::host

@@ -66,18 +66,27 @@ struct PetRecord {
 [[nodiscard]] std::string format_pet_record(const PetRecord& record);
 [[nodiscard]] std::expected<PetRecord, std::string> parse_pet_record(std::string_view text);
 
-// Whether this start may open the watchdog (which pets it) and run HA VMs.
-// Peers count a silent host dead fence_delay after its last sign of life; the
-// watchdog fired at most watchdog_timeout after the last pet. A vigild that
-// opens the watchdog later than fence_delay - watchdog_timeout after the last
-// pet would keep this host alive past the moment peers may restart its VMs.
+// When this start may open the watchdog, which pets it. Peers count a silent
+// host dead fence_delay after its last sign of life, knowing its watchdog
+// fired at most watchdog_timeout after the last pet; so a pet is only ever
+// made on proof that peers heard this host recently (the core's pet rule).
+// Opening at start is such a pet only when nothing is armed: no record (the
+// first start since boot, or after a clean disarm) or one from an earlier
+// boot (CLOCK_BOOTTIME started again; that watchdog is gone). A record from
+// this boot (or a damaged one) means an earlier vigild left the watchdog
+// armed: its last pet rested on its own proof, which peers may be counting
+// past by now, and opening on the strength of it could keep this host alive
+// past the moment they restart its VMs. Then the device is opened at the
+// first pet the core allows this run, on its own proof, like any later pet;
+// until then the earlier run's timer runs on, and fires if that proof comes
+// too late.
+enum class OpenWhen { kAtStart, kAtFirstAllowedPet };
 struct ReopenVerdict {
-    bool may_open = true;
+    OpenWhen when = OpenWhen::kAtStart;
     std::string why;  // for the log, with the numbers
 };
 [[nodiscard]] ReopenVerdict reopen_verdict(const std::optional<PetRecord>& record,
                                            std::chrono::nanoseconds now_boottime,
-                                           std::chrono::nanoseconds fence_delay,
                                            std::chrono::nanoseconds watchdog_timeout);
 
 }  // namespace vigil::host

@@ -59,8 +59,35 @@ void WatchdogPort::record_pet() {
     }
 }
 
+std::expected<void, fence::Error> WatchdogPort::open_now() {
+    auto wd = open_();
+    if (!wd) return std::unexpected(wd.error());
+    device_.emplace(std::move(*wd));
+    left_armed_at_.reset();
+    record_pet();
+    return {};
+}
+
+void WatchdogPort::open_at_first_pet(std::chrono::nanoseconds left_armed_at) {
+    left_armed_at_ = left_armed_at;
+}
+
 void WatchdogPort::pet() {
-    if (auto ok = watchdog_.pet(); !ok) {
+    if (!device_) {
+        // Opening pets: this is the first pet the core allowed this run.
+        if (auto ok = open_now(); !ok) {
+            journal_.log(Priority::error, mid::kWatchdog,
+                         "the watchdog left armed could not be opened: " + ok.error().message,
+                         {{"REASON", ok.error().message}});
+            return;
+        }
+        journal_.log(Priority::notice, mid::kWatchdog,
+                     "watchdog reopened at the first pet this run's own proof allowed, timeout " +
+                         std::to_string(device_->timeout().count()) + " s",
+                     {{"TIMEOUT_S", std::to_string(device_->timeout().count())}});
+        return;
+    }
+    if (auto ok = device_->pet(); !ok) {
         journal_.log(Priority::error, mid::kWatchdog,
                      "watchdog keepalive failed: " + ok.error().message,
                      {{"REASON", ok.error().message}});
@@ -69,6 +96,24 @@ void WatchdogPort::pet() {
     record_pet();
 }
 
-void WatchdogPort::withhold(core::Reason why) { watchdog_.withhold(withhold_reason(why)); }
+void WatchdogPort::withhold(core::Reason why) {
+    const auto reason = withhold_reason(why);
+    if (device_) {
+        device_->withhold(reason);
+    } else {
+        ++withheld_[fence::to_index(reason)];
+    }
+}
+
+fence::WatchdogStatus WatchdogPort::status() {
+    if (device_) return device_->status();
+    fence::WatchdogStatus s{.armed = true, .timeout = timeout_};
+    if (left_armed_at_) {
+        s.since_last_pet = std::chrono::duration_cast<std::chrono::milliseconds>(
+            boottime_now() - *left_armed_at_);
+    }
+    s.withheld = withheld_;
+    return s;
+}
 
 }  // namespace vigil::host

@@ -355,7 +355,8 @@ Result<pid_t> fork_body(const std::function<void()>& body, const fs::path& log) 
                 if (d.pid != p) continue;
                 log_line(d.name + " exited with status " + std::to_string(status));
                 d.pid = 0;
-                if (d.restart) d.restart_at = now_s() + 1.0;
+                // As the unit's RestartSec=200ms (packaging/vigild.service).
+                if (d.restart) d.restart_at = now_s() + 0.2;
             }
         }
         for (auto& d : daemons)

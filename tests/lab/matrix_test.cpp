@@ -90,7 +90,7 @@ TEST_F(LabMatrix, F1PowerLoss) { play("F1"); }
 // restart, no reset, no guest stops writing; h1 rejoins after the heal.
 TEST_F(LabMatrix, F3ClusterCableCut) { play("F3"); }
 
-// F8: vigild on h1 is killed. Its init restarts it (as systemd does, 1 s
+// F8: vigild on h1 is killed. Its init restarts it (as systemd does, 200 ms
 // later) before the watchdog fires: no reset, no guest stops or moves.
 TEST_F(LabMatrix, F8VigildKilled) { play("F8"); }
 

@@ -141,18 +141,20 @@ TEST(HostMapping, IncarnationFileIsStrictlyIncreasingAndRefusedWhenDamaged) {
     EXPECT_FALSE(take_incarnation(file, t));
 }
 
-TEST(HostMapping, ReopenRuleCountsFromTheLastPet) {
-    const auto fence_delay = std::chrono::nanoseconds(7s);
+TEST(HostMapping, AWatchdogLeftArmedIsOpenedOnlyAtTheFirstAllowedPet) {
     const auto timeout = std::chrono::nanoseconds(5s);
-    EXPECT_TRUE(reopen_verdict(std::nullopt, 100s, fence_delay, timeout).may_open);
+    EXPECT_EQ(reopen_verdict(std::nullopt, 100s, timeout).when, OpenWhen::kAtStart);
     const PetRecord pet{.last_pet_boottime = 100s};
-    EXPECT_TRUE(reopen_verdict(pet, 101s, fence_delay, timeout).may_open);
-    EXPECT_TRUE(reopen_verdict(pet, 102s, fence_delay, timeout).may_open);
-    const auto late = reopen_verdict(pet, 102s + 1ms, fence_delay, timeout);
-    EXPECT_FALSE(late.may_open);
-    EXPECT_NE(late.why.find("2.001"), std::string::npos) << late.why;
+    // However recent the earlier run's last pet, this run pets on its own proof.
+    const auto soon = reopen_verdict(pet, 100s + 500ms, timeout);
+    EXPECT_EQ(soon.when, OpenWhen::kAtFirstAllowedPet);
+    EXPECT_NE(soon.why.find("0.500 s ago (it fires within 4.500 s)"), std::string::npos)
+        << soon.why;
+    const auto late = reopen_verdict(pet, 106s, timeout);
+    EXPECT_EQ(late.when, OpenWhen::kAtFirstAllowedPet);
+    EXPECT_NE(late.why.find("should have fired"), std::string::npos) << late.why;
     // From an earlier boot (CLOCK_BOOTTIME started again): that watchdog is gone.
-    EXPECT_TRUE(reopen_verdict(pet, 10s, fence_delay, timeout).may_open);
+    EXPECT_EQ(reopen_verdict(pet, 10s, timeout).when, OpenWhen::kAtStart);
 }
 
 TEST(HostMapping, PetRecordRoundTripsAndRefusesGarbage) {
