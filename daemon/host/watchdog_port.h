@@ -5,10 +5,10 @@
 // watchdog left armed is opened at the first pet the core allows.
 #pragma once
 
-#include <chrono>
-#include <expected>
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <expected>
 #include <filesystem>
 #include <functional>
 #include <optional>
