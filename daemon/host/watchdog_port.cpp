@@ -109,8 +109,8 @@ fence::WatchdogStatus WatchdogPort::status() {
     if (device_) return device_->status();
     fence::WatchdogStatus s{.armed = true, .timeout = timeout_};
     if (left_armed_at_) {
-        s.since_last_pet = std::chrono::duration_cast<std::chrono::milliseconds>(
-            boottime_now() - *left_armed_at_);
+        s.since_last_pet =
+            std::chrono::duration_cast<std::chrono::milliseconds>(boottime_now() - *left_armed_at_);
     }
     s.withheld = withheld_;
     return s;

@@ -77,9 +77,15 @@ std::vector<Row> make_rows() {
                 const auto w = j.writers("vm1");
                 j.expect(w.size() == 2 && std::count(w.begin(), w.end(), "h1") == 1,
                          "vm1 has two instances, the new one on a survivor");
-                j.never_stopped("power-off h1", "vm2");
-                j.never_stopped("power-off h1", "vm3");
+                for (auto vm : {"vm2", "vm3"}) {
+                    j.never_stopped("power-off h1", vm);
+                    j.expect(j.writers(vm).size() == 1, std::string(vm) + " was never restarted");
+                }
                 j.no_resets();
+                // Rejoined, h1 does not start its old instance again.
+                const auto vm1_on_h1 = j.domstate_after("h1", "vm1");
+                j.expect(vm1_on_h1.starts_with("shut off"),
+                         "vm1 on h1 after power-on is '" + vm1_on_h1 + "', not shut off");
             },
     });
 
@@ -222,6 +228,13 @@ std::map<std::string, std::string> Judge::resets() const {
     for (const auto& h : run_->lab_after.value("host_status", json::array()))
         if (h.value("power", "") == "reset") out[h["name"]] = h.value("reset", "reset");
     return out;
+}
+
+std::string Judge::domstate_after(std::string_view host, std::string_view vm) const {
+    for (const auto& h : run_->lab_after.value("host_status", json::array()))
+        if (h.value("name", "") == host && h.contains("vms") && h["vms"].contains(vm))
+            return h["vms"][std::string(vm)].get<std::string>();
+    return "";
 }
 
 std::vector<std::string> Judge::decisions(std::string_view text) const {

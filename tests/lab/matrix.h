@@ -80,6 +80,9 @@ class Judge {
     // Hosts that were reset (watchdog or reboot(2)) and not powered on since:
     // host -> how, from the lab's status.
     [[nodiscard]] std::map<std::string, std::string> resets() const;
+    // What libvirt on `host` says of `vm` after the run ("shut off (destroyed)"),
+    // "" when the host is down or does not know it.
+    [[nodiscard]] std::string domstate_after(std::string_view host, std::string_view vm) const;
     // Each vigild decision line in the timeline that contains `text`.
     [[nodiscard]] std::vector<std::string> decisions(std::string_view text) const;
 
