@@ -1,5 +1,5 @@
 // Pure parts of the lab: names and configuration, argument parsing, stamp
-// parsing and the checker's analysis, fed made-up samples.
+// parsing, the checker's analysis, fed made-up samples, and its picture.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -7,6 +7,7 @@
 #include "tests/lab/checker.h"
 #include "tests/lab/layout.h"
 #include "tests/lab/nemesis.h"
+#include "tests/lab/picture.h"
 #include "tests/lab/safety.h"
 #include "tests/lab/stamp.h"
 
@@ -285,6 +286,66 @@ TEST(Safety, UnreadableOutputIsAnError) {
     EXPECT_FALSE(parse_inside("readlink: /proc/self/ns/pid: No such file or directory\n"));
     EXPECT_FALSE(parse_inside("pid:[200]\ntrigger x y\nmounts 0\n"));
     EXPECT_FALSE(parse_inside("pid:[200]\ntrigger absent\n"));
+}
+
+// A failover as the checker tells it: vm1 writes on h1, h1 loses power, vm1
+// writes again on h2; vm2 pauses on h2 and writes again there.
+nlohmann::json failover_timeline() {
+    return nlohmann::json::parse(R"({
+      "start": 100.0, "end": 130.0,
+      "events": [
+        {"t": 0.1, "kind": "vm", "text": "vm1: writing on h1"},
+        {"t": 0.1, "kind": "vm", "text": "vm2: writing on h2"},
+        {"t": 3.0, "kind": "fault", "text": "power-off h1"},
+        {"t": 3.0, "kind": "vm", "text": "vm1: not running"},
+        {"t": 5.0, "kind": "vm", "text": "vm2: not writing, qemu on h2"},
+        {"t": 6.0, "kind": "vm", "text": "vm2: writing on h2"},
+        {"t": 10.5, "kind": "vigild", "text": "h2: <5>peer-class peer=h1 class=dead reason=fence-delay-elapsed KIND=peer-class PEER=h1"},
+        {"t": 10.6, "kind": "vigild", "text": "h2: <5>start-vm vm=vm1 KIND=start-vm VM=vm1"},
+        {"t": 10.7, "kind": "vigild", "text": "h2: <6>interface lo is idle INTERFACE=lo"},
+        {"t": 11.0, "kind": "vm", "text": "vm1: not writing, qemu on h1(frozen)+h2"},
+        {"t": 11.7, "kind": "vm", "text": "vm1: new instance abd195f writing on h2"},
+        {"t": 11.7, "kind": "vm", "text": "vm1: writing on h2"}
+      ]})");
+}
+
+TEST(Picture, BarsFollowEachVmsStatesToTheEnd) {
+    const auto bars = timeline_bars(failover_timeline());
+    ASSERT_EQ(bars.size(), 6u);
+    EXPECT_EQ(bars[0].vm, "vm1");
+    EXPECT_EQ(bars[0].host, "h1");
+    EXPECT_TRUE(bars[0].writing);
+    EXPECT_DOUBLE_EQ(bars[0].to, 3.0) << "closed by 'not running'";
+    EXPECT_EQ(bars[2].vm, "vm2");
+    EXPECT_FALSE(bars[2].writing) << "paused: qemu runs, nothing written";
+    EXPECT_DOUBLE_EQ(bars[2].to, 6.0);
+    // The frozen qemu is not where vm1 runs; the live one is.
+    EXPECT_EQ(bars[4].vm, "vm1");
+    EXPECT_EQ(bars[4].host, "h2");
+    EXPECT_FALSE(bars[4].writing);
+    EXPECT_EQ(bars[5].host, "h2");
+    EXPECT_TRUE(bars[5].writing);
+    EXPECT_DOUBLE_EQ(bars[5].from, 11.7);
+    EXPECT_DOUBLE_EQ(bars[5].to, 30.0) << "open to the end of the timeline";
+}
+
+TEST(Picture, TheSvgHasALanePerHostAMarkPerDecisionAndEscapesRecords) {
+    const auto svg =
+        timeline_svg(failover_timeline(), {"h1", "h2", "h3"}, {"vm1", "vm2"}, "F1 & friends");
+    ASSERT_TRUE(svg.starts_with("<svg ")) << svg;
+    EXPECT_TRUE(svg.ends_with("</svg>\n"));
+    auto count = [&](std::string_view what) {
+        size_t n = 0;
+        for (auto at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(count("font-weight='bold'>h"), 3u) << "one lane label per host";
+    EXPECT_EQ(count("<title>vm"), 6u) << "one bar per period";
+    EXPECT_EQ(count("stroke-dasharray"), 1u) << "the fault";
+    EXPECT_EQ(count("<path "), 2u) << "peer dead and start-vm; the interface record is no mark";
+    EXPECT_NE(svg.find("F1 &amp; friends"), std::string::npos);
+    EXPECT_NE(svg.find("&lt;5&gt;start-vm"), std::string::npos);
+    EXPECT_EQ(svg.find("<5>"), std::string::npos) << "a raw record would break the XML";
 }
 
 }  // namespace
