@@ -91,6 +91,9 @@ class ClusterMode {
     void reconnect_corosync();
     void tick_read();
     void sync_vm_policies();
+    // Quorum, membership, peers, HA VMs, alerts and the watchdog to /metrics:
+    // at start and after every heartbeat.
+    void export_metrics();
     void later(std::function<void()> fn);
 
     Deps deps_;
@@ -122,6 +125,8 @@ class ClusterMode {
     std::optional<adapters::EventLoop::WatchId> later_alarm_;
     std::deque<std::function<void()>> later_;
     std::uint64_t busy_seen_ = 0;
+    std::size_t members_ = 0;  // hosts in the last membership view
+    core::TimePoint started_{};
     bool corosync_lost_ = false;  // logged once per outage
     bool membership_seen_ = false;
     bool ready_ = false;
