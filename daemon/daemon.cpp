@@ -408,13 +408,13 @@ int Daemon::run() {
                          "cluster mode could not start: " + ok.error().message);
             return 1;
         }
-    } else {
-        sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
     }
     // Every probe is known, the kernel's counters, the links, the NFS mounts
     // and (in cluster mode) the cluster are exported once: from now on a
-    // scrape gets the whole set.
+    // scrape gets the whole set. Before READY=1, so that a ready vigild
+    // always answers one.
     metrics_->collection_complete();
+    if (!cluster_) sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
     const int code = loop_->run();
     sd_notify(0, "STOPPING=1");
     if (cluster_) cluster_->stop();

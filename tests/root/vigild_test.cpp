@@ -435,11 +435,28 @@ std::set<std::string> series_of(const std::string& text, const std::string& fami
     return out;
 }
 
+// Whether something listens on 127.0.0.1:port (/proc/net/tcp, state 0A).
+bool listening(std::uint16_t port) {
+    std::ifstream in("/proc/net/tcp");
+    char want[32];
+    std::snprintf(want, sizeof want, "0100007F:%04X", port);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        std::string slot, local, remote, state;
+        f >> slot >> local >> remote >> state;
+        if (local == want && state == "0A") return true;
+    }
+    return false;
+}
+
 // A scraper that comes while vigild starts gets either nothing (the port is
 // not bound yet, or 503 until the first collection is complete) or every
 // documented family, with every probe's vigil_probe_up: never a partial set,
 // which would make absent() rules flap at each restart. Scrapes as fast as it
-// can from the exec on.
+// can from the moment the port listens (vigild binds it before it attaches
+// the probes); connecting earlier to a port of the ephemeral range that
+// nothing listens on can connect the client to itself.
 TEST_F(VigildTest, EveryDocumentedFamilyIsInEveryScrapeFromTheFirst) {
     const auto documented = documented_families();
     ASSERT_GT(documented.size(), 40u) << "the metric table of " << VIGIL_EXPORTERS_README;
@@ -453,6 +470,7 @@ TEST_F(VigildTest, EveryDocumentedFamilyIsInEveryScrapeFromTheFirst) {
     };
     std::vector<Scrape> scrapes;
     const auto deadline = Clock::now() + 15s;
+    ASSERT_TRUE(wait_until([&] { return listening(v.port()); }, 10s, 1ms)) << v.log();
     std::size_t served = 0;
     while (served < 30 && Clock::now() < deadline) {
         auto r = http_get("127.0.0.1", v.port(), "/metrics", 2s);
