@@ -80,6 +80,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
             .on_membership =
                 [raw](const core::MembershipEvidence& e) {
                     raw->membership_seen_ = true;
+                    raw->members_ = e.members.size();
                     raw->observe(e);
                     if (!raw->ready_ && raw->deps_.on_ready) {
                         raw->ready_ = true;
@@ -168,7 +169,8 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
 
     self->cluster_port_ = std::make_unique<host::ClusterPort>(*self->corosync_, journal);
     self->heartbeat_port_ = std::make_unique<host::HeartbeatPort>(
-        *self->store_, journal, [raw](const core::Evidence& e) { raw->observe(e); },
+        *self->store_, journal, self->deps_.metrics,
+        [raw](const core::Evidence& e) { raw->observe(e); },
         [raw](const adapters::RefusedSlot& r) {
             raw->deps_.metrics.count_bad_input("heartbeat_slot");
             raw->deps_.journal.log(Priority::warning, mid::kBadInput,
@@ -256,7 +258,9 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     }
     self->watch_corosync();
     auto alarm = loop.add_alarm([raw] {
-        if (raw->driver_) raw->driver_->heartbeat();
+        if (!raw->driver_) return;
+        raw->driver_->heartbeat();
+        raw->export_metrics();
     });
     if (!alarm) return std::unexpected(alarm.error());
     self->beat_alarm_ = *alarm;
@@ -347,12 +351,27 @@ void ClusterMode::first_beat_when_listed() {
 }
 
 std::expected<void, Error> ClusterMode::start() {
+    started_ = core::TimePoint(deps_.loop.now());
     driver_->start();
+    export_metrics();
     auto timer = deps_.loop.every(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat_interval),
         [this] { tick_read(); });
     if (!timer) return std::unexpected(timer.error());
     return {};
+}
+
+void ClusterMode::export_metrics() {
+    std::map<std::uint32_t, std::string> names;
+    for (const auto& h : config_.cluster_hosts) names[h.nodeid] = h.name;
+    const auto engine = driver_->engine().snapshot();
+    deps_.metrics.set_cluster(
+        host::cluster_metrics(host::ClusterView{.engine = engine,
+                                                .members = members_,
+                                                .names = names,
+                                                .now = core::TimePoint(deps_.loop.now()),
+                                                .started = started_}));
+    deps_.metrics.set_watchdog(host::watchdog_metrics(watchdog_port_->status()));
 }
 
 void ClusterMode::on_block(const std::string& device, core::StorageHealth health, bool in_flight) {

@@ -91,6 +91,9 @@ class ClusterMode {
     void tick_read();
     void sync_vm_policies();
     void first_beat_when_listed();
+    // Quorum, membership, peers, HA VMs, alerts and the watchdog to /metrics:
+    // at start and after every heartbeat.
+    void export_metrics();
     void later(std::function<void()> fn);
 
     Deps deps_;
@@ -122,6 +125,8 @@ class ClusterMode {
     std::deque<std::function<void()>> later_;
     std::uint64_t busy_seen_ = 0;
     bool early_beat_done_ = false;
+    std::size_t members_ = 0;  // hosts in the last membership view
+    core::TimePoint started_{};
     bool corosync_lost_ = false;  // logged once per outage
     bool membership_seen_ = false;
     bool ready_ = false;

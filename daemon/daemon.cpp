@@ -11,6 +11,7 @@
 #include "daemon/adapters/control_protocol.h"
 #include "daemon/config/reload.h"
 #include "daemon/core/decision.h"
+#include "daemon/host/mapping.h"
 
 namespace vigil {
 namespace {
@@ -217,24 +218,10 @@ void Daemon::pet_watchdog() {
 }
 
 void Daemon::export_watchdog() {
-    exporters::WatchdogMetrics m;
     std::optional<fence::WatchdogStatus> status;
     if (watchdog_) status = watchdog_->status();
     if (cluster_) status = cluster_->watchdog_status();
-    if (status) {
-        const auto& st = *status;
-        m.armed = st.armed;
-        m.timeout_seconds = static_cast<double>(st.timeout.count());
-        m.since_last_pet_seconds =
-            st.since_last_pet ? std::chrono::duration<double>(*st.since_last_pet).count() : 0;
-        m.time_left_seconds =
-            st.time_left ? std::chrono::duration<double>(st.time_left->value).count() : 0;
-        m.pets = st.pets;
-        for (const auto reason : fence::kWithholdReasons) {
-            m.withheld.emplace_back(fence::to_string(reason), st.withheld[fence::to_index(reason)]);
-        }
-    }
-    metrics_->set_watchdog(m);
+    metrics_->set_watchdog(status ? host::watchdog_metrics(*status) : exporters::WatchdogMetrics{});
 }
 
 void Daemon::refuse_input(const std::string& source, const std::string& reason) {
@@ -421,9 +408,13 @@ int Daemon::run() {
                          "cluster mode could not start: " + ok.error().message);
             return 1;
         }
-    } else {
-        sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
     }
+    // Every probe is known, the kernel's counters, the links, the NFS mounts
+    // and (in cluster mode) the cluster are exported once: from now on a
+    // scrape gets the whole set. Before READY=1, so that a ready vigild
+    // always answers one.
+    metrics_->collection_complete();
+    if (!cluster_) sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
     const int code = loop_->run();
     sd_notify(0, "STOPPING=1");
     if (cluster_) cluster_->stop();

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "daemon/ports/error.h"
@@ -17,8 +20,8 @@
 
 namespace prometheus {
 class Counter;
-class Exposer;
 class Gauge;
+class Histogram;
 class Registry;
 template <typename T>
 class Family;
@@ -27,6 +30,7 @@ class Family;
 namespace vigil::exporters {
 
 class AllFamilies;
+class MetricsServer;
 
 struct MetricsOptions {
     bool serve = true;  // false: keep the registry, open no port
@@ -58,6 +62,33 @@ struct NfsMountMetrics {
     std::uint64_t major_timeouts = 0;
     std::uint64_t unanswered = 0;
     std::string state;
+};
+
+// Cluster mode's view of the cluster, as labels and values (the host mapping
+// makes it from the engine's snapshot at every heartbeat). Peers are the
+// configured hosts and VMs the HA VMs the core knows: both bounded by the
+// configuration, not by traffic.
+struct PeerMetrics {
+    std::string peer;  // its configured name
+    std::string cls;   // one of ClusterMetrics::peer_classes
+    double last_sign_of_life_age_seconds = 0;
+    bool in_membership = false;
+};
+
+struct VmMetrics {
+    std::string vm;
+    std::string state;  // its qemu here: one of ClusterMetrics::vm_states
+    bool running_here = false;
+};
+
+struct ClusterMetrics {
+    bool quorate = false;
+    std::size_t members = 0;  // hosts in the last membership view, this one included
+    std::vector<PeerMetrics> peers;
+    std::vector<VmMetrics> vms;
+    std::vector<std::pair<std::string, std::size_t>> alerts_active;  // every kind, by kind
+    std::vector<std::string> peer_classes;  // every class: one is 1, the others 0
+    std::vector<std::string> vm_states;
 };
 
 class Metrics {
@@ -102,7 +133,7 @@ class Metrics {
     // one outcome of an action the executor carried out, by action and outcome
     // (core::name of each: 3 x 4 series at most); one status send that found
     // corosync's queue full.
-    void count_decision(const std::string& kind);
+    void count_decision(const std::string& kind, const std::string& reason);
     void count_action_outcome(const std::string& action, const std::string& outcome);
     void count_cluster_send_busy();
     // 1 when cluster mode runs on a corosync without knet crypto because
@@ -113,15 +144,30 @@ class Metrics {
     void count_hook_run(HookResult result);
     // One webhook request answered. Every result is served from the start.
     void count_webhook_request(WebhookResult result);
+    // Cluster mode: quorum, membership, peers, HA VMs and alerts as the core
+    // sees them now. Series of peers and VMs no longer given are removed.
+    void set_cluster(const ClusterMetrics& cluster);
+    // Cluster mode: one write of this host's heartbeat slot completed, and
+    // how long it took from submit; one write or read (`op`) that failed.
+    void observe_slot_write(double seconds);
+    void count_slot_failure(const std::string& op);
+
+    // Until this is called, /metrics answers 503: a scrape gets either every
+    // family with every series the first collection makes, or no sample at
+    // all, never a partial set (absent() rules would flap at each restart).
+    // The port is bound by make(), so a bad address still fails the start.
+    void collection_complete();
 
     // The exposition text, as served on /metrics.
     [[nodiscard]] std::string render() const;
 
   private:
     Metrics() = default;
+    // The series every cluster-mode vigild serves from its first scrape.
+    void cluster_series();
     std::shared_ptr<prometheus::Registry> registry_;
     std::shared_ptr<AllFamilies> all_;  // what is served: the registry and kernel histograms
-    std::unique_ptr<prometheus::Exposer> exposer_;
+    std::unique_ptr<MetricsServer> server_;
     prometheus::Family<prometheus::Gauge>* probe_up_ = nullptr;
     prometheus::Family<prometheus::Counter>* block_io_errors_ = nullptr;
     prometheus::Family<prometheus::Counter>* bad_input_ = nullptr;
@@ -131,6 +177,18 @@ class Metrics {
     prometheus::Counter* cluster_send_busy_ = nullptr;
     prometheus::Gauge* cluster_unauthenticated_ = nullptr;
     prometheus::Family<prometheus::Counter>* webhook_requests_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* cluster_quorate_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* cluster_members_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* peer_class_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* peer_last_seen_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* peer_in_membership_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* vm_state_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* vm_running_here_ = nullptr;
+    prometheus::Family<prometheus::Gauge>* alerts_active_ = nullptr;
+    prometheus::Family<prometheus::Histogram>* slot_write_duration_ = nullptr;
+    prometheus::Histogram* slot_write_ = nullptr;
+    prometheus::Family<prometheus::Counter>* slot_failures_ = nullptr;
+    ClusterMetrics cluster_seen_;  // what set_cluster() exported last
     prometheus::Family<prometheus::Gauge>* inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* oldest_inflight_ = nullptr;
     prometheus::Family<prometheus::Gauge>* storage_state_ = nullptr;

@@ -5,7 +5,7 @@
 namespace vigil::core {
 
 void AlertLatch::raise(Alert alert) {
-    raised_.insert(alert.key);
+    raised_.emplace(alert.key, alert.kind);
     if (active_.contains(alert.key)) return;
     Decision d{.kind = DecisionKind::kAlert,
                .reason = alert.reason,
@@ -20,6 +20,12 @@ std::vector<Decision> AlertLatch::end_tick() {
     active_ = std::move(raised_);
     raised_.clear();
     return std::exchange(started_, {});
+}
+
+std::map<AlertKind, std::size_t> AlertLatch::active_by_kind() const {
+    std::map<AlertKind, std::size_t> out;
+    for (const auto& [key, kind] : active_) ++out[kind];
+    return out;
 }
 
 }  // namespace vigil::core

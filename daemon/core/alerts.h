@@ -4,8 +4,8 @@
 // parts of the core say which alerts they want raised at a tick; the engine's latch
 // turns the ones that were not already active into decisions.
 
+#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -30,10 +30,12 @@ class AlertLatch {
     // At the end of a tick: the alerts raised in it that were not raised in the one
     // before, in the order they were raised. An alert not raised again is cleared.
     [[nodiscard]] std::vector<Decision> end_tick();
+    // The alerts active since the last tick ended, by kind (kinds with none left out).
+    [[nodiscard]] std::map<AlertKind, std::size_t> active_by_kind() const;
 
   private:
-    std::set<std::string> active_;  // raised last tick
-    std::set<std::string> raised_;  // raised this tick
+    std::map<std::string, AlertKind> active_;  // raised last tick
+    std::map<std::string, AlertKind> raised_;  // raised this tick
     std::vector<Decision> started_;
 };
 

@@ -4,7 +4,9 @@
 // daemon can log it once (stable kind for journald MESSAGE_ID) and `vigilctl explain`
 // can print it.
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,6 +92,29 @@ enum class AlertKind : std::uint8_t {
     kVmResumeFailed,
     kFenceFailed,
 };
+
+// Every value, in declaration order, for exporters that list each one (at 0)
+// before it first happens.
+inline constexpr PeerClass kAllPeerClasses[] = {PeerClass::kAlive, PeerClass::kIsolated,
+                                                PeerClass::kSuspect, PeerClass::kDead,
+                                                PeerClass::kReleased};
+inline constexpr DecisionKind kAllDecisionKinds[] = {
+    DecisionKind::kPetStarted, DecisionKind::kPetStopped, DecisionKind::kSelfFenceReboot,
+    DecisionKind::kStopVm,     DecisionKind::kStartVm,    DecisionKind::kResumeVm,
+    DecisionKind::kAssignVm,   DecisionKind::kPeerClass,  DecisionKind::kSelfState,
+    DecisionKind::kFencePeer,  DecisionKind::kAlert};
+inline constexpr AlertKind kAllAlertKinds[] = {
+    AlertKind::kQuorumLost,    AlertKind::kPeerIsolated,        AlertKind::kPeerStorageLost,
+    AlertKind::kStorageLost,   AlertKind::kGlobalStorageOutage, AlertKind::kStormGuard,
+    AlertKind::kNoCapacity,    AlertKind::kVmIoError,           AlertKind::kVmLeftPaused,
+    AlertKind::kVmStartFailed, AlertKind::kVmStopFailed,        AlertKind::kVmResumeFailed,
+    AlertKind::kFenceFailed};
+inline constexpr VmState kAllVmStates[] = {VmState::kRunning, VmState::kPausedIoError,
+                                           VmState::kPaused, VmState::kShutOff};
+static_assert(std::size(kAllPeerClasses) == static_cast<std::size_t>(PeerClass::kReleased) + 1);
+static_assert(std::size(kAllDecisionKinds) == static_cast<std::size_t>(DecisionKind::kAlert) + 1);
+static_assert(std::size(kAllAlertKinds) == static_cast<std::size_t>(AlertKind::kFenceFailed) + 1);
+static_assert(std::size(kAllVmStates) == static_cast<std::size_t>(VmState::kShutOff) + 1);
 
 struct Fact {
     std::string key;

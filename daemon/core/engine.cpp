@@ -431,7 +431,8 @@ EngineSnapshot HostEngine::snapshot() const {
                      .maintenance = maintenance_,
                      .draining = draining_,
                      .listed = listed_,
-                     .coordinator = coordinator()};
+                     .coordinator = coordinator(),
+                     .alerts_active = alerts_.active_by_kind()};
     for (const auto& [id, peer] : peers_.peers()) {
         s.peers.push_back(PeerSnapshot{.id = id,
                                        .cls = peer.cls,

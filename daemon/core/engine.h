@@ -55,6 +55,7 @@ struct EngineSnapshot {
     std::optional<HostId> coordinator;
     std::vector<PeerSnapshot> peers;  // by id
     std::vector<VmSnapshot> vms;      // by name: every HA VM known from policy or held anywhere
+    std::map<AlertKind, std::size_t> alerts_active;  // raised at the last tick, by kind
 };
 
 class HostEngine {

@@ -144,7 +144,8 @@ void EventSink::decision(core::TimePoint at, const core::Decision& d) {
     fields.emplace_back("EVIDENCE", evidence);
     parts_.journal.log(priority_of(d), message_id_of(d.kind), line, fields);
     if (parts_.note) parts_.note(line);
-    parts_.metrics.count_decision(std::string(core::name(d.kind)));
+    parts_.metrics.count_decision(std::string(core::name(d.kind)),
+                                  std::string(core::name(d.reason)));
     run_hooks(hooks_.on_decision(d));
     if (parts_.on_decision) parts_.on_decision(at, d);
 }

@@ -1,5 +1,6 @@
 #include "daemon/host/heartbeat_port.h"
 
+#include <chrono>
 #include <variant>
 
 namespace vigil::host {
@@ -12,6 +13,7 @@ void HeartbeatPort::submit_write(const core::HostStatus& status, core::TimePoint
     if (!ok) {
         // Nothing was submitted: to the core this is a failed write.
         on_evidence_(core::SlotWriteEvidence{.ok = false});
+        metrics_.count_slot_failure("write");
         journal_.log(Priority::error, mid::kHeartbeat,
                      "slot write not submitted: " + ok.error().message,
                      {{"REASON", ok.error().message}});
@@ -30,6 +32,12 @@ void HeartbeatPort::dispatch() {
                     w->error.empty() ? "slot writes work again" : "slot write failed: " + w->error,
                     {{"REASON", w->error}});
             }
+            if (w->evidence.ok) {
+                metrics_.observe_slot_write(
+                    std::chrono::duration<double>(w->evidence.latency).count());
+            } else {
+                metrics_.count_slot_failure("write");
+            }
             on_evidence_(w->evidence);
             continue;
         }
@@ -42,6 +50,7 @@ void HeartbeatPort::dispatch() {
                                          : "reading the heartbeat slots failed: " + r.error,
                          {{"REASON", r.error}});
         }
+        if (!r.evidence.ok) metrics_.count_slot_failure("read");
         on_evidence_(r.evidence);
     }
 }

@@ -1,7 +1,8 @@
 // The HeartbeatStore port over the storage heartbeat (adapters::StorageHeartbeat):
 // submits go to its lanes; dispatch(), called when its fd is readable, turns
 // each result into SlotWriteEvidence / SlotReadEvidence for the driver.
-// Refused slots are bad input (vigil_bad_input_total{source="heartbeat_slot"}).
+// Refused slots are bad input (vigil_bad_input_total{source="heartbeat_slot"});
+// write latencies and failed writes and reads go to the metrics.
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include "daemon/adapters/heartbeat.h"
 #include "daemon/adapters/journal.h"
 #include "daemon/ports/heartbeat_store.h"
+#include "exporters/metrics.h"
 
 namespace vigil::host {
 
@@ -19,9 +21,10 @@ class HeartbeatPort final : public ports::HeartbeatStore {
     using OnRefused = std::function<void(const adapters::RefusedSlot&)>;
 
     HeartbeatPort(adapters::StorageHeartbeat& store, const adapters::Journal& journal,
-                  OnEvidence on_evidence, OnRefused on_refused)
+                  exporters::Metrics& metrics, OnEvidence on_evidence, OnRefused on_refused)
         : store_(store),
           journal_(journal),
+          metrics_(metrics),
           on_evidence_(std::move(on_evidence)),
           on_refused_(std::move(on_refused)) {}
 
@@ -33,6 +36,7 @@ class HeartbeatPort final : public ports::HeartbeatStore {
   private:
     adapters::StorageHeartbeat& store_;
     const adapters::Journal& journal_;
+    exporters::Metrics& metrics_;
     OnEvidence on_evidence_;
     OnRefused on_refused_;
     std::string write_error_;  // logged once per reason

@@ -197,4 +197,53 @@ ReopenVerdict reopen_verdict(const std::optional<PetRecord>& record,
                 ": it is opened at the first pet this run's own proof allows"};
 }
 
+exporters::ClusterMetrics cluster_metrics(const ClusterView& view) {
+    const auto& e = view.engine;
+    exporters::ClusterMetrics m{.quorate = e.quorate, .members = view.members};
+    for (const auto c : core::kAllPeerClasses) m.peer_classes.emplace_back(core::name(c));
+    m.vm_states.emplace_back("absent");
+    for (const auto s : core::kAllVmStates) m.vm_states.emplace_back(core::name(s));
+    for (const auto& p : e.peers) {
+        std::optional<core::TimePoint> last = p.last_message;
+        if (p.last_slot_advance && (!last || *p.last_slot_advance > *last)) {
+            last = p.last_slot_advance;
+        }
+        const auto named = view.names.find(p.id.value);
+        m.peers.push_back(exporters::PeerMetrics{
+            .peer = named != view.names.end() && !named->second.empty() ? named->second
+                                                                        : core::host_name(p.id),
+            .cls = std::string(core::name(p.cls)),
+            .last_sign_of_life_age_seconds =
+                std::chrono::duration<double>(view.now - last.value_or(view.started)).count(),
+            .in_membership = p.in_membership});
+    }
+    for (const auto& v : e.vms) {
+        m.vms.push_back(exporters::VmMetrics{
+            .vm = v.name,
+            .state = v.here ? std::string(core::name(*v.here)) : std::string("absent"),
+            .running_here = v.here && *v.here != core::VmState::kShutOff});
+    }
+    for (const auto a : core::kAllAlertKinds) {
+        const auto it = e.alerts_active.find(a);
+        m.alerts_active.emplace_back(std::string(core::name(a)),
+                                     it != e.alerts_active.end() ? it->second : 0);
+    }
+    return m;
+}
+
+exporters::WatchdogMetrics watchdog_metrics(const fence::WatchdogStatus& st) {
+    exporters::WatchdogMetrics m;
+    m.armed = st.armed;
+    m.timeout_seconds = static_cast<double>(st.timeout.count());
+    m.since_last_pet_seconds =
+        st.since_last_pet ? std::chrono::duration<double>(*st.since_last_pet).count() : 0;
+    m.time_left_seconds =
+        st.time_left ? std::chrono::duration<double>(st.time_left->value).count() : 0;
+    m.pets = st.pets;
+    for (const auto reason : fence::kWithholdReasons) {
+        m.withheld.emplace_back(fence::to_string(reason), st.withheld[fence::to_index(reason)]);
+    }
+    return m;
+}
+
 }  // namespace vigil::host

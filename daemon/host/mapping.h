@@ -16,7 +16,9 @@
 #include "daemon/adapters/hypervisor.h"
 #include "daemon/config/config.h"
 #include "daemon/core/decision.h"
+#include "daemon/core/engine.h"
 #include "daemon/core/evidence.h"
+#include "exporters/metrics.h"
 #include "fence/watchdog.h"
 
 namespace vigil::host {
@@ -88,5 +90,22 @@ struct ReopenVerdict {
 [[nodiscard]] ReopenVerdict reopen_verdict(const std::optional<PetRecord>& record,
                                            std::chrono::nanoseconds now_boottime,
                                            std::chrono::nanoseconds watchdog_timeout);
+
+// What /metrics serves of the cluster, from the engine's snapshot: every
+// configured peer (named as configured, else "h<nodeid>") with its class and
+// the age of its last sign of life (a status message or a slot advance; one
+// never heard from counts from `started`), every HA VM the core knows with
+// the state of its qemu here, the active alerts of every kind (0 included).
+struct ClusterView {
+    const core::EngineSnapshot& engine;
+    std::size_t members = 0;                            // hosts in the last membership view
+    const std::map<std::uint32_t, std::string>& names;  // configured names by nodeid
+    core::TimePoint now;
+    core::TimePoint started;
+};
+[[nodiscard]] exporters::ClusterMetrics cluster_metrics(const ClusterView& view);
+
+// The watchdog's status as the exporters serve it.
+[[nodiscard]] exporters::WatchdogMetrics watchdog_metrics(const fence::WatchdogStatus& status);
 
 }  // namespace vigil::host

@@ -86,7 +86,10 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand("check", "sample VMs every 100 ms, write a JSON timeline");
     check->add_option("--for", seconds, "seconds to run (default: until SIGINT/SIGTERM)");
     check->add_option("--out", out_path, "timeline file (default: RUN/timeline.json)");
-    auto* demo = app.add_subcommand("demo", "a short story of faults, told as a timeline");
+    auto* demo = app.add_subcommand(
+        "demo",
+        "a three-host lab, a short story of faults, its timeline and a picture of it "
+        "(its own root: ROOT-demo; the lab stays up)");
     std::string row_id;
     bool list_rows = false;
     auto* row = app.add_subcommand(
@@ -122,7 +125,11 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (*down) return report(lab::Lab::down(root, std::cerr));
-    if (*demo) return report(lab::run_demo(root, std::cout));
+    if (*demo) {
+        // A root of its own, so that a demo left up never meets a lab of `up`'s.
+        if (app.get_option("--root")->count() == 0) root += "-demo";
+        return report(lab::run_demo(root, std::cout));
+    }
     if (*row && list_rows) {
         for (const auto& r : lab::matrix_rows())
             std::cout << r.id << "  " << r.title << ": " << r.promise << "\n";

@@ -111,7 +111,8 @@ std::vector<Bar> timeline_bars(const json& timeline) {
         // "new instance ..." names a writer the next state confirms.
         if (state.starts_with("new instance")) continue;
         std::optional<Bar> next;
-        if (auto at = state.find("writing on "); at != std::string::npos && !state.starts_with("not")) {
+        if (auto at = state.find("writing on ");
+            at != std::string::npos && !state.starts_with("not")) {
             next = Bar{vm, first_live(state.substr(at + 11)), t, end, true};
         } else if (state.starts_with("not writing, qemu on ")) {
             next = Bar{vm, first_live(state.substr(21)), t, end, false};
@@ -171,10 +172,9 @@ std::string timeline_svg(const json& timeline, const std::vector<std::string>& h
         const double y = lane_top(lane[b.host]) + 4 + row_h * static_cast<double>(r);
         s << "<rect x='" << num(x(b.from)) << "' y='" << num(y) << "' width='"
           << num(std::max(1.0, x(b.to) - x(b.from))) << "' height='" << row_h - 3 << "' fill='"
-          << kVmColours[r % 8] << "' fill-opacity='" << (b.writing ? "0.9" : "0.25")
-          << "'><title>" << escape(b.vm) << (b.writing ? " writing" : " running, not writing")
-          << " on " << escape(b.host) << ", " << num(b.from) << "-" << num(b.to)
-          << " s</title></rect>\n";
+          << kVmColours[r % 8] << "' fill-opacity='" << (b.writing ? "0.9" : "0.25") << "'><title>"
+          << escape(b.vm) << (b.writing ? " writing" : " running, not writing") << " on "
+          << escape(b.host) << ", " << num(b.from) << "-" << num(b.to) << " s</title></rect>\n";
     }
     // Faults and repairs across every lane, labelled above them in two rows
     // so that neighbours do not overlap.
@@ -202,8 +202,7 @@ std::string timeline_svg(const json& timeline, const std::vector<std::string>& h
         const double y = lane_top(lane[text.substr(0, colon)]);
         s << "<path d='M" << num(cx - 4) << " " << num(y - 1) << " L" << num(cx + 4) << " "
           << num(y - 1) << " L" << num(cx) << " " << num(y + 6) << " Z' fill='" << m->colour
-          << "'><title>" << num(e.value("t", 0.0)) << " s " << escape(text)
-          << "</title></path>\n";
+          << "'><title>" << num(e.value("t", 0.0)) << " s " << escape(text) << "</title></path>\n";
     }
     // The legend.
     double lx = left;

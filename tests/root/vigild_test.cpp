@@ -16,6 +16,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -80,8 +81,9 @@ std::vector<Sample> parse_metrics(const std::string& text) {
 
 class Vigild {
   public:
+    // `ready`: wait for READY=1 before returning.
     static std::expected<std::unique_ptr<Vigild>, std::string> start(
-        const std::string& extra_config, std::vector<std::string> prefix = {}) {
+        const std::string& extra_config, std::vector<std::string> prefix = {}, bool ready = true) {
         auto self = std::unique_ptr<Vigild>(new Vigild());
         auto dir = TempDir::make("vigild");
         if (!dir) return std::unexpected(dir.error());
@@ -108,7 +110,7 @@ class Vigild {
                                                  .stderr_path = self->dir_->path() / "vigild.log"});
         if (!proc) return std::unexpected(proc.error());
         self->proc_.emplace(std::move(*proc));
-        if (!self->wait_ready(10s))
+        if (ready && !self->wait_ready(10s))
             return std::unexpected("vigild sent no READY=1:\n" + self->log());
         return self;
     }
@@ -378,6 +380,155 @@ TEST_F(VigildBlockTest, BufferedWritesToAFailingDeviceGiveAWritebackSummary) {
 }
 
 class VigildTest : public RootTest {};
+
+std::optional<std::filesystem::path> find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::istringstream dirs(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        const auto candidate = std::filesystem::path(dir) / name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return std::nullopt;
+}
+
+// The families exporters/README.md documents: every `vigil_...` name in the
+// first column of its metric table.
+std::set<std::string> documented_families() {
+    std::ifstream in(VIGIL_EXPORTERS_README);
+    std::set<std::string> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("| `vigil_")) continue;
+        const std::string cell = line.substr(0, line.find('|', 1));
+        for (std::size_t pos = cell.find("`vigil_"); pos != std::string::npos;
+             pos = cell.find("`vigil_", pos)) {
+            const auto end = cell.find('`', pos + 1);
+            out.insert(cell.substr(pos + 1, end - pos - 1));
+            pos = end + 1;
+        }
+    }
+    return out;
+}
+
+// The families a scrape holds: its "# TYPE name type" lines.
+std::set<std::string> served_families(const std::string& text) {
+    std::set<std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("# TYPE ")) continue;
+        out.insert(line.substr(7, line.find(' ', 7) - 7));
+    }
+    return out;
+}
+
+std::set<std::string> series_of(const std::string& text, const std::string& family) {
+    std::set<std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with(family + "{") || line.starts_with(family + " ")) {
+            out.insert(line.substr(0, line.rfind(' ')));
+        }
+    }
+    return out;
+}
+
+// Whether something listens on 127.0.0.1:port (/proc/net/tcp, state 0A).
+bool listening(std::uint16_t port) {
+    std::ifstream in("/proc/net/tcp");
+    char want[32];
+    std::snprintf(want, sizeof want, "0100007F:%04X", port);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        std::string slot, local, remote, state;
+        f >> slot >> local >> remote >> state;
+        if (local == want && state == "0A") return true;
+    }
+    return false;
+}
+
+// A scraper that comes while vigild starts gets either nothing (the port is
+// not bound yet, or 503 until the first collection is complete) or every
+// documented family, with every probe's vigil_probe_up: never a partial set,
+// which would make absent() rules flap at each restart. Scrapes as fast as it
+// can from the moment the port listens (vigild binds it before it attaches
+// the probes); connecting earlier to a port of the ephemeral range that
+// nothing listens on can connect the client to itself.
+TEST_F(VigildTest, EveryDocumentedFamilyIsInEveryScrapeFromTheFirst) {
+    const auto documented = documented_families();
+    ASSERT_GT(documented.size(), 40u) << "the metric table of " << VIGIL_EXPORTERS_README;
+    ASSERT_TRUE(documented.contains("vigil_probe_up"));
+    auto d = Vigild::start("", {}, /*ready=*/false);
+    ASSERT_TRUE(d.has_value()) << d.error();
+    auto& v = **d;
+    struct Scrape {
+        int status = 0;  // 0: no connection
+        std::string body;
+    };
+    std::vector<Scrape> scrapes;
+    const auto deadline = Clock::now() + 15s;
+    ASSERT_TRUE(wait_until([&] { return listening(v.port()); }, 10s, 1ms)) << v.log();
+    std::size_t served = 0;
+    while (served < 30 && Clock::now() < deadline) {
+        auto r = http_get("127.0.0.1", v.port(), "/metrics", 2s);
+        scrapes.push_back(r ? Scrape{r->status, r->body} : Scrape{});
+        if (r && r->status == 200) ++served;
+    }
+    ASSERT_EQ(served, 30u) << "vigild served no complete scrape in 15 s:\n" << v.log();
+    std::size_t before = 0;
+    std::set<std::string> probes;
+    for (std::size_t i = 0; i < scrapes.size(); ++i) {
+        const auto& s = scrapes[i];
+        if (s.status != 200) {
+            EXPECT_TRUE(s.status == 0 || s.status == 503) << "scrape " << i << ": " << s.status;
+            EXPECT_EQ(served_families(s.body).size(), 0u) << "scrape " << i << ": " << s.body;
+            continue;
+        }
+        if (probes.empty()) before = i;
+        const auto families = served_families(s.body);
+        for (const auto& f : documented) {
+            EXPECT_TRUE(families.contains(f)) << "scrape " << i << " lacks " << f;
+        }
+        for (const auto& f : families) {
+            EXPECT_TRUE(documented.contains(f)) << f << " is served but not in the README";
+        }
+        const auto up = series_of(s.body, "vigil_probe_up");
+        if (probes.empty()) probes = up;
+        EXPECT_FALSE(up.empty()) << "scrape " << i;
+        EXPECT_EQ(up, probes) << "scrape " << i << " has other vigil_probe_up series";
+        if (HasFailure()) break;
+    }
+    // Once served whole, served whole: no 503 after the first 200.
+    for (std::size_t i = before; i < scrapes.size(); ++i) {
+        EXPECT_EQ(scrapes[i].status, 200) << "scrape " << i;
+    }
+    RecordProperty("scrapes_before_the_first_complete_one", static_cast<int>(before));
+}
+
+// promtool's lint of the live endpoint (naming, units, types, HELP), standalone.
+TEST_F(VigildTest, PromtoolCheckMetricsIsCleanOnTheLiveEndpoint) {
+    const auto promtool = find_program("promtool");
+    ASSERT_TRUE(promtool.has_value()) << "promtool (Debian: prometheus) is needed; "
+                                         "scripts/setup.sh installs it";
+    auto d = Vigild::start("");
+    ASSERT_TRUE(d.has_value()) << d.error();
+    auto r = http_get("127.0.0.1", (*d)->port(), "/metrics", 2s);
+    ASSERT_TRUE(r.has_value()) << r.error();
+    ASSERT_EQ(r->status, 200);
+    auto dir = TempDir::make("promtool");
+    ASSERT_TRUE(dir.has_value()) << dir.error();
+    const auto file = dir->path() / "metrics.txt";
+    std::ofstream(file) << r->body;
+    // promtool reads the exposition text on stdin.
+    const auto check = run(
+        {"/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", promtool->string(), file.string()},
+        10s);
+    EXPECT_TRUE(check.ok()) << check.describe();
+    EXPECT_EQ(check.out + check.err, "") << r->body;
+}
 
 TEST_F(VigildTest, MissingHookIsUnavailableWhileTheRestWorks) {
     auto d = Vigild::start("");
