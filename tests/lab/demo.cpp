@@ -126,7 +126,7 @@ Result<> run_demo(const std::filesystem::path& root, std::ostream& out) {
         pause_s(8);
         step("   It comes back: vigild resumes every guest it paused.",
              storage(*lab, 0, StorageMode::kOk));
-        pause_s(5);
+        pause_s(12);
     } else {
         out << "3. (storage faults need vigil-faultfs, which is not built)\n";
     }
