@@ -408,6 +408,16 @@ void Shared::do_action(const ActionJob& job) {
 
 namespace {
 
+// libvirt takes every domain event callback as the generic type and calls it
+// back with the signature of its event id (what VIR_DOMAIN_EVENT_CALLBACK
+// casts). The cast goes through void (*)(), the type compilers take for "any
+// function", so that clang's -Wcast-function-type-mismatch sees it is meant.
+template <typename F>
+virConnectDomainEventGenericCallback event_callback(F* callback) {
+    return reinterpret_cast<virConnectDomainEventGenericCallback>(
+        reinterpret_cast<void (*)()>(callback));
+}
+
 void register_callbacks(const std::shared_ptr<Shared>& s) {
     auto add = [&](int id, virConnectDomainEventGenericCallback cb) {
         const int handle =
@@ -415,12 +425,11 @@ void register_callbacks(const std::shared_ptr<Shared>& s) {
         if (handle >= 0) s->callbacks.push_back(handle);
         return handle >= 0;
     };
-    bool ok = add(VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle));
-    ok = add(VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON, VIR_DOMAIN_EVENT_CALLBACK(on_io_error_reason)) &&
-         ok;
+    bool ok = add(VIR_DOMAIN_EVENT_ID_LIFECYCLE, event_callback(on_lifecycle));
+    ok = add(VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON, event_callback(on_io_error_reason)) && ok;
     // Metadata events are newer (libvirt 3.0); without them a changed vigil
     // element is seen at the next DEFINED event or refresh.
-    (void)add(VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change));
+    (void)add(VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, event_callback(on_metadata_change));
     if (!ok) s->post(Connection{false, "libvirt domain events: " + last_libvirt_error()});
     virConnectRegisterCloseCallback(s->conn, on_close, hold(s), release);
 }
