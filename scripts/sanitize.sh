@@ -15,6 +15,9 @@ regular=${VIGIL_BUILD_DIR:-$top/build}
 # (the build also has -fno-sanitize-recover=all). No suppressions.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# clang-19's own symbolizer: the default llvm-symbolizer (14) cannot read
+# clang-19's debug information, and a report without lines helps nobody.
+export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-19/bin/llvm-symbolizer}
 
 phase() {
   local name=$1 start=$SECONDS rc=0
@@ -62,7 +65,7 @@ tests() {
 }
 
 fuzz() {
-  ctest --test-dir "$build" -L '^fuzz$' --output-on-failure --no-tests=error
+  ctest --test-dir "$build" -L "^fuzz\$" --output-on-failure --no-tests=error -j"$(nproc)"
 }
 
 case ${1:-all} in

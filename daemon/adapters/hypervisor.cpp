@@ -419,10 +419,16 @@ virConnectDomainEventGenericCallback event_callback(F* callback) {
 }
 
 void register_callbacks(const std::shared_ptr<Shared>& s) {
+    // A registration that fails never calls its free callback: the reference
+    // is dropped here, or Shared (and its connection) would never be freed.
     auto add = [&](int id, virConnectDomainEventGenericCallback cb) {
-        const int handle =
-            virConnectDomainEventRegisterAny(s->conn, nullptr, id, cb, hold(s), release);
-        if (handle >= 0) s->callbacks.push_back(handle);
+        void* ref = hold(s);
+        const int handle = virConnectDomainEventRegisterAny(s->conn, nullptr, id, cb, ref, release);
+        if (handle >= 0) {
+            s->callbacks.push_back(handle);
+        } else {
+            release(ref);
+        }
         return handle >= 0;
     };
     bool ok = add(VIR_DOMAIN_EVENT_ID_LIFECYCLE, event_callback(on_lifecycle));
@@ -431,7 +437,9 @@ void register_callbacks(const std::shared_ptr<Shared>& s) {
     // element is seen at the next DEFINED event or refresh.
     (void)add(VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, event_callback(on_metadata_change));
     if (!ok) s->post(Connection{false, "libvirt domain events: " + last_libvirt_error()});
-    virConnectRegisterCloseCallback(s->conn, on_close, hold(s), release);
+    // Not every driver has close callbacks (the test driver has none).
+    void* ref = hold(s);
+    if (virConnectRegisterCloseCallback(s->conn, on_close, ref, release) < 0) release(ref);
 }
 
 void worker(std::shared_ptr<Shared> s) {
