@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include "fence/vm_stop.h"
@@ -140,6 +141,7 @@ struct LibvirtHypervisor::Shared {
     // Worker-thread only.
     virConnectPtr conn = nullptr;
     std::vector<int> callbacks;
+    void* close_ref = nullptr;  // the close callback's reference to this (hold())
     bool announced_down = false;
 
     ~Shared() {
@@ -269,6 +271,8 @@ void Shared::disconnect() {
     virConnectUnregisterCloseCallback(conn, on_close);
     virConnectClose(conn);
     conn = nullptr;
+    // The worker that calls this holds its own reference: never the last one.
+    if (close_ref) release(std::exchange(close_ref, nullptr));
 }
 
 std::optional<Described> Shared::describe(virDomainPtr dom, std::uint64_t seen) {
@@ -437,9 +441,13 @@ void register_callbacks(const std::shared_ptr<Shared>& s) {
     // element is seen at the next DEFINED event or refresh.
     (void)add(VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, event_callback(on_metadata_change));
     if (!ok) s->post(Connection{false, "libvirt domain events: " + last_libvirt_error()});
-    // Not every driver has close callbacks (the test driver has none).
-    void* ref = hold(s);
-    if (virConnectRegisterCloseCallback(s->conn, on_close, ref, release) < 0) release(ref);
+    // The close callback's reference is ours to drop (disconnect()): a driver
+    // without close callbacks (the test driver) accepts the registration and
+    // never calls a free callback.
+    s->close_ref = hold(s);
+    if (virConnectRegisterCloseCallback(s->conn, on_close, s->close_ref, nullptr) < 0) {
+        release(std::exchange(s->close_ref, nullptr));
+    }
 }
 
 void worker(std::shared_ptr<Shared> s) {

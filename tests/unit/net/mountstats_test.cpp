@@ -335,7 +335,9 @@ TEST(Mountstats, ParsesTwoHundredMountsQuickly) {
     // optimized build: under ASan and libFuzzer's coverage counters (the
     // sanitizer build, which checks this parse for memory errors) it is
     // several times slower and says nothing about the product.
-    if (!kSanitized) EXPECT_LT(ms, 250.0);
+    if (!kSanitized) {
+        EXPECT_LT(ms, 250.0);
+    }
 }
 
 }  // namespace
