@@ -20,7 +20,11 @@ done
 n=$(find "$work/corpus" -type f | wc -l)
 [ "$n" -gt 0 ] || { echo "run_fuzzer: no seeds in $*" >&2; exit 1; }
 echo "run_fuzzer: $(basename "$fuzzer"): $n seeds, -seed=1 -runs=$runs, in $work"
+# What makes a run repeat: the fixed -seed, -reload=0 (no rereading of the
+# corpus folder on a timer), and no address randomization (setarch -R): the
+# comparisons libFuzzer learns from include pointers, and with them new
+# addresses would steer the mutations elsewhere in every run.
 # -timeout: one input taking 10 s is a hang, not slowness (the parsers take
 # microseconds). -rss_limit_mb: libFuzzer's default, stated.
-exec "$fuzzer" -seed=1 -runs="$runs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+exec setarch "$(uname -m)" --addr-no-randomize "$fuzzer" -seed=1 -runs="$runs" -reload=0 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$work/artifacts/" "$work/corpus"
