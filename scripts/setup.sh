@@ -21,6 +21,10 @@ packages=(
   qemu-system-x86 fence-agents openipmi ipmitool prometheus-alertmanager
   corosync libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system qemu-system-x86 nasm
   help2man prometheus jq
+  # The ASan+UBSan build and the libFuzzer targets (scripts/sanitize.sh):
+  # Debian 12's clang 14 cannot compile std::expected; clang-19 can (llvm-19:
+  # the symbolizer that reads its debug information).
+  clang-19 libclang-rt-19-dev llvm-19
   # The Debian package and its test (tests/package).
   debhelper dpkg-dev lintian mmdebstrap
 )

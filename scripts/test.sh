@@ -1,11 +1,35 @@
 #!/usr/bin/env bash
 # The README's second command: set up, build, and run every test (labels
-# unit, sim, bpf, vm, lab). The root-only labels need root, as in CI.
-# Pass ctest arguments to narrow it down, e.g. scripts/test.sh -L unit.
+# unit, sim, bpf, vm, lab, package), one label after another, printing each
+# phase's time. The root-only labels need root, as in CI.
+# Pass ctest arguments to run those instead, e.g. scripts/test.sh -L unit.
+# The ASan+UBSan build and the fuzzers: scripts/sanitize.sh (CI runs both).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${VIGIL_BUILD_DIR:-$top/build}
 [ "$(id -u)" -eq 0 ] || { echo "test.sh: run as root (the bpf, vm and lab tests need it)" >&2; exit 1; }
-bash "$top/scripts/build.sh"
+
+phase() {
+  local name=$1 start=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  echo "test: $name: $((SECONDS - start)) s$( ((rc)) && echo " (failed, exit $rc)")"
+  return "$rc"
+}
+
+phase setup bash "$top/scripts/setup.sh"
+phase build bash "$top/scripts/build.sh"
 cd "$build"
-ctest --output-on-failure --timeout 900 "$@"
+if (($#)); then
+  exec ctest --output-on-failure --timeout 900 "$@"
+fi
+labels=(unit sim bpf vm lab package)
+rc=0
+for label in "${labels[@]}"; do
+  phase "label $label" ctest --output-on-failure --timeout 900 -L "^$label\$" || rc=1
+done
+# Anything without one of those labels (none today; a program that failed to
+# build shows up here as NAME_NOT_BUILT).
+all=$(IFS='|'; echo "${labels[*]}")
+phase "tests without a label" ctest --output-on-failure --timeout 900 -LE "^($all)\$" || rc=1
+exit "$rc"

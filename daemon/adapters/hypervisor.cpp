@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include "fence/vm_stop.h"
@@ -140,6 +141,7 @@ struct LibvirtHypervisor::Shared {
     // Worker-thread only.
     virConnectPtr conn = nullptr;
     std::vector<int> callbacks;
+    void* close_ref = nullptr;  // the close callback's reference to this (hold())
     bool announced_down = false;
 
     ~Shared() {
@@ -269,6 +271,8 @@ void Shared::disconnect() {
     virConnectUnregisterCloseCallback(conn, on_close);
     virConnectClose(conn);
     conn = nullptr;
+    // The worker that calls this holds its own reference: never the last one.
+    if (close_ref) release(std::exchange(close_ref, nullptr));
 }
 
 std::optional<Described> Shared::describe(virDomainPtr dom, std::uint64_t seen) {
@@ -408,21 +412,42 @@ void Shared::do_action(const ActionJob& job) {
 
 namespace {
 
+// libvirt takes every domain event callback as the generic type and calls it
+// back with the signature of its event id (what VIR_DOMAIN_EVENT_CALLBACK
+// casts). The cast goes through void (*)(), the type compilers take for "any
+// function", so that clang's -Wcast-function-type-mismatch sees it is meant.
+template <typename F>
+virConnectDomainEventGenericCallback event_callback(F* callback) {
+    return reinterpret_cast<virConnectDomainEventGenericCallback>(
+        reinterpret_cast<void (*)()>(callback));
+}
+
 void register_callbacks(const std::shared_ptr<Shared>& s) {
+    // A registration that fails never calls its free callback: the reference
+    // is dropped here, or Shared (and its connection) would never be freed.
     auto add = [&](int id, virConnectDomainEventGenericCallback cb) {
-        const int handle =
-            virConnectDomainEventRegisterAny(s->conn, nullptr, id, cb, hold(s), release);
-        if (handle >= 0) s->callbacks.push_back(handle);
+        void* ref = hold(s);
+        const int handle = virConnectDomainEventRegisterAny(s->conn, nullptr, id, cb, ref, release);
+        if (handle >= 0) {
+            s->callbacks.push_back(handle);
+        } else {
+            release(ref);
+        }
         return handle >= 0;
     };
-    bool ok = add(VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle));
-    ok = add(VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON, VIR_DOMAIN_EVENT_CALLBACK(on_io_error_reason)) &&
-         ok;
+    bool ok = add(VIR_DOMAIN_EVENT_ID_LIFECYCLE, event_callback(on_lifecycle));
+    ok = add(VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON, event_callback(on_io_error_reason)) && ok;
     // Metadata events are newer (libvirt 3.0); without them a changed vigil
     // element is seen at the next DEFINED event or refresh.
-    (void)add(VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change));
+    (void)add(VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, event_callback(on_metadata_change));
     if (!ok) s->post(Connection{false, "libvirt domain events: " + last_libvirt_error()});
-    virConnectRegisterCloseCallback(s->conn, on_close, hold(s), release);
+    // The close callback's reference is ours to drop (disconnect()): a driver
+    // without close callbacks (the test driver) accepts the registration and
+    // never calls a free callback.
+    s->close_ref = hold(s);
+    if (virConnectRegisterCloseCallback(s->conn, on_close, s->close_ref, nullptr) < 0) {
+        release(std::exchange(s->close_ref, nullptr));
+    }
 }
 
 void worker(std::shared_ptr<Shared> s) {

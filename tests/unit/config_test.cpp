@@ -134,10 +134,11 @@ TEST(Config, SyntaxErrorsAndGarbage) {
     auto e = parse_error("[metrics\nlisten = \"x\"\n");
     EXPECT_EQ(e.line, 1);
     EXPECT_FALSE(e.reason.empty());
-    const std::string garbage(
+    // The size from the literal itself: counted by hand it read past the end.
+    static constexpr char kElf[] =
         "\x7f"
-        "ELF\x02\x01\x01\x00\xff\xfe\x00\x00\x13\x37",
-        16);
+        "ELF\x02\x01\x01\x00\xff\xfe\x00\x00\x13\x37";
+    const std::string garbage(kElf, sizeof kElf - 1);
     e = parse_error(garbage);
     EXPECT_FALSE(e.reason.empty());
     e = parse_error("[probes]\npoll_interval_ms = 100\npoll_interval_ms = 200\n");
