@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's second command: set up, build, and run every test (labels
-# unit, sim, bpf, vm, lab, package), one label after another, printing each
-# phase's time. The root-only labels need root, as in CI.
-# Pass ctest arguments to run those instead, e.g. scripts/test.sh -L unit.
-# The ASan+UBSan build and the fuzzers: scripts/sanitize.sh (CI runs both).
+# unit, sim, bpf, vm, lab, package), one label after another, then the
+# ASan+UBSan build with its unit and sim tests and the fixed-seed fuzzers
+# (scripts/sanitize.sh), printing each phase's time. The root-only labels
+# need root, as in CI. Pass ctest arguments to run those instead (no
+# sanitizer build then), e.g. scripts/test.sh -L unit.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${VIGIL_BUILD_DIR:-$top/build}
@@ -32,4 +33,5 @@ done
 # build shows up here as NAME_NOT_BUILT).
 all=$(IFS='|'; echo "${labels[*]}")
 phase "tests without a label" ctest --output-on-failure --timeout 900 -LE "^($all)\$" || rc=1
+phase "sanitizer build, its tests and the fuzzers" bash "$top/scripts/sanitize.sh" || rc=1
 exit "$rc"
