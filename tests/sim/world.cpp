@@ -435,7 +435,8 @@ core::StorageEvidence World::storage_view(const Host& h, const std::string& d) c
     if (failed || stalled) {
         ev.health =
             stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
-        ev.io_in_flight = h.in_flight && !s_.broken_in_flight_counter;
+        // Writes a destroyed qemu left queued are requests in flight like any other.
+        ev.io_in_flight = (h.in_flight || !h.stale.empty()) && !s_.broken_in_flight_counter;
     } else if (full_domains_.contains(d)) {
         ev.health = core::StorageHealth::kNoSpace;
     }
@@ -850,10 +851,12 @@ void World::apply(const Event& e) {
             if (!global_storage_outage()) outages_.emplace_back(now_, std::nullopt);
             for (const auto& d : s_.domains)
                 (has("stall") ? stalled_domains_ : failed_domains_).insert(d);
-            for (auto& [id, x] : hosts_) x->in_flight = has("inflight");
+            // A new failure never clears what an earlier one left queued: only a path
+            // that comes back (or a reset) settles it.
+            for (auto& [id, x] : hosts_) x->in_flight = x->in_flight || has("inflight");
         } else if (h) {
             (has("stall") ? h->path_stalled : h->path_failed) = true;
-            h->in_flight = has("inflight");
+            h->in_flight = h->in_flight || has("inflight");
         }
     } else if (verb == "storage-heal" && w.size() >= 2) {
         if (w[1] == "all") {
