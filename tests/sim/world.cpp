@@ -58,6 +58,14 @@ struct World::Host {
     Lane read_lane;
     // What this daemon run has been told, so that watchers report changes only.
     std::map<std::string, std::pair<core::StorageHealth, bool>> storage_seen;
+    // This daemon run's storage watchers (Scenario::storage_watcher), per domain.
+    struct Watcher {
+        core::StorageMonitor monitor;
+        std::uint64_t errors = 0;
+        std::uint64_t no_space = 0;
+        std::optional<Duration> waiting_since;
+    };
+    std::map<std::string, Watcher> watchers;
     std::map<NetRole, bool> links_seen;
     std::optional<core::MembershipEvidence> view_seen;
     std::map<std::string, std::string> fail_next_start;  // vm -> "failed" or "timeout"
@@ -443,6 +451,40 @@ core::StorageEvidence World::storage_view(const Host& h, const std::string& d) c
     return ev;
 }
 
+// What vigild's watcher makes of the path's state (Scenario::storage_watcher): the
+// same StorageMonitor, fed one sample per step.
+core::StorageEvidence World::watch_storage(Host& h, const std::string& d) {
+    auto ev = storage_view(h, d);
+    if (!s_.storage_watcher) return ev;
+    auto it = h.watchers.find(d);
+    if (it == h.watchers.end())
+        it = h.watchers
+                 .emplace(d, Host::Watcher{.monitor = core::StorageMonitor(*s_.storage_watcher)})
+                 .first;
+    auto& w = it->second;
+    const bool stalled = ev.health == core::StorageHealth::kStalled;
+    if (ev.health == core::StorageHealth::kFailed) ++w.errors;
+    if (!stalled) {
+        w.waiting_since.reset();
+    } else if (!w.waiting_since) {
+        w.waiting_since = now_;
+    }
+    if (ev.health == core::StorageHealth::kNoSpace) ++w.no_space;
+    (void)w.monitor.observe(
+        core::StorageSample{.now = time(),
+                            .in_flight = stalled ? 1u : 0u,
+                            .oldest_in_flight = stalled ? now_ - *w.waiting_since : Duration{},
+                            .gone_errors = w.errors,
+                            .no_space_errors = w.no_space});
+    const auto health = w.monitor.health();
+    const bool troubled =
+        health == core::StorageHealth::kFailed || health == core::StorageHealth::kStalled;
+    return core::StorageEvidence{.domain = d,
+                                 .health = health,
+                                 .io_in_flight = troubled && (h.in_flight || !h.stale.empty()) &&
+                                                 !s_.broken_in_flight_counter};
+}
+
 std::vector<core::VmEvidence> World::inventory(const Host& h) const {
     std::vector<core::VmEvidence> out;
     for (const auto& [vm, q] : h.qemu) out.push_back({.vm = vm, .state = q.state});
@@ -453,6 +495,7 @@ void World::start_daemon(Host& h) {
     ++h.incarnation;
     h.inbox.clear();
     h.storage_seen.clear();
+    h.watchers.clear();
     h.links_seen.clear();
     h.view_seen.reset();
     h.ports = std::make_unique<HostPorts>(*this, h);
@@ -766,7 +809,7 @@ void World::update_views() {
         }
         if (h.daemon_frozen) continue;  // the watchers are vigild's own
         for (const auto& domain : s_.domains) {
-            const auto ev = storage_view(h, domain);
+            const auto ev = watch_storage(h, domain);
             const std::pair seen{ev.health, ev.io_in_flight};
             const auto it = h.storage_seen.find(domain);
             if (it != h.storage_seen.end() && it->second == seen) continue;
