@@ -753,6 +753,42 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
                 "cluster.enabled = true needs heartbeat.area, the storage heartbeat area on shared "
                 "storage (create it with vigilctl format-heartbeat)"});
         }
+        // F9: trouble shorter than the grace is ridden out. A watcher keeps a device
+        // failed (or a mount stalled) for its error window after the last error, then
+        // for its recovery hold, and sees each end a poll late; the core counts the
+        // grace over that state. So one error keeps the trouble up for window + hold +
+        // poll, and a burst of length d for d more: unless that sum is shorter than
+        // the grace, a single error already counts as storage lost.
+        const auto linger = [&](std::string_view section, std::chrono::milliseconds window,
+                                std::chrono::milliseconds hold, std::chrono::milliseconds poll,
+                                std::string_view poll_key) -> std::optional<ConfigError> {
+            const auto sum = window + hold + poll;
+            if (sum < cfg.storage_grace) return std::nullopt;
+            const auto* node = root.at_path(std::string(section) + ".error_window_ms").node();
+            const auto* grace = root.at_path("cluster.storage_grace_ms").node();
+            const int at = node != nullptr    ? line_of(*node)
+                           : grace != nullptr ? line_of(*grace)
+                                              : line;
+            return ConfigError{
+                std::string(file), at,
+                std::string(section) + ".error_window_ms (" + std::to_string(window.count()) +
+                    ") + " + std::string(section) + ".recovery_hold_ms (" +
+                    std::to_string(hold.count()) + ") + " + std::string(poll_key) + " (" +
+                    std::to_string(poll.count()) + ") must be shorter than " +
+                    "cluster.storage_grace_ms (" + std::to_string(cfg.storage_grace.count()) +
+                    "): a single I/O error would keep the storage in trouble for the whole grace "
+                    "and count as storage lost; lower the window to less than " +
+                    std::to_string((cfg.storage_grace - hold - poll).count()) +
+                    " or raise the grace"};
+        };
+        if (auto e = linger("storage", cfg.storage_error_window, cfg.storage_recovery_hold,
+                            cfg.probe_poll_interval, "probes.poll_interval_ms")) {
+            return std::unexpected(*e);
+        }
+        if (auto e = linger("nfs", cfg.nfs_error_window, cfg.nfs_recovery_hold,
+                            cfg.nfs_poll_interval, "nfs.poll_interval_ms")) {
+            return std::unexpected(*e);
+        }
     }
     return cfg;
 }

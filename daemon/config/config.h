@@ -66,7 +66,9 @@ struct Config {
     // hold before the state improves.
     std::chrono::milliseconds storage_slow{1000};
     std::chrono::milliseconds storage_stall{5000};
-    std::chrono::milliseconds storage_error_window{5000};
+    // Cluster mode refuses error window + recovery hold + probes' poll interval
+    // that is not shorter than cluster.storage_grace_ms (F9).
+    std::chrono::milliseconds storage_error_window{2000};
     std::chrono::milliseconds storage_recovery_hold{1000};
 
     // Per network interface: how long a link must be unusable before it is
@@ -86,7 +88,7 @@ struct Config {
     std::chrono::milliseconds nfs_poll_interval{1000};
     std::chrono::milliseconds nfs_slow_rtt{1000};
     std::chrono::milliseconds nfs_stall{10000};
-    std::chrono::milliseconds nfs_error_window{30000};
+    std::chrono::milliseconds nfs_error_window{1000};  // the same rule as storage's
     std::chrono::milliseconds nfs_recovery_hold{1000};
     std::chrono::milliseconds nfs_forget_after{600000};
 

@@ -46,7 +46,10 @@ bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
 // One visit: each kind of evidence goes to the part that keeps it.
 void HostEngine::observe(TimePoint at, const Evidence& evidence) {
     std::visit(Overloaded{
-                   [&](const StorageEvidence& e) { self_state_.on_storage(at, e); },
+                   [&](const StorageEvidence& e) {
+                       self_state_.on_storage(at, e);
+                       on_storage(e);
+                   },
                    [&](const LinkEvidence& e) { self_state_.on_link(at, e); },
                    [&](const MembershipEvidence& e) {
                        self_state_.on_membership(at, e);
@@ -66,7 +69,7 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                    },
                    [&](const SlotWriteEvidence& e) { self_state_.on_slot_write(at, e); },
                    [&](const SlotReadEvidence& e) { peers_.on_slot_read(at, e); },
-                   [&](const VmEvidence& e) { on_vm(e); },
+                   [&](const VmEvidence& e) { on_vm(at, e); },
                    [&](const VmInventoryEvidence& e) { on_inventory(at, e); },
                    [&](const VmPolicyEvidence& e) { on_policy(e); },
                    [&](const ActionEvidence& e) { on_action(at, e); },
@@ -86,29 +89,78 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
 // The hypervisor reports HA VMs only (their metadata makes them so), and a VM it
 // reports runs here whether or not its policy has reached us yet: every one is
 // tracked, since one left out could be started a second time elsewhere.
-void HostEngine::on_vm(const VmEvidence& e) {
+void HostEngine::on_vm(TimePoint at, const VmEvidence& e) {
     io_errors_.on_vm_state(e.vm, e.state);
     if (e.state == VmState::kShutOff) {
         // A start on its way is settled by its outcome, not by this event; but if
         // qemu exited, the start's "done" must not make it run.
         if (starting_.contains(e.vm)) {
             exited_while_starting_.insert(e.vm);
+            if (writes_in_flight(e.vm)) queued_writes_.insert(e.vm);
         } else {
-            forget_vm(e.vm);
+            forget_vm(at, e.vm);
         }
         return;
     }
     starting_.erase(e.vm);
     uncertain_.erase(e.vm);
     exited_while_starting_.erase(e.vm);
+    unsettled_.erase(e.vm);
+    if (e.state != VmState::kPausedIoError) {
+        unexplained_pause_.erase(e.vm);
+    } else if (!pause_explained(e.vm)) {
+        unexplained_pause_.try_emplace(e.vm, at);
+    }
     vms_[e.vm] = e.state;
 }
 
-void HostEngine::forget_vm(const std::string& vm) {
+void HostEngine::forget_vm(TimePoint at, const std::string& vm) {
+    stopping_.erase(vm);
+    const bool unexplained = unexplained_pause_.erase(vm) > 0;
+    if (vms_.erase(vm) == 0) return;
     // A qemu gone while its storage still had writes queued leaves them queued: the
     // VM stays ours until they are settled (the path back) or a reset ends them.
-    if (vms_.erase(vm) > 0 && writes_in_flight(vm)) queued_writes_.insert(vm);
-    stopping_.erase(vm);
+    if (writes_in_flight(vm)) {
+        queued_writes_.insert(vm);
+    } else if (unexplained) {
+        // Its storage failed under it and the reading that says whether writes are
+        // queued has not come yet: the stop's outcome may well come first (x23).
+        unsettled_[vm] = at;
+    }
+}
+
+// A reading of a domain after a VM paused on it says what the pause left: a degraded
+// one says nothing yet (the failure may be the next reading); any other does, and
+// in-flight requests are reported with a stalled or failed domain only.
+void HostEngine::on_storage(const StorageEvidence& e) {
+    if (e.health == StorageHealth::kDegraded) return;
+    const auto on_domain = [&](const std::string& vm) {
+        const VmPolicy* p = policy_.vm(vm);
+        return p == nullptr || p->storage_domain == e.domain;
+    };
+    std::erase_if(unexplained_pause_, [&](const auto& kv) { return on_domain(kv.first); });
+    std::erase_if(unsettled_, [&](const auto& kv) {
+        if (!on_domain(kv.first)) return false;
+        if (writes_in_flight(kv.first)) queued_writes_.insert(kv.first);
+        return true;
+    });
+}
+
+bool HostEngine::pause_explained(const std::string& vm) const {
+    const VmPolicy* p = policy_.vm(vm);
+    if (p == nullptr) return self_state_.storage_trouble();
+    const auto health = self_state_.domain_health(p->storage_domain);
+    if (!health) return false;
+    switch (*health) {
+        case StorageHealth::kStalled:
+        case StorageHealth::kFailed:
+        case StorageHealth::kNoSpace:
+            return true;
+        case StorageHealth::kOk:
+        case StorageHealth::kDegraded:
+            return false;
+    }
+    return false;
 }
 
 bool HostEngine::writes_in_flight(const std::string& vm) const {
@@ -127,9 +179,9 @@ void HostEngine::on_inventory(TimePoint at, const VmInventoryEvidence& e) {
     for (const auto& [vm, state] : vms_) {
         if (!listed.contains(vm)) gone.push_back(vm);
     }
-    for (const auto& vm : gone) forget_vm(vm);
+    for (const auto& vm : gone) forget_vm(at, vm);
     for (const auto& [vm, state] : listed) {
-        on_vm(VmEvidence{.vm = vm, .state = state});
+        on_vm(at, VmEvidence{.vm = vm, .state = state});
     }
     // A start that timed out and is not running now did not happen.
     for (const auto& vm : uncertain_) {
@@ -187,7 +239,7 @@ void HostEngine::on_action(TimePoint at, const ActionEvidence& e) {
             }
             failures_.erase({e.vm, e.action});
             // Done: no qemu remains (the lifecycle event may still be on its way).
-            if (e.action == VmAction::kStop) forget_vm(e.vm);
+            if (e.action == VmAction::kStop) forget_vm(at, e.vm);
             break;
     }
 }
@@ -292,6 +344,7 @@ std::map<std::string, HostId> HostEngine::holders() const {
     for (const auto& [vm, state] : vms_) held.emplace(vm, self_);
     for (const auto& vm : starting_) held.emplace(vm, self_);
     for (const auto& vm : queued_writes_) held.emplace(vm, self_);
+    for (const auto& [vm, since] : unsettled_) held.emplace(vm, self_);
     for (const auto& [id, peer] : peers_.peers()) {
         if (peer.cls == PeerClass::kDead || !peer.status) continue;
         for (const auto& h : peer.status->held) held.emplace(h.name, id);
@@ -415,7 +468,9 @@ std::vector<HeldVm> HostEngine::held_list() const {
     for (const auto& vm : starting_) {
         if (!vms_.contains(vm)) held.push_back({vm, VmState::kShutOff});
     }
-    for (const auto& vm : queued_writes_) {
+    std::set<std::string> gone(queued_writes_);
+    for (const auto& [vm, since] : unsettled_) gone.insert(vm);
+    for (const auto& vm : gone) {
         if (!vms_.contains(vm) && !starting_.contains(vm)) held.push_back({vm, VmState::kShutOff});
     }
     std::ranges::sort(held, {}, &HeldVm::name);
@@ -478,6 +533,8 @@ TickResult HostEngine::tick(TimePoint now) {
     std::vector<Decision> out;
     raise_action_failures();
     std::erase_if(queued_writes_, [&](const std::string& vm) { return !writes_in_flight(vm); });
+    std::erase_if(unsettled_,
+                  [&](const auto& kv) { return now - kv.second >= policy_.storage_grace; });
 
     auto classes = peers_.classify(now, self_state_.quorate(), self_state_.quorate_since(),
                                    self_state_.storage_trouble());
@@ -487,11 +544,11 @@ TickResult HostEngine::tick(TimePoint now) {
     // Self-state after the peers: whether our storage trouble is ours alone depends on
     // what the peers we just classified say.
     auto self = self_state_.assess(
-        now,
-        SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
-                   .trouble_is_shared = peers_.storage_trouble_is_shared(now),
-                   .maintenance = maintenance_,
-                   .holds_vms = !vms_.empty() || !starting_.empty() || !queued_writes_.empty()});
+        now, SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
+                        .trouble_is_shared = peers_.storage_trouble_is_shared(now),
+                        .maintenance = maintenance_,
+                        .holds_vms = !vms_.empty() || !starting_.empty() ||
+                                     !queued_writes_.empty() || !unsettled_.empty()});
     for (auto& a : self.alerts) alerts_.raise(std::move(a));
     if (self.stop_all) stop_all(*self.stop_all, out);
     if (self.reboot) out.push_back(std::move(*self.reboot));

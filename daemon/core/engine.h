@@ -83,13 +83,17 @@ class HostEngine {
   private:
     HostEngine(Policy policy, HostId self, std::uint64_t incarnation, TimePoint started);
 
-    void on_vm(const VmEvidence& e);
+    void on_vm(TimePoint at, const VmEvidence& e);
+    void on_storage(const StorageEvidence& e);
     void on_inventory(TimePoint at, const VmInventoryEvidence& e);
     void on_policy(const VmPolicyEvidence& e);
     void on_action(TimePoint at, const ActionEvidence& e);
-    void forget_vm(const std::string& vm);
+    void forget_vm(TimePoint at, const std::string& vm);
     // The VM's storage domain has requests in flight that a stopped qemu leaves queued.
     [[nodiscard]] bool writes_in_flight(const std::string& vm) const;
+    // The storage evidence we have accounts for an I/O-error pause of the VM: its
+    // domain is reported failed, stalled or full.
+    [[nodiscard]] bool pause_explained(const std::string& vm) const;
     [[nodiscard]] bool declined_here(const std::string& vm) const;
     void raise_action_failures();
     // Coordinator with fence agents: power off the peers that left and went silent.
@@ -130,6 +134,15 @@ class HostEngine {
     std::set<std::string> exited_while_starting_;
     // Gone from here while its storage still had writes in flight: still ours.
     std::set<std::string> queued_writes_;
+    // Paused on an I/O error that no storage reading has accounted for yet: the
+    // hypervisor's event (and a stop's outcome after it) can come before the storage
+    // watcher's reading that says whether writes are queued. -> when it paused.
+    std::map<std::string, TimePoint> unexplained_pause_;
+    // Gone from here with such a pause: whether its writes are still queued is not
+    // known, so it stays ours until a reading of its domain settles it (then
+    // queued_writes_ decides) or the storage grace has passed without one.
+    // -> when it left.
+    std::map<std::string, TimePoint> unsettled_;
     bool listed_ = false;  // the hypervisor's first listing has arrived
     struct Failure {
         TimePoint at;

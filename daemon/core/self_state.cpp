@@ -108,6 +108,12 @@ bool SelfStateMachine::domain_io_in_flight(const std::string& domain) const {
     return it != storage_.end() && it->second.io_in_flight;
 }
 
+std::optional<StorageHealth> SelfStateMachine::domain_health(const std::string& domain) const {
+    const auto it = storage_.find(domain);
+    if (it == storage_.end()) return std::nullopt;
+    return it->second.health;
+}
+
 // Then a peer that has heard nothing from us for the fence delay knows our watchdog
 // has fired.
 std::pair<bool, Reason> SelfStateMachine::pet_rule(TimePoint now) const {

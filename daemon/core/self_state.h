@@ -74,6 +74,8 @@ class SelfStateMachine {
     [[nodiscard]] bool storage_trouble() const;
     [[nodiscard]] bool domain_writable(const std::string& domain) const;
     [[nodiscard]] bool domain_io_in_flight(const std::string& domain) const;
+    // The domain's last reported health; nullopt before any evidence for it.
+    [[nodiscard]] std::optional<StorageHealth> domain_health(const std::string& domain) const;
     // Some troubled storage domain has requests in flight.
     [[nodiscard]] bool io_in_flight() const;
 

@@ -1133,7 +1133,7 @@ TEST(LabEvidence, AStorageFaultReachesVigildThroughTheBlockLayer) {
         << vigild_status(cli, "h2")["cluster"].dump();
     EXPECT_EQ(self_state(vigild_status(cli, "h1")), "ok");
     ASSERT_TRUE(cli({"storage", "h2", "ok"}).ok());
-    // ok again after error_window_ms (5 s) and recovery_hold_ms (1 s), plus
+    // ok again after error_window_ms (2 s) and recovery_hold_ms (1 s), plus
     // a heartbeat interval and a poll.
     EXPECT_TRUE(vt::wait_until(
         [&] { return device_state(vigild_status(cli, "h2"), heartbeat) == "ok"; }, 10s, 200ms))

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/core/policy.h"
+#include "daemon/core/storage_monitor.h"
 
 namespace vigil::sim {
 
@@ -54,6 +55,13 @@ struct Scenario {
     std::optional<Duration> watchdog_accepts;
     // How long a BMC takes to power its host off and confirm it.
     Duration bmc_time = std::chrono::seconds{1};
+    // The hosts' storage watchers: unset, a domain's evidence is exactly the path's
+    // state; set ("sim storage_watcher <error_window> <recovery_hold> <stall>"), each
+    // daemon run watches each domain through core::StorageMonitor, sampled every step,
+    // as vigild does: every step of a failed path is an I/O error, a stalled path
+    // shows as stalled once its oldest request has waited the stall time, and a state
+    // improves only after the hold (F9: trouble outlasts its cause).
+    std::optional<core::StorageThresholds> storage_watcher;
     // Sabotage for the checker's own tests ("sim broken in-flight-counter"): the
     // hosts' storage evidence never reports I/O in flight, as a broken counter would.
     bool broken_in_flight_counter = false;

@@ -58,6 +58,14 @@ struct World::Host {
     Lane read_lane;
     // What this daemon run has been told, so that watchers report changes only.
     std::map<std::string, std::pair<core::StorageHealth, bool>> storage_seen;
+    // This daemon run's storage watchers (Scenario::storage_watcher), per domain.
+    struct Watcher {
+        core::StorageMonitor monitor;
+        std::uint64_t errors = 0;
+        std::uint64_t no_space = 0;
+        std::optional<Duration> waiting_since;
+    };
+    std::map<std::string, Watcher> watchers;
     std::map<NetRole, bool> links_seen;
     std::optional<core::MembershipEvidence> view_seen;
     std::map<std::string, std::string> fail_next_start;  // vm -> "failed" or "timeout"
@@ -435,11 +443,46 @@ core::StorageEvidence World::storage_view(const Host& h, const std::string& d) c
     if (failed || stalled) {
         ev.health =
             stalled && !failed ? core::StorageHealth::kStalled : core::StorageHealth::kFailed;
-        ev.io_in_flight = h.in_flight && !s_.broken_in_flight_counter;
+        // Writes a destroyed qemu left queued are requests in flight like any other.
+        ev.io_in_flight = (h.in_flight || !h.stale.empty()) && !s_.broken_in_flight_counter;
     } else if (full_domains_.contains(d)) {
         ev.health = core::StorageHealth::kNoSpace;
     }
     return ev;
+}
+
+// What vigild's watcher makes of the path's state (Scenario::storage_watcher): the
+// same StorageMonitor, fed one sample per step.
+core::StorageEvidence World::watch_storage(Host& h, const std::string& d) {
+    auto ev = storage_view(h, d);
+    if (!s_.storage_watcher) return ev;
+    auto it = h.watchers.find(d);
+    if (it == h.watchers.end())
+        it = h.watchers
+                 .emplace(d, Host::Watcher{.monitor = core::StorageMonitor(*s_.storage_watcher)})
+                 .first;
+    auto& w = it->second;
+    const bool stalled = ev.health == core::StorageHealth::kStalled;
+    if (ev.health == core::StorageHealth::kFailed) ++w.errors;
+    if (!stalled) {
+        w.waiting_since.reset();
+    } else if (!w.waiting_since) {
+        w.waiting_since = now_;
+    }
+    if (ev.health == core::StorageHealth::kNoSpace) ++w.no_space;
+    (void)w.monitor.observe(
+        core::StorageSample{.now = time(),
+                            .in_flight = stalled ? 1u : 0u,
+                            .oldest_in_flight = stalled ? now_ - *w.waiting_since : Duration{},
+                            .gone_errors = w.errors,
+                            .no_space_errors = w.no_space});
+    const auto health = w.monitor.health();
+    const bool troubled =
+        health == core::StorageHealth::kFailed || health == core::StorageHealth::kStalled;
+    return core::StorageEvidence{.domain = d,
+                                 .health = health,
+                                 .io_in_flight = troubled && (h.in_flight || !h.stale.empty()) &&
+                                                 !s_.broken_in_flight_counter};
 }
 
 std::vector<core::VmEvidence> World::inventory(const Host& h) const {
@@ -452,6 +495,7 @@ void World::start_daemon(Host& h) {
     ++h.incarnation;
     h.inbox.clear();
     h.storage_seen.clear();
+    h.watchers.clear();
     h.links_seen.clear();
     h.view_seen.reset();
     h.ports = std::make_unique<HostPorts>(*this, h);
@@ -765,7 +809,7 @@ void World::update_views() {
         }
         if (h.daemon_frozen) continue;  // the watchers are vigild's own
         for (const auto& domain : s_.domains) {
-            const auto ev = storage_view(h, domain);
+            const auto ev = watch_storage(h, domain);
             const std::pair seen{ev.health, ev.io_in_flight};
             const auto it = h.storage_seen.find(domain);
             if (it != h.storage_seen.end() && it->second == seen) continue;
@@ -850,10 +894,12 @@ void World::apply(const Event& e) {
             if (!global_storage_outage()) outages_.emplace_back(now_, std::nullopt);
             for (const auto& d : s_.domains)
                 (has("stall") ? stalled_domains_ : failed_domains_).insert(d);
-            for (auto& [id, x] : hosts_) x->in_flight = has("inflight");
+            // A new failure never clears what an earlier one left queued: only a path
+            // that comes back (or a reset) settles it.
+            for (auto& [id, x] : hosts_) x->in_flight = x->in_flight || has("inflight");
         } else if (h) {
             (has("stall") ? h->path_stalled : h->path_failed) = true;
-            h->in_flight = has("inflight");
+            h->in_flight = h->in_flight || has("inflight");
         }
     } else if (verb == "storage-heal" && w.size() >= 2) {
         if (w[1] == "all") {

@@ -136,6 +136,7 @@ class World {
     void request_fence(Host& h, std::uint64_t id, core::HostId peer);
     void broadcast(Host& h, const core::HostStatus& status);
     [[nodiscard]] std::vector<core::VmEvidence> inventory(const Host& h) const;
+    core::StorageEvidence watch_storage(Host& h, const std::string& d);
     [[nodiscard]] core::StorageEvidence storage_view(const Host& h,
                                                      const std::string& domain) const;
     [[nodiscard]] core::MembershipEvidence membership_view(const Host& h) const;

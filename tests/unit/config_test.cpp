@@ -403,6 +403,40 @@ stop_grace_ms = 0
 stop_timeout_ms = 60000
 )";
 
+// F9: one I/O error keeps a device failed for the error window + recovery hold + a
+// poll; the grace counts over that state, so the sum must leave room in the grace.
+TEST(Config, AStorageErrorWindowThatFillsTheGraceIsRefusedInClusterMode) {
+    std::string text(kClusterFile);  // grace 4000, default hold 1000 and poll 250
+    const auto with_storage = [&](std::string_view keys) {
+        std::string t = text;
+        const auto at = t.find("[storage]\n") + std::string_view("[storage]\n").size();
+        return t.insert(at, keys);
+    };
+    EXPECT_TRUE(parse(with_storage("error_window_ms = 2749\n"), "c.toml").has_value());
+    auto e = parse_error(with_storage("error_window_ms = 2750\n"));
+    EXPECT_EQ(e.line, 31);
+    EXPECT_NE(e.reason.find("storage.error_window_ms (2750) + storage.recovery_hold_ms (1000) + "
+                            "probes.poll_interval_ms (250) must be shorter than "
+                            "cluster.storage_grace_ms (4000)"),
+              std::string::npos)
+        << e.reason;
+    EXPECT_NE(e.reason.find("less than 2750"), std::string::npos) << e.reason;
+    // The same for NFS mounts, with their own window, hold and poll.
+    e = parse_error(text + "[nfs]\nerror_window_ms = 2000\n");
+    EXPECT_NE(e.reason.find("nfs.error_window_ms (2000) + nfs.recovery_hold_ms (1000) + "
+                            "nfs.poll_interval_ms (1000)"),
+              std::string::npos)
+        << e.reason;
+    // Standalone decides nothing: any window is taken.
+    EXPECT_TRUE(parse("[storage]\nerror_window_ms = 60000\n", "s.toml").has_value());
+    // The defaults pass with the default grace.
+    EXPECT_LT(Config{}.storage_error_window + Config{}.storage_recovery_hold +
+                  Config{}.probe_poll_interval,
+              Config{}.storage_grace);
+    EXPECT_LT(Config{}.nfs_error_window + Config{}.nfs_recovery_hold + Config{}.nfs_poll_interval,
+              Config{}.storage_grace);
+}
+
 TEST(Config, ReadsEveryClusterKey) {
     auto c = parse(kClusterFile, "cluster.toml");
     ASSERT_TRUE(c.has_value()) << c.error().to_string();

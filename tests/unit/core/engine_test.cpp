@@ -804,6 +804,66 @@ TEST_F(EngineTest, AStopDoneWhileItsStorageHasWritesInFlightKeepsTheVmOurs) {
     EXPECT_TRUE(r.status.held.empty());  // the path is back: nothing is queued any more
 }
 
+TEST_F(EngineTest, AStopDoneBeforeTheStorageReadingOfItsPauseKeepsTheVmOurs) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    local_ok(e, t(0));
+    (void)e.tick(t(0));
+    // The path fails with writes queued: qemu pauses and the stop destroys it before
+    // the storage watcher's reading of the failure comes in (x23).
+    e.observe(t(1), VmEvidence{"web", VmState::kPausedIoError});
+    e.observe(t(1), VmEvidence{"web", VmState::kShutOff});
+    e.observe(t(1), ActionEvidence{.vm = "web", .action = VmAction::kStop});
+    auto r = e.tick(t(1));
+    ASSERT_EQ(r.status.held.size(), 1u);  // not known yet whether its writes are queued
+    e.observe(t(1.2),
+              StorageEvidence{
+                  .domain = "shared", .health = StorageHealth::kFailed, .io_in_flight = true});
+    for (double s = 2; s <= 10; s += 1) {
+        e.observe(t(s), SlotWriteEvidence{.ok = true, .latency = 2ms});
+        r = e.tick(t(s));
+        ASSERT_EQ(r.status.held.size(), 1u) << s;  // they are: it stays ours
+    }
+    e.observe(t(10.5), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+    local_ok(e, t(11));
+    EXPECT_TRUE(e.tick(t(11)).status.held.empty());
+}
+
+TEST_F(EngineTest, AnUnexplainedPauseHoldsAGoneVmUntilAReadingOrTheGrace) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kRunning});
+    e.observe(t(0), VmEvidence{"db", VmState::kRunning});
+    local_ok(e, t(0));
+    (void)e.tick(t(0));
+    e.observe(t(1), VmEvidence{"web", VmState::kPausedIoError});
+    e.observe(t(1), VmEvidence{"db", VmState::kPausedIoError});
+    e.observe(t(1), ActionEvidence{.vm = "web", .action = VmAction::kStop});
+    e.observe(t(1), ActionEvidence{.vm = "db", .action = VmAction::kStop});
+    // A failed reading with nothing queued settles both at once.
+    e.observe(t(1.5), StorageEvidence{.domain = "shared", .health = StorageHealth::kFailed});
+    EXPECT_TRUE(e.tick(t(2)).status.held.empty());
+    // A pause no reading ever explains holds a gone VM for the storage grace only.
+    e.observe(t(3), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+    e.observe(t(3), VmEvidence{"dns", VmState::kPausedIoError});
+    e.observe(t(3), ActionEvidence{.vm = "dns", .action = VmAction::kStop});
+    const auto grace_end = t(3) + e.policy().storage_grace;
+    e.observe(t(4), SlotWriteEvidence{.ok = true, .latency = 2ms});
+    EXPECT_EQ(e.tick(t(4)).status.held.size(), 1u);
+    e.observe(grace_end, SlotWriteEvidence{.ok = true, .latency = 2ms});
+    EXPECT_TRUE(e.tick(grace_end).status.held.empty());
+}
+
+TEST_F(EngineTest, APauseAlreadyReadBeforeTheStopReleasesAtOnce) {
+    auto e = make(3);
+    e.observe(t(0), VmEvidence{"web", VmState::kPausedIoError});
+    // The reading after the pause: storage is back, nothing queued; the stop that
+    // comes later leaves nothing behind (r255's recover-elsewhere after the heal).
+    local_ok(e, t(0.5));
+    e.observe(t(1), ActionEvidence{.vm = "web", .action = VmAction::kStop});
+    local_ok(e, t(1));
+    EXPECT_TRUE(e.tick(t(1)).status.held.empty());
+}
+
 TEST_F(EngineFeedbackTest, AQemuThatExitedDuringItsStartIsNotTakenForRunning) {
     auto h2 = make(2);
     h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
