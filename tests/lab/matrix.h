@@ -80,8 +80,11 @@ class Judge {
                                                              std::string_view vm) const;
     // Whether the fault stopped `vm` writing at all (the checker's recovery).
     [[nodiscard]] bool stopped(std::string_view fault, std::string_view vm) const;
-    // The hosts `vm`'s instances wrote from, in instance order.
+    // The hosts `vm`'s instances wrote from, in the order of their instance
+    // ids (random: not the order in which they ran).
     [[nodiscard]] std::vector<std::string> writers(std::string_view vm) const;
+    // Some instance of `vm` wrote on a host other than `from`.
+    [[nodiscard]] bool wrote_elsewhere(std::string_view vm, std::string_view from) const;
     // Hosts that were reset (watchdog or reboot(2)) and not powered on since:
     // host -> how, from the lab's status.
     [[nodiscard]] std::map<std::string, std::string> resets() const;
