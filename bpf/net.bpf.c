@@ -22,6 +22,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* skb->pkt_type of a packet the host sent and loops back to itself
+ * (linux/if_packet.h; a macro, so not in BTF). */
+#define VIGIL_PACKET_LOOPBACK 5
+
 const volatile __u32 vigil_abi_version = VIGIL_BPF_ABI_VERSION;
 /* The network namespace to count (inode of /proc/<vigild>/ns/net). */
 const volatile __u32 target_netns = 0;
@@ -61,6 +65,11 @@ static __always_inline struct vigil_net_if_counters* counters_of(struct net_devi
  * slave, not the bond). */
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(net_rx, struct sk_buff* skb) {
+    /* The host's own multicast and broadcast, looped back to it on the device
+     * it sent them from (dev_loopback_xmit), came from no wire: counted, they
+     * would keep a link whose far end is gone looking alive to a host that
+     * broadcasts. */
+    if (BPF_CORE_READ_BITFIELD(skb, pkt_type) == VIGIL_PACKET_LOOPBACK) return 0;
     struct vigil_net_if_key key = {};
     struct vigil_net_if_counters* c = counters_of(skb->dev, &key);
     if (!c) return 0;

@@ -137,6 +137,7 @@ struct net_device {
 struct sk_buff {
     struct net_device* dev;
     unsigned int len;
+    __u8 pkt_type : 3; /* read with BPF_CORE_READ_BITFIELD */
 };
 #pragma clang attribute pop
 

@@ -306,6 +306,12 @@ Result<Timeline> run_checker(const Lab& lab, double seconds, const fs::path& out
     auto vigild_log = [&](int h) { return l.host_dir(h) / "log" / "vigild.log"; };
     for (int h = 1; h <= l.hosts(); ++h)
         vigild_at[h] = fs::exists(vigild_log(h)) ? fs::file_size(vigild_log(h)) : 0;
+    // The emulated watchdog's log (it outlives a reset and is appended to at
+    // each boot): when a host's watchdog resets it.
+    std::map<int, uintmax_t> watchdog_at;
+    auto watchdog_log = [&](int h) { return l.host_dir(h) / "log" / "watchdog.log"; };
+    for (int h = 1; h <= l.hosts(); ++h)
+        watchdog_at[h] = fs::exists(watchdog_log(h)) ? fs::file_size(watchdog_log(h)) : 0;
     auto tail = [](const fs::path& p, uintmax_t& at, auto&& each) {
         std::ifstream in(p);
         if (!in) return;
@@ -335,6 +341,10 @@ Result<Timeline> run_checker(const Lab& lab, double seconds, const fs::path& out
         for (int h = 1; h <= l.hosts(); ++h)
             tail(vigild_log(h), vigild_at[h], [&](const std::string& line) {
                 analyzer.note(now_s(), "vigild", l.host_name(h) + ": " + line);
+            });
+        for (int h = 1; h <= l.hosts(); ++h)
+            tail(watchdog_log(h), watchdog_at[h], [&](const std::string& line) {
+                analyzer.note(now_s(), "watchdog", l.host_name(h) + ": " + line);
             });
         analyzer.add(sampler->take());
         double now = now_s();

@@ -53,7 +53,7 @@ struct Violation {
 
 struct TimelineEvent {
     double t = 0;
-    std::string kind;  // fault, repair, lab, vm, lease, violation, vigild
+    std::string kind;  // fault, repair, lab, vm, lease, violation, vigild, watchdog
     std::string text;
 };
 

@@ -205,7 +205,8 @@ TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
           "timeout_s = 5\n", "flight_record = \"/var/lib/vigil/flight-record\"\n",
           "socket = \"/run/vigil/vigild.sock\"\n", "listen = \"127.0.0.1:9774\"\n",
           "area = \"/run/vigil-lab/disks/heartbeat\"\n", "cluster_interfaces = [\"cl0\"]\n",
-          "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n"})
+          "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n",
+          "[libvirt]\nstop_grace_ms = 2000\n"})
         EXPECT_NE(conf.find(want), std::string::npos) << want << "\n" << conf;
     for (int h = 1; h <= 3; ++h)
         EXPECT_NE(conf.find("name = \"h" + std::to_string(h) + "\"\nnodeid = " + std::to_string(h) +

@@ -200,6 +200,7 @@ std::string Layout::vigil_toml(int host, const std::vector<std::string>& block_d
     s += "[watchdog]\nenabled = true\n";
     s += "device = " + q(std::string(kInHostWatchdogDir) + "/watchdog") + "\n";
     s += "timeout_s = " + std::to_string(kWatchdogTimeoutS) + "\n";
+    s += "[libvirt]\nstop_grace_ms = " + std::to_string(kStopGraceMs) + "\n";
     s += "[fence]\nflight_record = \"/var/lib/vigil/flight-record\"\n";
     s += "[control]\nsocket = \"/run/vigil/vigild.sock\"\n";
     // Every host has its own network namespace, so the same port everywhere.

@@ -53,6 +53,12 @@ inline constexpr int kCorosyncTokenMs = 500;
 inline constexpr int kHeartbeatIntervalMs = 1000;
 inline constexpr int kFenceDelayMs = 7000;
 inline constexpr int kWatchdogTimeoutS = 5;
+// How long a guest has to shut down before vigild destroys it (libvirt
+// stop_grace_ms; 20 s by default). The lab's guest is a boot sector that
+// never answers the ACPI power button, so every stop takes the whole grace;
+// at 20 s no F4 failover (a stop, then the restart elsewhere) could meet the
+// spec's ~10 s. 2 s, as in the simulator, is a guest that shuts down quickly.
+inline constexpr int kStopGraceMs = 2000;
 // What each lab host offers its guests, for vigild's placement.
 inline constexpr int kHostMemoryMib = 512;
 

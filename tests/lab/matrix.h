@@ -72,11 +72,19 @@ class Judge {
     // the fault did not stop it or it never wrote again (see stopped()).
     [[nodiscard]] std::optional<double> writing_again(std::string_view fault,
                                                       std::string_view vm) const;
+    // How long after the fault a new instance of `vm` first wrote, from the
+    // checker's "new instance" event: a restart however long after the fault
+    // the old instance stopped (a host that stops its VMs on purpose does so
+    // seconds after the fault, beyond the checker's reach for a writing gap).
+    [[nodiscard]] std::optional<double> new_instance_writing(std::string_view fault,
+                                                             std::string_view vm) const;
     // Whether the fault stopped `vm` writing at all (the checker's recovery).
     [[nodiscard]] bool stopped(std::string_view fault, std::string_view vm) const;
     // The host each of `vm`'s instances wrote from (one entry per instance, in
     // no particular order: an instance id is its guest's TSC at boot).
     [[nodiscard]] std::vector<std::string> writers(std::string_view vm) const;
+    // Some instance of `vm` wrote on a host other than `from`.
+    [[nodiscard]] bool wrote_elsewhere(std::string_view vm, std::string_view from) const;
     // Hosts that were reset (watchdog or reboot(2)) and not powered on since:
     // host -> how, from the lab's status.
     [[nodiscard]] std::map<std::string, std::string> resets() const;
@@ -85,14 +93,25 @@ class Judge {
     [[nodiscard]] std::string domstate_after(std::string_view host, std::string_view vm) const;
     // Each vigild decision line in the timeline that contains `text`.
     [[nodiscard]] std::vector<std::string> decisions(std::string_view text) const;
+    // Checker times (s) at which `host`'s emulated watchdog expired and reset
+    // it, seen in its log within a sample of the reset; these stay in the
+    // timeline after a power-on, where resets() no longer shows them.
+    [[nodiscard]] std::vector<double> watchdog_resets(std::string_view host) const;
 
     // The promises most rows share.
     void no_violations();
     void no_resets();
     // `vm` wrote again within `bound_s` of `fault`, recorded as a figure.
     void writes_again_within(std::string_view fault, std::string_view vm, double bound_s);
+    // A new instance of `vm` wrote within `bound_s` of `fault`, recorded as
+    // the figure "<vm> writing again s".
+    void restarted_within(std::string_view fault, std::string_view vm, double bound_s);
     // `fault` never stopped `vm` writing.
     void never_stopped(std::string_view fault, std::string_view vm);
+    // `host`'s watchdog reset it exactly once, within `bound_s` of `fault`
+    // (a figure) and before `vm` wrote again elsewhere.
+    void reset_once_before(std::string_view host, std::string_view fault, std::string_view vm,
+                           double bound_s);
 
   private:
     RowRun* run_;

@@ -86,9 +86,35 @@ class LabMatrix : public vt::RootTest {
 // instance lands; vm2 and vm3 never stop.
 TEST_F(LabMatrix, F1PowerLoss) { play("F1"); }
 
+// F2: h1 hangs (every process SIGSTOPped). Its watchdog resets it, once,
+// within the watchdog timeout and before vm1 writes again on a survivor,
+// within watchdog timeout + 5 s of the hang; after power-on h1 rejoins and no
+// write of vm1's old instance lands; vm2 and vm3 never stop.
+TEST_F(LabMatrix, F2HostHangs) { play("F2"); }
+
 // F3: h1's cluster cable is pulled for longer than the fence delay. No
 // restart, no reset, no guest stops writing; h1 rejoins after the heal.
 TEST_F(LabMatrix, F3ClusterCableCut) { play("F3"); }
+
+// F4: h1's cluster and VM cables are pulled, its storage path intact. h1
+// stops vm1 and says released in its slot; vm1 writes again on a survivor
+// within 10 s of the cut, without a reset; vm2 and vm3 never stop; h1
+// rejoins after the heal.
+TEST_F(LabMatrix, F4NetworksCutStorageIntact) { play("F4"); }
+
+// F4 with the storage cable pulled too: h1 cannot say released, so its
+// watchdog resets it within the fence delay and the survivors wait that out
+// as in F1 (watchdog timeout + 5 s); after heal and power-on h1 rejoins.
+TEST_F(LabMatrix, F4EveryNetworkCut) { play("F4-all"); }
+
+// F7: the cluster network splits h1,h2/h3. h3 behaves as F3: no restart, no
+// reset, no guest stops writing; it rejoins after the heal.
+TEST_F(LabMatrix, F7PartitionClusterNetwork) { play("F7"); }
+
+// F7 with the VM network split the same way: h3 behaves as F4 (its VM
+// uplink turns idle instead of down), vm3 writes again on the majority, no
+// reset, nothing runs twice.
+TEST_F(LabMatrix, F7PartitionClusterAndVmNetworks) { play("F7-vm"); }
 
 // F8: vigild on h1 is killed. Its init restarts it (as systemd does, 200 ms
 // later) before the watchdog fires: no reset, no guest stops or moves.

@@ -46,7 +46,9 @@ std::string faultfs_mode(StorageMode mode) {
 
 Result<> apply_storage(const Lab& lab, int host) {
     const auto& s = lab.host(host);
-    if (s.power == Power::kOff) return {};
+    // A host that is off or was reset has no storage view to set; it gets a
+    // fresh one at power-on.
+    if (s.power == Power::kOff || !lab.place(host)) return {};
     auto mode = effective_storage(s);
     if (!lab.tools().faultfs) {
         if (mode == StorageMode::kOk) return {};
@@ -222,8 +224,14 @@ Result<> partition(Lab& lab, const std::vector<std::vector<int>>& groups,
     for (Net n : nets) {
         for (size_t g = 1; g < groups.size(); ++g) {
             auto br = Layout::bridge(n, static_cast<int>(g + 1));
+            // A switch sends nothing of its own. A new bridge with IPv6 would
+            // (duplicate address detection, router solicitations for many
+            // seconds), and a host alone behind it would keep receiving and
+            // never see its link idle.
             for (auto args : std::vector<std::vector<std::string>>{
                      {"ip", "-n", sw, "link", "add", br, "type", "bridge"},
+                     {"ip", "netns", "exec", sw, "sysctl", "-qw",
+                      "net.ipv6.conf." + br + ".disable_ipv6=1"},
                      {"ip", "-n", sw, "link", "set", br, "up"}})
                 if (auto r = run_ok(args); !r) return std::unexpected(r.error());
             for (int h : groups[g]) {

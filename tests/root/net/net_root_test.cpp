@@ -426,6 +426,28 @@ TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
     run_for(1700ms, true);
     EXPECT_EQ(last->rx_packets, rx_after_drop) << "nothing may arrive while the peer drops all";
     EXPECT_FALSE(carrier_lost) << "dropping traffic must not touch the carrier";
+    // Our own broadcasts on the link are looped back to us on it
+    // (dev_loopback_xmit): they came from no wire and must not count, or a
+    // host that broadcasts never sees its link idle.
+    {
+        Fd bcast(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        const int on = 1;
+        ASSERT_EQ(::setsockopt(bcast.fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)), 0);
+        ASSERT_EQ(::setsockopt(bcast.fd, SOL_SOCKET, SO_BINDTODEVICE, here_.c_str(),
+                               static_cast<socklen_t>(here_.size())),
+                  0);
+        const sockaddr_in everyone = address("10.77.0.255", kPort);
+        for (int i = 0; i < 10; ++i) {
+            const char hello[] = "vigil";
+            ASSERT_EQ(::sendto(bcast.fd, hello, sizeof(hello), 0,
+                               reinterpret_cast<const sockaddr*>(&everyone), sizeof(everyone)),
+                      static_cast<ssize_t>(sizeof(hello)))
+                << std::strerror(errno);
+        }
+        run_for(200ms, true);
+        EXPECT_EQ(last->rx_packets, rx_after_drop) << "our own broadcasts were counted received";
+        EXPECT_GE(last->tx_packets, flowing.tx_packets + 10) << "the broadcasts went out";
+    }
 
     ASSERT_FALSE(log.empty());
     const auto idle = std::find_if(log.begin(), log.end(), [](const core::LinkTransition& t) {
