@@ -53,6 +53,15 @@ inline constexpr int kCorosyncTokenMs = 500;
 inline constexpr int kHeartbeatIntervalMs = 1000;
 inline constexpr int kFenceDelayMs = 7000;
 inline constexpr int kWatchdogTimeoutS = 5;
+// vigild's storage defaults, which the lab's vigild runs with too
+// (daemon/config/config.h): requests without progress for the stall time
+// make a device stalled; an I/O error (or ENOSPC) counts for the error
+// window; better evidence must hold for the recovery hold; storage trouble
+// lasting the grace is storage lost.
+inline constexpr int kStorageStallMs = 5000;
+inline constexpr int kStorageErrorWindowMs = 5000;
+inline constexpr int kStorageRecoveryHoldMs = 1000;
+inline constexpr int kStorageGraceMs = 5000;
 // What each lab host offers its guests, for vigild's placement.
 inline constexpr int kHostMemoryMib = 512;
 
