@@ -202,11 +202,12 @@ std::vector<Row> make_rows() {
                     "flight");
                 j.expect(j.decisions("self-fence-reboot").empty(), "a host decided a self-fence");
                 // The error at the next slot write, the grace, the status that
-                // says released, then F1's margin for the start after the
-                // fence delay.
+                // says released, the coordinator's next tick (the sim's f05b:
+                // stop, status, plan), then F1's margin for the start after
+                // the fence delay.
                 j.writes_again_within(
                     "storage h1 fail", "vm1",
-                    heartbeat_s + grace_s + heartbeat_s + watchdog_s + 5 - fence_delay_s);
+                    heartbeat_s + grace_s + 2 * heartbeat_s + watchdog_s + 5 - fence_delay_s);
                 const auto w = j.writers("vm1");
                 j.expect(w.size() >= 2 && w.back() != "h1",
                          "vm1's new instance runs on a survivor");
