@@ -111,16 +111,19 @@ std::vector<Row> make_rows() {
     // F5: one host's storage lost, network fine. The core's chain (the sim's
     // f05a/f05b): the loss seen (a stall after the stall time, an error at
     // the next slot write), storage lost after the grace; then with I/O in
-    // flight one heartbeat and the membership timeout for the peers' reports
-    // before the self-fence, and survivors restart as after a power loss
-    // (F1's bound from the host's end); with nothing in flight the host stops
-    // its VMs and says so in its next status, and survivors start them at
-    // once.
+    // flight one heartbeat and the membership timeout for the peers' reports,
+    // and the self-fence at the host's next tick; survivors restart as after
+    // a power loss (F1's bound from the host's end); with nothing in flight
+    // the host stops its VMs and says so in its next status, and survivors
+    // start them at once.
     const double heartbeat_s = kHeartbeatIntervalMs / 1000.0;
     const double membership_s = 2.2 * kCorosyncTokenMs / 1000.0;  // token + consensus
     const double stall_s = kStorageStallMs / 1000.0;
     const double grace_s = kStorageGraceMs / 1000.0;
-    const double self_fence_s = stall_s + heartbeat_s + grace_s + heartbeat_s + membership_s;
+    // The stall seen at a poll (a heartbeat), the grace, a heartbeat and the
+    // membership timeout, the tick.
+    const double self_fence_s =
+        stall_s + heartbeat_s + grace_s + heartbeat_s + membership_s + heartbeat_s;
     rows.push_back(Row{
         .id = "F5a",
         .title = "one host's storage stalls, I/O in flight",
