@@ -24,6 +24,8 @@ std::string_view violation_name(ViolationKind kind) {
             return "double-writer";
         case ViolationKind::kStaleWrite:
             return "stale-write";
+        case ViolationKind::kLostWrite:
+            return "lost-write";
     }
     return "?";
 }
@@ -106,6 +108,19 @@ void Analyzer::add(const Sample& s) {
             }
             tr.current = a->instance;
         }
+        std::set<std::tuple<size_t, uint64_t, uint64_t>> lost_now;
+        if (auto it = s.lost.find(vm); it != s.lost.end())
+            for (const auto& lw : it->second) {
+                auto key = std::make_tuple(lw.slot, lw.stamp.instance, lw.stamp.seq);
+                lost_now.insert(key);
+                if (!tr.lost_seen.contains(key) || !tr.lost_reported.insert(key).second) continue;
+                violate(s.t, vm, ViolationKind::kLostWrite,
+                        "slot " + std::to_string(lw.slot) + " holds write " +
+                            std::to_string(lw.stamp.seq) + " of instance " +
+                            hex(lw.stamp.instance) + "@" + lw.stamp.host +
+                            ", which has written up to " + std::to_string(lw.newest));
+            }
+        tr.lost_seen = std::move(lost_now);
         if (!advanced.empty()) {
             if (tr.gap_open) {
                 tr.gaps.emplace_back(*tr.gap_open, s.t);
@@ -232,7 +247,10 @@ Sample Sampler::take() const {
         s.leases[it->second] = host.empty() ? "?" : host;
     }
     for (int v = 1; v <= l.vms(); ++v)
-        if (auto st = read_stamps(l.vm_image(v))) s.stamps[l.vm_name(v)] = *st;
+        if (auto head = read_stamp_head(l.vm_image(v))) {
+            s.stamps[l.vm_name(v)] = parse_stamps(*head);
+            if (auto lost = find_lost_writes(*head); !lost.empty()) s.lost[l.vm_name(v)] = lost;
+        }
     return s;
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/lab/lab.h"
@@ -37,11 +38,14 @@ struct QemuProcess {
 struct Sample {
     double t = 0;
     std::vector<QemuProcess> qemus;
-    std::map<std::string, std::string> leases;         // vm -> host whose virtlockd holds it
-    std::map<std::string, std::vector<Stamp>> stamps;  // vm -> newest stamp per instance
+    std::map<std::string, std::string> leases;           // vm -> host whose virtlockd holds it
+    std::map<std::string, std::vector<Stamp>> stamps;    // vm -> newest stamp per instance
+    std::map<std::string, std::vector<LostWrite>> lost;  // vm -> slots that lost a write
 };
 
-enum class ViolationKind { kDoubleRun, kDoubleWriter, kStaleWrite };
+// kLostWrite: a slot of the disk kept an older write of an instance that
+// has written a full round of slots since (stamp.h, find_lost_writes).
+enum class ViolationKind { kDoubleRun, kDoubleWriter, kStaleWrite, kLostWrite };
 [[nodiscard]] std::string_view violation_name(ViolationKind kind);
 
 struct Violation {
@@ -96,6 +100,11 @@ class Analyzer {
         bool double_run = false;
         std::vector<std::pair<double, double>> gaps;  // [last write, next write)
         std::optional<double> gap_open;
+        // Lost writes seen in the previous sample, and those reported: one
+        // counts once it is seen in two samples in a row (a read of the
+        // slots racing two writes of the guest looks like one for a sample).
+        std::set<std::tuple<size_t, uint64_t, uint64_t>> lost_seen;
+        std::set<std::tuple<size_t, uint64_t, uint64_t>> lost_reported;
     };
 
     void violate(double t, const std::string& vm, ViolationKind kind, const std::string& detail);

@@ -293,7 +293,8 @@ json state_json(const Layout& l, const std::vector<HostState>& hosts,
                       {"watchdog", h.watchdog},
                       {"power", power_name(h.power)},
                       {"cut", cut},
-                      {"storage", storage_mode_name(h.storage)}});
+                      {"storage", storage_mode_name(h.storage)},
+                      {"storage_vm", h.storage_vm}});
     }
     j["host_state"] = hs;
     return j;
@@ -560,6 +561,7 @@ Result<Lab> Lab::load(const fs::path& root) {
                     if (auto net = parse_net(n)) s.cut.insert(*net);
                 s.storage =
                     parse_storage_mode(hs.value("storage", "ok")).value_or(StorageMode::kOk);
+                s.storage_vm = hs.value("storage_vm", 0);
             }
         }
         return lab;

@@ -31,6 +31,9 @@ struct HostState {
     Power power = Power::kOn;
     std::set<Net> cut;
     StorageMode storage = StorageMode::kOk;
+    // The guest whose volume alone the storage mode applies to (one full
+    // volume, F10); 0: the whole view.
+    int storage_vm = 0;
 };
 
 class Lab {

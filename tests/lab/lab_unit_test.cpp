@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 
 #include "tests/lab/checker.h"
 #include "tests/lab/layout.h"
@@ -111,6 +112,54 @@ TEST(Stamp, KeepsTheNewestStampOfEachInstance) {
     EXPECT_EQ(stamps[1].host, "h2");
 }
 
+// The slots of a disk after `writes` of one instance in order, from seq 1
+// (write seq in slot seq % 64 + 1); writes in `lost` never land.
+std::string disk_after(uint64_t instance, uint64_t writes, const char* host,
+                       const std::set<uint64_t>& lost = {}) {
+    std::string head((kStampSlots + 1) * kSectorSize, '\0');
+    for (uint64_t seq = 1; seq <= writes; ++seq) {
+        if (lost.contains(seq)) continue;
+        head.replace((seq % kStampSlots + 1) * kSectorSize, kSectorSize,
+                     sector(instance, seq, host));
+    }
+    return head;
+}
+
+TEST(Stamp, AFullRoundOfWritesInOrderLosesNothing) {
+    EXPECT_TRUE(find_lost_writes(disk_after(7, 10, "h1")).empty());
+    EXPECT_TRUE(find_lost_writes(disk_after(7, 64, "h1")).empty());
+    EXPECT_TRUE(find_lost_writes(disk_after(7, 1000, "h1")).empty());
+    // A new instance over an old one's slots: each keeps its own newest writes.
+    auto head = disk_after(7, 500, "h1");
+    for (uint64_t seq = 1; seq <= 20; ++seq)
+        head.replace((seq % kStampSlots + 1) * kSectorSize, kSectorSize, sector(9, seq, "h2"));
+    EXPECT_TRUE(find_lost_writes(head).empty());
+}
+
+TEST(Stamp, AWriteThatNeverLandedShowsOnceARoundHasPassed) {
+    // Write 100 lost: its slot (37) keeps write 36 until 64 writes after it.
+    EXPECT_TRUE(find_lost_writes(disk_after(7, 99, "h1", {100})).empty());
+    auto lost = find_lost_writes(disk_after(7, 101, "h1", {100}));
+    ASSERT_EQ(lost.size(), 1u);
+    EXPECT_EQ(lost[0].slot, 37u);
+    EXPECT_EQ(lost[0].stamp.seq, 36u);
+    EXPECT_EQ(lost[0].newest, 101u);
+    EXPECT_EQ(lost[0].stamp.host, "h1");
+    EXPECT_EQ(find_lost_writes(disk_after(7, 163, "h1", {100})).size(), 1u);
+    // Write 164 lands in the same slot and hides it again: the checker must
+    // look within a round (about 7 s of writes), and does, every 100 ms.
+    EXPECT_TRUE(find_lost_writes(disk_after(7, 164, "h1", {100})).empty());
+    // An old write landing late over a newer one is one too.
+    auto late = disk_after(7, 200, "h1");
+    late.replace((120 % kStampSlots + 1) * kSectorSize, kSectorSize, sector(7, 56, "h1"));
+    ASSERT_EQ(find_lost_writes(late).size(), 1u);
+    // So is a stamp out of its place.
+    auto odd = disk_after(7, 10, "h1");
+    odd.replace(30 * kSectorSize, kSectorSize, sector(7, 5, "h1"));
+    ASSERT_EQ(find_lost_writes(odd).size(), 1u);
+    EXPECT_EQ(find_lost_writes(odd)[0].slot, 30u);
+}
+
 Sample at(double t, std::vector<QemuProcess> q, std::vector<Stamp> st) {
     Sample s;
     s.t = t;
@@ -188,6 +237,36 @@ TEST(Analyzer, AFaultThatStopsNothingHasNoRecovery) {
     for (int i = 1; i <= 20; ++i)
         a.add(at(0.1 * i, {{"vm1", "h1", 10, false}}, {{1, static_cast<uint64_t>(5 + i), "h1"}}));
     EXPECT_TRUE(a.finish(2.1).recoveries.empty());
+}
+
+// The sabotage case for F6's "no write lost": a guest whose failed write
+// was dropped (as werror=report would) instead of kept and retried (stop).
+TEST(Analyzer, FlagsALostWriteOnceItHoldsForTwoSamples) {
+    Analyzer a({"vm1"});
+    auto sample = [](double t, const std::string& head) {
+        Sample s;
+        s.t = t;
+        s.qemus = {{"vm1", "h1", 10, false}};
+        s.stamps["vm1"] = parse_stamps(head);
+        if (auto lost = find_lost_writes(head); !lost.empty()) s.lost["vm1"] = lost;
+        return s;
+    };
+    a.add(sample(0.0, disk_after(7, 98, "h1", {100})));
+    a.add(sample(0.1, disk_after(7, 101, "h1", {100})));  // a read racing writes looks so
+    a.add(sample(0.2, disk_after(7, 130, "h1")));         // ... and was gone next time
+    EXPECT_TRUE(a.finish(0.3).violations.empty());
+
+    Analyzer b({"vm1"});
+    b.add(sample(0.0, disk_after(7, 98, "h1", {100})));
+    for (int i = 1; i <= 5; ++i)
+        b.add(sample(0.1 * i, disk_after(7, static_cast<uint64_t>(100 + i), "h1", {100})));
+    auto t = b.finish(0.6);
+    ASSERT_EQ(t.violations.size(), 1u);  // once, not per sample
+    EXPECT_EQ(t.violations[0].kind, ViolationKind::kLostWrite);
+    EXPECT_NEAR(t.violations[0].t, 0.2, 1e-9);
+    EXPECT_NE(t.violations[0].detail.find("slot 37 holds write 36"), std::string::npos)
+        << t.violations[0].detail;
+    EXPECT_EQ(violation_name(ViolationKind::kLostWrite), "lost-write");
 }
 
 }  // namespace

@@ -59,6 +59,15 @@ inline constexpr int kWatchdogTimeoutS = 5;
 // at 20 s no F4 failover (a stop, then the restart elsewhere) could meet the
 // spec's ~10 s. 2 s, as in the simulator, is a guest that shuts down quickly.
 inline constexpr int kStopGraceMs = 2000;
+// vigild's storage defaults, which the lab's vigild runs with too
+// (daemon/config/config.h): requests without progress for the stall time
+// make a device stalled; an I/O error (or ENOSPC) counts for the error
+// window; better evidence must hold for the recovery hold; storage trouble
+// lasting the grace is storage lost.
+inline constexpr int kStorageStallMs = 5000;
+inline constexpr int kStorageErrorWindowMs = 2000;
+inline constexpr int kStorageRecoveryHoldMs = 1000;
+inline constexpr int kStorageGraceMs = 5000;
 // What each lab host offers its guests, for vigild's placement.
 inline constexpr int kHostMemoryMib = 512;
 

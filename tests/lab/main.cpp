@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
         app.add_subcommand("storage", "set a host's storage view: fail|enospc|stall|slow|ok");
     storage->add_option("host", target, "a host or 'all'")->required();
     storage->add_option("mode", mode)->required();
+    std::string storage_vm;
+    storage->add_option("--vm", storage_vm, "only this guest's volume (its disk), e.g. vm1");
     auto* kill_daemon = app.add_subcommand("kill-daemon", "SIGKILL vigild on a host");
     kill_daemon->add_option("host", host)->required();
     std::string groups;
@@ -211,7 +213,13 @@ int main(int argc, char** argv) {
             if (!hh) return report(std::unexpected(hh.error()));
             h = *hh;
         }
-        return report(lab::storage(*l, h, *m));
+        int vm = 0;
+        if (!storage_vm.empty()) {
+            auto v = l->layout().vm_index(storage_vm);
+            if (!v) return report(lab::fail("no guest '" + storage_vm + "' in this lab"));
+            vm = *v;
+        }
+        return report(lab::storage(*l, h, *m, vm));
     }
     if (*partition) {
         auto g = lab::parse_groups(l->layout(), groups);

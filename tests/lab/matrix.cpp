@@ -155,6 +155,150 @@ std::vector<Row> make_rows() {
             },
     });
 
+    // F5: one host's storage lost, network fine. The core's chain (the sim's
+    // f05a/f05b): the loss seen (a stall after the stall time, an error at
+    // the next slot write), storage lost after the grace; then with I/O in
+    // flight one heartbeat and the membership timeout for the peers' reports,
+    // and the self-fence at the host's next tick; survivors restart as after
+    // a power loss (F1's bound from the host's end); with nothing in flight
+    // the host stops its VMs and says so in its next status, and survivors
+    // start them at once.
+    const double heartbeat_s = kHeartbeatIntervalMs / 1000.0;
+    const double membership_s = 2.2 * kCorosyncTokenMs / 1000.0;  // token + consensus
+    const double stall_s = kStorageStallMs / 1000.0;
+    const double grace_s = kStorageGraceMs / 1000.0;
+    // The stall seen at a poll (a heartbeat), the grace, a heartbeat and the
+    // membership timeout, the tick.
+    const double self_fence_s =
+        stall_s + heartbeat_s + grace_s + heartbeat_s + membership_s + heartbeat_s;
+    rows.push_back(Row{
+        .id = "F5a",
+        .title = "one host's storage stalls, I/O in flight",
+        .promise = "h1 reboots itself (storage-lost-io-in-flight) before a survivor starts its "
+                   "VM, which writes again there; no write of the old instance lands; h1's "
+                   "vigild finds the self-fence in its flight record after power-on",
+        .observe_s = 5,
+        .schedule = [self_fence_s, watchdog_s](Play& p) -> Result<> {
+            if (auto r = p.step("h1's storage stalls", storage(p.lab(), 1, StorageMode::kStall));
+                !r)
+                return r;
+            if (auto r = p.reset_within(1, self_fence_s + watchdog_s + 10); !r) return r;
+            // Long enough for the survivors to restart vm1 (F1's bound).
+            p.pause(watchdog_s + 5);
+            std::ostringstream boot;
+            if (auto r = p.step("h1 is powered on", power_on(p.lab(), 1, boot)); !r) return r;
+            return p.settled(60);
+        },
+        .judge =
+            [self_fence_s, watchdog_s](Judge& j) {
+                j.no_violations();
+                const auto fault = j.fault_at("storage h1 stall");
+                const auto reset = j.event_at("lab", "reset h1");
+                j.expect(reset.has_value(), "h1 was not reset");
+                // Seen by polling, so a little late: a figure, and the upper
+                // end for the order below.
+                if (fault && reset) j.figure("h1 reset seen s", *reset - *fault);
+                j.expect(!j.decisions("self-fence-reboot reason=storage-lost-io-in-flight").empty(),
+                         "vigild on h1 did not decide a self-fence for storage lost with I/O in "
+                         "flight");
+                j.expect(!j.decisions("flight record written before the self-fence").empty(),
+                         "vigild on h1 wrote no flight record before the self-fence");
+                j.expect(
+                    j.decisions("stop-vm vm=vm1 reason=storage-lost-nothing-in-flight").empty(),
+                    "vigild on h1 stopped vm1 as if nothing were in flight");
+                j.writes_again_within("storage h1 stall", "vm1", self_fence_s + watchdog_s + 5);
+                const auto w = j.writers("vm1");
+                j.expect(w.size() >= 2 && w.back() != "h1",
+                         "vm1's new instance runs on a survivor");
+                if (const auto after = j.writing_again("storage h1 stall", "vm1");
+                    fault && reset && after)
+                    j.expect(*reset <= *fault + *after,
+                             "vm1 wrote on a survivor before h1 was reset");
+                j.never_stopped("storage h1 stall", "vm2");
+                j.never_stopped("storage h1 stall", "vm3");
+                j.expect(!j.decisions("h1: ").empty() &&
+                             (!j.decisions("self-fence was recorded").empty() ||
+                              !j.decisions("previous boot ended in a self-fence").empty()),
+                         "vigild on h1 did not report the self-fence after power-on");
+                // Only h1 ended: the survivors' vigilds ran on throughout.
+                for (const auto& d : j.decisions(" started ("))
+                    if (!d.starts_with("h1: ") && d.find("vigild") != std::string::npos)
+                        j.expect(false, "vigild restarted on a survivor: " + d.substr(0, 80));
+                j.no_resets();
+            },
+    });
+
+    rows.push_back(Row{
+        .id = "F5b",
+        .title = "one host's storage fails, nothing in flight",
+        .promise = "h1 destroys its paused VM and releases it (storage-lost-nothing-in-flight), "
+                   "no reset; a survivor starts it; no write of the old instance lands",
+        .observe_s = 5,
+        .schedule = [grace_s](Play& p) -> Result<> {
+            if (auto r = p.step("h1's storage fails", storage(p.lab(), 1, StorageMode::kFail)); !r)
+                return r;
+            // Past the grace and the restart (F1's margin).
+            p.pause(grace_s + 10);
+            if (auto r = p.step("h1's storage is back", storage(p.lab(), 1, StorageMode::kOk)); !r)
+                return r;
+            return p.settled(30);
+        },
+        .judge =
+            [heartbeat_s, grace_s, watchdog_s, fence_delay_s](Judge& j) {
+                j.no_violations();
+                j.expect(
+                    !j.decisions("stop-vm vm=vm1 reason=storage-lost-nothing-in-flight").empty(),
+                    "vigild on h1 did not stop its VM for storage lost with nothing in "
+                    "flight");
+                j.expect(j.decisions("self-fence-reboot").empty(), "a host decided a self-fence");
+                // The error at the next slot write, the grace, the status that
+                // says released, the coordinator's next tick (the sim's f05b:
+                // stop, status, plan), then F1's margin for the start after
+                // the fence delay.
+                j.writes_again_within(
+                    "storage h1 fail", "vm1",
+                    heartbeat_s + grace_s + 2 * heartbeat_s + watchdog_s + 5 - fence_delay_s);
+                const auto w = j.writers("vm1");
+                j.expect(w.size() >= 2 && w.back() != "h1",
+                         "vm1's new instance runs on a survivor");
+                j.never_stopped("storage h1 fail", "vm2");
+                j.never_stopped("storage h1 fail", "vm3");
+                j.no_resets();
+            },
+    });
+
+    rows.push_back(Row{
+        .id = "F6",
+        .title = "storage lost everywhere",
+        .promise = "no reset, no restart; every paused guest writes again within 1 s of the "
+                   "storage returning (plus one checker poll), with no write lost",
+        // A round of the guest's 64 slots (about 7 s of writes) after the
+        // storage returns, so that a write lost in the outage shows.
+        .observe_s = 10,
+        .schedule = [grace_s](Play& p) -> Result<> {
+            if (auto r =
+                    p.step("the storage fails everywhere", storage(p.lab(), 0, StorageMode::kFail));
+                !r)
+                return r;
+            // Long past the grace: a wrong decision would have been made.
+            p.pause(grace_s + 5);
+            return p.step("the storage is back", storage(p.lab(), 0, StorageMode::kOk));
+        },
+        .judge =
+            [](Judge& j) {
+                j.no_violations();  // lost-write included
+                for (auto vm : {"vm1", "vm2", "vm3"}) {
+                    j.expect(j.stopped("storage all fail", vm),
+                             std::string(vm) + " did not pause when the storage failed");
+                    j.writes_again_after_repair_within("storage all fail", "storage all ok", vm,
+                                                       1.0 + kSampleInterval);
+                    j.expect(j.writers(vm).size() == 1, std::string(vm) + " was restarted");
+                }
+                j.expect(j.decisions("self-fence-reboot").empty(), "a host decided a self-fence");
+                j.no_resets();
+            },
+    });
+
     rows.push_back(Row{
         .id = "F4",
         .title = "cluster and VM cables cut, storage intact",
@@ -296,6 +440,44 @@ std::vector<Row> make_rows() {
                 j.no_resets();
             },
     });
+
+    rows.push_back(Row{
+        .id = "F10",
+        .title = "one guest's volume full",
+        .promise = "vm1 pauses on ENOSPC and resumes, the same instance on h1, without a person "
+                   "once space returns; the other guests never stop; no reset, no restart",
+        .observe_s = 5,
+        .schedule = [grace_s](Play& p) -> Result<> {
+            // vm1's volume, for every host: a full volume is full whoever
+            // looks; the heartbeat area and the other guests' disks are fine.
+            if (auto r =
+                    p.step("vm1's volume is full", storage(p.lab(), 0, StorageMode::kEnospc, 1));
+                !r)
+                return r;
+            // Longer than the grace: a full volume is no storage loss.
+            p.pause(grace_s + 5);
+            return p.step("space returns", storage(p.lab(), 0, StorageMode::kOk));
+        },
+        .judge =
+            [heartbeat_s](Judge& j) {
+                j.no_violations();
+                j.expect(j.stopped("storage all enospc vm1", "vm1"), "vm1 did not pause on ENOSPC");
+                // ENOSPC counts for the error window after the last one, the
+                // better health must hold, and the resume comes at the next
+                // tick.
+                j.writes_again_after_repair_within(
+                    "storage all enospc vm1", "storage all ok", "vm1",
+                    (kStorageErrorWindowMs + kStorageRecoveryHoldMs) / 1000.0 + heartbeat_s +
+                        kSampleInterval);
+                const auto w = j.writers("vm1");
+                j.expect(w.size() == 1 && w.front() == "h1", "vm1 was restarted, not resumed");
+                j.never_stopped("storage all enospc vm1", "vm2");
+                j.never_stopped("storage all enospc vm1", "vm3");
+                j.expect(j.decisions("stop-vm").empty() && j.decisions("start-vm").empty(),
+                         "vigild stopped or started a guest");
+                j.no_resets();
+            },
+    });
     return rows;
 }
 
@@ -347,6 +529,24 @@ Result<> Play::settled(double within_s) {
     return fail("vigild did not settle within " + seconds_text(within_s) + " (" + why + ")");
 }
 
+Result<> Play::reset_within(int host, double within_s) {
+    const double until = now_s() + within_s;
+    const auto name = lab_->layout().host_name(host);
+    for (;;) {
+        if (lab_->host(host).power == Power::kOn && !lab_->place(host)) break;
+        if (now_s() >= until) return fail(name + " was not reset within " + seconds_text(within_s));
+        pause(0.2);
+    }
+    std::string how = "reset";
+    auto st = json::parse(lab_->status_json(), nullptr, false);
+    if (st.is_object())
+        for (const auto& h : st.value("host_status", json::array()))
+            if (h.value("name", "") == name) how = h.value("reset", how);
+    lab_->record("lab", "reset", name + " (" + how + ")");
+    *log_ << "  " << name << " was reset (" << how << ")\n" << std::flush;
+    return {};
+}
+
 void Judge::figure(const std::string& name, double value, std::optional<double> bound) {
     run_->figures[name] = value;
     if (bound) run_->bounds[name] = *bound;
@@ -359,6 +559,12 @@ void Judge::expect(bool ok, const std::string& failure) {
 std::optional<double> Judge::fault_at(std::string_view fault) const {
     for (const auto& e : run_->timeline["events"])
         if (e["kind"] == "fault" && starts_with(e["text"], fault)) return e["t"].get<double>();
+    return std::nullopt;
+}
+
+std::optional<double> Judge::event_at(std::string_view kind, std::string_view text) const {
+    for (const auto& e : run_->timeline["events"])
+        if (e["kind"] == kind && starts_with(e["text"], text)) return e["t"].get<double>();
     return std::nullopt;
 }
 
@@ -393,10 +599,28 @@ bool Judge::wrote_elsewhere(std::string_view vm, std::string_view from) const {
 }
 
 std::vector<std::string> Judge::writers(std::string_view vm) const {
-    std::vector<std::string> hosts;
+    // The timeline lists instances by id (the guest's TSC at boot, which
+    // says nothing of their order); the checker's "new instance" events
+    // give the order in which they took over.
+    std::vector<std::pair<size_t, std::string>> order;  // (taking over, host)
+    const auto& events = run_->timeline["events"];
     const auto& w = run_->timeline["writers"];
-    if (w.contains(vm))
-        for (const auto& i : w[std::string(vm)]) hosts.push_back(i["host"]);
+    if (!w.contains(vm)) return {};
+    for (const auto& i : w[std::string(vm)]) {
+        const std::string took_over =
+            std::string(vm) + ": new instance " + i["instance"].get<std::string>() + " writing on ";
+        size_t at = 0;  // never took over: the instance that was writing first
+        for (size_t e = 0; e < events.size(); ++e)
+            if (events[e]["kind"] == "vm" && starts_with(events[e]["text"], took_over)) {
+                at = e + 1;
+                break;
+            }
+        order.emplace_back(at, i["host"]);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> hosts;
+    for (auto& [_, h] : order) hosts.push_back(std::move(h));
     return hosts;
 }
 
@@ -468,6 +692,25 @@ void Judge::restarted_within(std::string_view fault, std::string_view vm, double
     expect(*after <= bound_s, std::string(vm) + " wrote again " + seconds_text(*after) +
                                   " after '" + std::string(fault) + "', bound " +
                                   seconds_text(bound_s));
+}
+
+void Judge::writes_again_after_repair_within(std::string_view fault, std::string_view repair,
+                                             std::string_view vm, double bound_s) {
+    const auto fault_t = fault_at(fault);
+    const auto repair_t = event_at("repair", repair);
+    const auto after = writing_again(fault, vm);
+    if (!fault_t || !repair_t || !after) {
+        run_->failures.push_back(std::string(vm) + " did not write again after '" +
+                                 std::string(repair) + "'" +
+                                 (stopped(fault, vm) ? "" : " (the fault did not stop it)"));
+        return;
+    }
+    const double since_repair = *fault_t + *after - *repair_t;
+    figure(std::string(vm) + " writing again after " + std::string(repair) + " s", since_repair,
+           bound_s);
+    expect(since_repair <= bound_s, std::string(vm) + " wrote again " + seconds_text(since_repair) +
+                                        " after '" + std::string(repair) + "', bound " +
+                                        seconds_text(bound_s));
 }
 
 void Judge::never_stopped(std::string_view fault, std::string_view vm) {

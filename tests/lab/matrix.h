@@ -53,6 +53,10 @@ class Play {
     // Every host that is on has vigild in cluster mode, quorate, petting its
     // watchdog, with every other host that is on alive (vigilctl status).
     [[nodiscard]] Result<> settled(double within_s);
+    // Waits for `host` to be reset (its watchdog or its own reboot(2)) and
+    // records it in the run's events as "reset hN (how)", kind "lab", at the
+    // time it was seen (polled every 200 ms).
+    [[nodiscard]] Result<> reset_within(int host, double within_s);
 
   private:
     Lab* lab_;
@@ -68,6 +72,9 @@ class Judge {
     void figure(const std::string& name, double value, std::optional<double> bound = {});
     // Checker time (s) of the first fault whose text starts with `fault`.
     [[nodiscard]] std::optional<double> fault_at(std::string_view fault) const;
+    // Checker time (s) of the first event of `kind` whose text starts with `text`.
+    [[nodiscard]] std::optional<double> event_at(std::string_view kind,
+                                                 std::string_view text) const;
     // How long after the fault (its text's start) `vm` wrote again; empty when
     // the fault did not stop it or it never wrote again (see stopped()).
     [[nodiscard]] std::optional<double> writing_again(std::string_view fault,
@@ -80,8 +87,7 @@ class Judge {
                                                              std::string_view vm) const;
     // Whether the fault stopped `vm` writing at all (the checker's recovery).
     [[nodiscard]] bool stopped(std::string_view fault, std::string_view vm) const;
-    // The host each of `vm`'s instances wrote from (one entry per instance, in
-    // no particular order: an instance id is its guest's TSC at boot).
+    // The hosts `vm`'s instances wrote from, in the order they took over.
     [[nodiscard]] std::vector<std::string> writers(std::string_view vm) const;
     // Some instance of `vm` wrote on a host other than `from`.
     [[nodiscard]] bool wrote_elsewhere(std::string_view vm, std::string_view from) const;
@@ -106,6 +112,10 @@ class Judge {
     // A new instance of `vm` wrote within `bound_s` of `fault`, recorded as
     // the figure "<vm> writing again s".
     void restarted_within(std::string_view fault, std::string_view vm, double bound_s);
+    // `fault` stopped `vm` writing and it wrote again within `bound_s` of the
+    // repair event whose text starts with `repair`, recorded as a figure.
+    void writes_again_after_repair_within(std::string_view fault, std::string_view repair,
+                                          std::string_view vm, double bound_s);
     // `fault` never stopped `vm` writing.
     void never_stopped(std::string_view fault, std::string_view vm);
     // `host`'s watchdog reset it exactly once, within `bound_s` of `fault`

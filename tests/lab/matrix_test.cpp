@@ -116,9 +116,31 @@ TEST_F(LabMatrix, F7PartitionClusterNetwork) { play("F7"); }
 // reset, nothing runs twice.
 TEST_F(LabMatrix, F7PartitionClusterAndVmNetworks) { play("F7-vm"); }
 
+// F5 with I/O in flight: h1's storage view stalls under its writing guest.
+// vigild on h1 calls its storage lost after the stall time and the grace,
+// decides to reboot, and only h1 ends (its reboot(2) or its watchdog); a
+// survivor restarts vm1 after h1's reset, one writer throughout; after
+// power-on h1's vigild reports the self-fence from its flight record.
+TEST_F(LabMatrix, F5aStorageLostWithIoInFlight) { play("F5a"); }
+
+// F5 with nothing in flight: h1's storage view fails (EIO). vm1 pauses on
+// the error; vigild on h1 destroys it and releases it, a survivor starts it;
+// no reset.
+TEST_F(LabMatrix, F5bStorageLostNothingInFlight) { play("F5b"); }
+
+// F6: the storage fails for every host, then returns. Nobody is reset or
+// restarted; every guest writes again within 1 s of the return, and no
+// write of the outage is lost (the checker's lost-write check).
+TEST_F(LabMatrix, F6StorageLostEverywhere) { play("F6"); }
+
 // F8: vigild on h1 is killed. Its init restarts it (as systemd does, 200 ms
 // later) before the watchdog fires: no reset, no guest stops or moves.
 TEST_F(LabMatrix, F8VigildKilled) { play("F8"); }
+
+// F10: vm1's volume is full (ENOSPC on its disk alone, for every host). vm1
+// pauses, the other guests write on, nobody is fenced or restarted; vm1
+// resumes on h1, the same instance, once space returns.
+TEST_F(LabMatrix, F10OneVolumeFull) { play("F10"); }
 
 }  // namespace
 }  // namespace vigil::lab

@@ -57,6 +57,9 @@ Result<> apply_storage(const Lab& lab, int host) {
     std::vector<std::string> argv{lab.tools().faultfs->string(), "ctl",
                                   faultfs_control(lab.layout(), host).string()};
     auto words = faultfs_mode(mode);
+    // A volume's fault is its disk file's: what the host's view shows of it.
+    if (mode != StorageMode::kOk && s.storage_vm > 0 && !s.cut.contains(Net::kStorage))
+        words += " file " + lab.layout().vm_image(s.storage_vm).filename().string();
     for (size_t at = 0; at < words.size();) {
         auto sp = words.find(' ', at);
         argv.push_back(words.substr(at, sp - at));
@@ -116,6 +119,7 @@ Result<> power_on(Lab& lab, int host, std::ostream& log) {
     (void)wait_until([&] { return lab.processes(host).empty(); }, std::chrono::seconds(5));
     s.power = Power::kOn;
     s.storage = StorageMode::kOk;
+    s.storage_vm = 0;
     if (auto r = lab.apply_links(host); !r) return r;
     if (auto r = lab.boot(host, log); !r) {
         s.power = Power::kOff;
@@ -182,7 +186,7 @@ Result<> heal(Lab& lab) {
     return lab.save();
 }
 
-Result<> storage(Lab& lab, int host, StorageMode mode) {
+Result<> storage(Lab& lab, int host, StorageMode mode, int vm) {
     const auto& l = lab.layout();
     std::vector<int> hosts;
     if (host == 0) {
@@ -191,11 +195,13 @@ Result<> storage(Lab& lab, int host, StorageMode mode) {
         if (auto r = require_on(lab, host); !r) return r;
         hosts.push_back(host);
     }
+    if (vm < 0 || vm > l.vms()) return fail("no guest " + std::to_string(vm) + " in this lab");
     lab.record(mode == StorageMode::kOk ? "repair" : "fault", "storage",
                (host == 0 ? std::string("all") : l.host_name(host)) + " " +
-                   std::string(storage_mode_name(mode)));
+                   std::string(storage_mode_name(mode)) + (vm ? " " + l.vm_name(vm) : ""));
     for (int h : hosts) {
         lab.host(h).storage = mode;
+        lab.host(h).storage_vm = mode == StorageMode::kOk ? 0 : vm;
         if (auto r = apply_storage(lab, h); !r) return r;
     }
     return lab.save();

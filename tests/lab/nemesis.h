@@ -25,8 +25,10 @@ namespace vigil::lab {
 [[nodiscard]] Result<> cut(Lab& lab, int host, const std::vector<Net>& nets);
 // Reconnect every cable and undo any partition (powered-off hosts stay off).
 [[nodiscard]] Result<> heal(Lab& lab);
-// Set the storage view of one host (or every host, host == 0).
-[[nodiscard]] Result<> storage(Lab& lab, int host, StorageMode mode);
+// Set the storage view of one host (or every host, host == 0); with `vm`,
+// of that guest's volume alone (its disk's file; the rest of the view, the
+// heartbeat area included, stays fine), as when one volume is full.
+[[nodiscard]] Result<> storage(Lab& lab, int host, StorageMode mode, int vm = 0);
 // SIGKILL vigild on the host (its init restarts it, as systemd would).
 [[nodiscard]] Result<> kill_daemon(Lab& lab, int host);
 // Split `nets` into groups of hosts that only reach their own group. Carriers

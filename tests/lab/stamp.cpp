@@ -38,7 +38,33 @@ std::vector<Stamp> parse_stamps(std::string_view head) {
     return out;
 }
 
-Result<std::vector<Stamp>> read_stamps(const std::filesystem::path& image) {
+std::vector<LostWrite> find_lost_writes(std::string_view head) {
+    std::vector<std::pair<size_t, Stamp>> slots;
+    std::map<uint64_t, uint64_t> newest;
+    for (size_t slot = 1; slot <= kStampSlots; ++slot) {
+        size_t off = slot * kSectorSize;
+        if (off + 56 > head.size()) break;
+        const char* p = head.data() + off;
+        if (std::string_view(p, kStampMagic.size()) != kStampMagic) continue;
+        Stamp s;
+        s.instance = le64(p + 8);
+        s.seq = le64(p + 16);
+        std::string_view host(p + 24, 32);
+        s.host = std::string(host.substr(0, host.find('\0')));
+        auto& n = newest[s.instance];
+        n = std::max(n, s.seq);
+        slots.emplace_back(slot, std::move(s));
+    }
+    std::vector<LostWrite> out;
+    for (auto& [slot, s] : slots) {
+        const uint64_t n = newest[s.instance];
+        const bool misplaced = s.seq % kStampSlots + 1 != slot;
+        if (misplaced || n - s.seq >= kStampSlots) out.push_back({slot, std::move(s), n});
+    }
+    return out;
+}
+
+Result<std::string> read_stamp_head(const std::filesystem::path& image) {
     int fd = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail("cannot open " + image.string() + ": " + std::strerror(errno));
     std::string head((kStampSlots + 1) * kSectorSize, '\0');
@@ -46,7 +72,13 @@ Result<std::vector<Stamp>> read_stamps(const std::filesystem::path& image) {
     ::close(fd);
     if (n < 0) return fail("cannot read " + image.string() + ": " + std::strerror(errno));
     head.resize(static_cast<size_t>(n));
-    return parse_stamps(head);
+    return head;
+}
+
+Result<std::vector<Stamp>> read_stamps(const std::filesystem::path& image) {
+    auto head = read_stamp_head(image);
+    if (!head) return std::unexpected(head.error());
+    return parse_stamps(*head);
 }
 
 Result<> write_guest_disk(const std::filesystem::path& image, const std::filesystem::path& guest,

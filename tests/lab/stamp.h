@@ -26,6 +26,22 @@ struct Stamp {
 // ordered by instance.
 [[nodiscard]] std::vector<Stamp> parse_stamps(std::string_view head);
 [[nodiscard]] Result<std::vector<Stamp>> read_stamps(const std::filesystem::path& image);
+// The first sectors of a disk: the boot sector and the stamp slots.
+[[nodiscard]] Result<std::string> read_stamp_head(const std::filesystem::path& image);
+
+// A write that never landed. Write `seq` of an instance goes to slot
+// seq % kStampSlots + 1, so once the instance has written kStampSlots more,
+// each of its slots holds one of its newest kStampSlots writes. A slot that
+// still holds an older one (`seq`, while the instance's newest is `newest`
+// >= seq + kStampSlots) lost the write seq + kStampSlots, or an old write
+// landed over it. A slot whose stamp is not in its own place is one too.
+struct LostWrite {
+    size_t slot = 0;
+    Stamp stamp;          // what the slot holds
+    uint64_t newest = 0;  // the newest seq of that instance on the disk
+    [[nodiscard]] bool operator==(const LostWrite&) const = default;
+};
+[[nodiscard]] std::vector<LostWrite> find_lost_writes(std::string_view head);
 
 // Bytes of a fresh disk: the guest in sector 0, zeros after.
 [[nodiscard]] Result<> write_guest_disk(const std::filesystem::path& image,

@@ -4,12 +4,12 @@
 
 namespace vigil::faultfs {
 
-int Gate::enter(Op op) {
+int Gate::enter(Op op, std::string_view file) {
     std::unique_lock lock(mu_);
     for (;;) {
         const std::uint64_t seen = generation_;
         const auto changed = [&] { return generation_ != seen; };
-        switch (action_for(mode_, op)) {
+        switch (action_for(mode_, op, file)) {
             case Action::kPass:
                 ++(op == Op::kRead ? counters_.reads : counters_.writes);
                 return 0;

@@ -16,7 +16,8 @@ class Gate {
     // Returns 0 when the operation may go on to the source directory, or a
     // negative errno to hand back to the kernel. Blocks while the mode stalls
     // `op`; sleeps for the delay while it slows `op`.
-    [[nodiscard]] int enter(Op op);
+    // `file`: the operation's file, its path in the mount.
+    [[nodiscard]] int enter(Op op, std::string_view file = {});
 
     void set_mode(const Mode& mode);
 

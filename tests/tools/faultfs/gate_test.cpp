@@ -37,6 +37,21 @@ TEST(FaultfsGate, FailsAndCountsPerMode) {
     EXPECT_EQ(status.injected, 3u);
 }
 
+TEST(FaultfsGate, AFileScopedFaultLeavesOtherFilesAlone) {
+    Gate gate;
+    Mode full{FaultKind::kEnospc, Scope::kWrite, 0ms};
+    full.file = "vm1.img";
+    gate.set_mode(full);
+    EXPECT_EQ(gate.enter(Op::kWrite, "vm1.img"), -ENOSPC);
+    EXPECT_EQ(gate.enter(Op::kWrite, "heartbeat.img"), 0);
+    EXPECT_EQ(gate.enter(Op::kRead, "vm1.img"), 0);
+    EXPECT_EQ(gate.enter(Op::kFlush, "vm1.img"), 0);  // nothing to allocate
+    EXPECT_EQ(gate.status().injected, 1u);
+    full.kind = FaultKind::kEio;
+    gate.set_mode(full);
+    EXPECT_EQ(gate.enter(Op::kFlush, "vm1.img"), -EIO);
+}
+
 TEST(FaultfsGate, StallBlocksUntilTheModeChanges) {
     Gate gate;
     gate.set_mode(Mode{FaultKind::kStall, Scope::kAll, 0ms});

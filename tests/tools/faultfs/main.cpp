@@ -47,7 +47,8 @@ constexpr std::string_view kUsage =
     "                     [--max-threads N] [--no-allow-other] [--debug] [-o FUSEOPTS]\n"
     "                     MOUNTPOINT\n"
     "       vigil-faultfs ctl SOCKET MODE|status\n"
-    "MODE: ok | eio [read|write] | enospc | stall [read|write] | slow MS [read|write]\n";
+    "MODE: (ok | eio [read|write] | enospc | stall [read|write] | slow MS [read|write])\n"
+    "      [file PATH]\n";
 
 constexpr int kDefaultMaxThreads = 64;
 constexpr std::chrono::milliseconds kRequestReadTimeout{2000};
@@ -86,10 +87,33 @@ class LockTable {
     std::map<std::pair<std::uint64_t, std::uint64_t>, int> fds_;
 };
 
+// The path each open file was opened by, for faults scoped to one file.
+class FileNames {
+  public:
+    void add(std::uint64_t fh, const char* path) {
+        const std::lock_guard lock(mu_);
+        names_[fh] = path;
+    }
+    void drop(std::uint64_t fh) {
+        const std::lock_guard lock(mu_);
+        names_.erase(fh);
+    }
+    std::string of(std::uint64_t fh) {
+        const std::lock_guard lock(mu_);
+        const auto it = names_.find(fh);
+        return it == names_.end() ? std::string() : it->second;
+    }
+
+  private:
+    std::mutex mu_;
+    std::map<std::uint64_t, std::string> names_;
+};
+
 struct Context {
     int source_fd = -1;
     Gate gate;
     LockTable locks;
+    FileNames names;
 };
 
 Context& context() { return *static_cast<Context*>(fuse_get_context()->private_data); }
@@ -239,6 +263,7 @@ int op_create(const char* path, mode_t mode, fuse_file_info* fi) {
     give_to_caller(path);
     fi->fh = static_cast<std::uint64_t>(fd);
     fi->direct_io = 1;
+    context().names.add(fi->fh, rel(path));
     return 0;
 }
 
@@ -247,11 +272,13 @@ int op_open(const char* path, fuse_file_info* fi) {
     if (fd < 0) return -errno;
     fi->fh = static_cast<std::uint64_t>(fd);
     fi->direct_io = 1;
+    context().names.add(fi->fh, rel(path));
     return 0;
 }
 
 int op_read(const char* /*path*/, char* buf, size_t size, off_t offset, fuse_file_info* fi) {
-    if (const int rc = context().gate.enter(Op::kRead); rc != 0) return rc;
+    if (const int rc = context().gate.enter(Op::kRead, context().names.of(fi->fh)); rc != 0)
+        return rc;
     std::size_t done = 0;
     while (done < size) {
         const ssize_t n = ::pread(static_cast<int>(fi->fh), buf + done, size - done,
@@ -265,7 +292,8 @@ int op_read(const char* /*path*/, char* buf, size_t size, off_t offset, fuse_fil
 }
 
 int op_write(const char* /*path*/, const char* buf, size_t size, off_t offset, fuse_file_info* fi) {
-    if (const int rc = context().gate.enter(Op::kWrite); rc != 0) return rc;
+    if (const int rc = context().gate.enter(Op::kWrite, context().names.of(fi->fh)); rc != 0)
+        return rc;
     std::size_t done = 0;
     while (done < size) {
         const ssize_t n = ::pwrite(static_cast<int>(fi->fh), buf + done, size - done,
@@ -291,18 +319,21 @@ int op_flush(const char* /*path*/, fuse_file_info* fi) {
 
 int op_release(const char* /*path*/, fuse_file_info* fi) {
     context().locks.drop_file(fi->fh);
+    context().names.drop(fi->fh);
     ::close(static_cast<int>(fi->fh));
     return 0;
 }
 
 int op_fsync(const char* /*path*/, int datasync, fuse_file_info* fi) {
-    if (const int rc = context().gate.enter(Op::kWrite); rc != 0) return rc;
+    if (const int rc = context().gate.enter(Op::kFlush, context().names.of(fi->fh)); rc != 0)
+        return rc;
     const int fd = static_cast<int>(fi->fh);
     return fail(datasync != 0 ? ::fdatasync(fd) : ::fsync(fd));
 }
 
 int op_fallocate(const char* /*path*/, int mode, off_t offset, off_t length, fuse_file_info* fi) {
-    if (const int rc = context().gate.enter(Op::kWrite); rc != 0) return rc;
+    if (const int rc = context().gate.enter(Op::kWrite, context().names.of(fi->fh)); rc != 0)
+        return rc;
     return fail(::fallocate(static_cast<int>(fi->fh), mode, offset, length));
 }
 

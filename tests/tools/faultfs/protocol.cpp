@@ -65,15 +65,16 @@ bool in_scope(Scope scope, Op op) {
         case Scope::kRead:
             return op == Op::kRead;
         case Scope::kWrite:
-            return op == Op::kWrite;
+            return op != Op::kRead;
     }
     return true;
 }
 
 }  // namespace
 
-Action action_for(const Mode& mode, Op op) {
+Action action_for(const Mode& mode, Op op, std::string_view file) {
     if (!in_scope(mode.scope, op)) return Action::kPass;
+    if (!mode.file.empty() && file != mode.file) return Action::kPass;
     switch (mode.kind) {
         case FaultKind::kOk:
             return Action::kPass;
@@ -119,7 +120,21 @@ std::expected<Mode, std::string> parse_mode(std::string_view text) {
         return std::unexpected("unknown mode '" + std::string(verb) +
                                "' (ok, eio, enospc, stall, slow MS)");
     }
-    if (words.size() > next) {
+    // The file comes last, after any scope.
+    auto end = words.size();
+    if (end >= next + 2 && words[end - 2] == "file") {
+        if (mode.kind == FaultKind::kOk) return std::unexpected(std::string("ok takes no file"));
+        const std::string_view file = words[end - 1];
+        if (file.starts_with('/') || file.find("..") != std::string_view::npos) {
+            return std::unexpected(
+                "file must be a path in the mount without a leading '/' or "
+                "'..', got '" +
+                std::string(file) + "'");
+        }
+        mode.file = std::string(file);
+        end -= 2;
+    }
+    if (end > next) {
         if (mode.kind == FaultKind::kOk) {
             return std::unexpected(std::string("ok takes no scope"));
         }
@@ -132,7 +147,7 @@ std::expected<Mode, std::string> parse_mode(std::string_view text) {
         ++next;
     }
     if (mode.kind == FaultKind::kEnospc) mode.scope = Scope::kWrite;
-    if (words.size() > next) {
+    if (end > next) {
         return std::unexpected("unexpected '" + std::string(words[next]) + "' after mode");
     }
     return mode;
@@ -160,6 +175,7 @@ std::string format_mode(const Mode& mode) {
             if (mode.kind != FaultKind::kEnospc) out += " write";
             break;
     }
+    if (!mode.file.empty()) out += " file " + mode.file;
     return out;
 }
 

@@ -17,12 +17,19 @@ enum class FaultKind { kOk, kEio, kEnospc, kStall, kSlow };
 // Which data operations a fault applies to. fsync and fallocate count as writes.
 enum class Scope { kAll, kRead, kWrite };
 
-enum class Op { kRead, kWrite };
+// kFlush: fsync. It counts as a write, except that a full volume (ENOSPC)
+// still flushes: there is nothing left to allocate (a thin volume's flush
+// succeeds; a loop device would turn a failed flush into EIO).
+enum class Op { kRead, kWrite, kFlush };
 
 struct Mode {
     FaultKind kind = FaultKind::kOk;
     Scope scope = Scope::kAll;
     std::chrono::milliseconds delay{0};  // only for kSlow
+    // Only data operations on this file (its path in the mount, without the
+    // leading '/') are faulted; empty: every file. One full volume (ENOSPC)
+    // beside others that are fine.
+    std::string file;
 
     friend bool operator==(const Mode&, const Mode&) = default;
 };
@@ -30,7 +37,8 @@ struct Mode {
 // What the file system does with one data operation under a mode.
 enum class Action { kPass, kFailEio, kFailEnospc, kStall, kDelay };
 
-[[nodiscard]] Action action_for(const Mode& mode, Op op);
+// `file`: the path in the mount of the file the operation is on.
+[[nodiscard]] Action action_for(const Mode& mode, Op op, std::string_view file = {});
 
 struct SetMode {
     Mode mode;
@@ -57,8 +65,8 @@ struct Status {
 inline constexpr std::chrono::milliseconds kMaxDelay{86'400'000};
 
 // Request grammar (words separated by blanks, one line):
-//   ok | eio [read|write] | enospc [write] | stall [read|write]
-//   | slow MS [read|write] | status
+//   (ok | eio [read|write] | enospc [write] | stall [read|write]
+//   | slow MS [read|write]) [file PATH] | status
 [[nodiscard]] std::expected<Request, std::string> parse_request(std::string_view line);
 [[nodiscard]] std::expected<Mode, std::string> parse_mode(std::string_view text);
 [[nodiscard]] std::string format_mode(const Mode& mode);

@@ -30,6 +30,27 @@ TEST(FaultfsProtocol, ParsesEveryMode) {
               (Mode{FaultKind::kSlow, Scope::kRead, milliseconds(250)}));
 }
 
+TEST(FaultfsProtocol, AFaultCanBeScopedToOneFile) {
+    Mode full = mode_of("enospc file run-vm1.img");
+    EXPECT_EQ(full.kind, FaultKind::kEnospc);
+    EXPECT_EQ(full.scope, Scope::kWrite);
+    EXPECT_EQ(full.file, "run-vm1.img");
+    EXPECT_EQ(mode_of("eio read file a/b.img").file, "a/b.img");
+    EXPECT_EQ(mode_of("slow 5 write file x").delay, milliseconds(5));
+    EXPECT_EQ(format_mode(full), "enospc file run-vm1.img");
+    EXPECT_EQ(mode_of(format_mode(mode_of("stall read file x"))), mode_of("stall read file x"));
+    EXPECT_EQ(action_for(full, Op::kWrite, "run-vm1.img"), Action::kFailEnospc);
+    EXPECT_EQ(action_for(full, Op::kWrite, "run-heartbeat.img"), Action::kPass);
+    EXPECT_EQ(action_for(mode_of("eio"), Op::kWrite, "any"), Action::kFailEio);
+    for (const char* bad : {"ok file x", "eio file", "eio file /abs", "eio file ../up", "eio x y"})
+        EXPECT_FALSE(parse_request(bad).has_value()) << bad;
+    Status st;
+    st.mode = full;
+    auto back = parse_status(format_status(st));
+    ASSERT_TRUE(back.has_value()) << back.error();
+    EXPECT_EQ(back->mode, full);
+}
+
 TEST(FaultfsProtocol, StatusIsARequestOfItsOwn) {
     auto request = parse_request("status\n");
     ASSERT_TRUE(request.has_value());
