@@ -995,19 +995,6 @@ json status(const LabCli& cli, const std::string& host) {
     return j.is_discarded() ? json(nullptr) : j;
 }
 
-// vigild on `host` runs in cluster mode, quorate, pets its watchdog, and sees
-// every other host as alive.
-bool settled(const LabCli& cli, const std::string& host, int hosts) {
-    const auto s = status(cli, host);
-    if (!s.is_object() || !s.contains("cluster")) return false;
-    const auto& c = s["cluster"];
-    if (!c["host"].value("quorate", false) || !c["heartbeat"].value("pet", false)) return false;
-    int alive = 0;
-    for (const auto& p : c["peers"])
-        if (p.value("class", "") == "alive") ++alive;
-    return alive == hosts - 1;
-}
-
 }  // namespace vigilctl_json
 
 }  // namespace
