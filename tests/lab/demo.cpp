@@ -27,14 +27,6 @@ std::string secs(double s) {
     return out.str();
 }
 
-// The checker time of the first event of `kind` whose text starts with `text`.
-std::optional<double> event_at(const json& timeline, std::string_view kind, std::string_view text) {
-    for (const auto& e : timeline["events"])
-        if (e["kind"] == kind && e["text"].get<std::string>().starts_with(text))
-            return e["t"].get<double>();
-    return std::nullopt;
-}
-
 // What a newcomer should take from the story, from the timeline alone.
 void tell_outcome(const json& timeline, const Layout& l, std::ostream& out) {
     RowRun run;
@@ -55,11 +47,11 @@ void tell_outcome(const json& timeline, const Layout& l, std::ostream& out) {
     bool cable_stopped = false;
     for (int v = 1; v <= l.vms(); ++v) cable_stopped |= j.stopped("cut h2", l.vm_name(v));
     out << "  The pulled cable " << (cable_stopped ? "stopped a guest" : "stopped no guest")
-        << "; h2 lost quorum, kept its guest (its VM and storage links were up) and rejoined.\n";
-    const auto back = event_at(timeline, "repair", "storage all ok");
+        << " (h2's VM and storage links were up).\n";
+    const auto back = j.event_at("repair", "storage all ok");
     for (int v = 1; v <= l.vms(); ++v) {
         const auto vm = l.vm_name(v);
-        const auto fault = event_at(timeline, "fault", "storage all fail");
+        const auto fault = j.event_at("fault", "storage all fail");
         const auto after = j.writing_again("storage all fail", vm);
         if (!fault || !back) break;
         if (!j.stopped("storage all fail", vm)) continue;  // it was not running

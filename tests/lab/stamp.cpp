@@ -16,12 +16,11 @@ uint64_t le64(const char* p) {
     return v;
 }
 
-}  // namespace
-
-std::vector<Stamp> parse_stamps(std::string_view head) {
-    std::map<uint64_t, Stamp> newest;
+// Every stamp in sectors 1..64 of a disk's head, with its slot.
+std::vector<std::pair<size_t, Stamp>> stamp_slots(std::string_view head) {
+    std::vector<std::pair<size_t, Stamp>> slots;
     for (size_t slot = 1; slot <= kStampSlots; ++slot) {
-        size_t off = slot * kSectorSize;
+        const size_t off = slot * kSectorSize;
         if (off + 56 > head.size()) break;
         const char* p = head.data() + off;
         if (std::string_view(p, kStampMagic.size()) != kStampMagic) continue;
@@ -30,8 +29,18 @@ std::vector<Stamp> parse_stamps(std::string_view head) {
         s.seq = le64(p + 16);
         std::string_view host(p + 24, 32);
         s.host = std::string(host.substr(0, host.find('\0')));
+        slots.emplace_back(slot, std::move(s));
+    }
+    return slots;
+}
+
+}  // namespace
+
+std::vector<Stamp> parse_stamps(std::string_view head) {
+    std::map<uint64_t, Stamp> newest;
+    for (auto& [slot, s] : stamp_slots(head)) {
         auto& best = newest[s.instance];
-        if (s.seq >= best.seq) best = s;
+        if (s.seq >= best.seq) best = std::move(s);
     }
     std::vector<Stamp> out;
     for (auto& [_, s] : newest) out.push_back(s);
@@ -39,21 +48,11 @@ std::vector<Stamp> parse_stamps(std::string_view head) {
 }
 
 std::vector<LostWrite> find_lost_writes(std::string_view head) {
-    std::vector<std::pair<size_t, Stamp>> slots;
+    auto slots = stamp_slots(head);
     std::map<uint64_t, uint64_t> newest;
-    for (size_t slot = 1; slot <= kStampSlots; ++slot) {
-        size_t off = slot * kSectorSize;
-        if (off + 56 > head.size()) break;
-        const char* p = head.data() + off;
-        if (std::string_view(p, kStampMagic.size()) != kStampMagic) continue;
-        Stamp s;
-        s.instance = le64(p + 8);
-        s.seq = le64(p + 16);
-        std::string_view host(p + 24, 32);
-        s.host = std::string(host.substr(0, host.find('\0')));
+    for (const auto& [slot, s] : slots) {
         auto& n = newest[s.instance];
         n = std::max(n, s.seq);
-        slots.emplace_back(slot, std::move(s));
     }
     std::vector<LostWrite> out;
     for (auto& [slot, s] : slots) {
