@@ -207,6 +207,13 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                             }});
     self->history_.emplace(self_id);
 
+    // Early heartbeats (ports::Pacer) begin as the regular ones do.
+    auto early_alarm = self->deps_.loop.add_alarm([raw] {
+        if (raw->driver_) raw->tick_read();
+    });
+    if (!early_alarm) return std::unexpected(early_alarm.error());
+    self->pacer_ = std::make_unique<host::LoopPacer>(self->deps_.loop, *early_alarm);
+
     auto driver = driver::HostDriver::make(
         *policy, self_id, *incarnation,
         std::chrono::duration_cast<core::Duration>(self->watchdog_port_->timeout()),
@@ -216,7 +223,8 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                       .cluster = *self->cluster_port_,
                       .watchdog = *self->watchdog_port_,
                       .fencer = *self->fencer_,
-                      .events = *self->sink_});
+                      .events = *self->sink_,
+                      .pacer = *self->pacer_});
     if (!driver) return std::unexpected(Error{"cluster mode refused: " + driver.error()});
     self->driver_.emplace(std::move(*driver));
 

@@ -28,6 +28,7 @@
 #include "daemon/host/fencer.h"
 #include "daemon/host/heartbeat_port.h"
 #include "daemon/host/hypervisor_port.h"
+#include "daemon/host/pacer.h"
 #include "daemon/host/watchdog_port.h"
 #include "exporters/hooks.h"
 #include "exporters/metrics.h"
@@ -116,6 +117,7 @@ class ClusterMode {
     std::unique_ptr<host::WatchdogPort> watchdog_port_;
     std::unique_ptr<host::Fencer> fencer_;
     std::unique_ptr<host::EventSink> sink_;
+    std::unique_ptr<host::LoopPacer> pacer_;
     std::optional<driver::HostDriver> driver_;
     std::optional<control::DecisionHistory> history_;
     std::optional<adapters::EventLoop::WatchId> cpg_watch_;

@@ -65,6 +65,7 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                                                           e.status.incarnation);
                        } else {
                            peers_.on_message(at, e.status);
+                           note_assignments(at, e.status);
                        }
                    },
                    [&](const SlotWriteEvidence& e) { self_state_.on_slot_write(at, e); },
@@ -114,10 +115,36 @@ void HostEngine::on_vm(TimePoint at, const VmEvidence& e) {
     vms_[e.vm] = e.state;
 }
 
+void HostEngine::want_tick(TimePoint at) {
+    if (!tick_wanted_ || at < *tick_wanted_) tick_wanted_ = at;
+}
+
+void HostEngine::note_assignments(TimePoint at, const HostStatus& status) {
+    if (policy_.host(status.host) == nullptr) return;
+    std::set<std::string> mine;
+    for (const auto& a : status.assignments) {
+        if (a.target == self_) mine.insert(a.vm);
+    }
+    auto& before = assigned_here_[status.host];
+    for (const auto& vm : mine) {
+        if (!before.contains(vm) && !vms_.contains(vm) && !starting_.contains(vm)) want_tick(at);
+    }
+    before = std::move(mine);
+}
+
+std::optional<TimePoint> HostEngine::tick_wanted_at() const {
+    auto at = tick_wanted_;
+    if (const auto end = peers_.next_fence_delay_end(); end && (!at || *end < *at)) at = end;
+    return at;
+}
+
 void HostEngine::forget_vm(TimePoint at, const std::string& vm) {
     stopping_.erase(vm);
     const bool unexplained = unexplained_pause_.erase(vm) > 0;
     if (vms_.erase(vm) == 0) return;
+    // A host cut off or without storage stops its VMs to let them go: the status
+    // that says so goes out at once, not at the next heartbeat.
+    if (const auto st = self_state_.state(); st && *st != SelfState::kOk) want_tick(at);
     // A qemu gone while its storage still had writes queued leaves them queued: the
     // VM stays ours until they are settled (the path back) or a reset ends them.
     if (writes_in_flight(vm)) {
@@ -521,6 +548,7 @@ PetVerdict HostEngine::should_pet(TimePoint now) const {
 
 TickResult HostEngine::tick(TimePoint now) {
     now_ = now;
+    tick_wanted_.reset();
     // Until the hypervisor has listed what runs here, anything we said about what we
     // hold could be wrong: say nothing, decide nothing, and let the watchdog go.
     if (!listed_) {

@@ -72,6 +72,13 @@ class HostEngine {
     // message comes back through the cluster, so the proof that peers heard us is used
     // at once. Same rule as TickResult::pet_watchdog; decides and logs nothing.
     [[nodiscard]] PetVerdict should_pet(TimePoint now) const;
+    // When a tick before the next heartbeat would decide something the heartbeat
+    // would only decide later: the moment a silent peer's fence delay runs out, or
+    // at once when a VM was assigned here, or left a host that lets its VMs go (cut
+    // off, storage lost: the release goes out a heartbeat sooner). Empty: the
+    // regular heartbeats do. A tick
+    // decides the same whenever it runs; this only moves decisions earlier.
+    [[nodiscard]] std::optional<TimePoint> tick_wanted_at() const;
 
     [[nodiscard]] HostId self() const { return self_; }
     [[nodiscard]] std::uint64_t incarnation() const { return incarnation_; }
@@ -89,6 +96,10 @@ class HostEngine {
     void on_policy(const VmPolicyEvidence& e);
     void on_action(TimePoint at, const ActionEvidence& e);
     void forget_vm(TimePoint at, const std::string& vm);
+    // A tick is wanted at `at` (or earlier, if one already is).
+    void want_tick(TimePoint at);
+    // A peer's status names VMs for us that it did not before: a tick then starts them.
+    void note_assignments(TimePoint at, const HostStatus& status);
     // The VM's storage domain has requests in flight that a stopped qemu leaves queued.
     [[nodiscard]] bool writes_in_flight(const std::string& vm) const;
     // The storage evidence we have accounts for an I/O-error pause of the VM: its
@@ -152,6 +163,8 @@ class HostEngine {
     // VMs whose start failed here, until the policy's start failure hold has passed.
     std::map<std::string, Failure> declined_;
     std::map<std::pair<std::string, VmAction>, Failure> failures_;  // stops and resumes
+    std::optional<TimePoint> tick_wanted_;  // until the next tick
+    std::map<HostId, std::set<std::string>> assigned_here_;  // by the peer's last status
     std::optional<TimePoint> coordinating_since_;  // this host has been coordinator since
     std::map<HostId, TimePoint> fence_asked_;      // peer -> when it left, for that absence
     std::map<HostId, std::uint64_t> fenced_;       // confirmed off -> the incarnation it ended

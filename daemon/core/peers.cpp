@@ -36,6 +36,14 @@ PeerClass PeerTracker::peer_class(HostId peer) const {
     return it == peers_.end() ? PeerClass::kSuspect : it->second.cls;
 }
 
+std::optional<TimePoint> PeerTracker::next_fence_delay_end() const {
+    std::optional<TimePoint> out;
+    for (const auto& [id, p] : peers_) {
+        if (p.fence_delay_ends && (!out || *p.fence_delay_ends < *out)) out = p.fence_delay_ends;
+    }
+    return out;
+}
+
 bool PeerTracker::fresh(const std::optional<TimePoint>& t, TimePoint now) const {
     return t && now - *t <= fresh_window_;
 }
@@ -52,6 +60,7 @@ void PeerTracker::on_message(TimePoint at, const HostStatus& status) {
     auto it = peers_.find(status.host);
     if (it == peers_.end()) return;
     it->second.last_message = at;
+    it->second.fence_delay_ends.reset();  // heard: the delay starts again, if ever
     accept_status(it->second, status);
     // A member that powered a peer off through its BMC says so; the claim holds for
     // the daemon run it ended, as we know it.
@@ -161,7 +170,8 @@ PeerTracker::Classified PeerTracker::classify(const PeerView& peer, TimePoint no
         evidence.push_back(fact("fence_delay", format_seconds(fence_delay_)));
         return {PeerClass::kDead, Reason::kFenceDelayElapsed, std::move(evidence)};
     }
-    return {PeerClass::kSuspect, Reason::kSilentInsideFenceDelay, std::move(evidence)};
+    return {PeerClass::kSuspect, Reason::kSilentInsideFenceDelay, std::move(evidence),
+            last_sign + fence_delay_};
 }
 
 Classification PeerTracker::classify(TimePoint now, bool quorate,
@@ -213,6 +223,7 @@ Classification PeerTracker::classify(TimePoint now, bool quorate,
             peer.cls = c.cls;
         }
         peer.reason = c.reason;
+        peer.fence_delay_ends = c.fence_delay_ends;
         if (c.cls == PeerClass::kIsolated) {
             out.alerts.push_back(Alert{.key = "peer-isolated:" + host_name(id),
                                        .kind = AlertKind::kPeerIsolated,

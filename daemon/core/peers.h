@@ -31,6 +31,8 @@ struct PeerView {
     PeerClass cls = PeerClass::kSuspect;
     Reason reason = Reason::kNoStatusYet;  // why it has that class
     bool announced = false;                // class logged at least once
+    // Silent inside the fence delay: when the delay runs out, unless it is heard.
+    std::optional<TimePoint> fence_delay_ends;
 };
 
 struct Classification {
@@ -64,6 +66,9 @@ class PeerTracker {
 
     [[nodiscard]] const std::map<HostId, PeerView>& peers() const { return peers_; }
     [[nodiscard]] PeerClass peer_class(HostId peer) const;
+    // The earliest moment, as of the last classify(), at which a silent peer's fence
+    // delay runs out: a tick then calls it dead without waiting for the next heartbeat.
+    [[nodiscard]] std::optional<TimePoint> next_fence_delay_end() const;
     // Our slot reads work: the last one succeeded, within the fresh window (a read
     // that hangs on stalled storage sends nothing at all). A slot's silence means
     // something only then.
@@ -90,6 +95,7 @@ class PeerTracker {
         PeerClass cls;
         Reason reason;
         std::vector<Fact> evidence;
+        std::optional<TimePoint> fence_delay_ends;
     };
 
     [[nodiscard]] Classified classify(const PeerView& peer, TimePoint now, bool quorate,

@@ -87,6 +87,10 @@ RecoveryPlan RecoveryPlanner::plan(const RecoveryView& view) {
             }
             assignments_.erase(it);  // the target could not or will not start it; place again
         }
+        // A start that failed after the plan let the VM go (held while it started)
+        // is placed anew, and the log still says who could not start it.
+        if (!declined_by && decliners != view.declined.end() && !decliners->second.empty())
+            declined_by = *decliners->second.begin();
         std::optional<HostId> target;
         for (const auto& [id, room] : free) {
             if (declined(id)) continue;

@@ -1,5 +1,6 @@
 #include "daemon/driver/host_driver.h"
 
+#include <algorithm>
 #include <variant>
 
 namespace vigil::driver {
@@ -38,6 +39,16 @@ void HostDriver::feed(core::TimePoint now, const core::ActionEvidence& evidence)
     if (evidence.outcome == core::ActionOutcome::kTimedOut) ports_.hypervisor.refresh();
 }
 
+void HostDriver::pace(core::TimePoint now) {
+    const auto want = engine_.tick_wanted_at();
+    // Each wanted moment is asked for once: a tick that ran a little early (the
+    // loop's granularity) leaves the rest to the regular heartbeats.
+    if (!want || want == paced_for_) return;
+    paced_for_ = want;
+    ++early_beats_;
+    ports_.pacer.beat_early(std::max(*want - read_lead(), now));
+}
+
 void HostDriver::heartbeat() {
     if (executor_.fenced()) return;
     const auto now = ports_.clock.now();
@@ -63,9 +74,11 @@ void HostDriver::heartbeat() {
         ports_.watchdog.withhold(result.pet_reason);
         ++withheld_;
     }
-    if (!result.publish) return;
-    ports_.heartbeat.submit_write(result.status, now);
-    ports_.cluster.broadcast(result.status);
+    if (result.publish) {
+        ports_.heartbeat.submit_write(result.status, now);
+        ports_.cluster.broadcast(result.status);
+    }
+    pace(now);
 }
 
 void HostDriver::read_slots() {
@@ -80,6 +93,7 @@ void HostDriver::observe(const core::Evidence& evidence) {
     // issued; one that did not would leave the executor's table wrong.
     if (std::holds_alternative<core::ActionEvidence>(evidence)) return;
     engine_.observe(now, evidence);
+    pace(now);
     const auto* message = std::get_if<core::PeerMessageEvidence>(&evidence);
     if (message == nullptr || message->status.host != engine_.self() ||
         message->status.incarnation != engine_.incarnation()) {
@@ -94,6 +108,7 @@ void HostDriver::on_action(ports::RequestId id, const core::ActionEvidence& resu
     if (executor_.fenced()) return;
     const auto now = ports_.clock.now();
     if (auto evidence = executor_.finish(id, result)) feed(now, *evidence);
+    pace(now);
 }
 
 void HostDriver::on_fence(ports::RequestId id, bool confirmed, const std::string& detail) {
@@ -110,6 +125,7 @@ DriverSnapshot HostDriver::snapshot() const {
                           .pets = pets_,
                           .withheld = withheld_,
                           .decisions = decisions_,
+                          .early_beats = early_beats_,
                           .publishing = publishing_,
                           .own_delivered = own_delivered_,
                           .executor = executor_.snapshot()};

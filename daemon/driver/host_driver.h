@@ -12,6 +12,10 @@
 // Every delivered status message is fed to the core, our own included; when our
 // own comes back (proof that the peers heard us) the driver asks should_pet() at
 // once and pets if it may.
+// After every call that feeds the core, the driver asks it whether a tick before
+// the next heartbeat is wanted (HostEngine::tick_wanted_at: a silent peer's fence
+// delay runs out, a VM was assigned or left here) and asks the pacer for an early
+// heartbeat then, so that a failover waits for no heartbeat's phase.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +30,7 @@
 #include "daemon/ports/event_sink.h"
 #include "daemon/ports/heartbeat_store.h"
 #include "daemon/ports/hypervisor.h"
+#include "daemon/ports/pacer.h"
 #include "daemon/ports/watchdog.h"
 
 namespace vigil::driver {
@@ -38,6 +43,7 @@ struct Ports {
     ports::Watchdog& watchdog;
     ports::Fencer& fencer;
     ports::EventSink& events;
+    ports::Pacer& pacer;
 };
 
 struct DriverSnapshot {
@@ -48,6 +54,7 @@ struct DriverSnapshot {
     std::uint64_t pets = 0;
     std::uint64_t withheld = 0;
     std::uint64_t decisions = 0;
+    std::uint64_t early_beats = 0;  // asked of the pacer
     bool publishing = false;  // the hypervisor's first listing has arrived
     std::optional<core::TimePoint> own_delivered;
     ExecutorSnapshot executor;
@@ -89,6 +96,8 @@ class HostDriver {
           executor_(ports.clock, ports.hypervisor, ports.watchdog, ports.fencer) {}
     void pet(core::TimePoint now);
     void feed(core::TimePoint now, const core::ActionEvidence& evidence);
+    // Asks the pacer for an early heartbeat when the core wants a tick sooner.
+    void pace(core::TimePoint now);
 
     core::HostEngine engine_;
     Ports ports_;
@@ -100,6 +109,8 @@ class HostDriver {
     std::uint64_t pets_ = 0;
     std::uint64_t withheld_ = 0;
     std::uint64_t decisions_ = 0;
+    std::uint64_t early_beats_ = 0;
+    std::optional<core::TimePoint> paced_for_;  // the wanted tick last asked for
     bool publishing_ = false;
     std::optional<core::TimePoint> own_delivered_;
 };

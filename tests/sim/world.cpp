@@ -50,6 +50,10 @@ struct World::Host {
     bool thawed = false;     // this daemon run was frozen and thawed
     Duration wall_offset{};
     bool reboot_requested = false;
+    // The driver asked for an early heartbeat (ports::Pacer): its slot read, then
+    // the heartbeat a read lead later.
+    std::optional<Duration> early_read_at;
+    std::optional<Duration> early_beat_at;
     std::unique_ptr<HostPorts> ports;
     std::optional<driver::HostDriver> driver;
     // What the daemon has not taken yet: a frozen daemon finds it all when it thaws.
@@ -86,7 +90,8 @@ class HostPorts final : public ports::Clock,
                         public ports::Cluster,
                         public ports::Watchdog,
                         public ports::Fencer,
-                        public ports::EventSink {
+                        public ports::EventSink,
+                        public ports::Pacer {
   public:
     HostPorts(World& world, World::Host& host) : w_(world), h_(host) {}
 
@@ -97,7 +102,12 @@ class HostPorts final : public ports::Clock,
                              .cluster = *this,
                              .watchdog = *this,
                              .fencer = *this,
-                             .events = *this};
+                             .events = *this,
+                             .pacer = *this};
+    }
+
+    void beat_early(core::TimePoint read_at) override {
+        h_.early_read_at = read_at.time_since_epoch();
     }
 
     core::TimePoint now() const override { return w_.time(); }
@@ -499,6 +509,8 @@ void World::start_daemon(Host& h) {
     h.links_seen.clear();
     h.view_seen.reset();
     h.ports = std::make_unique<HostPorts>(*this, h);
+    h.early_read_at.reset();
+    h.early_beat_at.reset();
     // The HA VMs and their policy come from libvirt's metadata, not from the config.
     auto policy = s_.policy;
     policy.vms.clear();
@@ -520,6 +532,8 @@ void World::start_daemon(Host& h) {
 }
 
 void World::stop_daemon(Host& h) {
+    h.early_read_at.reset();
+    h.early_beat_at.reset();
     h.driver.reset();
     h.ports.reset();
     h.inbox.clear();
@@ -1037,12 +1051,23 @@ void World::step_hosts() {
     const auto hb = s_.policy.heartbeat_interval.count();
     for (auto& [id, h] : hosts_) {
         const auto since = (now_ - h->phase).count();
-        if (since >= 0 && since % hb == 0 && daemon_live(*h)) heartbeat(*h);
+        const bool regular = since >= 0 && since % hb == 0;
+        if (regular && daemon_live(*h)) heartbeat(*h);
+        // An early heartbeat the driver asked for, unless a regular one just ran.
+        if (h->early_beat_at && now_ >= *h->early_beat_at && daemon_live(*h)) {
+            h->early_beat_at.reset();
+            if (!regular) heartbeat(*h);
+        }
         if (!daemon_live(*h)) continue;
         // The slot read that serves the next heartbeat, on the step closest to its lead.
         const auto lead = std::max(s_.step, h->driver->read_lead() / s_.step * s_.step);
         const auto ahead = (now_ + lead - h->phase).count();
         if (ahead >= 0 && ahead % hb == 0) h->driver->read_slots();
+        if (h->early_read_at && now_ >= *h->early_read_at) {
+            h->early_read_at.reset();
+            h->driver->read_slots();
+            h->early_beat_at = now_ + lead;
+        }
     }
 }
 

@@ -148,9 +148,11 @@ TEST_F(EngineTest, IsolatedWithDeadUplinksStopsVmsThenSaysReleased) {
     ASSERT_EQ(of_kind(r.decisions, DecisionKind::kStopVm).size(), 1u);
     EXPECT_EQ(of_kind(r.decisions, DecisionKind::kStopVm)[0].reason, Reason::kIsolatedUplinksDown);
     EXPECT_EQ(r.status.state, SelfState::kIsolated);  // not released until the VM is really gone
+    EXPECT_FALSE(e.tick_wanted_at().has_value());
     e.observe(t(2.5), VmEvidence{"web", VmState::kShutOff});
-    local_ok(e, t(3));
-    r = e.tick(t(3));
+    // The release goes out at once, not at the next heartbeat.
+    EXPECT_EQ(e.tick_wanted_at(), std::optional{t(2.5)});
+    r = e.tick(t(2.5));
     EXPECT_EQ(r.status.state, SelfState::kReleased);
     EXPECT_TRUE(r.status.held.empty());
     EXPECT_TRUE(r.pet_watchdog);
@@ -191,6 +193,71 @@ TEST_F(EngineTest, PeerIsDeadOnlyAfterTheFenceDelayThenPlannedByPriority) {
     // By free capacity: h1 has 4096, h2 3584 (dns): web to h1, then db to h2 (3584 > 3072).
     EXPECT_EQ(assigns[0].target, HostId{1});
     EXPECT_EQ(assigns[1].target, HostId{2});
+}
+
+TEST_F(EngineTest, WantsATickTheMomentASilentPeersFenceDelayRunsOut) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 10, seq);  // h3's last message and slot write at t=10
+    const auto h3_last = peer_status(3, seq, {"db", "web"});
+    EXPECT_FALSE(e.tick_wanted_at().has_value());  // everyone heard: nothing to wait for
+    e.observe(t(10.4), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    // Heartbeats every 0.6 s, off the fence delay's phase: each asks for the moment
+    // h3's fence delay (7 s) runs out, counted from its last sign of life.
+    for (double s = 10.6; s < 17; s += 0.6) {
+        const auto h2 = peer_status(2, ++seq, {"dns"});
+        e.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e, t(s), {h2, h3_last});
+        (void)e.tick(t(s));
+        EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kSuspect) << s;
+        EXPECT_EQ(e.tick_wanted_at(), std::optional{t(17)}) << s;
+    }
+    // A tick then calls it dead and plans its VMs; nothing more is waited for.
+    const auto r = e.tick(t(17));
+    EXPECT_EQ(e.peer_class(HostId{3}), PeerClass::kDead);
+    EXPECT_EQ(of_kind(r.decisions, DecisionKind::kAssignVm).size(), 2u);
+    EXPECT_FALSE(e.tick_wanted_at().has_value());
+}
+
+TEST_F(EngineTest, AHeardPeerIsNoLongerWaitedFor) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 10, seq);
+    const auto h3_last = peer_status(3, seq, {"db", "web"});
+    e.observe(t(10.4), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    ++seq;
+    local_ok(e, t(11), {peer_status(2, seq, {"dns"}), h3_last});
+    (void)e.tick(t(11));
+    ASSERT_TRUE(e.tick_wanted_at().has_value());
+    e.observe(t(11.5), PeerMessageEvidence{peer_status(3, seq, {"db", "web"})});
+    EXPECT_FALSE(e.tick_wanted_at().has_value());
+}
+
+TEST_F(EngineTest, WantsATickAtOnceWhenTheCoordinatorAssignsItAVm) {
+    // As OnlyTheCoordinatorPlansAndOthersStartOnlyWhatItAssigns: h3 (web, db) has been
+    // dead since t=7 in h2's view, h1 coordinates.
+    auto h2 = make(2);
+    h2.observe(t(0), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    for (double s = 0; s <= 10; s += 1) {
+        const auto h1 = peer_status(1, static_cast<std::uint64_t>(s) + 1);
+        h2.observe(t(s), PeerMessageEvidence{h1});
+        local_ok(h2, t(s), {h1, peer_status(3, 1, {"db", "web"})});
+        (void)h2.tick(t(s));
+    }
+    ASSERT_EQ(h2.peer_class(HostId{3}), PeerClass::kDead);
+    EXPECT_FALSE(h2.tick_wanted_at().has_value());
+    auto h1 = peer_status(1, 12);
+    h1.assignments = {{"web", HostId{2}, h2.incarnation(), h2.snapshot().sequence},
+                      {"db", HostId{1}}};
+    h2.observe(t(10.5), PeerMessageEvidence{h1});
+    EXPECT_EQ(h2.tick_wanted_at(), std::optional{t(10.5)});
+    const auto r = h2.tick(t(10.6));
+    ASSERT_EQ(of_kind(r.decisions, DecisionKind::kStartVm).size(), 1u);
+    EXPECT_FALSE(h2.tick_wanted_at().has_value());
+    // The same plan again is no news: the regular heartbeats carry on.
+    h1.sequence = 13;
+    h2.observe(t(11), PeerMessageEvidence{h1});
+    EXPECT_FALSE(h2.tick_wanted_at().has_value());
 }
 
 TEST_F(EngineTest, AnIsolatedPeerWithStorageIsNeverRecovered) {

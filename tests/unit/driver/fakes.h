@@ -14,6 +14,7 @@
 #include "daemon/ports/clock.h"
 #include "daemon/ports/cluster.h"
 #include "daemon/ports/event_sink.h"
+#include "daemon/ports/pacer.h"
 #include "daemon/ports/heartbeat_store.h"
 #include "daemon/ports/hypervisor.h"
 #include "daemon/ports/watchdog.h"
@@ -163,6 +164,13 @@ class FakeEventSink final : public ports::EventSink {
     std::vector<std::pair<core::TimePoint, core::ActionEvidence>> outcomes;
 };
 
+// Records the early heartbeats asked for; the test runs them.
+class FakePacer final : public ports::Pacer {
+  public:
+    void beat_early(core::TimePoint read_at) override { requests.push_back(read_at); }
+    std::vector<core::TimePoint> requests;
+};
+
 // One host's world.
 struct FakeWorld {
     CallLog log;
@@ -173,6 +181,7 @@ struct FakeWorld {
     FakeWatchdog watchdog{log};
     FakeFencer fencer{log};
     FakeEventSink events;
+    FakePacer pacer;
 
     [[nodiscard]] Ports ports() {
         return Ports{.clock = clock,
@@ -181,7 +190,8 @@ struct FakeWorld {
                      .cluster = cluster,
                      .watchdog = watchdog,
                      .fencer = fencer,
-                     .events = events};
+                     .events = events,
+                     .pacer = pacer};
     }
 };
 

@@ -174,6 +174,37 @@ TEST_F(HostDriverTest, ReadSlotsSubmitsAReadATenthOfAHeartbeatAhead) {
     EXPECT_EQ(w.heartbeat.reads[0], t(0.9));
 }
 
+// --- early heartbeats ---
+
+TEST_F(HostDriverTest, AsksForAHeartbeatWhenASilentPeersFenceDelayRunsOutOnceEach) {
+    auto d = make(1);
+    d.observe(core::VmInventoryEvidence{});
+    d.observe(core::MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    for (int s = 1; s <= 3; ++s) {
+        at(s);
+        const auto h2 = peer_status(2, static_cast<std::uint64_t>(s));
+        const auto h3 = peer_status(3, static_cast<std::uint64_t>(s), {"web"});
+        d.observe(core::PeerMessageEvidence{h2});
+        d.observe(core::PeerMessageEvidence{h3});
+        d.observe(core::SlotReadEvidence{.ok = true, .slots = {h2, h3}});
+        d.heartbeat();
+    }
+    EXPECT_TRUE(w.pacer.requests.empty());  // everyone heard: the cadence is enough
+    // h3 falls silent after t=3 and leaves the membership.
+    at(3.5);
+    d.observe(core::MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+    at(4);
+    d.observe(core::PeerMessageEvidence{peer_status(2, 4)});
+    d.heartbeat();
+    // Its fence delay (7 s) runs out at 10: the read goes out a read lead before.
+    ASSERT_EQ(w.pacer.requests.size(), 1u);
+    EXPECT_EQ(w.pacer.requests[0], t(10) - d.read_lead());
+    at(5);
+    d.heartbeat();
+    EXPECT_EQ(w.pacer.requests.size(), 1u);  // asked once, not at every heartbeat
+    EXPECT_EQ(d.snapshot().early_beats, 1u);
+}
+
 // --- our own status back through the cluster ---
 
 class OwnMessageTest : public HostDriverTest {
