@@ -55,7 +55,7 @@ struct DriverSnapshot {
     std::uint64_t withheld = 0;
     std::uint64_t decisions = 0;
     std::uint64_t early_beats = 0;  // asked of the pacer
-    bool publishing = false;  // the hypervisor's first listing has arrived
+    bool publishing = false;        // the hypervisor's first listing has arrived
     std::optional<core::TimePoint> own_delivered;
     ExecutorSnapshot executor;
 };

@@ -119,10 +119,10 @@ TEST(SimDriverTest, OutcomesArriveOnlyAfterTheCallsThatAskedForThem) {
         // The phases: h1 at whole seconds, h2 0.3 s later, h3 0.6 s.
         const auto phase = std::chrono::milliseconds{300} * (host - 1);
         if ((w.now() - phase) % std::chrono::seconds{1} != Duration::zero()) {
-            early.push_back("h" + std::to_string(host) + "@" +
-                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               w.now())
-                                               .count()));
+            early.push_back(
+                "h" + std::to_string(host) + "@" +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(w.now()).count()));
         }
         // Our own status was broadcast in this heartbeat: it cannot be back yet.
         if (snap.own_delivered) {

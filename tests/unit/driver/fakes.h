@@ -14,9 +14,9 @@
 #include "daemon/ports/clock.h"
 #include "daemon/ports/cluster.h"
 #include "daemon/ports/event_sink.h"
-#include "daemon/ports/pacer.h"
 #include "daemon/ports/heartbeat_store.h"
 #include "daemon/ports/hypervisor.h"
+#include "daemon/ports/pacer.h"
 #include "daemon/ports/watchdog.h"
 
 namespace vigil::driver::testing {
