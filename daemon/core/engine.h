@@ -163,8 +163,8 @@ class HostEngine {
     // VMs whose start failed here, until the policy's start failure hold has passed.
     std::map<std::string, Failure> declined_;
     std::map<std::pair<std::string, VmAction>, Failure> failures_;  // stops and resumes
-    std::optional<TimePoint> tick_wanted_;  // until the next tick
-    std::map<HostId, std::set<std::string>> assigned_here_;  // by the peer's last status
+    std::optional<TimePoint> tick_wanted_;                          // until the next tick
+    std::map<HostId, std::set<std::string>> assigned_here_;         // by the peer's last status
     std::optional<TimePoint> coordinating_since_;  // this host has been coordinator since
     std::map<HostId, TimePoint> fence_asked_;      // peer -> when it left, for that absence
     std::map<HostId, std::uint64_t> fenced_;       // confirmed off -> the incarnation it ended
