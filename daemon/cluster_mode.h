@@ -28,6 +28,7 @@
 #include "daemon/host/fencer.h"
 #include "daemon/host/heartbeat_port.h"
 #include "daemon/host/hypervisor_port.h"
+#include "daemon/host/refusal_log.h"
 #include "daemon/host/watchdog_port.h"
 #include "exporters/hooks.h"
 #include "exporters/metrics.h"
@@ -97,6 +98,7 @@ class ClusterMode {
     void later(std::function<void()> fn);
 
     Deps deps_;
+    host::RefusalLog refusals_{"cluster", deps_.journal, deps_.metrics};  // cluster messages
     config::Config config_;
     ClusterPaths paths_;
     host::RealClock clock_;
