@@ -228,7 +228,11 @@ Classification PeerTracker::classify(TimePoint now, bool quorate,
     }
     for (auto& [id, c] : result) {
         PeerView& peer = peers_.at(id);
-        if (!peer.announced || peer.cls != c.cls) {
+        // Within a class the reason is not news, except that we cannot read the peer
+        // (or can again): an operator must hear that one.
+        const bool unreadable_news = peer.announced && (peer.reason == Reason::kUnreadableFormat) !=
+                                                           (c.reason == Reason::kUnreadableFormat);
+        if (!peer.announced || peer.cls != c.cls || unreadable_news) {
             // The first view of a peer is only worth a line when it says more than "not heard yet".
             if (peer.announced || c.reason != Reason::kNoStatusYet) {
                 Decision d{.kind = DecisionKind::kPeerClass,
