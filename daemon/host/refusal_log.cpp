@@ -22,6 +22,7 @@ void RefusalLog::refused(const std::string& who, const core::DecodeError& why,
                                    {"REFUSAL", std::string(core::name(why.reason))},
                                    {"REASON", why.message}});
     journal_.log(Priority::warning, mid::kBadInput, message, fields);
+    ++lines_;
 }
 
 void RefusalLog::accepted(const std::string& who) {
@@ -30,6 +31,7 @@ void RefusalLog::accepted(const std::string& who) {
     open_.erase(it);
     journal_.log(Priority::notice, mid::kBadInput, source_ + " input from " + who + " read again",
                  {{"SOURCE", source_}});
+    ++lines_;
 }
 
 void RefusalLog::accept_all_but(const std::set<std::string>& now_refused) {

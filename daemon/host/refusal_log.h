@@ -6,6 +6,7 @@
 // heartbeat, and a line per heartbeat would bury everything else.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -36,7 +37,11 @@ class RefusalLog {
         return open_;
     }
 
+    // Lines written so far.
+    [[nodiscard]] std::uint64_t lines() const { return lines_; }
+
   private:
+    std::uint64_t lines_ = 0;
     std::string source_;
     const adapters::Journal& journal_;
     exporters::Metrics& metrics_;
