@@ -87,16 +87,17 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                         raw->deps_.on_ready();
                     }
                 },
-            .on_message = [raw](const core::PeerMessageEvidence& e) { raw->observe(e); },
+            .on_message =
+                [raw](const core::PeerMessageEvidence& e) {
+                    raw->refusals_.accepted("node " + std::to_string(e.status.host.value));
+                    raw->observe(e);
+                },
             .on_refused =
-                [raw](std::uint32_t nodeid, const std::string& reason) {
-                    raw->deps_.metrics.count_bad_input("cluster");
-                    raw->deps_.journal.log(Priority::warning, mid::kBadInput,
-                                           "cluster input refused: " + reason,
-                                           {{"SOURCE", "cluster"},
-                                            {"NODEID", std::to_string(nodeid)},
-                                            {"REASON", reason}});
-                }});
+                [raw](std::uint32_t nodeid, const core::DecodeError& why) {
+                    raw->refusals_.refused("node " + std::to_string(nodeid), why,
+                                           {{"NODEID", std::to_string(nodeid)}});
+                },
+            .on_unreadable = [raw](const core::PeerUnreadableEvidence& e) { raw->observe(e); }});
     if (!corosync) {
         return std::unexpected(Error{"cluster mode: corosync: " + corosync.error().message});
     }
@@ -168,17 +169,9 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     }
 
     self->cluster_port_ = std::make_unique<host::ClusterPort>(*self->corosync_, journal);
-    self->heartbeat_port_ = std::make_unique<host::HeartbeatPort>(
-        *self->store_, journal, self->deps_.metrics,
-        [raw](const core::Evidence& e) { raw->observe(e); },
-        [raw](const adapters::RefusedSlot& r) {
-            raw->deps_.metrics.count_bad_input("heartbeat_slot");
-            raw->deps_.journal.log(Priority::warning, mid::kBadInput,
-                                   "heartbeat_slot input refused: " + r.reason,
-                                   {{"SOURCE", "heartbeat_slot"},
-                                    {"SLOT", std::to_string(r.slot)},
-                                    {"REASON", r.reason}});
-        });
+    self->heartbeat_port_ =
+        std::make_unique<host::HeartbeatPort>(*self->store_, journal, self->deps_.metrics,
+                                              [raw](const core::Evidence& e) { raw->observe(e); });
     self->hypervisor_port_ = std::make_unique<host::HypervisorPort>(*self->hv_);
     const auto area = std::filesystem::path(config.heartbeat_area);
     const auto own_slot = owners->own_slot;

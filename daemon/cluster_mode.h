@@ -29,6 +29,7 @@
 #include "daemon/host/heartbeat_port.h"
 #include "daemon/host/hypervisor_port.h"
 #include "daemon/host/pacer.h"
+#include "daemon/host/refusal_log.h"
 #include "daemon/host/watchdog_port.h"
 #include "exporters/hooks.h"
 #include "exporters/metrics.h"
@@ -98,6 +99,7 @@ class ClusterMode {
     void later(std::function<void()> fn);
 
     Deps deps_;
+    host::RefusalLog refusals_{"cluster", deps_.journal, deps_.metrics};  // cluster messages
     config::Config config_;
     ClusterPaths paths_;
     host::RealClock clock_;

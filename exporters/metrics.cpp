@@ -14,6 +14,8 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/core/slot_codec.h"
+
 namespace vigil::exporters {
 namespace {
 
@@ -224,6 +226,11 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                               "unavailable on this kernel or failed to attach");
     self->block_io_errors_ = &counters("vigil_block_io_errors_total", kBlockErrorsHelp);
     self->bad_input_ = &counters("vigil_bad_input_total", kBadInputHelp);
+    self->refused_records_ =
+        &counters("vigil_peer_records_refused_total",
+                  "Peer heartbeat slots and cluster messages refused (cluster mode), by source "
+                  "and reason: corrupt, malformed, newer-format (written by a newer vigil), "
+                  "wrong-sender");
     self->sunrpc_major_timeouts_ =
         &counters("vigil_sunrpc_major_timeouts_total",
                   "RPC major timeouts (\"server not responding\", sunrpc/rpc_timeout_status)")
@@ -474,6 +481,10 @@ void Metrics::cluster_series() {
     if (slot_write_ != nullptr) return;
     slot_write_ = &slot_write_duration_->Add({}, kSlotWriteBuckets);
     for (const char* op : kSlotOps) slot_failures_->Add({{"op", op}});
+    for (const char* source : {"cluster", "heartbeat_slot"}) {
+        for (const auto r : core::kAllRefusals)
+            refused_records_->Add({{"source", source}, {"reason", std::string(core::name(r))}});
+    }
 }
 
 void Metrics::set_cluster(const ClusterMetrics& c) {
@@ -544,6 +555,11 @@ void Metrics::set_cluster_unauthenticated(bool unauthenticated) {
 
 void Metrics::count_bad_input(const std::string& source) {
     bad_input_->Add({{"source", source}}).Increment();
+}
+
+void Metrics::count_refused_record(const std::string& source, std::string_view reason) {
+    cluster_series();
+    refused_records_->Add({{"source", source}, {"reason", std::string(reason)}}).Increment();
 }
 
 void Metrics::count_hook_run(HookResult result) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -129,6 +130,10 @@ class Metrics {
     void forget_nfs_mount(const std::string& mount, const std::vector<std::string>& all_states);
     // Input from outside (control socket, config reloads, ...) that was refused.
     void count_bad_input(const std::string& source);
+    // Cluster mode: one refused peer record (source "cluster" or "heartbeat_slot"),
+    // by core::name(Refusal); every pair is served at 0 from the start. Counted as
+    // bad input too (count_bad_input): this is its breakdown by reason.
+    void count_refused_record(const std::string& source, std::string_view reason);
     // Cluster mode: one decision of the core, by kind (core::name(DecisionKind));
     // one outcome of an action the executor carried out, by action and outcome
     // (core::name of each: 3 x 4 series at most); one status send that found
@@ -171,6 +176,7 @@ class Metrics {
     prometheus::Family<prometheus::Gauge>* probe_up_ = nullptr;
     prometheus::Family<prometheus::Counter>* block_io_errors_ = nullptr;
     prometheus::Family<prometheus::Counter>* bad_input_ = nullptr;
+    prometheus::Family<prometheus::Counter>* refused_records_ = nullptr;
     prometheus::Family<prometheus::Counter>* hook_runs_ = nullptr;
     prometheus::Family<prometheus::Counter>* decisions_ = nullptr;
     prometheus::Family<prometheus::Counter>* action_outcomes_ = nullptr;

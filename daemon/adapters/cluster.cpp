@@ -48,19 +48,26 @@ void on_quorum(votequorum_handle_t /*handle*/, uint64_t context, uint32_t quorat
 
 }  // namespace
 
-std::expected<core::PeerMessageEvidence, std::string> validate_peer_message(
+std::expected<core::PeerMessageEvidence, core::DecodeError> validate_peer_message(
     std::uint32_t sender_nodeid, std::string_view payload) {
     // Checked here as well as in decode_status: a huge message is refused
     // before anything looks inside it.
     if (payload.size() > core::kMaxSlotBytes) {
-        return std::unexpected("message of " + std::to_string(payload.size()) +
-                               " bytes, more than " + std::to_string(core::kMaxSlotBytes));
+        return std::unexpected(core::DecodeError{core::Refusal::kMalformed,
+                                                 "message of " + std::to_string(payload.size()) +
+                                                     " bytes, more than " +
+                                                     std::to_string(core::kMaxSlotBytes)});
     }
     auto status = core::decode_status(payload);
-    if (!status) return std::unexpected("undecodable status: " + status.error());
+    if (!status) {
+        return std::unexpected(core::DecodeError{status.error().reason,
+                                                 "undecodable status: " + status.error().message});
+    }
     if (status->host != host_of_nodeid(sender_nodeid)) {
-        return std::unexpected("node " + std::to_string(sender_nodeid) + " sent a status of host " +
-                               std::to_string(status->host.value));
+        return std::unexpected(
+            core::DecodeError{core::Refusal::kWrongSender, "node " + std::to_string(sender_nodeid) +
+                                                               " sent a status of host " +
+                                                               std::to_string(status->host.value)});
     }
     return core::PeerMessageEvidence{.status = std::move(*status)};
 }
@@ -223,8 +230,11 @@ void Cluster::deliver(std::uint32_t nodeid, const void* msg, std::size_t size) {
     auto m = validate_peer_message(nodeid, std::string_view(static_cast<const char*>(msg), size));
     if (!m) {
         ++bad_input_;
-        last_refusal_ = m.error();
+        last_refusal_ = m.error().message;
         if (handlers_.on_refused) handlers_.on_refused(nodeid, m.error());
+        // Corosync says who sent it: a newer vigil on that node, which runs.
+        if (m.error().reason == core::Refusal::kNewerFormat && handlers_.on_unreadable)
+            handlers_.on_unreadable(core::PeerUnreadableEvidence{.peer = host_of_nodeid(nodeid)});
         return;
     }
     if (handlers_.on_message) handlers_.on_message(*m);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "daemon/core/evidence.h"
+#include "daemon/core/slot_codec.h"
 #include "daemon/core/types.h"
 #include "daemon/ports/error.h"
 
@@ -29,8 +30,9 @@ namespace vigil::adapters {
 
 // A delivered CPG message, checked: at most core::kMaxSlotBytes, a status
 // that decodes, and one that speaks for the node corosync says sent it (a
-// host cannot talk for another). The error says why it was refused.
-[[nodiscard]] std::expected<core::PeerMessageEvidence, std::string> validate_peer_message(
+// host cannot talk for another). The error says why it was refused; a status of
+// a newer major format (core::Refusal::kNewerFormat) is refused too.
+[[nodiscard]] std::expected<core::PeerMessageEvidence, core::DecodeError> validate_peer_message(
     std::uint32_t sender_nodeid, std::string_view payload);
 
 // Distinct hosts of a CPG member list (a node may run several members),
@@ -48,7 +50,10 @@ struct ClusterHandlers {
     // Every accepted message in CPG agreed order, ours included.
     std::function<void(const core::PeerMessageEvidence&)> on_message;
     // A message refused (also counted in bad_input()); may be empty.
-    std::function<void(std::uint32_t sender_nodeid, const std::string& reason)> on_refused;
+    std::function<void(std::uint32_t sender_nodeid, const core::DecodeError& why)> on_refused;
+    // After on_refused, for a message of a newer format: the sender's vigild
+    // runs (a newer release), though we cannot read what it says; may be empty.
+    std::function<void(const core::PeerUnreadableEvidence&)> on_unreadable;
 };
 
 enum class SendResult : std::uint8_t {

@@ -254,6 +254,7 @@ struct StorageHeartbeat::Shared {
         auto view = parse_area(area, config.owners);
         r.evidence.ok = true;
         r.evidence.slots = std::move(view.slots);
+        r.evidence.unreadable = std::move(view.unreadable);
         r.refused = std::move(view.refused);
         r.last_words = std::move(view.last_words);
         return r;

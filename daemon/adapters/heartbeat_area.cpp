@@ -7,7 +7,13 @@
 namespace vigil::adapters {
 namespace {
 
-constexpr std::string_view kLastWordsMagic = "vigil-last-words 1";
+constexpr std::string_view kLastWordsMagic = "vigil-last-words";
+// The newest major format of last words this reader knows (and writes, as 1.0).
+constexpr std::uint32_t kLastWordsFormatMajor = 1;
+
+core::DecodeError malformed(std::string message) {
+    return {core::Refusal::kMalformed, std::move(message)};
+}
 
 template <class Int>
 std::optional<Int> number(std::string_view s, int base = 10) {
@@ -72,6 +78,10 @@ bool all_zero(std::span<const std::byte> block) {
 
 std::string slot_name(std::uint32_t slot) { return "heartbeat slot " + std::to_string(slot); }
 
+core::DecodeError wrong(std::string message) {
+    return {core::Refusal::kWrongSender, std::move(message)};
+}
+
 }  // namespace
 
 std::expected<std::string, std::string> encode_status_block(const core::HostStatus& status) {
@@ -87,6 +97,7 @@ std::expected<std::string, std::string> encode_status_block(const core::HostStat
 
 std::string encode_last_words(const LastWords& w) {
     std::string head{kLastWordsMagic};
+    head += " " + std::to_string(kLastWordsFormatMajor);
     head += "\nhost " + std::to_string(w.host.value);
     head += "\nincarnation " + std::to_string(w.incarnation);
     head += "\nwritten-ms " + std::to_string(w.written_unix_ms);
@@ -110,11 +121,19 @@ std::string encode_last_words_block(const LastWords& words) {
     return pad_block(encode_last_words(words));
 }
 
-std::expected<LastWords, std::string> decode_last_words(std::string_view text) {
+std::expected<LastWords, core::DecodeError> decode_last_words(std::string_view text) {
     using std::unexpected;
-    if (text.size() > kSlotBlockBytes) return unexpected(std::string("last words too long"));
+    if (text.size() > kSlotBlockBytes) return unexpected(malformed("last words too long"));
+    const auto format = core::read_format_line(text.substr(0, text.find('\n')), kLastWordsMagic,
+                                               kLastWordsFormatMajor);
+    if (!format && format.error().reason == core::Refusal::kNewerFormat)
+        return unexpected(
+            core::DecodeError{format.error().reason, "last words " + format.error().message});
     const auto sealed = core::unseal_text(text);
-    if (!sealed) return unexpected("last words " + sealed.error());
+    if (!sealed)
+        return unexpected(
+            core::DecodeError{core::Refusal::kCorrupt, "last words " + sealed.error()});
+    if (!format) return unexpected(malformed("last words line 1: " + format.error().message));
     const std::string_view body = *sealed;
     LastWords w;
     bool seen_host = false, seen_inc = false, seen_written = false, seen_decision = false;
@@ -125,45 +144,41 @@ std::expected<LastWords, std::string> decode_last_words(std::string_view text) {
         const auto line = rest.substr(0, nl);
         rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
         const auto where = "last words line " + std::to_string(++line_no) + ": ";
-        if (line_no == 1) {
-            if (line != kLastWordsMagic) return unexpected(where + "unknown format or version");
-            continue;
-        }
+        if (line_no == 1) continue;  // the format line, read above
         const auto space = line.find(' ');
         const auto key = line.substr(0, space);
         const auto value =
             space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
         if (key == "host") {
             const auto v = number<std::uint32_t>(value);
-            if (!v) return unexpected(where + "host is not a host id");
+            if (!v) return unexpected(malformed(where + "host is not a host id"));
             w.host = core::HostId{*v};
             seen_host = true;
         } else if (key == "incarnation") {
             const auto v = number<std::uint64_t>(value);
-            if (!v) return unexpected(where + "incarnation is not a number");
+            if (!v) return unexpected(malformed(where + "incarnation is not a number"));
             w.incarnation = *v;
             seen_inc = true;
         } else if (key == "written-ms") {
             const auto v = number<std::int64_t>(value);
-            if (!v) return unexpected(where + "written-ms is not a number");
+            if (!v) return unexpected(malformed(where + "written-ms is not a number"));
             w.written_unix_ms = *v;
             seen_written = true;
         } else if (key == "decision" || key == "evidence") {
             auto v = unescape(value);
-            if (!v) return unexpected(where + "bad escape");
+            if (!v) return unexpected(malformed(where + "bad escape"));
             if (key == "decision") {
-                if (seen_decision) return unexpected(where + "second decision");
+                if (seen_decision) return unexpected(malformed(where + "second decision"));
                 w.decision = std::move(*v);
                 seen_decision = true;
             } else {
                 w.evidence.push_back(std::move(*v));
             }
-        } else {
-            return unexpected(where + "unknown key");
         }
+        // Any other key belongs to a newer minor format: skipped.
     }
     if (!seen_host || !seen_inc || !seen_written || !seen_decision) {
-        return unexpected(std::string("last words miss host, incarnation, written-ms or decision"));
+        return unexpected(malformed("last words miss host, incarnation, written-ms or decision"));
     }
     return w;
 }
@@ -174,30 +189,38 @@ std::string_view block_text(std::span<const std::byte> block) {
     return all.substr(0, all.find('\0'));
 }
 
-std::expected<std::optional<core::HostStatus>, std::string> read_status_block(
+std::expected<std::optional<core::HostStatus>, core::DecodeError> read_status_block(
     std::span<const std::byte> block, std::uint32_t slot, core::HostId owner) {
     if (all_zero(block)) return std::nullopt;
-    if (owner.value == 0) return std::unexpected(slot_name(slot) + ": written, but unassigned");
+    if (owner.value == 0)
+        return std::unexpected(wrong(slot_name(slot) + ": written, but unassigned"));
     auto status = core::decode_status(block_text(block));
-    if (!status) return std::unexpected(slot_name(slot) + ": " + status.error());
+    if (!status) {
+        return std::unexpected(core::DecodeError{status.error().reason,
+                                                 slot_name(slot) + ": " + status.error().message});
+    }
     if (status->host != owner) {
-        return std::unexpected(slot_name(slot) + ": written by host " +
-                               std::to_string(status->host.value) + ", belongs to host " +
-                               std::to_string(owner.value));
+        return std::unexpected(wrong(slot_name(slot) + ": written by host " +
+                                     std::to_string(status->host.value) + ", belongs to host " +
+                                     std::to_string(owner.value)));
     }
     return std::optional<core::HostStatus>(std::move(*status));
 }
 
-std::expected<std::optional<LastWords>, std::string> read_last_words_block(
+std::expected<std::optional<LastWords>, core::DecodeError> read_last_words_block(
     std::span<const std::byte> block, std::uint32_t slot, core::HostId owner) {
     if (all_zero(block)) return std::nullopt;
-    if (owner.value == 0) return std::unexpected(slot_name(slot) + " last words: unassigned");
+    if (owner.value == 0)
+        return std::unexpected(wrong(slot_name(slot) + " last words: unassigned"));
     auto words = decode_last_words(block_text(block));
-    if (!words) return std::unexpected(slot_name(slot) + ": " + words.error());
+    if (!words) {
+        return std::unexpected(core::DecodeError{words.error().reason,
+                                                 slot_name(slot) + ": " + words.error().message});
+    }
     if (words->host != owner) {
-        return std::unexpected(slot_name(slot) + " last words: written by host " +
-                               std::to_string(words->host.value) + ", belongs to host " +
-                               std::to_string(owner.value));
+        return std::unexpected(wrong(slot_name(slot) + " last words: written by host " +
+                                     std::to_string(words->host.value) + ", belongs to host " +
+                                     std::to_string(owner.value)));
     }
     return std::optional<LastWords>(std::move(*words));
 }
@@ -206,21 +229,31 @@ AreaView parse_area(std::span<const std::byte> area, std::span<const core::HostI
     AreaView view;
     for (std::uint32_t slot = 0; slot < owners.size(); ++slot) {
         if (area.size() < area_bytes(slot + 1)) {
-            view.refused.push_back({slot, slot_name(slot) + ": beyond the end of the area (" +
-                                              std::to_string(area.size()) + " bytes)"});
+            view.refused.push_back({.slot = slot,
+                                    .reason = slot_name(slot) + ": beyond the end of the area (" +
+                                              std::to_string(area.size()) + " bytes)",
+                                    .kind = core::Refusal::kMalformed});
             continue;
         }
-        const auto status = read_status_block(area.subspan(status_offset(slot), kSlotBlockBytes),
-                                              slot, owners[slot]);
+        const auto block = area.subspan(status_offset(slot), kSlotBlockBytes);
+        const auto status = read_status_block(block, slot, owners[slot]);
         if (!status) {
-            view.refused.push_back({slot, status.error()});
+            view.refused.push_back(
+                {.slot = slot, .reason = status.error().message, .kind = status.error().reason});
+            if (status.error().reason == core::Refusal::kNewerFormat) {
+                view.unreadable.push_back(
+                    {.host = owners[slot], .fingerprint = core::fingerprint(block_text(block))});
+            }
         } else if (*status) {
             view.slots.push_back(std::move(**status));
         }
         const auto words = read_last_words_block(
             area.subspan(last_words_offset(slot), kSlotBlockBytes), slot, owners[slot]);
         if (!words) {
-            view.refused.push_back({slot, words.error()});
+            view.refused.push_back({.slot = slot,
+                                    .reason = words.error().message,
+                                    .kind = words.error().reason,
+                                    .last_words = true});
         } else if (*words) {
             view.last_words.push_back({slot, std::move(**words)});
         }

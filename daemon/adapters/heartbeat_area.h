@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/core/evidence.h"
 #include "daemon/core/slot_codec.h"
 #include "daemon/core/types.h"
 
@@ -76,19 +77,22 @@ inline constexpr std::size_t kMaxLastWordsEvidence = 512;
 [[nodiscard]] std::string_view block_text(std::span<const std::byte> block);
 
 [[nodiscard]] std::string encode_last_words(const LastWords& words);
-[[nodiscard]] std::expected<LastWords, std::string> decode_last_words(std::string_view text);
+// Last words follow the format rule of slot_codec.h (`vigil-last-words 1`).
+[[nodiscard]] std::expected<LastWords, core::DecodeError> decode_last_words(std::string_view text);
 
 // One status block of slot `slot`, whose owner is `owner`: nullopt when never
-// written; an error (with the reason) when corrupt, torn, or written by
-// another host.
-[[nodiscard]] std::expected<std::optional<core::HostStatus>, std::string> read_status_block(
+// written; an error (with the reason) when corrupt, torn, of a newer format, or
+// written by another host.
+[[nodiscard]] std::expected<std::optional<core::HostStatus>, core::DecodeError> read_status_block(
     std::span<const std::byte> block, std::uint32_t slot, core::HostId owner);
-[[nodiscard]] std::expected<std::optional<LastWords>, std::string> read_last_words_block(
+[[nodiscard]] std::expected<std::optional<LastWords>, core::DecodeError> read_last_words_block(
     std::span<const std::byte> block, std::uint32_t slot, core::HostId owner);
 
 struct RefusedSlot {
     std::uint32_t slot = 0;
     std::string reason;  // names the slot and what was wrong
+    core::Refusal kind = core::Refusal::kMalformed;
+    bool last_words = false;  // the last-words block, not the status block
 };
 
 struct SlotLastWords {
@@ -102,6 +106,8 @@ struct AreaView {
     // Each refused block once; the daemon counts them as
     // vigil_bad_input_total{source="heartbeat_slot"}.
     std::vector<RefusedSlot> refused;
+    // Status blocks refused as a newer format, by owner: signs of life only.
+    std::vector<core::UnreadableSlot> unreadable;
 };
 
 // `owners[i]` owns slot i (HostId 0: slot unassigned, any content in it is

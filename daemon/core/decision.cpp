@@ -130,6 +130,8 @@ std::string_view name(Reason r) {
             return "left-and-silent";
         case Reason::kFenceFailed:
             return "fence-failed";
+        case Reason::kUnreadableFormat:
+            return "unreadable-format";
     }
     return "?";
 }

@@ -75,6 +75,7 @@ enum class Reason : std::uint8_t {
     kNoVmListingYet,    // the hypervisor has not said which VMs run here
     kLeftAndSilent,     // left the membership and its slot has not moved since
     kFenceFailed,
+    kUnreadableFormat,  // a member whose records are of a newer format than we read
 };
 
 enum class AlertKind : std::uint8_t {

@@ -68,6 +68,9 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                            note_assignments(at, e.status);
                        }
                    },
+                   [&](const PeerUnreadableEvidence& e) {
+                       if (e.peer != self_) peers_.on_unreadable(at, e.peer);
+                   },
                    [&](const SlotWriteEvidence& e) { self_state_.on_slot_write(at, e); },
                    [&](const SlotReadEvidence& e) { peers_.on_slot_read(at, e); },
                    [&](const VmEvidence& e) { on_vm(at, e); },
@@ -439,7 +442,8 @@ void HostEngine::start_assigned(const RecoveryView& view, std::vector<Decision>&
         plan = &own;
     } else {
         const auto& peer = peers_.peers().at(*coord);
-        if (!peer.status) return;
+        // What we have of a coordinator we cannot read is older than its plan now.
+        if (!peer.status || peer.reason == Reason::kUnreadableFormat) return;
         plan = &peer.status->assignments;
     }
     for (const auto& a : *plan) {

@@ -41,16 +41,31 @@ struct PeerMessageEvidence {
     HostStatus status;
 };
 
+// A status message from a peer that this host cannot read: a newer vigil wrote it
+// in a major format this reader does not know (slot_codec.h). It proves that the
+// peer's vigild runs and sends, nothing of what it says.
+struct PeerUnreadableEvidence {
+    HostId peer;
+};
+
 // Result of writing our own storage heartbeat slot.
 struct SlotWriteEvidence {
     bool ok = false;
     Duration latency{};
 };
 
+// A peer's slot in a major format this reader does not know, and a fingerprint of
+// its bytes: a fingerprint that changes between reads shows the peer writing.
+struct UnreadableSlot {
+    HostId host;
+    std::uint64_t fingerprint = 0;
+};
+
 // Result of reading every slot of the storage heartbeat area.
 struct SlotReadEvidence {
     bool ok = false;
     std::vector<HostStatus> slots;
+    std::vector<UnreadableSlot> unreadable;
 };
 
 // A local VM as the hypervisor reports it, when its state changes.
@@ -107,9 +122,10 @@ struct FenceFailedEvidence {
     std::string detail;
 };
 
-using Evidence = std::variant<StorageEvidence, LinkEvidence, MembershipEvidence,
-                              PeerMessageEvidence, SlotWriteEvidence, SlotReadEvidence, VmEvidence,
-                              VmInventoryEvidence, VmPolicyEvidence, ActionEvidence, AdminEvidence,
-                              FenceConfirmedEvidence, FenceFailedEvidence>;
+using Evidence =
+    std::variant<StorageEvidence, LinkEvidence, MembershipEvidence, PeerMessageEvidence,
+                 PeerUnreadableEvidence, SlotWriteEvidence, SlotReadEvidence, VmEvidence,
+                 VmInventoryEvidence, VmPolicyEvidence, ActionEvidence, AdminEvidence,
+                 FenceConfirmedEvidence, FenceFailedEvidence>;
 
 }  // namespace vigil::core

@@ -72,6 +72,16 @@ void PeerTracker::on_message(TimePoint at, const HostStatus& status) {
     }
 }
 
+bool PeerTracker::unreadable(const PeerView& peer, TimePoint now) const {
+    return fresh(peer.last_unreadable, now) &&
+           (!peer.last_message || *peer.last_message < *peer.last_unreadable);
+}
+
+void PeerTracker::on_unreadable(TimePoint at, HostId peer) {
+    auto it = peers_.find(peer);
+    if (it != peers_.end()) it->second.last_unreadable = at;
+}
+
 void PeerTracker::on_slot_read(TimePoint at, const SlotReadEvidence& e) {
     if (!e.ok) {
         reads_ok_ = false;
@@ -102,6 +112,18 @@ void PeerTracker::on_slot_read(TimePoint at, const SlotReadEvidence& e) {
             accept_status(peer, slot);
         }
         peer.slot_key = key;
+        peer.unreadable_slot.reset();
+    }
+    // A slot we cannot read still shows its owner writing when its bytes change.
+    for (const auto& slot : e.unreadable) {
+        auto it = peers_.find(slot.host);
+        if (it == peers_.end()) continue;
+        PeerView& peer = it->second;
+        if (peer.unreadable_slot && *peer.unreadable_slot != slot.fingerprint) {
+            if (!after_gap) peer.last_slot_advance = at;
+            peer.last_unreadable = at;
+        }
+        peer.unreadable_slot = slot.fingerprint;
     }
 }
 
@@ -138,6 +160,11 @@ PeerTracker::Classified PeerTracker::classify(const PeerView& peer, TimePoint no
         if (peer.status->maintenance) return {PeerClass::kAlive, Reason::kMaintenance, {}};
         return {PeerClass::kAlive, Reason::kInMembership, {}};
     }
+    // A member that speaks a newer format: alive as far as we can tell, but what we
+    // know of it is older than what it says. Never dead while it is a member and
+    // heard; not a place for VMs either (placement asks for kAlive).
+    if (peer.in_membership && unreadable(peer, now))
+        return {PeerClass::kSuspect, Reason::kUnreadableFormat, {}};
     if (peer.status && peer.status->state == SelfState::kReleased) {
         return {PeerClass::kReleased, Reason::kReleasedInSlot, {}};
     }
@@ -165,6 +192,7 @@ PeerTracker::Classified PeerTracker::classify(const PeerView& peer, TimePoint no
     TimePoint last_sign = std::max({started_, *reads_ok_since_, quorate_since.value_or(now)});
     if (peer.last_message) last_sign = std::max(last_sign, *peer.last_message);
     if (peer.last_slot_advance) last_sign = std::max(last_sign, *peer.last_slot_advance);
+    if (peer.last_unreadable) last_sign = std::max(last_sign, *peer.last_unreadable);
     std::vector<Fact> evidence{age("silent_for", now, last_sign)};
     if (now - last_sign >= fence_delay_) {
         evidence.push_back(fact("fence_delay", format_seconds(fence_delay_)));
@@ -183,7 +211,8 @@ Classification PeerTracker::classify(TimePoint now, bool quorate,
     for (const auto& [id, peer] : peers_) {
         auto c = classify(peer, now, quorate, quorate_since, own_storage_trouble);
         if ((c.cls == PeerClass::kDead || c.cls == PeerClass::kSuspect) &&
-            c.reason != Reason::kFenceConfirmed && peer.status) {
+            c.reason != Reason::kFenceConfirmed && c.reason != Reason::kUnreadableFormat &&
+            peer.status) {
             ++looking_dead;
         }
         result.emplace(id, std::move(c));
@@ -209,7 +238,11 @@ Classification PeerTracker::classify(TimePoint now, bool quorate,
     }
     for (auto& [id, c] : result) {
         PeerView& peer = peers_.at(id);
-        if (!peer.announced || peer.cls != c.cls) {
+        // Within a class the reason is not news, except that we cannot read the peer
+        // (or can again): an operator must hear that one.
+        const bool unreadable_news = peer.announced && (peer.reason == Reason::kUnreadableFormat) !=
+                                                           (c.reason == Reason::kUnreadableFormat);
+        if (!peer.announced || peer.cls != c.cls || unreadable_news) {
             // The first view of a peer is only worth a line when it says more than "not heard yet".
             if (peer.announced || c.reason != Reason::kNoStatusYet) {
                 Decision d{.kind = DecisionKind::kPeerClass,
@@ -271,6 +304,9 @@ bool PeerTracker::placement_eligible(HostId peer) const {
 
 std::optional<HostId> PeerTracker::lowest_coordinator_candidate() const {
     for (const auto& [id, peer] : peers_) {
+        // A member we cannot read may coordinate by its own view (it reads us): we
+        // do not plan over it, since two coordinators could place one VM twice.
+        if (peer.reason == Reason::kUnreadableFormat) return id;
         if (peer.cls != PeerClass::kAlive || !peer.in_membership || !peer.status) continue;
         if (!peer.status->quorate || !peer.status->storage_ok) continue;
         return id;

@@ -27,6 +27,10 @@ struct PeerView {
     std::optional<TimePoint> last_message;
     std::optional<TimePoint> last_slot_advance;
     std::optional<std::pair<std::uint64_t, std::uint64_t>> slot_key;  // incarnation, sequence
+    // Records of a newer format than we read (a newer vigil): when the last came,
+    // and the fingerprint of its slot as last read.
+    std::optional<TimePoint> last_unreadable;
+    std::optional<std::uint64_t> unreadable_slot;
     bool fence_confirmed = false;
     PeerClass cls = PeerClass::kSuspect;
     Reason reason = Reason::kNoStatusYet;  // why it has that class
@@ -49,6 +53,8 @@ class PeerTracker {
     // A status message from a peer (not our own).
     void on_message(TimePoint at, const HostStatus& status);
     void on_slot_read(TimePoint at, const SlotReadEvidence& e);
+    // A message from a peer in a format we cannot read: it runs, we know no more.
+    void on_unreadable(TimePoint at, HostId peer);
     void on_fence_confirmed(HostId peer);
     // Peers to power off through their fence agents: suspect because silent, out of
     // the membership for at least `after` while our slot reads worked (long enough
@@ -102,6 +108,9 @@ class PeerTracker {
                                       std::optional<TimePoint> quorate_since,
                                       bool own_storage_trouble) const;
     [[nodiscard]] bool fresh(const std::optional<TimePoint>& t, TimePoint now) const;
+    // Its newest record is one we cannot read, within the fresh window: what status
+    // we have of it is older than what it says now.
+    [[nodiscard]] bool unreadable(const PeerView& peer, TimePoint now) const;
     // Alive peers that reported within the fresh window, and how many of them say
     // their storage is in trouble.
     [[nodiscard]] std::pair<std::size_t, std::size_t> storage_reports(TimePoint now) const;

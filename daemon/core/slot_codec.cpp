@@ -11,7 +11,7 @@
 namespace vigil::core {
 namespace {
 
-constexpr std::string_view kMagic = "vigil-slot 1";
+constexpr std::string_view kMagic = "vigil-slot";
 
 std::uint64_t fnv1a(std::string_view s) {
     std::uint64_t h = 1469598103934665603ULL;
@@ -69,7 +69,53 @@ bool valid_vm_name(std::string_view s) {
     return !s.empty() && s.find_first_of(" \n\t") == std::string_view::npos;
 }
 
+DecodeError malformed(std::string message) { return {Refusal::kMalformed, std::move(message)}; }
+
 }  // namespace
+
+std::string_view name(Refusal r) {
+    switch (r) {
+        case Refusal::kCorrupt:
+            return "corrupt";
+        case Refusal::kMalformed:
+            return "malformed";
+        case Refusal::kNewerFormat:
+            return "newer-format";
+        case Refusal::kWrongSender:
+            return "wrong-sender";
+    }
+    return "unknown";
+}
+
+std::expected<FormatVersion, DecodeError> read_format_line(std::string_view line,
+                                                           std::string_view magic,
+                                                           std::uint32_t known_major) {
+    const auto not_ours = [&] {
+        return std::unexpected(malformed("not a " + std::string(magic) + " record"));
+    };
+    if (!line.starts_with(magic) || line.size() < magic.size() + 2 || line[magic.size()] != ' ')
+        return not_ours();
+    const auto version = line.substr(magic.size() + 1);
+    const auto dot = version.find('.');
+    const auto major = number(version.substr(0, dot));
+    const auto minor = dot == std::string_view::npos ? std::optional<std::uint64_t>(0)
+                                                     : number(version.substr(dot + 1));
+    if (!major || !minor || *major == 0 || *major > UINT32_MAX || *minor > UINT32_MAX) {
+        return std::unexpected(malformed(std::string(magic) + " record of an unreadable format " +
+                                         std::string(version)));
+    }
+    const FormatVersion v{static_cast<std::uint32_t>(*major), static_cast<std::uint32_t>(*minor)};
+    if (v.major > known_major) {
+        return std::unexpected(DecodeError{
+            Refusal::kNewerFormat, "written by a newer vigil (format " + std::to_string(v.major) +
+                                       "." + std::to_string(v.minor) +
+                                       ", this reader knows up to " + std::to_string(known_major) +
+                                       ")"});
+    }
+    return v;
+}
+
+std::uint64_t fingerprint(std::string_view text) { return fnv1a(text); }
 
 std::string seal_text(std::string body) {
     const std::uint64_t crc = fnv1a(body);
@@ -92,7 +138,10 @@ std::expected<std::string_view, std::string> unseal_text(std::string_view text) 
 }
 
 std::string encode_status(const HostStatus& s) {
+    // Format 1.0 is written as "1": the bytes every earlier release wrote and reads.
     std::string body{kMagic};
+    body += " " + std::to_string(kStatusFormatMajor);
+    if (kStatusFormatMinor != 0) body += "." + std::to_string(kStatusFormatMinor);
     body += "\nhost " + std::to_string(s.host.value);
     body += "\nincarnation " + std::to_string(s.incarnation);
     body += "\nsequence " + std::to_string(s.sequence);
@@ -113,12 +162,23 @@ std::string encode_status(const HostStatus& s) {
     return seal_text(std::move(body));
 }
 
-std::expected<HostStatus, std::string> decode_status(std::string_view text) {
+std::expected<HostStatus, DecodeError> decode_status(std::string_view text) {
     using std::unexpected;
     if (text.size() > kMaxSlotBytes)
-        return unexpected("slot larger than " + std::to_string(kMaxSlotBytes) + " bytes");
+        return unexpected(
+            malformed("slot larger than " + std::to_string(kMaxSlotBytes) + " bytes"));
+    // The format first: a newer major may seal differently, and is refused as newer
+    // rather than as corrupt.
+    const auto format =
+        read_format_line(text.substr(0, text.find('\n')), kMagic, kStatusFormatMajor);
+    if (!format) {
+        // Torn or damaged before its first line ended: say so as for any torn slot.
+        if (format.error().reason == Refusal::kMalformed && !unseal_text(text))
+            return unexpected(DecodeError{Refusal::kCorrupt, "slot " + unseal_text(text).error()});
+        return unexpected(DecodeError{format.error().reason, "slot " + format.error().message});
+    }
     const auto sealed = unseal_text(text);
-    if (!sealed) return unexpected("slot " + sealed.error());
+    if (!sealed) return unexpected(DecodeError{Refusal::kCorrupt, "slot " + sealed.error()});
     const auto body = *sealed;
 
     HostStatus s;
@@ -130,20 +190,19 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
         const auto line = rest.substr(0, nl);
         rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
         ++line_no;
-        const auto where = "slot line " + std::to_string(line_no) + ": ";
-        if (line_no == 1) {
-            if (line != kMagic) return unexpected(where + "not a vigil slot or an unknown version");
-            continue;
-        }
+        if (line_no == 1) continue;  // the format line, read above
+        const auto bad = [&](const std::string& why) {
+            return unexpected(malformed("slot line " + std::to_string(line_no) + ": " + why));
+        };
         const auto w = words(line);
-        if (w.empty()) return unexpected(where + "empty line");
+        if (w.empty()) return bad("empty line");
         const auto key = w[0];
         if (key == "host" || key == "incarnation" || key == "sequence") {
-            if (w.size() != 2) return unexpected(where + std::string(key) + " takes one number");
+            if (w.size() != 2) return bad(std::string(key) + " takes one number");
             const auto v = number(w[1]);
-            if (!v) return unexpected(where + std::string(key) + " is not a number");
+            if (!v) return bad(std::string(key) + " is not a number");
             if (key == "host") {
-                if (*v > UINT32_MAX) return unexpected(where + "host id out of range");
+                if (*v > UINT32_MAX) return bad("host id out of range");
                 s.host = HostId{static_cast<std::uint32_t>(*v)};
                 seen_host = true;
             } else if (key == "incarnation") {
@@ -155,7 +214,7 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
             }
         } else if (key == "state") {
             const auto st = w.size() == 2 ? self_state(w[1]) : std::nullopt;
-            if (!st) return unexpected(where + "unknown state");
+            if (!st) return bad("unknown state");
             s.state = *st;
             seen_state = true;
         } else if (key == "flags") {
@@ -168,22 +227,20 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
                     s.maintenance = true;
                 else if (w[i] == "draining")
                     s.draining = true;
-                else
-                    return unexpected(where + "unknown flag " + std::string(w[i]));
+                // else: a flag of a newer minor format, skipped
             }
         } else if (key == "held") {
             const auto st = w.size() == 3 ? vm_state(w[2]) : std::nullopt;
-            if (!st || !valid_vm_name(w[1]))
-                return unexpected(where + "held takes a VM name and a state");
+            if (!st || !valid_vm_name(w[1])) return bad("held takes a VM name and a state");
             s.held.push_back({std::string(w[1]), *st});
         } else if (key == "assign") {
             const auto target = w.size() == 5 ? number(w[2]) : std::nullopt;
             const auto inc = w.size() == 5 ? number(w[3]) : std::nullopt;
             const auto seq = w.size() == 5 ? number(w[4]) : std::nullopt;
             if (!target || !inc || !seq || *target > UINT32_MAX || !valid_vm_name(w[1])) {
-                return unexpected(where +
-                                  "assign takes a VM name, a host id and that host's "
-                                  "incarnation and sequence");
+                return bad(
+                    "assign takes a VM name, a host id and that host's incarnation and "
+                    "sequence");
             }
             s.assignments.push_back(
                 {std::string(w[1]), HostId{static_cast<std::uint32_t>(*target)}, *inc, *seq});
@@ -191,18 +248,16 @@ std::expected<HostStatus, std::string> decode_status(std::string_view text) {
             const auto host = w.size() == 3 ? number(w[1]) : std::nullopt;
             const auto inc = w.size() == 3 ? number(w[2]) : std::nullopt;
             if (!host || !inc || *host > UINT32_MAX)
-                return unexpected(where + "fenced takes a host id and an incarnation");
+                return bad("fenced takes a host id and an incarnation");
             s.fenced.emplace_back(HostId{static_cast<std::uint32_t>(*host)}, *inc);
         } else if (key == "declined") {
-            if (w.size() != 2 || !valid_vm_name(w[1]))
-                return unexpected(where + "declined takes a VM name");
+            if (w.size() != 2 || !valid_vm_name(w[1])) return bad("declined takes a VM name");
             s.declined.emplace_back(w[1]);
-        } else {
-            return unexpected(where + "unknown key " + std::string(key));
         }
+        // Any other key belongs to a newer minor format: skipped.
     }
     if (!seen_host || !seen_inc || !seen_seq || !seen_state) {
-        return unexpected("slot misses one of host, incarnation, sequence, state");
+        return unexpected(malformed("slot misses one of host, incarnation, sequence, state"));
     }
     return s;
 }

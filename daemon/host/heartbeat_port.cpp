@@ -1,6 +1,8 @@
 #include "daemon/host/heartbeat_port.h"
 
 #include <chrono>
+#include <set>
+#include <string>
 #include <variant>
 
 namespace vigil::host {
@@ -42,7 +44,16 @@ void HeartbeatPort::dispatch() {
             continue;
         }
         auto& r = std::get<adapters::SlotReadResult>(result);
-        for (const auto& refused : r.refused) on_refused_(refused);
+        std::set<std::string> refused_now;
+        for (const auto& refused : r.refused) {
+            const auto who =
+                "slot " + std::to_string(refused.slot) + (refused.last_words ? " last words" : "");
+            refused_now.insert(who);
+            refusals_.refused(who, {refused.kind, refused.reason},
+                              {{"SLOT", std::to_string(refused.slot)}});
+        }
+        // A read that failed says nothing of the blocks it did not read.
+        if (r.evidence.ok) refusals_.accept_all_but(refused_now);
         if (r.error != read_error_) {
             read_error_ = r.error;
             journal_.log(r.error.empty() ? Priority::notice : Priority::warning, mid::kHeartbeat,

@@ -88,6 +88,7 @@ fence::WithholdReason withhold_reason(core::Reason why) {
         case core::Reason::kNoVmListingYet:
         case core::Reason::kLeftAndSilent:
         case core::Reason::kFenceFailed:
+        case core::Reason::kUnreadableFormat:
             return fence::WithholdReason::kNotSafe;
     }
     return fence::WithholdReason::kNotSafe;

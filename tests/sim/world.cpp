@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "daemon/core/slot_codec.h"
+#include "tests/tools/formats/next_format.h"
 
 namespace vigil::sim {
 
@@ -21,6 +22,9 @@ struct World::Host {
     bool frozen = false;         // whole host hung: kernel, corosync, qemu
     bool daemon_frozen = false;  // vigild alone hung
     bool daemon_running = false;
+    // "format h next-major": its vigild writes the synthetic next major format
+    // (tests/tools/formats), which it reads and the others do not.
+    bool newer_format = false;
     std::optional<Duration> daemon_restart_at;
     std::uint64_t incarnation = 0;
     std::uint64_t epoch = 0;  // advances at every reset and power-off: what was in flight dies
@@ -739,8 +743,18 @@ void World::broadcast(Host& h, const core::HostStatus& status) {
         if (!up(o) || o.frozen) continue;
         const auto at = std::max(now_ + o.delivery_delay, o.last_delivery_at);
         o.last_delivery_at = at;
-        later(o, at - now_, [this, &o, status, sent = now_] {
-            deliver(o, [&o, status, sent](driver::HostDriver& d) {
+        // A message in a format the receiver does not read reaches it as what the
+        // cluster adapter makes of it: refused, and a sign that its sender runs.
+        if (h.newer_format && !o.newer_format &&
+            !refused_as_newer(o, h, formats::next_major(status)))
+            continue;
+        const bool unreadable = h.newer_format && !o.newer_format;
+        later(o, at - now_, [this, &o, status, sent = now_, unreadable] {
+            deliver(o, [&o, status, sent, unreadable](driver::HostDriver& d) {
+                if (unreadable) {
+                    d.observe(core::PeerUnreadableEvidence{.peer = status.host});
+                    return;
+                }
                 if (status.host.value == o.id && status.incarnation == o.incarnation &&
                     sent >= o.heard_from)
                     o.run_heard = true;
@@ -764,7 +778,9 @@ void World::advance_lanes() {
             lane->started = now_;
             // The I/O happened whether or not the daemon that asked still runs.
             if (op.write && ok) {
-                slots_[h.name] = core::encode_status(op.status);
+                slots_[h.name] = h.newer_format ? formats::next_major(op.status)
+                                                : core::encode_status(op.status);
+                slot_status_[h.name] = op.status;
                 h.slot_landed_at = now_;
             }
             if (op.write && now_ - op.submitted >= s_.policy.heartbeat_interval) {
@@ -784,10 +800,19 @@ void World::advance_lanes() {
             core::SlotReadEvidence read{.ok = ok};
             if (ok) {
                 for (const auto& [name, text] : slots_) {
-                    if (auto st = core::decode_status(text))
+                    auto st = core::decode_status(text);
+                    if (st) {
                         read.slots.push_back(std::move(*st));
-                    else
-                        violation("slot of " + name + " does not decode: " + st.error());
+                    } else if (st.error().reason != core::Refusal::kNewerFormat) {
+                        violation("slot of " + name + " does not decode: " + st.error().message);
+                    } else if (h.newer_format) {
+                        read.slots.push_back(slot_status_[name]);  // it reads its own format
+                    } else {
+                        Host& writer = host(slot_status_[name].host.value);
+                        if (refused_as_newer(h, writer, text))
+                            read.unreadable.push_back(
+                                {slot_status_[name].host, core::fingerprint(text)});
+                    }
                 }
             }
             deliver(h, [read = std::move(read)](driver::HostDriver& d) { d.observe(read); });
@@ -946,6 +971,9 @@ void World::apply(const Event& e) {
     } else if (verb == "clock-jump" && h && w.size() == 3) {
         // Only the hosts' wall clocks move: they stamp last words and nothing else.
         if (auto d = parse_duration(w[2])) h->wall_offset += *d;
+    } else if (verb == "format" && h && w.size() == 3 &&
+               (w[2] == "next-major" || w[2] == "current")) {
+        h->newer_format = w[2] == "next-major";
     } else if (verb == "bmc-broken" && h) {
         bmc_broken_.insert(h->id);
     } else if (verb == "slow" && h && w.size() == 3) {
@@ -1137,7 +1165,22 @@ void World::step() {
     now_ += s_.step;
 }
 
+bool World::refused_as_newer(Host& reader, Host& writer, const std::string& text) {
+    const auto st = core::decode_status(text);
+    if (st || st.error().reason != core::Refusal::kNewerFormat) {
+        violation(writer.name + "'s newer format is not refused as newer by " + reader.name);
+        return false;
+    }
+    ++refused_[{reader.name, writer.name}];
+    return true;
+}
+
 RunResult World::finish() {
+    // What each host refused as a newer format, as its vigil_peer_records_refused_total
+    // would count it.
+    for (const auto& [who, n] : refused_)
+        log(who.first, "refused-records reason=newer-format from=" + who.second +
+                           " count=" + std::to_string(n));
     evaluate_checks(result_);
     for (const auto& v : s_.policy.vms) result_.final_vms[v.name];
     for (const auto& [id, h] : hosts_) {

@@ -117,6 +117,9 @@ class World {
     void land_stale_writes();
     void check_safety();
     void evaluate_checks(RunResult& r);
+    // Decodes a record `writer` wrote in the newer format as `reader` would:
+    // refused as newer (counted), else a violation.
+    bool refused_as_newer(Host& reader, Host& writer, const std::string& text);
     void reset(Host& h, const std::string& why, bool reboot);
     void boot(Host& h);
     void start_daemon(Host& h);
@@ -160,7 +163,10 @@ class World {
     Scenario s_;
     Duration now_{};
     std::map<std::uint32_t, std::unique_ptr<Host>> hosts_;
-    std::map<std::string, std::string> slots_;  // host name -> encoded slot, on "shared"
+    std::map<std::string, std::string> slots_;             // host name -> encoded slot, on "shared"
+    std::map<std::string, core::HostStatus> slot_status_;  // ... and what it encodes
+    // Records refused as a newer format, by reader and writer.
+    std::map<std::pair<std::string, std::string>, std::uint64_t> refused_;
     // Cluster-wide outages of the array: start, and end once healed.
     std::vector<std::pair<Duration, std::optional<Duration>>> outages_;
     std::set<std::string> failed_domains_;

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "daemon/adapters/heartbeat.h"
+#include "tests/tools/formats/next_format.h"
 
 namespace vigil::adapters {
 namespace {
@@ -52,7 +53,7 @@ TEST(HeartbeatSlot, StatusRoundTripsThroughABlock) {
     ASSERT_TRUE(block) << block.error();
     ASSERT_EQ(block->size(), kSlotBlockBytes);
     const auto back = read_status_block(bytes(*block), 2, HostId{4});
-    ASSERT_TRUE(back) << back.error();
+    ASSERT_TRUE(back) << back.error().message;
     ASSERT_TRUE(back->has_value());
     EXPECT_EQ(**back, status_of(4, 99));
 }
@@ -72,19 +73,21 @@ TEST(HeartbeatSlot, CorruptByteIsRefusedWithTheReason) {
     block[30] ^= 0x01;
     const auto r = read_status_block(bytes(block), 0, HostId{1});
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().find("heartbeat slot 0"), std::string::npos) << r.error();
-    EXPECT_NE(r.error().find("checksum"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("heartbeat slot 0"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("checksum"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().reason, core::Refusal::kCorrupt);
 }
 
 TEST(HeartbeatSlot, ForeignHostIsRefused) {
     const auto block = *encode_status_block(status_of(2, 5));
     const auto r = read_status_block(bytes(block), 0, HostId{1});
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().find("written by host 2, belongs to host 1"), std::string::npos)
-        << r.error();
+    EXPECT_NE(r.error().message.find("written by host 2, belongs to host 1"), std::string::npos)
+        << r.error().message;
     const auto unassigned = read_status_block(bytes(block), 3, HostId{0});
     ASSERT_FALSE(unassigned);
-    EXPECT_NE(unassigned.error().find("unassigned"), std::string::npos);
+    EXPECT_NE(unassigned.error().message.find("unassigned"), std::string::npos);
+    EXPECT_EQ(r.error().reason, core::Refusal::kWrongSender);
 }
 
 TEST(HeartbeatSlot, TornWriteIsRefusedButAShorterWholeStatusIsRead) {
@@ -101,14 +104,14 @@ TEST(HeartbeatSlot, TornWriteIsRefusedButAShorterWholeStatusIsRead) {
     std::memcpy(torn.data() + 512, old_block.data() + 512, kSlotBlockBytes - 512);
     const auto r = read_status_block(bytes(torn), 0, HostId{1});
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().find("checksum"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("checksum"), std::string::npos) << r.error().message;
 
     // A short status that fits one sector, over the old long one whose tail
     // sectors were not rewritten: the text before the NUL is whole.
     auto small = *encode_status_block(status_of(1, 3));
     std::memcpy(small.data() + 512, old_block.data() + 512, kSlotBlockBytes - 512);
     const auto s = read_status_block(bytes(small), 0, HostId{1});
-    ASSERT_TRUE(s) << s.error();
+    ASSERT_TRUE(s) << s.error().message;
     EXPECT_EQ((*s)->sequence, 3u);
 }
 
@@ -134,7 +137,7 @@ TEST(HeartbeatLastWords, RoundTripWithControlCharacters) {
     const auto block = encode_last_words_block(words_of(3));
     ASSERT_EQ(block.size(), kSlotBlockBytes);
     const auto back = read_last_words_block(bytes(block), 1, HostId{3});
-    ASSERT_TRUE(back) << back.error();
+    ASSERT_TRUE(back) << back.error().message;
     ASSERT_TRUE(back->has_value());
     EXPECT_EQ(**back, words_of(3));
 }
@@ -148,7 +151,7 @@ TEST(HeartbeatLastWords, AlwaysFitsAndKeepsTheNewestEvidence) {
     const auto text = encode_last_words(w);
     ASSERT_LT(text.size(), kSlotBlockBytes);
     const auto back = decode_last_words(text);
-    ASSERT_TRUE(back) << back.error();
+    ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->decision, std::string(kMaxLastWordsDecision, '\x02'));
     ASSERT_FALSE(back->evidence.empty());
     EXPECT_LT(back->evidence.size(), 50u);
@@ -161,8 +164,47 @@ TEST(HeartbeatLastWords, CorruptOrForeignIsRefused) {
     block[40] ^= 0x10;
     const auto r = read_last_words_block(bytes(block), 1, HostId{3});
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().find("checksum"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("checksum"), std::string::npos) << r.error().message;
     EXPECT_FALSE(decode_last_words("vigil-last-words 1\ndecision \\q\ncrc 0\n"));
+}
+
+// Slot 1's owner runs a vigil that writes a newer major format: refused as such,
+// and reported with a fingerprint that changes when it writes again.
+TEST(HeartbeatArea, ANewerFormatSlotIsRefusedAndReportedAsUnreadable) {
+    const auto at = [](std::uint64_t seq) {
+        std::string area(area_bytes(2), '\0');
+        put(area, status_offset(0), *encode_status_block(status_of(10, seq)));
+        auto newer = formats::next_major(status_of(11, seq));
+        newer.resize(kSlotBlockBytes, '\0');
+        put(area, status_offset(1), newer);
+        const std::vector<HostId> owners{HostId{10}, HostId{11}};
+        return parse_area(bytes(area), owners);
+    };
+    const auto view = at(1);
+    ASSERT_EQ(view.slots.size(), 1u);
+    ASSERT_EQ(view.refused.size(), 1u);
+    EXPECT_EQ(view.refused[0].slot, 1u);
+    EXPECT_EQ(view.refused[0].kind, core::Refusal::kNewerFormat);
+    EXPECT_FALSE(view.refused[0].last_words);
+    EXPECT_EQ(view.refused[0].reason,
+              "heartbeat slot 1: slot written by a newer vigil (format 2.0, this reader knows up "
+              "to 1)");
+    ASSERT_EQ(view.unreadable.size(), 1u);
+    EXPECT_EQ(view.unreadable[0].host, HostId{11});
+    EXPECT_EQ(at(1).unreadable[0].fingerprint, view.unreadable[0].fingerprint);
+    EXPECT_NE(at(2).unreadable[0].fingerprint, view.unreadable[0].fingerprint);
+}
+
+TEST(HeartbeatLastWords, ANewerFormatIsRefusedAsSuchAndUnknownLinesSkipped) {
+    const auto text = encode_last_words(words_of(3));
+    ASSERT_TRUE(text.starts_with("vigil-last-words 1\n"));
+    const auto newer = decode_last_words(formats::rewrite(text, "vigil-last-words 2", ""));
+    ASSERT_FALSE(newer);
+    EXPECT_EQ(newer.error().reason, core::Refusal::kNewerFormat);
+    const auto minor =
+        decode_last_words(formats::rewrite(text, "vigil-last-words 1.3", "cause storage\n"));
+    ASSERT_TRUE(minor) << minor.error().message;
+    EXPECT_EQ(*minor, words_of(3));
 }
 
 TEST(HeartbeatArea, BadSlotsAreRefusedOneByOneAndTheOthersRead) {

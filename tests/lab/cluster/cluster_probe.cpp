@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
                     std::to_string(m.status.sequence));
             },
         .on_refused =
-            [](std::uint32_t node, const std::string& reason) {
-                say("refused " + std::to_string(node) + " " + reason);
+            [](std::uint32_t node, const core::DecodeError& why) {
+                say("refused " + std::to_string(node) + " " + why.message);
             },
     };
     auto made = adapters::Cluster::make({.group = group}, handlers);

@@ -173,5 +173,91 @@ TEST(PeersTest, APeerStillWritingItsSlotAfterLeavingIsIsolatedAndNeverDead) {
     EXPECT_EQ(peers.lowest_coordinator_candidate(), HostId{2});
 }
 
+// A mixed cluster mid-upgrade: peer 5 runs a vigil that writes a newer major
+// format. We read none of its records, but corosync says it sends: alive as far as
+// we can tell while it is a member, so never dead, and never given VMs.
+TEST(PeersTest, AMemberWritingANewerFormatIsNeverCalledDead) {
+    auto peers = heard_at_zero();
+    (void)peers.classify(t(0), true, t(0), false);
+    for (double at = 1; at <= 60; at += 1) {
+        for (std::uint32_t i = 2; i <= 4; ++i)
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(at) + 1));
+        peers.on_unreadable(t(at), HostId{5});
+        read_unchanged(peers, t(at));
+        (void)peers.classify(t(at), true, t(0), false);
+        ASSERT_NE(peers.peer_class(HostId{5}), PeerClass::kDead) << "at " << at;
+    }
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kSuspect);
+    EXPECT_EQ(peers.peers().at(HostId{5}).reason, Reason::kUnreadableFormat);
+    EXPECT_FALSE(peers.placement_eligible(HostId{5}));
+    EXPECT_FALSE(peers.storm());
+    EXPECT_EQ(peers.lowest_coordinator_candidate(), HostId{2});
+    // A fence agent is never pointed at it either.
+    EXPECT_TRUE(peers.fence_candidates(t(60), std::chrono::seconds{2}).empty());
+}
+
+// When the lowest peer writes a format we cannot read, we do not plan over it: it
+// reads us and may well coordinate.
+TEST(PeersTest, ALowerMemberWeCannotReadIsLeftToCoordinate) {
+    auto peers = heard_at_zero();
+    for (double at = 1; at <= 5; at += 1) {
+        for (std::uint32_t i = 3; i <= 5; ++i)
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(at) + 1));
+        peers.on_unreadable(t(at), HostId{2});
+        read_unchanged(peers, t(at));
+        (void)peers.classify(t(at), true, t(0), false);
+    }
+    EXPECT_EQ(peers.peers().at(HostId{2}).reason, Reason::kUnreadableFormat);
+    EXPECT_EQ(peers.lowest_coordinator_candidate(), HostId{2});
+    // Read again (its vigil went back to a format we know): an ordinary member.
+    peers.on_message(t(6), status(2, 9));
+    (void)peers.classify(t(6), true, t(0), false);
+    EXPECT_EQ(peers.peer_class(HostId{2}), PeerClass::kAlive);
+    EXPECT_TRUE(peers.placement_eligible(HostId{2}));
+}
+
+// Its silence counts from its last unreadable record: once it leaves the
+// membership and stops, it is dead a fence delay later, as any peer.
+TEST(PeersTest, ANewerFormatPeerThatDiesIsDeadAFenceDelayAfterItsLastRecord) {
+    auto peers = heard_at_zero();
+    std::vector<HostId> members;
+    for (std::uint32_t i = 1; i <= 4; ++i) members.push_back(HostId{i});
+    for (double at = 1; at <= 20; at += 1) {
+        for (std::uint32_t i = 2; i <= 4; ++i)
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(at) + 1));
+        if (at <= 10) peers.on_unreadable(t(at), HostId{5});
+        if (at == 11)
+            peers.on_membership(t(at), MembershipEvidence{.members = members, .quorate = true});
+        read_unchanged(peers, t(at));
+        (void)peers.classify(t(at), true, t(0), false);
+        if (at < 17) {
+            ASSERT_NE(peers.peer_class(HostId{5}), PeerClass::kDead) << "at " << at;
+        }
+    }
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kDead);
+}
+
+// Cut off from the cluster, it still writes its slot: the slot's bytes change at
+// every read, so it is isolated, not dead (F3 in a mixed cluster).
+TEST(PeersTest, ANewerFormatSlotThatKeepsChangingShowsAnIsolatedPeer) {
+    auto peers = heard_at_zero();
+    std::vector<HostId> members;
+    for (std::uint32_t i = 1; i <= 4; ++i) members.push_back(HostId{i});
+    peers.on_membership(t(1), MembershipEvidence{.members = members, .quorate = true});
+    for (double at = 1; at <= 30; at += 1) {
+        for (std::uint32_t i = 2; i <= 4; ++i)
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(at) + 1));
+        std::vector<HostStatus> slots;
+        for (std::uint32_t i = 2; i <= 4; ++i) slots.push_back(status(i, 1));
+        peers.on_slot_read(
+            t(at), SlotReadEvidence{.ok = true,
+                                    .slots = slots,
+                                    .unreadable = {{HostId{5}, static_cast<std::uint64_t>(at)}}});
+        (void)peers.classify(t(at), true, t(0), false);
+        ASSERT_NE(peers.peer_class(HostId{5}), PeerClass::kDead) << "at " << at;
+    }
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kIsolated);
+}
+
 }  // namespace
 }  // namespace vigil::core

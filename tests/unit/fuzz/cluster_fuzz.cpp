@@ -21,7 +21,7 @@ int one_input(const std::uint8_t* data, std::size_t size) {
     const std::string_view payload(reinterpret_cast<const char*>(data), size);
     const auto m = vigil::adapters::validate_peer_message(nodeid, payload);
     if (!m) {
-        if (m.error().empty()) std::abort();
+        if (m.error().message.empty()) std::abort();
         return 0;
     }
     // Whatever is accepted speaks for its sender and survives a round trip.

@@ -12,6 +12,7 @@
 
 #include "daemon/adapters/heartbeat_area.h"
 #include "daemon/core/slot_codec.h"
+#include "tests/tools/formats/next_format.h"
 #include "tests/tools/fuzz/mutate.h"
 
 namespace config_fuzz {
@@ -91,8 +92,14 @@ TEST(FuzzReplay, ClusterMessagesNeverCrash) {
                           .storage_ok = true,
                           .held = {{"db", VmState::kPausedIoError}, {"web", VmState::kRunning}},
                           .assignments = {{"dns", HostId{3}}}};
+    auto raw = [](std::uint32_t nodeid, const std::string& text) {
+        std::string out(4, '\0');
+        std::memcpy(out.data(), &nodeid, 4);
+        return out + text;
+    };
     replay(cluster_fuzz::one_input,
-           {seed(1, HostStatus{.host = HostId{1}, .sequence = 1}), seed(2, busy), seed(3, busy)},
+           {seed(1, HostStatus{.host = HostId{1}, .sequence = 1}), seed(2, busy), seed(3, busy),
+            raw(2, vigil::formats::next_minor(busy)), raw(2, vigil::formats::next_major(busy))},
            3000);
 }
 
@@ -109,7 +116,8 @@ TEST(FuzzReplay, HeartbeatSlotsNeverCrash) {
     words.evidence = {"slot write: EIO", "in flight 3"};
     replay(heartbeat_fuzz::one_input,
            {vigil::core::encode_status(status), vigil::adapters::encode_last_words(words),
-            std::string(vigil::adapters::kSlotBlockBytes, '\0')},
+            std::string(vigil::adapters::kSlotBlockBytes, '\0'), vigil::formats::next_minor(status),
+            vigil::formats::next_major(status)},
            3000);
 }
 

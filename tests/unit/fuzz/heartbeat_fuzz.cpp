@@ -38,7 +38,7 @@ int one_input(const std::uint8_t* data, std::size_t size) {
     if (view.slots.size() + view.last_words.size() + view.refused.size() > 2) std::abort();
     // The text decoder alone, without the block framing.
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    if (const auto w = decode_last_words(text); !w && w.error().empty()) std::abort();
+    if (const auto w = decode_last_words(text); !w && w.error().message.empty()) std::abort();
     return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "daemon/core/alerts.h"
 #include "daemon/host/mapping.h"
+#include "daemon/host/refusal_log.h"
 
 namespace vigil::host {
 namespace {
@@ -137,6 +138,47 @@ TEST(ClusterMetrics, RenderedOnceEachAndAVmThatWentLeavesNoSeries) {
     text = m.render();
     EXPECT_EQ(text.find("vm=\"web\""), std::string::npos) << text;
     EXPECT_TRUE(has_line(text, "vigil_vm_running_here{vm=\"db\"} 0")) << text;
+}
+
+}  // namespace
+}  // namespace vigil::host
+
+namespace vigil::host {
+namespace {
+
+// A peer writing a newer format is refused at every heartbeat: counted every
+// time, logged once, and once more when it is read again.
+TEST(RefusalLog, CountsEveryRefusalAndLogsOncePerPeerAndReason) {
+    auto metrics = exporters::Metrics::make({.serve = false, .version = "test"});
+    ASSERT_TRUE(metrics.has_value()) << metrics.error().message;
+    adapters::Journal journal(adapters::Priority::error);  // nothing reaches the journal
+    RefusalLog log("cluster", journal, **metrics);
+    const core::DecodeError newer{core::Refusal::kNewerFormat, "slot written by a newer vigil"};
+    for (int i = 0; i < 30; ++i) log.refused("node 3", newer, {{"NODEID", "3"}});
+    EXPECT_EQ(log.lines(), 1u);
+    log.refused("node 3", {core::Refusal::kCorrupt, "checksum mismatch"}, {});
+    log.refused("node 2", newer, {});
+    EXPECT_EQ(log.lines(), 3u);
+    const auto text = (*metrics)->render();
+    EXPECT_TRUE(has_line(
+        text, "vigil_peer_records_refused_total{reason=\"newer-format\",source=\"cluster\"} 31"))
+        << text;
+    EXPECT_TRUE(
+        has_line(text, "vigil_peer_records_refused_total{reason=\"corrupt\",source=\"cluster\"} 1"))
+        << text;
+    EXPECT_TRUE(has_line(
+        text,
+        "vigil_peer_records_refused_total{reason=\"wrong-sender\",source=\"heartbeat_slot\"} 0"))
+        << text;
+    EXPECT_TRUE(has_line(text, "vigil_bad_input_total{source=\"cluster\"} 32")) << text;
+    // node 3 read again: one line; its next refusal is news again.
+    log.accept_all_but({"node 2"});
+    EXPECT_EQ(log.lines(), 4u);
+    EXPECT_EQ(log.open().size(), 1u);
+    log.accepted("node 3");  // nothing open for it: no line
+    EXPECT_EQ(log.lines(), 4u);
+    log.refused("node 3", newer, {});
+    EXPECT_EQ(log.lines(), 5u);
 }
 
 }  // namespace
