@@ -32,8 +32,8 @@ exporters::WebhookOptions webhook_options(const config::Config& config) {
     for (const auto& r : config.webhook_rules) {
         exporters::AlertRule rule{.alert = r.alert,
                                   .labels = {r.labels.begin(), r.labels.end()},
-                                  .action = exporters::parse_host_action(r.action)
-                                                .value_or(exporters::HostAction::kDrain),
+                                  .action = exporters::parse_host_action(r.action).value_or(
+                                      exporters::HostAction::kDrain),
                                   .host = r.host,
                                   .host_label = r.host_label};
         if (!r.resolved_action.empty())
@@ -339,8 +339,9 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
         // Each host acts on itself only: point the alert's route at the
         // named host's own receiver.
         deps_.journal.log(Priority::warning, mid::kWebhookAction,
-                          "alert " + a.alert + " asks for " + std::string(exporters::name(a.action)) +
-                              " on " + a.host + ", not on this host (" + mine + "): ignored",
+                          "alert " + a.alert + " asks for " +
+                              std::string(exporters::name(a.action)) + " on " + a.host +
+                              ", not on this host (" + mine + "): ignored",
                           fields);
         return;
     }
