@@ -20,6 +20,31 @@ ClusterPaths cluster_paths(const config::Config& config) {
 
 ClusterMode::~ClusterMode() = default;
 
+namespace {
+
+// The config's rule table as the webhook takes it; the config has checked
+// every action name (config.cpp keeps its list in step with HostAction).
+exporters::WebhookOptions webhook_options(const config::Config& config) {
+    exporters::WebhookOptions o{.host = config.webhook_listen.host,
+                                .port = config.webhook_listen.port,
+                                .token_file = config.webhook_token_file,
+                                .max_body_bytes = config.webhook_max_body};
+    for (const auto& r : config.webhook_rules) {
+        exporters::AlertRule rule{.alert = r.alert,
+                                  .labels = {r.labels.begin(), r.labels.end()},
+                                  .action = exporters::parse_host_action(r.action).value_or(
+                                      exporters::HostAction::kDrain),
+                                  .host = r.host,
+                                  .host_label = r.host_label};
+        if (!r.resolved_action.empty())
+            rule.resolved_action = exporters::parse_host_action(r.resolved_action);
+        o.rules.push_back(std::move(rule));
+    }
+    return o;
+}
+
+}  // namespace
+
 std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const config::Config& config,
                                                                      Deps deps) {
     std::unique_ptr<ClusterMode> self(new ClusterMode(std::move(deps)));
@@ -143,6 +168,15 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
         self->hooks_ = std::move(*hooks);
     } else {
         journal.log(Priority::error, mid::kHookRun, "no hooks: " + hooks.error().message);
+    }
+
+    if (config.webhook_enabled) {
+        auto webhook = exporters::WebhookReceiver::make(
+            self->deps_.loop, journal, webhook_options(config),
+            [raw](const exporters::AlertAction& a) { raw->on_alert_action(a); },
+            [raw](exporters::WebhookResult r) { raw->deps_.metrics.count_webhook_request(r); });
+        if (!webhook) return std::unexpected(Error{"webhook: " + webhook.error().message});
+        self->webhook_ = std::move(*webhook);
     }
 
     // The watchdog last: every refusal above leaves nothing armed (or, when an
@@ -289,6 +323,52 @@ void ClusterMode::sync_vm_policies() {
 void ClusterMode::later(std::function<void()> fn) {
     later_.push_back(std::move(fn));
     deps_.loop.set_alarm(*later_alarm_, deps_.loop.now());
+}
+
+void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
+    const adapters::Fields fields{{"ACTION", std::string(exporters::name(a.action))},
+                                  {"HOST", a.host},
+                                  {"ALERT", a.alert},
+                                  {"FINGERPRINT", a.fingerprint}};
+    // The configured name of this host; "h<nodeid>" when the list lacks it.
+    const auto self = driver_->engine().self();
+    std::string mine = core::host_name(self);
+    for (const auto& h : config_.cluster_hosts) {
+        if (h.nodeid == self.value) mine = h.name;
+    }
+    if (a.host != mine) {
+        // Each host acts on itself only: point the alert's route at the
+        // named host's own receiver.
+        deps_.journal.log(Priority::warning, mid::kWebhookAction,
+                          "alert " + a.alert + " asks for " +
+                              std::string(exporters::name(a.action)) + " on " + a.host +
+                              ", not on this host (" + mine + "): ignored",
+                          fields);
+        return;
+    }
+    core::AdminCommand command = core::AdminCommand::kDrain;
+    exporters::HookEvent event = exporters::HookEvent::kMaintenanceOn;
+    switch (a.action) {
+        case exporters::HostAction::kDrain:
+            command = core::AdminCommand::kDrain;
+            break;
+        case exporters::HostAction::kMaintenanceOn:
+            command = core::AdminCommand::kMaintenanceOn;
+            event = exporters::HookEvent::kMaintenanceOn;
+            break;
+        case exporters::HostAction::kMaintenanceOff:
+            command = core::AdminCommand::kMaintenanceOff;
+            event = exporters::HookEvent::kMaintenanceOff;
+            break;
+    }
+    deps_.journal.log(Priority::notice, mid::kWebhookAction,
+                      std::string(exporters::name(a.action)) + " on this host, asked by alert " +
+                          a.alert + " through the webhook",
+                      fields);
+    observe(core::AdminEvidence{command});
+    if (hooks_ && a.action != exporters::HostAction::kDrain) {
+        hooks_->submit(event, {{"alert", a.alert}, {"by", "webhook"}});
+    }
 }
 
 void ClusterMode::observe(const core::Evidence& e) {

@@ -33,6 +33,7 @@
 #include "daemon/host/watchdog_port.h"
 #include "exporters/hooks.h"
 #include "exporters/metrics.h"
+#include "exporters/webhook.h"
 #include "fence/flight_recorder.h"
 #include "fence/reboot.h"
 #include "fence/watchdog.h"
@@ -97,6 +98,9 @@ class ClusterMode {
     // at start and after every heartbeat.
     void export_metrics();
     void later(std::function<void()> fn);
+    // An action an alert asked for through the webhook: this host's go to the
+    // core as an operator's command would, another host's are logged only.
+    void on_alert_action(const exporters::AlertAction& a);
 
     Deps deps_;
     host::RefusalLog refusals_{"cluster", deps_.journal, deps_.metrics};  // cluster messages
@@ -113,6 +117,7 @@ class ClusterMode {
     std::vector<core::VmPolicy> sent_policies_;
     fence::LinuxRebootCalls reboot_;
     std::unique_ptr<exporters::HookRunner> hooks_;
+    std::unique_ptr<exporters::WebhookReceiver> webhook_;
     std::unique_ptr<host::ClusterPort> cluster_port_;
     std::unique_ptr<host::HeartbeatPort> heartbeat_port_;
     std::unique_ptr<host::HypervisorPort> hypervisor_port_;

@@ -226,6 +226,7 @@ std::expected<std::unique_ptr<Metrics>, Error> Metrics::make(const MetricsOption
                               "unavailable on this kernel or failed to attach");
     self->block_io_errors_ = &counters("vigil_block_io_errors_total", kBlockErrorsHelp);
     self->bad_input_ = &counters("vigil_bad_input_total", kBadInputHelp);
+    for (const char* source : kBadInputSources) self->bad_input_->Add({{"source", source}});
     self->refused_records_ =
         &counters("vigil_peer_records_refused_total",
                   "Peer heartbeat slots and cluster messages refused (cluster mode), by source "

@@ -30,6 +30,10 @@ class Family;
 
 namespace vigil::exporters {
 
+// Where refused input comes from (vigil_bad_input_total's `source`).
+inline constexpr const char* kBadInputSources[] = {"cluster", "control", "domain_xml",
+                                                   "heartbeat_slot", "mountstats"};
+
 class AllFamilies;
 class MetricsServer;
 
@@ -128,7 +132,8 @@ class Metrics {
     // An unmounted mount forgotten: its series go, so mounts that come and go
     // do not pile up.
     void forget_nfs_mount(const std::string& mount, const std::vector<std::string>& all_states);
-    // Input from outside (control socket, config reloads, ...) that was refused.
+    // Input from outside that was refused, by source: one of kBadInputSources,
+    // each served from 0 (a dashboard shows "none refused", not "no data").
     void count_bad_input(const std::string& source);
     // Cluster mode: one refused peer record (source "cluster" or "heartbeat_slot"),
     // by core::name(Refusal); every pair is served at 0 from the start. Counted as

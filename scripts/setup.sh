@@ -21,6 +21,8 @@ packages=(
   qemu-system-x86 fence-agents openipmi ipmitool prometheus-alertmanager
   corosync libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system qemu-system-x86 nasm
   help2man prometheus jq
+  # lab.LabMonitoring serves its planned-work gauge with python3 -m http.server.
+  python3
   # The ASan+UBSan build and the libFuzzer targets (scripts/sanitize.sh):
   # Debian 12's clang 14 cannot compile std::expected; clang-19 can (llvm-19:
   # the symbolizer that reads its debug information).

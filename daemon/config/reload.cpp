@@ -132,8 +132,8 @@ const std::vector<KeyRule>& rules() {
         rule<std::chrono::seconds>(
             "watchdog.timeout_s", false, &Config::watchdog_timeout,
             [](const std::chrono::seconds& v) { return std::to_string(v.count()); }),
-        // vigild does not start the hook runner or the webhook receiver yet,
-        // so no running part could take a new value: each takes a restart.
+        // Cluster mode builds the hook runner and the webhook receiver (its
+        // socket bound, its token read) at start: each takes a restart.
         rule<std::string>("hooks.dir", false, &Config::hooks_dir, show_string),
         ms("hooks.timeout_ms", &Config::hooks_timeout),
         rule<std::uint32_t>("hooks.max_concurrent", false, &Config::hooks_max_concurrent, show_u32),

@@ -3,9 +3,8 @@
 // poll intervals) take effect at once; the others (sockets bound, BPF
 // programs loaded, health models built at start with their thresholds, the
 // watchdog, which a reload must never arm or disarm, the [hooks] and
-// [webhook] settings, whose parts vigild does not start yet, and cluster
-// mode's, proven safe together at start) keep their running value and are
-// reported, each by name, as needing a restart.
+// [webhook] settings, built at start with cluster mode, and cluster mode's, proven safe together at
+// start) keep their running value and are reported, each by name, as needing a restart.
 #pragma once
 
 #include <string>

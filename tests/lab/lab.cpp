@@ -233,19 +233,45 @@ Result<> write_host_files(const Layout& l, int h) {
     if (!key) return std::unexpected(key.error());
     if (auto r = write_file(dir / "etc/corosync/authkey", *key); !r) return r;
     fs::permissions(dir / "etc/corosync/authkey", fs::perms::owner_read, ec_ignore());
+    // The webhook's bearer token, one per run, the same on every host; root
+    // only, as vigild demands.
+    auto token = read_file(l.run_dir() / "webhook.token");
+    if (!token) return std::unexpected(token.error());
+    auto token_file = dir / fs::path(kInHostWebhookToken).relative_path();
+    if (auto r = write_file(token_file, *token); !r) return r;
+    fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write, ec_ignore());
+    // The recording hook (layout.h): root's, not writable by others.
+    auto hooks = dir / fs::path(kInHostHooksDir).relative_path();
+    fs::create_directories(hooks, ec_ignore());
+    if (auto r = write_file(hooks / "record", Layout::record_hook()); !r) return r;
+    fs::permissions(hooks / "record",
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec,
+                    ec_ignore());
     return {};
 }
 
 // Makes the run's corosync key (corosync-keygen's size, from the kernel's
-// random source).
+// random source) and its webhook token (48 hex digits).
 Result<> make_authkey(const Layout& l) {
-    std::string key(256, '\0');
+    std::string key(256 + 24, '\0');
     int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd < 0 || ::read(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) {
         if (fd >= 0) ::close(fd);
         return fail("cannot read /dev/urandom");
     }
     ::close(fd);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string token;
+    for (size_t i = 256; i < key.size(); ++i) {
+        auto b = static_cast<unsigned char>(key[i]);
+        token += kHex[b >> 4];
+        token += kHex[b & 15];
+    }
+    key.resize(256);
+    if (auto r = write_file(l.run_dir() / "webhook.token", token + "\n"); !r) return r;
+    fs::permissions(l.run_dir() / "webhook.token", fs::perms::owner_read | fs::perms::owner_write,
+                    ec_ignore());
     return write_file(l.run_dir() / "authkey", key);
 }
 

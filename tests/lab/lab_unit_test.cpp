@@ -282,7 +282,12 @@ TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
           "fence_delay_ms = 7000\n",
           "[watchdog]\nenabled = true\ndevice = \"/run/vigil-lab/watchdog/watchdog\"\n",
           "timeout_s = 5\n", "flight_record = \"/var/lib/vigil/flight-record\"\n",
-          "socket = \"/run/vigil/vigild.sock\"\n", "listen = \"127.0.0.1:9774\"\n",
+          "socket = \"/run/vigil/vigild.sock\"\n", "[metrics]\nlisten = \"10.201.1.2:9774\"\n",
+          "[hooks]\ndir = \"/etc/vigil/hooks.d\"\n",
+          "[webhook]\nenabled = true\nlisten = \"10.201.1.2:9775\"\n"
+          "token_file = \"/etc/vigil/webhook.token\"\n",
+          "[[webhook.rule]]\nalert = \"VigilLabPlannedWork\"\naction = \"maintenance-on\"\n"
+          "resolved_action = \"maintenance-off\"\n",
           "area = \"/run/vigil-lab/disks/heartbeat\"\n", "cluster_interfaces = [\"cl0\"]\n",
           "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n",
           "[libvirt]\nstop_grace_ms = 2000\n"})

@@ -203,9 +203,34 @@ std::string Layout::vigil_toml(int host, const std::vector<std::string>& block_d
     s += "[libvirt]\nstop_grace_ms = " + std::to_string(kStopGraceMs) + "\n";
     s += "[fence]\nflight_record = \"/var/lib/vigil/flight-record\"\n";
     s += "[control]\nsocket = \"/run/vigil/vigild.sock\"\n";
-    // Every host has its own network namespace, so the same port everywhere.
-    s += "[metrics]\nlisten = \"127.0.0.1:9774\"\n";
+    // On the cluster network, where a monitoring namespace scrapes and
+    // alerts (kMonitorHostOctet); the same ports on every host.
+    const auto on_cluster = [&](int port) {
+        return q(address(Net::kCluster, host) + ":" + std::to_string(port));
+    };
+    s += "[metrics]\nlisten = " + on_cluster(kMetricsPort) + "\n";
+    s += "[hooks]\ndir = " + q(std::string(kInHostHooksDir)) + "\n";
+    s += "[webhook]\nenabled = true\nlisten = " + on_cluster(kWebhookPort) + "\n";
+    s += "token_file = " + q(std::string(kInHostWebhookToken)) + "\n";
+    s += "[[webhook.rule]]\nalert = " + q(std::string(kMaintenanceAlert)) + "\n";
+    s += "action = \"maintenance-on\"\nresolved_action = \"maintenance-off\"\n";
     return s;
+}
+
+std::string Layout::record_hook() {
+    // Written to a temporary name and renamed, so a reader never sees half.
+    return "#!/bin/sh\n"
+           "# vigil-lab: keeps each hook event for the lab's tests.\n"
+           "set -e\n"
+           "d=" +
+           std::string(kInHostHookRecords) +
+           "\n"
+           "mkdir -p \"$d\"\n"
+           "f=\"$d/$(date +%s%N)-$VIGIL_EVENT_ID-$VIGIL_EVENT\"\n"
+           "env | grep '^VIGIL_' | sort > \"$f.env.tmp\"\n"
+           "cat > \"$f.json.tmp\"\n"
+           "mv \"$f.env.tmp\" \"$f.env\"\n"
+           "mv \"$f.json.tmp\" \"$f.json\"\n";
 }
 
 std::string Layout::domain_xml(int vm) const {

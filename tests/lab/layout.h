@@ -71,6 +71,25 @@ inline constexpr int kStorageGraceMs = 5000;
 // What each lab host offers its guests, for vigild's placement.
 inline constexpr int kHostMemoryMib = 512;
 
+// Monitoring (docs/lab.md): every host's vigild serves /metrics and the
+// Alertmanager webhook on its cluster address, so that a Prometheus and an
+// Alertmanager in a namespace of their own on the cluster network reach
+// them; the webhook's token is one per run, in every host.
+inline constexpr int kMetricsPort = 9774;
+inline constexpr int kWebhookPort = 9775;
+inline constexpr std::string_view kInHostWebhookToken = "/etc/vigil/webhook.token";
+// The lab's one webhook rule: this alert, naming a host in its `host`
+// label, puts that host into maintenance while it fires.
+inline constexpr std::string_view kMaintenanceAlert = "VigilLabPlannedWork";
+// The recording hook (hooks.d/record) keeps each hook run's VIGIL_*
+// environment (NAME.env) and its JSON (NAME.json) here, NAME being
+// "<ns since the epoch>-<event id>-<event>".
+inline constexpr std::string_view kInHostHooksDir = "/etc/vigil/hooks.d";
+inline constexpr std::string_view kInHostHookRecords = "/var/lib/vigil/hook-records";
+// The address on the cluster network the lab leaves free for a monitoring
+// namespace (hosts are 1-kMaxHosts).
+inline constexpr int kMonitorHostOctet = 250;
+
 class Layout {
   public:
     [[nodiscard]] static Result<Layout> make(std::filesystem::path root, std::string run_id,
@@ -130,6 +149,8 @@ class Layout {
     // domain they make up.
     [[nodiscard]] std::string vigil_toml(int host,
                                          const std::vector<std::string>& block_devices = {}) const;
+    // The recording hook every host runs (kInHostHookRecords).
+    [[nodiscard]] static std::string record_hook();
     [[nodiscard]] std::string domain_xml(int vm) const;
     [[nodiscard]] static std::string qemu_conf();
     [[nodiscard]] static std::string qemu_lockd_conf();
