@@ -455,8 +455,10 @@ void ClusterMode::export_metrics() {
     deps_.metrics.set_watchdog(host::watchdog_metrics(watchdog_port_->status()));
 }
 
-void ClusterMode::on_block(const std::string& device, core::StorageHealth health, bool in_flight) {
-    if (auto m = map_->observe_block(device, health, in_flight); m.evidence) observe(*m.evidence);
+void ClusterMode::on_block(const std::string& device, core::StorageHealth health, bool in_flight,
+                           bool answering) {
+    if (auto m = map_->observe_block(device, health, in_flight, answering); m.evidence)
+        observe(*m.evidence);
 }
 
 void ClusterMode::on_block_gone(const std::string& device) {

@@ -69,7 +69,8 @@ class ClusterMode {
     ClusterMode& operator=(const ClusterMode&) = delete;
 
     // The watchers' observations, through the evidence map.
-    void on_block(const std::string& device, core::StorageHealth health, bool in_flight);
+    void on_block(const std::string& device, core::StorageHealth health, bool in_flight,
+                  bool answering);
     void on_block_gone(const std::string& device);
     void on_nfs(const std::string& mount, core::NfsMountState state, bool in_flight);
     void on_link(const std::string& interface, core::LinkState state);

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "daemon/adapters/control_protocol.h"
 #include "daemon/config/reload.h"
@@ -37,6 +38,16 @@ Priority priority_of(config::LogLevel level) {
 // waits for nothing from vigil, so a few seconds' delay costs only evidence
 // from those seconds.
 constexpr std::chrono::seconds kSunrpcRetryInterval{5};
+
+// The storage domains' block devices, probed while failed so that VMs paused on
+// their errors resume as soon as they serve again; only cluster mode resumes.
+std::set<std::string> probe_devices(const config::Config& config) {
+    std::set<std::string> out;
+    if (config.standalone) return out;
+    for (const auto& d : config.evidence_map.domains)
+        out.insert(d.block_devices.begin(), d.block_devices.end());
+    return out;
+}
 
 }  // namespace
 
@@ -86,7 +97,8 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
                                         .error_window = self->config_.storage_error_window,
                                         .hold = self->config_.storage_recovery_hold},
             .events_per_second = self->config_.block_error_events_per_second,
-            .poll_interval = self->config_.probe_poll_interval},
+            .poll_interval = self->config_.probe_poll_interval,
+            .probe_devices = probe_devices(self->config_)},
         [raw] { raw->poll(); });
     self->start_sunrpc();
     self->links_ =
@@ -119,8 +131,8 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
         if (!cluster) return std::unexpected(cluster.error());
         self->cluster_ = std::move(*cluster);
         ClusterMode* cm = self->cluster_.get();
-        self->block_->set_on_device(
-            [cm](const std::string& d, core::StorageHealth h, bool f) { cm->on_block(d, h, f); });
+        self->block_->set_on_device([cm](const std::string& d, core::StorageHealth h, bool f,
+                                         bool a) { cm->on_block(d, h, f, a); });
         self->block_->set_on_gone([cm](const std::string& d) { cm->on_block_gone(d); });
         self->nfs_->set_on_mount(
             [cm](const std::string& m, core::NfsMountState st, bool f) { cm->on_nfs(m, st, f); });

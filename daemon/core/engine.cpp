@@ -471,7 +471,7 @@ void HostEngine::start_assigned(const RecoveryView& view, std::vector<Decision>&
     }
 }
 
-void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out) {
+std::vector<PausedVm> HostEngine::paused_vms() const {
     std::vector<PausedVm> paused;
     for (const auto& [vm, state] : vms_) {
         if (state != VmState::kPausedIoError || in_progress(stopping_, vm)) continue;
@@ -485,12 +485,33 @@ void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out
                      .domain_writable = self_state_.domain_writable(p.storage_domain),
                      .io_in_flight = self_state_.domain_io_in_flight(p.storage_domain)});
     }
-    auto response = io_errors_.respond(now_, paused, local_problem, self_state_.quorate());
+    return paused;
+}
+
+void HostEngine::handle_io_errors(bool local_problem, std::vector<Decision>& out) {
+    auto response = io_errors_.respond(now_, paused_vms(), local_problem, self_state_.quorate());
     for (auto& d : response.decisions) {
         if (d.kind == DecisionKind::kStopVm) stopping_[d.vm] = now_;
         out.push_back(std::move(d));
     }
     for (auto& a : response.alerts) alerts_.raise(std::move(a));
+}
+
+std::vector<Decision> HostEngine::resumes(TimePoint now) {
+    // The tick's guards: nothing before the first listing, nothing once fencing;
+    // a VM being stopped is left out by paused_vms().
+    if (!listed_ || self_state_.fencing()) return {};
+    // A loss of our own that has lasted the grace is the tick's to answer (F5:
+    // stop the VMs, recover them elsewhere); resuming them first would only turn
+    // that stop into a slow one.
+    if (self_state_.storage_lost_alone(now) && peers_.storage_trouble_is_local(now)) return {};
+    now_ = now;
+    // Not local: stopping a VM to recover it elsewhere is the tick's to decide,
+    // with the peers' reports of that tick. Its alerts are the tick's too.
+    auto response = io_errors_.respond(now, paused_vms(), false, self_state_.quorate());
+    std::erase_if(response.decisions,
+                  [](const Decision& d) { return d.kind != DecisionKind::kResumeVm; });
+    return std::move(response.decisions);
 }
 
 std::vector<HeldVm> HostEngine::held_list() const {

@@ -79,6 +79,12 @@ class HostEngine {
     // regular heartbeats do. A tick
     // decides the same whenever it runs; this only moves decisions earlier.
     [[nodiscard]] std::optional<TimePoint> tick_wanted_at() const;
+    // The I/O-error policy's resumes alone, between ticks: call it when a storage
+    // domain's evidence changed, so a VM that qemu paused on an I/O error resumes
+    // as soon as its storage answers, not up to a heartbeat later. It decides
+    // nothing else, under the tick's guards (listed, not fencing, not stopping
+    // the VM); a resume already asked for is not asked again (IoErrorResponder).
+    [[nodiscard]] std::vector<Decision> resumes(TimePoint now);
 
     [[nodiscard]] HostId self() const { return self_; }
     [[nodiscard]] std::uint64_t incarnation() const { return incarnation_; }
@@ -118,6 +124,7 @@ class HostEngine {
     [[nodiscard]] bool placement_eligible(HostId host) const;
     void stop_all(Reason reason, std::vector<Decision>& out);
     void start_assigned(const RecoveryView& view, std::vector<Decision>& out);
+    [[nodiscard]] std::vector<PausedVm> paused_vms() const;
     void handle_io_errors(bool local_problem, std::vector<Decision>& out);
     [[nodiscard]] std::vector<HeldVm> held_list() const;
     // A stop or resume that has not taken by then is asked again.

@@ -20,6 +20,10 @@ struct StorageEvidence {
     std::string domain;
     StorageHealth health = StorageHealth::kOk;
     bool io_in_flight = false;  // requests issued and not completed (eBPF counters)
+    // Failed, but every failed member served a probe issued after its last
+    // error (StorageMonitor::answering): the storage is back before the
+    // hysteresis lets the health say so. Never set with another health.
+    bool answering = false;
 };
 
 enum class NetRole : std::uint8_t { kCluster, kVmUplink, kStorage };

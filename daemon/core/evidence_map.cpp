@@ -197,14 +197,21 @@ std::optional<EvidenceMap::Slot> EvidenceMap::nfs_slot(std::string_view mount) {
 // unknown, not ok.
 std::optional<StorageEvidence> EvidenceMap::evaluate(const Domain& domain) {
     std::optional<StorageEvidence> e;
+    bool all_failed_answer = true;
     for (const Members* members : {&domain.block_devices, &domain.nfs_mounts}) {
         for (const auto& [key, member] : *members) {
             if (!member) continue;
             if (!e) e = StorageEvidence{.domain = domain.name};
             if (severity(member->health) > severity(e->health)) e->health = member->health;
             e->io_in_flight = e->io_in_flight || (troubled(member->health) && member->in_flight);
+            const bool serving = member->health == StorageHealth::kOk ||
+                                 member->health == StorageHealth::kDegraded || member->answering;
+            if (!serving) all_failed_answer = false;
         }
     }
+    // A stalled or full member keeps the domain from answering: its VMs would
+    // find no more than before.
+    if (e) e->answering = e->health == StorageHealth::kFailed && all_failed_answer;
     return e;
 }
 
@@ -213,7 +220,8 @@ Mapped<StorageEvidence> EvidenceMap::changed(Domain& domain) {
     auto now = evaluate(domain);
     if (!now) return out;
     if (domain.last && domain.last->health == now->health &&
-        domain.last->io_in_flight == now->io_in_flight) {
+        domain.last->io_in_flight == now->io_in_flight &&
+        domain.last->answering == now->answering) {
         return out;
     }
     domain.last = now;
@@ -222,10 +230,12 @@ Mapped<StorageEvidence> EvidenceMap::changed(Domain& domain) {
 }
 
 Mapped<StorageEvidence> EvidenceMap::observe_block(std::string_view device, StorageHealth health,
-                                                   bool in_flight) {
+                                                   bool in_flight, bool answering) {
     auto slot = block_slot(device);
     if (!slot) return {};
-    slot->member = Member{.health = health, .in_flight = in_flight};
+    slot->member = Member{.health = health,
+                          .in_flight = in_flight,
+                          .answering = answering && health == StorageHealth::kFailed};
     return changed(slot->domain);
 }
 

@@ -72,10 +72,12 @@ class EvidenceMap {
     [[nodiscard]] static std::expected<EvidenceMap, std::string> make(
         const EvidenceMapConfig& config);
 
-    // A block device's state from its StorageMonitor, and whether requests
-    // are in flight on it (the sample's in_flight > 0), at every poll.
+    // A block device's state from its StorageMonitor, whether requests are
+    // in flight on it (the sample's in_flight > 0) and whether, failed, it
+    // answers probes again (StorageMonitor::answering), at every poll.
     [[nodiscard]] Mapped<StorageEvidence> observe_block(std::string_view device,
-                                                        StorageHealth health, bool in_flight);
+                                                        StorageHealth health, bool in_flight,
+                                                        bool answering = false);
     // The block device is no longer in /sys/block. Its domain cannot be
     // reached through it, so it counts as failed, and what it had in flight
     // stays in flight, since nothing shows it any more (see evidence_map.cpp).
@@ -98,6 +100,7 @@ class EvidenceMap {
     struct Member {
         StorageHealth health = StorageHealth::kOk;
         bool in_flight = false;
+        bool answering = false;
     };
     using Members = std::map<std::string, std::optional<Member>, std::less<>>;  // empty: unseen
     struct Domain {

@@ -100,7 +100,9 @@ bool SelfStateMachine::uplinks_dead(TimePoint now) const {
 bool SelfStateMachine::domain_writable(const std::string& domain) const {
     const auto it = storage_.find(domain);
     if (it == storage_.end()) return !storage_trouble();
-    return it->second.health == StorageHealth::kOk || it->second.health == StorageHealth::kDegraded;
+    const auto& e = it->second;
+    return e.health == StorageHealth::kOk || e.health == StorageHealth::kDegraded ||
+           (e.health == StorageHealth::kFailed && e.answering);
 }
 
 bool SelfStateMachine::domain_io_in_flight(const std::string& domain) const {

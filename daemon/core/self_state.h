@@ -72,10 +72,17 @@ class SelfStateMachine {
     [[nodiscard]] std::optional<SelfState> state() const { return state_; }
     // A failed slot write or a stalled or failed storage domain.
     [[nodiscard]] bool storage_trouble() const;
+    // Ok or degraded, or failed but answering probes again (StorageEvidence).
     [[nodiscard]] bool domain_writable(const std::string& domain) const;
     [[nodiscard]] bool domain_io_in_flight(const std::string& domain) const;
     // The domain's last reported health; nullopt before any evidence for it.
     [[nodiscard]] std::optional<StorageHealth> domain_health(const std::string& domain) const;
+    // Our storage trouble has lasted the grace, and no peer shared it since it
+    // began (as far as the last tick knew): the loss F5 answers.
+    [[nodiscard]] bool storage_lost_alone(TimePoint now) const {
+        return storage_trouble() && trouble_since_ && now - *trouble_since_ >= storage_grace_ &&
+               !trouble_global_;
+    }
     // Some troubled storage domain has requests in flight.
     [[nodiscard]] bool io_in_flight() const;
 

@@ -125,6 +125,8 @@ std::optional<StorageTransition> StorageMonitor::observe(const StorageSample& s)
     if (s.gone_errors > before.gone_errors) last_gone_ = s.now;
     if (s.no_space_errors > before.no_space_errors) last_no_space_ = s.now;
     if (s.transient_errors > before.transient_errors) last_transient_ = s.now;
+    if (s.probe_ok_issued && (!probe_ok_issued_ || *s.probe_ok_issued > *probe_ok_issued_))
+        probe_ok_issued_ = s.probe_ok_issued;
     last_ = s;
 
     const Target t = target(s);
@@ -140,6 +142,16 @@ std::optional<StorageTransition> StorageMonitor::observe(const StorageSample& s)
     StorageTransition tr{health_, t.health, t.evidence};
     health_ = t.health;
     return tr;
+}
+
+bool StorageMonitor::answering() const {
+    if (health_ != StorageHealth::kFailed || !probe_ok_issued_) return false;
+    // Errors are timed by the sample that first counted them; a probe issued at
+    // that sample's time was issued after the counters were read, so after them.
+    for (const auto& last : {last_gone_, last_no_space_, last_transient_}) {
+        if (last && *last > *probe_ok_issued_) return false;
+    }
+    return true;
 }
 
 }  // namespace vigil::core

@@ -41,6 +41,11 @@ struct StorageSample {
     std::uint64_t gone_errors = 0;
     std::uint64_t no_space_errors = 0;
     std::uint64_t transient_errors = 0;
+    // When the latest request that vigild issued itself to test the device (a
+    // probe read) and that completed without error was issued; empty when none
+    // has. Only a request issued after the last error says the storage serves
+    // again: absence of errors says nothing while nothing does I/O.
+    std::optional<TimePoint> probe_ok_issued;
 };
 
 struct StorageTransition {
@@ -91,6 +96,12 @@ class StorageMonitor {
     // Feeds one sample; returns the transition when the state changes.
     [[nodiscard]] std::optional<StorageTransition> observe(const StorageSample& sample);
     [[nodiscard]] StorageHealth health() const { return health_; }
+    // Failed, yet a probe issued after the last error of any class completed:
+    // the device serves again while its error window and hold run out. The
+    // health keeps its hysteresis (it decides fences, stops and placement);
+    // this is for what is harmless when wrong, resuming a VM that qemu paused
+    // on an I/O error (it pauses again and keeps the failed request).
+    [[nodiscard]] bool answering() const;
     [[nodiscard]] const StorageThresholds& thresholds() const { return thresholds_; }
 
   private:
@@ -106,6 +117,7 @@ class StorageMonitor {
     std::optional<TimePoint> last_gone_;
     std::optional<TimePoint> last_no_space_;
     std::optional<TimePoint> last_transient_;
+    std::optional<TimePoint> probe_ok_issued_;
     std::optional<TimePoint> better_since_;  // when the evidence first pointed to a better state
 };
 

@@ -94,6 +94,15 @@ void HostDriver::observe(const core::Evidence& evidence) {
     if (std::holds_alternative<core::ActionEvidence>(evidence)) return;
     engine_.observe(now, evidence);
     pace(now);
+    if (std::holds_alternative<core::StorageEvidence>(evidence)) {
+        // Storage that answers again resumes its paused VMs now, not at the next tick.
+        for (const auto& d : engine_.resumes(now)) {
+            ++decisions_;
+            ports_.events.decision(now, d);
+            for (const auto& dropped : executor_.carry_out(d)) feed(now, dropped);
+        }
+        return;
+    }
     const auto* message = std::get_if<core::PeerMessageEvidence>(&evidence);
     if (message == nullptr || message->status.host != engine_.self() ||
         message->status.incarnation != engine_.incarnation()) {

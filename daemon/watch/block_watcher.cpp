@@ -36,7 +36,46 @@ std::unique_ptr<BlockWatcher> BlockWatcher::make(adapters::EventLoop& loop, Outp
             self->out_.journal.log(Priority::error, mid::kProbe, watched.error().message);
         }
     }
+    if (!self->options_.probe_devices.empty()) {
+        auto prober = adapters::BlockProber::make();
+        BlockWatcher* raw = self.get();
+        if (prober) {
+            auto watched = loop.watch_fd((*prober)->fd(), [raw] { raw->on_probes(); });
+            if (watched) {
+                self->prober_ = std::move(*prober);
+            } else {
+                self->out_.journal.log(Priority::error, mid::kProbe,
+                                       "block device probes off: " + watched.error().message);
+            }
+        } else {
+            self->out_.journal.log(Priority::error, mid::kProbe,
+                                   "block device probes off: " + prober.error().message);
+        }
+    }
     return self;
+}
+
+void BlockWatcher::on_probes() {
+    for (const auto& r : prober_->dispatch()) {
+        auto it = devices_.find(r.device);
+        if (!r.ok || it == devices_.end()) continue;
+        auto& issued = it->second.probe_ok_issued;
+        if (!issued || r.issued > *issued) issued = r.issued;
+    }
+    poll();
+}
+
+// Once per poll interval at most: a failed probe ends in an error the probes
+// report at once, whose poll must not start the next probe.
+void BlockWatcher::probe_failed(std::chrono::nanoseconds now) {
+    if (!prober_) return;
+    for (auto& [name, d] : devices_) {
+        if (!d.listed || d.monitor.health() != core::StorageHealth::kFailed ||
+            !options_.probe_devices.contains(name))
+            continue;
+        if (d.probed_at && now - *d.probed_at < options_.poll_interval / 2) continue;
+        if (prober_->submit(name, now)) d.probed_at = now;
+    }
 }
 
 std::expected<void, Error> BlockWatcher::start_rechecks() {
@@ -162,6 +201,7 @@ void BlockWatcher::poll() {
     for (auto& [name, sample] : samples) {
         sample.now = core::TimePoint(now);
         Device& d = device(name);
+        if (d.probe_ok_issued) sample.probe_ok_issued = core::TimePoint(*d.probe_ok_issued);
         d.last = sample;
         if (auto tr = d.monitor.observe(sample)) {
             const bool worse = tr->to != core::StorageHealth::kOk;
@@ -173,6 +213,16 @@ void BlockWatcher::poll() {
                            {"PREVIOUS", std::string(core::name(tr->from))},
                            {"EVIDENCE", tr->evidence}});
         }
+        if (const bool answering = d.monitor.answering(); answering != d.answering) {
+            d.answering = answering;
+            if (answering) {
+                out_.evidence(Priority::notice, mid::kStorageState,
+                              "storage device " + name +
+                                  " answers again: a read issued after its last error "
+                                  "completed; failed until the error window and hold run out",
+                              {{"DEVICE", name}, {"STATE", "failed"}, {"ANSWERING", "yes"}});
+            }
+        }
         out_.metrics.set_block_inflight(
             name, sample.in_flight, std::chrono::duration<double>(sample.oldest_in_flight).count());
         out_.metrics.set_storage_state(name, std::string(core::name(d.monitor.health())), kStates);
@@ -182,10 +232,11 @@ void BlockWatcher::poll() {
         if (d.listed && !now_listed) {
             if (on_gone_) on_gone_(name);
         } else if (now_listed && on_device_) {
-            on_device_(name, d.monitor.health(), d.last.in_flight > 0);
+            on_device_(name, d.monitor.health(), d.last.in_flight > 0, d.answering);
         }
         d.listed = now_listed;
     }
+    probe_failed(now);
     schedule_recheck(now);
 }
 

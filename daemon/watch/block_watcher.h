@@ -12,12 +12,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "bpf/block_probes.h"
 #include "daemon/adapters/block_devices.h"
+#include "daemon/adapters/block_probe.h"
 #include "daemon/adapters/event_loop.h"
 #include "daemon/core/storage_monitor.h"
 #include "daemon/watch/outputs.h"
@@ -29,6 +31,10 @@ struct BlockWatcherOptions {
     std::uint32_t events_per_second = 20;
     // Rechecks due later than one poll interval are left to the next poll.
     std::chrono::milliseconds poll_interval{250};
+    // Devices of the configured storage domains: while one is failed, it is
+    // probed (a read of its first block) at every poll, so that it is known to
+    // serve again as soon as it does (StorageMonitor::answering).
+    std::set<std::string> probe_devices;
 };
 
 struct BlockIoErrors {
@@ -52,9 +58,10 @@ struct BlockSnapshot {
 
 class BlockWatcher {
   public:
-    // After every poll, per device: its health and whether requests are in flight.
-    using OnDevice =
-        std::function<void(const std::string& device, core::StorageHealth health, bool in_flight)>;
+    // After every poll, per device: its health, whether requests are in flight,
+    // and whether, failed, it answers probes again.
+    using OnDevice = std::function<void(const std::string& device, core::StorageHealth health,
+                                        bool in_flight, bool answering)>;
     // A device seen before is no longer in /sys/block.
     using OnGone = std::function<void(const std::string& device)>;
 
@@ -82,6 +89,8 @@ class BlockWatcher {
     BlockWatcher(adapters::EventLoop& loop, Outputs outputs, BlockWatcherOptions options)
         : loop_(loop), out_(std::move(outputs)), options_(options) {}
     void on_errors();
+    void on_probes();
+    void probe_failed(std::chrono::nanoseconds now);
     void schedule_recheck(std::chrono::nanoseconds now);
 
     using ErrorKey = std::tuple<std::string, std::string, std::string>;  // device, op, error
@@ -92,6 +101,9 @@ class BlockWatcher {
         core::StorageSample last{};
         std::map<std::string, std::uint64_t> writeback_errors;  // by errno name
         bool listed = false;                                    // in /sys/block at the last poll
+        std::optional<std::chrono::nanoseconds> probed_at;      // the last probe submitted
+        std::optional<std::chrono::nanoseconds> probe_ok_issued;
+        bool answering = false;
     };
     Device& device(const std::string& name);
 
@@ -100,6 +112,7 @@ class BlockWatcher {
     BlockWatcherOptions options_;
     std::function<void()> after_events_;
     std::unique_ptr<bpf::BlockProbes> probes_;
+    std::unique_ptr<adapters::BlockProber> prober_;
     adapters::BlockDeviceNames device_names_;
     std::map<ErrorKey, std::uint64_t> errors_;
     std::map<std::string, Device> devices_;

@@ -65,13 +65,14 @@ struct World::Host {
     Lane write_lane;
     Lane read_lane;
     // What this daemon run has been told, so that watchers report changes only.
-    std::map<std::string, std::pair<core::StorageHealth, bool>> storage_seen;
+    std::map<std::string, std::tuple<core::StorageHealth, bool, bool>> storage_seen;
     // This daemon run's storage watchers (Scenario::storage_watcher), per domain.
     struct Watcher {
         core::StorageMonitor monitor;
         std::uint64_t errors = 0;
         std::uint64_t no_space = 0;
         std::optional<Duration> waiting_since;
+        std::optional<core::TimePoint> probe_ok_issued;  // the last probe that answered
     };
     std::map<std::string, Watcher> watchers;
     std::map<NetRole, bool> links_seen;
@@ -484,19 +485,26 @@ core::StorageEvidence World::watch_storage(Host& h, const std::string& d) {
         w.waiting_since = now_;
     }
     if (ev.health == core::StorageHealth::kNoSpace) ++w.no_space;
+    // vigild probes a failed device itself at every sample; a probe answers
+    // within the step (milliseconds) when the path works.
+    if (ev.health != core::StorageHealth::kFailed && !stalled &&
+        w.monitor.health() == core::StorageHealth::kFailed)
+        w.probe_ok_issued = time();
     (void)w.monitor.observe(
         core::StorageSample{.now = time(),
                             .in_flight = stalled ? 1u : 0u,
                             .oldest_in_flight = stalled ? now_ - *w.waiting_since : Duration{},
                             .gone_errors = w.errors,
-                            .no_space_errors = w.no_space});
+                            .no_space_errors = w.no_space,
+                            .probe_ok_issued = w.probe_ok_issued});
     const auto health = w.monitor.health();
     const bool troubled =
         health == core::StorageHealth::kFailed || health == core::StorageHealth::kStalled;
     return core::StorageEvidence{.domain = d,
                                  .health = health,
                                  .io_in_flight = troubled && (h.in_flight || !h.stale.empty()) &&
-                                                 !s_.broken_in_flight_counter};
+                                                 !s_.broken_in_flight_counter,
+                                 .answering = w.monitor.answering()};
 }
 
 std::vector<core::VmEvidence> World::inventory(const Host& h) const {
@@ -849,7 +857,7 @@ void World::update_views() {
         if (h.daemon_frozen) continue;  // the watchers are vigild's own
         for (const auto& domain : s_.domains) {
             const auto ev = watch_storage(h, domain);
-            const std::pair seen{ev.health, ev.io_in_flight};
+            const std::tuple seen{ev.health, ev.io_in_flight, ev.answering};
             const auto it = h.storage_seen.find(domain);
             if (it != h.storage_seen.end() && it->second == seen) continue;
             h.storage_seen[domain] = seen;

@@ -189,5 +189,33 @@ TEST(StorageThresholds, TheNextCrossingIsTheNearestThresholdNotYetReached) {
     EXPECT_EQ(until_next_threshold(t, s), std::nullopt) << "nothing waits";
 }
 
+TEST_F(StorageMonitorTest, ProbeIssuedAfterTheLastErrorAnswersWhileTheWindowRuns) {
+    sample.gone_errors = 1;
+    ASSERT_TRUE(step(milliseconds(1000)));
+    EXPECT_EQ(monitor.health(), StorageHealth::kFailed);
+    EXPECT_FALSE(monitor.answering());
+    // A probe issued before the error proves nothing about the storage since.
+    sample.probe_ok_issued = at(milliseconds(750));
+    EXPECT_FALSE(step(milliseconds(1250)));
+    EXPECT_FALSE(monitor.answering());
+    // Issued at the sample that counted the error, after its counters were read.
+    sample.probe_ok_issued = at(milliseconds(1000));
+    EXPECT_FALSE(step(milliseconds(1500)));
+    EXPECT_TRUE(monitor.answering());
+    // The health keeps its window and hold.
+    EXPECT_EQ(monitor.health(), StorageHealth::kFailed);
+    // A new error of any class takes the answer back until a later probe.
+    sample.no_space_errors = 1;
+    EXPECT_FALSE(step(milliseconds(1750)));
+    EXPECT_FALSE(monitor.answering());
+    sample.probe_ok_issued = at(milliseconds(1750));
+    EXPECT_FALSE(step(milliseconds(2000)));
+    EXPECT_TRUE(monitor.answering());
+    // Once the state is better, there is nothing left to answer for.
+    for (int t = 2250; t <= 10000; t += 250) (void)step(milliseconds(t));
+    EXPECT_EQ(monitor.health(), StorageHealth::kOk);
+    EXPECT_FALSE(monitor.answering());
+}
+
 }  // namespace
 }  // namespace vigil::core

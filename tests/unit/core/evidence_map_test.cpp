@@ -369,5 +369,28 @@ TEST(EvidenceMap, CurrentGivesEveryKnownValueForAFreshEngine) {
     EXPECT_EQ(std::get<LinkEvidence>(all[3]).state, LinkState::kIdle);
 }
 
+TEST(EvidenceMap, DomainAnswersOnlyWhenEveryFailedMemberDoes) {
+    auto m = map_of(two_domains());
+    (void)m.observe_block("dm-3", StorageHealth::kFailed, false, false);
+    auto r = m.observe_block("dm-4", StorageHealth::kFailed, false, true);
+    ASSERT_FALSE(r.evidence);  // still failed, not answering: no change
+    r = m.observe_block("dm-3", StorageHealth::kFailed, false, true);
+    ASSERT_TRUE(r.evidence);
+    EXPECT_EQ(r.evidence->health, StorageHealth::kFailed);
+    EXPECT_TRUE(r.evidence->answering);
+    // A stalled member gives its VMs no more than before.
+    r = m.observe_block("dm-4", StorageHealth::kStalled, true, false);
+    ASSERT_TRUE(r.evidence);
+    EXPECT_FALSE(r.evidence->answering);
+    r = m.observe_block("dm-4", StorageHealth::kOk, false, false);
+    ASSERT_TRUE(r.evidence);
+    EXPECT_TRUE(r.evidence->answering);
+    // Answering means nothing for a member that is not failed.
+    r = m.observe_block("dm-3", StorageHealth::kOk, false, true);
+    ASSERT_TRUE(r.evidence);
+    EXPECT_EQ(r.evidence->health, StorageHealth::kOk);
+    EXPECT_FALSE(r.evidence->answering);
+}
+
 }  // namespace
 }  // namespace vigil::core
