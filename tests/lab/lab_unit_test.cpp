@@ -7,6 +7,7 @@
 
 #include "tests/lab/checker.h"
 #include "tests/lab/layout.h"
+#include "tests/lab/matrix.h"
 #include "tests/lab/nemesis.h"
 #include "tests/lab/picture.h"
 #include "tests/lab/safety.h"
@@ -237,6 +238,23 @@ TEST(Analyzer, AFaultThatStopsNothingHasNoRecovery) {
     for (int i = 1; i <= 20; ++i)
         a.add(at(0.1 * i, {{"vm1", "h1", 10, false}}, {{1, static_cast<uint64_t>(5 + i), "h1"}}));
     EXPECT_TRUE(a.finish(2.1).recoveries.empty());
+}
+
+// F9's judge reads the real length of each blip the schedule played; a
+// blip of another name, or an event of another kind, is not one of them.
+TEST(Judge, ReadsTheRealLengthOfEachBlip) {
+    RowRun run;
+    run.timeline = nlohmann::json::parse(R"({"events": [
+        {"t": 1.0, "kind": "fault", "text": "cut h1 cluster,vm"},
+        {"t": 1.6, "kind": "lab", "text": "blip h1 cluster,vm 0.596"},
+        {"t": 3.2, "kind": "lab", "text": "blip h1 cluster,vm 0.531"},
+        {"t": 4.0, "kind": "lab", "text": "blip h1 storage stall 3.201"},
+        {"t": 5.0, "kind": "vigild", "text": "blip h1 cluster,vm 9"}]})");
+    Judge j(run);
+    EXPECT_EQ(j.blips("h1 cluster,vm"), (std::vector<double>{0.596, 0.531}));
+    EXPECT_EQ(j.blips("h1 storage stall"), (std::vector<double>{3.201}));
+    EXPECT_TRUE(j.blips("h1 storage").empty());
+    EXPECT_TRUE(j.blips("all storage stall").empty());
 }
 
 // The sabotage case for F6's "no write lost": a guest whose failed write

@@ -141,7 +141,8 @@ TEST_F(LabMatrix, F8VigildKilled) { play("F8"); }
 // three times for 0.4 s (under the link grace less the link
 // watcher's hysteresis and a poll), then h1's storage stalls for 3 s, then
 // everyone's (under the storage grace less the recovery hold and a poll).
-// No stop, start, self-fence or reset; every guest keeps its one writer and
+// No stop, start, self-fence or reset; every guest keeps its one writer (a
+// writing gap of a few tenths under load is no broken promise) and
 // the stalled ones write again within 1 s of the stall's end.
 TEST_F(LabMatrix, F9BlipsShorterThanTheGrace) { play("F9"); }
 
