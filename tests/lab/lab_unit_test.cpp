@@ -257,6 +257,24 @@ TEST(Judge, ReadsTheRealLengthOfEachBlip) {
     EXPECT_TRUE(j.blips("all storage stall").empty());
 }
 
+// A guest that stopped writing just before the fault (a loaded machine) is
+// still held to writing again after the repair; one that never does fails.
+TEST(Judge, AGuestMustWriteAgainAfterTheRepairWhoeverStoppedIt) {
+    RowRun run;
+    run.timeline = nlohmann::json::parse(R"({"events": [
+        {"t": 14.3, "kind": "vm", "text": "vm1: not writing, qemu on h1"},
+        {"t": 14.3, "kind": "vm", "text": "vm2: not writing, qemu on h2"},
+        {"t": 14.4, "kind": "fault", "text": "storage all stall"},
+        {"t": 17.4, "kind": "repair", "text": "storage all ok"},
+        {"t": 17.5, "kind": "vm", "text": "vm1: writing on h1"}]})");
+    Judge j(run);
+    j.writing_within_of_repair("storage all ok", "vm1", 1.1);
+    EXPECT_TRUE(run.failures.empty());
+    EXPECT_NEAR(run.figures.at("vm1 writing again after storage all ok s"), 0.1, 1e-9);
+    j.writing_within_of_repair("storage all ok", "vm2", 1.1);
+    EXPECT_EQ(run.failures.size(), 1u);
+}
+
 // The sabotage case for F6's "no write lost": a guest whose failed write
 // was dropped (as werror=report would) instead of kept and retried (stop).
 TEST(Analyzer, FlagsALostWriteOnceItHoldsForTwoSamples) {

@@ -525,11 +525,9 @@ std::vector<Row> make_rows() {
                     const auto w = j.writers(vm);
                     j.expect(w.size() == 1, std::string(vm) + " changed writer (" +
                                                 std::to_string(w.size()) + " instances wrote)");
-                    j.writes_again_after_repair_within("storage all stall", "storage all ok", vm,
-                                                       1.0 + kSampleInterval);
+                    j.writing_within_of_repair("storage all ok", vm, 1.0 + kSampleInterval);
                 }
-                j.writes_again_after_repair_within("storage h1 stall", "storage h1 ok", "vm1",
-                                                   1.0 + kSampleInterval);
+                j.writing_within_of_repair("storage h1 ok", "vm1", 1.0 + kSampleInterval);
                 for (auto what : {"stop-vm", "start-vm", "self-fence", "released"})
                     if (const auto d = j.decisions(what); !d.empty())
                         j.expect(false, std::string("a vigild decided ") + what + ": " +
@@ -839,6 +837,44 @@ void Judge::writes_again_after_repair_within(std::string_view fault, std::string
     figure(std::string(vm) + " writing again after " + std::string(repair) + " s", since_repair,
            bound_s);
     expect(since_repair <= bound_s, std::string(vm) + " wrote again " + seconds_text(since_repair) +
+                                        " after '" + std::string(repair) + "', bound " +
+                                        seconds_text(bound_s));
+}
+
+void Judge::writing_within_of_repair(std::string_view repair, std::string_view vm, double bound_s) {
+    const auto at = event_at("repair", repair);
+    if (!at) {
+        run_->failures.push_back("no repair '" + std::string(repair) + "' in the timeline");
+        return;
+    }
+    // The guest's state at the repair, and the first time it writes after.
+    const auto prefix = std::string(vm) + ": ";
+    bool writing = true;
+    std::optional<double> again;
+    for (const auto& e : run_->timeline["events"]) {
+        if (e["kind"] != "vm" || !starts_with(e["text"], prefix)) continue;
+        const auto text = e["text"].get<std::string>().substr(prefix.size());
+        const double t = e["t"].get<double>();
+        if (t < *at) {
+            if (text.starts_with("writing on")) writing = true;
+            if (text.starts_with("not ")) writing = false;
+        } else if (!writing && text.starts_with("writing on")) {
+            again = t;
+            break;
+        }
+    }
+    const auto name = std::string(vm) + " writing again after " + std::string(repair) + " s";
+    if (writing) {
+        figure(name, 0, bound_s);
+        return;
+    }
+    if (!again) {
+        run_->failures.push_back(std::string(vm) + " did not write again after '" +
+                                 std::string(repair) + "'");
+        return;
+    }
+    figure(name, *again - *at, bound_s);
+    expect(*again - *at <= bound_s, std::string(vm) + " wrote again " + seconds_text(*again - *at) +
                                         " after '" + std::string(repair) + "', bound " +
                                         seconds_text(bound_s));
 }

@@ -125,6 +125,11 @@ class Judge {
     // repair event whose text starts with `repair`, recorded as a figure.
     void writes_again_after_repair_within(std::string_view fault, std::string_view repair,
                                           std::string_view vm, double bound_s);
+    // `vm` writes within `bound_s` of the repair event whose text starts with
+    // `repair` (a figure): from the checker's writing events, whatever fault
+    // its gap is laid at (a gap that a loaded machine opened just before the
+    // fault is no fault's for the checker, yet must close after the repair).
+    void writing_within_of_repair(std::string_view repair, std::string_view vm, double bound_s);
     // `fault` never stopped `vm` writing.
     void never_stopped(std::string_view fault, std::string_view vm);
     // `host`'s watchdog reset it exactly once, within `bound_s` of `fault`
