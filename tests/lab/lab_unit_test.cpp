@@ -7,6 +7,7 @@
 
 #include "tests/lab/checker.h"
 #include "tests/lab/layout.h"
+#include "tests/lab/matrix.h"
 #include "tests/lab/nemesis.h"
 #include "tests/lab/picture.h"
 #include "tests/lab/safety.h"
@@ -237,6 +238,41 @@ TEST(Analyzer, AFaultThatStopsNothingHasNoRecovery) {
     for (int i = 1; i <= 20; ++i)
         a.add(at(0.1 * i, {{"vm1", "h1", 10, false}}, {{1, static_cast<uint64_t>(5 + i), "h1"}}));
     EXPECT_TRUE(a.finish(2.1).recoveries.empty());
+}
+
+// F9's judge reads the real length of each blip the schedule played; a
+// blip of another name, or an event of another kind, is not one of them.
+TEST(Judge, ReadsTheRealLengthOfEachBlip) {
+    RowRun run;
+    run.timeline = nlohmann::json::parse(R"({"events": [
+        {"t": 1.0, "kind": "fault", "text": "cut h1 cluster,vm"},
+        {"t": 1.6, "kind": "lab", "text": "blip h1 cluster,vm 0.596"},
+        {"t": 3.2, "kind": "lab", "text": "blip h1 cluster,vm 0.531"},
+        {"t": 4.0, "kind": "lab", "text": "blip h1 storage stall 3.201"},
+        {"t": 5.0, "kind": "vigild", "text": "blip h1 cluster,vm 9"}]})");
+    Judge j(run);
+    EXPECT_EQ(j.blips("h1 cluster,vm"), (std::vector<double>{0.596, 0.531}));
+    EXPECT_EQ(j.blips("h1 storage stall"), (std::vector<double>{3.201}));
+    EXPECT_TRUE(j.blips("h1 storage").empty());
+    EXPECT_TRUE(j.blips("all storage stall").empty());
+}
+
+// A guest that stopped writing just before the fault (a loaded machine) is
+// still held to writing again after the repair; one that never does fails.
+TEST(Judge, AGuestMustWriteAgainAfterTheRepairWhoeverStoppedIt) {
+    RowRun run;
+    run.timeline = nlohmann::json::parse(R"({"events": [
+        {"t": 14.3, "kind": "vm", "text": "vm1: not writing, qemu on h1"},
+        {"t": 14.3, "kind": "vm", "text": "vm2: not writing, qemu on h2"},
+        {"t": 14.4, "kind": "fault", "text": "storage all stall"},
+        {"t": 17.4, "kind": "repair", "text": "storage all ok"},
+        {"t": 17.5, "kind": "vm", "text": "vm1: writing on h1"}]})");
+    Judge j(run);
+    j.writing_within_of_repair("storage all ok", "vm1", 1.1);
+    EXPECT_TRUE(run.failures.empty());
+    EXPECT_NEAR(run.figures.at("vm1 writing again after storage all ok s"), 0.1, 1e-9);
+    j.writing_within_of_repair("storage all ok", "vm2", 1.1);
+    EXPECT_EQ(run.failures.size(), 1u);
 }
 
 // The sabotage case for F6's "no write lost": a guest whose failed write

@@ -68,6 +68,15 @@ inline constexpr int kStorageStallMs = 5000;
 inline constexpr int kStorageErrorWindowMs = 2000;
 inline constexpr int kStorageRecoveryHoldMs = 1000;
 inline constexpr int kStorageGraceMs = 5000;
+// vigild's link and probe defaults, which the lab's vigild runs with too
+// (daemon/config/config.h, core/link_health.h, core/policy.h): a link
+// unusable for the down hold is down, usable and receiving for the up hold
+// up again; a VM uplink not up for the link grace while quorum is lost is
+// dead (the isolation response); the watchers look every probe poll.
+inline constexpr int kLinkDownHoldMs = 1000;
+inline constexpr int kLinkUpHoldMs = 2000;
+inline constexpr int kLinkGraceMs = 2000;
+inline constexpr int kProbePollMs = 250;
 // What each lab host offers its guests, for vigild's placement.
 inline constexpr int kHostMemoryMib = 512;
 

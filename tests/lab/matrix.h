@@ -57,6 +57,13 @@ class Play {
     // records it in the run's events as "reset hN (how)", kind "lab", at the
     // time it was seen (polled every 200 ms).
     [[nodiscard]] Result<> reset_within(int host, double within_s);
+    // A fault that lasts `hold_s`: `fault`, a pause for what is left of
+    // `hold_s` once `fault` returned, `repair`. Records its
+    // real length, from before the fault to after the repair (so an upper
+    // bound: a busy machine that stretched it shows), in the run's events
+    // as "blip <what> <seconds>", kind "lab"; Judge::blips() reads them.
+    [[nodiscard]] Result<> blip(std::string_view what, const std::function<Result<>()>& fault,
+                                const std::function<Result<>()>& repair, double hold_s);
 
   private:
     Lab* lab_;
@@ -103,6 +110,8 @@ class Judge {
     // it, seen in its log within a sample of the reset; these stay in the
     // timeline after a power-on, where resets() no longer shows them.
     [[nodiscard]] std::vector<double> watchdog_resets(std::string_view host) const;
+    // The real lengths (s) of the blips Play::blip() recorded as `what`.
+    [[nodiscard]] std::vector<double> blips(std::string_view what) const;
 
     // The promises most rows share.
     void no_violations();
@@ -116,6 +125,11 @@ class Judge {
     // repair event whose text starts with `repair`, recorded as a figure.
     void writes_again_after_repair_within(std::string_view fault, std::string_view repair,
                                           std::string_view vm, double bound_s);
+    // `vm` writes within `bound_s` of the repair event whose text starts with
+    // `repair` (a figure): from the checker's writing events, whatever fault
+    // its gap is laid at (a gap that a loaded machine opened just before the
+    // fault is no fault's for the checker, yet must close after the repair).
+    void writing_within_of_repair(std::string_view repair, std::string_view vm, double bound_s);
     // `fault` never stopped `vm` writing.
     void never_stopped(std::string_view fault, std::string_view vm);
     // `host`'s watchdog reset it exactly once, within `bound_s` of `fault`

@@ -137,6 +137,15 @@ TEST_F(LabMatrix, F6StorageLostEverywhere) { play("F6"); }
 // later) before the watchdog fires: no reset, no guest stops or moves.
 TEST_F(LabMatrix, F8VigildKilled) { play("F8"); }
 
+// F9: blips shorter than the grace. h1's cluster and VM cables are pulled
+// three times for 0.4 s (under the link grace less the link
+// watcher's hysteresis and a poll), then h1's storage stalls for 3 s, then
+// everyone's (under the storage grace less the recovery hold and a poll).
+// No stop, start, self-fence or reset; every guest keeps its one writer (a
+// writing gap of a few tenths under load is no broken promise) and
+// the stalled ones write again within 1 s of the stall's end.
+TEST_F(LabMatrix, F9BlipsShorterThanTheGrace) { play("F9"); }
+
 // F10: vm1's volume is full (ENOSPC on its disk alone, for every host). vm1
 // pauses, the other guests write on, nobody is fenced or restarted; vm1
 // resumes on h1, the same instance, once space returns.

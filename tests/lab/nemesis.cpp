@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <ostream>
 #include <set>
 
@@ -160,7 +161,24 @@ Result<> cut(Lab& lab, int host, const std::vector<Net>& nets) {
     lab.record("fault", "cut", lab.layout().host_name(host) + " " + nets_text(nets));
     for (Net n : nets) s.cut.insert(n);
     if (auto r = lab.apply_links(host); !r) return r;
-    if (auto r = apply_storage(lab, host); !r) return r;
+    // Only a cut storage network changes what the storage view must do.
+    if (std::find(nets.begin(), nets.end(), Net::kStorage) != nets.end())
+        if (auto r = apply_storage(lab, host); !r) return r;
+    return lab.save();
+}
+
+Result<> reconnect(Lab& lab, int host, const std::vector<Net>& nets) {
+    if (auto r = require_on(lab, host); !r) return r;
+    auto& s = lab.host(host);
+    bool storage_too = false;
+    for (Net n : nets) {
+        s.cut.erase(n);
+        storage_too = storage_too || n == Net::kStorage;
+    }
+    if (auto r = lab.apply_links(host); !r) return r;
+    if (storage_too)
+        if (auto r = apply_storage(lab, host); !r) return r;
+    lab.record("repair", "reconnect", lab.layout().host_name(host) + " " + nets_text(nets));
     return lab.save();
 }
 

@@ -23,6 +23,10 @@ namespace vigil::lab {
 // drops on both ends. Cutting the storage network also stalls the host's
 // storage view, as a hard-mounted NFS does when its server is unreachable.
 [[nodiscard]] Result<> cut(Lab& lab, int host, const std::vector<Net>& nets);
+// Put back the host's cables of `nets` alone, the rest of the lab as it is:
+// the end of a short blip (heal() mends every host and network, a dozen
+// `ip` calls, too slow to end a blip of half a second on time).
+[[nodiscard]] Result<> reconnect(Lab& lab, int host, const std::vector<Net>& nets);
 // Reconnect every cable and undo any partition (powered-off hosts stay off).
 [[nodiscard]] Result<> heal(Lab& lab);
 // Set the storage view of one host (or every host, host == 0); with `vm`,
