@@ -1,6 +1,10 @@
 #include "daemon/config/config.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <toml++/toml.h>
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -65,9 +69,24 @@ Setter integer(std::int64_t min, std::int64_t max,
     };
 }
 
+// A duration is a bare integer in the unit its key names (_ms, _s): "5s" or
+// 5.0 is refused with that said, rather than read in some other unit.
+Setter duration(Setter whole, const char* unit) {
+    return [whole = std::move(whole), unit](const toml::node& node,
+                                            Config& cfg) -> std::expected<void, std::string> {
+        if (node.is_string() || node.is_floating_point()) {
+            return std::unexpected(std::string("expected a whole number of ") + unit +
+                                   " without a unit, got " + type_name(node));
+        }
+        return whole(node, cfg);
+    };
+}
+
 Setter millis(std::int64_t min, std::int64_t max, std::chrono::milliseconds Config::*field) {
-    return integer(min, max,
-                   [field](Config& c, std::int64_t v) { c.*field = std::chrono::milliseconds(v); });
+    return duration(
+        integer(min, max,
+                [field](Config& c, std::int64_t v) { c.*field = std::chrono::milliseconds(v); }),
+        "milliseconds");
 }
 
 Setter string(std::function<std::expected<void, std::string>(Config&, const std::string&)> store) {
@@ -97,6 +116,90 @@ bool valid_user_name(const std::string& s) {
         if (!ok) return false;
     }
     return true;
+}
+
+bool has_control_character(std::string_view s) {
+    return std::ranges::any_of(s, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+enum class PathKind { kFile, kDirectory };
+
+// Every path of the file: absolute, printable, no "." or ".." component (the
+// path the operator means is the one written), within PATH_MAX, and a file
+// not ending in "/".
+std::expected<void, std::string> absolute_path(const std::string& s,
+                                               PathKind kind = PathKind::kFile) {
+    if (s.empty()) return std::unexpected("must be an absolute path, got an empty string");
+    if (s.front() != '/') return std::unexpected("must be an absolute path, got \"" + s + "\"");
+    if (has_control_character(s)) {
+        return std::unexpected("must be an absolute path without control characters");
+    }
+    constexpr std::size_t kPathMax = 4095;  // PATH_MAX without its terminating zero
+    if (s.size() > kPathMax) {
+        return std::unexpected("is " + std::to_string(s.size()) +
+                               " bytes long, more than a path may be (4095)");
+    }
+    for (std::size_t at = 0; at < s.size();) {
+        const auto next = std::min(s.find('/', at + 1), s.size());
+        const std::string_view part = std::string_view(s).substr(at + 1, next - at - 1);
+        if (part == "." || part == "..") {
+            return std::unexpected("\"" + s + "\" has a \"" + std::string(part) +
+                                   "\" component; give the path it stands for");
+        }
+        at = next;
+    }
+    if (kind == PathKind::kFile && s.back() == '/') {
+        return std::unexpected("\"" + s + "\" ends in \"/\", a directory; give a file");
+    }
+    return {};
+}
+
+// A setter for a path key: checked by absolute_path(), stored in `field`.
+Setter path(std::string Config::*field, PathKind kind = PathKind::kFile) {
+    return string(
+        [field, kind](Config& c, const std::string& s) -> std::expected<void, std::string> {
+            if (auto ok = absolute_path(s, kind); !ok) return ok;
+            c.*field = s;
+            return {};
+        });
+}
+
+// HOST_NAME_MAX: a host's name is usually its hostname.
+constexpr std::size_t kMaxHostName = 64;
+
+// The names the file gives things (the cluster group, hosts, storage
+// domains): what logs, metrics labels and VM metadata can carry unquoted.
+std::expected<void, std::string> valid_name(const std::string& s, std::size_t max) {
+    if (s.empty()) return std::unexpected("must not be empty");
+    if (s.size() > max) {
+        return std::unexpected("\"" + s + "\" is " + std::to_string(s.size()) +
+                               " bytes long, more than " + std::to_string(max));
+    }
+    const bool ok = std::ranges::all_of(s, [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_' || ch == '-' || ch == '.';
+    });
+    if (!ok || s.front() == '-' || s.front() == '.') {
+        return std::unexpected("\"" + s +
+                               "\" is not a name (letters, digits, _, - and ., not starting "
+                               "with - or .)");
+    }
+    return {};
+}
+
+// A Prometheus label name, as Alertmanager sends them.
+std::expected<void, std::string> valid_label_name(const std::string& s) {
+    const bool ok = !s.empty() && !(s.front() >= '0' && s.front() <= '9') &&
+                    std::ranges::all_of(s, [](char ch) {
+                        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                               (ch >= '0' && ch <= '9') || ch == '_';
+                    });
+    if (!ok) {
+        return std::unexpected("\"" + s +
+                               "\" is not a label name (letters, digits and _, not starting "
+                               "with a digit)");
+    }
+    return {};
 }
 
 // Kept in step with exporters' HostAction (tested there).
@@ -135,6 +238,9 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
                 const auto* labels = value.as_table();
                 if (labels == nullptr) return fail("expected a table of strings");
                 for (auto&& [lk, lv] : *labels) {
+                    if (auto ok = valid_label_name(std::string(lk.str())); !ok) {
+                        return fail(ok.error());
+                    }
                     const auto* str = lv.as_string();
                     if (str == nullptr) return fail(std::string(lk.str()) + " is not a string");
                     rule.labels.emplace_back(std::string(lk.str()), str->get());
@@ -146,6 +252,13 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
             const std::string v = str->get();
             if (k == "alert") {
                 if (v.empty()) return fail("must not be empty");
+                if (has_control_character(v) ||
+                    std::isspace(static_cast<unsigned char>(v.front())) != 0 ||
+                    std::isspace(static_cast<unsigned char>(v.back())) != 0) {
+                    return fail("\"" + v +
+                                "\" has control characters or white space at an end, which no "
+                                "alertname it should match has");
+                }
                 rule.alert = v;
             } else if (k == "action" || k == "resolved_action") {
                 if (!valid_action(v)) {
@@ -154,9 +267,10 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
                 }
                 (k == "action" ? rule.action : rule.resolved_action) = v;
             } else if (k == "host") {
+                if (auto ok = valid_name(v, kMaxHostName); !ok) return fail(ok.error());
                 rule.host = v;
             } else {
-                if (v.empty()) return fail("must not be empty");
+                if (auto ok = valid_label_name(v); !ok) return fail(ok.error());
                 rule.host_label = v;
             }
         }
@@ -164,13 +278,24 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
             return std::unexpected(
                 Failure{rule_line, "webhook.rule: needs at least alert and action"});
         }
+        // First match wins: a rule matching only what an earlier one matches
+        // would never act.
+        std::sort(rule.labels.begin(), rule.labels.end());
+        for (std::size_t i = 0; i < cfg.webhook_rules.size(); ++i) {
+            const auto& earlier = cfg.webhook_rules[i];
+            if (earlier.alert != rule.alert) continue;
+            const bool covered = std::ranges::all_of(earlier.labels, [&](const auto& label) {
+                return std::ranges::find(rule.labels, label) != rule.labels.end();
+            });
+            if (!covered) continue;
+            return std::unexpected(Failure{
+                rule_line, "webhook.rule: rule " + std::to_string(cfg.webhook_rules.size() + 1) +
+                               " (alert \"" + rule.alert + "\") is matched first by rule " +
+                               std::to_string(i + 1) +
+                               ", whose alert and labels it repeats: it would never act"});
+        }
         cfg.webhook_rules.push_back(std::move(rule));
     }
-    return {};
-}
-
-std::expected<void, std::string> absolute_path(const std::string& s) {
-    if (s.empty() || s.front() != '/') return std::unexpected("must be an absolute path");
     return {};
 }
 
@@ -246,7 +371,7 @@ std::expected<void, Failure> cluster_hosts(const toml::node& node, Config& cfg) 
             if (k == "name") {
                 const auto* str = value.as_string();
                 if (str == nullptr) return fail("expected a string, got " + type_name(value));
-                if (str->get().empty()) return fail("must not be empty");
+                if (auto ok = valid_name(str->get(), kMaxHostName); !ok) return fail(ok.error());
                 for (const auto& other : cfg.cluster_hosts) {
                     if (other.name == str->get()) {
                         return fail("\"" + str->get() + "\" names two hosts");
@@ -328,6 +453,10 @@ std::expected<void, Failure> storage_domains(const toml::node& node, Config& cfg
                 domain_line, "storage.domains." + domain_name +
                                  ": expected a table ([storage.domains." + domain_name + "])"});
         }
+        if (auto ok = valid_name(domain_name, kMaxHostName); !ok) {
+            return std::unexpected(
+                Failure{domain_line, "storage.domains: the domain name " + ok.error()});
+        }
         core::StorageDomainConfig domain{
             .name = domain_name, .block_devices = {}, .nfs_mounts = {}};
         for (auto&& [key, member] : *table) {
@@ -389,19 +518,14 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
         {"control",
          {{"socket",
            {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
-               if (s.empty() || s.front() != '/')
-                   return std::unexpected("must be an absolute path");
+               if (auto ok = absolute_path(s); !ok) return ok;
                if (s.size() >= 108)
                    return std::unexpected("longer than a unix socket path may be (107)");
                c.control_socket = s;
                return {};
            })}}}},
         {"probes",
-         {{"poll_interval_ms",
-           {integer(50, 5000,
-                    [](Config& c, std::int64_t v) {
-                        c.probe_poll_interval = std::chrono::milliseconds(v);
-                    })}},
+         {{"poll_interval_ms", {millis(50, 5000, &Config::probe_poll_interval)}},
           {"block_error_events_per_second",
            {integer(1, 10000,
                     [](Config& c, std::int64_t v) {
@@ -430,6 +554,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
                    return std::unexpected("must be 1 to 127 bytes, got " +
                                           std::to_string(s.size()));
                }
+               if (auto ok = valid_name(s, 127); !ok) return ok;
                c.cluster_group = s;
                return {};
            })}},
@@ -479,8 +604,23 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            })}}}},
         {"libvirt",
          {{"uri", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
-               if (s.empty() || s.find(':') == std::string::npos) {
-                   return std::unexpected("expected a libvirt URI such as \"qemu:///system\"");
+               // driver[+transport]://[user@][host][:port]/[path][?params]
+               const auto scheme_end = s.find("://");
+               const bool scheme_ok =
+                   scheme_end != std::string::npos && scheme_end > 0 &&
+                   std::isalpha(static_cast<unsigned char>(s.front())) != 0 &&
+                   std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(scheme_end),
+                               [](unsigned char ch) {
+                                   return std::isalnum(ch) != 0 || ch == '+' || ch == '-' ||
+                                          ch == '.';
+                               });
+               const bool printable = std::ranges::none_of(
+                   s, [](unsigned char ch) { return ch <= 0x20 || ch == 0x7f; });
+               if (!scheme_ok || !printable) {
+                   return std::unexpected("\"" + s +
+                                          "\" is not a libvirt URI (driver[+transport]://"
+                                          "[host]/path, such as \"qemu:///system\", without "
+                                          "spaces)");
                }
                c.libvirt_uri = s;
                return {};
@@ -490,47 +630,25 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
           {"stop_grace_ms", {millis(0, 3600000, &Config::vm_stop_grace)}},
           {"stop_timeout_ms", {millis(1000, 3600000, &Config::vm_stop_timeout)}}}},
         {"nfs",
-         {{"mountstats",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
-               if (s.empty() || s.front() != '/')
-                   return std::unexpected("must be an absolute path");
-               c.nfs_mountstats = s;
-               return {};
-           })}},
+         {{"mountstats", {path(&Config::nfs_mountstats)}},
           {"poll_interval_ms", {millis(100, 60000, &Config::nfs_poll_interval)}},
           {"slow_rtt_ms", {millis(10, 600000, &Config::nfs_slow_rtt)}},
           {"stall_ms", {millis(200, 3600000, &Config::nfs_stall)}},
           {"error_window_ms", {millis(100, 3600000, &Config::nfs_error_window)}},
           {"recovery_hold_ms", {millis(0, 600000, &Config::nfs_recovery_hold)}},
           {"forget_after_ms", {millis(0, 86400000, &Config::nfs_forget_after)}}}},
-        {"fence",
-         {{"flight_record",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
-               if (s.empty() || s.front() != '/')
-                   return std::unexpected("must be an absolute path");
-               c.flight_record = s;
-               return {};
-           })}}}},
+        {"fence", {{"flight_record", {path(&Config::flight_record)}}}},
         {"watchdog",
          {{"enabled", {boolean([](Config& c, bool b) { c.watchdog_enabled = b; })}},
-          {"device",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
-               if (s.empty() || s.front() != '/')
-                   return std::unexpected("must be an absolute path");
-               c.watchdog_device = s;
-               return {};
-           })}},
+          {"device", {path(&Config::watchdog_device)}},
           {"timeout_s",
-           {integer(
-               2, 600,
-               [](Config& c, std::int64_t v) { c.watchdog_timeout = std::chrono::seconds(v); })}}}},
+           {duration(integer(2, 600,
+                             [](Config& c, std::int64_t v) {
+                                 c.watchdog_timeout = std::chrono::seconds(v);
+                             }),
+                     "seconds")}}}},
         {"hooks",
-         {{"dir", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
-               if (s.empty() || s.front() != '/')
-                   return std::unexpected("must be an absolute path");
-               c.hooks_dir = s;
-               return {};
-           })}},
+         {{"dir", {path(&Config::hooks_dir, PathKind::kDirectory)}},
           {"timeout_ms", {millis(100, 3600000, &Config::hooks_timeout)}},
           {"max_concurrent",
            {integer(1, 64,
@@ -560,13 +678,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
                c.webhook_listen = *ep;
                return {};
            })}},
-          {"token_file",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
-               if (s.empty() || s.front() != '/')
-                   return std::unexpected("must be an absolute path");
-               c.webhook_token_file = s;
-               return {};
-           })}},
+          {"token_file", {path(&Config::webhook_token_file)}},
           {"max_body_bytes",
            {integer(1024, 16 * 1024 * 1024,
                     [](Config& c, std::int64_t v) {
@@ -685,11 +797,56 @@ std::expected<core::IsolationResponse, std::string> parse_isolation_response(
                            "\" (stop-when-uplinks-dead, leave-running, always-stop)");
 }
 
+namespace {
+
+// A dotted quad as the listeners bind it: four decimal octets of 0-255, no
+// leading zeros (which inet_aton would read as octal). The listeners pack
+// the octets without checking them, so 999.1.1.1 would bind 231.1.1.1.
+std::optional<std::string> bad_ipv4(std::string_view host) {
+    const std::string shown = "\"" + std::string(host) + "\"";
+    const bool dotted = !host.empty() && std::ranges::all_of(host, [](char ch) {
+        return (ch >= '0' && ch <= '9') || ch == '.';
+    });
+    if (!dotted) {
+        return shown +
+               " is not an IP address: give an IPv4 address (127.0.0.1, 0.0.0.0 for all) or "
+               "[IPv6]:port; host names are not resolved";
+    }
+    int octets = 0;
+    for (std::size_t at = 0; at <= host.size(); ++octets) {
+        const auto dot = std::min(host.find('.', at), host.size());
+        const std::string_view octet = host.substr(at, dot - at);
+        if (octet.empty() || octet.size() > 3) {
+            return shown + " is not an IPv4 address (four numbers 0-255 with dots between)";
+        }
+        if (octet.size() > 1 && octet.front() == '0') {
+            return shown + " is not an IPv4 address: octet \"" + std::string(octet) +
+                   "\" has a leading zero (read as octal by some tools)";
+        }
+        unsigned value = 0;
+        std::from_chars(octet.data(), octet.data() + octet.size(), value);
+        if (value > 255) {
+            return shown + " is not an IPv4 address: octet " + std::to_string(value) +
+                   " is larger than 255";
+        }
+        at = dot + 1;
+    }
+    if (octets != 4) {
+        return shown + " is not an IPv4 address: " + std::to_string(octets) +
+               " numbers, not four (write 127.0.0.1, not 127.1)";
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 std::expected<Endpoint, std::string> parse_endpoint(std::string_view text) {
-    // host:port, with [v6]:port for IPv6.
+    // host:port, with [v6]:port for IPv6. Only addresses: a listener binds
+    // what is written, so a name would be resolved at each start.
     std::string_view host;
     std::string_view port;
-    if (!text.empty() && text.front() == '[') {
+    const bool bracketed = !text.empty() && text.front() == '[';
+    if (bracketed) {
         const auto close = text.find(']');
         if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
             return std::unexpected("expected \"[address]:port\", got \"" + std::string(text) +
@@ -700,7 +857,8 @@ std::expected<Endpoint, std::string> parse_endpoint(std::string_view text) {
     } else {
         const auto colon = text.rfind(':');
         if (colon == std::string_view::npos || text.find(':') != colon) {
-            return std::unexpected("expected \"host:port\", got \"" + std::string(text) + "\"");
+            return std::unexpected("expected \"host:port\" (or \"[IPv6]:port\"), got \"" +
+                                   std::string(text) + "\"");
         }
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
@@ -710,6 +868,22 @@ std::expected<Endpoint, std::string> parse_endpoint(std::string_view text) {
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
         return std::unexpected("port must be 1-65535, got \"" + std::string(port) + "\"");
+    }
+    if (bracketed) {
+        const std::string address(host);
+        in6_addr parsed{};
+        if (inet_pton(AF_INET6, address.c_str(), &parsed) != 1) {
+            if (!bad_ipv4(host)) {
+                return std::unexpected("\"" + address +
+                                       "\" is an IPv4 address: brackets are for IPv6, write " +
+                                       address + ":" + std::string(port));
+            }
+            return std::unexpected("\"" + address +
+                                   "\" is not an IPv6 address (zone ids such as %eth0 are "
+                                   "not supported)");
+        }
+    } else if (auto bad = bad_ipv4(host)) {
+        return std::unexpected(*bad);
     }
     return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
 }
@@ -736,6 +910,23 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
                                                ") must be larger than storage.slow_ms (" +
                                                std::to_string(cfg.storage_slow.count()) + ")"});
     }
+    // Two listeners on one port: the second cannot bind. 0.0.0.0 and [::]
+    // take the port on every address (IPv6's also IPv4's, by default).
+    if (cfg.metrics_enabled && cfg.webhook_enabled &&
+        cfg.metrics_listen.port == cfg.webhook_listen.port) {
+        const auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
+        const auto& a = cfg.metrics_listen.host;
+        const auto& b = cfg.webhook_listen.host;
+        if (a == b || wildcard(a) || wildcard(b)) {
+            const auto* node = root.at_path("webhook.listen").node();
+            if (node == nullptr) node = root.at_path("metrics.listen").node();
+            return std::unexpected(ConfigError{
+                std::string(file), node != nullptr ? line_of(*node) : 0,
+                "webhook.listen and metrics.listen both take port " +
+                    std::to_string(cfg.webhook_listen.port) + " (" + b + " and " + a +
+                    "): the second listener could not bind; give them different ports"});
+        }
+    }
     if (!cfg.standalone) {
         // Cluster keys in a standalone file are checked but not required;
         // cluster mode cannot work without these two.
@@ -752,6 +943,22 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
                 std::string(file), line,
                 "cluster.enabled = true needs heartbeat.area, the storage heartbeat area on shared "
                 "storage (create it with vigilctl format-heartbeat)"});
+        }
+        // A rule naming a host the cluster lacks is a typo: it would never act.
+        for (std::size_t i = 0; i < cfg.webhook_rules.size(); ++i) {
+            const auto& host = cfg.webhook_rules[i].host;
+            if (host.empty() || std::ranges::any_of(cfg.cluster_hosts, [&](const auto& h) {
+                    return h.name == host;
+                })) {
+                continue;
+            }
+            const auto* rules = root.at_path("webhook.rule").node();
+            const auto* arr = rules != nullptr ? rules->as_array() : nullptr;
+            const int at = arr != nullptr && i < arr->size() ? line_of(*arr->get(i)) : 0;
+            return std::unexpected(ConfigError{std::string(file), at,
+                                               "webhook.rule.host: \"" + host +
+                                                   "\" is not one of cluster.hosts: the rule would "
+                                                   "never act"});
         }
         // F9: trouble shorter than the grace is ridden out. A watcher keeps a device
         // failed (or a mount stalled) for its error window after the last error, then

@@ -106,7 +106,9 @@ TEST(Config, UnknownSectionAndTopLevelKey) {
 TEST(Config, WrongTypes) {
     auto e = parse_error("[probes]\npoll_interval_ms = \"250\"\n");
     EXPECT_EQ(e.line, 2);
-    EXPECT_NE(e.reason.find("expected an integer, got a string"), std::string::npos) << e.reason;
+    EXPECT_NE(e.reason.find("expected a whole number of milliseconds without a unit, got a string"),
+              std::string::npos)
+        << e.reason;
     e = parse_error("[metrics]\nenabled = 1\n");
     EXPECT_NE(e.reason.find("expected true or false"), std::string::npos) << e.reason;
     e = parse_error("[metrics]\nlisten = 9774\n");
@@ -264,7 +266,8 @@ TEST(Config, NfsKeys) {
 
     auto relative = parse("[nfs]\nmountstats = \"proc/self/mountstats\"\n", "t.toml");
     ASSERT_FALSE(relative.has_value());
-    EXPECT_EQ(relative.error().to_string(), "t.toml:2: nfs.mountstats: must be an absolute path");
+    EXPECT_EQ(relative.error().to_string(),
+              "t.toml:2: nfs.mountstats: must be an absolute path, got \"proc/self/mountstats\"");
     auto fast = parse("\n[nfs]\npoll_interval_ms = 5\n", "t.toml");
     ASSERT_FALSE(fast.has_value());
     EXPECT_EQ(fast.error().line, 3);
@@ -505,7 +508,8 @@ TEST(Config, ClusterKeysInAStandaloneFileAreCheckedNotRequired) {
     EXPECT_EQ(c->cluster_hosts.size(), 1u);
     auto bad = parse_error("[cluster]\nenabled = false\nfence_delay_ms = \"7s\"\n");
     EXPECT_EQ(bad.line, 3);
-    EXPECT_NE(bad.reason.find("cluster.fence_delay_ms: expected an integer"), std::string::npos)
+    EXPECT_NE(bad.reason.find("cluster.fence_delay_ms: expected a whole number of milliseconds"),
+              std::string::npos)
         << bad.reason;
 }
 
@@ -577,7 +581,7 @@ TEST(Config, BadClusterValuesNameTheirLine) {
          "unknown key \"allow_unauthenticated_cluster\" in [cluster]"},
         {"[heartbeat]\narea = \"shared/hb\"\n", 2, "heartbeat.area: must be an absolute path"},
         {"[heartbeat]\nslots = 3\n", 2, "unknown key \"slots\" in [heartbeat]"},
-        {"[libvirt]\nuri = \"system\"\n", 2, "libvirt.uri: expected a libvirt URI"},
+        {"[libvirt]\nuri = \"system\"\n", 2, "libvirt.uri: \"system\" is not a libvirt URI"},
         {"[libvirt]\nstart_timeout_ms = 10\n", 2, "libvirt.start_timeout_ms: value 10"},
     };
     for (const auto& c : cases) {
@@ -621,6 +625,173 @@ TEST(Config, BadEvidenceMapNamesItsLine) {
         EXPECT_EQ(e.line, c.line) << c.text << e.reason;
         EXPECT_NE(e.reason.find(c.reason), std::string::npos) << c.text << e.reason;
     }
+}
+
+// ---- every kind of bad value, as a user would write it -----------------------
+
+struct BadValue {
+    std::string text;
+    int line;
+    std::string_view reason;
+};
+
+void expect_refused(const std::vector<BadValue>& cases) {
+    for (const auto& c : cases) {
+        auto e = parse_error(c.text);
+        EXPECT_EQ(e.line, c.line) << c.text << e.reason;
+        EXPECT_NE(e.reason.find(c.reason), std::string::npos) << c.text << e.reason;
+    }
+}
+
+// The listeners pack the octets without checking them: 999.1.1.1 would bind
+// 231.1.1.1. Both listen keys go through parse_endpoint().
+TEST(Config, BadAddressesAreRefusedWithTheirLine) {
+    expect_refused({
+        {"[metrics]\nlisten = \"999.1.1.1:1\"\n", 2,
+         "metrics.listen: \"999.1.1.1\" is not an IPv4 address: octet 999 is larger than 255"},
+        {"[metrics]\nlisten = \"1.2.3.256:1\"\n", 2, "octet 256 is larger than 255"},
+        {"[webhook]\n\nlisten = \"1.2.3:9775\"\n", 3, "webhook.listen: \"1.2.3\" is not an IPv4"},
+        {"[metrics]\nlisten = \"127.1:1\"\n", 2, "2 numbers, not four"},
+        {"[metrics]\nlisten = \"1.2.3.4.5:1\"\n", 2, "not an IPv4 address"},
+        {"[metrics]\nlisten = \"1..3.4:1\"\n", 2, "not an IPv4 address"},
+        {"[metrics]\nlisten = \"010.0.0.1:1\"\n", 2, "has a leading zero"},
+        {"[metrics]\nlisten = \" 127.0.0.1:1\"\n", 2, "is not an IP address"},
+        {"[metrics]\nlisten = \"localhost:9774\"\n", 2,
+         "\"localhost\" is not an IP address: give an IPv4 address"},
+        {"[metrics]\nlisten = \"[::1]:0\"\n", 2, "port must be 1-65535, got \"0\""},
+        {"[metrics]\nlisten = \"127.0.0.1:65536\"\n", 2, "port must be 1-65535"},
+        {"[metrics]\nlisten = \"127.0.0.1:-1\"\n", 2, "port must be 1-65535"},
+        {"[metrics]\nlisten = \"127.0.0.1:\"\n", 2, "port must be 1-65535"},
+        {"[metrics]\nlisten = \"127.0.0.1\"\n", 2, "expected \"host:port\""},
+        {"[metrics]\nlisten = \"::1:9774\"\n", 2, "expected \"host:port\" (or \"[IPv6]:port\")"},
+        {"[metrics]\nlisten = \"[::1:9774\"\n", 2, "expected \"[address]:port\""},
+        {"[metrics]\nlisten = \"[]:9774\"\n", 2, "missing host"},
+        {"[metrics]\nlisten = \"[zz::1]:9774\"\n", 2, "\"zz::1\" is not an IPv6 address"},
+        {"[metrics]\nlisten = \"[fe80::1%eth0]:9774\"\n", 2, "zone ids"},
+        {"[metrics]\nlisten = \"[127.0.0.1]:9774\"\n", 2,
+         "is an IPv4 address: brackets are for IPv6, write 127.0.0.1:9774"},
+        {"[webhook]\nenabled = true\nlisten = \"127.0.0.1:9774\"\n", 3,
+         "webhook.listen and metrics.listen both take port 9774"},
+        {"[metrics]\nlisten = \"0.0.0.0:9000\"\n[webhook]\nenabled = true\n"
+         "listen = \"[::1]:9000\"\n",
+         5, "both take port 9000"},
+    });
+    for (const char* good : {"0.0.0.0:1", "255.255.255.255:65535", "10.0.0.1:9774", "[::]:1",
+                             "[::1]:9774", "[2001:db8::7]:80", "[::ffff:10.0.0.1]:1"}) {
+        EXPECT_TRUE(parse_endpoint(good).has_value()) << good << parse_endpoint(good).error();
+    }
+    // Disabled, or on other ports, the two listeners do not clash.
+    EXPECT_TRUE(parse("[webhook]\nlisten = \"127.0.0.1:9774\"\n", "t.toml").has_value());
+    EXPECT_TRUE(parse("[webhook]\nenabled = true\nlisten = \"127.0.0.2:9774\"\n", "t.toml"));
+}
+
+TEST(Config, BadPathsAreRefusedWithTheirLine) {
+    expect_refused({
+        {"[control]\nsocket = \"\"\n", 2, "control.socket: must be an absolute path, got an empty"},
+        {"[control]\nsocket = \"run/vigild.sock\"\n", 2,
+         "must be an absolute path, got \"run/vigild.sock\""},
+        {"[control]\nsocket = \"/run/vigil/\"\n", 2, "ends in \"/\", a directory; give a file"},
+        {"[control]\nsocket = \"/\"\n", 2, "ends in \"/\""},
+        {"[control]\nsocket = \"/run/../vigild.sock\"\n", 2, "has a \"..\" component"},
+        {"[fence]\nflight_record = \"/var/lib/./vigil/fr\"\n", 2,
+         "fence.flight_record: \"/var/lib/./vigil/fr\" has a \".\" component"},
+        {"[watchdog]\ndevice = \"/dev/watch\\u0001dog\"\n", 2, "without control characters"},
+        {"[watchdog]\ndevice = \"watchdog\"\n", 2, "watchdog.device: must be an absolute path"},
+        {"[nfs]\nmountstats = \"/proc/self/mountstats/\"\n", 2, "nfs.mountstats: "},
+        {"[webhook]\ntoken_file = \"/etc/vigil/\"\n", 2, "webhook.token_file: "},
+        {"[heartbeat]\narea = \"/srv/../hb\"\n", 2, "heartbeat.area: "},
+        {"[hooks]\ndir = \"/etc/vigil/hooks.d/..\"\n", 2, "hooks.dir: "},
+        {"[hooks]\ndir = \"/" + std::string(4100, 'd') + "\"\n", 2, "more than a path may be"},
+        {"[control]\nsocket = \"/" + std::string(120, 's') + "\"\n", 2,
+         "longer than a unix socket path may be (107)"},
+    });
+    // A directory may end in "/"; the root directory is a directory.
+    EXPECT_TRUE(parse("[hooks]\ndir = \"/etc/vigil/hooks.d/\"\n", "t.toml").has_value());
+}
+
+TEST(Config, BadDurationsAreRefusedWithTheirLine) {
+    expect_refused({
+        {"[probes]\npoll_interval_ms = \"250ms\"\n", 2,
+         "probes.poll_interval_ms: expected a whole number of milliseconds without a unit, got a "
+         "string"},
+        {"[cluster]\nfence_delay_ms = 7.5\n", 2, "whole number of milliseconds without a unit"},
+        {"[watchdog]\ntimeout_s = \"5s\"\n", 2, "whole number of seconds without a unit"},
+        {"[storage]\nslow_ms = -1\n", 2, "value -1 is out of range [100, 600000]"},
+        {"[watchdog]\ntimeout_s = 0\n", 2, "value 0 is out of range [2, 600]"},
+        {"[hooks]\ntimeout_ms = 0\n", 2, "value 0 is out of range"},
+        {"[libvirt]\nstop_timeout_ms = 9223372036854775807\n", 2, "out of range"},
+        // Beyond 64 bits: the TOML reader refuses it at its line.
+        {"[nfs]\nstall_ms = 99999999999999999999\n", 2, "not representable in 64 bits"},
+        {"[network]\ndown_hold_ms = true\n", 2, "expected an integer, got a boolean"},
+    });
+}
+
+TEST(Config, BadNamesAreRefusedWithTheirLine) {
+    expect_refused({
+        {"[cluster]\ngroup = \"my group\"\n", 2, "cluster.group: \"my group\" is not a name"},
+        {"[cluster]\ngroup = \"vigil/lab\"\n", 2, "is not a name"},
+        {host("h 1", 1, 0), 2, "cluster.hosts.name: \"h 1\" is not a name"},
+        {host("h1/a", 1, 0), 2, "is not a name"},
+        {host("-h1", 1, 0), 2, "is not a name"},
+        {host("", 1, 0), 2, "cluster.hosts.name: must not be empty"},
+        {host(std::string(65, 'h').c_str(), 1, 0), 2, "more than 64"},
+        {"[storage.domains.\"shared disks\"]\nblock_devices = [\"sda\"]\n", 1,
+         "storage.domains: the domain name \"shared disks\" is not a name"},
+        {"[storage.domains.\"a/b\"]\nblock_devices = [\"sda\"]\n", 1, "is not a name"},
+        {"[[webhook.rule]]\nalert = \"A\"\naction = \"drain\"\nhost_label = \"host name\"\n", 4,
+         "webhook.rule.host_label: \"host name\" is not a label name"},
+        {"[[webhook.rule]]\nalert = \"A\"\naction = \"drain\"\nlabels = { \"a-b\" = \"x\" }\n", 4,
+         "webhook.rule.labels: \"a-b\" is not a label name"},
+        {"[[webhook.rule]]\nalert = \"A\"\naction = \"drain\"\nhost = \"h 1\"\n", 4,
+         "webhook.rule.host: \"h 1\" is not a name"},
+        {"[[webhook.rule]]\nalert = \"Disk \"\naction = \"drain\"\n", 2, "white space at an end"},
+        {"[hooks]\nuser = \"a b\"\n", 2, "is not a user name"},
+        {"[network]\nvm_uplink_interfaces = [\"eth 0\"]\n", 2, "a name the kernel does not allow"},
+        {"[storage.domains.shared]\nblock_devices = [\"/dev/sda\"]\n", 1, "a path"},
+        {"[libvirt]\nuri = \"qemu:///system \"\n", 2, "is not a libvirt URI"},
+        {"[libvirt]\nuri = \"qemu:\"\n", 2, "is not a libvirt URI"},
+        {"[libvirt]\nuri = \"://x\"\n", 2, "is not a libvirt URI"},
+    });
+    EXPECT_TRUE(
+        parse("[libvirt]\nuri = \"qemu+ssh://root@h2.example/system?no_tty=1\"\n", "t.toml"));
+    EXPECT_TRUE(parse("[cluster]\ngroup = \"vigil-lab.2_a\"\n", "t.toml"));
+}
+
+TEST(Config, DuplicatesAreRefusedWhereTheyRepeat) {
+    expect_refused({
+        {host("h1", 1, 0) + host("h2", 1, 1), 8, "nodeid 1 is also host \"h1\"'s"},
+        {host("h1", 1, 0) + host("h2", 2, 0), 9, "slot 0 is also host \"h1\"'s"},
+        {host("h1", 1, 0) + host("h1", 2, 1), 7, "\"h1\" names two hosts"},
+        {"[storage.domains.a]\nblock_devices = [\"sda\"]\n[storage.domains.b]\n"
+         "block_devices = [\"sda\"]\n",
+         3, "is in storage domains \"a\" and \"b\""},
+        {"[network]\ncluster_interfaces = [\"eth0\", \"eth0\"]\n", 2, "listed twice"},
+        {"[[webhook.rule]]\nalert = \"A\"\naction = \"drain\"\n"
+         "[[webhook.rule]]\nalert = \"A\"\nlabels = { s = \"x\" }\naction = \"drain\"\n",
+         4, "rule 2 (alert \"A\") is matched first by rule 1"},
+        {"[[webhook.rule]]\nalert = \"A\"\nlabels = { s = \"x\", t = \"y\" }\naction = \"drain\"\n"
+         "[[webhook.rule]]\nalert = \"A\"\nlabels = { t = \"y\", s = \"x\" }\n"
+         "action = \"maintenance-on\"\n",
+         5, "would never act"},
+        {"[probes]\npoll_interval_ms = 100\npoll_interval_ms = 200\n", 3, ""},
+    });
+    // A narrower rule before a wider one is fine: each can act.
+    EXPECT_TRUE(
+        parse("[[webhook.rule]]\nalert = \"A\"\nlabels = { s = \"x\" }\naction = \"drain\"\n"
+              "[[webhook.rule]]\nalert = \"A\"\naction = \"maintenance-on\"\n",
+              "t.toml"));
+}
+
+TEST(Config, AWebhookRuleForAHostTheClusterLacksIsRefused) {
+    std::string text(kClusterFile);
+    text += "[[webhook.rule]]\nalert = \"A\"\naction = \"drain\"\nhost = \"h3\"\n";
+    const auto e = parse_error(text);
+    EXPECT_NE(e.reason.find("webhook.rule.host: \"h3\" is not one of cluster.hosts"),
+              std::string::npos)
+        << e.reason;
+    EXPECT_GT(e.line, 0);
+    text.replace(text.rfind("h3"), 2, "h2");
+    EXPECT_TRUE(parse(text, "t.toml").has_value());
 }
 
 // ---- reload -------------------------------------------------------------------
