@@ -380,14 +380,16 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
                           a.alert + " through the webhook",
                       fields);
     const std::string by = "alert " + a.alert + " through the webhook";
+    const exporters::HookFields hook_fields{{"alert", a.alert}, {"by", "webhook"}};
     if (deps_.on_admin) {
-        deps_.on_admin(action, by);
+        deps_.on_admin(action, by, hook_fields);
     } else {
-        admin(control::admin_command(action), by, true);
+        admin(control::admin_command(action), hook_fields, true);
     }
 }
 
-void ClusterMode::admin(core::AdminCommand command, const std::string& by, bool hooks) {
+void ClusterMode::admin(core::AdminCommand command, const exporters::HookFields& hook_fields,
+                        bool hooks) {
     observe(core::AdminEvidence{command});
     std::optional<exporters::HookEvent> event;
     switch (command) {
@@ -401,7 +403,7 @@ void ClusterMode::admin(core::AdminCommand command, const std::string& by, bool 
         case core::AdminCommand::kUndrain:
             break;
     }
-    if (hooks && hooks_ && event) hooks_->submit(*event, {{"by", by}});
+    if (hooks && hooks_ && event) hooks_->submit(*event, hook_fields);
 }
 
 void ClusterMode::observe(const core::Evidence& e) {

@@ -61,7 +61,9 @@ class ClusterMode {
         // What an alert asks of this host through the webhook goes the way
         // vigilctl's commands go (the daemon keeps the state and its file,
         // then calls admin()); `by` names the alert.
-        std::function<void(adapters::AdminAction, const std::string& by)> on_admin;
+        std::function<void(adapters::AdminAction, const std::string& by,
+                           const exporters::HookFields& hook_fields)>
+            on_admin;
         // Every decision and hook run, for `vigilctl events`; may be empty.
         std::function<void(control::Event)> on_event;
     };
@@ -89,9 +91,10 @@ class ClusterMode {
     void stop();
 
     // An operator's command (vigilctl, an alert, the state file at start)
-    // to the core; maintenance on and off also run the hooks. `by` says who asked.
-    // `hooks`: false when the command restores the state at start.
-    void admin(core::AdminCommand command, const std::string& by, bool hooks);
+    // to the core; maintenance on and off also run the hooks with
+    // `hook_fields` (who asked: "by" vigilctl, webhook, timer). `hooks`: false
+    // when the command restores the state at start.
+    void admin(core::AdminCommand command, const exporters::HookFields& hook_fields, bool hooks);
 
     [[nodiscard]] control::ClusterStatus status() const;
     // What explain needs: the decision history and what names mean.

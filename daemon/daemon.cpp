@@ -147,8 +147,10 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
                                           "first membership view arrived: ready", {});
                     },
                 .on_admin =
-                    [raw](adapters::AdminAction action, const std::string& by) {
-                        if (auto ok = raw->admin_action(action, std::nullopt, by, {{"BY", by}});
+                    [raw](adapters::AdminAction action, const std::string& by,
+                          const exporters::HookFields& hook_fields) {
+                        if (auto ok = raw->admin_action(action, std::nullopt, by, {{"BY", by}},
+                                                        hook_fields);
                             !ok) {
                             raw->journal_.log(Priority::error, mid::kAdminCommand, ok.error(),
                                               {{"BY", by}});
@@ -509,7 +511,7 @@ void Daemon::load_admin() {
     }
     if (cluster_) {
         if (admin_.maintenance) {
-            cluster_->admin(core::AdminCommand::kMaintenanceOn, admin_.maintenance_by, false);
+            cluster_->admin(core::AdminCommand::kMaintenanceOn, {}, false);
         } else if (config_.maintenance_at_start) {
             // The core starts in maintenance (policy.maintenance); show it, and
             // let `vigilctl maintenance off` end it. Not written: the
@@ -519,20 +521,19 @@ void Daemon::load_admin() {
             admin_.maintenance_by = kFromConfig;
         }
         if (admin_.cordoned) {
-            cluster_->admin(control::admin_command(adapters::AdminAction::kCordon),
-                            admin_.cordoned_by, false);
+            cluster_->admin(control::admin_command(adapters::AdminAction::kCordon), {}, false);
         }
     }
     arm_maintenance_end();
 }
 
-void Daemon::tell_core(adapters::AdminAction action, const std::string& by) {
-    if (cluster_) cluster_->admin(control::admin_command(action), by, true);
+void Daemon::tell_core(adapters::AdminAction action, const exporters::HookFields& hook_fields) {
+    if (cluster_) cluster_->admin(control::admin_command(action), hook_fields, true);
 }
 
 std::expected<void, std::string> Daemon::admin_action(
     adapters::AdminAction action, std::optional<std::chrono::milliseconds> for_duration,
-    const std::string& by, const adapters::Fields& who) {
+    const std::string& by, const adapters::Fields& who, const exporters::HookFields& hook_fields) {
     const auto now = std::chrono::system_clock::now();
     const auto next = control::apply_admin(admin_, action, for_duration, by, now);
     // Written before it is acted on: what vigild obeys, it finds again after
@@ -551,7 +552,7 @@ std::expected<void, std::string> Daemon::admin_action(
     }
     admin_file_error_.clear();
     admin_ = next;
-    tell_core(action, by);
+    tell_core(action, hook_fields);
     arm_maintenance_end();
     std::string message = std::string(adapters::to_string(action));
     if (action == adapters::AdminAction::kMaintenanceOn) {
@@ -585,7 +586,11 @@ std::string Daemon::admin_reply(const adapters::ControlRequest& request,
     const adapters::Fields who{{"UID", std::to_string(peer.uid)},
                                {"PID", std::to_string(peer.pid)},
                                {"COMMAND", peer.command}};
-    if (auto ok = admin_action(request.action, request.for_duration, r.describe(), who); !ok) {
+    const exporters::HookFields hook_fields{
+        {"by", "vigilctl"}, {"uid", std::to_string(peer.uid)}, {"pid", std::to_string(peer.pid)}};
+    if (auto ok =
+            admin_action(request.action, request.for_duration, r.describe(), who, hook_fields);
+        !ok) {
         journal_.log(Priority::error, mid::kAdminCommand, ok.error(), who);
         return adapters::format_control_error(ok.error());
     }
@@ -614,14 +619,14 @@ void Daemon::maintenance_due() {
                            admin_.maintenance_by + ", until " +
                            control::iso_time(*admin_.maintenance_until) + ")";
     if (auto ok = admin_action(adapters::AdminAction::kMaintenanceOff, std::nullopt, by,
-                               {{"BY", "timer"}});
+                               {{"BY", "timer"}}, {{"by", "timer"}});
         !ok) {
         // Ended all the same: the file's end time has passed too, so a
         // restart finds it over.
         journal_.log(Priority::error, mid::kMaintenance, ok.error(), {{"BY", "timer"}});
         admin_ = control::apply_admin(admin_, adapters::AdminAction::kMaintenanceOff, std::nullopt,
                                       by, now);
-        tell_core(adapters::AdminAction::kMaintenanceOff, by);
+        tell_core(adapters::AdminAction::kMaintenanceOff, {{"by", "timer"}});
         record_event({.wall = now,
                       .kind = control::EventKind::kMaintenance,
                       .message = "maintenance ended: " + by});

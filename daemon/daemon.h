@@ -76,13 +76,14 @@ class Daemon {
     void load_admin();
     [[nodiscard]] std::expected<void, std::string> admin_action(
         adapters::AdminAction action, std::optional<std::chrono::milliseconds> for_duration,
-        const std::string& by, const adapters::Fields& who);
+        const std::string& by, const adapters::Fields& who,
+        const exporters::HookFields& hook_fields);
     [[nodiscard]] std::string admin_reply(const adapters::ControlRequest& request,
                                           const adapters::ControlPeer& peer);
     // A timed maintenance's end: sets the alarm, or ends it when due.
     void arm_maintenance_end();
     void maintenance_due();
-    void tell_core(adapters::AdminAction action, const std::string& by);
+    void tell_core(adapters::AdminAction action, const exporters::HookFields& hook_fields);
     // Keeps an event for `vigilctl events` and streams it to followers.
     void record_event(control::Event e);
     [[nodiscard]] std::string events_reply() const;

@@ -320,7 +320,8 @@ void ControlServer::expire_idle() {
 
 namespace {
 
-std::expected<int, Error> connect_and_send(const std::string& path, const std::string& request) {
+std::expected<int, Error> connect_and_send(const std::string& path, const std::string& request,
+                                           bool* unsent) {
     const auto addr = address_of(path);
     if (!addr) return std::unexpected(addr.error());
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -334,10 +335,9 @@ std::expected<int, Error> connect_and_send(const std::string& path, const std::s
         }
         return std::unexpected(Error::from_errno("connecting to vigild at " + path, err));
     }
-    if (!write_all(fd, request + "\n")) {
-        ::close(fd);
-        return std::unexpected(Error{"sending the request to vigild failed"});
-    }
+    // A refusal (root only, busy) may come, and the connection close, before
+    // the request is sent: the reply is read all the same.
+    if (!write_all(fd, request + "\n")) *unsent = true;
     return fd;
 }
 
@@ -346,7 +346,8 @@ std::expected<int, Error> connect_and_send(const std::string& path, const std::s
 std::expected<void, Error> control_follow(
     const std::string& path, const std::string& request,
     const std::function<bool(const std::string& line)>& on_line) {
-    auto fd = connect_and_send(path, request);
+    bool unsent = false;
+    auto fd = connect_and_send(path, request, &unsent);
     if (!fd) return std::unexpected(fd.error());
     std::string data;
     char buf[4096];
@@ -376,11 +377,15 @@ std::expected<void, Error> control_follow(
 
 std::expected<std::string, Error> control_request(const std::string& path,
                                                   const std::string& request) {
-    auto connected = connect_and_send(path, request);
+    bool unsent = false;
+    auto connected = connect_and_send(path, request, &unsent);
     if (!connected) return std::unexpected(connected.error());
     const int fd = *connected;
     auto reply = read_line(fd, 16 * 1024 * 1024);
     ::close(fd);
+    if (unsent && (!reply || reply->empty())) {
+        return std::unexpected(Error{"sending the request to vigild failed"});
+    }
     if (!reply) return std::unexpected(Error{"reading vigild's reply: " + reply.error()});
     return *reply;
 }
