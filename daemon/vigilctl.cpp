@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
     auto* status = app.add_subcommand(
         "status",
         "this host: in cluster mode its state, quorum, peers, HA VMs, watchdog, storage "
-        "domains and networks; always its probes, devices, interfaces, NFS mounts, uptime");
+        "domains and networks; always maintenance (with its end) and cordon, its probes, "
+        "devices, interfaces, NFS mounts, uptime");
     auto* explain = app.add_subcommand(
         "explain",
         "the decisions about a VM or host, newest first, with their reasons and evidence "
