@@ -4,6 +4,7 @@
 
 #include "daemon/adapters/corosync_cmap.h"
 #include "daemon/config/cluster.h"
+#include "daemon/control/admin.h"
 #include "daemon/host/incarnation.h"
 #include "daemon/host/mapping.h"
 
@@ -163,7 +164,20 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                                .max_concurrent = config.hooks_max_concurrent,
                                .queue_size = config.hooks_queue_size,
                                .user = config.hooks_user},
-        [raw](const exporters::HookRun& r) { raw->deps_.metrics.count_hook_run(r.result); });
+        [raw](const exporters::HookRun& r) {
+            raw->deps_.metrics.count_hook_run(r.result);
+            if (!raw->deps_.on_event) return;
+            control::Event e{.wall = std::chrono::system_clock::now(),
+                             .kind = control::EventKind::kHook,
+                             .message = "hook " + r.hook + " for " +
+                                        std::string(exporters::name(r.event)) + ": " +
+                                        std::string(exporters::name(r.result))};
+            e.fields = {{"hook", r.hook},
+                        {"event", std::string(exporters::name(r.event))},
+                        {"result", std::string(exporters::name(r.result))}};
+            if (r.exit_code) e.fields.emplace_back("exit_code", std::to_string(*r.exit_code));
+            raw->deps_.on_event(std::move(e));
+        });
     if (hooks) {
         self->hooks_ = std::move(*hooks);
     } else {
@@ -223,15 +237,18 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                     if (raw->driver_) raw->driver_->on_fence(id, confirmed, detail);
                 }},
         self_id, *incarnation, journal);
-    self->sink_ = std::make_unique<host::EventSink>(
-        host::SinkParts{.journal = journal,
-                        .metrics = self->deps_.metrics,
-                        .note = [raw](std::string line) { raw->fencer_->note(std::move(line)); },
-                        .hooks = self->hooks_.get(),
-                        .on_decision =
-                            [raw](core::TimePoint at, const core::Decision& d) {
-                                raw->history_->record(at, raw->clock_.wall(), d);
-                            }});
+    self->sink_ = std::make_unique<host::EventSink>(host::SinkParts{
+        .journal = journal,
+        .metrics = self->deps_.metrics,
+        .note = [raw](std::string line) { raw->fencer_->note(std::move(line)); },
+        .hooks = self->hooks_.get(),
+        .on_decision =
+            [raw](core::TimePoint at, const core::Decision& d) {
+                raw->history_->record(at, raw->clock_.wall(), d);
+                if (raw->deps_.on_event) {
+                    raw->deps_.on_event(control::decision_event(d, raw->clock_.wall()));
+                }
+            }});
     self->history_.emplace(self_id);
 
     // Early heartbeats (ports::Pacer) begin as the regular ones do.
@@ -346,29 +363,47 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
                           fields);
         return;
     }
-    core::AdminCommand command = core::AdminCommand::kDrain;
-    exporters::HookEvent event = exporters::HookEvent::kMaintenanceOn;
+    adapters::AdminAction action = adapters::AdminAction::kCordon;
     switch (a.action) {
-        case exporters::HostAction::kDrain:
-            command = core::AdminCommand::kDrain;
+        case exporters::HostAction::kDrain:  // the webhook's drain: take no new VMs
+            action = adapters::AdminAction::kCordon;
             break;
         case exporters::HostAction::kMaintenanceOn:
-            command = core::AdminCommand::kMaintenanceOn;
-            event = exporters::HookEvent::kMaintenanceOn;
+            action = adapters::AdminAction::kMaintenanceOn;
             break;
         case exporters::HostAction::kMaintenanceOff:
-            command = core::AdminCommand::kMaintenanceOff;
-            event = exporters::HookEvent::kMaintenanceOff;
+            action = adapters::AdminAction::kMaintenanceOff;
             break;
     }
     deps_.journal.log(Priority::notice, mid::kWebhookAction,
                       std::string(exporters::name(a.action)) + " on this host, asked by alert " +
                           a.alert + " through the webhook",
                       fields);
-    observe(core::AdminEvidence{command});
-    if (hooks_ && a.action != exporters::HostAction::kDrain) {
-        hooks_->submit(event, {{"alert", a.alert}, {"by", "webhook"}});
+    const std::string by = "alert " + a.alert + " through the webhook";
+    const exporters::HookFields hook_fields{{"alert", a.alert}, {"by", "webhook"}};
+    if (deps_.on_admin) {
+        deps_.on_admin(action, by, hook_fields);
+    } else {
+        admin(control::admin_command(action), hook_fields, true);
     }
+}
+
+void ClusterMode::admin(core::AdminCommand command, const exporters::HookFields& hook_fields,
+                        bool hooks) {
+    observe(core::AdminEvidence{command});
+    std::optional<exporters::HookEvent> event;
+    switch (command) {
+        case core::AdminCommand::kMaintenanceOn:
+            event = exporters::HookEvent::kMaintenanceOn;
+            break;
+        case core::AdminCommand::kMaintenanceOff:
+            event = exporters::HookEvent::kMaintenanceOff;
+            break;
+        case core::AdminCommand::kDrain:
+        case core::AdminCommand::kUndrain:
+            break;
+    }
+    if (hooks && hooks_ && event) hooks_->submit(*event, hook_fields);
 }
 
 void ClusterMode::observe(const core::Evidence& e) {

@@ -14,11 +14,13 @@
 #include <string>
 
 #include "daemon/adapters/cluster.h"
+#include "daemon/adapters/control_protocol.h"
 #include "daemon/adapters/event_loop.h"
 #include "daemon/adapters/heartbeat.h"
 #include "daemon/adapters/hypervisor.h"
 #include "daemon/adapters/journal.h"
 #include "daemon/config/config.h"
+#include "daemon/control/events.h"
 #include "daemon/control/status.h"
 #include "daemon/core/evidence_map.h"
 #include "daemon/driver/host_driver.h"
@@ -56,6 +58,14 @@ class ClusterMode {
         fence::FlightRecorder* recorder;
         // Called when READY=1 may be sent (first membership view).
         std::function<void()> on_ready;
+        // What an alert asks of this host through the webhook goes the way
+        // vigilctl's commands go (the daemon keeps the state and its file,
+        // then calls admin()); `by` names the alert.
+        std::function<void(adapters::AdminAction, const std::string& by,
+                           const exporters::HookFields& hook_fields)>
+            on_admin;
+        // Every decision and hook run, for `vigilctl events`; may be empty.
+        std::function<void(control::Event)> on_event;
     };
 
     // Reads the previous run's pet record (refuses a watchdog left unpetted
@@ -79,6 +89,12 @@ class ClusterMode {
     [[nodiscard]] std::expected<void, Error> start();
     // A clean stop: disarms the watchdog only when no HA VM runs here.
     void stop();
+
+    // An operator's command (vigilctl, an alert, the state file at start)
+    // to the core; maintenance on and off also run the hooks with
+    // `hook_fields` (who asked: "by" vigilctl, webhook, timer). `hooks`: false
+    // when the command restores the state at start.
+    void admin(core::AdminCommand command, const exporters::HookFields& hook_fields, bool hooks);
 
     [[nodiscard]] control::ClusterStatus status() const;
     // What explain needs: the decision history and what names mean.

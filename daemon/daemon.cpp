@@ -4,15 +4,19 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "daemon/adapters/control_protocol.h"
+#include "daemon/config/duration.h"
 #include "daemon/config/reload.h"
 #include "daemon/core/decision.h"
 #include "daemon/host/mapping.h"
+#include "daemon/host/state_file.h"
 
 namespace vigil {
 namespace {
@@ -33,6 +37,9 @@ Priority priority_of(config::LogLevel level) {
     }
     return Priority::info;
 }
+
+// Who asked for the maintenance cluster.maintenance_at_start begins.
+constexpr const char* kFromConfig = "cluster.maintenance_at_start";
 
 // Checking for the sunrpc hooks costs a stat() per hook; the first NFS mount
 // waits for nothing from vigil, so a few seconds' delay costs only evidence
@@ -81,10 +88,19 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
 
     auto control = adapters::ControlServer::make(
         *self->loop_, self->config_.control_socket,
-        [raw](const std::string& request) { return raw->handle_request(request); },
+        [raw](const std::string& request, const adapters::ControlPeer& peer) {
+            return raw->handle_request(request, peer);
+        },
         [raw](const std::string& reason) { raw->refuse_input("control", reason); });
     if (!control) return std::unexpected(control.error());
     self->control_ = std::move(*control);
+    // A reader of `events --follow` that stopped reading misuses the socket
+    // as garbage does: refused, logged and counted the same way.
+    self->control_->set_on_dropped(
+        [raw](const std::string& reason) { raw->refuse_input("control", reason); });
+    auto maintenance_alarm = self->loop_->add_alarm([raw] { raw->maintenance_due(); });
+    if (!maintenance_alarm) return std::unexpected(maintenance_alarm.error());
+    self->maintenance_alarm_ = *maintenance_alarm;
 
     if (auto ok = self->loop_->enable_systemd_watchdog(); !ok) return std::unexpected(ok.error());
     self->read_previous_flight_record();
@@ -119,15 +135,28 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     } else {
         auto cluster = ClusterMode::make(
             self->config_,
-            ClusterMode::Deps{.loop = *self->loop_,
-                              .journal = self->journal_,
-                              .metrics = *self->metrics_,
-                              .recorder = self->recorder_ ? &*self->recorder_ : nullptr,
-                              .on_ready = [raw] {
-                                  sd_notify(0, "READY=1\nSTATUS=in the cluster");
-                                  raw->journal_.log(Priority::notice, mid::kCluster,
-                                                    "first membership view arrived: ready", {});
-                              }});
+            ClusterMode::Deps{
+                .loop = *self->loop_,
+                .journal = self->journal_,
+                .metrics = *self->metrics_,
+                .recorder = self->recorder_ ? &*self->recorder_ : nullptr,
+                .on_ready =
+                    [raw] {
+                        sd_notify(0, "READY=1\nSTATUS=in the cluster");
+                        raw->journal_.log(Priority::notice, mid::kCluster,
+                                          "first membership view arrived: ready", {});
+                    },
+                .on_admin =
+                    [raw](adapters::AdminAction action, const std::string& by,
+                          const exporters::HookFields& hook_fields) {
+                        if (auto ok = raw->admin_action(action, std::nullopt, by, {{"BY", by}},
+                                                        hook_fields);
+                            !ok) {
+                            raw->journal_.log(Priority::error, mid::kAdminCommand, ok.error(),
+                                              {{"BY", by}});
+                        }
+                    },
+                .on_event = [raw](control::Event e) { raw->record_event(std::move(e)); }});
         if (!cluster) return std::unexpected(cluster.error());
         self->cluster_ = std::move(*cluster);
         ClusterMode* cm = self->cluster_.get();
@@ -143,6 +172,7 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
         for (const auto& l : self->links_->snapshot().links) cm->on_link(l.name, l.state);
         self->export_watchdog();
     }
+    self->load_admin();
     auto poll_timer = self->loop_->every(self->config_.probe_poll_interval, [raw] { raw->poll(); });
     if (!poll_timer) return std::unexpected(poll_timer.error());
     self->poll_timer_ = *poll_timer;
@@ -377,7 +407,14 @@ control::StatusSnapshot Daemon::status_snapshot() const {
         .links = links_->snapshot(),
         .nfs = nfs_->snapshot(),
         .watchdog = cluster_ ? std::optional(cluster_->watchdog_status()) : std::nullopt,
-        .cluster = cluster_ ? std::optional(cluster_->status()) : std::nullopt};
+        .cluster = cluster_ ? std::optional(cluster_->status()) : std::nullopt,
+        .admin = admin_,
+        .wall_now = std::chrono::system_clock::now(),
+        .admin_file = admin_file_.string(),
+        .admin_file_error = admin_file_error_,
+        .events_recorded = events_.recorded(),
+        .event_followers = control_->followers(),
+        .event_followers_dropped = control_->followers_dropped()};
 }
 
 control::ExplainSnapshot Daemon::explain_snapshot() const {
@@ -389,19 +426,211 @@ control::ExplainSnapshot Daemon::explain_snapshot() const {
         .cluster = cluster_ ? std::optional(cluster_->explain(loop_->now())) : std::nullopt};
 }
 
-std::string Daemon::handle_request(const std::string& request) {
+adapters::ControlServer::Reply Daemon::handle_request(const std::string& request,
+                                                      const adapters::ControlPeer& peer) {
     const auto parsed = adapters::parse_control_request(request);
     if (!parsed) {
         refuse_input("control", parsed.error());
-        return adapters::format_control_error(parsed.error());
+        return {adapters::format_control_error(parsed.error())};
     }
     switch (parsed->command) {
         case adapters::ControlCommand::status:
-            return control::status_json(status_snapshot());
+            return {control::status_json(status_snapshot())};
         case adapters::ControlCommand::explain:
-            return control::explain_json(explain_snapshot(), parsed->subject);
+            return {control::explain_json(explain_snapshot(), parsed->subject)};
+        case adapters::ControlCommand::events:
+            return {events_reply(), parsed->follow};
+        case adapters::ControlCommand::admin:
+            return {admin_reply(*parsed, peer)};
     }
-    return adapters::format_control_error("unhandled command");
+    return {adapters::format_control_error("unhandled command")};
+}
+
+void Daemon::record_event(control::Event e) {
+    const auto& stored = events_.add(std::move(e));
+    if (control_ && control_->followers() > 0) {
+        control_->publish(
+            nlohmann::json{{"ok", true}, {"event", control::event_json(stored)}}.dump());
+    }
+}
+
+std::string Daemon::events_reply() const {
+    auto list = nlohmann::json::array();
+    for (const auto& e : events_.all()) list.push_back(control::event_json(e));
+    return nlohmann::json{
+        {"ok", true},
+        {"events",
+         {{"recorded", events_.recorded()}, {"kept", control::EventLog::kKeep}, {"list", list}}}}
+        .dump();
+}
+
+void Daemon::load_admin() {
+    admin_file_ = std::filesystem::path(config_.flight_record).parent_path() / "admin-state";
+    const auto now = std::chrono::system_clock::now();
+    std::optional<control::AdminState> saved;
+    auto text = host::read_state_file(admin_file_);
+    if (!text) {
+        admin_file_error_ = text.error();
+    } else if (*text) {
+        auto decoded = control::decode_admin_state(**text);
+        if (decoded) {
+            saved = *decoded;
+        } else {
+            admin_file_error_ = admin_file_.string() + " is damaged: " + decoded.error();
+        }
+    }
+    if (!admin_file_error_.empty()) {
+        // Never into maintenance by accident: what cannot be read is not obeyed.
+        metrics_->count_bad_input("state_file");
+        const std::string message = "the maintenance and cordon state cannot be read (" +
+                                    admin_file_error_ +
+                                    "); starting out of maintenance and not cordoned";
+        journal_.log(Priority::error, mid::kMaintenance, message,
+                     {{"PATH", admin_file_.string()}, {"REASON", admin_file_error_}});
+        record_event({.wall = now, .kind = control::EventKind::kMaintenance, .message = message});
+    }
+    const auto start = control::admin_at_start(saved, now);
+    admin_ = start.state;
+    if (start.expired) {
+        journal_.log(Priority::notice, mid::kMaintenance, start.note,
+                     {{"PATH", admin_file_.string()}});
+        record_event(
+            {.wall = now, .kind = control::EventKind::kMaintenance, .message = start.note});
+        if (auto ok = host::write_state_file(admin_file_, control::encode_admin_state(admin_));
+            !ok) {
+            admin_file_error_ = ok.error();
+        }
+    } else if (admin_.maintenance) {
+        const std::string message =
+            "still in maintenance after the restart, asked by " + admin_.maintenance_by +
+            (admin_.maintenance_until ? ", until " + control::iso_time(*admin_.maintenance_until)
+                                      : std::string(", until turned off"));
+        journal_.log(Priority::notice, mid::kMaintenance, message,
+                     {{"PATH", admin_file_.string()}, {"BY", admin_.maintenance_by}});
+        record_event({.wall = now, .kind = control::EventKind::kMaintenance, .message = message});
+    }
+    if (cluster_) {
+        if (admin_.maintenance) {
+            cluster_->admin(core::AdminCommand::kMaintenanceOn, {}, false);
+        } else if (config_.maintenance_at_start) {
+            // The core starts in maintenance (policy.maintenance); show it, and
+            // let `vigilctl maintenance off` end it. Not written: the
+            // configuration says it again at the next start.
+            admin_.maintenance = true;
+            admin_.maintenance_since = now;
+            admin_.maintenance_by = kFromConfig;
+        }
+        if (admin_.cordoned) {
+            cluster_->admin(control::admin_command(adapters::AdminAction::kCordon), {}, false);
+        }
+    }
+    arm_maintenance_end();
+}
+
+void Daemon::tell_core(adapters::AdminAction action, const exporters::HookFields& hook_fields) {
+    if (cluster_) cluster_->admin(control::admin_command(action), hook_fields, true);
+}
+
+std::expected<void, std::string> Daemon::admin_action(
+    adapters::AdminAction action, std::optional<std::chrono::milliseconds> for_duration,
+    const std::string& by, const adapters::Fields& who, const exporters::HookFields& hook_fields) {
+    const auto now = std::chrono::system_clock::now();
+    const auto next = control::apply_admin(admin_, action, for_duration, by, now);
+    // Written before it is acted on: what vigild obeys, it finds again after
+    // a restart. The configuration's maintenance is the configuration's to
+    // say again, not the file's.
+    auto saved = next;
+    if (saved.maintenance && saved.maintenance_by == kFromConfig) {
+        saved = control::apply_admin(saved, adapters::AdminAction::kMaintenanceOff, std::nullopt,
+                                     "", now);
+    }
+    if (auto ok = host::write_state_file(admin_file_, control::encode_admin_state(saved)); !ok) {
+        admin_file_error_ = ok.error();
+        return std::unexpected(std::string(adapters::to_string(action)) +
+                               " not done: it could not be recorded in " + admin_file_.string() +
+                               ": " + ok.error());
+    }
+    admin_file_error_.clear();
+    admin_ = next;
+    tell_core(action, hook_fields);
+    arm_maintenance_end();
+    std::string message = std::string(adapters::to_string(action));
+    if (action == adapters::AdminAction::kMaintenanceOn) {
+        message += admin_.maintenance_until
+                       ? " for " + config::format_duration(*for_duration) + " (until " +
+                             control::iso_time(*admin_.maintenance_until) + ")"
+                       : std::string(" until turned off");
+    }
+    message += ", asked by " + by;
+    if (!cluster_) message += " (standalone mode: recorded, nothing to hold back)";
+    adapters::Fields fields = who;
+    fields.emplace_back("ACTION", adapters::to_string(action));
+    if (admin_.maintenance_until && action == adapters::AdminAction::kMaintenanceOn) {
+        fields.emplace_back("UNTIL", control::iso_time(*admin_.maintenance_until));
+    }
+    journal_.log(Priority::notice, mid::kAdminCommand, message, fields);
+    control::Event e{.wall = now, .kind = control::EventKind::kAdmin, .message = message};
+    for (const auto& [k, v] : fields) {
+        std::string key = k;
+        std::transform(key.begin(), key.end(), key.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        e.fields.emplace_back(key, v);
+    }
+    record_event(std::move(e));
+    return {};
+}
+
+std::string Daemon::admin_reply(const adapters::ControlRequest& request,
+                                const adapters::ControlPeer& peer) {
+    const control::Requester r{.uid = peer.uid, .pid = peer.pid, .command = peer.command};
+    const adapters::Fields who{{"UID", std::to_string(peer.uid)},
+                               {"PID", std::to_string(peer.pid)},
+                               {"COMMAND", peer.command}};
+    const exporters::HookFields hook_fields{
+        {"by", "vigilctl"}, {"uid", std::to_string(peer.uid)}, {"pid", std::to_string(peer.pid)}};
+    if (auto ok =
+            admin_action(request.action, request.for_duration, r.describe(), who, hook_fields);
+        !ok) {
+        journal_.log(Priority::error, mid::kAdminCommand, ok.error(), who);
+        return adapters::format_control_error(ok.error());
+    }
+    return nlohmann::json{
+        {"ok", true},
+        {"admin", control::admin_json(admin_, std::chrono::system_clock::now(), !cluster_)}}
+        .dump();
+}
+
+void Daemon::arm_maintenance_end() {
+    const auto left = control::maintenance_left(admin_, std::chrono::system_clock::now());
+    if (!left || !maintenance_alarm_) return;
+    loop_->set_alarm(*maintenance_alarm_, loop_->now() + *left);
+}
+
+void Daemon::maintenance_due() {
+    const auto now = std::chrono::system_clock::now();
+    const auto left = control::maintenance_left(admin_, now);
+    if (!left) return;  // turned off, or made open-ended, since the alarm was set
+    if (left->count() > 0) {
+        // Early (the wall clock was set back): wait for what is left.
+        arm_maintenance_end();
+        return;
+    }
+    const std::string by = "the --for duration ran out (maintenance asked by " +
+                           admin_.maintenance_by + ", until " +
+                           control::iso_time(*admin_.maintenance_until) + ")";
+    if (auto ok = admin_action(adapters::AdminAction::kMaintenanceOff, std::nullopt, by,
+                               {{"BY", "timer"}}, {{"by", "timer"}});
+        !ok) {
+        // Ended all the same: the file's end time has passed too, so a
+        // restart finds it over.
+        journal_.log(Priority::error, mid::kMaintenance, ok.error(), {{"BY", "timer"}});
+        admin_ = control::apply_admin(admin_, adapters::AdminAction::kMaintenanceOff, std::nullopt,
+                                      by, now);
+        tell_core(adapters::AdminAction::kMaintenanceOff, {{"by", "timer"}});
+        record_event({.wall = now,
+                      .kind = control::EventKind::kMaintenance,
+                      .message = "maintenance ended: " + by});
+    }
 }
 
 int Daemon::run() {
@@ -425,6 +654,10 @@ int Daemon::run() {
     // and (in cluster mode) the cluster are exported once: from now on a
     // scrape gets the whole set. Before READY=1, so that a ready vigild
     // always answers one.
+    record_event({.wall = std::chrono::system_clock::now(),
+                  .kind = control::EventKind::kDaemon,
+                  .message = std::string("vigild ") + kVersion + " started (" +
+                             (config_.standalone ? "standalone" : "cluster") + " mode)"});
     metrics_->collection_complete();
     if (!cluster_) sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
     const int code = loop_->run();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <expected>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,8 @@
 #include "daemon/adapters/journal.h"
 #include "daemon/cluster_mode.h"
 #include "daemon/config/config.h"
+#include "daemon/control/admin.h"
+#include "daemon/control/events.h"
 #include "daemon/control/status.h"
 #include "daemon/ports/error.h"
 #include "daemon/watch/block_watcher.h"
@@ -39,8 +42,9 @@ class Daemon {
     // Runs until SIGTERM/SIGINT; returns the exit code.
     int run();
 
-    // Answers one control request (a JSON line); public for tests.
-    [[nodiscard]] std::string handle_request(const std::string& request);
+    // Answers one control request (a JSON line) from `peer`; public for tests.
+    [[nodiscard]] adapters::ControlServer::Reply handle_request(const std::string& request,
+                                                                const adapters::ControlPeer& peer);
 
   private:
     explicit Daemon(config::Config config);
@@ -66,6 +70,23 @@ class Daemon {
     [[nodiscard]] control::StatusSnapshot status_snapshot() const;
     [[nodiscard]] control::ExplainSnapshot explain_snapshot() const;
     void read_previous_flight_record();
+    // The operators' maintenance and cordon: read back at start, changed by
+    // vigilctl and alerts, written to admin_file_ before the change is
+    // acted on, given to the core in cluster mode.
+    void load_admin();
+    [[nodiscard]] std::expected<void, std::string> admin_action(
+        adapters::AdminAction action, std::optional<std::chrono::milliseconds> for_duration,
+        const std::string& by, const adapters::Fields& who,
+        const exporters::HookFields& hook_fields);
+    [[nodiscard]] std::string admin_reply(const adapters::ControlRequest& request,
+                                          const adapters::ControlPeer& peer);
+    // A timed maintenance's end: sets the alarm, or ends it when due.
+    void arm_maintenance_end();
+    void maintenance_due();
+    void tell_core(adapters::AdminAction action, const exporters::HookFields& hook_fields);
+    // Keeps an event for `vigilctl events` and streams it to followers.
+    void record_event(control::Event e);
+    [[nodiscard]] std::string events_reply() const;
     // Every piece of evidence that is logged is also kept for the flight recorder.
     void log_evidence(adapters::Priority priority, std::string_view id, const std::string& message,
                       const adapters::Fields& fields);
@@ -88,6 +109,11 @@ class Daemon {
     std::optional<adapters::EventLoop::WatchId> nfs_timer_;
     std::chrono::nanoseconds started_{};
     std::unique_ptr<ClusterMode> cluster_;  // cluster mode only
+    control::AdminState admin_;
+    std::filesystem::path admin_file_;  // <state directory>/admin-state
+    std::string admin_file_error_;      // the last read or write failure; empty: none
+    std::optional<adapters::EventLoop::WatchId> maintenance_alarm_;
+    control::EventLog events_;
 };
 
 }  // namespace vigil

@@ -4,13 +4,62 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "daemon/adapters/control_protocol.h"
 #include "daemon/adapters/control_server.h"
 #include "daemon/adapters/heartbeat.h"
+#include "daemon/config/duration.h"
+#include "daemon/control/events.h"
 #include "daemon/control/text.h"
 
 using nlohmann::json;
+
+namespace {
+
+// `events --follow`: the kept events, then each new one as vigild sends it,
+// until vigild goes away (exit 2) or the user interrupts.
+int follow_events(const std::string& socket, const std::string& line, bool as_json) {
+    int code = 0;
+    bool first = true;
+    auto ok = vigil::adapters::control_follow(socket, line, [&](const std::string& text) {
+        const auto j = json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            std::fprintf(stderr, "vigilctl: vigild sent a line that is not JSON\n");
+            code = 2;
+            return false;
+        }
+        if (!j.value("ok", false)) {
+            std::fprintf(stderr, "vigilctl: vigild: %s\n",
+                         j.value("error", "unknown error").c_str());
+            code = 1;
+            return false;
+        }
+        if (first) {
+            first = false;
+            const auto& list = j["events"].value("list", json::array());
+            for (const auto& e : list)
+                std::cout << (as_json ? e.dump() + "\n" : vigil::control::event_text(e));
+        } else if (j.contains("event")) {
+            std::cout << (as_json ? j["event"].dump() + "\n"
+                                  : vigil::control::event_text(j["event"]));
+        }
+        std::cout.flush();
+        return true;
+    });
+    if (!ok) {
+        std::fprintf(stderr, "vigilctl: %s\n", ok.error().message.c_str());
+        return 2;
+    }
+    if (code == 0) {
+        std::fprintf(stderr, "vigilctl: vigild closed the connection\n");
+        return 2;
+    }
+    return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"vigilctl: query and steer the local vigild"};
@@ -21,7 +70,8 @@ int main(int argc, char** argv) {
     auto* status = app.add_subcommand(
         "status",
         "this host: in cluster mode its state, quorum, peers, HA VMs, watchdog, storage "
-        "domains and networks; always its probes, devices, interfaces, NFS mounts, uptime");
+        "domains and networks; always maintenance (with its end) and cordon, its probes, "
+        "devices, interfaces, NFS mounts, uptime");
     auto* explain = app.add_subcommand(
         "explain",
         "the decisions about a VM or host, newest first, with their reasons and evidence "
@@ -29,8 +79,38 @@ int main(int argc, char** argv) {
     std::string subject;
     explain->add_option("subject", subject, "a VM or host name (as in cluster.hosts)")
         ->type_name("VM|HOST");
-    for (auto* sub : {status, explain})
-        sub->add_flag("--json", as_json, "print the daemon's JSON reply");
+    auto* events = app.add_subcommand(
+        "events",
+        "the recent events, oldest first: the core's decisions, maintenance and cordon "
+        "changes with who asked, hook runs (vigild keeps the last " +
+            std::to_string(vigil::control::EventLog::kKeep) + ")");
+    bool follow = false;
+    events->add_flag("-f,--follow", follow, "keep printing new events as they happen");
+    auto* maintenance = app.add_subcommand(
+        "maintenance",
+        "this host in maintenance: no self-fence action, no VMs placed here; with --for it "
+        "ends by itself, also across a restart of vigild");
+    std::string on_off;
+    maintenance->add_option("state", on_off, "on or off")
+        ->required()
+        ->check(CLI::IsMember({"on", "off"}))
+        ->type_name("on|off");
+    std::string for_text;
+    maintenance
+        ->add_option("--for", for_text,
+                     "end it by itself after this long: 90s, 15m, 2h, 1h30m, 1d (1 s to 31 d)")
+        ->type_name("DURATION");
+    auto* cordon = app.add_subcommand(
+        "cordon", "this host keeps its VMs and takes no new ones (kept across a restart)");
+    auto* uncordon = app.add_subcommand("uncordon", "this host takes new VMs again");
+    // Each verb that changes this host, with the action it asks vigild for.
+    const std::vector<std::pair<CLI::App*, vigil::adapters::AdminAction>> admin_verbs = {
+        {cordon, vigil::adapters::AdminAction::kCordon},
+        {uncordon, vigil::adapters::AdminAction::kUncordon}};
+    for (auto* sub : {status, explain, events, maintenance, cordon, uncordon})
+        sub->add_flag("--json", as_json,
+                      sub == events ? "one JSON object per event, one per line"
+                                    : "print the daemon's JSON reply");
     // A setup step that needs no vigild: run once, before the first vigild
     // of the cluster uses the area (heartbeat.area in vigil.toml).
     auto* format = app.add_subcommand(
@@ -67,17 +147,46 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    const auto command = explain->parsed() ? vigil::adapters::ControlCommand::explain
-                                           : vigil::adapters::ControlCommand::status;
-    if (explain->parsed() && explain->count("subject") > 0) {
-        if (auto ok = vigil::adapters::check_subject(subject); !ok) {
-            std::fprintf(stderr, "vigilctl: explain: %s\n", ok.error().c_str());
-            return 1;
+    vigil::adapters::ControlRequest request{.command = vigil::adapters::ControlCommand::status};
+    if (explain->parsed()) {
+        request.command = vigil::adapters::ControlCommand::explain;
+        if (explain->count("subject") > 0) {
+            if (auto ok = vigil::adapters::check_subject(subject); !ok) {
+                std::fprintf(stderr, "vigilctl: explain: %s\n", ok.error().c_str());
+                return 1;
+            }
+            request.subject = subject;
+        }
+    } else if (events->parsed()) {
+        request.command = vigil::adapters::ControlCommand::events;
+        request.follow = follow;
+    } else if (maintenance->parsed()) {
+        request.command = vigil::adapters::ControlCommand::admin;
+        request.action = on_off == "on" ? vigil::adapters::AdminAction::kMaintenanceOn
+                                        : vigil::adapters::AdminAction::kMaintenanceOff;
+        if (maintenance->count("--for") > 0) {
+            if (on_off != "on") {
+                std::fprintf(stderr, "vigilctl: maintenance: --for goes with on, not off\n");
+                return 1;
+            }
+            auto d = vigil::config::parse_duration(for_text, vigil::adapters::kMinMaintenanceFor,
+                                                   vigil::adapters::kMaxMaintenanceFor);
+            if (!d) {
+                std::fprintf(stderr, "vigilctl: maintenance --for: %s\n", d.error().c_str());
+                return 1;
+            }
+            request.for_duration = *d;
         }
     }
-    auto reply = vigil::adapters::control_request(
-        socket, vigil::adapters::format_control_request(
-                    {.command = command, .subject = explain->parsed() ? subject : ""}));
+    for (const auto& [verb, action] : admin_verbs) {
+        if (verb->parsed()) {
+            request.command = vigil::adapters::ControlCommand::admin;
+            request.action = action;
+        }
+    }
+    const std::string line = vigil::adapters::format_control_request(request);
+    if (request.follow) return follow_events(socket, line, as_json);
+    auto reply = vigil::adapters::control_request(socket, line);
     if (!reply) {
         std::fprintf(stderr, "vigilctl: %s\n", reply.error().message.c_str());
         return 2;
@@ -92,17 +201,32 @@ int main(int argc, char** argv) {
                      parsed.value("error", "unknown error").c_str());
         return 1;
     }
-    const std::string key = vigil::adapters::to_string(command);
+    const std::string key = vigil::adapters::to_string(request.command);
     if (!parsed.contains(key)) {
         std::fprintf(stderr, "vigilctl: vigild's reply has no \"%s\"\n", key.c_str());
         return 2;
     }
-    if (as_json) {
-        std::cout << parsed[key].dump(2) << "\n";
-    } else if (command == vigil::adapters::ControlCommand::explain) {
-        std::cout << vigil::control::explain_text(parsed[key]);
-    } else {
-        std::cout << vigil::control::status_text(parsed[key]);
+    switch (request.command) {
+        case vigil::adapters::ControlCommand::events:
+            if (as_json) {
+                for (const auto& e : parsed[key].value("list", json::array()))
+                    std::cout << e.dump() << "\n";
+            } else {
+                std::cout << vigil::control::events_text(parsed[key]);
+            }
+            break;
+        case vigil::adapters::ControlCommand::explain:
+            std::cout << (as_json ? parsed[key].dump(2) + "\n"
+                                  : vigil::control::explain_text(parsed[key]));
+            break;
+        case vigil::adapters::ControlCommand::admin:
+            std::cout << (as_json ? parsed[key].dump(2) + "\n"
+                                  : vigil::control::admin_text(parsed[key]));
+            break;
+        case vigil::adapters::ControlCommand::status:
+            std::cout << (as_json ? parsed[key].dump(2) + "\n"
+                                  : vigil::control::status_text(parsed[key]));
+            break;
     }
     return 0;
 }

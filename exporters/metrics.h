@@ -31,8 +31,8 @@ class Family;
 namespace vigil::exporters {
 
 // Where refused input comes from (vigil_bad_input_total's `source`).
-inline constexpr const char* kBadInputSources[] = {"cluster", "control", "domain_xml",
-                                                   "heartbeat_slot", "mountstats"};
+inline constexpr const char* kBadInputSources[] = {"cluster",        "control",    "domain_xml",
+                                                   "heartbeat_slot", "mountstats", "state_file"};
 
 class AllFamilies;
 class MetricsServer;

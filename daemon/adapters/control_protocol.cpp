@@ -10,6 +10,24 @@ const char* to_string(ControlCommand command) {
             return "status";
         case ControlCommand::explain:
             return "explain";
+        case ControlCommand::events:
+            return "events";
+        case ControlCommand::admin:
+            return "admin";
+    }
+    return "?";
+}
+
+const char* to_string(AdminAction action) {
+    switch (action) {
+        case AdminAction::kMaintenanceOn:
+            return "maintenance-on";
+        case AdminAction::kMaintenanceOff:
+            return "maintenance-off";
+        case AdminAction::kCordon:
+            return "cordon";
+        case AdminAction::kUncordon:
+            return "uncordon";
     }
     return "?";
 }
@@ -31,45 +49,151 @@ std::expected<void, std::string> check_subject(std::string_view subject) {
     return {};
 }
 
+namespace {
+
+using nlohmann::json;
+
+// Every key a command may carry; any other is refused, so that a typo
+// ("for" for "for_ms") is an error rather than ignored.
+bool allowed_key(ControlCommand command, const std::string& key) {
+    if (key == "command") return true;
+    switch (command) {
+        case ControlCommand::status:
+            return false;
+        case ControlCommand::explain:
+            return key == "subject";
+        case ControlCommand::events:
+            return key == "follow";
+        case ControlCommand::admin:
+            return key == "action" || key == "for_ms";
+    }
+    return false;
+}
+
+std::string known_list(std::initializer_list<const char*> names) {
+    std::string out;
+    for (const char* n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+    return out;
+}
+
+std::expected<void, std::string> parse_admin(const json& j, ControlRequest& request) {
+    if (!j.contains("action") || !j["action"].is_string()) {
+        return std::unexpected(
+            "admin needs a string \"action\" (known: " +
+            known_list({to_string(AdminAction::kMaintenanceOn),
+                        to_string(AdminAction::kMaintenanceOff), to_string(AdminAction::kCordon),
+                        to_string(AdminAction::kUncordon)}) +
+            ")");
+    }
+    const auto& action = j["action"].get_ref<const std::string&>();
+    std::optional<AdminAction> known;
+    for (const auto a : kAllAdminActions) {
+        if (action == to_string(a)) known = a;
+    }
+    if (!known) {
+        return std::unexpected(
+            "unknown admin action " + json(action).dump() + " (known: " +
+            known_list({to_string(AdminAction::kMaintenanceOn),
+                        to_string(AdminAction::kMaintenanceOff), to_string(AdminAction::kCordon),
+                        to_string(AdminAction::kUncordon)}) +
+            ")");
+    }
+    request.action = *known;
+    if (j.contains("for_ms")) {
+        if (*known != AdminAction::kMaintenanceOn) {
+            return std::unexpected(std::string("\"for_ms\" is for maintenance-on only, not ") +
+                                   to_string(*known));
+        }
+        const auto& v = j["for_ms"];
+        if (!v.is_number_integer()) {
+            return std::unexpected("\"for_ms\" must be a whole number of milliseconds");
+        }
+        const auto ms = v.is_number_unsigned() ? static_cast<std::int64_t>(std::min<std::uint64_t>(
+                                                     v.get<std::uint64_t>(), INT64_MAX))
+                                               : v.get<std::int64_t>();
+        if (ms < kMinMaintenanceFor.count() || ms > kMaxMaintenanceFor.count()) {
+            return std::unexpected("\"for_ms\" is " + std::to_string(ms) + "; it must be between " +
+                                   std::to_string(kMinMaintenanceFor.count()) + " and " +
+                                   std::to_string(kMaxMaintenanceFor.count()));
+        }
+        request.for_duration = std::chrono::milliseconds(ms);
+    }
+    return {};
+}
+
+}  // namespace
+
 std::expected<ControlRequest, std::string> parse_control_request(std::string_view line) {
-    const auto parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const auto parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) return std::unexpected("request is not valid JSON");
     if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
         return std::unexpected("request must be a JSON object with a string \"command\"");
     }
     const auto& command = parsed["command"].get_ref<const std::string&>();
     std::optional<ControlCommand> known;
-    for (const auto c : {ControlCommand::status, ControlCommand::explain}) {
+    for (const auto c : {ControlCommand::status, ControlCommand::explain, ControlCommand::events,
+                         ControlCommand::admin}) {
         if (command == to_string(c)) known = c;
     }
     if (!known) {
         // Quoted through the JSON encoder: the name came from outside.
-        return std::unexpected("unknown command " + nlohmann::json(command).dump() +
-                               " (known: status, explain)");
+        return std::unexpected("unknown command " + json(command).dump() +
+                               " (known: status, explain, events, admin)");
+    }
+    for (const auto& [key, value] : parsed.items()) {
+        if (!allowed_key(*known, key)) {
+            return std::unexpected(json(key).dump() + " is not a key of " + to_string(*known));
+        }
     }
     ControlRequest request{.command = *known};
-    if (parsed.contains("subject")) {
-        if (*known != ControlCommand::explain) {
-            return std::unexpected(std::string("\"subject\" is for explain only, not ") +
-                                   to_string(*known));
-        }
-        if (!parsed["subject"].is_string()) {
-            return std::unexpected("\"subject\" must be a string (a VM or host name)");
-        }
-        request.subject = parsed["subject"].get<std::string>();
-        if (auto ok = check_subject(request.subject); !ok) return std::unexpected(ok.error());
+    switch (*known) {
+        case ControlCommand::status:
+            break;
+        case ControlCommand::explain:
+            if (parsed.contains("subject")) {
+                if (!parsed["subject"].is_string()) {
+                    return std::unexpected("\"subject\" must be a string (a VM or host name)");
+                }
+                request.subject = parsed["subject"].get<std::string>();
+                if (auto ok = check_subject(request.subject); !ok)
+                    return std::unexpected(ok.error());
+            }
+            break;
+        case ControlCommand::events:
+            if (parsed.contains("follow")) {
+                if (!parsed["follow"].is_boolean())
+                    return std::unexpected("\"follow\" must be true or false");
+                request.follow = parsed["follow"].get<bool>();
+            }
+            break;
+        case ControlCommand::admin:
+            if (auto ok = parse_admin(parsed, request); !ok) return std::unexpected(ok.error());
+            break;
     }
     return request;
 }
 
 std::string format_control_request(const ControlRequest& request) {
-    nlohmann::json j{{"command", to_string(request.command)}};
-    if (!request.subject.empty()) j["subject"] = request.subject;
+    json j{{"command", to_string(request.command)}};
+    switch (request.command) {
+        case ControlCommand::status:
+            break;
+        case ControlCommand::explain:
+            if (!request.subject.empty()) j["subject"] = request.subject;
+            break;
+        case ControlCommand::events:
+            if (request.follow) j["follow"] = true;
+            break;
+        case ControlCommand::admin:
+            j["action"] = to_string(request.action);
+            if (request.for_duration) j["for_ms"] = request.for_duration->count();
+            break;
+    }
     return j.dump();
 }
 
 std::string format_control_error(std::string_view message) {
-    return nlohmann::json{{"ok", false}, {"error", message}}.dump();
+    return json{{"ok", false}, {"error", message}}.dump();
 }
 
 }  // namespace vigil::adapters

@@ -1,24 +1,52 @@
 // What vigilctl and vigild say to each other: one JSON object per line.
-// Request: {"command": "status"}, {"command": "explain"} or
-// {"command": "explain", "subject": "vm1"} (a VM or a host). Reply:
-// {"ok": true, "status": {...}} (or "explain") or {"ok": false, "error": "..."}.
+// Requests:
+//   {"command": "status"}
+//   {"command": "explain"} or {"command": "explain", "subject": "vm1"} (a VM or a host)
+//   {"command": "events"} or {"command": "events", "follow": true}
+//   {"command": "admin", "action": "maintenance-on", "for_ms": 7200000}
+//   {"command": "admin", "action": "maintenance-off" | "cordon" | "uncordon"}
+// Replies: {"ok": true, "<command>": ...} or {"ok": false, "error": "..."}.
+// events with follow: the reply line, then one {"ok": true, "event": {...}}
+// line per new event for as long as the connection stays open.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace vigil::adapters {
 
-enum class ControlCommand { status, explain };
+enum class ControlCommand { status, explain, events, admin };
+
+// What an operator asks of this host. To add one: a value here, its name in
+// to_string(), its core command in control::admin_command(), a vigilctl verb.
+enum class AdminAction { kMaintenanceOn, kMaintenanceOff, kCordon, kUncordon };
+
+inline constexpr AdminAction kAllAdminActions[] = {AdminAction::kMaintenanceOn,
+                                                   AdminAction::kMaintenanceOff,
+                                                   AdminAction::kCordon, AdminAction::kUncordon};
 
 [[nodiscard]] const char* to_string(ControlCommand command);
+// "maintenance-on", "maintenance-off", "cordon", "uncordon".
+[[nodiscard]] const char* to_string(AdminAction action);
+
+// `maintenance on --for`: at least a second, at most 31 days.
+inline constexpr std::chrono::milliseconds kMinMaintenanceFor{1000};
+inline constexpr std::chrono::milliseconds kMaxMaintenanceFor{31LL * 24 * 3600 * 1000};
 
 struct ControlRequest {
     ControlCommand command = ControlCommand::status;
     // explain only: the VM or host to explain; empty: the latest decisions overall.
     std::string subject;
+    // events only: keep the connection open and stream new events.
+    bool follow = false;
+    // admin only.
+    AdminAction action = AdminAction::kMaintenanceOn;
+    // admin maintenance-on only: when it ends by itself; nullopt: it lasts until turned off.
+    std::optional<std::chrono::milliseconds> for_duration;
     bool operator==(const ControlRequest&) const = default;
 };
 

@@ -58,6 +58,38 @@ std::expected<std::string, std::string> read_line(int fd, std::size_t max) {
     return data;
 }
 
+// The caller's command line from /proc, NULs as spaces, anything not
+// printable as '?', at most kMaxCommand bytes; its comm if that is empty.
+constexpr std::size_t kMaxCommand = 256;
+
+std::string read_proc(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    char buf[kMaxCommand];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::string printable(std::string s) {
+    while (!s.empty() && (s.back() == '\0' || s.back() == '\n')) s.pop_back();
+    for (char& c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u == 0)
+            c = ' ';
+        else if (u < 0x20 || u >= 0x7f)
+            c = '?';
+    }
+    return s;
+}
+
+std::string peer_command(std::int32_t pid) {
+    const std::string base = "/proc/" + std::to_string(pid);
+    auto cmd = printable(read_proc(base + "/cmdline"));
+    if (cmd.empty()) cmd = printable(read_proc(base + "/comm"));
+    return cmd;
+}
+
 bool write_all(int fd, const std::string& data) {
     std::size_t off = 0;
     while (off < data.size()) {
@@ -113,6 +145,7 @@ std::expected<std::unique_ptr<ControlServer>, Error> ControlServer::make(EventLo
 
 ControlServer::~ControlServer() {
     for (auto& [fd, c] : connections_) ::close(fd);
+    for (auto& [fd, f] : followers_) ::close(fd);
     if (fd_ >= 0) {
         ::close(fd_);
         ::unlink(path_.c_str());
@@ -125,8 +158,12 @@ void ControlServer::accept_one() {
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
-        refused_("connection from uid " + std::to_string(cred.uid) + " refused: root only");
-        write_all(conn, format_control_error("permission denied: root only") + "\n");
+        refused_("connection from uid " + std::to_string(cred.uid) + " pid " +
+                 std::to_string(cred.pid) + " (" + peer_command(cred.pid) + ") refused: root only");
+        write_all(conn, format_control_error("permission denied: vigild's control socket "
+                                             "answers root only, not uid " +
+                                             std::to_string(cred.uid)) +
+                            "\n");
         ::close(conn);
         return;
     }
@@ -141,7 +178,12 @@ void ControlServer::accept_one() {
         ::close(conn);
         return;
     }
-    connections_[conn] = Connection{conn, *watch, {}, loop_->now()};
+    connections_[conn] = Connection{
+        conn,
+        *watch,
+        {},
+        loop_->now(),
+        ControlPeer{.uid = cred.uid, .pid = cred.pid, .command = peer_command(cred.pid)}};
 }
 
 void ControlServer::read_some(int fd) {
@@ -163,7 +205,86 @@ void ControlServer::read_some(int fd) {
         if (c.data.find('\n') != std::string::npos) break;
     }
     std::string request = c.data.substr(0, c.data.find('\n'));
-    finish(fd, handler_(request));
+    auto reply = handler_(request, c.peer);
+    if (reply.follow) {
+        follow(fd, reply.line);
+    } else {
+        finish(fd, reply.line);
+    }
+}
+
+void ControlServer::follow(int fd, const std::string& first_line) {
+    auto it = connections_.find(fd);
+    if (it == connections_.end()) return;
+    if (followers_.size() >= kMaxFollowers) {
+        refused_("too many followers of the events (at most " + std::to_string(kMaxFollowers) +
+                 ")");
+        finish(fd, format_control_error("busy: too many followers"));
+        return;
+    }
+    const ControlPeer peer = it->second.peer;
+    loop_->unwatch(it->second.watch);
+    connections_.erase(it);
+    auto watch = loop_->watch_fd(fd, [this, fd] { on_follower_readable(fd); });
+    if (!watch) {
+        ::close(fd);
+        return;
+    }
+    auto& f = followers_[fd];
+    f = Follower{.watch = *watch, .out = first_line + "\n", .peer = peer};
+    if (!flush(fd, f)) drop_follower(fd);
+}
+
+bool ControlServer::flush(int fd, Follower& f) {
+    while (!f.out.empty()) {
+        const ssize_t n = ::send(fd, f.out.data(), f.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+        if (n <= 0) return false;
+        f.out.erase(0, static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+void ControlServer::drop_follower(int fd) {
+    auto it = followers_.find(fd);
+    if (it == followers_.end()) return;
+    loop_->unwatch(it->second.watch);
+    ::close(fd);
+    followers_.erase(it);
+}
+
+void ControlServer::on_follower_readable(int fd) {
+    // A follower says nothing more: what it sends is dropped; its end of
+    // the connection closing ends the follow.
+    char buf[1024];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) break;
+    }
+    drop_follower(fd);
+}
+
+void ControlServer::publish(const std::string& line) {
+    std::vector<int> gone;
+    for (auto& [fd, f] : followers_) {
+        if (f.out.size() + line.size() + 1 > kMaxFollowerBuffer) {
+            ++followers_dropped_;
+            if (on_dropped_) {
+                on_dropped_("a follower of the events (uid " + std::to_string(f.peer.uid) +
+                            " pid " + std::to_string(f.peer.pid) + ") fell " +
+                            std::to_string(f.out.size()) + " bytes behind: dropped");
+            }
+            gone.push_back(fd);
+            continue;
+        }
+        f.out += line;
+        f.out += '\n';
+        if (!flush(fd, f)) gone.push_back(fd);
+    }
+    for (int fd : gone) drop_follower(fd);
 }
 
 void ControlServer::finish(int fd, const std::string& reply) {
@@ -188,10 +309,19 @@ void ControlServer::expire_idle() {
         refused_("control request not completed within the timeout");
         finish(fd, format_control_error("timed out waiting for a complete line"));
     }
+    // What a follower's socket could not take at publish() goes out here
+    // (the loop watches followers for reading only).
+    std::vector<int> gone;
+    for (auto& [fd, f] : followers_) {
+        if (!flush(fd, f)) gone.push_back(fd);
+    }
+    for (int fd : gone) drop_follower(fd);
 }
 
-std::expected<std::string, Error> control_request(const std::string& path,
-                                                  const std::string& request) {
+namespace {
+
+std::expected<int, Error> connect_and_send(const std::string& path, const std::string& request,
+                                           bool* unsent) {
     const auto addr = address_of(path);
     if (!addr) return std::unexpected(addr.error());
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -199,14 +329,63 @@ std::expected<std::string, Error> control_request(const std::string& path,
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) < 0) {
         const int err = errno;
         ::close(fd);
+        if (err == EACCES || err == EPERM) {
+            return std::unexpected(Error{"permission denied connecting to vigild at " + path +
+                                         ": the control socket is root's only (run as root)"});
+        }
         return std::unexpected(Error::from_errno("connecting to vigild at " + path, err));
     }
-    if (!write_all(fd, request + "\n")) {
-        ::close(fd);
-        return std::unexpected(Error{"sending the request to vigild failed"});
+    // A refusal (root only, busy) may come, and the connection close, before
+    // the request is sent: the reply is read all the same.
+    if (!write_all(fd, request + "\n")) *unsent = true;
+    return fd;
+}
+
+}  // namespace
+
+std::expected<void, Error> control_follow(
+    const std::string& path, const std::string& request,
+    const std::function<bool(const std::string& line)>& on_line) {
+    bool unsent = false;
+    auto fd = connect_and_send(path, request, &unsent);
+    if (!fd) return std::unexpected(fd.error());
+    std::string data;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(*fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int err = errno;
+            ::close(*fd);
+            return std::unexpected(Error::from_errno("reading from vigild", err));
+        }
+        if (n == 0) break;
+        data.append(buf, static_cast<std::size_t>(n));
+        std::size_t nl;
+        while ((nl = data.find('\n')) != std::string::npos) {
+            const std::string line = data.substr(0, nl);
+            data.erase(0, nl + 1);
+            if (!on_line(line)) {
+                ::close(*fd);
+                return {};
+            }
+        }
     }
+    ::close(*fd);
+    return {};
+}
+
+std::expected<std::string, Error> control_request(const std::string& path,
+                                                  const std::string& request) {
+    bool unsent = false;
+    auto connected = connect_and_send(path, request, &unsent);
+    if (!connected) return std::unexpected(connected.error());
+    const int fd = *connected;
     auto reply = read_line(fd, 16 * 1024 * 1024);
     ::close(fd);
+    if (unsent && (!reply || reply->empty())) {
+        return std::unexpected(Error{"sending the request to vigild failed"});
+    }
     if (!reply) return std::unexpected(Error{"reading vigild's reply: " + reply.error()});
     return *reply;
 }

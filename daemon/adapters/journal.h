@@ -33,6 +33,11 @@ inline constexpr std::string_view kHookDropped = "93b0cca4f20748a4910a970a503f9b
 // A webhook request refused, and an action an alert asked for.
 inline constexpr std::string_view kWebhookRefused = "644b76cb99144556b727f15c78659e9a";
 inline constexpr std::string_view kWebhookAction = "a1656056b4a44c25bae1646f4810fb0e";
+// An operator's command through the control socket (who asked, what), and
+// maintenance beginning or ending (also by its --for running out) or its
+// state file being unreadable.
+inline constexpr std::string_view kAdminCommand = "75007f41178e4d0098bbab48366dc83c";
+inline constexpr std::string_view kMaintenance = "0d3f3e192f7d4e158e4fdbb43eb3f9f8";
 inline constexpr std::string_view kConfigReload = "3f5e8a2c9b7d4e61a0c4d2b6e8f1a937";
 // Cluster mode: its connections, the self-fence, and one id per kind of
 // decision of the core (and one for the outcome of an action).

@@ -159,6 +159,20 @@ json cluster_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
 
 }  // namespace
 
+json admin_json(const AdminState& a, std::chrono::system_clock::time_point now, bool standalone) {
+    const auto left = maintenance_left(a, now);
+    return {
+        {"maintenance", a.maintenance},
+        {"maintenance_since", a.maintenance ? json(iso_time(a.maintenance_since)) : json()},
+        {"maintenance_until", a.maintenance_until ? json(iso_time(*a.maintenance_until)) : json()},
+        {"maintenance_left_seconds",
+         left ? json(std::chrono::duration<double>(*left).count()) : json()},
+        {"maintenance_by", a.maintenance_by},
+        {"cordoned", a.cordoned},
+        {"cordoned_by", a.cordoned_by},
+        {"effective", !standalone}};
+}
+
 std::string status_json(const StatusSnapshot& s) {
     json probes = json::array();
     for (const auto& p : s.probes) {
@@ -221,6 +235,13 @@ std::string status_json(const StatusSnapshot& s) {
                    {"interfaces", interfaces},
                    {"nfs_mounts", nfs_mounts},
                    {"nfs_mountstats_error", s.nfs.mountstats_error}};
+    auto admin = admin_json(s.admin, s.wall_now, s.standalone);
+    admin["file"] = s.admin_file;
+    admin["file_error"] = s.admin_file_error;
+    status["admin"] = std::move(admin);
+    status["events"] = {{"recorded", s.events_recorded},
+                        {"followers", s.event_followers},
+                        {"followers_dropped", s.event_followers_dropped}};
     if (s.cluster) {
         auto cluster = cluster_json(*s.cluster, s.now);
         cluster["watchdog"] = s.watchdog ? watchdog_json(*s.watchdog) : json(nullptr);

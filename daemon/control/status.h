@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "bpf/probes.h"
+#include "daemon/control/admin.h"
 #include "daemon/control/history.h"
 #include "daemon/core/engine.h"
 #include "daemon/driver/host_driver.h"
@@ -53,6 +56,14 @@ struct StatusSnapshot {
     watch::NfsSnapshot nfs;
     std::optional<fence::WatchdogStatus> watchdog;  // when armed
     std::optional<ClusterStatus> cluster;
+    // Maintenance and cordon as operators set them (vigilctl, alerts).
+    AdminState admin;
+    std::chrono::system_clock::time_point wall_now{};
+    std::string admin_file;
+    std::string admin_file_error;  // empty: read and written fine
+    std::uint64_t events_recorded = 0;
+    std::size_t event_followers = 0;
+    std::uint64_t event_followers_dropped = 0;
 };
 
 struct ExplainSnapshot {
@@ -71,6 +82,10 @@ struct ExplainSnapshot {
 };
 
 [[nodiscard]] std::string status_json(const StatusSnapshot& s);
+// {"maintenance": bool, "maintenance_until": "…Z" | null, "maintenance_left_seconds",
+//  "maintenance_by", "cordoned", "cordoned_by", "effective": bool (false in standalone mode)}.
+[[nodiscard]] nlohmann::json admin_json(const AdminState& a,
+                                        std::chrono::system_clock::time_point now, bool standalone);
 // The subject (a VM or host name, checked by the protocol) picks the decisions
 // about it; empty: the latest decisions overall. An unknown subject, or one
 // in standalone mode, gets {"ok": false, "error": ...}.

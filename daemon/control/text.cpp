@@ -244,12 +244,61 @@ std::string ago_text(const json& seconds) {
     return buf;
 }
 
+std::string admin_text(const json& a) {
+    std::string out;
+    if (!a.is_object()) return "maintenance: ?\n";
+    if (flag(a, "maintenance")) {
+        const auto& until = at(a, "maintenance_until");
+        if (until.is_string()) {
+            add(out, "maintenance: ON until %s (%s left), asked by %s\n",
+                until.get<std::string>().c_str(),
+                format_duration(num(a, "maintenance_left_seconds")).c_str(),
+                str(a, "maintenance_by", "-").c_str());
+        } else {
+            add(out, "maintenance: ON until turned off, asked by %s\n",
+                str(a, "maintenance_by", "-").c_str());
+        }
+    } else {
+        out += "maintenance: off\n";
+    }
+    if (flag(a, "cordoned")) {
+        add(out, "cordon: ON (takes no new VMs), asked by %s\n",
+            str(a, "cordoned_by", "-").c_str());
+    } else {
+        out += "cordon: off\n";
+    }
+    if ((flag(a, "maintenance") || flag(a, "cordoned")) && at(a, "effective").is_boolean() &&
+        !flag(a, "effective")) {
+        out += "  (standalone mode: recorded, and acted on once cluster mode runs)\n";
+    }
+    const std::string error = str(a, "file_error", "");
+    if (!error.empty()) add(out, "  state file problem: %s\n", error.c_str());
+    return out;
+}
+
+std::string event_text(const json& e) {
+    std::string out = str(e, "time") + "  " + str(e, "kind");
+    out.resize(std::max<std::size_t>(out.size(), 34), ' ');
+    out += str(e, "message", "");
+    out += "\n";
+    return out;
+}
+
+std::string events_text(const json& events) {
+    std::string out;
+    const auto& list = at(events, "list");
+    if (!list.is_array() || list.empty()) return "no events yet\n";
+    for (const auto& e : list) out += event_text(e);
+    return out;
+}
+
 std::string status_text(const json& st) {
     std::string out;
     add(out, "vigild %s, %s mode, up %s\n", str(st, "version").c_str(), str(st, "mode").c_str(),
         format_duration(num(st, "uptime_seconds")).c_str());
     const std::string config = str(st, "config", "");
-    add(out, "config: %s\n\n", config.empty() ? "(built-in defaults)" : config.c_str());
+    add(out, "config: %s\n", config.empty() ? "(built-in defaults)" : config.c_str());
+    out += admin_text(at(st, "admin")) + "\n";
     if (at(st, "cluster").is_object()) print_cluster(out, at(st, "cluster"));
     out += "probes:\n";
     const auto& probes = at(st, "probes");

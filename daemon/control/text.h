@@ -12,6 +12,12 @@ namespace vigil::control {
 [[nodiscard]] std::string ago_text(const nlohmann::json& seconds);
 // The "status" object of a status reply.
 [[nodiscard]] std::string status_text(const nlohmann::json& status);
+// The "admin" object of a status or admin reply: maintenance and cordon.
+[[nodiscard]] std::string admin_text(const nlohmann::json& admin);
+// One event, one line: time, kind, message.
+[[nodiscard]] std::string event_text(const nlohmann::json& event);
+// The "events" object of an events reply, oldest first.
+[[nodiscard]] std::string events_text(const nlohmann::json& events);
 // The "explain" object of an explain reply.
 [[nodiscard]] std::string explain_text(const nlohmann::json& explain);
 

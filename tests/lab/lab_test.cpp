@@ -629,6 +629,53 @@ TEST_F(LabControl, StatusShowsTheClusterAndExplainNamesTheFenceDelay) {
         << unknown.describe();
 }
 
+// vigilctl maintenance and cordon in cluster mode: what h2 is asked, its
+// peers read from its slot and messages, and the timed maintenance ends by
+// itself on h2 and so in the peers' view.
+TEST_F(LabControl, MaintenanceAndCordonOfAHostAreShownByItsPeers) {
+    const auto peer_flag = [&](const std::string& from, const std::string& of, const char* key) {
+        const auto st = status(from);
+        const auto* p = peer(st, of);
+        if (!p || !(*p)["status"].is_object()) return json();
+        return (*p)["status"][key];
+    };
+    ASSERT_TRUE(vt::wait_until([&] { return peer_flag("h1", "h2", "maintenance") == json(false); },
+                               60s, 250ms))
+        << status("h1").dump(2);
+    const auto asked = std::chrono::system_clock::now();
+    auto on = vigilctl("h2", {"maintenance", "on", "--for", "8s"});
+    ASSERT_TRUE(on.ok()) << on.describe();
+    const auto h2 = status("h2");
+    EXPECT_TRUE(h2["cluster"]["host"]["maintenance"]) << "the core took it";
+    EXPECT_TRUE(h2["admin"]["maintenance_until"].is_string()) << h2["admin"].dump();
+    // Peers see the flag with h2's next heartbeat: its slot and its message,
+    // written every heartbeat interval; one more for the read.
+    for (const auto* from : {"h1", "h3"}) {
+        EXPECT_TRUE(
+            vt::wait_until([&] { return peer_flag(from, "h2", "maintenance") == json(true); },
+                           2 * kHeartbeat + 1s, 100ms))
+            << from << ": " << status(from).dump(2);
+    }
+    auto cordon = vigilctl("h3", {"cordon"});
+    ASSERT_TRUE(cordon.ok()) << cordon.describe();
+    EXPECT_TRUE(vt::wait_until([&] { return peer_flag("h1", "h3", "draining") == json(true); },
+                               2 * kHeartbeat + 1s, 100ms))
+        << status("h1").dump(2);
+    auto events = vigilctl("h2", {"events"});
+    EXPECT_NE(events.out.find("maintenance-on for 8s"), std::string::npos) << events.out;
+    // The end: 8 s after the request, then one heartbeat for the slot and
+    // one for the peer's read.
+    EXPECT_TRUE(vt::wait_until([&] { return peer_flag("h1", "h2", "maintenance") == json(false); },
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   asked + 8s - std::chrono::system_clock::now()) +
+                                   2 * kHeartbeat + 1s,
+                               100ms))
+        << status("h1").dump(2);
+    EXPECT_GE(std::chrono::system_clock::now(), asked + 8s) << "not before its end";
+    EXPECT_FALSE(status("h2")["cluster"]["host"]["maintenance"]);
+    EXPECT_TRUE(peer_flag("h1", "h3", "draining") == json(true)) << "cordon stays";
+}
+
 // What a lab run under `root` could leave on the machine. Other tests may run
 // at the same time, so only what names this lab counts.
 struct Footprint {

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -626,6 +627,207 @@ TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted) {
     EXPECT_EQ((*d)->metric("vigil_bad_input_total", {{"source", "control"}}), 4.0);
     EXPECT_TRUE((*d)->process().running());
     EXPECT_TRUE((*d)->vigilctl({"status"}).ok()) << "still answers after the garbage";
+}
+
+// Maintenance, cordon and events through vigilctl, against a real vigild
+// whose state directory (the flight record's) outlives each run of it.
+class VigildAdminTest : public RootTest {
+  protected:
+    void SetUp() override {
+        RootTest::SetUp();
+        if (HasFatalFailure()) return;
+        auto dir = TempDir::make("vigil-admin");
+        ASSERT_TRUE(dir) << dir.error();
+        state_.emplace(std::move(*dir));
+    }
+    std::string config() const {
+        return "[fence]\nflight_record = \"" + (state_->path() / "flight-record").string() + "\"\n";
+    }
+    std::filesystem::path admin_file() const { return state_->path() / "admin-state"; }
+    static json admin(const Vigild& v) { return v.status().value("admin", json::object()); }
+    static std::string slurp(const std::filesystem::path& p) {
+        std::ifstream in(p);
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }
+    std::optional<TempDir> state_;
+};
+
+std::chrono::system_clock::time_point wall_of_ms(std::int64_t ms) {
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+TEST_F(VigildAdminTest, TimedMaintenanceSurvivesARestartAndEndsByItself) {
+    auto first = Vigild::start(config());
+    ASSERT_TRUE(first.has_value()) << first.error();
+    // A follower from before the change sees it as it happens.
+    const auto follow_out = state_->path() / "follow-1.out";
+    auto follower = Subprocess::spawn(
+        {VIGILCTL_BINARY, "--socket", (*first)->socket(), "events", "--follow", "--json"},
+        SpawnOptions{.stdout_path = follow_out, .stderr_path = state_->path() / "follow-1.err"});
+    ASSERT_TRUE(follower) << follower.error();
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return admin(**first).value("file", "") != "" &&
+                   (*first)->status()["events"].value("followers", 0) == 1;
+        },
+        3s));
+
+    const auto asked = std::chrono::system_clock::now();
+    // 5 s: long enough for a restart of vigild in the middle on a loaded machine.
+    auto on = (*first)->vigilctl({"maintenance", "on", "--for", "5s"});
+    ASSERT_TRUE(on.ok()) << on.describe();
+    EXPECT_NE(on.out.find("maintenance: ON until"), std::string::npos) << on.out;
+    const auto a = admin(**first);
+    ASSERT_TRUE(a.value("maintenance", false)) << a.dump();
+    const std::string until = a.value("maintenance_until", "");
+    ASSERT_FALSE(until.empty()) << a.dump();
+    EXPECT_NE(a.value("maintenance_by", "").find("uid 0 pid "), std::string::npos) << a.dump();
+    EXPECT_NE(a.value("maintenance_by", "").find("vigilctl"), std::string::npos) << a.dump();
+    const auto text = (*first)->vigilctl({"status"});
+    EXPECT_NE(text.out.find("maintenance: ON until " + until), std::string::npos) << text.out;
+    // The file holds the end in ms: the end to wait for, and to compare after the restart.
+    const auto saved = json::parse(slurp(admin_file()), nullptr, false);
+    ASSERT_TRUE(saved.is_object()) << slurp(admin_file());
+    const auto end = wall_of_ms(saved.value("maintenance_until_ms", std::int64_t{0}));
+    EXPECT_GE(end, asked + 5s);
+    EXPECT_LE(end, asked + 5s + 1s) << "the end is 5 s after the request";
+    EXPECT_TRUE(wait_until(
+        [&] { return slurp(follow_out).find("maintenance-on for 5s") != std::string::npos; }, 2s))
+        << slurp(follow_out);
+    const auto line = slurp(follow_out);
+    EXPECT_NE(line.find("\"kind\":\"admin\""), std::string::npos) << line;
+    EXPECT_NE(line.find("asked by uid 0 pid"), std::string::npos) << line;
+    EXPECT_NE((*first)->log().find("maintenance-on for 5s"), std::string::npos)
+        << "the journal line says who asked:\n"
+        << (*first)->log();
+
+    // A restart in the middle: still in maintenance, with the same end.
+    first->reset();
+    auto gone = follower->wait_for(3s);
+    ASSERT_TRUE(gone) << "the follower ends when vigild does";
+    EXPECT_FALSE(gone->ok());
+    auto second = Vigild::start(config());
+    ASSERT_TRUE(second.has_value()) << second.error();
+    const auto b = admin(**second);
+    ASSERT_LT(std::chrono::system_clock::now(), end) << "the restart took longer than 5 s";
+    EXPECT_TRUE(b.value("maintenance", false)) << b.dump();
+    EXPECT_EQ(b.value("maintenance_until", ""), until) << b.dump();
+    const auto follow2_out = state_->path() / "follow-2.out";
+    auto follower2 = Subprocess::spawn(
+        {VIGILCTL_BINARY, "--socket", (*second)->socket(), "events", "--follow"},
+        SpawnOptions{.stdout_path = follow2_out, .stderr_path = state_->path() / "follow-2.err"});
+    ASSERT_TRUE(follower2) << follower2.error();
+
+    // Off by itself at the end: the loop's alarm is set to it, so the bound
+    // is the end plus one probe poll (250 ms, the default) for the status
+    // request to be answered.
+    ASSERT_TRUE(wait_until([&] { return !admin(**second).value("maintenance", true); },
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               end - std::chrono::system_clock::now()) +
+                               250ms + 1s))
+        << admin(**second).dump();
+    const auto ended = std::chrono::system_clock::now();
+    EXPECT_GE(ended, end) << "not before its end";
+    EXPECT_LE(ended, end + 250ms + 1s);
+    EXPECT_TRUE(
+        wait_until([&] { return slurp(follow2_out).find("ran out") != std::string::npos; }, 2s))
+        << slurp(follow2_out);
+    const auto back = json::parse(slurp(admin_file()), nullptr, false);
+    EXPECT_FALSE(back.value("maintenance", true)) << "the file says it ended too";
+    const auto events = (*second)->vigilctl({"events", "--json"});
+    ASSERT_TRUE(events.ok()) << events.describe();
+    EXPECT_NE(events.out.find("still in maintenance after the restart"), std::string::npos)
+        << events.out;
+}
+
+TEST_F(VigildAdminTest, CordonIsShownAndKeptAcrossARestart) {
+    auto v = Vigild::start(config());
+    ASSERT_TRUE(v.has_value()) << v.error();
+    auto r = (*v)->vigilctl({"cordon"});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_NE(r.out.find("cordon: ON"), std::string::npos) << r.out;
+    v->reset();
+    auto again = Vigild::start(config());
+    ASSERT_TRUE(again.has_value()) << again.error();
+    EXPECT_TRUE(admin(**again).value("cordoned", false)) << admin(**again).dump();
+    EXPECT_NE((*again)->vigilctl({"status"}).out.find("cordon: ON"), std::string::npos);
+    ASSERT_TRUE((*again)->vigilctl({"uncordon"}).ok());
+    EXPECT_FALSE(admin(**again).value("cordoned", true));
+}
+
+TEST_F(VigildAdminTest, NonRootCallersAreRefused) {
+    auto v = Vigild::start(config());
+    ASSERT_TRUE(v.has_value()) << v.error();
+    const std::vector<std::string> as_nobody = {"setpriv", "--reuid", "nobody",
+                                                "--regid", "nogroup", "--clear-groups"};
+    auto argv = as_nobody;
+    argv.insert(argv.end(), {VIGILCTL_BINARY, "--socket", (*v)->socket(), "maintenance", "on"});
+    // The socket is root's (0600): the kernel refuses the connection.
+    auto r = run(argv, 5s);
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.err.find("permission denied"), std::string::npos) << r.describe();
+    // Opened up by mistake: vigild checks the peer's uid itself, refuses and counts.
+    const auto dir = std::filesystem::path((*v)->socket()).parent_path();
+    ASSERT_EQ(::chmod(dir.c_str(), 0711), 0);
+    ASSERT_EQ(::chmod((*v)->socket().c_str(), 0666), 0);
+    const auto before = (*v)->metric("vigil_bad_input_total", {{"source", "control"}}).value_or(0);
+    r = run(argv, 5s);
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.err.find("answers root only, not uid"), std::string::npos) << r.describe();
+    EXPECT_EQ((*v)->metric("vigil_bad_input_total", {{"source", "control"}}), before + 1);
+    EXPECT_FALSE(admin(**v).value("maintenance", true)) << "nothing changed";
+    EXPECT_FALSE(std::filesystem::exists(admin_file()));
+    EXPECT_NE((*v)->log().find("refused: root only"), std::string::npos) << (*v)->log();
+}
+
+TEST_F(VigildAdminTest, DamagedStateFileStartsOutOfMaintenanceAndSaysSo) {
+    std::ofstream(admin_file()) << "{\"version\":1,\"maintenance\":tr";
+    auto v = Vigild::start(config());
+    ASSERT_TRUE(v.has_value()) << v.error();
+    const auto a = admin(**v);
+    EXPECT_FALSE(a.value("maintenance", true)) << a.dump();
+    EXPECT_NE(a.value("file_error", "").find("is damaged"), std::string::npos) << a.dump();
+    EXPECT_EQ((*v)->metric("vigil_bad_input_total", {{"source", "state_file"}}), 1.0);
+    EXPECT_NE((*v)->log().find("starting out of maintenance"), std::string::npos) << (*v)->log();
+    // The next command writes a good file again.
+    ASSERT_TRUE((*v)->vigilctl({"maintenance", "on", "--for", "1h"}).ok());
+    EXPECT_EQ(admin(**v).value("file_error", "?"), "");
+    EXPECT_TRUE(json::parse(slurp(admin_file()), nullptr, false).value("maintenance", false));
+}
+
+TEST_F(VigildAdminTest, MaintenanceThatEndedWhileDownIsOverAtStart) {
+    const auto past = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          (std::chrono::system_clock::now() - 10s).time_since_epoch())
+                          .count();
+    std::ofstream(admin_file()) << json{
+        {"version", 1},
+        {"maintenance", true},
+        {"maintenance_since_ms", past - 60000},
+        {"maintenance_until_ms", past},
+        {"maintenance_by", "uid 0 pid 1 (earlier)"},
+        {"cordoned", false},
+        {"cordoned_by", ""}}.dump();
+    auto v = Vigild::start(config());
+    ASSERT_TRUE(v.has_value()) << v.error();
+    EXPECT_FALSE(admin(**v).value("maintenance", true)) << admin(**v).dump();
+    const auto events = (*v)->vigilctl({"events"});
+    ASSERT_TRUE(events.ok()) << events.describe();
+    EXPECT_NE(events.out.find("while vigild was not running"), std::string::npos) << events.out;
+    EXPECT_NE((*v)->log().find("while vigild was not running"), std::string::npos);
+}
+
+TEST_F(VigildAdminTest, BadDurationsAreRefusedBeforeAndAtTheSocket) {
+    auto v = Vigild::start(config());
+    ASSERT_TRUE(v.has_value()) << v.error();
+    auto r = (*v)->vigilctl({"maintenance", "on", "--for", "30"});
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.err.find("needs a unit"), std::string::npos) << r.describe();
+    r = (*v)->vigilctl({"maintenance", "off", "--for", "1h"});
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.err.find("--for goes with on"), std::string::npos) << r.describe();
+    EXPECT_FALSE(admin(**v).value("maintenance", true));
 }
 
 // vigild in a host of its own (a network namespace) sees its interfaces:

@@ -1,7 +1,9 @@
 // The control protocol's requests: explain's subject is bounded and checked.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "daemon/adapters/control_protocol.h"
 
@@ -28,6 +30,54 @@ TEST(ControlProtocol, NoSubjectMeansEverything) {
     EXPECT_EQ(s->command, ControlCommand::status);
 }
 
+TEST(ControlProtocol, AdminAndEventsRequestsRoundTrip) {
+    for (const auto& line : std::vector<std::string>{
+             R"({"action":"maintenance-on","command":"admin","for_ms":3000})",
+             R"({"action":"maintenance-on","command":"admin"})",
+             R"({"action":"maintenance-off","command":"admin"})",
+             R"({"action":"cordon","command":"admin"})",
+             R"({"action":"uncordon","command":"admin"})", R"({"command":"events"})",
+             R"({"command":"events","follow":true})"}) {
+        auto r = parse_control_request(line);
+        ASSERT_TRUE(r) << line << ": " << r.error();
+        EXPECT_EQ(format_control_request(*r), line);
+    }
+    auto r =
+        parse_control_request(R"({"command":"admin","action":"maintenance-on","for_ms":3000})");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->command, ControlCommand::admin);
+    EXPECT_EQ(r->action, AdminAction::kMaintenanceOn);
+    EXPECT_EQ(r->for_duration, std::chrono::milliseconds(3000));
+    auto f = parse_control_request(R"({"command":"events","follow":true})");
+    ASSERT_TRUE(f);
+    EXPECT_TRUE(f->follow);
+}
+
+TEST(ControlProtocol, BadAdminAndEventsRequestsAreRefusedWithWhy) {
+    struct Case {
+        std::string line;
+        std::string says;
+    };
+    for (const auto& c : std::vector<Case>{
+             {R"({"command":"admin"})", "needs a string \"action\""},
+             {R"({"command":"admin","action":7})", "needs a string \"action\""},
+             {R"({"command":"admin","action":"reboot"})", "unknown admin action \"reboot\""},
+             {R"({"command":"admin","action":"cordon","for_ms":1000})", "maintenance-on only"},
+             {R"({"command":"admin","action":"maintenance-on","for_ms":"2h"})", "whole number"},
+             {R"({"command":"admin","action":"maintenance-on","for_ms":1.5})", "whole number"},
+             {R"({"command":"admin","action":"maintenance-on","for_ms":999})", "between 1000"},
+             {R"({"command":"admin","action":"maintenance-on","for_ms":-5})", "between 1000"},
+             {R"({"command":"admin","action":"maintenance-on","for_ms":18446744073709551615})",
+              "between 1000"},
+             {R"({"command":"admin","action":"maintenance-on","for":1000})", "not a key of admin"},
+             {R"({"command":"events","follow":"yes"})", "true or false"},
+             {R"({"command":"events","subject":"vm1"})", "not a key of events"}}) {
+        auto r = parse_control_request(c.line);
+        ASSERT_FALSE(r) << c.line;
+        EXPECT_NE(r.error().find(c.says), std::string::npos) << c.line << ": " << r.error();
+    }
+}
+
 TEST(ControlProtocol, BadSubjectsAreRefusedWithWhy) {
     struct Case {
         std::string line;
@@ -40,7 +90,7 @@ TEST(ControlProtocol, BadSubjectsAreRefusedWithWhy) {
              {R"({"command":"explain","subject":["h3"]})", "must be a string"},
              {R"({"command":"explain","subject":"h\u00013"})", "control character"},
              {R"({"command":"explain","subject":"h3\n"})", "control character"},
-             {R"({"command":"status","subject":"h3"})", "explain only"},
+             {R"({"command":"status","subject":"h3"})", "not a key of status"},
              {R"({"command":"explain","subject":")" + longest + R"(v"})", "at most 128"},
          }) {
         auto r = parse_control_request(c.line);

@@ -17,6 +17,17 @@ int one_input(const std::uint8_t* data, std::size_t size) {
         if (!command->subject.empty() && !vigil::adapters::check_subject(command->subject)) {
             std::abort();
         }
+        // A maintenance end is bounded and only with maintenance-on; follow only with events.
+        if (command->for_duration &&
+            (command->command != vigil::adapters::ControlCommand::admin ||
+             command->action != vigil::adapters::AdminAction::kMaintenanceOn ||
+             *command->for_duration < vigil::adapters::kMinMaintenanceFor ||
+             *command->for_duration > vigil::adapters::kMaxMaintenanceFor)) {
+            std::abort();
+        }
+        if (command->follow && command->command != vigil::adapters::ControlCommand::events) {
+            std::abort();
+        }
         // Whatever parses must round-trip.
         const auto again = vigil::adapters::parse_control_request(
             vigil::adapters::format_control_request(*command));
