@@ -1,6 +1,7 @@
 #include "daemon/cluster_mode.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "daemon/adapters/corosync_cmap.h"
 #include "daemon/config/cluster.h"
@@ -347,10 +348,16 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
         return;
     }
     core::AdminCommand command = core::AdminCommand::kDrain;
-    exporters::HookEvent event = exporters::HookEvent::kMaintenanceOn;
+    std::optional<exporters::HookEvent> event;
     switch (a.action) {
         case exporters::HostAction::kDrain:
             command = core::AdminCommand::kDrain;
+            break;
+        case exporters::HostAction::kCordon:
+            command = core::AdminCommand::kCordon;
+            break;
+        case exporters::HostAction::kUncordon:
+            command = core::AdminCommand::kUncordon;
             break;
         case exporters::HostAction::kMaintenanceOn:
             command = core::AdminCommand::kMaintenanceOn;
@@ -366,8 +373,8 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
                           a.alert + " through the webhook",
                       fields);
     observe(core::AdminEvidence{command});
-    if (hooks_ && a.action != exporters::HostAction::kDrain) {
-        hooks_->submit(event, {{"alert", a.alert}, {"by", "webhook"}});
+    if (hooks_ && event) {
+        hooks_->submit(*event, {{"alert", a.alert}, {"by", "webhook"}});
     }
 }
 
