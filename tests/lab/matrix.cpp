@@ -74,9 +74,9 @@ Result<> post_alert(Lab& lab, int host, std::string_view alert, const std::strin
     lab.record("fault", action, name);
     const auto url = "http://" + lab.layout().address(Net::kCluster, host) + ":" +
                      std::to_string(kWebhookPort) + "/alertmanager";
-    auto r = lab.exec(host, {"curl", "-sS", "--fail", "--max-time", "5", "-H",
-                             "Authorization: Bearer " + t, "-H", "Content-Type: application/json",
-                             "--data-binary", body.dump(), url});
+    auto r = lab.exec(
+        host, {"curl", "-sS", "--fail", "--max-time", "5", "-H", "Authorization: Bearer " + t, "-H",
+               "Content-Type: application/json", "--data-binary", body.dump(), url});
     if (!r) return std::unexpected(r.error());
     return {};
 }

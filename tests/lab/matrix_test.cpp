@@ -42,8 +42,8 @@ class LabMatrix : public vt::RootTest {
         auto dir = vt::TempDir::make("lab");
         ASSERT_TRUE(dir) << dir.error();
         dir_.emplace(std::move(*dir));
-        auto up = lab_cli(dir_->path(), {"up", "--hosts", "3", "--vms", std::to_string(vms())},
-                          180s);
+        auto up =
+            lab_cli(dir_->path(), {"up", "--hosts", "3", "--vms", std::to_string(vms())}, 180s);
         up_ = up.ok();
         ASSERT_TRUE(up_) << up.describe();
     }
