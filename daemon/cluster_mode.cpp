@@ -1,6 +1,7 @@
 #include "daemon/cluster_mode.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "daemon/adapters/corosync_cmap.h"
 #include "daemon/config/cluster.h"
@@ -363,10 +364,16 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
                           fields);
         return;
     }
-    adapters::AdminAction action = adapters::AdminAction::kCordon;
+    adapters::AdminAction action = adapters::AdminAction::kDrain;
     switch (a.action) {
-        case exporters::HostAction::kDrain:  // the webhook's drain: take no new VMs
+        case exporters::HostAction::kDrain:  // the real drain: hand the VMs over, then cordon
+            action = adapters::AdminAction::kDrain;
+            break;
+        case exporters::HostAction::kCordon:
             action = adapters::AdminAction::kCordon;
+            break;
+        case exporters::HostAction::kUncordon:
+            action = adapters::AdminAction::kUncordon;
             break;
         case exporters::HostAction::kMaintenanceOn:
             action = adapters::AdminAction::kMaintenanceOn;
@@ -399,8 +406,9 @@ void ClusterMode::admin(core::AdminCommand command, const exporters::HookFields&
         case core::AdminCommand::kMaintenanceOff:
             event = exporters::HookEvent::kMaintenanceOff;
             break;
+        case core::AdminCommand::kCordon:
+        case core::AdminCommand::kUncordon:
         case core::AdminCommand::kDrain:
-        case core::AdminCommand::kUndrain:
             break;
     }
     if (hooks && hooks_ && event) hooks_->submit(*event, hook_fields);

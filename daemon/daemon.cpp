@@ -520,7 +520,9 @@ void Daemon::load_admin() {
             admin_.maintenance_since = now;
             admin_.maintenance_by = kFromConfig;
         }
-        if (admin_.cordoned) {
+        if (admin_.draining) {
+            cluster_->admin(control::admin_command(adapters::AdminAction::kDrain), {}, false);
+        } else if (admin_.cordoned) {
             cluster_->admin(control::admin_command(adapters::AdminAction::kCordon), {}, false);
         }
     }

@@ -102,12 +102,18 @@ int main(int argc, char** argv) {
         ->type_name("DURATION");
     auto* cordon = app.add_subcommand(
         "cordon", "this host keeps its VMs and takes no new ones (kept across a restart)");
-    auto* uncordon = app.add_subcommand("uncordon", "this host takes new VMs again");
+    auto* drain = app.add_subcommand(
+        "drain",
+        "hand this host's HA VMs to other hosts, highest priority first, each by a clean stop "
+        "here and a start there, then stay cordoned (kept across a restart)");
+    auto* uncordon =
+        app.add_subcommand("uncordon", "this host takes new VMs again (ends a cordon or a drain)");
     // Each verb that changes this host, with the action it asks vigild for.
     const std::vector<std::pair<CLI::App*, vigil::adapters::AdminAction>> admin_verbs = {
         {cordon, vigil::adapters::AdminAction::kCordon},
+        {drain, vigil::adapters::AdminAction::kDrain},
         {uncordon, vigil::adapters::AdminAction::kUncordon}};
-    for (auto* sub : {status, explain, events, maintenance, cordon, uncordon})
+    for (auto* sub : {status, explain, events, maintenance, cordon, drain, uncordon})
         sub->add_flag("--json", as_json,
                       sub == events ? "one JSON object per event, one per line"
                                     : "print the daemon's JSON reply");

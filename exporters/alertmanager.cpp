@@ -13,6 +13,10 @@ std::string_view name(HostAction action) {
             return "maintenance-on";
         case HostAction::kMaintenanceOff:
             return "maintenance-off";
+        case HostAction::kCordon:
+            return "cordon";
+        case HostAction::kUncordon:
+            return "uncordon";
     }
     return "unknown";
 }

@@ -16,13 +16,23 @@
 
 namespace vigil::exporters {
 
-// What an alert may ask of a host. The core's AdminCommand takes each.
-enum class HostAction : std::uint8_t { kDrain, kMaintenanceOn, kMaintenanceOff };
+// What an alert may ask of a host. The core's AdminCommand takes each: drain (move
+// the host's HA VMs away, then stay cordoned), cordon (keep them, take no new ones),
+// uncordon (end either).
+enum class HostAction : std::uint8_t {
+    kDrain,
+    kMaintenanceOn,
+    kMaintenanceOff,
+    kCordon,
+    kUncordon
+};
 
 inline constexpr HostAction kAllHostActions[] = {HostAction::kDrain, HostAction::kMaintenanceOn,
-                                                 HostAction::kMaintenanceOff};
+                                                 HostAction::kMaintenanceOff, HostAction::kCordon,
+                                                 HostAction::kUncordon};
 
-// "drain", "maintenance-on", "maintenance-off": as written in the config.
+// "drain", "maintenance-on", "maintenance-off", "cordon", "uncordon": as written in
+// the config.
 [[nodiscard]] std::string_view name(HostAction action);
 [[nodiscard]] std::optional<HostAction> parse_host_action(std::string_view text);
 

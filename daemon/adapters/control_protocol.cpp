@@ -28,6 +28,8 @@ const char* to_string(AdminAction action) {
             return "cordon";
         case AdminAction::kUncordon:
             return "uncordon";
+        case AdminAction::kDrain:
+            return "drain";
     }
     return "?";
 }
@@ -76,13 +78,17 @@ std::string known_list(std::initializer_list<const char*> names) {
     return out;
 }
 
+std::string known_actions() {
+    std::string out;
+    for (const auto a : kAllAdminActions) out += (out.empty() ? "" : ", ") + std::string(to_string(a));
+    return out;
+}
+
 std::expected<void, std::string> parse_admin(const json& j, ControlRequest& request) {
     if (!j.contains("action") || !j["action"].is_string()) {
         return std::unexpected(
             "admin needs a string \"action\" (known: " +
-            known_list({to_string(AdminAction::kMaintenanceOn),
-                        to_string(AdminAction::kMaintenanceOff), to_string(AdminAction::kCordon),
-                        to_string(AdminAction::kUncordon)}) +
+            known_actions() +
             ")");
     }
     const auto& action = j["action"].get_ref<const std::string&>();
@@ -93,9 +99,7 @@ std::expected<void, std::string> parse_admin(const json& j, ControlRequest& requ
     if (!known) {
         return std::unexpected(
             "unknown admin action " + json(action).dump() + " (known: " +
-            known_list({to_string(AdminAction::kMaintenanceOn),
-                        to_string(AdminAction::kMaintenanceOff), to_string(AdminAction::kCordon),
-                        to_string(AdminAction::kUncordon)}) +
+            known_actions() +
             ")");
     }
     request.action = *known;

@@ -23,14 +23,14 @@ enum class ControlCommand { status, explain, events, admin };
 
 // What an operator asks of this host. To add one: a value here, its name in
 // to_string(), its core command in control::admin_command(), a vigilctl verb.
-enum class AdminAction { kMaintenanceOn, kMaintenanceOff, kCordon, kUncordon };
+enum class AdminAction { kMaintenanceOn, kMaintenanceOff, kCordon, kUncordon, kDrain };
 
-inline constexpr AdminAction kAllAdminActions[] = {AdminAction::kMaintenanceOn,
-                                                   AdminAction::kMaintenanceOff,
-                                                   AdminAction::kCordon, AdminAction::kUncordon};
+inline constexpr AdminAction kAllAdminActions[] = {
+    AdminAction::kMaintenanceOn, AdminAction::kMaintenanceOff, AdminAction::kCordon,
+    AdminAction::kUncordon, AdminAction::kDrain};
 
 [[nodiscard]] const char* to_string(ControlCommand command);
-// "maintenance-on", "maintenance-off", "cordon", "uncordon".
+// "maintenance-on", "maintenance-off", "cordon", "uncordon", "drain".
 [[nodiscard]] const char* to_string(AdminAction action);
 
 // `maintenance on --for`: at least a second, at most 31 days.

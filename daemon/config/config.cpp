@@ -204,7 +204,8 @@ std::expected<void, std::string> valid_label_name(const std::string& s) {
 
 // Kept in step with exporters' HostAction (tested there).
 bool valid_action(const std::string& s) {
-    return s == "drain" || s == "maintenance-on" || s == "maintenance-off";
+    return s == "drain" || s == "cordon" || s == "uncordon" || s == "maintenance-on" ||
+           s == "maintenance-off";
 }
 
 int line_of(const toml::node& node);
@@ -263,7 +264,7 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
             } else if (k == "action" || k == "resolved_action") {
                 if (!valid_action(v)) {
                     return fail("unknown action \"" + v +
-                                "\" (drain, maintenance-on, maintenance-off)");
+                                "\" (drain, cordon, uncordon, maintenance-on, maintenance-off)");
                 }
                 (k == "action" ? rule.action : rule.resolved_action) = v;
             } else if (k == "host") {

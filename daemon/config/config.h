@@ -25,7 +25,7 @@ struct Endpoint {
 };
 
 // One row of the webhook's rule table: an alert named `alert` whose labels
-// include `labels` asks for `action` (drain, maintenance-on,
+// include `labels` asks for `action` (drain, cordon, uncordon, maintenance-on,
 // maintenance-off) on `host`, or on the host its `host_label` label names;
 // `resolved_action` (empty: none) follows when it resolves.
 struct WebhookRule {

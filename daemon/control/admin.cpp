@@ -28,9 +28,11 @@ core::AdminCommand admin_command(adapters::AdminAction action) {
         case adapters::AdminAction::kMaintenanceOff:
             return core::AdminCommand::kMaintenanceOff;
         case adapters::AdminAction::kCordon:
-            return core::AdminCommand::kDrain;  // the core's "take no new VMs"
+            return core::AdminCommand::kCordon;
         case adapters::AdminAction::kUncordon:
-            return core::AdminCommand::kUndrain;
+            return core::AdminCommand::kUncordon;
+        case adapters::AdminAction::kDrain:
+            return core::AdminCommand::kDrain;
     }
     return core::AdminCommand::kMaintenanceOff;
 }
@@ -46,7 +48,8 @@ std::string encode_admin_state(const AdminState& s) {
            {"maintenance_since_ms", epoch_ms(s.maintenance_since)},
            {"maintenance_by", s.maintenance_by},
            {"cordoned", s.cordoned},
-           {"cordoned_by", s.cordoned_by}};
+           {"cordoned_by", s.cordoned_by},
+           {"draining", s.draining}};
     j["maintenance_until_ms"] = s.maintenance_until ? json(epoch_ms(*s.maintenance_until)) : json();
     return j.dump() + "\n";
 }
@@ -85,6 +88,12 @@ std::expected<AdminState, std::string> decode_admin_state(std::string_view text)
     }
     s.maintenance_by = j["maintenance_by"].get<std::string>();
     s.cordoned_by = j["cordoned_by"].get<std::string>();
+    // Added after the first files were written: absent means no drain.
+    if (j.contains("draining")) {
+        if (!j["draining"].is_boolean()) return std::unexpected("bad \"draining\"");
+        s.draining = j["draining"].get<bool>();
+    }
+    if (s.draining && !s.cordoned) return std::unexpected("a drain of a host that is not cordoned");
     if (!s.maintenance && s.maintenance_until) {
         return std::unexpected("an end time for a maintenance that is off");
     }
@@ -137,7 +146,13 @@ AdminState apply_admin(AdminState s, adapters::AdminAction action,
             break;
         case adapters::AdminAction::kUncordon:
             s.cordoned = false;
+            s.draining = false;
             s.cordoned_by.clear();
+            break;
+        case adapters::AdminAction::kDrain:
+            s.cordoned = true;
+            s.draining = true;
+            s.cordoned_by = by;
             break;
     }
     return s;

@@ -42,7 +42,7 @@ json slot_json(const ClusterStatus& c, const core::HostStatus& st) {
             {"quorate", st.quorate},
             {"storage_ok", st.storage_ok},
             {"maintenance", st.maintenance},
-            {"draining", st.draining},
+            {"cordoned", st.cordoned},
             {"held", held},
             {"declined", st.declined},
             {"fenced", fenced}};
@@ -129,7 +129,12 @@ json cluster_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
               {"state", e.state ? json(std::string(core::name(*e.state))) : json()},
               {"quorate", e.quorate},
               {"maintenance", e.maintenance},
+              {"cordoned", e.cordoned},
               {"draining", e.draining},
+              {"drain", e.draining ? json{{"moving", e.drain_moving},
+                                          {"left", e.drain_left},
+                                          {"blocked", e.drain_blocked}}
+                                   : json(nullptr)},
               {"coordinator", host_ref(c, e.coordinator)},
               {"vms_listed", e.listed},
               {"publishing", d.publishing},
@@ -170,6 +175,7 @@ json admin_json(const AdminState& a, std::chrono::system_clock::time_point now, 
         {"maintenance_by", a.maintenance_by},
         {"cordoned", a.cordoned},
         {"cordoned_by", a.cordoned_by},
+        {"draining", a.draining},
         {"effective", !standalone}};
 }
 

@@ -98,9 +98,32 @@ std::string held_text(const json& status) {
     return held.empty() ? "-" : held;
 }
 
+std::string names_text(const json& names) {
+    std::string s;
+    for (const auto& n : names.is_array() ? names : json::array()) {
+        s += (s.empty() ? "" : ", ") + text_of(n);
+    }
+    return s;
+}
+
+// "drain: moving db; left web, app; kept here (no host can take them): big", or
+// "drain: done, cordoned" once nothing is left to move.
+std::string drain_text(const json& d) {
+    const auto moving = names_text(at(d, "moving"));
+    const auto left = names_text(at(d, "left"));
+    const auto blocked = names_text(at(d, "blocked"));
+    std::string s;
+    if (!moving.empty()) s += "moving " + moving;
+    if (!left.empty()) s += (s.empty() ? "" : "; ") + ("left " + left);
+    if (!blocked.empty())
+        s += (s.empty() ? "" : "; ") + ("kept here (no host can take them): " + blocked);
+    return "drain: " + (s.empty() ? std::string("done, cordoned") : s);
+}
+
 std::string flags_text(const json& j) {
     std::string f;
     if (flag(j, "maintenance")) f += "maintenance";
+    if (flag(j, "cordoned")) f += (f.empty() ? "" : ",") + std::string("cordoned");
     if (flag(j, "draining")) f += (f.empty() ? "" : ",") + std::string("draining");
     return f.empty() ? "-" : f;
 }
@@ -113,6 +136,7 @@ void print_cluster(std::string& out, const json& c) {
         flag(h, "quorate") ? "quorate" : "NOT QUORATE", text_of(at(h, "coordinator")).c_str(),
         text_of(at(h, "incarnation")).c_str());
     if (flags_text(h) != "-") add(out, "  %s\n", flags_text(h).c_str());
+    if (const auto& d = at(h, "drain"); d.is_object()) add(out, "  %s\n", drain_text(d).c_str());
     if (flag(h, "fenced")) add(out, "  SELF-FENCING: this host is being reset\n");
     if (!str(h, "waiting_for", "").empty()) {
         add(out, "  waiting for %s\n", str(h, "waiting_for").c_str());
@@ -261,7 +285,10 @@ std::string admin_text(const json& a) {
     } else {
         out += "maintenance: off\n";
     }
-    if (flag(a, "cordoned")) {
+    if (flag(a, "draining")) {
+        add(out, "cordon: ON, drained (its HA VMs go to other hosts), asked by %s\n",
+            str(a, "cordoned_by", "-").c_str());
+    } else if (flag(a, "cordoned")) {
         add(out, "cordon: ON (takes no new VMs), asked by %s\n",
             str(a, "cordoned_by", "-").c_str());
     } else {

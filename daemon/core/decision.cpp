@@ -132,6 +132,10 @@ std::string_view name(Reason r) {
             return "fence-failed";
         case Reason::kUnreadableFormat:
             return "unreadable-format";
+        case Reason::kDrain:
+            return "drain";
+        case Reason::kNoHostCanTake:
+            return "no-host-can-take";
     }
     return "?";
 }
@@ -164,6 +168,8 @@ std::string_view name(AlertKind a) {
             return "vm-resume-failed";
         case AlertKind::kFenceFailed:
             return "fence-failed";
+        case AlertKind::kDrainBlocked:
+            return "drain-blocked";
     }
     return "?";
 }

@@ -76,6 +76,8 @@ enum class Reason : std::uint8_t {
     kLeftAndSilent,     // left the membership and its slot has not moved since
     kFenceFailed,
     kUnreadableFormat,  // a member whose records are of a newer format than we read
+    kDrain,             // this host is drained: its VM goes to another host
+    kNoHostCanTake,     // draining, but no other host has room for the VM: it stays
 };
 
 enum class AlertKind : std::uint8_t {
@@ -92,6 +94,7 @@ enum class AlertKind : std::uint8_t {
     kVmStopFailed,
     kVmResumeFailed,
     kFenceFailed,
+    kDrainBlocked,  // a draining host keeps a VM that no other host can take
 };
 
 // Every value, in declaration order, for exporters that list each one (at 0)
@@ -109,12 +112,12 @@ inline constexpr AlertKind kAllAlertKinds[] = {
     AlertKind::kStorageLost,   AlertKind::kGlobalStorageOutage, AlertKind::kStormGuard,
     AlertKind::kNoCapacity,    AlertKind::kVmIoError,           AlertKind::kVmLeftPaused,
     AlertKind::kVmStartFailed, AlertKind::kVmStopFailed,        AlertKind::kVmResumeFailed,
-    AlertKind::kFenceFailed};
+    AlertKind::kFenceFailed,   AlertKind::kDrainBlocked};
 inline constexpr VmState kAllVmStates[] = {VmState::kRunning, VmState::kPausedIoError,
                                            VmState::kPaused, VmState::kShutOff};
 static_assert(std::size(kAllPeerClasses) == static_cast<std::size_t>(PeerClass::kReleased) + 1);
 static_assert(std::size(kAllDecisionKinds) == static_cast<std::size_t>(DecisionKind::kAlert) + 1);
-static_assert(std::size(kAllAlertKinds) == static_cast<std::size_t>(AlertKind::kFenceFailed) + 1);
+static_assert(std::size(kAllAlertKinds) == static_cast<std::size_t>(AlertKind::kDrainBlocked) + 1);
 static_assert(std::size(kAllVmStates) == static_cast<std::size_t>(VmState::kShutOff) + 1);
 
 struct Fact {

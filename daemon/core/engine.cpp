@@ -64,8 +64,10 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                                self_state_.on_own_message(std::min(sent->second, at),
                                                           e.status.incarnation);
                        } else {
+                           note_drain_release(at, e.status);
                            peers_.on_message(at, e.status);
                            note_assignments(at, e.status);
+                           note_drain_taken(at, e.status);
                        }
                    },
                    [&](const PeerUnreadableEvidence& e) {
@@ -135,6 +137,33 @@ void HostEngine::note_assignments(TimePoint at, const HostStatus& status) {
     before = std::move(mine);
 }
 
+void HostEngine::note_drain_release(TimePoint at, const HostStatus& status) {
+    // A draining peer that stopped a VM to hand it over says so in this status: the
+    // coordinator places it at once rather than at its next heartbeat. Only drains
+    // move the plan earlier; other releases keep their timing.
+    if (!status.cordoned) return;
+    const auto c = coordinator();
+    if (!c || *c != self_) return;
+    const auto it = peers_.peers().find(status.host);
+    if (it == peers_.peers().end() || !it->second.status) return;
+    for (const auto& h : it->second.status->held) {
+        if (std::ranges::find(status.held, h.name, &HeldVm::name) == status.held.end()) {
+            want_tick(at);
+            return;
+        }
+    }
+}
+
+void HostEngine::note_drain_taken(TimePoint at, const HostStatus& status) {
+    // Draining: a VM we handed over runs there now, so the next one may go.
+    for (const auto& h : status.held) {
+        if (handing_over_.contains(h.name)) {
+            want_tick(at);
+            return;
+        }
+    }
+}
+
 std::optional<TimePoint> HostEngine::tick_wanted_at() const {
     auto at = tick_wanted_;
     if (const auto end = peers_.next_fence_delay_end(); end && (!at || *end < *at)) at = end;
@@ -145,9 +174,11 @@ void HostEngine::forget_vm(TimePoint at, const std::string& vm) {
     stopping_.erase(vm);
     const bool unexplained = unexplained_pause_.erase(vm) > 0;
     if (vms_.erase(vm) == 0) return;
-    // A host cut off or without storage stops its VMs to let them go: the status
-    // that says so goes out at once, not at the next heartbeat.
+    // A host cut off or without storage stops its VMs to let them go, a draining one
+    // to hand them over: the status that says so goes out at once, not at the next
+    // heartbeat.
     if (const auto st = self_state_.state(); st && *st != SelfState::kOk) want_tick(at);
+    if (handing_over_.contains(vm)) want_tick(at);
     // A qemu gone while its storage still had writes queued leaves them queued: the
     // VM stays ours until they are settled (the path back) or a reset ends them.
     if (writes_in_flight(vm)) {
@@ -360,11 +391,20 @@ void HostEngine::on_admin(const AdminEvidence& e) {
         case AdminCommand::kMaintenanceOff:
             maintenance_ = false;
             break;
-        case AdminCommand::kDrain:
-            draining_ = true;
+        case AdminCommand::kCordon:
+            cordoned_ = true;
             break;
-        case AdminCommand::kUndrain:
+        case AdminCommand::kUncordon:
+            // Ends a drain too. A VM already stopped here to hand it over is placed
+            // by the coordinator as any released VM, here again included.
+            cordoned_ = false;
             draining_ = false;
+            handing_over_.clear();
+            drain_blocked_.clear();
+            break;
+        case AdminCommand::kDrain:
+            cordoned_ = true;
+            draining_ = true;
             break;
     }
 }
@@ -410,7 +450,7 @@ std::optional<HostId> HostEngine::coordinator() const {
 bool HostEngine::placement_eligible(HostId host) const {
     if (host == self_) {
         return self_state_.quorate() && !self_state_.storage_trouble() && !maintenance_ &&
-               !draining_ && !self_state_.fencing();
+               !cordoned_ && !self_state_.fencing();
     }
     return peers_.placement_eligible(host);
 }
@@ -427,6 +467,84 @@ void HostEngine::stop_all(Reason reason, std::vector<Decision>& out) {
                                .reason = reason,
                                .vm = vm,
                                .evidence = {fact("vm_state", std::string(name(state)))}});
+    }
+}
+
+std::vector<std::string> HostEngine::drain_candidates() const {
+    std::vector<const VmPolicy*> order;
+    for (const auto& [vm, state] : vms_) {
+        if (state != VmState::kRunning) continue;
+        if (const VmPolicy* p = policy_.vm(vm); p != nullptr) order.push_back(p);
+    }
+    std::ranges::sort(order, [](const VmPolicy* a, const VmPolicy* b) {
+        return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
+    });
+    std::vector<std::string> names;
+    for (const VmPolicy* p : order) names.push_back(p->name);
+    return names;
+}
+
+void HostEngine::drain_step(const RecoveryView& view, std::vector<Decision>& out) {
+    drain_blocked_.clear();
+    if (!draining_) return;
+    // Handed over: a host we hear from holds it now (or it is no HA VM any more). One
+    // taken by a host gone silent since may need placing again: it stays on its way.
+    std::erase_if(handing_over_, [&](const auto& kv) {
+        if (policy_.vm(kv.first) == nullptr) return true;
+        const auto h = view.held.find(kv.first);
+        return h != view.held.end() && h->second != self_ &&
+               peers_.peer_class(h->second) == PeerClass::kAlive;
+    });
+    // Only a host that is fine and in the quorate partition hands VMs over: one cut
+    // off or in trouble does what any such host does (a VM it already stopped is
+    // released like theirs: its slot says it no longer holds it).
+    const auto st = self_state_.state();
+    if (!st || *st != SelfState::kOk || !self_state_.quorate() || self_state_.fencing() ||
+        self_state_.storage_trouble() || !coordinator())
+        return;
+    // While a peer is suspect its VMs may soon need the room a drain would take: the
+    // drain waits for the recovery (VMs held nowhere take their room first, below).
+    const bool recovering = std::ranges::any_of(
+        view.peers, [](const auto& kv) { return kv.second == PeerClass::kSuspect; });
+    std::vector<std::string> moving;
+    for (const auto& p : policy_.vms) {
+        if (!view.held.contains(p.name) && !handing_over_.contains(p.name))
+            moving.push_back(p.name);
+    }
+    for (const auto& [vm, since] : handing_over_) {
+        moving.push_back(vm);
+        // A stop that did not take is asked again; the VM stays ours meanwhile.
+        if (!vms_.contains(vm) || in_progress(stopping_, vm)) continue;
+        stopping_[vm] = now_;
+        out.push_back(Decision{
+            .kind = DecisionKind::kStopVm,
+            .reason = Reason::kDrain,
+            .vm = vm,
+            .evidence = {fact("vm_state", std::string(name(vms_.at(vm)))), fact("again", "yes")}});
+    }
+    for (const auto& vm : drain_candidates()) {
+        if (handing_over_.contains(vm)) continue;
+        const VmPolicy& p = *policy_.vm(vm);
+        const auto room = hosts_with_room(view, vm, moving);
+        if (room == 0) {
+            drain_blocked_.insert(vm);
+            alerts_.raise(Alert{.key = "drain-blocked:" + vm,
+                                .kind = AlertKind::kDrainBlocked,
+                                .reason = Reason::kNoHostCanTake,
+                                .evidence = {fact("priority", std::to_string(p.priority)),
+                                             fact("memory_mib", std::to_string(p.memory_mib))},
+                                .vm = vm});
+            continue;
+        }
+        if (recovering || handing_over_.size() >= policy_.drain_parallel) continue;
+        handing_over_[vm] = now_;
+        stopping_[vm] = now_;
+        moving.push_back(vm);
+        out.push_back(Decision{.kind = DecisionKind::kStopVm,
+                               .reason = Reason::kDrain,
+                               .vm = vm,
+                               .evidence = {fact("priority", std::to_string(p.priority)),
+                                            fact("hosts_with_room", std::to_string(room))}});
     }
 }
 
@@ -536,6 +654,7 @@ EngineSnapshot HostEngine::snapshot() const {
                      .state = self_state_.state(),
                      .quorate = self_state_.quorate(),
                      .maintenance = maintenance_,
+                     .cordoned = cordoned_,
                      .draining = draining_,
                      .listed = listed_,
                      .coordinator = coordinator(),
@@ -562,6 +681,14 @@ EngineSnapshot HostEngine::snapshot() const {
         v.here = state;
     }
     for (auto& [name, v] : vms) s.vms.push_back(std::move(v));
+    if (draining_) {
+        for (const auto& [vm, since] : handing_over_) s.drain_moving.push_back(vm);
+        for (const auto& vm : drain_candidates()) {
+            if (!handing_over_.contains(vm) && !drain_blocked_.contains(vm))
+                s.drain_left.push_back(vm);
+        }
+        s.drain_blocked.assign(drain_blocked_.begin(), drain_blocked_.end());
+    }
     return s;
 }
 
@@ -638,6 +765,7 @@ TickResult HostEngine::tick(TimePoint now) {
         planner_.clear();
     }
     start_assigned(view, out);
+    drain_step(view, out);
 
     const auto started_alerts = alerts_.end_tick();
     out.insert(out.end(), started_alerts.begin(), started_alerts.end());
@@ -652,7 +780,7 @@ TickResult HostEngine::tick(TimePoint now) {
                       .quorate = self_state_.quorate(),
                       .storage_ok = !self_state_.storage_trouble(),
                       .maintenance = maintenance_,
-                      .draining = draining_,
+                      .cordoned = cordoned_,
                       .held = held_list(),
                       .assignments = {}};
     for (const auto& [vm, target] : planner_.assignments()) {

@@ -50,7 +50,14 @@ struct EngineSnapshot {
     std::optional<SelfState> state;  // nullopt before the first tick
     bool quorate = false;
     bool maintenance = false;
-    bool draining = false;
+    bool cordoned = false;  // takes no new VMs (cordoned, or draining)
+    bool draining = false;  // hands its HA VMs over to other hosts
+    // While draining, by name: on their way to another host (stopping here, or
+    // stopped and not yet held elsewhere); still here, to move; kept here because no
+    // other host can take them now (alert drain-blocked says why).
+    std::vector<std::string> drain_moving;
+    std::vector<std::string> drain_left;
+    std::vector<std::string> drain_blocked;
     bool listed = false;  // the hypervisor's first listing has arrived
     std::optional<HostId> coordinator;
     std::vector<PeerSnapshot> peers;  // by id
@@ -106,6 +113,10 @@ class HostEngine {
     void want_tick(TimePoint at);
     // A peer's status names VMs for us that it did not before: a tick then starts them.
     void note_assignments(TimePoint at, const HostStatus& status);
+    // Coordinator: a draining peer's status no longer holds a VM it held.
+    void note_drain_release(TimePoint at, const HostStatus& status);
+    // Draining: a peer's status holds a VM this host is handing over.
+    void note_drain_taken(TimePoint at, const HostStatus& status);
     // The VM's storage domain has requests in flight that a stopped qemu leaves queued.
     [[nodiscard]] bool writes_in_flight(const std::string& vm) const;
     // The storage evidence we have accounts for an I/O-error pause of the VM: its
@@ -123,6 +134,13 @@ class HostEngine {
     [[nodiscard]] std::optional<HostId> coordinator() const;
     [[nodiscard]] bool placement_eligible(HostId host) const;
     void stop_all(Reason reason, std::vector<Decision>& out);
+    // Draining: hand the next VMs over (stop them here for the coordinator to place
+    // elsewhere), highest priority first, at most policy_.drain_parallel at once.
+    void drain_step(const RecoveryView& view, std::vector<Decision>& out);
+    // The VMs still here that a drain moves, highest priority first: running ones (a
+    // paused guest cannot shut down cleanly, and one paused on an I/O error is the
+    // I/O-error policy's).
+    [[nodiscard]] std::vector<std::string> drain_candidates() const;
     void start_assigned(const RecoveryView& view, std::vector<Decision>& out);
     [[nodiscard]] std::vector<PausedVm> paused_vms() const;
     void handle_io_errors(bool local_problem, std::vector<Decision>& out);
@@ -181,7 +199,12 @@ class HostEngine {
     std::map<std::string, TimePoint> stopping_;
     TimePoint now_{};
     bool maintenance_ = false;
-    bool draining_ = false;
+    bool cordoned_ = false;  // takes no new VMs
+    bool draining_ = false;  // and hands its own over
+    // Draining: VM -> when this host asked to stop it to hand it over. It stays here
+    // until another host holds the VM (or it is no HA VM any more), bounding the drain.
+    std::map<std::string, TimePoint> handing_over_;
+    std::set<std::string> drain_blocked_;  // at the last tick: no other host can take it
     std::map<std::string, HostId> last_holder_;
     // The last status we published that took no assignment, and per VM the last one
     // that declined it: a peer coordinator may have re-placed the VM after reading

@@ -109,7 +109,17 @@ struct ActionEvidence {
     std::string detail;  // why, for anything but kDone
 };
 
-enum class AdminCommand : std::uint8_t { kMaintenanceOn, kMaintenanceOff, kDrain, kUndrain };
+// kCordon: this host keeps its VMs and takes no new ones. kDrain: it hands its HA
+// VMs to other hosts, one at a time by priority (a clean stop here, a start where the
+// coordinator places it), and is cordoned meanwhile and after. kUncordon ends both
+// (`undrain` is the same command).
+enum class AdminCommand : std::uint8_t {
+    kMaintenanceOn,
+    kMaintenanceOff,
+    kCordon,
+    kUncordon,
+    kDrain
+};
 
 struct AdminEvidence {
     AdminCommand command = AdminCommand::kMaintenanceOn;

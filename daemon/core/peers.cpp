@@ -298,7 +298,7 @@ bool PeerTracker::storage_trouble_is_shared(TimePoint now) const {
 bool PeerTracker::placement_eligible(HostId peer) const {
     const PeerView& p = peers_.at(peer);
     return p.cls == PeerClass::kAlive && p.in_membership && p.status && p.status->quorate &&
-           p.status->storage_ok && !p.status->maintenance && !p.status->draining &&
+           p.status->storage_ok && !p.status->maintenance && !p.status->cordoned &&
            p.status->state == SelfState::kOk;
 }
 

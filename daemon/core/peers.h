@@ -90,7 +90,7 @@ class PeerTracker {
     // storage trouble too. Neither this nor the above when no peer reported: unknown.
     [[nodiscard]] bool storage_trouble_is_shared(TimePoint now) const;
     // The peer may receive VMs: alive, a member, quorate, its storage fine, not in
-    // maintenance or draining, and saying it is ok.
+    // maintenance or cordoned, and saying it is ok.
     [[nodiscard]] bool placement_eligible(HostId peer) const;
     // The lowest-id peer that may coordinate: alive, a member, quorate and seeing its
     // storage.

@@ -16,7 +16,7 @@ const VmPolicy* find_vm(std::span<const VmPolicy> vms, const std::string& name) 
 }  // namespace
 
 bool takes_assignments(const HostStatus& s) {
-    return s.quorate && s.storage_ok && !s.maintenance && !s.draining && s.state == SelfState::kOk;
+    return s.quorate && s.storage_ok && !s.maintenance && !s.cordoned && s.state == SelfState::kOk;
 }
 
 std::optional<Recoverable> recoverable(const RecoveryView& view, const std::string& vm) {
@@ -42,6 +42,47 @@ std::optional<Recoverable> recoverable(const RecoveryView& view, const std::stri
         view.peers, [](const auto& kv) { return kv.second == PeerClass::kSuspect; });
     if (doubt) return std::nullopt;
     return Recoverable{Reason::kNotRunningAnywhere, std::nullopt};
+}
+
+std::size_t hosts_with_room(const RecoveryView& view, const std::string& vm,
+                            const std::vector<std::string>& moving) {
+    const auto* candidate = find_vm(view.vms, vm);
+    if (candidate == nullptr) return 0;
+    std::map<HostId, std::int64_t> free;
+    for (const auto& [id, mib] : view.capacity_mib) {
+        if (id != view.self) free[id] = static_cast<std::int64_t>(mib);
+    }
+    for (const auto& [held, host] : view.held) {
+        const auto* p = find_vm(view.vms, held);
+        if (p != nullptr && free.contains(host))
+            free[host] -= static_cast<std::int64_t>(p->memory_mib);
+    }
+    std::vector<const VmPolicy*> order;
+    for (const auto& m : moving) {
+        const auto* p = find_vm(view.vms, m);
+        // Still stopping here counts as on its way: the room it needs is elsewhere.
+        const auto h = view.held.find(m);
+        if (p != nullptr && m != vm && (h == view.held.end() || h->second == view.self))
+            order.push_back(p);
+    }
+    std::ranges::sort(order, [](const VmPolicy* a, const VmPolicy* b) {
+        return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
+    });
+    for (const VmPolicy* p : order) {
+        const auto mem = static_cast<std::int64_t>(p->memory_mib);
+        std::optional<HostId> target;
+        for (const auto& [id, room] : free) {
+            if (room >= mem && (!target || room > free[*target])) target = id;
+        }
+        if (target) free[*target] -= mem;
+    }
+    const auto decliners = view.declined.find(vm);
+    std::size_t hosts = 0;
+    for (const auto& [id, room] : free) {
+        const bool declined = decliners != view.declined.end() && decliners->second.contains(id);
+        if (!declined && room >= static_cast<std::int64_t>(candidate->memory_mib)) ++hosts;
+    }
+    return hosts;
 }
 
 RecoveryPlan RecoveryPlanner::plan(const RecoveryView& view) {

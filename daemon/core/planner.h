@@ -34,7 +34,7 @@ struct RecoveryView {
 };
 
 // The host says it may start what it is assigned: quorate, storage fine, not in
-// maintenance or draining, ok. A status that says otherwise is a promise too: it will
+// maintenance or cordoned, ok. A status that says otherwise is a promise too: it will
 // not act on a plan made before it (Assignment::target_sequence).
 [[nodiscard]] bool takes_assignments(const HostStatus& s);
 
@@ -49,6 +49,14 @@ struct Recoverable {
 // until no peer is suspect.
 [[nodiscard]] std::optional<Recoverable> recoverable(const RecoveryView& view,
                                                      const std::string& vm);
+
+// Draining: how many hosts other than view.self have room for `vm` now, once the
+// `moving` VMs held nowhere or still stopping there (on their way out of it, or
+// waiting to be recovered)
+// have taken theirs, placed as plan() would (highest priority first, on the most
+// free memory). Hosts that declined the VM lately do not count.
+[[nodiscard]] std::size_t hosts_with_room(const RecoveryView& view, const std::string& vm,
+                                          const std::vector<std::string>& moving);
 
 struct RecoveryPlan {
     std::vector<Decision> assigned;  // kAssignVm, one per new assignment

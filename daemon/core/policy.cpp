@@ -57,6 +57,7 @@ std::expected<void, std::string> Policy::validate() const {
             seconds(margin) + " (" + seconds(watchdog_timeout + margin) +
             "): a cut-off host may pet its watchdog that long after its last sign of life");
     }
+    if (drain_parallel == 0) return unexpected("a drain must move at least one VM at a time");
     if (storage_grace < Duration::zero() || link_grace < Duration::zero()) {
         return unexpected("storage grace and link grace must not be negative");
     }

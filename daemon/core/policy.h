@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <string>
@@ -59,6 +60,9 @@ struct Policy {
     // left the membership and stopped writing its slot, and recovers its VMs as soon
     // as the agent confirms, instead of waiting out the fence delay.
     bool fence_agents = false;
+    // A draining host hands over at most this many VMs at once: each is stopped here
+    // and started elsewhere before the next goes, so a drain is no restart storm.
+    std::size_t drain_parallel = 1;
     std::vector<HostSpec> hosts;
     std::vector<VmPolicy> vms;
 

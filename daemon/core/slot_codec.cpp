@@ -150,7 +150,7 @@ std::string encode_status(const HostStatus& s) {
     if (s.quorate) body += " quorate";
     if (s.storage_ok) body += " storage-ok";
     if (s.maintenance) body += " maintenance";
-    if (s.draining) body += " draining";
+    if (s.cordoned) body += " draining";  // the word older readers know
     for (const auto& h : s.held) body += "\nheld " + h.name + " " + std::string(name(h.state));
     for (const auto& a : s.assignments)
         body += "\nassign " + a.vm + " " + std::to_string(a.target.value) + " " +
@@ -226,7 +226,7 @@ std::expected<HostStatus, DecodeError> decode_status(std::string_view text) {
                 else if (w[i] == "maintenance")
                     s.maintenance = true;
                 else if (w[i] == "draining")
-                    s.draining = true;
+                    s.cordoned = true;
                 // else: a flag of a newer minor format, skipped
             }
         } else if (key == "held") {

@@ -67,7 +67,8 @@ struct HostStatus {
     bool quorate = false;
     bool storage_ok = false;
     bool maintenance = false;
-    bool draining = false;
+    // Takes no new VMs (cordoned or draining). Its wire word stays "draining".
+    bool cordoned = false;
     std::vector<HeldVm> held;             // HA VMs with a qemu process here (or starting)
     std::vector<Assignment> assignments;  // recovery plan, when this host coordinates
     // VMs this host failed to start lately: the coordinator places them elsewhere.

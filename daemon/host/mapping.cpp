@@ -89,6 +89,8 @@ fence::WithholdReason withhold_reason(core::Reason why) {
         case core::Reason::kLeftAndSilent:
         case core::Reason::kFenceFailed:
         case core::Reason::kUnreadableFormat:
+        case core::Reason::kDrain:
+        case core::Reason::kNoHostCanTake:
             return fence::WithholdReason::kNotSafe;
     }
     return fence::WithholdReason::kNotSafe;

@@ -324,6 +324,8 @@ TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
           "token_file = \"/etc/vigil/webhook.token\"\n",
           "[[webhook.rule]]\nalert = \"VigilLabPlannedWork\"\naction = \"maintenance-on\"\n"
           "resolved_action = \"maintenance-off\"\n",
+          "[[webhook.rule]]\nalert = \"VigilLabDrain\"\naction = \"drain\"\n"
+          "resolved_action = \"uncordon\"\n",
           "area = \"/run/vigil-lab/disks/heartbeat\"\n", "cluster_interfaces = [\"cl0\"]\n",
           "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n",
           "[libvirt]\nstop_grace_ms = 2000\n"})

@@ -214,6 +214,8 @@ std::string Layout::vigil_toml(int host, const std::vector<std::string>& block_d
     s += "token_file = " + q(std::string(kInHostWebhookToken)) + "\n";
     s += "[[webhook.rule]]\nalert = " + q(std::string(kMaintenanceAlert)) + "\n";
     s += "action = \"maintenance-on\"\nresolved_action = \"maintenance-off\"\n";
+    s += "[[webhook.rule]]\nalert = " + q(std::string(kDrainAlert)) + "\n";
+    s += "action = \"drain\"\nresolved_action = \"uncordon\"\n";
     return s;
 }
 

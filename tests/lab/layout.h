@@ -87,9 +87,12 @@ inline constexpr int kHostMemoryMib = 512;
 inline constexpr int kMetricsPort = 9774;
 inline constexpr int kWebhookPort = 9775;
 inline constexpr std::string_view kInHostWebhookToken = "/etc/vigil/webhook.token";
-// The lab's one webhook rule: this alert, naming a host in its `host`
-// label, puts that host into maintenance while it fires.
+// The lab's webhook rules: this alert, naming a host in its `host` label,
+// puts that host into maintenance while it fires;
 inline constexpr std::string_view kMaintenanceAlert = "VigilLabPlannedWork";
+// this one drains it (its HA VMs go to other hosts, then it stays cordoned),
+// and uncordons it when it resolves.
+inline constexpr std::string_view kDrainAlert = "VigilLabDrain";
 // The recording hook (hooks.d/record) keeps each hook run's VIGIL_*
 // environment (NAME.env) and its JSON (NAME.json) here, NAME being
 // "<ns since the epoch>-<event id>-<event>".

@@ -50,6 +50,60 @@ bool starts_with(const json& text, std::string_view prefix) {
     return text.is_string() && text.get<std::string>().starts_with(prefix);
 }
 
+// Alertmanager's version 4 message for `alert` naming `host`, firing, posted to
+// the host's own webhook receiver from inside the host with the run's token:
+// what an Alertmanager route per host sends. Recorded as the fault
+// "<action> hN" before it is sent, so the timeline counts from the request.
+Result<> post_alert(Lab& lab, int host, std::string_view alert, const std::string& action) {
+    const auto name = lab.layout().host_name(host);
+    auto token = lab.exec(host, {"cat", std::string(kInHostWebhookToken)});
+    if (!token) return std::unexpected(token.error());
+    std::string t = *token;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+    const json alert_json = {{"status", "firing"},
+                             {"labels", {{"alertname", std::string(alert)}, {"host", name}}},
+                             {"annotations", json::object()},
+                             {"startsAt", "2026-12-01T00:00:00Z"},
+                             {"endsAt", "0001-01-01T00:00:00Z"},
+                             {"fingerprint", "lab-" + action + "-" + name}};
+    const json body = {{"version", "4"},
+                       {"receiver", "lab"},
+                       {"status", "firing"},
+                       {"groupKey", "lab-" + action},
+                       {"alerts", json::array({alert_json})}};
+    lab.record("fault", action, name);
+    const auto url = "http://" + lab.layout().address(Net::kCluster, host) + ":" +
+                     std::to_string(kWebhookPort) + "/alertmanager";
+    auto r = lab.exec(
+        host, {"curl", "-sS", "--fail", "--max-time", "5", "-H", "Authorization: Bearer " + t, "-H",
+               "Content-Type: application/json", "--data-binary", body.dump(), url});
+    if (!r) return std::unexpected(r.error());
+    return {};
+}
+
+// What `vigilctl status` on `host` says of its drain: "cordoned, nothing left"
+// once it is cordoned and draining with nothing moving, left or held here;
+// what it says otherwise.
+std::string drain_state(const Lab& lab, int host) {
+    if (!lab.tools().vigilctl) return "vigilctl is not built";
+    auto out = lab.exec(host, {lab.tools().vigilctl->string(), "status", "--json"});
+    if (!out) return "vigilctl status: " + out.error().what;
+    const auto s = json::parse(*out, nullptr, false);
+    if (!s.is_object() || !s.contains("cluster")) return "vigild is not in cluster mode";
+    const auto& c = s["cluster"];
+    const auto& h = c["host"];
+    std::string held;
+    for (const auto& v : c["vms"])
+        if (v.value("state_here", json()).is_string()) held += " " + v.value("name", "?");
+    if (!h.value("cordoned", false) || !h.value("draining", false))
+        return "not cordoned and draining: " + h.dump();
+    const auto& d = h["drain"];
+    if (!d.is_object() || !d["moving"].empty() || !d["left"].empty() || !d["blocked"].empty() ||
+        !held.empty())
+        return "drain not done: " + d.dump() + ", held here:" + held;
+    return "cordoned, nothing left";
+}
+
 // SPEC F4: "VMs running elsewhere within ~10 s" of the cut, at the default
 // timings.
 constexpr double kF4BoundS = 10;
@@ -573,6 +627,59 @@ std::vector<Row> make_rows() {
                 j.never_stopped("storage all enospc vm1", "vm3");
                 j.expect(j.decisions("stop-vm").empty() && j.decisions("start-vm").empty(),
                          "vigild stopped or started a guest");
+                j.no_resets();
+            },
+    });
+
+    // Not a fault: the operator's drain (vigilctl drain, or an alert through the
+    // webhook's rule as here). Each VM is handed over by a stop that takes the
+    // whole stop grace (the lab's guest ignores the power button), the status
+    // saying it is released (at once, a heartbeat at the latest) and a start on
+    // the host the coordinator picks; the 5 s the spec gives a restart after the
+    // watchdog (F1) covers the start and the checker seeing the first write.
+    // h1's second VM goes once the first is held elsewhere: two of those.
+    const double drain_vm_s = kStopGraceMs / 1000.0 + kHeartbeatIntervalMs / 1000.0 + 5;
+    rows.push_back(Row{
+        .id = "D1",
+        .title = "h1 drained through the webhook",
+        .promise = "h1's VMs write again on other hosts one after the other, highest priority "
+                   "first, each within stop grace + a heartbeat + 5 s of the one before, never "
+                   "two writers; h1 stays cordoned, holding nothing; the others never stop",
+        .vms = 4,
+        .observe_s = 5,
+        .schedule = [drain_vm_s](Play& p) -> Result<> {
+            if (auto r = p.step("h1 is drained (the webhook's drain rule)",
+                                post_alert(p.lab(), 1, kDrainAlert, "drain"));
+                !r)
+                return r;
+            p.pause(2 * drain_vm_s + 2);
+            std::string state = drain_state(p.lab(), 1);
+            for (int i = 0; i < 20 && state != "cordoned, nothing left"; ++i) {
+                p.pause(0.5);
+                state = drain_state(p.lab(), 1);
+            }
+            p.lab().record("lab", "drain-state", "h1 " + state);
+            return {};
+        },
+        .judge =
+            [drain_vm_s](Judge& j) {
+                j.no_violations();
+                j.restarted_within("drain h1", "vm1", drain_vm_s);
+                j.restarted_within("drain h1", "vm4", 2 * drain_vm_s);
+                for (auto vm : {"vm1", "vm4"}) {
+                    const auto w = j.writers(vm);
+                    j.expect(w.size() == 2 && w.front() == "h1" && w.back() != "h1",
+                             std::string(vm) + " has two instances, the new one off h1");
+                }
+                const auto a = j.new_instance_writing("drain h1", "vm1");
+                const auto b = j.new_instance_writing("drain h1", "vm4");
+                j.expect(a && b && *a < *b, "vm1 (priority 4) did not move before vm4 (1)");
+                j.expect(j.decisions("reason=drain").size() == 2,
+                         "h1 did not stop exactly its two VMs for the drain");
+                j.never_stopped("drain h1", "vm2");
+                j.never_stopped("drain h1", "vm3");
+                j.expect(j.event_at("lab", "drain-state h1 cordoned, nothing left").has_value(),
+                         "h1 is not cordoned with nothing left after the drain");
                 j.no_resets();
             },
     });

@@ -42,7 +42,8 @@ class LabMatrix : public vt::RootTest {
         auto dir = vt::TempDir::make("lab");
         ASSERT_TRUE(dir) << dir.error();
         dir_.emplace(std::move(*dir));
-        auto up = lab_cli(dir_->path(), {"up", "--hosts", "3", "--vms", "3"}, 180s);
+        auto up =
+            lab_cli(dir_->path(), {"up", "--hosts", "3", "--vms", std::to_string(vms())}, 180s);
         up_ = up.ok();
         ASSERT_TRUE(up_) << up.describe();
     }
@@ -77,8 +78,17 @@ class LabMatrix : public vt::RootTest {
         }
     }
 
+    // Guests in the lab: vmN's home is hN, round the hosts.
+    [[nodiscard]] virtual int vms() const { return 3; }
+
     std::optional<vt::TempDir> dir_;
     bool up_ = false;
+};
+
+// A fourth guest, so that h1 holds two (vm1, the highest priority, and vm4).
+class LabDrain : public LabMatrix {
+  protected:
+    [[nodiscard]] int vms() const override { return 4; }
 };
 
 // F1: h1 loses power. vm1 writes again on a survivor within watchdog timeout
@@ -150,6 +160,12 @@ TEST_F(LabMatrix, F9BlipsShorterThanTheGrace) { play("F9"); }
 // pauses, the other guests write on, nobody is fenced or restarted; vm1
 // resumes on h1, the same instance, once space returns.
 TEST_F(LabMatrix, F10OneVolumeFull) { play("F10"); }
+
+// D1, not a fault: h1 (vm1 and vm4) is drained through the webhook's drain
+// rule. vm1 then vm4 write again on other hosts, each within stop grace + a
+// heartbeat + 5 s of the one before, never two writers; h1 ends cordoned and
+// holding nothing; vm2 and vm3 never stop.
+TEST_F(LabDrain, D1DrainThroughTheWebhook) { play("D1"); }
 
 }  // namespace
 }  // namespace vigil::lab

@@ -138,9 +138,13 @@ class Gen {
                     ev(at + len, "heal " + h + " vm-uplink");
                     break;
                 case 10: {
-                    const bool maintenance = chance(0.5);
-                    ev(at, "admin " + h + (maintenance ? " maintenance-on" : " drain"));
-                    ev(at + len, "admin " + h + (maintenance ? " maintenance-off" : " undrain"));
+                    if (chance(0.5)) {
+                        ev(at, "admin " + h + " maintenance-on");
+                        ev(at + len, "admin " + h + " maintenance-off");
+                    } else {
+                        ev(at, "admin " + h + (chance(0.5) ? " drain" : " cordon"));
+                        ev(at + len, "admin " + h + " uncordon");
+                    }
                     break;
                 }
                 case 9:
@@ -174,7 +178,7 @@ class Gen {
             }
             for (const char* role : {"cluster", "vm-uplink", "storage"})
                 g.timeline += "140 heal " + h + " " + role + "\n";
-            g.timeline += "140 admin " + h + " maintenance-off\n140 admin " + h + " undrain\n";
+            g.timeline += "140 admin " + h + " maintenance-off\n140 admin " + h + " uncordon\n";
         }
         return g;
     }

@@ -969,8 +969,9 @@ void World::apply(const Event& e) {
         std::optional<AdminCommand> c;
         if (w[2] == "maintenance-on") c = AdminCommand::kMaintenanceOn;
         if (w[2] == "maintenance-off") c = AdminCommand::kMaintenanceOff;
+        if (w[2] == "cordon") c = AdminCommand::kCordon;
+        if (w[2] == "uncordon" || w[2] == "undrain") c = AdminCommand::kUncordon;
         if (w[2] == "drain") c = AdminCommand::kDrain;
-        if (w[2] == "undrain") c = AdminCommand::kUndrain;
         if (!c) {
             violation("unknown admin command in timeline: " + e.text);
         } else if (daemon_live(*h)) {

@@ -134,7 +134,7 @@ TEST(Alertmanager, FixedHostAndBoundedMemory) {
 }
 
 TEST(Alertmanager, ActionNamesAreTheConfigNames) {
-    for (const char* n : {"drain", "maintenance-on", "maintenance-off"}) {
+    for (const char* n : {"drain", "maintenance-on", "maintenance-off", "cordon", "uncordon"}) {
         const auto a = parse_host_action(n);
         ASSERT_TRUE(a) << n;
         EXPECT_EQ(name(*a), n);

@@ -313,7 +313,9 @@ TEST(Config, WebhookKeysAndRules) {
         "[[webhook.rule]]\nalert = \"Disk\"\nlabels = { severity = \"critical\" }\n"
         "action = \"drain\"\n"
         "[[webhook.rule]]\nalert = \"Work\"\naction = \"maintenance-on\"\n"
-        "resolved_action = \"maintenance-off\"\nhost_label = \"instance\"\n",
+        "resolved_action = \"maintenance-off\"\nhost_label = \"instance\"\n"
+        "[[webhook.rule]]\nalert = \"Fans\"\naction = \"cordon\"\n"
+        "resolved_action = \"uncordon\"\n",
         "t.toml");
     ASSERT_TRUE(c) << c.error().to_string();
     EXPECT_TRUE(c->webhook_enabled);
@@ -321,13 +323,15 @@ TEST(Config, WebhookKeysAndRules) {
     EXPECT_EQ(c->webhook_listen.port, 9999);
     EXPECT_EQ(c->webhook_token_file, "/etc/vigil/t");
     EXPECT_EQ(c->webhook_max_body, 4096U);
-    ASSERT_EQ(c->webhook_rules.size(), 2U);
+    ASSERT_EQ(c->webhook_rules.size(), 3U);
     EXPECT_EQ(c->webhook_rules[0].alert, "Disk");
     ASSERT_EQ(c->webhook_rules[0].labels.size(), 1U);
     EXPECT_EQ(c->webhook_rules[0].labels[0].second, "critical");
     EXPECT_EQ(c->webhook_rules[0].host_label, "host");
     EXPECT_EQ(c->webhook_rules[1].resolved_action, "maintenance-off");
     EXPECT_EQ(c->webhook_rules[1].host_label, "instance");
+    EXPECT_EQ(c->webhook_rules[2].action, "cordon");
+    EXPECT_EQ(c->webhook_rules[2].resolved_action, "uncordon");
 }
 
 TEST(Config, BadWebhookValuesNameTheirLine) {

@@ -63,9 +63,9 @@ TEST(Duration, BadTextAndLimitsAreRefusedWithWhy) {
 TEST(Admin, EachVerbHasItsCoreCommand) {
     EXPECT_EQ(admin_command(AdminAction::kMaintenanceOn), core::AdminCommand::kMaintenanceOn);
     EXPECT_EQ(admin_command(AdminAction::kMaintenanceOff), core::AdminCommand::kMaintenanceOff);
-    // Cordon is the core's "take no new VMs", today named drain.
-    EXPECT_EQ(admin_command(AdminAction::kCordon), core::AdminCommand::kDrain);
-    EXPECT_EQ(admin_command(AdminAction::kUncordon), core::AdminCommand::kUndrain);
+    EXPECT_EQ(admin_command(AdminAction::kCordon), core::AdminCommand::kCordon);
+    EXPECT_EQ(admin_command(AdminAction::kUncordon), core::AdminCommand::kUncordon);
+    EXPECT_EQ(admin_command(AdminAction::kDrain), core::AdminCommand::kDrain);
 }
 
 TEST(Admin, TimedMaintenanceEndsWhenItsTimeIsUp) {
@@ -98,6 +98,36 @@ TEST(Admin, CordonIsIndependentOfMaintenance) {
     EXPECT_TRUE(s.cordoned) << "maintenance off does not uncordon";
     s = apply_admin(s, AdminAction::kUncordon, std::nullopt, "c", kNow);
     EXPECT_FALSE(s.cordoned);
+}
+
+TEST(Admin, DrainCordonsAndUncordonEndsBoth) {
+    auto s = apply_admin({}, AdminAction::kDrain, std::nullopt, "uid 0 pid 9", kNow);
+    EXPECT_TRUE(s.cordoned);
+    EXPECT_TRUE(s.draining);
+    EXPECT_EQ(s.cordoned_by, "uid 0 pid 9");
+    s = apply_admin(s, AdminAction::kCordon, std::nullopt, "x", kNow);
+    EXPECT_TRUE(s.draining) << "cordon does not stop a drain (the core keeps draining)";
+    s = apply_admin(s, AdminAction::kUncordon, std::nullopt, "c", kNow);
+    EXPECT_FALSE(s.cordoned);
+    EXPECT_FALSE(s.draining);
+}
+
+TEST(AdminFile, ADrainIsKeptAndAFileWithoutTheKeyHasNone) {
+    const auto s = apply_admin({}, AdminAction::kDrain, std::nullopt, "u", kNow);
+    auto back = decode_admin_state(encode_admin_state(s));
+    ASSERT_TRUE(back) << back.error();
+    EXPECT_EQ(*back, s);
+    // A file written before drains were kept.
+    auto old = decode_admin_state(
+        R"({"version":1,"maintenance":false,"cordoned":true,"maintenance_since_ms":0,"maintenance_until_ms":null,"maintenance_by":"","cordoned_by":"u"})");
+    ASSERT_TRUE(old) << old.error();
+    EXPECT_TRUE(old->cordoned);
+    EXPECT_FALSE(old->draining);
+    for (const char* bad : {
+             R"({"version":1,"maintenance":false,"cordoned":true,"maintenance_since_ms":0,"maintenance_until_ms":null,"maintenance_by":"","cordoned_by":"u","draining":1})",
+             R"({"version":1,"maintenance":false,"cordoned":false,"maintenance_since_ms":0,"maintenance_until_ms":null,"maintenance_by":"","cordoned_by":"","draining":true})"}) {
+        EXPECT_FALSE(decode_admin_state(bad)) << bad;
+    }
 }
 
 TEST(AdminFile, RoundTrips) {

@@ -44,7 +44,7 @@ json cluster_status() {
        "in_membership": true, "last_sign_of_life_seconds_ago": 0.42,
        "last_message_seconds_ago": 0.42, "last_slot_advance_seconds_ago": 0.9, "slot_index": 1,
        "status": {"state": "ok", "incarnation": 5, "sequence": 39, "quorate": true,
-                  "storage_ok": true, "maintenance": false, "draining": true,
+                  "storage_ok": true, "maintenance": false, "cordoned": true,
                   "held": [{"vm": "vm2", "state": "running"}, {"vm": "vm4", "state": "paused-io-error"}],
                   "declined": ["vm5"], "fenced": []}},
       {"id": 3, "name": "h3", "class": "dead", "reason": "fence-delay-elapsed",
@@ -76,7 +76,7 @@ TEST(StatusText, ClusterSectionsSayWhatAnOperatorNeeds) {
     EXPECT_NE(h2.find("0.4 s ago"), std::string::npos) << h2;
     EXPECT_NE(h2.find("vm2, vm4 (paused-io-error)"), std::string::npos) << h2;
     EXPECT_NE(h2.find("vm5"), std::string::npos) << h2;
-    EXPECT_NE(h2.find("draining"), std::string::npos) << h2;
+    EXPECT_NE(h2.find("cordoned"), std::string::npos) << h2;
     const auto h3 = line_with(text, "  h3 ");
     EXPECT_NE(h3.find("dead"), std::string::npos);
     EXPECT_NE(h3.find("fence-delay-elapsed"), std::string::npos);
@@ -130,6 +130,21 @@ TEST(StatusText, AWitheldPetAndNoQuorumStandOut) {
     EXPECT_NE(text.find("isolated, NOT QUORATE"), std::string::npos) << text;
     EXPECT_NE(text.find("last verdict: WITHHOLD (no-quorum-no-storage)"), std::string::npos);
     EXPECT_NE(text.find("watchdog: NOT ARMED"), std::string::npos);
+}
+
+TEST(StatusText, ADrainInProgressSaysWhatIsLeftToMove) {
+    auto st = cluster_status();
+    auto& h = st["cluster"]["host"];
+    EXPECT_EQ(line_with(status_text(st), "drain:"), "") << "no drain, no drain line";
+    h["cordoned"] = true;
+    h["draining"] = true;
+    h["drain"] = {{"moving", {"db"}}, {"left", {"web", "app"}}, {"blocked", {"big"}}};
+    auto text = status_text(st);
+    EXPECT_NE(text.find("  cordoned,draining\n"), std::string::npos) << text;
+    EXPECT_EQ(line_with(text, "drain:"),
+              "  drain: moving db; left web, app; kept here (no host can take them): big");
+    h["drain"] = {{"moving", json::array()}, {"left", json::array()}, {"blocked", json::array()}};
+    EXPECT_EQ(line_with(status_text(st), "drain:"), "  drain: done, cordoned");
 }
 
 TEST(StatusText, StandaloneHasNoClusterSection) {

@@ -961,3 +961,158 @@ TEST_F(EngineTest, AStalledSlotReadIsNoReadAtAll) {
 
 }  // namespace
 }  // namespace vigil::core
+
+namespace vigil::core {
+namespace {
+
+// h3 holds db, web and dns; h1 and h2 are fine and hold nothing.
+class DrainTest : public EngineTest {
+  protected:
+    DrainTest() : e_(make(3)) {
+        e_.observe(t(0), VmInventoryEvidence{.vms = {{"db"}, {"web"}, {"dns"}}});
+        e_.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    }
+
+    // One heartbeat at `s`: h1 holds `on_h1`, then h3 ticks.
+    TickResult beat(double s, std::vector<std::string> on_h1 = {}, bool quorate = true) {
+        ++seq_;
+        const auto h1 = peer_status(1, seq_, std::move(on_h1));
+        const auto h2 = peer_status(2, seq_);
+        if (quorate) {
+            e_.observe(t(s), PeerMessageEvidence{h1});
+            e_.observe(t(s), PeerMessageEvidence{h2});
+        }
+        local_ok(e_, t(s), {h1, h2});
+        auto r = e_.tick(t(s));
+        if (quorate) e_.observe(t(s), PeerMessageEvidence{r.status});
+        return r;
+    }
+
+    void stop_done(double s, const std::string& vm) {
+        e_.observe(t(s), ActionEvidence{.vm = vm, .action = VmAction::kStop});
+    }
+
+    HostEngine e_;
+    std::uint64_t seq_ = 0;
+};
+
+std::vector<std::string> stopped(const TickResult& r) {
+    std::vector<std::string> out;
+    for (const auto& d : of_kind(r.decisions, DecisionKind::kStopVm)) {
+        EXPECT_EQ(d.reason, Reason::kDrain) << to_string(d);
+        out.push_back(d.vm);
+    }
+    return out;
+}
+
+TEST_F(DrainTest, CordonKeepsTheVmsAndTakesNoNewOnes) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kCordon});
+    for (double s = 3; s <= 10; s += 1) {
+        const auto r = beat(s);
+        EXPECT_TRUE(stopped(r).empty()) << s;
+        EXPECT_TRUE(r.status.cordoned);
+        EXPECT_FALSE(takes_assignments(r.status));
+        EXPECT_EQ(r.status.held.size(), 3u);
+    }
+    EXPECT_FALSE(e_.snapshot().draining);
+    e_.observe(t(10.5), AdminEvidence{AdminCommand::kUncordon});
+    EXPECT_FALSE(beat(11).status.cordoned);
+}
+
+TEST_F(DrainTest, HandsOneVmOverAtATimeByPriorityOnlyOnceTheLastRunsElsewhere) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    // dns and web share the highest priority: by name, dns first; one at a time.
+    auto r = beat(3);
+    EXPECT_EQ(stopped(r), (std::vector<std::string>{"dns"}));
+    EXPECT_TRUE(r.status.cordoned);
+    const auto s3 = e_.snapshot();
+    EXPECT_TRUE(s3.draining);
+    EXPECT_EQ(s3.drain_moving, (std::vector<std::string>{"dns"}));
+    EXPECT_EQ(s3.drain_left, (std::vector<std::string>{"web", "db"}));
+    // Still stopping: it is still ours, and nothing else goes.
+    r = beat(4);
+    EXPECT_TRUE(stopped(r).empty());
+    EXPECT_EQ(r.status.held.size(), 3u);
+    // Stopped: the status that says so is wanted at once, and holds it no more.
+    stop_done(4.5, "dns");
+    EXPECT_EQ(e_.tick_wanted_at(), t(4.5));
+    r = beat(4.5);
+    EXPECT_TRUE(stopped(r).empty()) << "nobody holds dns yet";
+    EXPECT_EQ(r.status.held.size(), 2u);
+    // h1 holds dns now: web goes, then db, each once the one before runs on h1.
+    r = beat(5, {"dns"});
+    EXPECT_EQ(stopped(r), (std::vector<std::string>{"web"}));
+    stop_done(6, "web");
+    EXPECT_TRUE(stopped(beat(6, {"dns"})).empty());
+    EXPECT_EQ(stopped(beat(7, {"dns", "web"})), (std::vector<std::string>{"db"}));
+    stop_done(8, "db");
+    r = beat(9, {"dns", "web", "db"});
+    EXPECT_TRUE(r.status.held.empty());
+    EXPECT_TRUE(r.status.cordoned) << "a drained host stays cordoned";
+    const auto done = e_.snapshot();
+    EXPECT_TRUE(done.drain_moving.empty());
+    EXPECT_TRUE(done.drain_left.empty());
+    EXPECT_TRUE(done.drain_blocked.empty());
+}
+
+TEST_F(DrainTest, AStopThatDidNotTakeIsAskedAgain) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    EXPECT_EQ(stopped(beat(3)), (std::vector<std::string>{"dns"}));
+    e_.observe(t(3.5), ActionEvidence{.vm = "dns",
+                                      .action = VmAction::kStop,
+                                      .outcome = ActionOutcome::kFailed,
+                                      .detail = "no"});
+    // Retried after five heartbeats (retry_after), never another VM meanwhile.
+    for (double s = 4; s <= 7; s += 1) EXPECT_TRUE(stopped(beat(s)).empty()) << s;
+    EXPECT_EQ(stopped(beat(8)), (std::vector<std::string>{"dns"}));
+}
+
+TEST_F(DrainTest, AVmNoOtherHostCanTakeStaysAndSaysWhy) {
+    auto p = cluster_policy();
+    p.hosts = {{HostId{1}, 768}, {HostId{2}, 768}, {HostId{3}, 4096}};
+    e_ = make(3, p);
+    e_.observe(t(0), VmInventoryEvidence{.vms = {{"db"}, {"web"}, {"dns"}}});
+    e_.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    const auto r = beat(3);
+    EXPECT_EQ(stopped(r), (std::vector<std::string>{"dns"}));
+    const auto alerts = of_kind(r.decisions, DecisionKind::kAlert);
+    ASSERT_EQ(alerts.size(), 2u);  // web and db, each logged once
+    for (const auto& a : alerts) {
+        EXPECT_EQ(a.alert, AlertKind::kDrainBlocked);
+        EXPECT_EQ(a.reason, Reason::kNoHostCanTake);
+    }
+    EXPECT_TRUE(of_kind(beat(4).decisions, DecisionKind::kAlert).empty());
+    EXPECT_EQ(e_.snapshot().drain_blocked, (std::vector<std::string>{"db", "web"}));
+}
+
+TEST_F(DrainTest, ACutOffHostHandsNothingOverUntilItIsBack) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), MembershipEvidence{.members = ids({3}), .quorate = false});
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    for (double s = 3; s <= 10; s += 1) EXPECT_TRUE(stopped(beat(s, {}, false)).empty()) << s;
+    e_.observe(t(10.5), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    bool moved = false;
+    for (double s = 11; s <= 14 && !moved; s += 1) moved = !stopped(beat(s)).empty();
+    EXPECT_TRUE(moved);
+}
+
+TEST_F(DrainTest, UncordonEndsTheDrain) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    EXPECT_EQ(stopped(beat(3)), (std::vector<std::string>{"dns"}));
+    stop_done(3.5, "dns");
+    e_.observe(t(3.6), AdminEvidence{AdminCommand::kUncordon});
+    const auto r = beat(4, {"dns"});
+    EXPECT_TRUE(stopped(r).empty());
+    EXPECT_FALSE(r.status.cordoned);
+    EXPECT_FALSE(e_.snapshot().draining);
+    EXPECT_TRUE(stopped(beat(5, {"dns"})).empty());
+}
+
+}  // namespace
+}  // namespace vigil::core

@@ -66,6 +66,45 @@ TEST(PlannerTest, HeldVmsUseTheirHostsMemory) {
     for (const auto& d : plan.assigned) EXPECT_NE(d.target, HostId{1}) << d.vm;
 }
 
+// h1 drains: it holds every VM; h2 (1536 MiB) and h3 (1024 MiB) may take VMs.
+RecoveryView draining_view() {
+    return RecoveryView{.self = HostId{1},
+                        .peers = {{HostId{2}, PeerClass::kAlive}, {HostId{3}, PeerClass::kAlive}},
+                        .held = {{"db", HostId{1}}, {"web", HostId{1}}, {"dns", HostId{1}}},
+                        .last_holders = {},
+                        .capacity_mib = {{HostId{2}, 1536}, {HostId{3}, 1024}},
+                        .vms = kVms};
+}
+
+TEST(PlannerTest, ADrainCountsTheHostsWithRoomLeftByTheVmsOnTheirWay) {
+    auto view = draining_view();
+    EXPECT_EQ(hosts_with_room(view, "web", {}), 2u);
+    // The draining host's own room never counts, eligible or not.
+    view.capacity_mib[HostId{1}] = 8192;
+    EXPECT_EQ(hosts_with_room(view, "web", {}), 2u);
+    // web is on its way (still stopping here, then held nowhere): it takes h2's
+    // room, the most, so only h3 can take db.
+    EXPECT_EQ(hosts_with_room(view, "db", {}), 2u);
+    EXPECT_EQ(hosts_with_room(view, "db", {"web"}), 1u);
+    view.held.erase("web");
+    EXPECT_EQ(hosts_with_room(view, "db", {"web"}), 1u);
+    // dns too: placed as plan() would, dns then web both on h2 (the most room, the
+    // lowest id on a tie), which leaves h3 to db; with less on h3, nobody has room.
+    view.held.erase("dns");
+    EXPECT_EQ(hosts_with_room(view, "db", {"web", "dns"}), 1u);
+    view.capacity_mib[HostId{3}] = 768;
+    EXPECT_EQ(hosts_with_room(view, "db", {"web", "dns"}), 0u);
+    view.capacity_mib[HostId{3}] = 1024;
+    // A VM held elsewhere takes its host's room, whether or not it is on its way.
+    view.held["web"] = HostId{2};
+    EXPECT_EQ(hosts_with_room(view, "db", {"dns"}), 0u);
+    EXPECT_EQ(hosts_with_room(view, "dns", {}), 2u);
+    // A host that declined the VM lately does not count.
+    view.declined["dns"] = {HostId{3}};
+    EXPECT_EQ(hosts_with_room(view, "dns", {}), 1u);
+    EXPECT_EQ(hosts_with_room(view, "not-ha", {}), 0u);
+}
+
 TEST(PlannerTest, AnAssignmentStaysWhileItsTargetIsEligible) {
     RecoveryPlanner planner;
     auto view = dead_owner_view();

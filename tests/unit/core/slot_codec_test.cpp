@@ -18,7 +18,7 @@ HostStatus sample() {
                       .quorate = false,
                       .storage_ok = true,
                       .maintenance = false,
-                      .draining = true,
+                      .cordoned = true,
                       .held = {{"db", VmState::kPausedIoError}, {"web", VmState::kRunning}},
                       .assignments = {{"dns", HostId{2}}}};
 }
