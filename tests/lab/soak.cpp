@@ -772,7 +772,10 @@ SoakSummary run_soak(const fs::path& root, uint64_t first, int count, std::ostre
             ++sum.failed;
             sum.failed_seeds.push_back(seed);
             for (const auto& why : run->failures) out << "  BROKEN: " << why << "\n";
-            out << "seed " << seed << " timeline (seconds since the checker started):\n";
+            out << "seed " << seed << " broke a promise; its schedule (replay: vigil-lab soak "
+                << "--seed " << seed << " --schedules 1):\n"
+                << schedule.text() << "seed " << seed
+                << " timeline (seconds since the checker started):\n";
             print_timeline(run->timeline, out);
         }
         auto j = run->to_json();
