@@ -146,9 +146,13 @@ TEST(SoakSchedule, WhoMustNotBeReset) {
                   {{.kind = SoakFault::kStorageAllFail, .host = 0, .at_s = 5, .hold_s = 3}});
     EXPECT_FALSE(both.reset_forbidden(1));
     EXPECT_TRUE(both.reset_forbidden(2));  // a survivor in a storage outage everywhere
+    // And h1's VMs may then have to be restarted as after F4-all.
+    EXPECT_TRUE(both.rows().contains("F4-all"));
+    EXPECT_DOUBLE_EQ(both.bound_after_heal_s(), row_recovery_bound_s("F4-all") + 1);
     // The same outage after the cable is back: both promises hold.
     both.steps[1].at_s = 12;
     EXPECT_TRUE(both.reset_forbidden(1));
+    EXPECT_FALSE(both.rows().contains("F4-all"));
 }
 
 // A timeline as the checker writes it: vm1 stops at 5 s and writes again on
@@ -260,6 +264,14 @@ TEST(SoakJudge, AResetOfAHostThePromiseCoversIsAFailure) {
     EXPECT_NE(all.find("h2 was reset, which no fault it had allows (decided: "), std::string::npos)
         << all;
     EXPECT_NE(all.find("h3 is reset at the end"), std::string::npos) << all;
+}
+
+TEST(SoakJudge, AResetTheFaultsAllowIsNoUnhealedFault) {
+    auto run = made_up(14);
+    const auto hang = hand_made(SoakFault::kHang, {});
+    run.lab_after["host_status"][0]["power"] = "reset";
+    judge_soak(hang, run);
+    EXPECT_TRUE(run.ok()) << run.failures.front();
 }
 
 TEST(SoakJudge, AFaultLeftUnhealedIsAFailure) {
