@@ -9,6 +9,7 @@
 #include "tests/lab/matrix.h"
 #include "tests/lab/nemesis.h"
 #include "tests/lab/safety.h"
+#include "tests/lab/soak.h"
 
 namespace lab = vigil::lab;
 
@@ -107,6 +108,19 @@ int main(int argc, char** argv) {
     bench->add_option("--runs", bench_runs, "runs of each row")->check(CLI::Range(1, 100));
     bench->add_option("--out", out_path, "the report as JSON");
 
+    int soak_schedules = 1;
+    uint64_t soak_seed = 1;
+    auto* soak = app.add_subcommand(
+        "soak",
+        "randomized schedules of overlapping faults, each on a fresh three-host lab, judged "
+        "for two writers of a disk, resets the faults do not allow and guests not writing "
+        "after the last heal; the schedule of seed S is replayed by --seed S --schedules 1");
+    soak->add_option("--schedules", soak_schedules, "how many schedules (seeds S, S+1, ...)")
+        ->check(CLI::Range(1, 100000));
+    soak->add_option("--seed", soak_seed, "the first schedule's seed (default 1)");
+    bool soak_print = false;
+    soak->add_flag("--print", soak_print, "print the schedules without playing them");
+
     // `exec HOST CMD...` hands CMD over untouched (its options are not ours),
     // so cut it off before CLI11 sees it.
     std::vector<std::string> exec_command;
@@ -153,6 +167,16 @@ int main(int argc, char** argv) {
         std::cout << row_id << (run->ok() ? ": promise kept" : ": promise broken") << " ("
                   << path.string() << ")\n";
         return run->ok() ? 0 : 4;
+    }
+    if (*soak) {
+        if (soak_print) {
+            for (int i = 0; i < soak_schedules; ++i)
+                std::cout << lab::make_schedule(soak_seed + static_cast<uint64_t>(i)).text();
+            return 0;
+        }
+        const auto sum = lab::run_soak(root, soak_seed, soak_schedules, std::cout);
+        if (sum.interrupted) return 130;
+        return sum.failed == 0 ? 0 : 4;
     }
     if (*bench) {
         std::vector<const lab::Row*> rows;

@@ -115,27 +115,45 @@ constexpr double kF4BoundS = 10;
 // split. The same budget, that much later.
 constexpr double kF7VmBoundS = kF4BoundS + (5000 - 1000 + 300) / 1000.0;
 
-// F9: blips shorter than the grace do nothing. A VM uplink that flaps for d
-// is down for the core from the down hold after the cut (a flap shorter
-// than that is no transition at all) to the up hold after the reconnect:
-// d + (up hold - down hold); the isolation response needs the link grace of
-// that, with quorum lost. So a flap shorter than link grace - (up hold -
-// down hold) - one poll of the link watcher (0.75 s at vigild's defaults)
-// does nothing however corosync takes it. The cables are out for 0.4 s,
-// which leaves 0.35 s for the nemesis' own `ip` calls and state saves (the
-// repair took up to 0.13 s on a loaded machine).
-constexpr double kF9FlapBoundS =
-    (kLinkGraceMs - (kLinkUpHoldMs - kLinkDownHoldMs) - kProbePollMs) / 1000.0;
-constexpr double kF9FlapS = kF9FlapBoundS - 0.35;
-// A storage stall of d would count for the core, were a watcher to call it at
-// once, until the recovery hold and a poll after it ends; that must stay
-// under the storage grace: d < grace - recovery hold - poll (3.75 s). It is
-// also under the stall time minus a poll (4.75 s), so the block watcher never
-// calls it stalled at all. 3 s leaves a margin of 0.75 s.
-constexpr double kF9StallBoundS =
-    (kStorageGraceMs - kStorageRecoveryHoldMs - kProbePollMs) / 1000.0;
-constexpr double kF9StallS = kF9StallBoundS - 0.75;
-static_assert(kF9FlapS > 0 && kF9StallS > 0 && kF9StallS * 1000 < kStorageStallMs);
+// The chain of F5 (the sim's f05a/f05b), at the lab's timings: the stall
+// seen at a poll (a heartbeat), the grace, a heartbeat and the membership
+// timeout (token + consensus) for the peers' reports, the tick.
+constexpr double kF5SelfFenceS =
+    (kStorageStallMs + kHeartbeatIntervalMs + kStorageGraceMs + kHeartbeatIntervalMs +
+     2.2 * kCorosyncTokenMs + kHeartbeatIntervalMs) /
+    1000.0;
+
+}  // namespace
+
+double row_recovery_bound_s(std::string_view id) {
+    const double watchdog_s = kWatchdogTimeoutS;
+    const double heartbeat_s = kHeartbeatIntervalMs / 1000.0;
+    const double grace_s = kStorageGraceMs / 1000.0;
+    const double fence_delay_s = kFenceDelayMs / 1000.0;
+    // SPEC F1/F2: "VMs running elsewhere within watchdog timeout + 5 s"; F4-all
+    // is F1 seen by the survivors.
+    if (id == "F1" || id == "F2" || id == "F4-all") return watchdog_s + 5;
+    if (id == "F4") return kF4BoundS;
+    if (id == "F7-vm") return kF7VmBoundS;
+    // The self-fence, then F1's bound from the host's end.
+    if (id == "F5a") return kF5SelfFenceS + watchdog_s + 5;
+    // The error at the next slot write, the grace, the status that says
+    // released, the coordinator's next tick (the sim's f05b: stop, status,
+    // plan), then F1's margin for the start after the fence delay.
+    if (id == "F5b")
+        return heartbeat_s + grace_s + 2 * heartbeat_s + watchdog_s + 5 - fence_delay_s;
+    // Resumed within 1 s of the storage returning, plus a checker poll (F6)
+    // or of a stall's end (F9).
+    if (id == "F6" || id == "F9") return 1.0 + kSampleInterval;
+    // ENOSPC counts for the error window after the last one, the better
+    // health must hold, and the resume comes at the next tick.
+    if (id == "F10")
+        return (kStorageErrorWindowMs + kStorageRecoveryHoldMs) / 1000.0 + heartbeat_s +
+               kSampleInterval;
+    return 0;  // F3, F7, F8: the guests never stop
+}
+
+namespace {
 
 // The rows. Each schedule starts 3 s into the checker's run, on a lab whose
 // vigilds have settled; times in the judges are from the checker's timeline.
@@ -159,9 +177,9 @@ std::vector<Row> make_rows() {
             return p.settled(60);
         },
         .judge =
-            [watchdog_s](Judge& j) {
+            [](Judge& j) {
                 j.no_violations();
-                j.writes_again_within("power-off h1", "vm1", watchdog_s + 5);
+                j.writes_again_within("power-off h1", "vm1", row_recovery_bound_s("F1"));
                 const auto w = j.writers("vm1");
                 j.expect(w.size() == 2 && std::count(w.begin(), w.end(), "h1") == 1,
                          "vm1 has two instances, the new one on a survivor");
@@ -196,7 +214,7 @@ std::vector<Row> make_rows() {
         .judge =
             [watchdog_s](Judge& j) {
                 j.no_violations();
-                j.writes_again_within("hang h1", "vm1", watchdog_s + 5);
+                j.writes_again_within("hang h1", "vm1", row_recovery_bound_s("F2"));
                 j.expect(j.wrote_elsewhere("vm1", "h1"), "vm1's new instance runs on a survivor");
                 // The last pet came before the hang: the watchdog expires
                 // within its timeout of it; one second for the checker's look.
@@ -240,14 +258,8 @@ std::vector<Row> make_rows() {
     // a power loss (F1's bound from the host's end); with nothing in flight
     // the host stops its VMs and says so in its next status, and survivors
     // start them at once.
-    const double heartbeat_s = kHeartbeatIntervalMs / 1000.0;
-    const double membership_s = 2.2 * kCorosyncTokenMs / 1000.0;  // token + consensus
-    const double stall_s = kStorageStallMs / 1000.0;
     const double grace_s = kStorageGraceMs / 1000.0;
-    // The stall seen at a poll (a heartbeat), the grace, a heartbeat and the
-    // membership timeout, the tick.
-    const double self_fence_s =
-        stall_s + heartbeat_s + grace_s + heartbeat_s + membership_s + heartbeat_s;
+    const double self_fence_s = kF5SelfFenceS;
     rows.push_back(Row{
         .id = "F5a",
         .title = "one host's storage stalls, I/O in flight",
@@ -267,7 +279,7 @@ std::vector<Row> make_rows() {
             return p.settled(60);
         },
         .judge =
-            [self_fence_s, watchdog_s](Judge& j) {
+            [](Judge& j) {
                 j.no_violations();
                 const auto fault = j.fault_at("storage h1 stall");
                 const auto reset = j.event_at("lab", "reset h1");
@@ -283,7 +295,7 @@ std::vector<Row> make_rows() {
                 j.expect(
                     j.decisions("stop-vm vm=vm1 reason=storage-lost-nothing-in-flight").empty(),
                     "vigild on h1 stopped vm1 as if nothing were in flight");
-                j.writes_again_within("storage h1 stall", "vm1", self_fence_s + watchdog_s + 5);
+                j.writes_again_within("storage h1 stall", "vm1", row_recovery_bound_s("F5a"));
                 const auto w = j.writers("vm1");
                 j.expect(w.size() >= 2 && w.back() != "h1",
                          "vm1's new instance runs on a survivor");
@@ -321,7 +333,7 @@ std::vector<Row> make_rows() {
             return p.settled(30);
         },
         .judge =
-            [heartbeat_s, grace_s, watchdog_s, fence_delay_s](Judge& j) {
+            [](Judge& j) {
                 j.no_violations();
                 j.expect(
                     !j.decisions("stop-vm vm=vm1 reason=storage-lost-nothing-in-flight").empty(),
@@ -332,9 +344,7 @@ std::vector<Row> make_rows() {
                 // says released, the coordinator's next tick (the sim's f05b:
                 // stop, status, plan), then F1's margin for the start after
                 // the fence delay.
-                j.writes_again_within(
-                    "storage h1 fail", "vm1",
-                    heartbeat_s + grace_s + 2 * heartbeat_s + watchdog_s + 5 - fence_delay_s);
+                j.writes_again_within("storage h1 fail", "vm1", row_recovery_bound_s("F5b"));
                 const auto w = j.writers("vm1");
                 j.expect(w.size() >= 2 && w.back() != "h1",
                          "vm1's new instance runs on a survivor");
@@ -368,7 +378,7 @@ std::vector<Row> make_rows() {
                     j.expect(j.stopped("storage all fail", vm),
                              std::string(vm) + " did not pause when the storage failed");
                     j.writes_again_after_repair_within("storage all fail", "storage all ok", vm,
-                                                       1.0 + kSampleInterval);
+                                                       row_recovery_bound_s("F6"));
                     j.expect(j.writers(vm).size() == 1, std::string(vm) + " was restarted");
                 }
                 j.expect(j.decisions("self-fence-reboot").empty(), "a host decided a self-fence");
@@ -394,7 +404,7 @@ std::vector<Row> make_rows() {
         .judge =
             [](Judge& j) {
                 j.no_violations();
-                j.restarted_within("cut h1", "vm1", kF4BoundS);
+                j.restarted_within("cut h1", "vm1", row_recovery_bound_s("F4"));
                 j.expect(j.wrote_elsewhere("vm1", "h1"), "vm1's new instance runs on a survivor");
                 j.expect(!j.decisions("released").empty(), "no vigild logged h1's VMs released");
                 j.never_stopped("cut h1", "vm2");
@@ -423,9 +433,9 @@ std::vector<Row> make_rows() {
             return p.settled(60);
         },
         .judge =
-            [watchdog_s, fence_delay_s](Judge& j) {
+            [fence_delay_s](Judge& j) {
                 j.no_violations();
-                j.writes_again_within("cut h1", "vm1", watchdog_s + 5);
+                j.writes_again_within("cut h1", "vm1", row_recovery_bound_s("F4-all"));
                 j.expect(j.wrote_elsewhere("vm1", "h1"), "vm1's new instance runs on a survivor");
                 // h1's last proof of life (a slot write, its message back
                 // through the cluster) is at the cut at the latest; it may pet
@@ -486,7 +496,7 @@ std::vector<Row> make_rows() {
         .judge =
             [](Judge& j) {
                 j.no_violations();
-                j.restarted_within("partition", "vm3", kF7VmBoundS);
+                j.restarted_within("partition", "vm3", row_recovery_bound_s("F7-vm"));
                 j.expect(j.wrote_elsewhere("vm3", "h3"), "vm3's new instance runs on the majority");
                 j.expect(!j.decisions("released").empty(), "no vigild logged h3's VMs released");
                 j.never_stopped("partition", "vm1");
@@ -611,16 +621,14 @@ std::vector<Row> make_rows() {
             return p.step("space returns", storage(p.lab(), 0, StorageMode::kOk));
         },
         .judge =
-            [heartbeat_s](Judge& j) {
+            [](Judge& j) {
                 j.no_violations();
                 j.expect(j.stopped("storage all enospc vm1", "vm1"), "vm1 did not pause on ENOSPC");
                 // ENOSPC counts for the error window after the last one, the
                 // better health must hold, and the resume comes at the next
                 // tick.
-                j.writes_again_after_repair_within(
-                    "storage all enospc vm1", "storage all ok", "vm1",
-                    (kStorageErrorWindowMs + kStorageRecoveryHoldMs) / 1000.0 + heartbeat_s +
-                        kSampleInterval);
+                j.writes_again_after_repair_within("storage all enospc vm1", "storage all ok",
+                                                   "vm1", row_recovery_bound_s("F10"));
                 const auto w = j.writers("vm1");
                 j.expect(w.size() == 1 && w.front() == "h1", "vm1 was restarted, not resumed");
                 j.never_stopped("storage all enospc vm1", "vm2");

@@ -19,6 +19,28 @@
 
 namespace vigil::lab {
 
+// F9: blips shorter than the grace do nothing. A VM uplink that flaps for d
+// is down for the core from the down hold after the cut (a flap shorter
+// than that is no transition at all) to the up hold after the reconnect:
+// d + (up hold - down hold); the isolation response needs the link grace of
+// that, with quorum lost. So a flap shorter than link grace - (up hold -
+// down hold) - one poll of the link watcher (0.75 s at vigild's defaults)
+// does nothing however corosync takes it. The cables are out for 0.4 s,
+// which leaves 0.35 s for the nemesis' own `ip` calls and state saves (the
+// repair took up to 0.13 s on a loaded machine).
+inline constexpr double kF9FlapBoundS =
+    (kLinkGraceMs - (kLinkUpHoldMs - kLinkDownHoldMs) - kProbePollMs) / 1000.0;
+inline constexpr double kF9FlapS = kF9FlapBoundS - 0.35;
+// A storage stall of d would count for the core, were a watcher to call it at
+// once, until the recovery hold and a poll after it ends; that must stay
+// under the storage grace: d < grace - recovery hold - poll (3.75 s). It is
+// also under the stall time minus a poll (4.75 s), so the block watcher never
+// calls it stalled at all. 3 s leaves a margin of 0.75 s.
+inline constexpr double kF9StallBoundS =
+    (kStorageGraceMs - kStorageRecoveryHoldMs - kProbePollMs) / 1000.0;
+inline constexpr double kF9StallS = kF9StallBoundS - 0.75;
+static_assert(kF9FlapS > 0 && kF9StallS > 0 && kF9StallS * 1000 < kStorageStallMs);
+
 // What one play of a row left: the checker's timeline (checker.h's to_json,
 // times in seconds since the checker started), the lab's status afterwards,
 // and the figures and broken promises the row's judge found.
@@ -152,6 +174,14 @@ struct Row {
     std::function<Result<>(Play&)> schedule;
     std::function<void(Judge&)> judge;
 };
+
+// How long a row's promise gives a VM its fault stopped to write again (s):
+// from the fault for the rows that restart or move VMs (F1, F2, F4, F4-all,
+// F5a, F5b, F7-vm), from the repair for those that resume them (F6, F9,
+// F10); 0 for the rows whose guests never stop (F3, F7, F8) and for an id
+// that is no row. The judges hold their rows to these; the soak's bound after
+// its last heal is the longest of them over the faults it played.
+[[nodiscard]] double row_recovery_bound_s(std::string_view id);
 
 // Every row, in the spec's order.
 [[nodiscard]] const std::vector<Row>& matrix_rows();
