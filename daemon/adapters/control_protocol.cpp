@@ -72,12 +72,6 @@ bool allowed_key(ControlCommand command, const std::string& key) {
     return false;
 }
 
-std::string known_list(std::initializer_list<const char*> names) {
-    std::string out;
-    for (const char* n : names) out += (out.empty() ? "" : ", ") + std::string(n);
-    return out;
-}
-
 std::string known_actions() {
     std::string out;
     for (const auto a : kAllAdminActions) out += (out.empty() ? "" : ", ") + std::string(to_string(a));
