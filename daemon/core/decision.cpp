@@ -16,6 +16,8 @@ std::string_view name(PeerClass c) {
             return "dead";
         case PeerClass::kReleased:
             return "released";
+        case PeerClass::kFrozen:
+            return "frozen";
     }
     return "?";
 }
@@ -132,6 +134,8 @@ std::string_view name(Reason r) {
             return "fence-failed";
         case Reason::kUnreadableFormat:
             return "unreadable-format";
+        case Reason::kStoppedDeliberately:
+            return "stopped-deliberately";
     }
     return "?";
 }

@@ -798,7 +798,8 @@ void World::advance_lanes() {
             }
             if (!h.driver || h.incarnation != op.incarnation) continue;
             if (op.write) {
-                const core::SlotWriteEvidence ev{.ok = ok, .latency = now_ - op.submitted};
+                const core::SlotWriteEvidence ev{
+                    .ok = ok, .latency = now_ - op.submitted, .sequence = op.status.sequence};
                 deliver(h, [&h, ev, sent = op.submitted](driver::HostDriver& d) {
                     if (ev.ok && sent >= h.heard_from) h.run_heard = true;
                     d.observe(ev);
