@@ -80,6 +80,12 @@ FreezeCheck HostEngine::freeze_check(TimePoint now) const {
     return out;
 }
 
+HostStatus HostEngine::retract_freeze(TimePoint now) {
+    auto status = freeze(now);
+    status.frozen = false;
+    return status;
+}
+
 HostStatus HostEngine::freeze(TimePoint now) {
     now_ = now;
     frozen_ = true;

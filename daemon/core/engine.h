@@ -114,6 +114,9 @@ class HostEngine {
     // engine says nothing more after it (tick publishes nothing); the daemon writes
     // it, and disarms the watchdog only once that write came back ok.
     [[nodiscard]] HostStatus freeze(TimePoint now);
+    // The freeze's write failed: the next status, not frozen (the daemon exits
+    // with the watchdog armed after it, as a stop without a freeze does).
+    [[nodiscard]] HostStatus retract_freeze(TimePoint now);
     [[nodiscard]] bool frozen() const { return frozen_; }
     // This host's slot as the last read found it, when another daemon run (an
     // earlier one) wrote it: a run that starts after a freeze reads what it held.
