@@ -60,6 +60,8 @@ class Daemon {
     // SIGHUP: reads the configuration file again and applies what can change
     // live; a file that does not parse changes nothing.
     void reload();
+    // SIGTERM or SIGINT: ends the loop, in cluster mode once ClusterMode::stop is done.
+    void on_stop_signal();
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
     void export_watchdog();
@@ -88,6 +90,7 @@ class Daemon {
     std::optional<adapters::EventLoop::WatchId> nfs_timer_;
     std::chrono::nanoseconds started_{};
     std::unique_ptr<ClusterMode> cluster_;  // cluster mode only
+    bool stopping_ = false;                 // a stop signal came
 };
 
 }  // namespace vigil

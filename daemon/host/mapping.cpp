@@ -89,6 +89,7 @@ fence::WithholdReason withhold_reason(core::Reason why) {
         case core::Reason::kLeftAndSilent:
         case core::Reason::kFenceFailed:
         case core::Reason::kUnreadableFormat:
+        case core::Reason::kStoppedDeliberately:
             return fence::WithholdReason::kNotSafe;
     }
     return fence::WithholdReason::kNotSafe;
