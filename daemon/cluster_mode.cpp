@@ -281,6 +281,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     if (auto ok = loop.watch_fd(self->store_->fd(),
                                 [raw] {
                                     raw->heartbeat_port_->dispatch();
+                                    raw->note_previous_run();
                                     raw->advance_stop();
                                 });
         !ok) {
@@ -619,6 +620,24 @@ void ClusterMode::advance_stop() {
     retracting_ = true;
     stop_deadline_ = now + driver_->freeze_wait();
     if (stop_alarm_) deps_.loop.set_alarm(*stop_alarm_, stop_deadline_);
+}
+
+void ClusterMode::note_previous_run() {
+    const auto& previous = driver_->engine().previous_run();
+    if (previous_run_noted_ || !previous) return;
+    previous_run_noted_ = true;
+    if (!previous->frozen) return;
+    std::vector<std::string> held;
+    for (const auto& h : previous->held) held.push_back(h.name);
+    const auto names = joined(held);
+    deps_.journal.log(
+        Priority::notice, mid::kIncarnation,
+        "the run before (incarnation " + std::to_string(previous->incarnation) +
+            ") stopped deliberately and froze holding " +
+            (names.empty() ? std::string("no VM") : names) +
+            "; this run holds what runs here now, and its first status ends the "
+            "freeze for the peers",
+        {{"PREVIOUS_INCARNATION", std::to_string(previous->incarnation)}, {"VMS", names}});
 }
 
 void ClusterMode::finish_stop() {

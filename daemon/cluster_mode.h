@@ -110,6 +110,9 @@ class ClusterMode {
     // The stop's next step, after every heartbeat store result and at the deadline.
     void advance_stop();
     void finish_stop();
+    // Once, at the first slot read that shows this host's slot as the run before
+    // left it: a frozen one is logged with what it held and what runs here now.
+    void note_previous_run();
     // HA VMs with a qemu here, or "(not listed yet)" before the first listing.
     [[nodiscard]] std::vector<std::string> running_here() const;
     // An action an alert asked for through the webhook: this host's go to the
@@ -153,6 +156,7 @@ class ClusterMode {
     bool corosync_lost_ = false;       // logged once per outage
     std::function<void()> stop_done_;  // set while a stop runs
     bool retracting_ = false;
+    bool previous_run_noted_ = false;
     std::chrono::nanoseconds stop_deadline_{};
     std::optional<adapters::EventLoop::WatchId> stop_alarm_;
     bool membership_seen_ = false;

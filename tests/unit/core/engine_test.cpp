@@ -1130,5 +1130,23 @@ TEST_F(EngineTest, AFrozenPeersVmIsNeverRecoveredUntilItRunsAgainAndDies) {
     EXPECT_LE(*assigned_at, 63 + 7 + 1);  // plus the heartbeat a settled coordinator waits
 }
 
+// A run that starts after a freeze finds its own slot as the frozen run left it.
+TEST_F(EngineTest, ARunAfterAFreezeReadsItsOwnLastRecord) {
+    auto e = make(1);
+    auto mine = peer_status(1, 40, {"web"});
+    mine.incarnation = 0;  // the run before; this one is incarnation 1
+    mine.knows_freeze = mine.frozen = true;
+    e.observe(t(0), SlotReadEvidence{.ok = true, .slots = {mine, peer_status(2, 3)}});
+    ASSERT_TRUE(e.previous_run());
+    EXPECT_TRUE(e.previous_run()->frozen);
+    EXPECT_EQ(e.previous_run()->held, mine.held);
+    // Its own records since do not count as the run before.
+    auto now = mine;
+    now.incarnation = 1;
+    now.frozen = false;
+    e.observe(t(1), SlotReadEvidence{.ok = true, .slots = {now}});
+    EXPECT_TRUE(e.previous_run()->frozen);
+}
+
 }  // namespace
 }  // namespace vigil::core
