@@ -296,7 +296,12 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     };
 
     auto& loop = self->deps_.loop;
-    if (auto ok = loop.watch_fd(self->store_->fd(), [raw] { raw->heartbeat_port_->dispatch(); });
+    if (auto ok = loop.watch_fd(self->store_->fd(),
+                                [raw] {
+                                    raw->heartbeat_port_->dispatch();
+                                    raw->note_previous_run();
+                                    raw->advance_stop();
+                                });
         !ok) {
         return std::unexpected(ok.error());
     }
@@ -516,18 +521,7 @@ void ClusterMode::on_link(const std::string& interface, core::LinkState state) {
     if (auto m = map_->observe_link(interface, state); m.evidence) observe(*m.evidence);
 }
 
-void ClusterMode::stop() {
-    if (!watchdog_port_) return;
-    auto* device = watchdog_port_->device();
-    if (!device) {
-        // Disarming needs the device open, and opening pets: not without proof.
-        deps_.journal.log(Priority::warning, mid::kWatchdog,
-                          "watchdog left armed on a clean stop: it was left armed by an earlier "
-                          "run and not reopened; the host will be reset unless vigild is started "
-                          "again in time",
-                          {{"DEVICE", config_.watchdog_device}});
-        return;
-    }
+std::vector<std::string> ClusterMode::running_here() const {
     const auto engine = driver_->engine().snapshot();
     std::vector<std::string> running;
     for (const auto& vm : engine.vms) {
@@ -535,26 +529,163 @@ void ClusterMode::stop() {
     }
     // Before the first listing nobody knows what runs here.
     if (!engine.listed) running.emplace_back("(not listed yet)");
-    if (!running.empty()) {
-        std::string names;
-        for (const auto& n : running) names += (names.empty() ? "" : ", ") + n;
+    return running;
+}
+
+namespace {
+
+std::string joined(const std::vector<std::string>& items, std::string_view sep = ", ") {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : std::string(sep)) + i;
+    return out;
+}
+
+}  // namespace
+
+void ClusterMode::stop(std::function<void()> done) {
+    if (stop_done_) return;  // a stop is under way; it ends on its own, bounded
+    stop_done_ = std::move(done);
+    if (!watchdog_port_ || !driver_) return finish_stop();
+    auto* device = watchdog_port_->device();
+    const auto running = running_here();
+    const auto names = joined(running);
+    if (!device) {
+        // Disarming needs the device open, and opening pets: not without proof.
         deps_.journal.log(Priority::warning, mid::kWatchdog,
-                          "watchdog left armed on a clean stop: HA VMs run here (" + names +
-                              "); the host will be reset unless vigild is started again in time",
+                          "watchdog left armed on a clean stop: it was left armed by an earlier "
+                          "run and not reopened; the host will be reset unless vigild is started "
+                          "again in time",
                           {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
+        return finish_stop();
+    }
+    if (running.empty()) {
+        if (auto ok = device->disarm(); ok) {
+            std::error_code ec;
+            std::filesystem::remove(paths_.pet_file, ec);
+            deps_.journal.log(Priority::notice, mid::kWatchdog,
+                              "watchdog disarmed on a clean stop: no HA VM runs here",
+                              {{"DEVICE", config_.watchdog_device}});
+        } else {
+            deps_.journal.log(Priority::error, mid::kWatchdog,
+                              "watchdog could not be disarmed: " + ok.error().message,
+                              {{"DEVICE", config_.watchdog_device}});
+        }
+        return finish_stop();
+    }
+    // HA VMs run here: freeze (leave them running unmanaged, tell the peers,
+    // disarm) when the core allows it and the device can be disarmed at all.
+    std::vector<std::string> why;
+    const auto caps = device->status().capabilities;
+    if (!caps.magic_close) why.emplace_back("the watchdog device has no magic close");
+    if (caps.nowayout == true) why.emplace_back("the watchdog device has nowayout set");
+    std::string unaware;
+    if (why.empty()) {
+        const auto check = driver_->freeze();
+        for (const auto b : check.blockers) why.emplace_back(core::name(b));
+        std::vector<std::string> hosts;
+        for (const auto id : check.unaware) {
+            std::string n = core::host_name(id);
+            for (const auto& h : config_.cluster_hosts) {
+                if (h.nodeid == id.value) n = h.name;
+            }
+            hosts.push_back(n);
+        }
+        unaware = joined(hosts);
+        if (!unaware.empty()) why.back() += " (" + unaware + ")";
+    }
+    if (!why.empty()) {
+        deps_.journal.log(Priority::warning, mid::kWatchdog,
+                          "watchdog left armed on a stop with HA VMs running here (" + names +
+                              "): no freeze: " + joined(why, "; ") +
+                              "; the host will be reset unless vigild is started again in time",
+                          {{"DEVICE", config_.watchdog_device},
+                           {"VMS", names},
+                           {"REASON", joined(why, "; ")},
+                           {"HOSTS", unaware}});
+        return finish_stop();
+    }
+    deps_.journal.log(
+        Priority::notice, mid::kWatchdog,
+        "stopping deliberately with HA VMs running here (" + names + "): writing the frozen record",
+        {{"VMS", names}});
+    auto alarm = deps_.loop.add_alarm([this] { advance_stop(); });
+    stop_deadline_ = deps_.loop.now() + driver_->freeze_wait();
+    if (alarm) {
+        stop_alarm_ = *alarm;
+        deps_.loop.set_alarm(*stop_alarm_, stop_deadline_);
+    }
+    advance_stop();  // a write refused at once has failed already
+}
+
+void ClusterMode::advance_stop() {
+    if (!stop_done_) return;
+    const auto now = deps_.loop.now();
+    if (retracting_) {
+        // Until the retraction is on storage (or the deadline): the peers read it
+        // instead of the frozen record, if that one landed after all.
+        if (!store_->write_pending_since() || now >= stop_deadline_) finish_stop();
         return;
     }
-    if (auto ok = device->disarm(); ok) {
-        std::error_code ec;
-        std::filesystem::remove(paths_.pet_file, ec);
-        deps_.journal.log(Priority::notice, mid::kWatchdog,
-                          "watchdog disarmed on a clean stop: no HA VM runs here",
-                          {{"DEVICE", config_.watchdog_device}});
-    } else {
+    const auto stage = driver_->freeze_stage();
+    const auto names = joined(running_here());
+    if (stage == driver::FreezeStage::kOnStorage) {
+        auto ok = watchdog_port_->device()->disarm();
+        if (ok) {
+            std::error_code ec;
+            std::filesystem::remove(paths_.pet_file, ec);
+            deps_.journal.log(
+                Priority::notice, mid::kWatchdog,
+                "stopped deliberately: HA VMs left running here unmanaged (" + names +
+                    "); the peers hold them as this host's (frozen) until vigild starts again; "
+                    "watchdog disarmed",
+                {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
+            return finish_stop();
+        }
         deps_.journal.log(Priority::error, mid::kWatchdog,
-                          "watchdog could not be disarmed: " + ok.error().message,
-                          {{"DEVICE", config_.watchdog_device}});
+                          "frozen record written but the watchdog could not be disarmed (" +
+                              ok.error().message +
+                              "): retracting the freeze; the host will be reset unless vigild is "
+                              "started again in time",
+                          {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
+    } else if (stage == driver::FreezeStage::kFailed || now >= stop_deadline_) {
+        deps_.journal.log(
+            Priority::error, mid::kWatchdog,
+            std::string("the frozen record was not written (") +
+                (stage == driver::FreezeStage::kFailed ? "the slot write failed"
+                                                       : "the slot write is late") +
+                "): retracting the freeze, the watchdog stays armed; the host will be "
+                "reset unless vigild is started again in time",
+            {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
+    } else {
+        return;  // the write is on its way
     }
+    driver_->retract_freeze();
+    retracting_ = true;
+    stop_deadline_ = now + driver_->freeze_wait();
+    if (stop_alarm_) deps_.loop.set_alarm(*stop_alarm_, stop_deadline_);
+}
+
+void ClusterMode::note_previous_run() {
+    const auto& previous = driver_->engine().previous_run();
+    if (previous_run_noted_ || !previous) return;
+    previous_run_noted_ = true;
+    if (!previous->frozen) return;
+    std::vector<std::string> held;
+    for (const auto& h : previous->held) held.push_back(h.name);
+    const auto names = joined(held);
+    deps_.journal.log(
+        Priority::notice, mid::kIncarnation,
+        "the run before (incarnation " + std::to_string(previous->incarnation) +
+            ") stopped deliberately and froze holding " +
+            (names.empty() ? std::string("no VM") : names) +
+            "; this run holds what runs here now, and its first status ends the "
+            "freeze for the peers",
+        {{"PREVIOUS_INCARNATION", std::to_string(previous->incarnation)}, {"VMS", names}});
+}
+
+void ClusterMode::finish_stop() {
+    auto done = std::move(stop_done_);
+    if (done) done();
 }
 
 control::ClusterStatus ClusterMode::status() const {

@@ -87,8 +87,16 @@ class ClusterMode {
 
     // Asks for the first VM listing and starts the heartbeat timers.
     [[nodiscard]] std::expected<void, Error> start();
-    // A clean stop: disarms the watchdog only when no HA VM runs here.
-    void stop();
+    // A deliberate stop (SIGTERM): calls `done` once vigild may exit. With no HA
+    // VM here the watchdog is disarmed. With HA VMs running the host freezes when
+    // the core allows it (every host knows the freeze, quorate, storage fine,
+    // nothing in flight) and the device can be disarmed: the frozen record is
+    // written, and once it is on storage broadcast, and the watchdog disarmed;
+    // the VMs run on unmanaged. Otherwise (or when the write fails or is late:
+    // retracted) the watchdog stays armed and the host is reset unless vigild
+    // starts again in time. Bounded by two freeze_wait()s. A second call while
+    // one runs is ignored.
+    void stop(std::function<void()> done);
 
     // An operator's command (vigilctl, an alert, the state file at start)
     // to the core; maintenance on and off also run the hooks with
@@ -115,6 +123,14 @@ class ClusterMode {
     // at start and after every heartbeat.
     void export_metrics();
     void later(std::function<void()> fn);
+    // The stop's next step, after every heartbeat store result and at the deadline.
+    void advance_stop();
+    void finish_stop();
+    // Once, at the first slot read that shows this host's slot as the run before
+    // left it: a frozen one is logged with what it held and what runs here now.
+    void note_previous_run();
+    // HA VMs with a qemu here, or "(not listed yet)" before the first listing.
+    [[nodiscard]] std::vector<std::string> running_here() const;
     // An action an alert asked for through the webhook: this host's go to the
     // core as an operator's command would, another host's are logged only.
     void on_alert_action(const exporters::AlertAction& a);
@@ -153,7 +169,12 @@ class ClusterMode {
     bool early_beat_done_ = false;
     std::size_t members_ = 0;  // hosts in the last membership view
     core::TimePoint started_{};
-    bool corosync_lost_ = false;  // logged once per outage
+    bool corosync_lost_ = false;       // logged once per outage
+    std::function<void()> stop_done_;  // set while a stop runs
+    bool retracting_ = false;
+    bool previous_run_noted_ = false;
+    std::chrono::nanoseconds stop_deadline_{};
+    std::optional<adapters::EventLoop::WatchId> stop_alarm_;
     bool membership_seen_ = false;
     bool ready_ = false;
 };

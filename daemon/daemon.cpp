@@ -71,8 +71,13 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     self->started_ = self->loop_->now();
     // Before any thread exists (the metrics server starts some): threads
     // inherit the blocked mask, so SIGTERM reaches only the loop's signalfd.
-    if (auto ok = self->loop_->stop_on_signals(); !ok) return std::unexpected(ok.error());
     Daemon* raw = self.get();
+    // SIGTERM (systemctl stop, a package upgrade's restart) and SIGINT: cluster mode
+    // may take a few heartbeats to freeze (ClusterMode::stop) before the loop ends.
+    for (const int sig : {SIGTERM, SIGINT}) {
+        if (auto ok = self->loop_->on_signal(sig, [raw] { raw->on_stop_signal(); }); !ok)
+            return std::unexpected(ok.error());
+    }
     if (auto ok = self->loop_->on_signal(SIGHUP, [raw] { raw->reload(); }); !ok) {
         return std::unexpected(ok.error());
     }
@@ -337,6 +342,14 @@ void Daemon::poll() {
 }
 
 void Daemon::poll_nfs() { nfs_->poll(core::TimePoint(loop_->now())); }
+
+void Daemon::on_stop_signal() {
+    if (stopping_) return;
+    stopping_ = true;
+    sd_notify(0, "STOPPING=1");
+    if (!cluster_) return loop_->exit(0);
+    cluster_->stop([this] { loop_->exit(0); });
+}
 
 void Daemon::reload() {
     sd_notify(0, "RELOADING=1");
@@ -663,8 +676,6 @@ int Daemon::run() {
     metrics_->collection_complete();
     if (!cluster_) sd_notify(0, "READY=1\nSTATUS=watching the local kernel");
     const int code = loop_->run();
-    sd_notify(0, "STOPPING=1");
-    if (cluster_) cluster_->stop();
     if (watchdog_) {
         // A deliberate, clean stop: this vigild runs no HA VM yet, so the
         // watchdog may be disarmed. A crash never gets here and leaves it armed.

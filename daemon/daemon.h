@@ -64,6 +64,8 @@ class Daemon {
     // SIGHUP: reads the configuration file again and applies what can change
     // live; a file that does not parse changes nothing.
     void reload();
+    // SIGTERM or SIGINT: ends the loop, in cluster mode once ClusterMode::stop is done.
+    void on_stop_signal();
     [[nodiscard]] std::expected<void, Error> arm_watchdog();
     void pet_watchdog();
     void export_watchdog();
@@ -114,6 +116,7 @@ class Daemon {
     std::string admin_file_error_;      // the last read or write failure; empty: none
     std::optional<adapters::EventLoop::WatchId> maintenance_alarm_;
     control::EventLog events_;
+    bool stopping_ = false;  // a stop signal came
 };
 
 }  // namespace vigil

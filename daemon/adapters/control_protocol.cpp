@@ -74,16 +74,14 @@ bool allowed_key(ControlCommand command, const std::string& key) {
 
 std::string known_actions() {
     std::string out;
-    for (const auto a : kAllAdminActions) out += (out.empty() ? "" : ", ") + std::string(to_string(a));
+    for (const auto a : kAllAdminActions)
+        out += (out.empty() ? "" : ", ") + std::string(to_string(a));
     return out;
 }
 
 std::expected<void, std::string> parse_admin(const json& j, ControlRequest& request) {
     if (!j.contains("action") || !j["action"].is_string()) {
-        return std::unexpected(
-            "admin needs a string \"action\" (known: " +
-            known_actions() +
-            ")");
+        return std::unexpected("admin needs a string \"action\" (known: " + known_actions() + ")");
     }
     const auto& action = j["action"].get_ref<const std::string&>();
     std::optional<AdminAction> known;
@@ -91,10 +89,8 @@ std::expected<void, std::string> parse_admin(const json& j, ControlRequest& requ
         if (action == to_string(a)) known = a;
     }
     if (!known) {
-        return std::unexpected(
-            "unknown admin action " + json(action).dump() + " (known: " +
-            known_actions() +
-            ")");
+        return std::unexpected("unknown admin action " + json(action).dump() +
+                               " (known: " + known_actions() + ")");
     }
     request.action = *known;
     if (j.contains("for_ms")) {

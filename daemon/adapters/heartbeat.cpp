@@ -138,6 +138,7 @@ struct StorageHeartbeat::Lane {
     struct Job {
         std::string block;  // writes: the padded status block
         core::TimePoint at;
+        std::uint64_t sequence = 0;  // writes: the status's sequence
     };
     std::mutex mu;
     std::condition_variable cv;
@@ -211,9 +212,11 @@ struct StorageHeartbeat::Shared {
         return {};
     }
 
-    SlotWriteResult do_write(std::unique_ptr<AreaFile>& file, const std::string& block) {
+    SlotWriteResult do_write(std::unique_ptr<AreaFile>& file, const std::string& block,
+                             std::uint64_t sequence) {
         const auto start = std::chrono::steady_clock::now();
         SlotWriteResult r;
+        r.evidence.sequence = sequence;
         auto done = ensure_open(file, true);
         if (done) {
             done = file->write(status_offset(config.own_slot),
@@ -268,17 +271,19 @@ void run_lane(std::shared_ptr<StorageHeartbeat::Shared> shared, bool writes) {
     std::unique_ptr<AreaFile> file;
     for (;;) {
         std::string block;
+        std::uint64_t sequence = 0;
         {
             std::unique_lock lock(lane.mu);
             lane.cv.wait(lock, [&] { return lane.stop || lane.next.has_value(); });
             if (lane.stop) return;
             block = std::move(lane.next->block);
+            sequence = lane.next->sequence;
             lane.busy_since = lane.next->at;
             lane.next.reset();
         }
         HeartbeatResult result;
         if (writes) {
-            result = shared->do_write(file, block);
+            result = shared->do_write(file, block, sequence);
         } else {
             result = shared->do_read(file);
         }
@@ -359,7 +364,7 @@ std::expected<StorageHeartbeat::Submitted, Error> StorageHeartbeat::write(
     }
     auto block = encode_status_block(status);
     if (!block) return std::unexpected(Error{block.error()});
-    return shared_->write_lane.submit({std::move(*block), now});
+    return shared_->write_lane.submit({std::move(*block), now, status.sequence});
 }
 
 StorageHeartbeat::Submitted StorageHeartbeat::read(core::TimePoint now) {

@@ -36,7 +36,7 @@ struct AdminState {
     WallTime maintenance_since{};
     std::string maintenance_by;  // who turned it on, as Requester::describe() says
     bool cordoned = false;
-    bool draining = false;  // a drain was asked (it implies cordoned)
+    bool draining = false;    // a drain was asked (it implies cordoned)
     std::string cordoned_by;  // who cordoned or drained it
     bool operator==(const AdminState&) const = default;
 };

@@ -16,6 +16,8 @@ std::string_view name(PeerClass c) {
             return "dead";
         case PeerClass::kReleased:
             return "released";
+        case PeerClass::kFrozen:
+            return "frozen";
     }
     return "?";
 }
@@ -136,6 +138,8 @@ std::string_view name(Reason r) {
             return "drain";
         case Reason::kNoHostCanTake:
             return "no-host-can-take";
+        case Reason::kStoppedDeliberately:
+            return "stopped-deliberately";
     }
     return "?";
 }

@@ -18,7 +18,10 @@
 
 namespace vigil::core {
 
-enum class PeerClass : std::uint8_t { kAlive, kIsolated, kSuspect, kDead, kReleased };
+// kFrozen: its vigild stopped deliberately and said so in its last record; its VMs
+// run there unmanaged and stay its own (never restarted elsewhere, never fenced for
+// the silence) until it writes again.
+enum class PeerClass : std::uint8_t { kAlive, kIsolated, kSuspect, kDead, kReleased, kFrozen };
 
 enum class DecisionKind : std::uint8_t {
     kPetStarted,       // the watchdog is petted from now on
@@ -75,9 +78,10 @@ enum class Reason : std::uint8_t {
     kNoVmListingYet,    // the hypervisor has not said which VMs run here
     kLeftAndSilent,     // left the membership and its slot has not moved since
     kFenceFailed,
-    kUnreadableFormat,  // a member whose records are of a newer format than we read
-    kDrain,             // this host is drained: its VM goes to another host
-    kNoHostCanTake,     // draining, but no other host has room for the VM: it stays
+    kUnreadableFormat,     // a member whose records are of a newer format than we read
+    kDrain,                // this host is drained: its VM goes to another host
+    kNoHostCanTake,        // draining, but no other host has room for the VM: it stays
+    kStoppedDeliberately,  // its last record is frozen: vigild was stopped, VMs kept
 };
 
 enum class AlertKind : std::uint8_t {
@@ -99,9 +103,9 @@ enum class AlertKind : std::uint8_t {
 
 // Every value, in declaration order, for exporters that list each one (at 0)
 // before it first happens.
-inline constexpr PeerClass kAllPeerClasses[] = {PeerClass::kAlive, PeerClass::kIsolated,
-                                                PeerClass::kSuspect, PeerClass::kDead,
-                                                PeerClass::kReleased};
+inline constexpr PeerClass kAllPeerClasses[] = {PeerClass::kAlive,    PeerClass::kIsolated,
+                                                PeerClass::kSuspect,  PeerClass::kDead,
+                                                PeerClass::kReleased, PeerClass::kFrozen};
 inline constexpr DecisionKind kAllDecisionKinds[] = {
     DecisionKind::kPetStarted, DecisionKind::kPetStopped, DecisionKind::kSelfFenceReboot,
     DecisionKind::kStopVm,     DecisionKind::kStartVm,    DecisionKind::kResumeVm,
@@ -115,7 +119,7 @@ inline constexpr AlertKind kAllAlertKinds[] = {
     AlertKind::kFenceFailed,   AlertKind::kDrainBlocked};
 inline constexpr VmState kAllVmStates[] = {VmState::kRunning, VmState::kPausedIoError,
                                            VmState::kPaused, VmState::kShutOff};
-static_assert(std::size(kAllPeerClasses) == static_cast<std::size_t>(PeerClass::kReleased) + 1);
+static_assert(std::size(kAllPeerClasses) == static_cast<std::size_t>(PeerClass::kFrozen) + 1);
 static_assert(std::size(kAllDecisionKinds) == static_cast<std::size_t>(DecisionKind::kAlert) + 1);
 static_assert(std::size(kAllAlertKinds) == static_cast<std::size_t>(AlertKind::kDrainBlocked) + 1);
 static_assert(std::size(kAllVmStates) == static_cast<std::size_t>(VmState::kShutOff) + 1);

@@ -37,6 +37,74 @@ HostEngine::HostEngine(Policy policy, HostId self, std::uint64_t incarnation, Ti
 
 PeerClass HostEngine::peer_class(HostId peer) const { return peers_.peer_class(peer); }
 
+std::string_view name(FreezeBlocker b) {
+    switch (b) {
+        case FreezeBlocker::kNotListed:
+            return "no VM listing yet";
+        case FreezeBlocker::kNotOk:
+            return "this host is not ok (isolated, storage lost, fencing or released)";
+        case FreezeBlocker::kNotQuorate:
+            return "no quorum";
+        case FreezeBlocker::kStorageTrouble:
+            return "storage trouble (slot writes or a storage domain)";
+        case FreezeBlocker::kActionsInFlight:
+            return "VM actions in flight";
+        case FreezeBlocker::kPeersUnaware:
+            return "hosts of an older release, which would take a frozen host for dead";
+        case FreezeBlocker::kAlreadyFrozen:
+            return "already frozen";
+    }
+    return "?";
+}
+
+FreezeCheck HostEngine::freeze_check(TimePoint now) const {
+    FreezeCheck out;
+    const auto block = [&](FreezeBlocker b) { out.blockers.push_back(b); };
+    if (frozen_) block(FreezeBlocker::kAlreadyFrozen);
+    if (!listed_) block(FreezeBlocker::kNotListed);
+    if (self_state_.state() != SelfState::kOk || self_state_.fencing())
+        block(FreezeBlocker::kNotOk);
+    if (!self_state_.quorate()) block(FreezeBlocker::kNotQuorate);
+    // The last slot write failed, a domain is in trouble, or the host may not live
+    // by its own rule: the frozen write might not land, or land late.
+    if (self_state_.storage_trouble() || !self_state_.pet_rule(now).first)
+        block(FreezeBlocker::kStorageTrouble);
+    if (!starting_.empty() || !uncertain_.empty() || !queued_writes_.empty() ||
+        !unsettled_.empty() || !stopping_.empty()) {
+        block(FreezeBlocker::kActionsInFlight);
+    }
+    for (const auto& [id, peer] : peers_.peers()) {
+        if (!peer.status || !peer.status->knows_freeze) out.unaware.push_back(id);
+    }
+    if (!out.unaware.empty()) block(FreezeBlocker::kPeersUnaware);
+    return out;
+}
+
+HostStatus HostEngine::retract_freeze(TimePoint now) {
+    auto status = freeze(now);
+    status.frozen = false;
+    return status;
+}
+
+HostStatus HostEngine::freeze(TimePoint now) {
+    now_ = now;
+    frozen_ = true;
+    sent_at_[sequence_ + 1] = now;
+    HostStatus status{.host = self_,
+                      .incarnation = incarnation_,
+                      .sequence = ++sequence_,
+                      .state = SelfState::kOk,
+                      .quorate = self_state_.quorate(),
+                      .storage_ok = !self_state_.storage_trouble(),
+                      .maintenance = maintenance_,
+                      .cordoned = cordoned_,
+                      .knows_freeze = true,
+                      .frozen = true,
+                      .held = held_list(),
+                      .assignments = {}};
+    return status;
+}
+
 bool HostEngine::in_progress(const std::map<std::string, TimePoint>& requests,
                              const std::string& vm) const {
     const auto it = requests.find(vm);
@@ -74,7 +142,13 @@ void HostEngine::observe(TimePoint at, const Evidence& evidence) {
                        if (e.peer != self_) peers_.on_unreadable(at, e.peer);
                    },
                    [&](const SlotWriteEvidence& e) { self_state_.on_slot_write(at, e); },
-                   [&](const SlotReadEvidence& e) { peers_.on_slot_read(at, e); },
+                   [&](const SlotReadEvidence& e) {
+                       peers_.on_slot_read(at, e);
+                       for (const auto& slot : e.slots) {
+                           if (slot.host == self_ && slot.incarnation != incarnation_)
+                               previous_run_ = slot;
+                       }
+                   },
                    [&](const VmEvidence& e) { on_vm(at, e); },
                    [&](const VmInventoryEvidence& e) { on_inventory(at, e); },
                    [&](const VmPolicyEvidence& e) { on_policy(e); },
@@ -703,6 +777,15 @@ TickResult HostEngine::tick(TimePoint now) {
     tick_wanted_.reset();
     // Until the hypervisor has listed what runs here, anything we said about what we
     // hold could be wrong: say nothing, decide nothing, and let the watchdog go.
+    // After the frozen record nothing more is said: a later status would end the
+    // freeze for the peers while this daemon is on its way out.
+    if (frozen_) {
+        return TickResult{.pet_watchdog = false,
+                          .pet_reason = Reason::kStoppedDeliberately,
+                          .publish = false,
+                          .status = {},
+                          .decisions = {}};
+    }
     if (!listed_) {
         return TickResult{.pet_watchdog = false,
                           .pet_reason = Reason::kNoVmListingYet,
@@ -781,6 +864,7 @@ TickResult HostEngine::tick(TimePoint now) {
                       .storage_ok = !self_state_.storage_trouble(),
                       .maintenance = maintenance_,
                       .cordoned = cordoned_,
+                      .knows_freeze = true,
                       .held = held_list(),
                       .assignments = {}};
     for (const auto& [vm, target] : planner_.assignments()) {

@@ -65,6 +65,26 @@ struct EngineSnapshot {
     std::map<AlertKind, std::size_t> alerts_active;  // raised at the last tick, by kind
 };
 
+// Why a deliberate stop may not freeze (leave the VMs running unmanaged, tell the
+// peers and disarm the watchdog): the daemon then keeps today's stop, the watchdog
+// armed, and logs these.
+enum class FreezeBlocker : std::uint8_t {
+    kNotListed,        // what runs here is not known yet
+    kNotOk,            // isolated, storage lost, fencing or released: the peers act on it
+    kNotQuorate,       // outside the quorate partition nobody may hear the freeze
+    kStorageTrouble,   // the frozen record could not be relied on to reach the storage
+    kActionsInFlight,  // a VM start, stop or resume is on its way: its end is unknown
+    kPeersUnaware,     // a host whose latest record does not say knows-freeze
+    kAlreadyFrozen,
+};
+[[nodiscard]] std::string_view name(FreezeBlocker b);
+
+struct FreezeCheck {
+    std::vector<FreezeBlocker> blockers;  // empty: the host may freeze
+    std::vector<HostId> unaware;          // kPeersUnaware: the hosts, older releases
+    [[nodiscard]] bool ok() const { return blockers.empty(); }
+};
+
 class HostEngine {
   public:
     // incarnation must differ at every daemon start (e.g. boot id + start count); peers
@@ -92,6 +112,22 @@ class HostEngine {
     // nothing else, under the tick's guards (listed, not fencing, not stopping
     // the VM); a resume already asked for is not asked again (IoErrorResponder).
     [[nodiscard]] std::vector<Decision> resumes(TimePoint now);
+
+    // A deliberate stop (SIGTERM) asks whether this host may freeze. Only when every
+    // configured host's latest record says knows-freeze: an older reader would take
+    // the frozen record for an ordinary one and the silent host for dead.
+    [[nodiscard]] FreezeCheck freeze_check(TimePoint now) const;
+    // The frozen record: the next status, flag frozen, holding what runs here. The
+    // engine says nothing more after it (tick publishes nothing); the daemon writes
+    // it, and disarms the watchdog only once that write came back ok.
+    [[nodiscard]] HostStatus freeze(TimePoint now);
+    // The freeze's write failed: the next status, not frozen (the daemon exits
+    // with the watchdog armed after it, as a stop without a freeze does).
+    [[nodiscard]] HostStatus retract_freeze(TimePoint now);
+    [[nodiscard]] bool frozen() const { return frozen_; }
+    // This host's slot as the last read found it, when another daemon run (an
+    // earlier one) wrote it: a run that starts after a freeze reads what it held.
+    [[nodiscard]] const std::optional<HostStatus>& previous_run() const { return previous_run_; }
 
     [[nodiscard]] HostId self() const { return self_; }
     [[nodiscard]] std::uint64_t incarnation() const { return incarnation_; }
@@ -211,6 +247,8 @@ class HostEngine {
     // them, so a plan made before them is not acted on (Assignment::target_sequence).
     std::uint64_t refused_through_ = 0;
     std::map<std::string, std::uint64_t> declined_through_;
+    bool frozen_ = false;
+    std::optional<HostStatus> previous_run_;
 };
 
 }  // namespace vigil::core

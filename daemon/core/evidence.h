@@ -56,6 +56,9 @@ struct PeerUnreadableEvidence {
 struct SlotWriteEvidence {
     bool ok = false;
     Duration latency{};
+    // The sequence of the status written (0 when the store does not say): a
+    // frozen record counts as on storage only when its own write came back ok.
+    std::uint64_t sequence = 0;
 };
 
 // A peer's slot in a major format this reader does not know, and a fingerprint of

@@ -155,6 +155,16 @@ PeerTracker::Classified PeerTracker::classify(const PeerView& peer, TimePoint no
                                               std::optional<TimePoint> quorate_since,
                                               bool own_storage_trouble) const {
     if (peer.fence_confirmed) return {PeerClass::kDead, Reason::kFenceConfirmed, {}};
+    // Its newest record is the last one of a deliberate stop: it disarmed its
+    // watchdog and left its VMs running unmanaged. Whatever we hear or do not hear
+    // of it now (it left, it is silent, corosync shows it again without a status),
+    // its VMs are its own until it writes a record that is not frozen (its vigild
+    // started again). If it really died, the operator decides (docs/operations.md).
+    if (peer.status && peer.status->frozen) {
+        std::string held;
+        for (const auto& h : peer.status->held) held += (held.empty() ? "" : ",") + h.name;
+        return {PeerClass::kFrozen, Reason::kStoppedDeliberately, {fact("holds", held)}};
+    }
     const bool cluster_fresh = peer.in_membership && fresh(peer.last_message, now);
     if (cluster_fresh && peer.status) {
         if (peer.status->maintenance) return {PeerClass::kAlive, Reason::kMaintenance, {}};

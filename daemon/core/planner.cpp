@@ -33,6 +33,7 @@ std::optional<Recoverable> recoverable(const RecoveryView& view, const std::stri
                 // It speaks for itself and no longer lists the VM.
                 return Recoverable{Reason::kOwnerReleased, lh->second};
             case PeerClass::kSuspect:
+            case PeerClass::kFrozen:  // its VMs stay its own until it writes again
                 return std::nullopt;
         }
         return std::nullopt;

@@ -138,7 +138,7 @@ std::expected<std::string_view, std::string> unseal_text(std::string_view text) 
 }
 
 std::string encode_status(const HostStatus& s) {
-    // Format 1.0 is written as "1": the bytes every earlier release wrote and reads.
+    // Format 1.0 is written as "1" (the bytes earlier releases wrote); 1.1 as "1.1".
     std::string body{kMagic};
     body += " " + std::to_string(kStatusFormatMajor);
     if (kStatusFormatMinor != 0) body += "." + std::to_string(kStatusFormatMinor);
@@ -151,6 +151,8 @@ std::string encode_status(const HostStatus& s) {
     if (s.storage_ok) body += " storage-ok";
     if (s.maintenance) body += " maintenance";
     if (s.cordoned) body += " draining";  // the word older readers know
+    if (s.knows_freeze) body += " knows-freeze";
+    if (s.frozen) body += " frozen";
     for (const auto& h : s.held) body += "\nheld " + h.name + " " + std::string(name(h.state));
     for (const auto& a : s.assignments)
         body += "\nassign " + a.vm + " " + std::to_string(a.target.value) + " " +
@@ -227,6 +229,10 @@ std::expected<HostStatus, DecodeError> decode_status(std::string_view text) {
                     s.maintenance = true;
                 else if (w[i] == "draining")
                     s.cordoned = true;
+                else if (w[i] == "knows-freeze")
+                    s.knows_freeze = true;
+                else if (w[i] == "frozen")
+                    s.frozen = true;
                 // else: a flag of a newer minor format, skipped
             }
         } else if (key == "held") {

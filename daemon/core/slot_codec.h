@@ -46,9 +46,11 @@ namespace vigil::core {
 inline constexpr std::size_t kMaxSlotBytes = 4096;
 
 // The newest major format of status records this reader knows, and what its
-// writer writes (format 1.0, exactly the bytes of every earlier release).
+// writer writes: format 1.1, which adds the flags `knows-freeze` and `frozen`
+// (HostStatus) to 1.0. A reader of the rule above skips both; the freeze itself
+// waits until every host writes `knows-freeze` (HostEngine::freeze_check).
 inline constexpr std::uint32_t kStatusFormatMajor = 1;
-inline constexpr std::uint32_t kStatusFormatMinor = 0;
+inline constexpr std::uint32_t kStatusFormatMinor = 1;
 
 // Why a record was refused: a bounded set, the `reason` label of
 // vigil_peer_records_refused_total.

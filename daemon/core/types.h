@@ -69,6 +69,15 @@ struct HostStatus {
     bool maintenance = false;
     // Takes no new VMs (cordoned or draining). Its wire word stays "draining".
     bool cordoned = false;
+    // Format 1.1: the writer knows frozen records (it reads `frozen` as below and
+    // would never take a frozen host's VMs). A host freezes only when every
+    // configured host's latest record says so: an older reader skips the flag and
+    // would take the frozen host for dead.
+    bool knows_freeze = false;
+    // Format 1.1: the last record of a deliberate stop (SIGTERM): vigild exited, the
+    // watchdog is disarmed and the VMs in `held` keep running here unmanaged. Peers
+    // hold them as this host's until it writes again; never restarted elsewhere.
+    bool frozen = false;
     std::vector<HeldVm> held;             // HA VMs with a qemu process here (or starting)
     std::vector<Assignment> assignments;  // recovery plan, when this host coordinates
     // VMs this host failed to start lately: the coordinator places them elsewhere.

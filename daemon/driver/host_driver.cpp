@@ -52,6 +52,18 @@ void HostDriver::pace(core::TimePoint now) {
 void HostDriver::heartbeat() {
     if (executor_.fenced()) return;
     const auto now = ports_.clock.now();
+    if (freeze_stage_ != FreezeStage::kNone) {
+        // On our way out: the host still lives by the same rule until the caller
+        // disarms or exits, and says nothing more.
+        const auto verdict = engine_.should_pet(now);
+        if (verdict.pet) {
+            pet(now);
+        } else {
+            ports_.watchdog.withhold(verdict.reason);
+            ++withheld_;
+        }
+        return;
+    }
     auto result = engine_.tick(now);
     ++heartbeats_;
     last_heartbeat_ = now;
@@ -81,6 +93,27 @@ void HostDriver::heartbeat() {
     pace(now);
 }
 
+core::FreezeCheck HostDriver::freeze() {
+    const auto now = ports_.clock.now();
+    auto check = engine_.freeze_check(now);
+    if (!check.ok() || freeze_stage_ != FreezeStage::kNone) return check;
+    frozen_record_ = engine_.freeze(now);
+    freeze_stage_ = FreezeStage::kWriting;
+    // The slot first: the broadcast follows once the record is on storage, so a
+    // freeze that never lands was never heard of either.
+    ports_.heartbeat.submit_write(*frozen_record_, now);
+    return check;
+}
+
+void HostDriver::retract_freeze() {
+    if (freeze_stage_ == FreezeStage::kNone || freeze_stage_ == FreezeStage::kRetracted) return;
+    const auto now = ports_.clock.now();
+    const auto status = engine_.retract_freeze(now);
+    freeze_stage_ = FreezeStage::kRetracted;
+    ports_.heartbeat.submit_write(status, now);
+    ports_.cluster.broadcast(status);
+}
+
 void HostDriver::read_slots() {
     if (executor_.fenced()) return;
     ports_.heartbeat.submit_read(ports_.clock.now());
@@ -94,6 +127,13 @@ void HostDriver::observe(const core::Evidence& evidence) {
     if (std::holds_alternative<core::ActionEvidence>(evidence)) return;
     engine_.observe(now, evidence);
     pace(now);
+    if (const auto* w = std::get_if<core::SlotWriteEvidence>(&evidence);
+        w && freeze_stage_ == FreezeStage::kWriting && frozen_record_ &&
+        w->sequence == frozen_record_->sequence) {
+        freeze_stage_ = w->ok ? FreezeStage::kOnStorage : FreezeStage::kFailed;
+        if (w->ok) ports_.cluster.broadcast(*frozen_record_);
+        return;
+    }
     if (std::holds_alternative<core::StorageEvidence>(evidence)) {
         // Storage that answers again resumes its paused VMs now, not at the next tick.
         for (const auto& d : engine_.resumes(now)) {

@@ -46,6 +46,13 @@ struct Ports {
     ports::Pacer& pacer;
 };
 
+// A deliberate stop (SIGTERM) in steps: the frozen record is written to our slot;
+// once that write came back ok it is broadcast too and the caller may disarm the
+// watchdog and exit, leaving the VMs running unmanaged. A write that fails (or does
+// not come back in freeze_wait()) ends it: the caller retracts and keeps the
+// watchdog armed.
+enum class FreezeStage : std::uint8_t { kNone, kWriting, kOnStorage, kFailed, kRetracted };
+
 struct DriverSnapshot {
     std::uint64_t heartbeats = 0;
     std::optional<core::TimePoint> last_heartbeat;
@@ -85,6 +92,20 @@ class HostDriver {
     // The fence agent's answer to a fence_peer() request.
     void on_fence(ports::RequestId id, bool confirmed, const std::string& detail);
 
+    // Starts the freeze when the core allows it (the check says why not otherwise;
+    // nothing is written then). From here on heartbeats only pet, by the core's
+    // rule, until the caller exits: nothing is published.
+    [[nodiscard]] core::FreezeCheck freeze();
+    [[nodiscard]] FreezeStage freeze_stage() const { return freeze_stage_; }
+    // How long the frozen record's write may take before the stop gives up on it.
+    [[nodiscard]] core::Duration freeze_wait() const {
+        return 2 * engine_.policy().heartbeat_interval;
+    }
+    // The freeze did not land: a status that is not frozen goes to the slot and the
+    // cluster (after the frozen one, in order), so peers that saw the frozen record
+    // count the silence that follows as for any peer.
+    void retract_freeze();
+
     [[nodiscard]] const core::HostEngine& engine() const { return engine_; }
     [[nodiscard]] DriverSnapshot snapshot() const;
     [[nodiscard]] bool fenced() const { return executor_.fenced(); }
@@ -113,6 +134,8 @@ class HostDriver {
     std::optional<core::TimePoint> paced_for_;  // the wanted tick last asked for
     bool publishing_ = false;
     std::optional<core::TimePoint> own_delivered_;
+    FreezeStage freeze_stage_ = FreezeStage::kNone;
+    std::optional<core::HostStatus> frozen_record_;
 };
 
 }  // namespace vigil::driver

@@ -14,7 +14,7 @@ void HeartbeatPort::submit_write(const core::HostStatus& status, core::TimePoint
     auto ok = store_.write(status, now);
     if (!ok) {
         // Nothing was submitted: to the core this is a failed write.
-        on_evidence_(core::SlotWriteEvidence{.ok = false});
+        on_evidence_(core::SlotWriteEvidence{.ok = false, .sequence = status.sequence});
         metrics_.count_slot_failure("write");
         journal_.log(Priority::error, mid::kHeartbeat,
                      "slot write not submitted: " + ok.error().message,

@@ -91,6 +91,7 @@ fence::WithholdReason withhold_reason(core::Reason why) {
         case core::Reason::kUnreadableFormat:
         case core::Reason::kDrain:
         case core::Reason::kNoHostCanTake:
+        case core::Reason::kStoppedDeliberately:
             return fence::WithholdReason::kNotSafe;
     }
     return fence::WithholdReason::kNotSafe;

@@ -359,9 +359,10 @@ Result<pid_t> fork_body(const std::function<void()>& body, const fs::path& log) 
                 if (d.restart) d.restart_at = now_s() + 0.2;
             }
         }
+        const bool vigild_stopped = fs::exists(vigild_stopped_mark(layout, host));
         for (auto& d : daemons)
             if ((safe || !d.after_safety) && d.pid == 0 && d.restart && d.restart_at > 0 &&
-                now_s() >= d.restart_at) {
+                now_s() >= d.restart_at && !(d.name == "vigild" && vigild_stopped)) {
                 d.restart_at = 0;
                 start(d);
             }
@@ -467,6 +468,10 @@ Result<pid_t> start_host_init(const Layout& layout, int host, const Tools& tools
 
 fs::path sysrq_cover(const Layout& layout, int host) {
     return layout.host_dir(host) / "sysrq-trigger";
+}
+
+fs::path vigild_stopped_mark(const Layout& layout, int host) {
+    return layout.host_dir(host) / "vigild-stopped";
 }
 
 fs::path safety_mark(const Layout& layout, int host) {

@@ -26,6 +26,11 @@ namespace vigil::lab {
 // Written by the lab once the host passed its safety checks (safety.h).
 [[nodiscard]] std::filesystem::path safety_mark(const Layout& layout, int host);
 
+// While it exists vigild is stopped as `systemctl stop vigild` leaves it: the
+// init does not restart it; once it is removed the init starts it again, as
+// `systemctl start vigild` would.
+[[nodiscard]] std::filesystem::path vigild_stopped_mark(const Layout& layout, int host);
+
 // The regular file bound over the host's /proc/sysrq-trigger.
 [[nodiscard]] std::filesystem::path sysrq_cover(const Layout& layout, int host);
 // {"t": ..., "init": PID, "signal": N} or {..., "exit": N}: how the host's

@@ -46,6 +46,38 @@ std::optional<std::string> unsettled(const Lab& lab, int h, int alive) {
     return std::nullopt;
 }
 
+// vigild on host `h` says, in `vigilctl status`, that peer `peer` is of class
+// `cls`; why not, otherwise.
+Result<> peer_class_is(const Lab& lab, int h, std::string_view peer, std::string_view cls) {
+    if (!lab.tools().vigilctl) return fail("vigilctl is not built");
+    auto out = lab.exec(h, {lab.tools().vigilctl->string(), "status", "--json"});
+    if (!out) return fail("vigilctl status: " + out.error().what);
+    auto s = json::parse(*out, nullptr, false);
+    if (!s.is_object() || !s.contains("cluster")) return fail("vigild is not in cluster mode");
+    for (const auto& p : s["cluster"]["peers"]) {
+        if (p.value("name", "") != peer) continue;
+        if (p.value("class", "") == cls) return {};
+        return fail(std::string(peer) + " is " + p.value("class", "?") + ", not " +
+                    std::string(cls));
+    }
+    return fail(std::string(peer) + " is not among the peers");
+}
+
+// vigild on host `h` holds `vm` (its status names this host the owner).
+Result<> owns(const Lab& lab, int h, std::string_view vm) {
+    auto out = lab.exec(h, {lab.tools().vigilctl->string(), "status", "--json"});
+    if (!out) return fail("vigilctl status: " + out.error().what);
+    auto s = json::parse(*out, nullptr, false);
+    if (!s.is_object() || !s.contains("cluster")) return fail("vigild is not in cluster mode");
+    const auto self = s["cluster"]["host"].value("name", "");
+    for (const auto& v : s["cluster"]["vms"]) {
+        if (v.value("name", "") != vm) continue;
+        if (v["owner"].is_object() && v["owner"].value("name", "") == self) return {};
+        return fail(std::string(vm) + " is not held by " + self);
+    }
+    return fail(std::string(vm) + " is unknown to " + self);
+}
+
 bool starts_with(const json& text, std::string_view prefix) {
     return text.is_string() && text.get<std::string>().starts_with(prefix);
 }
@@ -525,6 +557,55 @@ std::vector<Row> make_rows() {
                     j.expect(j.writers(vm).size() == 1, std::string(vm) + " was never restarted");
                 }
                 j.no_resets();
+            },
+    });
+
+    rows.push_back(Row{
+        .id = "S1",
+        .title = "systemctl stop vigild with an HA VM running (the freeze), start, power loss",
+        .promise = "SIGTERM to vigild on h1 while vm1 runs there: no reset for longer than "
+                   "watchdog timeout + fence delay + a heartbeat, vm1 keeps writing on h1 alone "
+                   "and h2 shows h1 frozen; started again, h1 holds vm1; a power loss then gets "
+                   "vm1 writing on a survivor within F1's bound",
+        .observe_s = 5,
+        .schedule = [watchdog_s, fence_delay_s](Play& p) -> Result<> {
+            if (auto r = p.step("vigild on h1 is stopped (SIGTERM)", stop_daemon(p.lab(), 1)); !r)
+                return r;
+            // Longer than an armed watchdog would take to reset h1 (its timeout) and a
+            // peer that took h1 for dead to start vm1 (the fence delay after the last
+            // record), plus a heartbeat (1 s).
+            p.pause(watchdog_s + fence_delay_s + 1);
+            if (auto r = p.step("h2 shows h1 frozen", peer_class_is(p.lab(), 2, "h1", "frozen"));
+                !r)
+                return r;
+            if (auto r = p.step("h3 shows h1 frozen", peer_class_is(p.lab(), 3, "h1", "frozen"));
+                !r)
+                return r;
+            if (auto r = p.step("vigild on h1 is started again", start_daemon(p.lab(), 1)); !r)
+                return r;
+            if (auto r = p.settled(30); !r) return r;
+            if (auto r = p.step("h1 holds vm1 again", owns(p.lab(), 1, "vm1")); !r) return r;
+            if (auto r = p.step("h1 loses power", power_off(p.lab(), 1)); !r) return r;
+            p.pause(15);
+            std::ostringstream boot;
+            if (auto r = p.step("h1 is powered on", power_on(p.lab(), 1, boot)); !r) return r;
+            return p.settled(60);
+        },
+        .judge =
+            [watchdog_s](Judge& j) {
+                j.no_violations();
+                j.no_resets();
+                // vm1 ran on h1 alone through the freeze and the restart: its second
+                // instance is the survivor's, after the power loss.
+                j.never_stopped("stop-daemon h1", "vm2");
+                j.never_stopped("stop-daemon h1", "vm3");
+                const auto w = j.writers("vm1");
+                j.expect(w.size() == 2 && !w.empty() && w.front() == "h1" &&
+                             std::count(w.begin(), w.end(), "h1") == 1,
+                         "vm1 has two instances: h1's through the freeze, then a survivor's");
+                j.writes_again_within("power-off h1", "vm1", watchdog_s + 5);
+                for (auto vm : {"vm2", "vm3"})
+                    j.expect(j.writers(vm).size() == 1, std::string(vm) + " was never restarted");
             },
     });
 

@@ -3,8 +3,12 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <set>
+#include <thread>
 
 #include "tests/lab/host_init.h"
 
@@ -235,6 +239,39 @@ Result<> kill_daemon(Lab& lab, int host) {
         }
     if (killed == 0) return fail("vigild is not running on " + lab.layout().host_name(host));
     lab.record("fault", "kill-daemon", lab.layout().host_name(host));
+    return lab.save();
+}
+
+Result<> stop_daemon(Lab& lab, int host) {
+    if (auto r = require_on(lab, host); !r) return r;
+    const auto mark = vigild_stopped_mark(lab.layout(), host);
+    { std::ofstream(mark) << "stopped\n"; }
+    std::vector<pid_t> vigild;
+    for (pid_t p : lab.processes(host))
+        if (comm_of(p) == "vigild") vigild.push_back(p);
+    if (vigild.empty()) return fail("vigild is not running on " + lab.layout().host_name(host));
+    for (pid_t p : vigild) ::kill(p, SIGTERM);
+    lab.record("fault", "stop-daemon", lab.layout().host_name(host));
+    // The unit's TimeoutStopSec (packaging/vigild.service).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+        bool running = false;
+        for (pid_t p : lab.processes(host)) running = running || comm_of(p) == "vigild";
+        if (!running) break;
+        if (std::chrono::steady_clock::now() > deadline)
+            return fail("vigild on " + lab.layout().host_name(host) +
+                        " did not exit within 20 s of SIGTERM");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    lab.record("lab", "vigild exited", lab.layout().host_name(host));
+    return lab.save();
+}
+
+Result<> start_daemon(Lab& lab, int host) {
+    if (auto r = require_on(lab, host); !r) return r;
+    std::error_code ec;
+    std::filesystem::remove(vigild_stopped_mark(lab.layout(), host), ec);
+    lab.record("fault", "start-daemon", lab.layout().host_name(host));
     return lab.save();
 }
 

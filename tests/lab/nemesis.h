@@ -35,6 +35,11 @@ namespace vigil::lab {
 [[nodiscard]] Result<> storage(Lab& lab, int host, StorageMode mode, int vm = 0);
 // SIGKILL vigild on the host (its init restarts it, as systemd would).
 [[nodiscard]] Result<> kill_daemon(Lab& lab, int host);
+// `systemctl stop vigild` on the host: SIGTERM, no restart; waits (up to the
+// unit's TimeoutStopSec, 20 s) until vigild has exited.
+[[nodiscard]] Result<> stop_daemon(Lab& lab, int host);
+// `systemctl start vigild` after stop_daemon.
+[[nodiscard]] Result<> start_daemon(Lab& lab, int host);
 // Split `nets` into groups of hosts that only reach their own group. Carriers
 // stay up: this is a switch failing, not a cable.
 [[nodiscard]] Result<> partition(Lab& lab, const std::vector<std::vector<int>>& groups,

@@ -25,6 +25,12 @@ struct World::Host {
     // "format h next-major": its vigild writes the synthetic next major format
     // (tests/tools/formats), which it reads and the others do not.
     bool newer_format = false;
+    // "format h older-release": its vigild is of the release before the freeze: its
+    // records do not say knows-freeze.
+    bool older_release = false;
+    // "stop-daemon h" (systemctl stop, SIGTERM) is under way: the daemon freezes,
+    // then exits, by then at the latest.
+    std::optional<Duration> stop_deadline;
     std::optional<Duration> daemon_restart_at;
     std::uint64_t incarnation = 0;
     std::uint64_t epoch = 0;  // advances at every reset and power-off: what was in flight dies
@@ -161,7 +167,7 @@ class HostPorts final : public ports::Clock,
 
     void submit_write(const core::HostStatus& status, core::TimePoint) override {
         submit(h_.write_lane, World::SlotOp{.write = true,
-                                            .status = status,
+                                            .status = as_written(status),
                                             .submitted = w_.now_,
                                             .incarnation = h_.incarnation});
     }
@@ -170,7 +176,9 @@ class HostPorts final : public ports::Clock,
                World::SlotOp{.write = false, .submitted = w_.now_, .incarnation = h_.incarnation});
     }
 
-    void broadcast(const core::HostStatus& status) override { w_.broadcast(h_, status); }
+    void broadcast(const core::HostStatus& status) override {
+        w_.broadcast(h_, as_written(status));
+    }
 
     void pet() override {
         if (w_.s_.broken_stops_petting_in_outage && (sabotaged_ || w_.known_outage_at(w_.now_))) {
@@ -242,6 +250,12 @@ class HostPorts final : public ports::Clock,
     }
 
   private:
+    // What this host's release writes: the release before the freeze knew neither
+    // flag (and never froze).
+    core::HostStatus as_written(core::HostStatus status) const {
+        if (h_.older_release) status.knows_freeze = status.frozen = false;
+        return status;
+    }
     void submit(World::Lane& lane, World::SlotOp op) {
         if (lane.in_flight) {
             lane.waiting = std::move(op);  // the newest waits; an older waiting one is dropped
@@ -544,6 +558,7 @@ void World::start_daemon(Host& h) {
 }
 
 void World::stop_daemon(Host& h) {
+    h.stop_deadline.reset();
     h.early_read_at.reset();
     h.early_beat_at.reset();
     h.driver.reset();
@@ -798,7 +813,8 @@ void World::advance_lanes() {
             }
             if (!h.driver || h.incarnation != op.incarnation) continue;
             if (op.write) {
-                const core::SlotWriteEvidence ev{.ok = ok, .latency = now_ - op.submitted};
+                const core::SlotWriteEvidence ev{
+                    .ok = ok, .latency = now_ - op.submitted, .sequence = op.status.sequence};
                 deliver(h, [&h, ev, sent = op.submitted](driver::HostDriver& d) {
                     if (ev.ok && sent >= h.heard_from) h.run_heard = true;
                     d.observe(ev);
@@ -923,6 +939,29 @@ void World::apply(const Event& e) {
             stop_daemon(*h);
             h->daemon_restart_at = now_ + s_.restart_delay;
         }
+    } else if (verb == "stop-daemon" && h) {
+        // systemctl stop: SIGTERM, and no restart. The daemon freezes if its core
+        // allows it; otherwise it exits at once with the watchdog armed.
+        if (daemon_live(*h) && !h->stop_deadline) {
+            const auto check = h->driver->freeze();
+            if (check.ok()) {
+                h->stop_deadline = now_ + h->driver->freeze_wait();
+                log("world", "freezing " + h->name);
+            } else {
+                std::string why;
+                for (const auto b : check.blockers)
+                    why += (why.empty() ? "" : "; ") + std::string(core::name(b));
+                for (const auto id : check.unaware) why += " " + core::host_name(id);
+                log("world", "vigild stopped on " + h->name + " without a freeze (" + why +
+                                 "), watchdog armed");
+                stop_daemon(*h);
+            }
+        }
+    } else if (verb == "start-daemon" && h) {
+        if (up(*h) && !h->driver) {
+            log("world", "vigild started on " + h->name);
+            start_daemon(*h);
+        }
     } else if ((verb == "cut" || verb == "heal") && h && role(2)) {
         h->link_up[*role(2)] = verb == "heal";
     } else if (verb == "partition") {
@@ -981,8 +1020,9 @@ void World::apply(const Event& e) {
         // Only the hosts' wall clocks move: they stamp last words and nothing else.
         if (auto d = parse_duration(w[2])) h->wall_offset += *d;
     } else if (verb == "format" && h && w.size() == 3 &&
-               (w[2] == "next-major" || w[2] == "current")) {
+               (w[2] == "next-major" || w[2] == "current" || w[2] == "older-release")) {
         h->newer_format = w[2] == "next-major";
+        h->older_release = w[2] == "older-release";
     } else if (verb == "bmc-broken" && h) {
         bmc_broken_.insert(h->id);
     } else if (verb == "slow" && h && w.size() == 3) {
@@ -1137,6 +1177,24 @@ void World::step() {
             log("world", "vigild restarted on " + h->name);
             h->restarted = true;
             start_daemon(*h);
+        }
+        if (h->stop_deadline && h->driver) {
+            // The deliberate stop: disarm (magic close) only once the frozen record is
+            // on storage; a write that failed or did not come back in time is retracted
+            // and the daemon exits with the watchdog armed.
+            const auto stage = h->driver->freeze_stage();
+            if (stage == driver::FreezeStage::kOnStorage) {
+                h->last_pet.reset();
+                log("world", "vigild stopped on " + h->name + ", frozen; watchdog disarmed");
+                stop_daemon(*h);
+            } else if (stage == driver::FreezeStage::kFailed || now_ >= *h->stop_deadline) {
+                h->driver->retract_freeze();
+                log("world", "vigild stopped on " + h->name +
+                                 " without a freeze (the frozen record was not written), "
+                                 "watchdog armed");
+                // What the retraction submitted completes whether or not the daemon runs.
+                stop_daemon(*h);
+            }
         }
         const auto timeout = s_.watchdog_accepts.value_or(s_.policy.watchdog_timeout);
         if (up(*h) && h->last_pet && now_ - *h->last_pet >= timeout) {

@@ -26,10 +26,10 @@ inline std::string rewrite(std::string_view sealed, std::string_view first_line,
     return core::seal_text(std::move(out));
 }
 
-// Format 1.1: a compatible change. One optional line and one flag a 1.0 reader
-// does not know, which it may skip without acting wrongly.
+// Format 1.2 (this writer writes 1.1): a compatible change. One optional line and
+// one flag a 1.1 reader does not know, which it may skip without acting wrongly.
 inline std::string next_minor(const core::HostStatus& status) {
-    return rewrite(core::encode_status(status), "vigil-slot 1.1", "migrating web 2\n", "hugepages");
+    return rewrite(core::encode_status(status), "vigil-slot 1.2", "migrating web 2\n", "hugepages");
 }
 
 // Format 2.0: an incompatible change (held VMs say since when, state carries a

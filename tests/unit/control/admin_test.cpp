@@ -123,9 +123,10 @@ TEST(AdminFile, ADrainIsKeptAndAFileWithoutTheKeyHasNone) {
     ASSERT_TRUE(old) << old.error();
     EXPECT_TRUE(old->cordoned);
     EXPECT_FALSE(old->draining);
-    for (const char* bad : {
-             R"({"version":1,"maintenance":false,"cordoned":true,"maintenance_since_ms":0,"maintenance_until_ms":null,"maintenance_by":"","cordoned_by":"u","draining":1})",
-             R"({"version":1,"maintenance":false,"cordoned":false,"maintenance_since_ms":0,"maintenance_until_ms":null,"maintenance_by":"","cordoned_by":"","draining":true})"}) {
+    for (
+        const char* bad :
+        {R"({"version":1,"maintenance":false,"cordoned":true,"maintenance_since_ms":0,"maintenance_until_ms":null,"maintenance_by":"","cordoned_by":"u","draining":1})",
+         R"({"version":1,"maintenance":false,"cordoned":false,"maintenance_since_ms":0,"maintenance_until_ms":null,"maintenance_by":"","cordoned_by":"","draining":true})"}) {
         EXPECT_FALSE(decode_admin_state(bad)) << bad;
     }
 }

@@ -959,6 +959,195 @@ TEST_F(EngineTest, AStalledSlotReadIsNoReadAtAll) {
     }
 }
 
+// A 3-host cluster of this release: h1 (self) runs web, h2 dns, h3 db; every
+// record says knows-freeze. Returns the last sequence used.
+std::uint64_t knowing_cluster(HostEngine& e, double until) {
+    std::uint64_t seq = 0;
+    e.observe(t(0), VmInventoryEvidence{.vms = {{"web", VmState::kRunning}}});
+    e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    for (double s = 0; s <= until; s += 1) {
+        ++seq;
+        auto h2 = peer_status(2, seq, {"dns"});
+        auto h3 = peer_status(3, seq, {"db"});
+        h2.knows_freeze = h3.knows_freeze = true;
+        e.observe(t(s), PeerMessageEvidence{h2});
+        e.observe(t(s), PeerMessageEvidence{h3});
+        e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+        e.observe(t(s), SlotWriteEvidence{.ok = true, .latency = 2ms});
+        e.observe(t(s), SlotReadEvidence{.ok = true, .slots = {h2, h3}});
+        auto r = e.tick(t(s));
+        EXPECT_TRUE(r.status.knows_freeze);  // every record of this release says so
+        e.observe(t(s), PeerMessageEvidence{r.status});
+    }
+    return seq;
+}
+
+TEST_F(EngineTest, AHealthyHostWhosePeersAllKnowTheFreezeFreezes) {
+    auto e = make(1);
+    knowing_cluster(e, 5);
+    const auto check = e.freeze_check(t(5.5));
+    EXPECT_TRUE(check.ok()) << name(check.blockers.front());
+    const auto before = e.snapshot().sequence;
+    const auto st = e.freeze(t(5.5));
+    EXPECT_TRUE(st.frozen);
+    EXPECT_TRUE(st.knows_freeze);
+    EXPECT_EQ(st.sequence, before + 1);
+    EXPECT_EQ(st.state, SelfState::kOk);
+    EXPECT_EQ(st.held, (std::vector<HeldVm>{{"web", VmState::kRunning}}));
+    // Nothing more is said after the frozen record: a later status would end the
+    // freeze for the peers.
+    const auto r = e.tick(t(6));
+    EXPECT_FALSE(r.publish);
+    EXPECT_FALSE(r.pet_watchdog);
+    EXPECT_TRUE(r.decisions.empty());
+    EXPECT_EQ(e.freeze_check(t(6)).blockers,
+              (std::vector<FreezeBlocker>{FreezeBlocker::kAlreadyFrozen}));
+}
+
+// A peer of the older release (its records lack knows-freeze) would read the frozen
+// record as an ordinary one and call the silent host dead: no freeze, naming it.
+TEST_F(EngineTest, APeerOfAnOlderReleaseBlocksTheFreeze) {
+    auto e = make(1);
+    std::uint64_t seq = 0;
+    healthy_until(e, 5, seq);  // h2 and h3 write records without knows-freeze
+    const auto check = e.freeze_check(t(5.5));
+    EXPECT_EQ(check.blockers, (std::vector<FreezeBlocker>{FreezeBlocker::kPeersUnaware}));
+    EXPECT_EQ(check.unaware, ids({2, 3}));
+}
+
+// A host never heard from may run any release: it blocks the freeze too.
+TEST_F(EngineTest, AHostNeverHeardFromBlocksTheFreeze) {
+    auto e = make(1, cluster_policy(4));
+    knowing_cluster(e, 5);
+    const auto check = e.freeze_check(t(5.5));
+    EXPECT_EQ(check.blockers, (std::vector<FreezeBlocker>{FreezeBlocker::kPeersUnaware}));
+    EXPECT_EQ(check.unaware, ids({4}));
+}
+
+TEST_F(EngineTest, NoFreezeWithoutQuorumStorageOrWithAnActionInFlight) {
+    {
+        auto e = make(1);
+        knowing_cluster(e, 5);
+        e.observe(t(6), MembershipEvidence{.members = ids({1}), .quorate = false});
+        (void)e.tick(t(6));
+        const auto b = e.freeze_check(t(6)).blockers;
+        EXPECT_NE(std::ranges::find(b, FreezeBlocker::kNotQuorate), b.end());
+    }
+    {
+        auto e = make(1);
+        knowing_cluster(e, 5);
+        e.observe(t(6), SlotWriteEvidence{.ok = false});
+        const auto b = e.freeze_check(t(6)).blockers;
+        EXPECT_NE(std::ranges::find(b, FreezeBlocker::kStorageTrouble), b.end());
+    }
+    {
+        // h3 dies; h1 coordinates and takes db itself (h2 drains), and the stop comes
+        // while that start is on its way.
+        auto e = make(1);
+        auto seq = knowing_cluster(e, 5);
+        bool started = false;
+        for (double s = 6; s <= 14 && !started; s += 1) {
+            ++seq;
+            auto h2 = peer_status(2, seq, {"dns"});
+            h2.knows_freeze = true;
+            h2.cordoned = true;
+            e.observe(t(s), PeerMessageEvidence{h2});
+            e.observe(t(s), SlotWriteEvidence{.ok = true, .latency = 2ms});
+            e.observe(t(s), SlotReadEvidence{.ok = true, .slots = {h2, peer_status(3, 5, {"db"})}});
+            if (s == 6)
+                e.observe(t(s), MembershipEvidence{.members = ids({1, 2}), .quorate = true});
+            const auto r = e.tick(t(s));
+            e.observe(t(s), PeerMessageEvidence{r.status});
+            started = !of_kind(r.decisions, DecisionKind::kStartVm).empty();
+        }
+        ASSERT_TRUE(started);
+        const auto b = e.freeze_check(t(15)).blockers;
+        EXPECT_NE(std::ranges::find(b, FreezeBlocker::kActionsInFlight), b.end());
+    }
+}
+
+// h2's view: h1 froze holding web. Long past the fence delay web is not planned
+// anywhere; h1's next run ends the freeze and still holds web; when h1 then dies,
+// web is recovered a fence delay later.
+TEST_F(EngineTest, AFrozenPeersVmIsNeverRecoveredUntilItRunsAgainAndDies) {
+    auto e = make(2);
+    const auto h1 = [](std::uint64_t inc, std::uint64_t seq, bool frozen) {
+        auto s = peer_status(1, seq, {"web"});
+        s.incarnation = inc;
+        s.knows_freeze = true;
+        s.frozen = frozen;
+        return s;
+    };
+    e.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    std::uint64_t seq = 0;
+    HostStatus h1_slot = h1(1, 1, false);
+    const auto beat = [&](double s, bool h1_speaks) {
+        ++seq;
+        auto h3 = peer_status(3, seq, {"db"});
+        h3.knows_freeze = true;
+        if (h1_speaks) e.observe(t(s), PeerMessageEvidence{h1_slot});
+        e.observe(t(s), PeerMessageEvidence{h3});
+        e.observe(t(s), StorageEvidence{.domain = "shared", .health = StorageHealth::kOk});
+        e.observe(t(s), SlotWriteEvidence{.ok = true, .latency = 2ms});
+        e.observe(t(s), SlotReadEvidence{.ok = true, .slots = {h1_slot, h3}});
+        auto r = e.tick(t(s));
+        e.observe(t(s), PeerMessageEvidence{r.status});
+        return r;
+    };
+    for (double s = 0; s <= 5; s += 1) {
+        h1_slot = h1(1, seq + 1, false);
+        beat(s, true);
+    }
+    h1_slot = h1(1, seq + 1, true);  // the frozen record, then h1's vigild is gone
+    beat(6, true);
+    e.observe(t(6.5), MembershipEvidence{.members = ids({2, 3}), .quorate = true});
+    for (double s = 7; s <= 60; s += 1) {
+        const auto r = beat(s, false);
+        EXPECT_EQ(e.peer_class(HostId{1}), PeerClass::kFrozen) << s;
+        for (const auto& d : of_kind(r.decisions, DecisionKind::kAssignVm))
+            EXPECT_NE(d.vm, "web") << s;
+        EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kFencePeer).empty()) << s;
+    }
+    // h1's vigild starts again (incarnation 2) and lists web running there.
+    e.observe(t(60.5), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    for (double s = 61; s <= 63; s += 1) {
+        h1_slot = h1(2, seq + 1, false);
+        beat(s, true);
+        EXPECT_EQ(e.peer_class(HostId{1}), PeerClass::kAlive) << s;
+    }
+    // Power lost at 63.5: dead a fence delay (watchdog 5 s + 2 heartbeats) after its
+    // last record at 63, and web is planned then, not before.
+    e.observe(t(63.5), MembershipEvidence{.members = ids({2, 3}), .quorate = true});
+    std::optional<double> assigned_at;
+    for (double s = 64; s <= 75; s += 1) {
+        const auto r = beat(s, false);
+        for (const auto& d : of_kind(r.decisions, DecisionKind::kAssignVm)) {
+            if (d.vm == "web" && !assigned_at) assigned_at = s;
+        }
+    }
+    ASSERT_TRUE(assigned_at);
+    EXPECT_GE(*assigned_at, 63 + 7);
+    EXPECT_LE(*assigned_at, 63 + 7 + 1);  // plus the heartbeat a settled coordinator waits
+}
+
+// A run that starts after a freeze finds its own slot as the frozen run left it.
+TEST_F(EngineTest, ARunAfterAFreezeReadsItsOwnLastRecord) {
+    auto e = make(1);
+    auto mine = peer_status(1, 40, {"web"});
+    mine.incarnation = 0;  // the run before; this one is incarnation 1
+    mine.knows_freeze = mine.frozen = true;
+    e.observe(t(0), SlotReadEvidence{.ok = true, .slots = {mine, peer_status(2, 3)}});
+    ASSERT_TRUE(e.previous_run());
+    EXPECT_TRUE(e.previous_run()->frozen);
+    EXPECT_EQ(e.previous_run()->held, mine.held);
+    // Its own records since do not count as the run before.
+    auto now = mine;
+    now.incarnation = 1;
+    now.frozen = false;
+    e.observe(t(1), SlotReadEvidence{.ok = true, .slots = {now}});
+    EXPECT_TRUE(e.previous_run()->frozen);
+}
+
 }  // namespace
 }  // namespace vigil::core
 

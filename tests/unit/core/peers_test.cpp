@@ -259,5 +259,97 @@ TEST(PeersTest, ANewerFormatSlotThatKeepsChangingShowsAnIsolatedPeer) {
     EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kIsolated);
 }
 
+HostStatus frozen(std::uint32_t id, std::uint64_t seq) {
+    auto s = status(id, seq);
+    s.knows_freeze = true;
+    s.frozen = true;
+    s.held = {{"vm1", VmState::kRunning}};
+    return s;
+}
+
+// h5's vigild stops deliberately: its frozen record comes through the cluster and
+// its slot, then it leaves the CPG group and goes silent. Far past the fence delay
+// (7 s) it is frozen, not dead: no fence candidate, no storm even when a second
+// peer goes silent with it.
+TEST(PeersTest, AFrozenPeerIsNeverDeadNorFencedNorAStorm) {
+    auto peers = heard_at_zero();
+    (void)peers.classify(t(0), true, t(0), false);
+    peers.on_message(t(1), frozen(5, 2));
+    std::vector<HostStatus> slots{status(2, 1), status(3, 1), status(4, 1), frozen(5, 2)};
+    peers.on_slot_read(t(1), SlotReadEvidence{.ok = true, .slots = slots});
+    auto c = peers.classify(t(1), true, t(0), false);
+    ASSERT_EQ(c.changes.size(), 1u);
+    EXPECT_EQ(c.changes[0].peer_class, PeerClass::kFrozen);
+    EXPECT_EQ(c.changes[0].reason, Reason::kStoppedDeliberately);
+    EXPECT_EQ(c.changes[0].evidence, (std::vector<Fact>{{"holds", "vm1"}}));
+    peers.on_membership(t(1.5),
+                        MembershipEvidence{.members = {HostId{1}, HostId{2}, HostId{3}, HostId{4}},
+                                           .quorate = true});
+    for (int at = 2; at <= 60; ++at) {
+        for (std::uint32_t i = 2; i <= 3; ++i)
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(1 + at)));
+        std::vector<HostStatus> again{status(2, static_cast<std::uint64_t>(1 + at)),
+                                      status(3, static_cast<std::uint64_t>(1 + at)), status(4, 1),
+                                      frozen(5, 2)};
+        peers.on_slot_read(t(at), SlotReadEvidence{.ok = true, .slots = again});
+        c = peers.classify(t(at), true, t(0), false);
+        EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kFrozen) << at;
+        EXPECT_TRUE(peers.fence_candidates(t(at), Duration{}).size() <= 1u);
+        for (const auto& [id, left] : peers.fence_candidates(t(at), Duration{}))
+            EXPECT_NE(id, HostId{5});
+    }
+    // h4 is dead (silent since 0, with h5 frozen that is one of four looking dead).
+    EXPECT_FALSE(peers.storm());
+    EXPECT_EQ(peers.peer_class(HostId{4}), PeerClass::kDead);
+    EXPECT_FALSE(peers.placement_eligible(HostId{5}));
+    // Corosync shows h5 again (the node rejoined) without a status: still frozen.
+    peers.on_membership(t(61),
+                        MembershipEvidence{.members = {HostId{1}, HostId{2}, HostId{3}, HostId{5}},
+                                           .quorate = true});
+    (void)peers.classify(t(61), true, t(0), false);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kFrozen);
+}
+
+// Its vigild comes back: a new run's first record (through the slot or the
+// cluster) ends the freeze, and from then on h5 is a peer like any other, dead a
+// fence delay after it goes silent again.
+TEST(PeersTest, ANewRunOfAFrozenPeerEndsTheFreeze) {
+    auto peers = heard_at_zero();
+    (void)peers.classify(t(0), true, t(0), false);
+    peers.on_message(t(1), frozen(5, 2));
+    (void)peers.classify(t(1), true, t(0), false);
+    ASSERT_EQ(peers.peer_class(HostId{5}), PeerClass::kFrozen);
+    auto back = status(5, 1);
+    back.incarnation = 2;
+    back.knows_freeze = true;
+    back.held = {{"vm1", VmState::kRunning}};
+    std::vector<HostStatus> slots{status(2, 1), status(3, 1), status(4, 1), frozen(5, 2)};
+    for (int at = 2; at <= 19; ++at) {
+        for (std::uint32_t i = 2; i <= 4; ++i)
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(at)));
+        peers.on_slot_read(t(at), SlotReadEvidence{.ok = true, .slots = slots});
+        (void)peers.classify(t(at), true, t(0), false);
+        EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kFrozen) << at;
+    }
+    slots.back() = back;
+    for (std::uint32_t i = 2; i <= 4; ++i) peers.on_message(t(20), status(i, 20));
+    peers.on_slot_read(t(20), SlotReadEvidence{.ok = true, .slots = slots});
+    auto c = peers.classify(t(20), true, t(0), false);
+    EXPECT_EQ(peers.peer_class(HostId{5}), PeerClass::kAlive);
+    ASSERT_EQ(c.changes.size(), 1u);
+    EXPECT_EQ(c.changes[0].reason, Reason::kSlotAdvancing);
+    // Power lost now: dead a fence delay (7 s) after its last sign of life.
+    peers.on_membership(t(20.5),
+                        MembershipEvidence{.members = {HostId{1}, HostId{2}, HostId{3}, HostId{4}},
+                                           .quorate = true});
+    for (int at = 21; at <= 27; ++at) {
+        for (std::uint32_t i = 2; i <= 4; ++i)
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(at)));
+        peers.on_slot_read(t(at), SlotReadEvidence{.ok = true, .slots = slots});
+        (void)peers.classify(t(at), true, t(0), false);
+        EXPECT_EQ(peers.peer_class(HostId{5}) == PeerClass::kDead, at >= 27) << at;
+    }
+}
+
 }  // namespace
 }  // namespace vigil::core

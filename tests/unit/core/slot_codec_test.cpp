@@ -75,17 +75,31 @@ TEST(SlotCodec, RefusesGarbageWithAReason) {
     EXPECT_FALSE(decode_status(std::string(kMaxSlotBytes + 1, 'x')).has_value());
 }
 
-// The bytes the last release wrote (and this one still writes), checked in: a
-// reader must go on reading them, and the writer must not change them before
-// every reader knows the new form.
-TEST(SlotFormat, TodaysRecordStillDecodesAndIsStillWritten) {
+// The bytes the release before wrote (format 1.0), checked in: a reader must go
+// on reading them. Such a writer does not know frozen records.
+TEST(SlotFormat, TheLastReleasesRecordStillDecodes) {
     const auto old = file(VIGIL_FORMAT_SAMPLES "/status-1.0");
     ASSERT_FALSE(old.empty());
     ASSERT_TRUE(old.starts_with("vigil-slot 1\n"));
     const auto decoded = decode_status(old);
     ASSERT_TRUE(decoded) << decoded.error().message;
     EXPECT_EQ(*decoded, every_field());
-    EXPECT_EQ(encode_status(every_field()), old);
+    EXPECT_FALSE(decoded->knows_freeze);
+    EXPECT_FALSE(decoded->frozen);
+}
+
+// The bytes this release writes (format 1.1: knows-freeze, frozen), checked in:
+// the writer must not change them before every reader knows the new form.
+TEST(SlotFormat, TodaysRecordIsWrittenAndRead) {
+    const auto today = file(VIGIL_FORMAT_SAMPLES "/status-1.1");
+    ASSERT_TRUE(today.starts_with("vigil-slot 1.1\n"));
+    auto s = every_field();
+    s.knows_freeze = true;
+    s.frozen = true;
+    EXPECT_EQ(encode_status(s), today);
+    const auto decoded = decode_status(today);
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    EXPECT_EQ(*decoded, s);
 }
 
 TEST(SlotFormat, UnknownLinesAndFlagsOfAKnownFormatAreSkipped) {
@@ -100,7 +114,7 @@ TEST(SlotFormat, UnknownLinesAndFlagsOfAKnownFormatAreSkipped) {
 
 TEST(SlotFormat, ANextMinorVersionIsRead) {
     const auto text = formats::next_minor(every_field());
-    ASSERT_TRUE(text.starts_with("vigil-slot 1.1\n"));
+    ASSERT_TRUE(text.starts_with("vigil-slot 1.2\n"));
     ASSERT_NE(text.find("migrating web 2"), std::string::npos);
     ASSERT_NE(text.find(" hugepages"), std::string::npos);
     const auto decoded = decode_status(text);

@@ -486,5 +486,85 @@ TEST_F(HostDriverTest, ASelfFenceWithholdsWritesLastWordsRebootsAndThenNothingMo
     EXPECT_EQ(d.snapshot().heartbeats, 18u);
 }
 
+// --- a deliberate stop ---
+
+class FreezeTest : public HostDriverTest {
+  protected:
+    void healthy(HostDriver& d, double until, bool peers_know = true) {
+        d.start();
+        d.observe(core::MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+        d.observe(
+            core::VmInventoryEvidence{.vms = {{.vm = "web", .state = core::VmState::kRunning}}});
+        for (double s = 1; s <= until; s += 1) {
+            at(s);
+            const auto seq = static_cast<std::uint64_t>(s);
+            auto h2 = peer_status(2, seq);
+            auto h3 = peer_status(3, seq);
+            h2.knows_freeze = h3.knows_freeze = peers_know;
+            d.observe(core::PeerMessageEvidence{h2});
+            d.observe(core::PeerMessageEvidence{h3});
+            d.observe(core::SlotReadEvidence{.ok = true, .slots = {h2, h3}});
+            d.heartbeat();
+            d.observe(core::SlotWriteEvidence{
+                .ok = true, .latency = 2ms, .sequence = w.heartbeat.writes.back().first.sequence});
+            d.observe(core::PeerMessageEvidence{w.cluster.sent.back()});
+        }
+    }
+};
+
+// The frozen record goes to the slot first; the broadcast follows only once that
+// very write is back ok (an earlier write's result does not count). Heartbeats
+// after it publish nothing and pet by the same rule.
+TEST_F(FreezeTest, TheFrozenRecordIsBroadcastOnlyOnceItsWriteIsOnStorage) {
+    auto d = make();
+    healthy(d, 5);
+    at(5.5);
+    auto m = mark();
+    const auto check = d.freeze();
+    ASSERT_TRUE(check.ok());
+    EXPECT_EQ(w.log.since(m), (Calls{"heartbeat.submit_write seq=6"}));
+    const auto frozen = w.heartbeat.writes.back().first;
+    EXPECT_TRUE(frozen.frozen);
+    EXPECT_EQ(d.freeze_stage(), FreezeStage::kWriting);
+    d.observe(core::SlotWriteEvidence{.ok = true, .latency = 2ms, .sequence = 5});
+    EXPECT_EQ(d.freeze_stage(), FreezeStage::kWriting);
+    m = mark();
+    d.observe(core::SlotWriteEvidence{.ok = true, .latency = 2ms, .sequence = 6});
+    EXPECT_EQ(d.freeze_stage(), FreezeStage::kOnStorage);
+    EXPECT_EQ(w.log.since(m), (Calls{"cluster.broadcast seq=6"}));
+    EXPECT_EQ(w.cluster.sent.back(), frozen);
+    at(6);
+    m = mark();
+    d.heartbeat();
+    EXPECT_EQ(w.log.since(m), (Calls{"watchdog.pet"}));
+}
+
+TEST_F(FreezeTest, AFailedWriteIsRetractedThroughTheSlotAndTheCluster) {
+    auto d = make();
+    healthy(d, 5);
+    at(5.5);
+    ASSERT_TRUE(d.freeze().ok());
+    d.observe(core::SlotWriteEvidence{.ok = false, .sequence = 6});
+    EXPECT_EQ(d.freeze_stage(), FreezeStage::kFailed);
+    EXPECT_TRUE(std::ranges::none_of(w.cluster.sent, &core::HostStatus::frozen));
+    const auto m = mark();
+    d.retract_freeze();
+    EXPECT_EQ(w.log.since(m), (Calls{"heartbeat.submit_write seq=7", "cluster.broadcast seq=7"}));
+    EXPECT_FALSE(w.cluster.sent.back().frozen);
+    EXPECT_EQ(d.freeze_stage(), FreezeStage::kRetracted);
+}
+
+TEST_F(FreezeTest, APeerOfTheOlderReleaseMeansNothingIsWritten) {
+    auto d = make();
+    healthy(d, 5, false);
+    at(5.5);
+    const auto m = mark();
+    const auto check = d.freeze();
+    EXPECT_FALSE(check.ok());
+    EXPECT_EQ(check.unaware, ids({2, 3}));
+    EXPECT_TRUE(w.log.since(m).empty());
+    EXPECT_EQ(d.freeze_stage(), FreezeStage::kNone);
+}
+
 }  // namespace
 }  // namespace vigil::driver

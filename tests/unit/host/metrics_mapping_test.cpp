@@ -45,8 +45,8 @@ TEST(ClusterMetrics, SnapshotBecomesLabelsAndValues) {
     EXPECT_EQ(m.peers[1].peer, "h3");  // not named in the configuration
     EXPECT_EQ(m.peers[1].cls, "dead");
     EXPECT_DOUBLE_EQ(m.peers[1].last_sign_of_life_age_seconds, 6.0);  // since vigild started
-    EXPECT_EQ(m.peer_classes,
-              (std::vector<std::string>{"alive", "isolated", "suspect", "dead", "released"}));
+    EXPECT_EQ(m.peer_classes, (std::vector<std::string>{"alive", "isolated", "suspect", "dead",
+                                                        "released", "frozen"}));
     ASSERT_EQ(m.vms.size(), 2u);
     EXPECT_EQ(m.vms[0].state, "paused-io-error");
     EXPECT_TRUE(m.vms[0].running_here);  // a paused qemu still holds its disks here
