@@ -637,7 +637,8 @@ TEST_F(LabControl, MaintenanceAndCordonOfAHostAreShownByItsPeers) {
         const auto st = status(from);
         const auto* p = peer(st, of);
         if (!p || !(*p)["status"].is_object()) return json();
-        return (*p)["status"][key];
+        const auto& s = (*p)["status"];
+        return s.contains(key) ? s[key] : json();  // a missing key is null, not undefined
     };
     ASSERT_TRUE(vt::wait_until([&] { return peer_flag("h1", "h2", "maintenance") == json(false); },
                                60s, 250ms))
@@ -658,7 +659,7 @@ TEST_F(LabControl, MaintenanceAndCordonOfAHostAreShownByItsPeers) {
     }
     auto cordon = vigilctl("h3", {"cordon"});
     ASSERT_TRUE(cordon.ok()) << cordon.describe();
-    EXPECT_TRUE(vt::wait_until([&] { return peer_flag("h1", "h3", "draining") == json(true); },
+    EXPECT_TRUE(vt::wait_until([&] { return peer_flag("h1", "h3", "cordoned") == json(true); },
                                2 * kHeartbeat + 1s, 100ms))
         << status("h1").dump(2);
     auto events = vigilctl("h2", {"events"});
@@ -673,7 +674,7 @@ TEST_F(LabControl, MaintenanceAndCordonOfAHostAreShownByItsPeers) {
         << status("h1").dump(2);
     EXPECT_GE(std::chrono::system_clock::now(), asked + 8s) << "not before its end";
     EXPECT_FALSE(status("h2")["cluster"]["host"]["maintenance"]);
-    EXPECT_TRUE(peer_flag("h1", "h3", "draining") == json(true)) << "cordon stays";
+    EXPECT_TRUE(peer_flag("h1", "h3", "cordoned") == json(true)) << "cordon stays";
 }
 
 // What a lab run under `root` could leave on the machine. Other tests may run
