@@ -831,14 +831,19 @@ Result<> Play::reset_within(int host, double within_s) {
         if (now_s() >= until) return fail(name + " was not reset within " + seconds_text(within_s));
         pause(0.2);
     }
+    note_reset(*lab_, host, *log_);
+    return {};
+}
+
+void note_reset(Lab& lab, int host, std::ostream& log) {
+    const auto name = lab.layout().host_name(host);
     std::string how = "reset";
-    auto st = json::parse(lab_->status_json(), nullptr, false);
+    auto st = json::parse(lab.status_json(), nullptr, false);
     if (st.is_object())
         for (const auto& h : st.value("host_status", json::array()))
             if (h.value("name", "") == name) how = h.value("reset", how);
-    lab_->record("lab", "reset", name + " (" + how + ")");
-    *log_ << "  " << name << " was reset (" << how << ")\n" << std::flush;
-    return {};
+    lab.record("lab", "reset", name + " (" + how + ")");
+    log << "  " << name << " was reset (" << how << ")\n" << std::flush;
 }
 
 Result<> Play::blip(std::string_view what, const std::function<Result<>()>& fault,

@@ -183,6 +183,11 @@ struct Row {
 // its last heal is the longest of them over the faults it played.
 [[nodiscard]] double row_recovery_bound_s(std::string_view id);
 
+// Records that `host` was reset, and how, in the run's event log (the
+// checker's timeline) and in `log`: what a row's and the soak's wait for a
+// reset both note once it came.
+void note_reset(Lab& lab, int host, std::ostream& log);
+
 // Every row, in the spec's order.
 [[nodiscard]] const std::vector<Row>& matrix_rows();
 [[nodiscard]] const Row* find_row(std::string_view id);

@@ -576,13 +576,7 @@ class Player {
         while (lab_->place(host)) {
             if (now_s() >= until || !nap(0.2)) return fail(name + " was not reset in time");
         }
-        std::string how = "reset";
-        auto st = json::parse(lab_->status_json(), nullptr, false);
-        if (st.is_object())
-            for (const auto& h : st.value("host_status", json::array()))
-                if (h.value("name", "") == name) how = h.value("reset", how);
-        lab_->record("lab", "reset", name + " (" + how + ")");
-        *log_ << "  " << name << " was reset (" << how << ")\n" << std::flush;
+        note_reset(*lab_, host, *log_);
         return {};
     }
 
