@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -18,6 +19,14 @@
 
 namespace vigil::adapters {
 namespace {
+
+// Rereads of an area in which a block failed its checksum; see do_read.
+constexpr int kTornRereads = 2;
+
+bool has_corrupt(const AreaView& view) {
+    return std::ranges::any_of(
+        view.refused, [](const RefusedSlot& r) { return r.kind == core::Refusal::kCorrupt; });
+}
 
 struct FreeDeleter {
     void operator()(void* p) const { std::free(p); }
@@ -255,6 +264,14 @@ struct StorageHeartbeat::Shared {
             return r;
         }
         auto view = parse_area(area, config.owners);
+        // A read that overlaps a peer's write of its slot can see half of each:
+        // the block fails its checksum though nothing is damaged. Read again
+        // (at most twice) before refusing; a damaged block stays damaged.
+        for (int again = 0; again < kTornRereads && has_corrupt(view); ++again) {
+            got = file->read(0, area);
+            if (!got || *got < area.size()) break;
+            view = parse_area(area, config.owners);
+        }
         r.evidence.ok = true;
         r.evidence.slots = std::move(view.slots);
         r.evidence.unreadable = std::move(view.unreadable);

@@ -245,6 +245,9 @@ struct Script {
     bool hold_writes = false;
     int held = 0;  // writes waiting now
     int opens = 0;
+    std::string torn_area;  // what the next `torn_reads` reads return instead
+    int torn_reads = 0;
+    int reads = 0;
 };
 
 class ScriptedFile final : public AreaFile {
@@ -266,8 +269,11 @@ class ScriptedFile final : public AreaFile {
     std::expected<std::size_t, Error> read(std::uint64_t offset,
                                            std::span<std::byte> into) override {
         std::lock_guard lock(s_->mu);
-        const auto n = std::min<std::size_t>(into.size(), s_->area.size() - offset);
-        std::memcpy(into.data(), s_->area.data() + offset, n);
+        ++s_->reads;
+        const auto& from = s_->torn_reads > 0 ? s_->torn_area : s_->area;
+        if (s_->torn_reads > 0) --s_->torn_reads;
+        const auto n = std::min<std::size_t>(into.size(), from.size() - offset);
+        std::memcpy(into.data(), from.data() + offset, n);
         return n;
     }
     bool direct_io() const override { return true; }
@@ -415,6 +421,48 @@ TEST_F(HeartbeatLanes, BadSlotsAreCounted) {
     ASSERT_EQ(read.refused.size(), 1u);
     EXPECT_EQ(read.refused[0].slot, 1u);
     EXPECT_EQ(hb_->bad_input(), 1u);
+}
+
+// A read that overlaps a peer's write sees its slot half old, half new: the
+// block fails its checksum though nothing is damaged.
+void tear_peer_slot(Script& s, int torn_reads) {
+    const auto old_block = *encode_status_block(status_of(2, 1));
+    auto new_block = *encode_status_block(status_of(2, 2));
+    put(s.area, status_offset(1), new_block);
+    s.torn_area = s.area;
+    put(s.torn_area, status_offset(1), old_block.substr(0, 16) + new_block.substr(16));
+    s.torn_reads = torn_reads;
+    s.reads = 0;
+}
+
+TEST_F(HeartbeatLanes, ATornReadIsReadAgainNotRefused) {
+    set([](Script& s) { tear_peer_slot(s, 1); });
+    hb_->read(at(1));
+    auto r = next_results(1);
+    ASSERT_EQ(r.size(), 1u);
+    const auto& read = std::get<SlotReadResult>(r[0]);
+    ASSERT_TRUE(read.evidence.ok) << read.error;
+    EXPECT_TRUE(read.refused.empty()) << read.refused[0].reason;
+    ASSERT_EQ(read.evidence.slots.size(), 1u);
+    EXPECT_EQ(read.evidence.slots[0], status_of(2, 2));
+    EXPECT_EQ(hb_->bad_input(), 0u);
+    std::lock_guard lock(script_->mu);
+    EXPECT_EQ(script_->reads, 2);
+}
+
+TEST_F(HeartbeatLanes, ABlockTornOnEveryReadIsRefusedOnce) {
+    set([](Script& s) { tear_peer_slot(s, 100); });
+    hb_->read(at(1));
+    auto r = next_results(1);
+    ASSERT_EQ(r.size(), 1u);
+    const auto& read = std::get<SlotReadResult>(r[0]);
+    ASSERT_TRUE(read.evidence.ok) << read.error;
+    ASSERT_EQ(read.refused.size(), 1u);
+    EXPECT_EQ(read.refused[0].kind, core::Refusal::kCorrupt);
+    EXPECT_TRUE(read.evidence.slots.empty());
+    EXPECT_EQ(hb_->bad_input(), 1u);
+    std::lock_guard lock(script_->mu);
+    EXPECT_EQ(script_->reads, 3);  // the read and two more
 }
 
 // A local file stands in for the shared area: format, last words, read back.
