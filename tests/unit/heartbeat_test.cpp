@@ -2,6 +2,7 @@
 // I/O lanes driven by a scripted area whose writes can fail or hang.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <algorithm>
 
 #include <chrono>
 #include <condition_variable>
@@ -430,7 +431,10 @@ void tear_peer_slot(Script& s, int torn_reads) {
     auto new_block = *encode_status_block(status_of(2, 2));
     put(s.area, status_offset(1), new_block);
     s.torn_area = s.area;
-    put(s.torn_area, status_offset(1), old_block.substr(0, 16) + new_block.substr(16));
+    // The old block up to its first byte that differs, the new one after it.
+    const auto differ = std::ranges::mismatch(old_block, new_block).in1 - old_block.begin();
+    const auto cut = static_cast<std::size_t>(differ) + 1;
+    put(s.torn_area, status_offset(1), old_block.substr(0, cut) + new_block.substr(cut));
     s.torn_reads = torn_reads;
     s.reads = 0;
 }
