@@ -16,7 +16,7 @@ namespace vigil::bpf::detail {
 // Routes libbpf's warnings to stderr, drops its debug output. Idempotent.
 void init_libbpf();
 
-enum class HookKind { tracepoint, tp_btf };
+enum class HookKind { kTracepoint, kTpBtf };
 
 // One way to get a signal: a program and the tracepoint it needs. Classic
 // tracepoints are found in tracefs; BTF tracepoints in the kernel's BTF.
@@ -24,7 +24,7 @@ struct Hook {
     bpf_program* program;
     const char* group;  // tracefs group; unused for tp_btf
     const char* event;
-    HookKind kind = HookKind::tracepoint;
+    HookKind kind = HookKind::kTracepoint;
 };
 
 std::string hook_name(const Hook& hook);

@@ -7,15 +7,16 @@
 #include <expected>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/ports/error.h"
 
 namespace vigil::bpf {
 
-enum class ProbeState { attached, unavailable, failed };
+enum class ProbeState { kAttached, kUnavailable, kFailed };
 
-[[nodiscard]] const char* to_string(ProbeState state);
+[[nodiscard]] std::string_view name(ProbeState state);
 
 // One signal and whether the kernel gives it to us. A probe whose hook is
 // missing is `unavailable`; one that exists but would not load or attach is
@@ -23,7 +24,7 @@ enum class ProbeState { attached, unavailable, failed };
 struct ProbeStatus {
     std::string name;  // stable, used as the metrics label
     std::string hook;  // e.g. "tracepoint/block/block_rq_error"
-    ProbeState state = ProbeState::unavailable;
+    ProbeState state = ProbeState::kUnavailable;
     std::string reason;  // why it is not attached; empty when attached
 };
 

@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
     if (explicit_path || std::filesystem::exists(config_path, ec)) {
         auto loaded = vigil::config::load(config_path);
         if (!loaded) {
-            std::fprintf(stderr, "vigild: bad configuration: %s\n",
-                         loaded.error().to_string().c_str());
+            std::fprintf(stderr, "vigild: bad configuration: %s\n", loaded.error().text().c_str());
             return 1;
         }
         config = std::move(*loaded);

@@ -133,7 +133,7 @@ std::expected<FenceAgentRun, Error> FenceAgentRun::start(const FenceAgentRequest
         }
         input += name + "=" + value + "\n";
     }
-    input += std::string("action=") + to_string(request.action) + "\n";
+    input += std::string("action=") + std::string(name(request.action)) + "\n";
     if (input.size() > kMaxStdin) {
         return std::unexpected(
             Error{ErrorKind::kInvalidArgument, "fence agent parameters too long"});

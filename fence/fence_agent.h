@@ -14,16 +14,17 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::fence {
 
 enum class FenceAction { kOff, kOn, kReboot, kStatus, kMonitor };
 
-[[nodiscard]] constexpr const char* to_string(FenceAction action) {
+[[nodiscard]] constexpr std::string_view name(FenceAction action) {
     switch (action) {
         case FenceAction::kOff:
             return "off";
@@ -56,7 +57,7 @@ enum class FenceOutcome {
     kBadOutput,  // exit code and output disagree or say nothing we recognise
 };
 
-[[nodiscard]] constexpr const char* to_string(FenceOutcome outcome) {
+[[nodiscard]] constexpr std::string_view name(FenceOutcome outcome) {
     switch (outcome) {
         case FenceOutcome::kSucceeded:
             return "succeeded";

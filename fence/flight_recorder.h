@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::fence {
 

@@ -9,9 +9,10 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
 typedef struct _virConnect* virConnectPtr;
 
@@ -59,7 +60,7 @@ enum class VmStopOutcome {
     kFailed,          // could not be stopped: the host must die instead
 };
 
-[[nodiscard]] constexpr const char* to_string(VmStopOutcome outcome) {
+[[nodiscard]] constexpr std::string_view name(VmStopOutcome outcome) {
     switch (outcome) {
         case VmStopOutcome::kPending:
             return "pending";

@@ -67,18 +67,4 @@ struct DomainDescription {
 // recover-elsewhere; nullopt for anything else.
 [[nodiscard]] std::optional<core::IoErrorPolicy> parse_io_error_policy(std::string_view text);
 
-[[nodiscard]] constexpr const char* to_string(core::VmState state) {
-    switch (state) {
-        case core::VmState::kRunning:
-            return "running";
-        case core::VmState::kPausedIoError:
-            return "paused_io_error";
-        case core::VmState::kPaused:
-            return "paused";
-        case core::VmState::kShutOff:
-            return "shut_off";
-    }
-    return "unknown";
-}
-
 }  // namespace vigil::adapters

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include "daemon/ports/error.h"
 
 namespace vigil::adapters {
 namespace {
@@ -84,7 +85,7 @@ core::DecodeError wrong(std::string message) {
 
 }  // namespace
 
-std::expected<std::string, std::string> encode_status_block(const core::HostStatus& status) {
+std::expected<std::string, Error> encode_status_block(const core::HostStatus& status) {
     auto text = core::encode_status(status);
     // The text must end before the block does, so a reader finds its NUL.
     if (text.size() >= kSlotBlockBytes) {
@@ -132,7 +133,7 @@ std::expected<LastWords, core::DecodeError> decode_last_words(std::string_view t
     const auto sealed = core::unseal_text(text);
     if (!sealed)
         return unexpected(
-            core::DecodeError{core::Refusal::kCorrupt, "last words " + sealed.error()});
+            core::DecodeError{core::Refusal::kCorrupt, "last words " + sealed.error().message});
     if (!format) return unexpected(malformed("last words line 1: " + format.error().message));
     const std::string_view body = *sealed;
     LastWords w;

@@ -378,7 +378,7 @@ std::pair<ActionOutcome, std::string> Shared::stop(const std::string& vm) {
             return {ActionOutcome::kAlreadyDone, "not running"};
         case fence::VmStopOutcome::kShutDown:
         case fence::VmStopOutcome::kDestroyed:
-            return {ActionOutcome::kDone, fence::to_string(r.outcome)};
+            return {ActionOutcome::kDone, std::string(fence::name(r.outcome))};
         case fence::VmStopOutcome::kPending:
         case fence::VmStopOutcome::kFailed:
             break;

@@ -236,26 +236,26 @@ class Parser {
         if (t.empty()) return std::unexpected(fail("xprt without a transport"));
         NfsTransportStats x;
         x.name = std::string(t[0]);
-        x.transport = t[0] == "tcp"     ? NfsTransport::tcp
-                      : t[0] == "udp"   ? NfsTransport::udp
-                      : t[0] == "rdma"  ? NfsTransport::rdma
-                      : t[0] == "local" ? NfsTransport::local
-                                        : NfsTransport::other;
+        x.transport = t[0] == "tcp"     ? NfsTransport::kTcp
+                      : t[0] == "udp"   ? NfsTransport::kUdp
+                      : t[0] == "rdma"  ? NfsTransport::kRdma
+                      : t[0] == "local" ? NfsTransport::kLocal
+                                        : NfsTransport::kOther;
         std::size_t base = 0;
         switch (x.transport) {
-            case NfsTransport::tcp:
+            case NfsTransport::kTcp:
                 base = kTcpBase;
                 break;
-            case NfsTransport::udp:
+            case NfsTransport::kUdp:
                 base = kUdpBase;
                 break;
-            case NfsTransport::rdma:
+            case NfsTransport::kRdma:
                 base = kRdmaBase;
                 break;
-            case NfsTransport::local:
+            case NfsTransport::kLocal:
                 base = kLocalBase;
                 break;
-            case NfsTransport::other:
+            case NfsTransport::kOther:
                 // A transport this parser does not know: kept by name only.
                 current_->transports.push_back(std::move(x));
                 return {};
@@ -283,25 +283,25 @@ class Parser {
             return n.value_or(0);
         };
         switch (x.transport) {
-            case NfsTransport::tcp:
-            case NfsTransport::rdma:
+            case NfsTransport::kTcp:
+            case NfsTransport::kRdma:
                 x.source_port = port();
                 x.bind_count = u64();
                 x.connect_count = u64();
                 x.connect_time = std::chrono::seconds(u64());
                 x.idle_time = seconds_signed();
                 break;
-            case NfsTransport::udp:
+            case NfsTransport::kUdp:
                 x.source_port = port();
                 x.bind_count = u64();
                 break;
-            case NfsTransport::local:
+            case NfsTransport::kLocal:
                 x.bind_count = u64();
                 x.connect_count = u64();
                 x.connect_time = std::chrono::seconds(u64());
                 x.idle_time = seconds_signed();
                 break;
-            case NfsTransport::other:
+            case NfsTransport::kOther:
                 break;
         }
         x.sends = u64();
@@ -310,7 +310,7 @@ class Parser {
         x.request_u = u64();
         x.backlog_u = u64();
         // RDMA follows with counters of its own rather than these three.
-        if (x.transport != NfsTransport::rdma && v.size() >= base + 3) {
+        if (x.transport != NfsTransport::kRdma && v.size() >= base + 3) {
             x.max_slots = u64();
             x.sending_u = u64();
             x.pending_u = u64();
@@ -371,17 +371,17 @@ class Parser {
 
 }  // namespace
 
-const char* to_string(NfsTransport transport) {
+std::string_view name(NfsTransport transport) {
     switch (transport) {
-        case NfsTransport::tcp:
+        case NfsTransport::kTcp:
             return "tcp";
-        case NfsTransport::udp:
+        case NfsTransport::kUdp:
             return "udp";
-        case NfsTransport::rdma:
+        case NfsTransport::kRdma:
             return "rdma";
-        case NfsTransport::local:
+        case NfsTransport::kLocal:
             return "local";
-        case NfsTransport::other:
+        case NfsTransport::kOther:
             return "other";
     }
     return "?";

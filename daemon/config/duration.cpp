@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <utility>
+#include "daemon/ports/error.h"
 
 namespace vigil::config {
 namespace {
@@ -21,8 +22,8 @@ constexpr std::int64_t kCeilingMs = std::int64_t{1} << 50;
 
 }  // namespace
 
-std::expected<milliseconds, std::string> parse_duration(std::string_view text, milliseconds min,
-                                                        milliseconds max) {
+std::expected<milliseconds, Error> parse_duration(std::string_view text, milliseconds min,
+                                                  milliseconds max) {
     const std::string allowed =
         "a duration is one or more <number><unit> parts (units ms, s, m, h, d), e.g. 90s, "
         "2h, 1h30m";

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "daemon/core/facts.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 namespace {
@@ -15,9 +16,8 @@ struct Overloaded : Fs... {
 
 }  // namespace
 
-std::expected<HostEngine, std::string> HostEngine::make(Policy policy, HostId self,
-                                                        std::uint64_t incarnation,
-                                                        TimePoint started) {
+std::expected<HostEngine, Error> HostEngine::make(Policy policy, HostId self,
+                                                  std::uint64_t incarnation, TimePoint started) {
     if (auto ok = policy.validate(); !ok) return std::unexpected(ok.error());
     if (policy.host(self) == nullptr) {
         return std::unexpected("this host (" + host_name(self) +

@@ -912,9 +912,9 @@ TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
     // A dead storage path: paused on an I/O error, reported by the event path.
     auto fault = std::chrono::steady_clock::now();
     ASSERT_TRUE((*lab_)({"storage", "h1", "fail"}).ok());
-    auto paused = wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused_io_error"}}, fault);
+    auto paused = wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused-io-error"}}, fault);
     ASSERT_TRUE(paused) << watch_->stdout_text();
-    std::cout << "storage fail -> paused_io_error event: " << paused->count() << " ms\n";
+    std::cout << "storage fail -> paused-io-error event: " << paused->count() << " ms\n";
     // qemu pauses on the first failed request (a guest writes every two
     // timer ticks, 110 ms) and libvirt's event reaches the probe at once; 5 s
     // is the storage grace the lab keeps (cluster.storage_grace_ms, default),
@@ -936,7 +936,7 @@ TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
     // A full volume (F10) is told apart by the reason.
     fault = std::chrono::steady_clock::now();
     ASSERT_TRUE((*lab_)({"storage", "h1", "enospc"}).ok());
-    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused_io_error"}}, fault))
+    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused-io-error"}}, fault))
         << watch_->stdout_text();
     EXPECT_TRUE(wait_for({{"kind", "io_error"}, {"vm", "vm1"}, {"reason", "enospc"}}, fault))
         << watch_->stdout_text();
@@ -949,7 +949,7 @@ TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
     auto stopped_at = std::chrono::steady_clock::now();
     auto stop = act("h1", "stop", "vm1");
     EXPECT_EQ(stop["outcome"], "done") << stop.dump();
-    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "shut_off"}}, stopped_at));
+    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "shut-off"}}, stopped_at));
     EXPECT_EQ(act("h1", "stop", "vm1")["outcome"], "already_done");
 
     // Defined on every host by the lab (docs/lab.md): h2 starts its own definition.

@@ -88,7 +88,7 @@ class Webhook : public RootTest {
             ready_ = true;
             return;
         }
-        adapters::Journal journal(adapters::Priority::info);
+        adapters::Journal journal(adapters::Priority::kInfo);
         exporters::WebhookOptions options;
         options.port = kReceiverPort;
         options.token_file = dir_->path() / "token";

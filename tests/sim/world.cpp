@@ -544,7 +544,7 @@ void World::start_daemon(Host& h) {
     auto d = driver::HostDriver::make(std::move(policy), HostId{h.id}, h.incarnation, accepted,
                                       h.ports->all());
     if (!d) {
-        violation("vigild refused to start on " + h.name + ": " + d.error());
+        violation("vigild refused to start on " + h.name + ": " + d.error().message);
         h.ports.reset();
         return;
     }

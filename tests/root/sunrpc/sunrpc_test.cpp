@@ -183,7 +183,7 @@ TEST_F(SunrpcLateAttachTest, WithoutTheModuleEveryProbeWaitsWithAReason) {
                                                        {"sunrpc_call_errors", "rpc_call_rpcerror"}};
     for (const auto& [name, event] : events) {
         ASSERT_TRUE(names.contains(name)) << name;
-        EXPECT_EQ(names[name].state, bpf::ProbeState::unavailable) << name;
+        EXPECT_EQ(names[name].state, bpf::ProbeState::kUnavailable) << name;
         EXPECT_EQ(names[name].hook, "tracepoint/sunrpc/" + event);
         EXPECT_NE(names[name].reason.find("sunrpc/" + event), std::string::npos)
             << names[name].reason;
@@ -208,17 +208,17 @@ TEST_F(SunrpcLateAttachTest, AHookThatAppearsIsLoadedOnTheNextRetryAndOnlyOnce) 
     EXPECT_TRUE((*probes)->retry());
     EXPECT_FALSE((*probes)->waiting());
     auto names = by_name(**probes);
-    EXPECT_EQ(names["sunrpc_minor_timeouts"].state, bpf::ProbeState::failed);
+    EXPECT_EQ(names["sunrpc_minor_timeouts"].state, bpf::ProbeState::kFailed);
     EXPECT_NE(names["sunrpc_minor_timeouts"].reason.find("attaching tracepoint/sunrpc/xprt_timer"),
               std::string::npos)
         << names["sunrpc_minor_timeouts"].reason;
-    EXPECT_EQ(names["sunrpc_timeouts"].state, bpf::ProbeState::unavailable);
-    EXPECT_EQ(names["sunrpc_call_errors"].state, bpf::ProbeState::unavailable);
+    EXPECT_EQ(names["sunrpc_timeouts"].state, bpf::ProbeState::kUnavailable);
+    EXPECT_EQ(names["sunrpc_call_errors"].state, bpf::ProbeState::kUnavailable);
 
     // Loaded once: later arrivals change nothing (a BPF object loads once).
     add_event("rpc_timeout_status");
     EXPECT_FALSE((*probes)->retry());
-    EXPECT_EQ(by_name(**probes)["sunrpc_timeouts"].state, bpf::ProbeState::unavailable);
+    EXPECT_EQ(by_name(**probes)["sunrpc_timeouts"].state, bpf::ProbeState::kUnavailable);
 }
 
 TEST_F(SunrpcLateAttachTest, EveryProgramLoadsWithoutTheModulesBtf) {
@@ -235,7 +235,7 @@ TEST_F(SunrpcLateAttachTest, EveryProgramLoadsWithoutTheModulesBtf) {
     EXPECT_TRUE((*probes)->retry());
     EXPECT_FALSE((*probes)->waiting());
     for (const auto& p : (*probes)->probes()) {
-        EXPECT_EQ(p.state, bpf::ProbeState::failed) << p.name;
+        EXPECT_EQ(p.state, bpf::ProbeState::kFailed) << p.name;
         EXPECT_NE(p.reason.find("attaching " + p.hook), std::string::npos) << p.reason;
         EXPECT_EQ(p.reason.find("loading"), std::string::npos) << p.reason;
     }

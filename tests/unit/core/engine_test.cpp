@@ -623,7 +623,7 @@ TEST_F(EngineTest, DecisionsCarryTheirEvidenceInOneStableLine) {
 TEST_F(EngineTest, RefusesAHostThatIsNotConfigured) {
     const auto e = HostEngine::make(cluster_policy(), HostId{9}, 1, t(0));
     ASSERT_FALSE(e.has_value());
-    EXPECT_NE(e.error().find("h9"), std::string::npos);
+    EXPECT_NE(e.error().message.find("h9"), std::string::npos);
 }
 
 }  // namespace

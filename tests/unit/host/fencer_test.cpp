@@ -45,7 +45,7 @@ TEST(HostFencer, FlightRecordThenLastWordsThenReboot) {
     adapters::LastWords written;
     std::vector<std::function<void()>> later;
     std::vector<std::pair<ports::RequestId, bool>> answers;
-    adapters::Journal journal(adapters::Priority::error);
+    adapters::Journal journal(adapters::Priority::kError);
     Fencer f(
         FencerParts{.recorder = &*recorder,
                     .last_words = [&](const adapters::LastWords& w) -> std::expected<void, Error> {

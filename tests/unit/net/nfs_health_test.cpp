@@ -368,10 +368,10 @@ TEST_F(NfsHealthTest, MountsAreJudgedApartAndTheTopOfAStackWins) {
 }
 
 TEST(NfsMountState, NamesAndStorageHealth) {
-    EXPECT_STREQ(to_string(NfsMountState::kOk), "ok");
-    EXPECT_STREQ(to_string(NfsMountState::kDegraded), "degraded");
-    EXPECT_STREQ(to_string(NfsMountState::kStalled), "stalled");
-    EXPECT_STREQ(to_string(NfsMountState::kGone), "gone");
+    EXPECT_EQ(std::string(name(NfsMountState::kOk)), "ok");
+    EXPECT_EQ(std::string(name(NfsMountState::kDegraded)), "degraded");
+    EXPECT_EQ(std::string(name(NfsMountState::kStalled)), "stalled");
+    EXPECT_EQ(std::string(name(NfsMountState::kGone)), "gone");
     EXPECT_EQ(storage_health(NfsMountState::kStalled), StorageHealth::kStalled);
     EXPECT_EQ(storage_health(NfsMountState::kDegraded), StorageHealth::kDegraded);
     EXPECT_EQ(storage_health(NfsMountState::kOk), StorageHealth::kOk);
