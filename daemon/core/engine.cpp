@@ -263,7 +263,8 @@ void HostEngine::settle_migrations() {
         if (peer.cls == PeerClass::kDead || peer.cls == PeerClass::kReleased) return true;
         if (!peer.status) return false;
         const auto h = std::ranges::find(peer.status->held, vm, &HeldVm::name);
-        if (h == peer.status->held.end()) return m.seen_there;
+        if (h == peer.status->held.end())
+            return m.seen_there || peer.status->incarnation != m.target_incarnation;
         return h->state == VmState::kRunning;
     });
 }
@@ -628,6 +629,9 @@ std::vector<std::string> HostEngine::drain_candidates() const {
 void HostEngine::drain_step(const RecoveryView& view, std::vector<Decision>& out) {
     drain_blocked_.clear();
     if (!draining_) return;
+    // A migration asked for by an earlier drain (ended by an uncordon since) is on its
+    // way still: it counts as handed over now, and is never asked for twice.
+    for (const auto& [vm, m] : migrating_) handing_over_.try_emplace(vm, m.since);
     // Handed over: a host we hear from holds it now (or it is no HA VM any more). One
     // taken by a host gone silent since may need placing again: it stays on its way.
     std::erase_if(handing_over_, [&](const auto& kv) {
@@ -700,7 +704,11 @@ void HostEngine::drain_step(const RecoveryView& view, std::vector<Decision>& out
             // room > 0: the same free memory gives a target.
             const auto to = drain_target(view, vm, moving, migration_targets());
             if (to) {
-                migrating_[vm] = Migration{.target = to->host, .since = now_};
+                const auto& peer = peers_.peers().at(to->host);
+                migrating_[vm] =
+                    Migration{.target = to->host,
+                              .since = now_,
+                              .target_incarnation = peer.status ? peer.status->incarnation : 0};
                 moving.push_back(vm);
                 out.push_back(
                     Decision{.kind = DecisionKind::kMigrateVm,

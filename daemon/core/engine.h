@@ -256,7 +256,9 @@ class HostEngine {
     //   hypervisor hands it over (it runs here until then, there from then on): the
     //   cluster never sees it running nowhere during the move. A target that is dead
     //   (its watchdog has fired) or released, or that held it since the move began
-    //   and no longer does, ends the claim too: the VM is then recovered as any.
+    //   and no longer does, or whose vigild is another run than when we asked (a
+    //   run lists its hypervisor before it publishes: a reset target lost the VM)
+    //   and does not hold it, ends the claim too: the VM is recovered as any.
     // - A migration that fails or times out (aborted: the adapter's promise) leaves
     //   the VM where it ran, here: the drain stops it instead (kMigrationFailed) and
     //   the coordinator places it, as without migration. One whose target left the
@@ -268,6 +270,7 @@ class HostEngine {
         TimePoint since;
         bool done = false;        // the hypervisor moved it: no qemu for it remains here
         bool seen_there = false;  // a status of the target held it since the request
+        std::uint64_t target_incarnation = 0;  // the target's vigild run when we asked
     };
     std::map<std::string, Migration> migrating_;
     // Draining: VMs whose migration did not happen, until the stop that replaces it.
