@@ -1,6 +1,7 @@
 #include "daemon/config/config.h"
 
 #include <arpa/inet.h>
+#include <cstdint>
 #include <sys/socket.h>
 #include <toml++/toml.h>
 #include <algorithm>
@@ -53,7 +54,7 @@ std::string type_name(const toml::node& node) {
 
 Setter integer(std::int64_t min, std::int64_t max,
                std::function<void(Config&, std::int64_t)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [min, max, store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_integer();
         if (v == nullptr) return std::unexpected("expected an integer, got " + type_name(node));
         const std::int64_t value = v->get();
@@ -87,7 +88,7 @@ Setter millis(std::int64_t min, std::int64_t max, std::chrono::milliseconds Conf
 }
 
 Setter string(std::function<std::expected<void, Error>(Config&, const std::string&)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_string();
         if (v == nullptr) return std::unexpected("expected a string, got " + type_name(node));
         return store(cfg, v->get());
@@ -95,7 +96,7 @@ Setter string(std::function<std::expected<void, Error>(Config&, const std::strin
 }
 
 Setter boolean(std::function<void(Config&, bool)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_boolean();
         if (v == nullptr) return std::unexpected("expected true or false, got " + type_name(node));
         store(cfg, v->get());
@@ -119,7 +120,7 @@ bool has_control_character(std::string_view s) {
     return std::ranges::any_of(s, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
-enum class PathKind { kFile, kDirectory };
+enum class PathKind : std::uint8_t { kFile, kDirectory };
 
 // Every path of the file: absolute, printable, no "." or ".." component (the
 // path the operator means is the one written), within PATH_MAX, and a file
@@ -675,7 +676,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            })}},
           {"token_file", {path(&Config::webhook_token_file)}},
           {"max_body_bytes",
-           {integer(1024, 16 * 1024 * 1024,
+           {integer(1024, std::int64_t{16} * 1024 * 1024,
                     [](Config& c, std::int64_t v) {
                         c.webhook_max_body = static_cast<std::uint32_t>(v);
                     })}},

@@ -25,7 +25,7 @@ struct HypervisorEvents {
 class HypervisorPort final : public ports::Hypervisor {
   public:
     // The sink the adapter is made with; it calls into `port` once set.
-    [[nodiscard]] static adapters::HypervisorSink sink(std::shared_ptr<HypervisorEvents> events,
+    [[nodiscard]] static adapters::HypervisorSink sink(const std::shared_ptr<HypervisorEvents>& events,
                                                        const adapters::LibvirtHypervisor** hv);
 
     explicit HypervisorPort(adapters::LibvirtHypervisor& hv) : hv_(hv) {}

@@ -87,7 +87,7 @@ class BlockWatcher {
 
   private:
     BlockWatcher(adapters::EventLoop& loop, Outputs outputs, BlockWatcherOptions options)
-        : loop_(loop), out_(std::move(outputs)), options_(options) {}
+        : loop_(loop), out_(std::move(outputs)), options_(std::move(options)) {}
     void on_errors();
     void on_probes();
     void probe_failed(std::chrono::nanoseconds now);
