@@ -184,6 +184,9 @@ class ClusterMode {
     core::EvidenceMap& map() { return *map_; }                // NOLINT(bugprone-unchecked-optional-access): see above
     driver::HostDriver& driver() { return *driver_; }         // NOLINT(bugprone-unchecked-optional-access): see above
     control::DecisionHistory& history() { return *history_; }  // NOLINT(bugprone-unchecked-optional-access): see above
+    const core::EvidenceMap& map() const { return *map_; }                // NOLINT(bugprone-unchecked-optional-access): see above
+    const driver::HostDriver& driver() const { return *driver_; }         // NOLINT(bugprone-unchecked-optional-access): see above
+    const control::DecisionHistory& history() const { return *history_; }  // NOLINT(bugprone-unchecked-optional-access): see above
 };
 
 }  // namespace vigil

@@ -15,7 +15,8 @@
 
 #include "daemon/ports/error.h"
 
-typedef struct _virConnect* virConnectPtr;
+// libvirt's own declaration (libvirt-host.h), without its headers here.
+typedef struct _virConnect* virConnectPtr;  // NOLINT(bugprone-reserved-identifier): libvirt's name
 
 namespace vigil::fence {
 

@@ -38,7 +38,7 @@ void on_confchg(cpg_handle_t handle, const struct cpg_name* /*group*/,
     std::vector<std::uint32_t> ids;
     ids.reserve(n_members);
     for (size_t i = 0; i < n_members; ++i) ids.push_back(members[i].nodeid);
-    c->configuration(std::move(ids));
+    c->configuration(ids);
 }
 
 void on_quorum(votequorum_handle_t /*handle*/, uint64_t context, uint32_t quorate,

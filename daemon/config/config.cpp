@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -19,6 +20,16 @@
 
 namespace vigil::config {
 namespace {
+
+// The parts joined in one allocation (messages built in loops).
+std::string concat(std::initializer_list<std::string_view> parts) {
+    std::size_t size = 0;
+    for (const auto p : parts) size += p.size();
+    std::string out;
+    out.reserve(size);
+    for (const auto p : parts) out += p;
+    return out;
+}
 
 using Setter = std::function<std::expected<void, Error>(const toml::node&, Config&)>;
 
@@ -226,7 +237,7 @@ std::expected<void, Error> webhook_rules(const toml::node& node, Config& cfg) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
-                return std::unexpected(Error::at({}, line, "webhook.rule." + k + ": " + why));
+                return std::unexpected(Error::at({}, line, concat({"webhook.rule.", k, ": ", why})));
             };
             const bool known = k == "alert" || k == "labels" || k == "action" ||
                                k == "resolved_action" || k == "host" || k == "host_label";
@@ -364,7 +375,7 @@ std::expected<void, Error> cluster_hosts(const toml::node& node, Config& cfg) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
-                return std::unexpected(Error::at({}, line, "cluster.hosts." + k + ": " + why));
+                return std::unexpected(Error::at({}, line, concat({"cluster.hosts.", k, ": ", why})));
             };
             if (k == "name") {
                 const auto* str = value.as_string();
@@ -450,9 +461,9 @@ std::expected<void, Error> storage_domains(const toml::node& node, Config& cfg) 
         const auto* table = value.as_table();
         if (table == nullptr) {
             return std::unexpected(Error::at({}, domain_line,
-                                             "storage.domains." + domain_name +
-                                                 ": expected a table ([storage.domains." +
-                                                 domain_name + "])"));
+                                             concat({"storage.domains.", domain_name,
+                                                     ": expected a table ([storage.domains.",
+                                                     domain_name, "])"})));
         }
         if (auto ok = valid_name(domain_name, kMaxHostName); !ok) {
             return std::unexpected(Error::at(
@@ -465,7 +476,7 @@ std::expected<void, Error> storage_domains(const toml::node& node, Config& cfg) 
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
                 return std::unexpected(
-                    Error::at({}, line, "storage.domains." + domain_name + "." + k + ": " + why));
+                    Error::at({}, line, concat({"storage.domains.", domain_name, ".", k, ": ", why})));
             };
             if (k != "block_devices" && k != "nfs_mounts") {
                 return fail("unknown key (block_devices, nfs_mounts)");
@@ -745,7 +756,7 @@ std::expected<void, Error> apply(const toml::table& root, Config& cfg) {
 std::vector<std::string> known_keys() {
     std::vector<std::string> out;
     for (const auto& [section, keys] : schema()) {
-        for (const auto& [key, unused] : keys) out.push_back(section + "." + key);
+        for (const auto& [key, unused] : keys) out.push_back(concat({section, ".", key}));
     }
     return out;
 }
