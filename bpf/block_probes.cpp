@@ -221,6 +221,7 @@ std::vector<LatencyHistogram> BlockProbes::latency() const {
         prev = &key;
     }
     std::vector<LatencyHistogram> out;
+    out.reserve(by_dev.size());
     for (auto& [dev, h] : by_dev) out.push_back(h);
     return out;
 }

@@ -24,7 +24,7 @@ struct DeviceNumber {
     auto operator<=>(const DeviceNumber&) const = default;
 };
 
-enum class BlockOp { kOther, kRead, kWrite, kDiscard, kFlush };
+enum class BlockOp : std::uint8_t { kOther, kRead, kWrite, kDiscard, kFlush };
 
 [[nodiscard]] std::string_view name(BlockOp op);
 

@@ -1,6 +1,7 @@
 // Internal to bpf/: the probe-table mechanics each domain's loader uses.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <span>
 #include <string>
@@ -16,7 +17,7 @@ namespace vigil::bpf::detail {
 // Routes libbpf's warnings to stderr, drops its debug output. Idempotent.
 void init_libbpf();
 
-enum class HookKind { kTracepoint, kTpBtf };
+enum class HookKind : std::uint8_t { kTracepoint, kTpBtf };
 
 // One way to get a signal: a program and the tracepoint it needs. Classic
 // tracepoints are found in tracefs; BTF tracepoints in the kernel's BTF.

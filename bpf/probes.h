@@ -4,6 +4,7 @@
 // ring-buffer records and kernel counters into typed values.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <span>
 #include <string>
@@ -14,7 +15,7 @@
 
 namespace vigil::bpf {
 
-enum class ProbeState { kAttached, kUnavailable, kFailed };
+enum class ProbeState : std::uint8_t { kAttached, kUnavailable, kFailed };
 
 [[nodiscard]] std::string_view name(ProbeState state);
 

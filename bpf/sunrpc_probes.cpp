@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
 
 #include "bpf/probe_table.h"
 #include "bpf/sunrpc.skel.h"
@@ -16,7 +17,7 @@ using detail::Hook;
 
 namespace {
 
-enum class Phase { kWaiting, kLoaded, kFailed };
+enum class Phase : std::uint8_t { kWaiting, kLoaded, kFailed };
 
 struct Probe {
     const char* name;  // stable: the metrics label
@@ -49,7 +50,7 @@ struct SunrpcProbes::Impl {
     }
 };
 
-std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make(SunrpcOptions options) {
+std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make(const SunrpcOptions& options) {
     detail::init_libbpf();
     std::unique_ptr<SunrpcProbes> self(new SunrpcProbes());
     self->impl_ = std::make_unique<Impl>();

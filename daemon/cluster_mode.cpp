@@ -243,7 +243,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
             .later = [raw](std::function<void()> fn) { raw->later(std::move(fn)); },
             .on_fence =
                 [raw](ports::RequestId id, bool confirmed, const std::string& detail) {
-                    if (raw->driver_) raw->driver_->on_fence(id, confirmed, detail);
+                    if (raw->driver_) raw->driver().on_fence(id, confirmed, detail);
                 }},
         self_id, *incarnation, journal);
     self->sink_ = std::make_unique<host::EventSink>(host::SinkParts{
@@ -253,7 +253,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
         .hooks = self->hooks_.get(),
         .on_decision =
             [raw](core::TimePoint at, const core::Decision& d) {
-                raw->history_->record(at, raw->clock_.wall(), d);
+                raw->history().record(at, raw->clock_.wall(), d);
                 if (raw->deps_.on_event) {
                     raw->deps_.on_event(control::decision_event(d, raw->clock_.wall()));
                 }
@@ -282,7 +282,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     self->driver_.emplace(std::move(*driver));
 
     self->hv_events_->on_action = [raw](ports::RequestId id, const core::ActionEvidence& e) {
-        raw->driver_->on_action(id, e);
+        raw->driver().on_action(id, e);
     };
     self->hv_events_->on_evidence = [raw](const core::Evidence& e) { raw->observe(e); };
     self->hv_events_->on_io_error = [raw](const adapters::IoErrorEvent& e) {
@@ -325,7 +325,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     self->watch_corosync();
     auto alarm = loop.add_alarm([raw] {
         if (!raw->driver_) return;
-        raw->driver_->heartbeat();
+        raw->driver().heartbeat();
         raw->export_metrics();
     });
     if (!alarm) return std::unexpected(alarm.error());
@@ -337,7 +337,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     });
     if (!later_alarm) return std::unexpected(later_alarm.error());
     self->later_alarm_ = *later_alarm;
-    for (const auto& e : self->map_->current()) self->observe(e);
+    for (const auto& e : self->map().current()) self->observe(e);
     return self;
 }
 
@@ -353,7 +353,7 @@ void ClusterMode::sync_vm_policies() {
 
 void ClusterMode::later(std::function<void()> fn) {
     later_.push_back(std::move(fn));
-    deps_.loop.set_alarm(*later_alarm_, deps_.loop.now());
+    deps_.loop.set_alarm(later_alarm_, deps_.loop.now());
 }
 
 void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
@@ -362,7 +362,7 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
                                   {"ALERT", a.alert},
                                   {"FINGERPRINT", a.fingerprint}};
     // The configured name of this host; "h<nodeid>" when the list lacks it.
-    const auto self = driver_->engine().self();
+    const auto self = driver().engine().self();
     std::string mine = core::host_name(self);
     for (const auto& h : config_.cluster_hosts) {
         if (h.nodeid == self.value) mine = h.name;
@@ -428,7 +428,7 @@ void ClusterMode::admin(core::AdminCommand command, const exporters::HookFields&
 }
 
 void ClusterMode::observe(const core::Evidence& e) {
-    if (driver_) driver_->observe(e);
+    if (driver_) driver().observe(e);
 }
 
 void ClusterMode::watch_corosync() {
@@ -474,22 +474,22 @@ void ClusterMode::tick_read() {
             deps_.metrics.count_cluster_send_busy();
         }
     }
-    driver_->read_slots();
-    deps_.loop.set_alarm(*beat_alarm_, deps_.loop.now() + driver_->read_lead());
+    driver().read_slots();
+    deps_.loop.set_alarm(beat_alarm_, deps_.loop.now() + driver().read_lead());
 }
 
 void ClusterMode::first_beat_when_listed() {
     // The first status goes out as soon as the core knows what runs here, not
     // up to a heartbeat later: a restarted vigild that found the watchdog left
     // armed has only what is left of the earlier run's timeout to pet it.
-    if (early_beat_done_ || !driver_->engine().snapshot().listed) return;
+    if (early_beat_done_ || !driver().engine().snapshot().listed) return;
     early_beat_done_ = true;
     tick_read();
 }
 
 std::expected<void, Error> ClusterMode::start() {
     started_ = core::TimePoint(deps_.loop.now());
-    driver_->start();
+    driver().start();
     export_metrics();
     auto timer = deps_.loop.every(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat_interval),
@@ -501,7 +501,7 @@ std::expected<void, Error> ClusterMode::start() {
 void ClusterMode::export_metrics() {
     std::map<std::uint32_t, std::string> names;
     for (const auto& h : config_.cluster_hosts) names[h.nodeid] = h.name;
-    const auto engine = driver_->engine().snapshot();
+    const auto engine = driver().engine().snapshot();
     deps_.metrics.set_cluster(
         host::cluster_metrics(host::ClusterView{.engine = engine,
                                                 .members = members_,
@@ -513,24 +513,24 @@ void ClusterMode::export_metrics() {
 
 void ClusterMode::on_block(const std::string& device, core::StorageHealth health, bool in_flight,
                            bool answering) {
-    if (auto m = map_->observe_block(device, health, in_flight, answering); m.evidence)
+    if (auto m = map().observe_block(device, health, in_flight, answering); m.evidence)
         observe(*m.evidence);
 }
 
 void ClusterMode::on_block_gone(const std::string& device) {
-    if (auto m = map_->block_device_gone(device); m.evidence) observe(*m.evidence);
+    if (auto m = map().block_device_gone(device); m.evidence) observe(*m.evidence);
 }
 
 void ClusterMode::on_nfs(const std::string& mount, core::NfsMountState state, bool in_flight) {
-    if (auto m = map_->observe_nfs(mount, state, in_flight); m.evidence) observe(*m.evidence);
+    if (auto m = map().observe_nfs(mount, state, in_flight); m.evidence) observe(*m.evidence);
 }
 
 void ClusterMode::on_link(const std::string& interface, core::LinkState state) {
-    if (auto m = map_->observe_link(interface, state); m.evidence) observe(*m.evidence);
+    if (auto m = map().observe_link(interface, state); m.evidence) observe(*m.evidence);
 }
 
 std::vector<std::string> ClusterMode::running_here() const {
-    const auto engine = driver_->engine().snapshot();
+    const auto engine = driver().engine().snapshot();
     std::vector<std::string> running;
     for (const auto& vm : engine.vms) {
         if (vm.here && *vm.here != core::VmState::kShutOff) running.push_back(vm.name);
@@ -588,7 +588,7 @@ void ClusterMode::stop(std::function<void()> done) {
     if (caps.nowayout == true) why.emplace_back("the watchdog device has nowayout set");
     std::string unaware;
     if (why.empty()) {
-        const auto check = driver_->freeze();
+        const auto check = driver().freeze();
         for (const auto b : check.blockers) why.emplace_back(core::name(b));
         std::vector<std::string> hosts;
         for (const auto id : check.unaware) {
@@ -617,10 +617,10 @@ void ClusterMode::stop(std::function<void()> done) {
         "stopping deliberately with HA VMs running here (" + names + "): writing the frozen record",
         {{"VMS", names}});
     auto alarm = deps_.loop.add_alarm([this] { advance_stop(); });
-    stop_deadline_ = deps_.loop.now() + driver_->freeze_wait();
+    stop_deadline_ = deps_.loop.now() + driver().freeze_wait();
     if (alarm) {
         stop_alarm_ = *alarm;
-        deps_.loop.set_alarm(*stop_alarm_, stop_deadline_);
+        deps_.loop.set_alarm(*alarm, stop_deadline_);
     }
     advance_stop();  // a write refused at once has failed already
 }
@@ -634,7 +634,7 @@ void ClusterMode::advance_stop() {
         if (!store_->write_pending_since() || now >= stop_deadline_) finish_stop();
         return;
     }
-    const auto stage = driver_->freeze_stage();
+    const auto stage = driver().freeze_stage();
     const auto names = joined(running_here());
     if (stage == driver::FreezeStage::kOnStorage) {
         auto ok = watchdog_port_->device()->disarm();
@@ -667,14 +667,14 @@ void ClusterMode::advance_stop() {
     } else {
         return;  // the write is on its way
     }
-    driver_->retract_freeze();
+    driver().retract_freeze();
     retracting_ = true;
-    stop_deadline_ = now + driver_->freeze_wait();
+    stop_deadline_ = now + driver().freeze_wait();
     if (stop_alarm_) deps_.loop.set_alarm(*stop_alarm_, stop_deadline_);
 }
 
 void ClusterMode::note_previous_run() {
-    const auto& previous = driver_->engine().previous_run();
+    const auto& previous = driver().engine().previous_run();
     if (previous_run_noted_ || !previous) return;
     previous_run_noted_ = true;
     if (!previous->frozen) return;
@@ -697,14 +697,14 @@ void ClusterMode::finish_stop() {
 }
 
 control::ClusterStatus ClusterMode::status() const {
-    control::ClusterStatus s{.engine = driver_->engine().snapshot(),
-                             .driver = driver_->snapshot(),
+    control::ClusterStatus s{.engine = driver().engine().snapshot(),
+                             .driver = driver().snapshot(),
                              .corosync_connected = corosync_->connected(),
                              .waiting_for = ready_ ? "" : "the first membership view"};
     for (const auto& h : config_.cluster_hosts) {
         s.hosts[h.nodeid] = control::HostName{.name = h.name, .slot = h.slot};
     }
-    for (const auto& e : map_->current()) {
+    for (const auto& e : map().current()) {
         if (const auto* sd = std::get_if<core::StorageEvidence>(&e))
             s.storage_domains.push_back(*sd);
         if (const auto* l = std::get_if<core::LinkEvidence>(&e)) s.links.push_back(*l);
@@ -713,11 +713,11 @@ control::ClusterStatus ClusterMode::status() const {
 }
 
 control::ExplainSnapshot::Cluster ClusterMode::explain(std::chrono::nanoseconds now) const {
-    control::ExplainSnapshot::Cluster c{.history = *history_, .now = now};
+    control::ExplainSnapshot::Cluster c{.history = history(), .now = now};
     for (const auto& h : config_.cluster_hosts) {
         c.hosts[h.nodeid] = control::HostName{.name = h.name, .slot = h.slot};
     }
-    for (const auto& vm : driver_->engine().snapshot().vms) c.vms.push_back(vm.name);
+    for (const auto& vm : driver().engine().snapshot().vms) c.vms.push_back(vm.name);
     return c;
 }
 

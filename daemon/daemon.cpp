@@ -139,13 +139,15 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     if (self->config_.standalone) {
         if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
     } else {
+        fence::FlightRecorder* recorder = nullptr;
+        if (auto& r = self->recorder_; r) recorder = &*r;
         auto cluster = ClusterMode::make(
             self->config_,
             ClusterMode::Deps{
                 .loop = *self->loop_,
                 .journal = self->journal_,
                 .metrics = *self->metrics_,
-                .recorder = self->recorder_ ? &*self->recorder_ : nullptr,
+                .recorder = recorder,
                 .on_ready =
                     [raw] {
                         sd_notify(0, "READY=1\nSTATUS=in the cluster");
@@ -198,8 +200,8 @@ void Daemon::read_previous_flight_record() {
             Priority::kError, mid::kFlightRecord,
             "the flight record " + config_.flight_record + " is damaged: " + previous_record_error_,
             {{"PATH", config_.flight_record}});
-    } else if (*previous) {
-        previous_record_ = **previous;
+    } else if (const auto& record = *previous; record) {
+        previous_record_ = *record;
         const bool earlier_boot = previous_record_->boot_id != fence::current_boot_id();
         journal_.log(earlier_boot ? Priority::kWarning : Priority::kNotice, mid::kFlightRecord,
                      std::string(earlier_boot ? "the previous boot ended in a self-fence: "
@@ -257,6 +259,7 @@ std::expected<void, Error> Daemon::arm_watchdog() {
 
 void Daemon::pet_watchdog() {
     // Until the decision core drives should_pet, a live loop is reason enough.
+    if (!watchdog_) return;
     if (auto ok = watchdog_->pet(); !ok) {
         journal_.log(Priority::kError, mid::kWatchdog,
                      "watchdog keepalive failed: " + ok.error().message,
@@ -485,8 +488,8 @@ void Daemon::load_admin() {
     auto text = host::read_state_file(admin_file_);
     if (!text) {
         admin_file_error_ = text.error().message;
-    } else if (*text) {
-        auto decoded = control::decode_admin_state(**text);
+    } else if (const auto& stored = *text; stored) {
+        auto decoded = control::decode_admin_state(*stored);
         if (decoded) {
             saved = *decoded;
         } else {
@@ -572,9 +575,10 @@ std::expected<void, Error> Daemon::admin_action(
     arm_maintenance_end();
     std::string message = std::string(adapters::name(action));
     if (action == adapters::AdminAction::kMaintenanceOn) {
-        message += admin_.maintenance_until
+        const auto& until = admin_.maintenance_until;
+        message += until && for_duration
                        ? " for " + config::format_duration(*for_duration) + " (until " +
-                             control::iso_time(*admin_.maintenance_until) + ")"
+                             control::iso_time(*until) + ")"
                        : std::string(" until turned off");
     }
     message += ", asked by " + by;
@@ -625,7 +629,8 @@ void Daemon::arm_maintenance_end() {
 void Daemon::maintenance_due() {
     const auto now = std::chrono::system_clock::now();
     const auto left = control::maintenance_left(admin_, now);
-    if (!left) return;  // turned off, or made open-ended, since the alarm was set
+    const auto until = admin_.maintenance_until;
+    if (!left || !until) return;  // turned off, or made open-ended, since the alarm was set
     if (left->count() > 0) {
         // Early (the wall clock was set back): wait for what is left.
         arm_maintenance_end();
@@ -633,7 +638,7 @@ void Daemon::maintenance_due() {
     }
     const std::string by = "the --for duration ran out (maintenance asked by " +
                            admin_.maintenance_by + ", until " +
-                           control::iso_time(*admin_.maintenance_until) + ")";
+                           control::iso_time(*until) + ")";
     if (auto ok = admin_action(adapters::AdminAction::kMaintenanceOff, std::nullopt, by,
                                {{"BY", "timer"}}, {{"by", "timer"}});
         !ok) {

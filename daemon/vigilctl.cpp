@@ -1,6 +1,7 @@
 // vigilctl: talks to the running vigild over its root-only control socket.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -59,9 +60,7 @@ int follow_events(const std::string& socket, const std::string& line, bool as_js
     return code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     CLI::App app{"vigilctl: query and steer the local vigild"};
     app.set_version_flag("--version", std::string("vigilctl ") + VIGIL_VERSION);
     std::string socket = "/run/vigil/vigild.sock";
@@ -236,4 +235,19 @@ int main(int argc, char** argv) {
             break;
     }
     return 0;
+}
+
+}  // namespace
+
+// Nothing is meant to throw past run(); if something does (out of memory,
+// a library's exception), say what it was instead of an abort without a word.
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vigilctl: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "vigilctl: an unknown exception\n");
+    }
+    return 70;  // EX_SOFTWARE
 }

@@ -204,8 +204,8 @@ AlertOutcome AlertActions::apply(const AlertmanagerMessage& message) {
                 continue;
             }
             order_.erase(std::find(order_.begin(), order_.end(), key));
-            if (rule->resolved_action) {
-                act.action = *rule->resolved_action;
+            if (const auto& resolved = rule->resolved_action; resolved) {
+                act.action = *resolved;
                 act.resolved = true;
                 out.actions.push_back(std::move(act));
             }

@@ -71,13 +71,14 @@ namespace {
 constexpr std::string_view kReservedKeys[] = {"event", "event_id", "time", "host", "hook"};
 constexpr const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr std::size_t kMaxLine = 4096;             // longer lines are logged in pieces
-constexpr std::size_t kReadPerWakeup = 64 * 1024;  // then other sources get their turn
+constexpr std::size_t kReadPerWakeup = std::size_t{64} * 1024;  // then other sources get their turn
 
 // What the namespace init and the hook tell vigild through the status pipe.
 struct StatusRecord {
     std::int32_t kind;   // kExited or a failed step
     std::int32_t value;  // wait status, or errno
 };
+// NOLINTNEXTLINE(performance-enum-size): the values travel in StatusRecord::kind, an int32
 enum : std::int32_t {
     kExited = 1,
     kCloneFailed,

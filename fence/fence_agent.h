@@ -7,6 +7,7 @@
 // a confirmed fence, which lets the core skip the fence delay.
 #pragma once
 
+#include <cstdint>
 #include <sys/types.h>
 
 #include <chrono>
@@ -22,7 +23,7 @@
 
 namespace vigil::fence {
 
-enum class FenceAction { kOff, kOn, kReboot, kStatus, kMonitor };
+enum class FenceAction : std::uint8_t { kOff, kOn, kReboot, kStatus, kMonitor };
 
 [[nodiscard]] constexpr std::string_view name(FenceAction action) {
     switch (action) {
@@ -48,9 +49,9 @@ struct FenceAgentRequest {
     std::chrono::milliseconds timeout{60000};
 };
 
-enum class PowerState { kOn, kOff };
+enum class PowerState : std::uint8_t { kOn, kOff };
 
-enum class FenceOutcome {
+enum class FenceOutcome : std::uint8_t {
     kSucceeded,  // the action was confirmed (for status: the state was read)
     kFailed,     // the agent ran and reported failure (login denied, no route...)
     kTimedOut,   // killed after the timeout

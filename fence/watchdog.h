@@ -29,10 +29,10 @@ struct WatchdogOptions {
     std::chrono::seconds timeout{5};
 };
 
-enum class KeepaliveMethod { kIoctl, kWrite };
+enum class KeepaliveMethod : std::uint8_t { kIoctl, kWrite };
 
 // Why the loop chose not to pet. Counted per reason for the metrics.
-enum class WithholdReason {
+enum class WithholdReason : std::uint8_t {
     kFenceDecided,  // the decision core wants this host dead (reboot by starvation)
     kNotSafe,       // the core cannot vouch that running on is safe (no quorum, HA VMs here)
     kDeviceError,   // a keepalive was attempted and the device refused it

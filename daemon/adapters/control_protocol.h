@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <optional>
 #include <string>
@@ -20,11 +21,11 @@
 
 namespace vigil::adapters {
 
-enum class ControlCommand { kStatus, kExplain, kEvents, kAdmin };
+enum class ControlCommand : std::uint8_t { kStatus, kExplain, kEvents, kAdmin };
 
 // What an operator asks of this host. To add one: a value here, its name in
 // to_string(), its core command in control::admin_command(), a vigilctl verb.
-enum class AdminAction { kMaintenanceOn, kMaintenanceOff, kCordon, kUncordon, kDrain };
+enum class AdminAction : std::uint8_t { kMaintenanceOn, kMaintenanceOff, kCordon, kUncordon, kDrain };
 
 inline constexpr AdminAction kAllAdminActions[] = {
     AdminAction::kMaintenanceOn, AdminAction::kMaintenanceOff, AdminAction::kCordon,

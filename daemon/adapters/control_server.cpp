@@ -382,7 +382,7 @@ std::expected<std::string, Error> control_request(const std::string& path,
     auto connected = connect_and_send(path, request, &unsent);
     if (!connected) return std::unexpected(connected.error());
     const int fd = *connected;
-    auto reply = read_line(fd, 16 * 1024 * 1024);
+    auto reply = read_line(fd, std::size_t{16} * 1024 * 1024);
     ::close(fd);
     if (unsent && (!reply || reply->empty())) {
         return std::unexpected(Error{"sending the request to vigild failed"});

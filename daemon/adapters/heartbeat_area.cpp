@@ -104,6 +104,7 @@ std::string encode_last_words(const LastWords& w) {
     head += "\nwritten-ms " + std::to_string(w.written_unix_ms);
     head += "\ndecision " + escape(cut(w.decision, kMaxLastWordsDecision)) + "\n";
     std::vector<std::string> lines;
+    lines.reserve(w.evidence.size());
     for (const auto& e : w.evidence) {
         lines.push_back("evidence " + escape(cut(e, kMaxLastWordsEvidence)) + "\n");
     }
@@ -245,8 +246,8 @@ AreaView parse_area(std::span<const std::byte> area, std::span<const core::HostI
                 view.unreadable.push_back(
                     {.host = owners[slot], .fingerprint = core::fingerprint(block_text(block))});
             }
-        } else if (*status) {
-            view.slots.push_back(std::move(**status));
+        } else if (const auto& read = *status; read) {
+            view.slots.push_back(*read);
         }
         const auto words = read_last_words_block(
             area.subspan(last_words_offset(slot), kSlotBlockBytes), slot, owners[slot]);
@@ -255,8 +256,8 @@ AreaView parse_area(std::span<const std::byte> area, std::span<const core::HostI
                                     .reason = words.error().message,
                                     .kind = words.error().reason,
                                     .last_words = true});
-        } else if (*words) {
-            view.last_words.push_back({slot, std::move(**words)});
+        } else if (const auto& read = *words; read) {
+            view.last_words.push_back({slot, *read});
         }
     }
     return view;

@@ -319,7 +319,7 @@ void Shared::do_list() {
         DomainRef dom(doms[i]);
         if (auto d = describe(dom.ptr, seen)) listed.domains.push_back(std::move(*d));
     }
-    ::free(doms);
+    ::free(static_cast<void*>(doms));
     post(std::move(listed));
 }
 
@@ -549,9 +549,7 @@ void worker(std::shared_ptr<Shared> s) {
         std::visit(
             [&](auto& j) {
                 using T = std::decay_t<decltype(j)>;
-                if constexpr (std::is_same_v<T, ListJob>) {
-                    s->do_list();
-                } else if constexpr (std::is_same_v<T, DescribeJob>) {
+                if constexpr (std::is_same_v<T, DescribeJob>) {
                     s->do_describe(j.vm);
                 } else if constexpr (std::is_same_v<T, ActionJob>) {
                     if (j.action == VmAction::kMigrate) {
@@ -565,6 +563,8 @@ void worker(std::shared_ptr<Shared> s) {
                         s->do_action(j);
                     }
                 } else {
+                    // ListJob, and ReconnectJob (connected again: list what is here).
+                    static_assert(std::is_same_v<T, ListJob> || std::is_same_v<T, ReconnectJob>);
                     s->do_list();
                 }
             },

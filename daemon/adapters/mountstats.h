@@ -37,7 +37,7 @@ struct NfsOpStats {
     }
 };
 
-enum class NfsTransport { kTcp, kUdp, kRdma, kLocal, kOther };
+enum class NfsTransport : std::uint8_t { kTcp, kUdp, kRdma, kLocal, kOther };
 
 [[nodiscard]] std::string_view name(NfsTransport transport);
 

@@ -1,6 +1,7 @@
 #include "daemon/config/config.h"
 
 #include <arpa/inet.h>
+#include <cstdint>
 #include <sys/socket.h>
 #include <toml++/toml.h>
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -18,6 +20,16 @@
 
 namespace vigil::config {
 namespace {
+
+// The parts joined in one allocation (messages built in loops).
+std::string concat(std::initializer_list<std::string_view> parts) {
+    std::size_t size = 0;
+    for (const auto p : parts) size += p.size();
+    std::string out;
+    out.reserve(size);
+    for (const auto p : parts) out += p;
+    return out;
+}
 
 using Setter = std::function<std::expected<void, Error>(const toml::node&, Config&)>;
 
@@ -53,7 +65,7 @@ std::string type_name(const toml::node& node) {
 
 Setter integer(std::int64_t min, std::int64_t max,
                std::function<void(Config&, std::int64_t)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [min, max, store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_integer();
         if (v == nullptr) return std::unexpected("expected an integer, got " + type_name(node));
         const std::int64_t value = v->get();
@@ -87,7 +99,7 @@ Setter millis(std::int64_t min, std::int64_t max, std::chrono::milliseconds Conf
 }
 
 Setter string(std::function<std::expected<void, Error>(Config&, const std::string&)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_string();
         if (v == nullptr) return std::unexpected("expected a string, got " + type_name(node));
         return store(cfg, v->get());
@@ -95,7 +107,7 @@ Setter string(std::function<std::expected<void, Error>(Config&, const std::strin
 }
 
 Setter boolean(std::function<void(Config&, bool)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_boolean();
         if (v == nullptr) return std::unexpected("expected true or false, got " + type_name(node));
         store(cfg, v->get());
@@ -119,7 +131,7 @@ bool has_control_character(std::string_view s) {
     return std::ranges::any_of(s, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
-enum class PathKind { kFile, kDirectory };
+enum class PathKind : std::uint8_t { kFile, kDirectory };
 
 // Every path of the file: absolute, printable, no "." or ".." component (the
 // path the operator means is the one written), within PATH_MAX, and a file
@@ -246,7 +258,7 @@ std::expected<void, Error> webhook_rules(const toml::node& node, Config& cfg) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
-                return std::unexpected(Error::at({}, line, "webhook.rule." + k + ": " + why));
+                return std::unexpected(Error::at({}, line, concat({"webhook.rule.", k, ": ", why})));
             };
             const bool known = k == "alert" || k == "labels" || k == "action" ||
                                k == "resolved_action" || k == "host" || k == "host_label";
@@ -384,7 +396,7 @@ std::expected<void, Error> cluster_hosts(const toml::node& node, Config& cfg) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
-                return std::unexpected(Error::at({}, line, "cluster.hosts." + k + ": " + why));
+                return std::unexpected(Error::at({}, line, concat({"cluster.hosts.", k, ": ", why})));
             };
             if (k == "name") {
                 const auto* str = value.as_string();
@@ -477,9 +489,9 @@ std::expected<void, Error> storage_domains(const toml::node& node, Config& cfg) 
         const auto* table = value.as_table();
         if (table == nullptr) {
             return std::unexpected(Error::at({}, domain_line,
-                                             "storage.domains." + domain_name +
-                                                 ": expected a table ([storage.domains." +
-                                                 domain_name + "])"));
+                                             concat({"storage.domains.", domain_name,
+                                                     ": expected a table ([storage.domains.",
+                                                     domain_name, "])"})));
         }
         if (auto ok = valid_name(domain_name, kMaxHostName); !ok) {
             return std::unexpected(Error::at(
@@ -492,7 +504,7 @@ std::expected<void, Error> storage_domains(const toml::node& node, Config& cfg) 
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
                 return std::unexpected(
-                    Error::at({}, line, "storage.domains." + domain_name + "." + k + ": " + why));
+                    Error::at({}, line, concat({"storage.domains.", domain_name, ".", k, ": ", why})));
             };
             if (k != "block_devices" && k != "nfs_mounts") {
                 return fail("unknown key (block_devices, nfs_mounts)");
@@ -688,7 +700,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            })}},
           {"token_file", {path(&Config::webhook_token_file)}},
           {"max_body_bytes",
-           {integer(1024, 16 * 1024 * 1024,
+           {integer(1024, std::int64_t{16} * 1024 * 1024,
                     [](Config& c, std::int64_t v) {
                         c.webhook_max_body = static_cast<std::uint32_t>(v);
                     })}},
@@ -757,7 +769,7 @@ std::expected<void, Error> apply(const toml::table& root, Config& cfg) {
 std::vector<std::string> known_keys() {
     std::vector<std::string> out;
     for (const auto& [section, keys] : schema()) {
-        for (const auto& [key, unused] : keys) out.push_back(section + "." + key);
+        for (const auto& [key, unused] : keys) out.push_back(concat({section, ".", key}));
     }
     return out;
 }

@@ -18,7 +18,7 @@
 
 namespace vigil::config {
 
-enum class LogLevel { kDebug, kInfo, kWarning, kError };
+enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarning, kError };
 
 struct Endpoint {
     std::string host;

@@ -16,7 +16,7 @@ struct Unit {
 };
 // "ms" before "m": the longest unit name that matches wins.
 constexpr std::array<Unit, 5> kUnits{
-    {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}, {"d", 24 * 60 * 60 * 1000}}};
+    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
 // Past this a sum could overflow; far beyond any max a caller gives.
 constexpr std::int64_t kCeilingMs = std::int64_t{1} << 50;
 

@@ -18,7 +18,8 @@ struct KeyRule {
 template <typename T>
 KeyRule rule(const char* key, bool live, T Config::*field,
              std::function<std::string(const T&)> show) {
-    return KeyRule{key, live, [field, show](const Config& c) { return show(c.*field); },
+    return KeyRule{key, live,
+                   [field, show = std::move(show)](const Config& c) { return show(c.*field); },
                    [field](Config& running, const Config& next) { running.*field = next.*field; }};
 }
 

@@ -304,7 +304,7 @@ std::optional<Subject> resolve(const ExplainSnapshot::Cluster& c, const std::str
     }
     const auto self = c.history.self();
     if (core::host_name(self) == name) return Subject{.host = self};
-    const Subject vm{.kind = Subject::Kind::kVm, .vm = name};
+    Subject vm{.kind = Subject::Kind::kVm, .vm = name};
     if (std::find(c.vms.begin(), c.vms.end(), name) != c.vms.end() || c.history.knows(vm)) {
         return vm;
     }

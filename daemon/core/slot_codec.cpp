@@ -120,7 +120,10 @@ std::uint64_t fingerprint(std::string_view text) { return fnv1a(text); }
 
 std::string seal_text(std::string body) {
     const std::uint64_t crc = fnv1a(body);
-    return body + "crc " + hex(crc) + "\n";
+    body += "crc ";
+    body += hex(crc);
+    body += '\n';
+    return body;
 }
 
 std::expected<std::string_view, Error> unseal_text(std::string_view text) {

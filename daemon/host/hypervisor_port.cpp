@@ -13,7 +13,7 @@ ports::RequestId HypervisorPort::migrate(const std::string& vm, core::HostId tar
     return hv_.migrate(vm, it->second);
 }
 
-adapters::HypervisorSink HypervisorPort::sink(std::shared_ptr<HypervisorEvents> events,
+adapters::HypervisorSink HypervisorPort::sink(const std::shared_ptr<HypervisorEvents>& events,
                                               const adapters::LibvirtHypervisor** hv) {
     adapters::HypervisorSink s;
     s.on_vm = [events](const core::VmEvidence& e) {

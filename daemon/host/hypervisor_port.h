@@ -26,7 +26,7 @@ struct HypervisorEvents {
 class HypervisorPort final : public ports::Hypervisor {
   public:
     // The sink the adapter is made with; it calls into `port` once set.
-    [[nodiscard]] static adapters::HypervisorSink sink(std::shared_ptr<HypervisorEvents> events,
+    [[nodiscard]] static adapters::HypervisorSink sink(const std::shared_ptr<HypervisorEvents>& events,
                                                        const adapters::LibvirtHypervisor** hv);
 
     // `migration_uris`: each host's libvirt URI for live migrations to it

@@ -83,7 +83,7 @@ struct PetRecord {
 // first pet the core allows this run, on its own proof, like any later pet;
 // until then the earlier run's timer runs on, and fires if that proof comes
 // too late.
-enum class OpenWhen { kAtStart, kAtFirstAllowedPet };
+enum class OpenWhen : std::uint8_t { kAtStart, kAtFirstAllowedPet };
 struct ReopenVerdict {
     OpenWhen when = OpenWhen::kAtStart;
     std::string why;  // for the log, with the numbers

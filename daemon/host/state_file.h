@@ -19,6 +19,6 @@ namespace vigil::host {
 // nullopt: no such file. An error: it exists but cannot be read, or is
 // larger than `max` bytes (not ours, or damaged).
 [[nodiscard]] std::expected<std::optional<std::string>, Error> read_state_file(
-    const std::filesystem::path& file, std::size_t max = 64 * 1024);
+    const std::filesystem::path& file, std::size_t max = std::size_t{64} * 1024);
 
 }  // namespace vigil::host

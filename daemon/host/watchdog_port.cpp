@@ -84,8 +84,8 @@ void WatchdogPort::pet() {
         }
         journal_.log(Priority::kNotice, mid::kWatchdog,
                      "watchdog reopened at the first pet this run's own proof allowed, timeout " +
-                         std::to_string(device_->timeout().count()) + " s",
-                     {{"TIMEOUT_S", std::to_string(device_->timeout().count())}});
+                         std::to_string(timeout().count()) + " s",
+                     {{"TIMEOUT_S", std::to_string(timeout().count())}});
         return;
     }
     if (auto ok = device_->pet(); !ok) {

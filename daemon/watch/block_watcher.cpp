@@ -17,7 +17,7 @@ std::string errno_name(int error) {
 }
 
 std::unique_ptr<BlockWatcher> BlockWatcher::make(adapters::EventLoop& loop, Outputs outputs,
-                                                 BlockWatcherOptions options,
+                                                 const BlockWatcherOptions& options,
                                                  std::function<void()> after_events) {
     std::unique_ptr<BlockWatcher> self(new BlockWatcher(loop, std::move(outputs), options));
     self->after_events_ = std::move(after_events);
@@ -184,9 +184,13 @@ void BlockWatcher::poll() {
         auto& seen = device(name).writeback_errors[error];
         if (wb.count > seen) {
             // Counted in the kernel, summarised here once per interval.
-            out_.evidence(Priority::kWarning, mid::kWritebackErrors,
-                          std::to_string(wb.count - seen) + " writeback errors (" + error +
-                              ") on " + name + " since the last poll",
+            std::string message = std::to_string(wb.count - seen);
+            message += " writeback errors (";
+            message += error;
+            message += ") on ";
+            message += name;
+            message += " since the last poll";
+            out_.evidence(Priority::kWarning, mid::kWritebackErrors, message,
                           {{"DEVICE", name},
                            {"ERROR", error},
                            {"NEW", std::to_string(wb.count - seen)},
