@@ -44,8 +44,7 @@ std::expected<std::unique_ptr<VigildProcess>, std::string> VigildProcess::start(
     self->port_ = *port;
     const auto config = root / "vigil.toml";
     std::ofstream(config) << "[metrics]\nlisten = \"127.0.0.1:" << self->port_
-                          << "\"\n[control]\nsocket = \""
-                          << (root / "ctl.sock").string() << "\"\n"
+                          << "\"\n[control]\nsocket = \"" << (root / "ctl.sock").string() << "\"\n"
                           << extra_config;
 
     const auto notify = root / "notify.sock";

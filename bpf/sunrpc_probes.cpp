@@ -50,7 +50,8 @@ struct SunrpcProbes::Impl {
     }
 };
 
-std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make(const SunrpcOptions& options) {
+std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make(
+    const SunrpcOptions& options) {
     detail::init_libbpf();
     std::unique_ptr<SunrpcProbes> self(new SunrpcProbes());
     self->impl_ = std::make_unique<Impl>();

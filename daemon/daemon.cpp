@@ -576,10 +576,9 @@ std::expected<void, Error> Daemon::admin_action(
     std::string message = std::string(adapters::name(action));
     if (action == adapters::AdminAction::kMaintenanceOn) {
         const auto& until = admin_.maintenance_until;
-        message += until && for_duration
-                       ? " for " + config::format_duration(*for_duration) + " (until " +
-                             control::iso_time(*until) + ")"
-                       : std::string(" until turned off");
+        message += until && for_duration ? " for " + config::format_duration(*for_duration) +
+                                               " (until " + control::iso_time(*until) + ")"
+                                         : std::string(" until turned off");
     }
     message += ", asked by " + by;
     if (!cluster_) message += " (standalone mode: recorded, nothing to hold back)";
@@ -637,8 +636,7 @@ void Daemon::maintenance_due() {
         return;
     }
     const std::string by = "the --for duration ran out (maintenance asked by " +
-                           admin_.maintenance_by + ", until " +
-                           control::iso_time(*until) + ")";
+                           admin_.maintenance_by + ", until " + control::iso_time(*until) + ")";
     if (auto ok = admin_action(adapters::AdminAction::kMaintenanceOff, std::nullopt, by,
                                {{"BY", "timer"}}, {{"by", "timer"}});
         !ok) {

@@ -70,7 +70,7 @@ namespace {
 
 constexpr std::string_view kReservedKeys[] = {"event", "event_id", "time", "host", "hook"};
 constexpr const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-constexpr std::size_t kMaxLine = 4096;             // longer lines are logged in pieces
+constexpr std::size_t kMaxLine = 4096;                          // longer lines are logged in pieces
 constexpr std::size_t kReadPerWakeup = std::size_t{64} * 1024;  // then other sources get their turn
 
 // What the namespace init and the hook tell vigild through the status pipe.

@@ -7,8 +7,8 @@
 // a confirmed fence, which lets the core skip the fence delay.
 #pragma once
 
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 #include <chrono>
 #include <expected>

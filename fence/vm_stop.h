@@ -20,7 +20,15 @@ typedef struct _virConnect* virConnectPtr;  // NOLINT(bugprone-reserved-identifi
 
 namespace vigil::fence {
 
-enum class DomainState : std::uint8_t { kRunning, kPaused, kShuttingDown, kShutOff, kCrashed, kMissing, kOther };
+enum class DomainState : std::uint8_t {
+    kRunning,
+    kPaused,
+    kShuttingDown,
+    kShutOff,
+    kCrashed,
+    kMissing,
+    kOther
+};
 
 // What the job needs from the hypervisor; LibvirtDomainControl is the real one.
 class DomainControl {

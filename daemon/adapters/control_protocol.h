@@ -25,7 +25,13 @@ enum class ControlCommand : std::uint8_t { kStatus, kExplain, kEvents, kAdmin };
 
 // What an operator asks of this host. To add one: a value here, its name in
 // to_string(), its core command in control::admin_command(), a vigilctl verb.
-enum class AdminAction : std::uint8_t { kMaintenanceOn, kMaintenanceOff, kCordon, kUncordon, kDrain };
+enum class AdminAction : std::uint8_t {
+    kMaintenanceOn,
+    kMaintenanceOff,
+    kCordon,
+    kUncordon,
+    kDrain
+};
 
 inline constexpr AdminAction kAllAdminActions[] = {
     AdminAction::kMaintenanceOn, AdminAction::kMaintenanceOff, AdminAction::kCordon,

@@ -80,7 +80,9 @@ template <class T>
 std::optional<T> number(std::string_view token) {
     T value{};
     const char* end = token.data() + token.size();
-    auto [ptr, ec] = std::from_chars(token.data(), end, value);  // NOLINT(bugprone-suspicious-stringview-data-usage): bounded by end
+    auto [ptr, ec] = std::from_chars(
+        token.data(), end,
+        value);  // NOLINT(bugprone-suspicious-stringview-data-usage): bounded by end
     if (ec != std::errc{} || ptr != end || token.empty()) return std::nullopt;
     return value;
 }

@@ -1,13 +1,13 @@
 #include "daemon/config/config.h"
 
 #include <arpa/inet.h>
-#include <cstdint>
 #include <sys/socket.h>
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -65,7 +65,8 @@ std::string type_name(const toml::node& node) {
 
 Setter integer(std::int64_t min, std::int64_t max,
                std::function<void(Config&, std::int64_t)> store) {
-    return [min, max, store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [min, max, store = std::move(store)](const toml::node& node,
+                                                Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_integer();
         if (v == nullptr) return std::unexpected("expected an integer, got " + type_name(node));
         const std::int64_t value = v->get();
@@ -99,7 +100,8 @@ Setter millis(std::int64_t min, std::int64_t max, std::chrono::milliseconds Conf
 }
 
 Setter string(std::function<std::expected<void, Error>(Config&, const std::string&)> store) {
-    return [store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [store = std::move(store)](const toml::node& node,
+                                      Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_string();
         if (v == nullptr) return std::unexpected("expected a string, got " + type_name(node));
         return store(cfg, v->get());
@@ -107,7 +109,8 @@ Setter string(std::function<std::expected<void, Error>(Config&, const std::strin
 }
 
 Setter boolean(std::function<void(Config&, bool)> store) {
-    return [store = std::move(store)](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+    return [store = std::move(store)](const toml::node& node,
+                                      Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_boolean();
         if (v == nullptr) return std::unexpected("expected true or false, got " + type_name(node));
         store(cfg, v->get());
@@ -258,7 +261,8 @@ std::expected<void, Error> webhook_rules(const toml::node& node, Config& cfg) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
-                return std::unexpected(Error::at({}, line, concat({"webhook.rule.", k, ": ", why})));
+                return std::unexpected(
+                    Error::at({}, line, concat({"webhook.rule.", k, ": ", why})));
             };
             const bool known = k == "alert" || k == "labels" || k == "action" ||
                                k == "resolved_action" || k == "host" || k == "host_label";
@@ -396,7 +400,8 @@ std::expected<void, Error> cluster_hosts(const toml::node& node, Config& cfg) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
-                return std::unexpected(Error::at({}, line, concat({"cluster.hosts.", k, ": ", why})));
+                return std::unexpected(
+                    Error::at({}, line, concat({"cluster.hosts.", k, ": ", why})));
             };
             if (k == "name") {
                 const auto* str = value.as_string();
@@ -488,10 +493,10 @@ std::expected<void, Error> storage_domains(const toml::node& node, Config& cfg) 
         const int domain_line = static_cast<int>(name.source().begin.line);
         const auto* table = value.as_table();
         if (table == nullptr) {
-            return std::unexpected(Error::at({}, domain_line,
-                                             concat({"storage.domains.", domain_name,
-                                                     ": expected a table ([storage.domains.",
-                                                     domain_name, "])"})));
+            return std::unexpected(
+                Error::at({}, domain_line,
+                          concat({"storage.domains.", domain_name,
+                                  ": expected a table ([storage.domains.", domain_name, "])"})));
         }
         if (auto ok = valid_name(domain_name, kMaxHostName); !ok) {
             return std::unexpected(Error::at(
@@ -503,8 +508,8 @@ std::expected<void, Error> storage_domains(const toml::node& node, Config& cfg) 
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
             auto fail = [&](const std::string& why) -> std::expected<void, Error> {
-                return std::unexpected(
-                    Error::at({}, line, concat({"storage.domains.", domain_name, ".", k, ": ", why})));
+                return std::unexpected(Error::at(
+                    {}, line, concat({"storage.domains.", domain_name, ".", k, ": ", why})));
             };
             if (k != "block_devices" && k != "nfs_mounts") {
                 return fail("unknown key (block_devices, nfs_mounts)");

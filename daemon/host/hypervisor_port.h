@@ -26,8 +26,8 @@ struct HypervisorEvents {
 class HypervisorPort final : public ports::Hypervisor {
   public:
     // The sink the adapter is made with; it calls into `port` once set.
-    [[nodiscard]] static adapters::HypervisorSink sink(const std::shared_ptr<HypervisorEvents>& events,
-                                                       const adapters::LibvirtHypervisor** hv);
+    [[nodiscard]] static adapters::HypervisorSink sink(
+        const std::shared_ptr<HypervisorEvents>& events, const adapters::LibvirtHypervisor** hv);
 
     // `migration_uris`: each host's libvirt URI for live migrations to it
     // (`[[cluster.hosts]] migration_uri`); a host without one cannot take one.

@@ -5,9 +5,9 @@
 // (Analyzer) is pure and fed samples, so it is unit-tested with made-up ones.
 #pragma once
 
-#include <cstdint>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>

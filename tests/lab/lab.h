@@ -3,9 +3,9 @@
 // (checker.h) work on a Lab.
 #pragma once
 
-#include <cstdint>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <iosfwd>
 #include <map>

@@ -183,31 +183,31 @@ class LabCluster : public vt::RootTest {
         down_abandoned_labs();
         auto dir = vt::TempDir::make("lab");
         ASSERT_TRUE(dir) << dir.error();
-        dir_ = new vt::TempDir(std::move(*dir));
-        lab_ = new LabCli(dir_->path());
+        shared_dir = new vt::TempDir(std::move(*dir));
+        shared_lab = new LabCli(shared_dir->path());
         auto t0 = std::chrono::steady_clock::now();
-        auto r = (*lab_)({"up", "--hosts", "3", "--vms", "3", "--standalone-vigild"}, 120s);
-        up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        up_ok_ = r.ok();
-        up_log_ = r.describe();
+        auto r = (*shared_lab)({"up", "--hosts", "3", "--vms", "3", "--standalone-vigild"}, 120s);
+        up_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        up_ok = r.ok();
+        up_log = r.describe();
     }
     static void TearDownTestSuite() {
-        if (lab_) {
-            auto r = (*lab_)({"down"}, 60s);
+        if (shared_lab) {
+            auto r = (*shared_lab)({"down"}, 60s);
             EXPECT_TRUE(r.ok()) << r.describe();
             reap_adopted();
         }
-        delete lab_;
-        delete dir_;
-        lab_ = nullptr;
-        dir_ = nullptr;
+        delete shared_lab;
+        delete shared_dir;
+        shared_lab = nullptr;
+        shared_dir = nullptr;
     }
     void SetUp() override {
         vt::RootTest::SetUp();
-        ASSERT_TRUE(up_ok_) << up_log_;
-        ASSERT_TRUE(restore(*lab_));
+        ASSERT_TRUE(up_ok) << up_log;
+        ASSERT_TRUE(restore(*shared_lab));
     }
-    const LabCli& lab() { return *lab_; }
+    const LabCli& lab() { return *shared_lab; }
 
     static constexpr std::array<std::pair<const char*, const char*>, 3> kHomes = {
         {{"vm1", "h1"}, {"vm2", "h2"}, {"vm3", "h3"}}};
@@ -270,19 +270,20 @@ class LabCluster : public vt::RootTest {
         return ::testing::AssertionSuccess();
     }
 
-    static inline vt::TempDir* dir_ = nullptr;
-    static inline LabCli* lab_ = nullptr;
-    static inline double up_seconds_ = 0;
-    static inline bool up_ok_ = false;
-    static inline std::string up_log_;
+    // The suite's one lab, made by SetUpTestSuite() and shared by its tests.
+    static inline vt::TempDir* shared_dir = nullptr;
+    static inline LabCli* shared_lab = nullptr;
+    static inline double up_seconds = 0;
+    static inline bool up_ok = false;
+    static inline std::string up_log;
 };
 
 TEST_F(LabCluster, ComesUpWithinAMinute) {
-    std::cout << "bring-up of 3 hosts and 3 guests: " << up_seconds_ << " s\n";
+    std::cout << "bring-up of 3 hosts and 3 guests: " << up_seconds << " s\n";
     // The lab's budget, not a fast run: a bring-up costs 15-40 s on 2 shared
     // cores (tests/lab/CMakeLists.txt), and a minute leaves room for a load
     // of 16 on top.
-    EXPECT_LT(up_seconds_, 60.0);
+    EXPECT_LT(up_seconds, 60.0);
 }
 
 TEST_F(LabCluster, CorosyncIsQuorateEverywhere) {

@@ -134,7 +134,7 @@ class Webhook : public RootTest {
     }
 
     std::vector<std::string> authorized(const std::filesystem::path& body,
-                                        std::string type = "application/json") {
+                                        const std::string& type = "application/json") {
         return {"-X",
                 "POST",
                 "-H",

@@ -62,9 +62,16 @@ class SunrpcTwinTest : public RootTest {
     void run(bpf_program* prog, std::initializer_list<std::uint64_t> args, int cpu = 0) {
         std::array<std::uint64_t, 4> ctx{};
         std::copy(args.begin(), args.end(), ctx.begin());
-        LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx.data(),
-                    .ctx_size_in = static_cast<std::uint32_t>(args.size() * sizeof(std::uint64_t)),
-                    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = static_cast<std::uint32_t>(cpu));
+        // What LIBBPF_OPTS makes, spelled in C++: its compound literal and
+        // statement expression are C extensions -Wpedantic refuses in clang.
+        // The other fields are zero; the struct has no padding.
+        bpf_test_run_opts opts{
+            .sz = sizeof(bpf_test_run_opts),
+            .ctx_in = ctx.data(),
+            .ctx_size_in = static_cast<std::uint32_t>(args.size() * sizeof(std::uint64_t)),
+            .flags = BPF_F_TEST_RUN_ON_CPU,
+            .cpu = static_cast<std::uint32_t>(cpu),
+        };
         ASSERT_EQ(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0)
             << bpf_program__name(prog) << ": " << std::strerror(errno);
         EXPECT_EQ(opts.retval, 0u);

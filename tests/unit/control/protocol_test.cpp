@@ -105,7 +105,7 @@ TEST(ControlProtocol, BadSubjectsAreRefusedWithWhy) {
 }
 
 TEST(ControlProtocol, OversizedSubjectErrorDoesNotEchoIt) {
-    const std::string huge(60 * 1024, 'x');
+    const std::string huge(std::size_t{60} * 1024, 'x');
     auto r = parse_control_request(R"({"command":"explain","subject":")" + huge + R"("})");
     ASSERT_FALSE(r);
     EXPECT_LT(r.error().message.size(), 200U) << "the error names the size, not the subject";

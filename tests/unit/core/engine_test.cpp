@@ -335,16 +335,15 @@ TEST_F(EngineTest, LocalStorageLossWithIoInFlightRebootsAndNeverPetsAgain) {
     for (double s = 0; s <= 20; s += 1) {
         e.observe(t(s), PeerMessageEvidence{peer_status(1, static_cast<std::uint64_t>(s) + 1)});
         e.observe(t(s), PeerMessageEvidence{peer_status(2, static_cast<std::uint64_t>(s) + 1)});
-        if (s < 10) {
-            local_ok(e, t(s));
-        } else if (s < 18) {
+        // Lost from 10 s to 18 s; storage returning does not undo the decision.
+        if (s >= 10 && s < 18) {
             e.observe(t(s), StorageEvidence{.domain = "shared",
                                             .health = StorageHealth::kFailed,
                                             .io_in_flight = true});
             e.observe(t(s), SlotWriteEvidence{.ok = false});
             e.observe(t(s), SlotReadEvidence{.ok = false});
         } else {
-            local_ok(e, t(s));  // storage returning does not undo the decision
+            local_ok(e, t(s));
         }
         const auto r = e.tick(t(s));
         if (!of_kind(r.decisions, DecisionKind::kSelfFenceReboot).empty()) reboot_at = s;

@@ -319,6 +319,7 @@ TEST_F(FollowerTest, EveryDecisionOfATickReachesTheEventSink) {
         for (auto& dec : step(s)) expected.emplace_back(t(s), std::move(dec));
     }
     std::vector<core::Decision> all;
+    all.reserve(expected.size());
     for (const auto& [when, dec] : expected) all.push_back(dec);
     // The window holds pet, peer-class and start decisions, not only one kind.
     ASSERT_EQ(of_kind(all, core::DecisionKind::kStartVm).size(), 1u);
@@ -398,6 +399,7 @@ TEST_F(HostDriverTest, ARepeatOfTheRunningActionDropsAStaleWaitingOne) {
         d.heartbeat();
     }
     std::vector<core::Decision> decided;
+    decided.reserve(w.events.decisions.size());
     for (const auto& [when, dec] : w.events.decisions) decided.push_back(dec);
     const auto resumes = of_kind(decided, core::DecisionKind::kResumeVm);
     const auto stops = of_kind(decided, core::DecisionKind::kStopVm);

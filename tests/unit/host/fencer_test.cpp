@@ -57,7 +57,7 @@ TEST(HostFencer, FlightRecordThenLastWordsThenReboot) {
                         return {};
                     },
                     .reboot = reboot,
-                    .later = [&](std::function<void()> fn) { later.push_back(fn); },
+                    .later = [&](std::function<void()> fn) { later.push_back(std::move(fn)); },
                     .on_fence = [&](ports::RequestId id, bool ok,
                                     const std::string&) { answers.emplace_back(id, ok); }},
         core::HostId{2}, 42, journal);

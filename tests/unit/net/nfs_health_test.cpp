@@ -34,7 +34,7 @@ class NfsHealthTest : public ::testing::Test {
     milliseconds now{0};
     std::vector<NfsTransition> seen;  // every transition so far, in order
 
-    NfsUpdate feed(std::vector<NfsMountSample> mounts) {
+    NfsUpdate feed(const std::vector<NfsMountSample>& mounts) {
         NfsUpdate u = health.observe(TimePoint(now), mounts);
         seen.insert(seen.end(), u.transitions.begin(), u.transitions.end());
         return u;
