@@ -134,6 +134,6 @@ void to_json(nlohmann::json& j, const RestReport& r);
 inline constexpr double kMaxIopsLoss = 0.03;
 inline constexpr double kMaxP99Us = 5000;
 inline constexpr double kMaxCorePercent = 0.5;
-inline constexpr std::uint64_t kMaxRssKib = 30 * 1024;
+inline constexpr std::uint64_t kMaxRssKib = std::uint64_t{30} * 1024;
 
 }  // namespace vigil::bench

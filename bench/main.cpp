@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 
 #include "bench/benches.h"
@@ -32,7 +33,9 @@ void install_interrupt_handler() {
 
 }  // namespace vigil::bench
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     using namespace vigil::bench;
     CLI::App app{
         "vigil-bench: vigild's overhead on block I/O, its error delivery latency and its cost at "
@@ -144,4 +147,17 @@ int main(int argc, char** argv) {
         std::ofstream(json_path) << figures.dump(2) << '\n';
     }
     return all_met ? 0 : 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vigil-bench: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "vigil-bench: an unknown exception\n");
+    }
+    return 70;  // EX_SOFTWARE
 }

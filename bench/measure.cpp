@@ -14,8 +14,8 @@ namespace vigil::bench {
 namespace {
 
 double clock_ticks_per_second() {
-    static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    return ticks;
+    static const double kTicks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    return kTicks;
 }
 
 std::expected<std::string, std::string> read_text(const std::string& path) {

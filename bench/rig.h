@@ -29,7 +29,10 @@ class TmpfsDisk {
     TmpfsDisk& operator=(const TmpfsDisk&) = delete;
     ~TmpfsDisk();
 
-    [[nodiscard]] const testing::LoopDevice& loop() const { return *loop_; }
+    // make() returns a disk only once its loop device is attached.
+    [[nodiscard]] const testing::LoopDevice& loop() const {
+        return *loop_;
+    }  // NOLINT(bugprone-unchecked-optional-access): see above
 
   private:
     TmpfsDisk() = default;

@@ -38,17 +38,16 @@ std::expected<std::unique_ptr<VigildProcess>, std::string> VigildProcess::start(
     std::unique_ptr<VigildProcess> self(new VigildProcess());
     auto dir = testing::TempDir::make("bench-vigild");
     if (!dir) return std::unexpected(dir.error());
-    self->dir_.emplace(std::move(*dir));
+    const std::filesystem::path root = self->dir_.emplace(std::move(*dir)).path();
     auto port = free_port();
     if (!port) return std::unexpected(port.error());
     self->port_ = *port;
-    const auto config = self->dir_->path() / "vigil.toml";
+    const auto config = root / "vigil.toml";
     std::ofstream(config) << "[metrics]\nlisten = \"127.0.0.1:" << self->port_
-                          << "\"\n[control]\nsocket = \""
-                          << (self->dir_->path() / "ctl.sock").string() << "\"\n"
+                          << "\"\n[control]\nsocket = \"" << (root / "ctl.sock").string() << "\"\n"
                           << extra_config;
 
-    const auto notify = self->dir_->path() / "notify.sock";
+    const auto notify = root / "notify.sock";
     self->notify_fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -60,7 +59,7 @@ std::expected<std::unique_ptr<VigildProcess>, std::string> VigildProcess::start(
     auto proc = testing::Subprocess::spawn(
         {VIGILD_BINARY, "--config", config.string()},
         testing::SpawnOptions{.env = {"NOTIFY_SOCKET=" + notify.string()},
-                              .stderr_path = self->dir_->path() / "vigild.log"});
+                              .stderr_path = root / "vigild.log"});
     if (!proc) return std::unexpected(proc.error());
     self->proc_.emplace(std::move(*proc));
     if (!self->wait_ready(ready_timeout)) {
@@ -86,12 +85,13 @@ bool VigildProcess::wait_ready(std::chrono::milliseconds timeout) {
                 return true;
             }
         }
-        if (!proc_->running()) return false;
+        if (!proc_ || !proc_->running()) return false;
     }
     return false;
 }
 
 std::string VigildProcess::log() const {
+    if (!dir_) return {};
     std::ifstream in(dir_->path() / "vigild.log");
     std::stringstream s;
     s << in.rdbuf();

@@ -24,8 +24,8 @@ class VigildProcess {
     VigildProcess(const VigildProcess&) = delete;
     VigildProcess& operator=(const VigildProcess&) = delete;
 
-    [[nodiscard]] pid_t pid() const { return proc_->pid(); }
-    [[nodiscard]] bool running() { return proc_->running(); }
+    [[nodiscard]] pid_t pid() const { return proc_ ? proc_->pid() : -1; }
+    [[nodiscard]] bool running() { return proc_ && proc_->running(); }
     [[nodiscard]] std::uint16_t metrics_port() const { return port_; }
     // Everything vigild wrote to stderr so far.
     [[nodiscard]] std::string log() const;

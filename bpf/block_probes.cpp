@@ -22,15 +22,15 @@ using detail::Hook;
 BlockOp op_from_kernel(std::uint32_t op) {
     switch (op) {
         case VIGIL_BLOCK_OP_READ:
-            return BlockOp::read;
+            return BlockOp::kRead;
         case VIGIL_BLOCK_OP_WRITE:
-            return BlockOp::write;
+            return BlockOp::kWrite;
         case VIGIL_BLOCK_OP_DISCARD:
-            return BlockOp::discard;
+            return BlockOp::kDiscard;
         case VIGIL_BLOCK_OP_FLUSH:
-            return BlockOp::flush;
+            return BlockOp::kFlush;
         default:
-            return BlockOp::other;
+            return BlockOp::kOther;
     }
 }
 
@@ -55,17 +55,17 @@ void for_each_entry(int fd, Visit&& visit) {
 
 }  // namespace
 
-const char* to_string(BlockOp op) {
+std::string_view name(BlockOp op) {
     switch (op) {
-        case BlockOp::other:
+        case BlockOp::kOther:
             return "other";
-        case BlockOp::read:
+        case BlockOp::kRead:
             return "read";
-        case BlockOp::write:
+        case BlockOp::kWrite:
             return "write";
-        case BlockOp::discard:
+        case BlockOp::kDiscard:
             return "discard";
-        case BlockOp::flush:
+        case BlockOp::kFlush:
             return "flush";
     }
     return "?";
@@ -134,13 +134,13 @@ std::expected<std::unique_ptr<BlockProbes>, Error> BlockProbes::make(
     const Hook* chosen = nullptr;
     self->probes_.push_back(detail::choose("block_io_errors", hooks, tracefs, &chosen));
     const Hook latency_hooks[] = {
-        {impl.skel->progs.block_rq_complete, "", "block_rq_complete", detail::HookKind::tp_btf},
+        {impl.skel->progs.block_rq_complete, "", "block_rq_complete", detail::HookKind::kTpBtf},
     };
     bool latency_kept = false;
     self->probes_.push_back(
         detail::choose_all("block_latency", latency_hooks, tracefs, &latency_kept));
     const Hook wb_hooks[] = {
-        {impl.skel->progs.filemap_set_wb_err, "", "filemap_set_wb_err", detail::HookKind::tp_btf},
+        {impl.skel->progs.filemap_set_wb_err, "", "filemap_set_wb_err", detail::HookKind::kTpBtf},
     };
     bool wb_kept = false;
     self->probes_.push_back(detail::choose_all("writeback_errors", wb_hooks, tracefs, &wb_kept));
@@ -221,6 +221,7 @@ std::vector<LatencyHistogram> BlockProbes::latency() const {
         prev = &key;
     }
     std::vector<LatencyHistogram> out;
+    out.reserve(by_dev.size());
     for (auto& [dev, h] : by_dev) out.push_back(h);
     return out;
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/probes.h"
@@ -23,14 +24,14 @@ struct DeviceNumber {
     auto operator<=>(const DeviceNumber&) const = default;
 };
 
-enum class BlockOp { other, read, write, discard, flush };
+enum class BlockOp : std::uint8_t { kOther, kRead, kWrite, kDiscard, kFlush };
 
-[[nodiscard]] const char* to_string(BlockOp op);
+[[nodiscard]] std::string_view name(BlockOp op);
 
 struct BlockErrorEvent {
     std::chrono::nanoseconds monotonic;  // CLOCK_MONOTONIC of the error
     DeviceNumber device;
-    BlockOp op = BlockOp::other;
+    BlockOp op = BlockOp::kOther;
     int error = 0;  // positive errno, e.g. EIO
     std::uint64_t sector = 0;
     std::uint32_t sectors = 0;
@@ -40,7 +41,7 @@ struct BlockErrorEvent {
 
 struct BlockErrorCount {
     DeviceNumber device;
-    BlockOp op = BlockOp::other;
+    BlockOp op = BlockOp::kOther;
     int error = 0;  // positive errno
     std::uint64_t count = 0;
 };

@@ -99,10 +99,10 @@ std::expected<std::unique_ptr<NetProbes>, Error> NetProbes::make(const NetProbeO
     // Not used by tp_btf hooks, but choose() takes it; a missing tracefs
     // does not make them unavailable.
     const std::expected<std::string, Error> tracefs = std::unexpected(Error{"not needed"});
-    const Hook rx[] = {{impl.skel->progs.net_rx, "net", "netif_receive_skb", HookKind::tp_btf}};
-    const Hook tx[] = {{impl.skel->progs.net_tx, "net", "net_dev_xmit", HookKind::tp_btf}};
+    const Hook rx[] = {{impl.skel->progs.net_rx, "net", "netif_receive_skb", HookKind::kTpBtf}};
+    const Hook tx[] = {{impl.skel->progs.net_tx, "net", "net_dev_xmit", HookKind::kTpBtf}};
     const Hook timeout[] = {
-        {impl.skel->progs.net_tx_timeout, "net", "net_dev_xmit_timeout", HookKind::tp_btf}};
+        {impl.skel->progs.net_tx_timeout, "net", "net_dev_xmit_timeout", HookKind::kTpBtf}};
     const Hook* chosen[3] = {};
     self->probes_.push_back(detail::choose("net_rx", rx, tracefs, &chosen[0]));
     self->probes_.push_back(detail::choose("net_tx", tx, tracefs, &chosen[1]));

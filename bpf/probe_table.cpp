@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "bpf/probe_table.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::bpf {
 namespace {
@@ -44,9 +45,9 @@ void init_libbpf() {
 
 std::string hook_name(const Hook& hook) {
     switch (hook.kind) {
-        case HookKind::tracepoint:
+        case HookKind::kTracepoint:
             return std::string("tracepoint/") + hook.group + "/" + hook.event;
-        case HookKind::tp_btf:
+        case HookKind::kTpBtf:
             return std::string("tp_btf/") + hook.event;
     }
     return hook.event;
@@ -55,10 +56,10 @@ std::string hook_name(const Hook& hook) {
 namespace {
 
 // Whether this kernel has the hook, and if not, why.
-std::expected<void, std::string> present(const Hook& hook,
-                                         const std::expected<std::string, Error>& tracefs) {
+std::expected<void, Error> present(const Hook& hook,
+                                   const std::expected<std::string, Error>& tracefs) {
     switch (hook.kind) {
-        case HookKind::tracepoint: {
+        case HookKind::kTracepoint: {
             if (!tracefs) return std::unexpected(tracefs.error().message);
             std::error_code ec;
             if (std::filesystem::exists(*tracefs + "/events/" + hook.group + "/" + hook.event,
@@ -68,7 +69,7 @@ std::expected<void, std::string> present(const Hook& hook,
             return std::unexpected("this kernel has no tracepoint " + std::string(hook.group) +
                                    "/" + hook.event);
         }
-        case HookKind::tp_btf: {
+        case HookKind::kTpBtf: {
             static btf* vmlinux = btf__load_vmlinux_btf();
             if (vmlinux == nullptr) return std::unexpected(std::string("this kernel has no BTF"));
             const std::string type = std::string("btf_trace_") + hook.event;
@@ -87,17 +88,16 @@ ProbeStatus choose(const char* name, std::span<const Hook> hooks,
     ProbeStatus status{.name = name, .hook = hook_name(hooks.front())};
     std::string first_reason;
     for (const Hook& hook : hooks) {
-        const auto ok =
-            *chosen == nullptr ? present(hook, tracefs) : std::expected<void, std::string>{};
+        const auto ok = *chosen == nullptr ? present(hook, tracefs) : std::expected<void, Error>{};
         if (*chosen == nullptr && ok) {
             *chosen = &hook;
             status.hook = hook_name(hook);
         }
-        if (!ok && first_reason.empty()) first_reason = ok.error();
+        if (!ok && first_reason.empty()) first_reason = ok.error().message;
         bpf_program__set_autoload(hook.program, *chosen == &hook);
     }
     if (*chosen == nullptr) {
-        status.state = ProbeState::unavailable;
+        status.state = ProbeState::kUnavailable;
         status.reason = first_reason;
         if (hooks.size() > 1) status.reason += " (nor its alternatives)";
     }
@@ -113,8 +113,8 @@ ProbeStatus choose_all(const char* name, std::span<const Hook> hooks,
     for (const Hook& hook : hooks) {
         if (auto ok = present(hook, tracefs); !ok) {
             *kept = false;
-            status.state = ProbeState::unavailable;
-            status.reason = ok.error();
+            status.state = ProbeState::kUnavailable;
+            status.reason = ok.error().message;
             break;
         }
     }
@@ -126,12 +126,12 @@ void attach_all(ProbeStatus& status, std::span<const Hook> hooks, std::span<bpf_
     for (std::size_t i = 0; i < hooks.size(); ++i) {
         links[i] = bpf_program__attach(hooks[i].program);
         if (links[i] == nullptr) {
-            status.state = ProbeState::failed;
+            status.state = ProbeState::kFailed;
             status.reason = Error::from_errno("attaching " + hook_name(hooks[i]), errno).message;
             return;
         }
     }
-    status.state = ProbeState::attached;
+    status.state = ProbeState::kAttached;
     status.reason.clear();
 }
 
@@ -139,31 +139,31 @@ void attach(ProbeStatus& status, const Hook* chosen, bpf_link** link) {
     if (chosen == nullptr) return;
     *link = bpf_program__attach(chosen->program);
     if (*link == nullptr) {
-        status.state = ProbeState::failed;
+        status.state = ProbeState::kFailed;
         status.reason = Error::from_errno("attaching " + status.hook, errno).message;
         return;
     }
-    status.state = ProbeState::attached;
+    status.state = ProbeState::kAttached;
     status.reason.clear();
 }
 
 void mark_failed(std::vector<ProbeStatus>& probes, const std::string& reason) {
     for (ProbeStatus& p : probes) {
-        if (p.state == ProbeState::unavailable && !p.reason.empty()) continue;
-        p.state = ProbeState::failed;
+        if (p.state == ProbeState::kUnavailable && !p.reason.empty()) continue;
+        p.state = ProbeState::kFailed;
         p.reason = reason;
     }
 }
 
 }  // namespace detail
 
-const char* to_string(ProbeState state) {
+std::string_view name(ProbeState state) {
     switch (state) {
-        case ProbeState::attached:
+        case ProbeState::kAttached:
             return "attached";
-        case ProbeState::unavailable:
+        case ProbeState::kUnavailable:
             return "unavailable";
-        case ProbeState::failed:
+        case ProbeState::kFailed:
             return "failed";
     }
     return "?";

@@ -1,6 +1,7 @@
 // Internal to bpf/: the probe-table mechanics each domain's loader uses.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <span>
 #include <string>
@@ -16,7 +17,7 @@ namespace vigil::bpf::detail {
 // Routes libbpf's warnings to stderr, drops its debug output. Idempotent.
 void init_libbpf();
 
-enum class HookKind { tracepoint, tp_btf };
+enum class HookKind : std::uint8_t { kTracepoint, kTpBtf };
 
 // One way to get a signal: a program and the tracepoint it needs. Classic
 // tracepoints are found in tracefs; BTF tracepoints in the kernel's BTF.
@@ -24,7 +25,7 @@ struct Hook {
     bpf_program* program;
     const char* group;  // tracefs group; unused for tp_btf
     const char* event;
-    HookKind kind = HookKind::tracepoint;
+    HookKind kind = HookKind::kTracepoint;
 };
 
 std::string hook_name(const Hook& hook);

@@ -4,18 +4,20 @@
 // ring-buffer records and kernel counters into typed values.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/ports/error.h"
 
 namespace vigil::bpf {
 
-enum class ProbeState { attached, unavailable, failed };
+enum class ProbeState : std::uint8_t { kAttached, kUnavailable, kFailed };
 
-[[nodiscard]] const char* to_string(ProbeState state);
+[[nodiscard]] std::string_view name(ProbeState state);
 
 // One signal and whether the kernel gives it to us. A probe whose hook is
 // missing is `unavailable`; one that exists but would not load or attach is
@@ -23,7 +25,7 @@ enum class ProbeState { attached, unavailable, failed };
 struct ProbeStatus {
     std::string name;  // stable, used as the metrics label
     std::string hook;  // e.g. "tracepoint/block/block_rq_error"
-    ProbeState state = ProbeState::unavailable;
+    ProbeState state = ProbeState::kUnavailable;
     std::string reason;  // why it is not attached; empty when attached
 };
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
 
 #include "bpf/probe_table.h"
 #include "bpf/sunrpc.skel.h"
@@ -16,7 +17,7 @@ using detail::Hook;
 
 namespace {
 
-enum class Phase { waiting, loaded, failed };
+enum class Phase : std::uint8_t { kWaiting, kLoaded, kFailed };
 
 struct Probe {
     const char* name;  // stable: the metrics label
@@ -39,7 +40,7 @@ struct SunrpcProbes::Impl {
     std::expected<std::string, Error> tracefs = std::string();
     std::array<Hook, kProbes.size()> hooks{};
     std::array<bpf_link*, kProbes.size()> links{};
-    Phase phase = Phase::waiting;
+    Phase phase = Phase::kWaiting;
 
     ~Impl() {
         for (bpf_link* link : links) {
@@ -49,7 +50,8 @@ struct SunrpcProbes::Impl {
     }
 };
 
-std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make(SunrpcOptions options) {
+std::expected<std::unique_ptr<SunrpcProbes>, Error> SunrpcProbes::make(
+    const SunrpcOptions& options) {
     detail::init_libbpf();
     std::unique_ptr<SunrpcProbes> self(new SunrpcProbes());
     self->impl_ = std::make_unique<Impl>();
@@ -94,16 +96,16 @@ void SunrpcProbes::try_attach() {
     if (!any) return;
     // A BPF object loads once: from here on the set of probes is final.
     if (int err = vigil_sunrpc__load(impl.skel); err != 0) {
-        impl.phase = Phase::failed;
+        impl.phase = Phase::kFailed;
         detail::mark_failed(probes_, Error::from_errno("loading sunrpc BPF programs", err).message);
         return;
     }
-    impl.phase = Phase::loaded;
+    impl.phase = Phase::kLoaded;
     for (std::size_t i = 0; i < kProbes.size(); ++i)
         detail::attach(probes_[i], chosen[i], &impl.links[i]);
 }
 
-bool SunrpcProbes::waiting() const { return impl_->phase == Phase::waiting; }
+bool SunrpcProbes::waiting() const { return impl_->phase == Phase::kWaiting; }
 
 bool SunrpcProbes::retry() {
     if (!waiting()) return false;
@@ -119,7 +121,7 @@ bool SunrpcProbes::retry() {
 }
 
 SunrpcCounts SunrpcProbes::counts() const {
-    if (impl_->phase != Phase::loaded) return {};
+    if (impl_->phase != Phase::kLoaded) return {};
     return detail::read_sunrpc_counts(bpf_map__fd(impl_->skel->maps.sunrpc_counts));
 }
 

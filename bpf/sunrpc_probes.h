@@ -32,7 +32,7 @@ struct SunrpcOptions {
 class SunrpcProbes {
   public:
     [[nodiscard]] static std::expected<std::unique_ptr<SunrpcProbes>, Error> make(
-        SunrpcOptions options = {});
+        const SunrpcOptions& options = {});
     ~SunrpcProbes();
     SunrpcProbes(const SunrpcProbes&) = delete;
     SunrpcProbes& operator=(const SunrpcProbes&) = delete;

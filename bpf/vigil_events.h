@@ -11,6 +11,9 @@
 
 #define VIGIL_BPF_ABI_VERSION 3
 
+/* C, shared with the BPF programs: C names, and C enums whose type C fixes.
+ * NOLINTBEGIN(readability-identifier-naming, performance-enum-size) */
+
 /* Latency histograms: slot k counts requests that took [2^k, 2^(k+1)) us. */
 #define VIGIL_LATENCY_SLOTS 32
 /* This slot holds the sum of all latencies in us instead of a count. */
@@ -125,5 +128,7 @@ _Static_assert(sizeof(struct vigil_net_if_key) == 8, "ABI: vigil_net_if_key");
 _Static_assert(sizeof(struct vigil_net_if_counters) == 48, "ABI: vigil_net_if_counters");
 _Static_assert(sizeof(struct vigil_net_tx_timeout_event) == 40, "ABI: vigil_net_tx_timeout_event");
 #endif
+
+/* NOLINTEND(readability-identifier-naming, performance-enum-size) */
 
 #endif

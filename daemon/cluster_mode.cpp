@@ -73,14 +73,14 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     const auto verdict = host::reopen_verdict(
         previous, host::boottime_now(),
         std::chrono::duration_cast<std::chrono::nanoseconds>(config.watchdog_timeout));
-    journal.log(verdict.when == host::OpenWhen::kAtStart ? Priority::info : Priority::notice,
+    journal.log(verdict.when == host::OpenWhen::kAtStart ? Priority::kInfo : Priority::kNotice,
                 mid::kIncarnation, verdict.why, {{"PET_FILE", self->paths_.pet_file.string()}});
 
     // The policy, checked against what the running corosync says of itself
     // (token, consensus, crypto, nodelist): cluster mode needs corosync.
     auto facts = adapters::read_corosync_facts();
     if (!facts) return std::unexpected(Error{"cluster mode: " + facts.error().message});
-    journal.log(Priority::info, mid::kCluster,
+    journal.log(Priority::kInfo, mid::kCluster,
                 "corosync: token " + std::to_string(facts->token.count()) + " ms, consensus " +
                     std::to_string(facts->consensus.count()) + " ms, crypto " +
                     (facts->authenticated ? facts->crypto_cipher + "/" + facts->crypto_hash
@@ -89,16 +89,17 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                  {"CONSENSUS_MS", std::to_string(facts->consensus.count())},
                  {"AUTHENTICATED", facts->authenticated ? "yes" : "no"}});
     if (!facts->authenticated && config.allow_unauthenticated_cluster) {
-        journal.log(Priority::warning, mid::kCluster,
+        journal.log(Priority::kWarning, mid::kCluster,
                     "corosync runs without authentication and cluster.allow_unauthenticated "
                     "accepts it: any host on the cluster network can steer restarts",
                     {{"AUTHENTICATED", "no"}});
     }
     self->deps_.metrics.set_cluster_unauthenticated(!facts->authenticated);
     auto policy = config::cluster_policy(config, config.watchdog_timeout, *facts);
-    if (!policy) return std::unexpected(Error{"cluster mode refused: " + policy.error()});
+    if (!policy) return std::unexpected(Error{"cluster mode refused: " + policy.error().message});
     auto map = core::EvidenceMap::make(config.evidence_map);
-    if (!map) return std::unexpected(Error{"storage domains and interfaces: " + map.error()});
+    if (!map)
+        return std::unexpected(Error{"storage domains and interfaces: " + map.error().message});
     self->map_.emplace(std::move(*map));
 
     auto corosync = adapters::Cluster::make(
@@ -132,11 +133,11 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     const auto self_id = self->corosync_->self();
 
     auto owners = host::slot_owners(config.cluster_hosts, self_id);
-    if (!owners) return std::unexpected(Error{"heartbeat slots: " + owners.error()});
+    if (!owners) return std::unexpected(Error{"heartbeat slots: " + owners.error().message});
     auto incarnation = host::take_incarnation(self->paths_.incarnation, self->clock_.wall());
-    if (!incarnation) return std::unexpected(Error{"incarnation: " + incarnation.error()});
+    if (!incarnation) return std::unexpected(Error{"incarnation: " + incarnation.error().message});
     journal.log(
-        Priority::notice, mid::kIncarnation,
+        Priority::kNotice, mid::kIncarnation,
         "this run of vigild is incarnation " + std::to_string(*incarnation) + " of " +
             core::host_name(self_id),
         {{"INCARNATION", std::to_string(*incarnation)}, {"HOST", core::host_name(self_id)}});
@@ -182,7 +183,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     if (hooks) {
         self->hooks_ = std::move(*hooks);
     } else {
-        journal.log(Priority::error, mid::kHookRun, "no hooks: " + hooks.error().message);
+        journal.log(Priority::kError, mid::kHookRun, "no hooks: " + hooks.error().message);
     }
 
     if (config.webhook_enabled) {
@@ -207,7 +208,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
             return std::unexpected(
                 Error{"arming the watchdog " + config.watchdog_device + ": " + ok.error().message});
         }
-        journal.log(Priority::notice, mid::kWatchdog,
+        journal.log(Priority::kNotice, mid::kWatchdog,
                     "watchdog " + config.watchdog_device + " armed, timeout " +
                         std::to_string(self->watchdog_port_->timeout().count()) +
                         " s (cluster mode)",
@@ -235,7 +236,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
             .later = [raw](std::function<void()> fn) { raw->later(std::move(fn)); },
             .on_fence =
                 [raw](ports::RequestId id, bool confirmed, const std::string& detail) {
-                    if (raw->driver_) raw->driver_->on_fence(id, confirmed, detail);
+                    if (raw->driver_) raw->driver().on_fence(id, confirmed, detail);
                 }},
         self_id, *incarnation, journal);
     self->sink_ = std::make_unique<host::EventSink>(host::SinkParts{
@@ -245,7 +246,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
         .hooks = self->hooks_.get(),
         .on_decision =
             [raw](core::TimePoint at, const core::Decision& d) {
-                raw->history_->record(at, raw->clock_.wall(), d);
+                raw->history().record(at, raw->clock_.wall(), d);
                 if (raw->deps_.on_event) {
                     raw->deps_.on_event(control::decision_event(d, raw->clock_.wall()));
                 }
@@ -270,27 +271,27 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                       .fencer = *self->fencer_,
                       .events = *self->sink_,
                       .pacer = *self->pacer_});
-    if (!driver) return std::unexpected(Error{"cluster mode refused: " + driver.error()});
+    if (!driver) return std::unexpected(Error{"cluster mode refused: " + driver.error().message});
     self->driver_.emplace(std::move(*driver));
 
     self->hv_events_->on_action = [raw](ports::RequestId id, const core::ActionEvidence& e) {
-        raw->driver_->on_action(id, e);
+        raw->driver().on_action(id, e);
     };
     self->hv_events_->on_evidence = [raw](const core::Evidence& e) { raw->observe(e); };
     self->hv_events_->on_io_error = [raw](const adapters::IoErrorEvent& e) {
         raw->deps_.journal.log(
-            Priority::warning, mid::kHypervisor,
+            Priority::kWarning, mid::kHypervisor,
             "VM " + e.vm + " reported an I/O error (" + e.reason + ") on " + e.device,
             {{"VM", e.vm}, {"DISK", e.device}, {"REASON", e.reason}});
     };
     self->hv_events_->on_connection = [raw](bool up, const std::string& why) {
-        raw->deps_.journal.log(up ? Priority::notice : Priority::warning, mid::kHypervisor,
+        raw->deps_.journal.log(up ? Priority::kNotice : Priority::kWarning, mid::kHypervisor,
                                std::string(up ? "libvirt connected: " : "libvirt away: ") + why,
                                {{"REASON", why}});
     };
     self->hv_events_->on_bad_input = [raw](const std::string& vm, const Error& why) {
         raw->deps_.metrics.count_bad_input("domain_xml");
-        raw->deps_.journal.log(Priority::warning, mid::kBadInput,
+        raw->deps_.journal.log(Priority::kWarning, mid::kBadInput,
                                "domain_xml input refused: " + vm + ": " + why.message,
                                {{"SOURCE", "domain_xml"}, {"VM", vm}, {"REASON", why.message}});
     };
@@ -317,7 +318,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     self->watch_corosync();
     auto alarm = loop.add_alarm([raw] {
         if (!raw->driver_) return;
-        raw->driver_->heartbeat();
+        raw->driver().heartbeat();
         raw->export_metrics();
     });
     if (!alarm) return std::unexpected(alarm.error());
@@ -329,7 +330,7 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     });
     if (!later_alarm) return std::unexpected(later_alarm.error());
     self->later_alarm_ = *later_alarm;
-    for (const auto& e : self->map_->current()) self->observe(e);
+    for (const auto& e : self->map().current()) self->observe(e);
     return self;
 }
 
@@ -345,7 +346,7 @@ void ClusterMode::sync_vm_policies() {
 
 void ClusterMode::later(std::function<void()> fn) {
     later_.push_back(std::move(fn));
-    deps_.loop.set_alarm(*later_alarm_, deps_.loop.now());
+    deps_.loop.set_alarm(later_alarm_, deps_.loop.now());
 }
 
 void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
@@ -354,7 +355,7 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
                                   {"ALERT", a.alert},
                                   {"FINGERPRINT", a.fingerprint}};
     // The configured name of this host; "h<nodeid>" when the list lacks it.
-    const auto self = driver_->engine().self();
+    const auto self = driver().engine().self();
     std::string mine = core::host_name(self);
     for (const auto& h : config_.cluster_hosts) {
         if (h.nodeid == self.value) mine = h.name;
@@ -362,7 +363,7 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
     if (a.host != mine) {
         // Each host acts on itself only: point the alert's route at the
         // named host's own receiver.
-        deps_.journal.log(Priority::warning, mid::kWebhookAction,
+        deps_.journal.log(Priority::kWarning, mid::kWebhookAction,
                           "alert " + a.alert + " asks for " +
                               std::string(exporters::name(a.action)) + " on " + a.host +
                               ", not on this host (" + mine + "): ignored",
@@ -387,7 +388,7 @@ void ClusterMode::on_alert_action(const exporters::AlertAction& a) {
             action = adapters::AdminAction::kMaintenanceOff;
             break;
     }
-    deps_.journal.log(Priority::notice, mid::kWebhookAction,
+    deps_.journal.log(Priority::kNotice, mid::kWebhookAction,
                       std::string(exporters::name(a.action)) + " on this host, asked by alert " +
                           a.alert + " through the webhook",
                       fields);
@@ -420,7 +421,7 @@ void ClusterMode::admin(core::AdminCommand command, const exporters::HookFields&
 }
 
 void ClusterMode::observe(const core::Evidence& e) {
-    if (driver_) driver_->observe(e);
+    if (driver_) driver().observe(e);
 }
 
 void ClusterMode::watch_corosync() {
@@ -429,7 +430,7 @@ void ClusterMode::watch_corosync() {
     if (cpg) cpg_watch_ = *cpg;
     if (quorum) quorum_watch_ = *quorum;
     if (!cpg || !quorum) {
-        deps_.journal.log(Priority::error, mid::kCluster,
+        deps_.journal.log(Priority::kError, mid::kCluster,
                           "watching corosync: " + (!cpg ? cpg.error() : quorum.error()).message);
     }
 }
@@ -439,7 +440,7 @@ void ClusterMode::on_corosync() {
         return;
     else if (!corosync_lost_) {
         corosync_lost_ = true;
-        deps_.journal.log(Priority::error, mid::kCluster,
+        deps_.journal.log(Priority::kError, mid::kCluster,
                           "lost the connection to corosync: " + ok.error().message +
                               "; reconnecting every heartbeat",
                           {{"GROUP", corosync_->group()}, {"REASON", ok.error().message}});
@@ -453,7 +454,7 @@ void ClusterMode::on_corosync() {
 void ClusterMode::reconnect_corosync() {
     if (corosync_->connected()) return;
     if (auto ok = corosync_->reconnect(); !ok) return;
-    deps_.journal.log(Priority::notice, mid::kCluster, "connected to corosync again",
+    deps_.journal.log(Priority::kNotice, mid::kCluster, "connected to corosync again",
                       {{"GROUP", corosync_->group()}});
     corosync_lost_ = false;
     watch_corosync();
@@ -466,22 +467,22 @@ void ClusterMode::tick_read() {
             deps_.metrics.count_cluster_send_busy();
         }
     }
-    driver_->read_slots();
-    deps_.loop.set_alarm(*beat_alarm_, deps_.loop.now() + driver_->read_lead());
+    driver().read_slots();
+    deps_.loop.set_alarm(beat_alarm_, deps_.loop.now() + driver().read_lead());
 }
 
 void ClusterMode::first_beat_when_listed() {
     // The first status goes out as soon as the core knows what runs here, not
     // up to a heartbeat later: a restarted vigild that found the watchdog left
     // armed has only what is left of the earlier run's timeout to pet it.
-    if (early_beat_done_ || !driver_->engine().snapshot().listed) return;
+    if (early_beat_done_ || !driver().engine().snapshot().listed) return;
     early_beat_done_ = true;
     tick_read();
 }
 
 std::expected<void, Error> ClusterMode::start() {
     started_ = core::TimePoint(deps_.loop.now());
-    driver_->start();
+    driver().start();
     export_metrics();
     auto timer = deps_.loop.every(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat_interval),
@@ -493,7 +494,7 @@ std::expected<void, Error> ClusterMode::start() {
 void ClusterMode::export_metrics() {
     std::map<std::uint32_t, std::string> names;
     for (const auto& h : config_.cluster_hosts) names[h.nodeid] = h.name;
-    const auto engine = driver_->engine().snapshot();
+    const auto engine = driver().engine().snapshot();
     deps_.metrics.set_cluster(
         host::cluster_metrics(host::ClusterView{.engine = engine,
                                                 .members = members_,
@@ -505,24 +506,24 @@ void ClusterMode::export_metrics() {
 
 void ClusterMode::on_block(const std::string& device, core::StorageHealth health, bool in_flight,
                            bool answering) {
-    if (auto m = map_->observe_block(device, health, in_flight, answering); m.evidence)
+    if (auto m = map().observe_block(device, health, in_flight, answering); m.evidence)
         observe(*m.evidence);
 }
 
 void ClusterMode::on_block_gone(const std::string& device) {
-    if (auto m = map_->block_device_gone(device); m.evidence) observe(*m.evidence);
+    if (auto m = map().block_device_gone(device); m.evidence) observe(*m.evidence);
 }
 
 void ClusterMode::on_nfs(const std::string& mount, core::NfsMountState state, bool in_flight) {
-    if (auto m = map_->observe_nfs(mount, state, in_flight); m.evidence) observe(*m.evidence);
+    if (auto m = map().observe_nfs(mount, state, in_flight); m.evidence) observe(*m.evidence);
 }
 
 void ClusterMode::on_link(const std::string& interface, core::LinkState state) {
-    if (auto m = map_->observe_link(interface, state); m.evidence) observe(*m.evidence);
+    if (auto m = map().observe_link(interface, state); m.evidence) observe(*m.evidence);
 }
 
 std::vector<std::string> ClusterMode::running_here() const {
-    const auto engine = driver_->engine().snapshot();
+    const auto engine = driver().engine().snapshot();
     std::vector<std::string> running;
     for (const auto& vm : engine.vms) {
         if (vm.here && *vm.here != core::VmState::kShutOff) running.push_back(vm.name);
@@ -551,7 +552,7 @@ void ClusterMode::stop(std::function<void()> done) {
     const auto names = joined(running);
     if (!device) {
         // Disarming needs the device open, and opening pets: not without proof.
-        deps_.journal.log(Priority::warning, mid::kWatchdog,
+        deps_.journal.log(Priority::kWarning, mid::kWatchdog,
                           "watchdog left armed on a clean stop: it was left armed by an earlier "
                           "run and not reopened; the host will be reset unless vigild is started "
                           "again in time",
@@ -562,11 +563,11 @@ void ClusterMode::stop(std::function<void()> done) {
         if (auto ok = device->disarm(); ok) {
             std::error_code ec;
             std::filesystem::remove(paths_.pet_file, ec);
-            deps_.journal.log(Priority::notice, mid::kWatchdog,
+            deps_.journal.log(Priority::kNotice, mid::kWatchdog,
                               "watchdog disarmed on a clean stop: no HA VM runs here",
                               {{"DEVICE", config_.watchdog_device}});
         } else {
-            deps_.journal.log(Priority::error, mid::kWatchdog,
+            deps_.journal.log(Priority::kError, mid::kWatchdog,
                               "watchdog could not be disarmed: " + ok.error().message,
                               {{"DEVICE", config_.watchdog_device}});
         }
@@ -580,7 +581,7 @@ void ClusterMode::stop(std::function<void()> done) {
     if (caps.nowayout == true) why.emplace_back("the watchdog device has nowayout set");
     std::string unaware;
     if (why.empty()) {
-        const auto check = driver_->freeze();
+        const auto check = driver().freeze();
         for (const auto b : check.blockers) why.emplace_back(core::name(b));
         std::vector<std::string> hosts;
         for (const auto id : check.unaware) {
@@ -594,7 +595,7 @@ void ClusterMode::stop(std::function<void()> done) {
         if (!unaware.empty()) why.back() += " (" + unaware + ")";
     }
     if (!why.empty()) {
-        deps_.journal.log(Priority::warning, mid::kWatchdog,
+        deps_.journal.log(Priority::kWarning, mid::kWatchdog,
                           "watchdog left armed on a stop with HA VMs running here (" + names +
                               "): no freeze: " + joined(why, "; ") +
                               "; the host will be reset unless vigild is started again in time",
@@ -605,14 +606,14 @@ void ClusterMode::stop(std::function<void()> done) {
         return finish_stop();
     }
     deps_.journal.log(
-        Priority::notice, mid::kWatchdog,
+        Priority::kNotice, mid::kWatchdog,
         "stopping deliberately with HA VMs running here (" + names + "): writing the frozen record",
         {{"VMS", names}});
     auto alarm = deps_.loop.add_alarm([this] { advance_stop(); });
-    stop_deadline_ = deps_.loop.now() + driver_->freeze_wait();
+    stop_deadline_ = deps_.loop.now() + driver().freeze_wait();
     if (alarm) {
         stop_alarm_ = *alarm;
-        deps_.loop.set_alarm(*stop_alarm_, stop_deadline_);
+        deps_.loop.set_alarm(*alarm, stop_deadline_);
     }
     advance_stop();  // a write refused at once has failed already
 }
@@ -626,7 +627,7 @@ void ClusterMode::advance_stop() {
         if (!store_->write_pending_since() || now >= stop_deadline_) finish_stop();
         return;
     }
-    const auto stage = driver_->freeze_stage();
+    const auto stage = driver().freeze_stage();
     const auto names = joined(running_here());
     if (stage == driver::FreezeStage::kOnStorage) {
         auto ok = watchdog_port_->device()->disarm();
@@ -634,14 +635,14 @@ void ClusterMode::advance_stop() {
             std::error_code ec;
             std::filesystem::remove(paths_.pet_file, ec);
             deps_.journal.log(
-                Priority::notice, mid::kWatchdog,
+                Priority::kNotice, mid::kWatchdog,
                 "stopped deliberately: HA VMs left running here unmanaged (" + names +
                     "); the peers hold them as this host's (frozen) until vigild starts again; "
                     "watchdog disarmed",
                 {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
             return finish_stop();
         }
-        deps_.journal.log(Priority::error, mid::kWatchdog,
+        deps_.journal.log(Priority::kError, mid::kWatchdog,
                           "frozen record written but the watchdog could not be disarmed (" +
                               ok.error().message +
                               "): retracting the freeze; the host will be reset unless vigild is "
@@ -649,7 +650,7 @@ void ClusterMode::advance_stop() {
                           {{"DEVICE", config_.watchdog_device}, {"VMS", names}});
     } else if (stage == driver::FreezeStage::kFailed || now >= stop_deadline_) {
         deps_.journal.log(
-            Priority::error, mid::kWatchdog,
+            Priority::kError, mid::kWatchdog,
             std::string("the frozen record was not written (") +
                 (stage == driver::FreezeStage::kFailed ? "the slot write failed"
                                                        : "the slot write is late") +
@@ -659,14 +660,14 @@ void ClusterMode::advance_stop() {
     } else {
         return;  // the write is on its way
     }
-    driver_->retract_freeze();
+    driver().retract_freeze();
     retracting_ = true;
-    stop_deadline_ = now + driver_->freeze_wait();
+    stop_deadline_ = now + driver().freeze_wait();
     if (stop_alarm_) deps_.loop.set_alarm(*stop_alarm_, stop_deadline_);
 }
 
 void ClusterMode::note_previous_run() {
-    const auto& previous = driver_->engine().previous_run();
+    const auto& previous = driver().engine().previous_run();
     if (previous_run_noted_ || !previous) return;
     previous_run_noted_ = true;
     if (!previous->frozen) return;
@@ -674,7 +675,7 @@ void ClusterMode::note_previous_run() {
     for (const auto& h : previous->held) held.push_back(h.name);
     const auto names = joined(held);
     deps_.journal.log(
-        Priority::notice, mid::kIncarnation,
+        Priority::kNotice, mid::kIncarnation,
         "the run before (incarnation " + std::to_string(previous->incarnation) +
             ") stopped deliberately and froze holding " +
             (names.empty() ? std::string("no VM") : names) +
@@ -689,14 +690,14 @@ void ClusterMode::finish_stop() {
 }
 
 control::ClusterStatus ClusterMode::status() const {
-    control::ClusterStatus s{.engine = driver_->engine().snapshot(),
-                             .driver = driver_->snapshot(),
+    control::ClusterStatus s{.engine = driver().engine().snapshot(),
+                             .driver = driver().snapshot(),
                              .corosync_connected = corosync_->connected(),
                              .waiting_for = ready_ ? "" : "the first membership view"};
     for (const auto& h : config_.cluster_hosts) {
         s.hosts[h.nodeid] = control::HostName{.name = h.name, .slot = h.slot};
     }
-    for (const auto& e : map_->current()) {
+    for (const auto& e : map().current()) {
         if (const auto* sd = std::get_if<core::StorageEvidence>(&e))
             s.storage_domains.push_back(*sd);
         if (const auto* l = std::get_if<core::LinkEvidence>(&e)) s.links.push_back(*l);
@@ -705,11 +706,11 @@ control::ClusterStatus ClusterMode::status() const {
 }
 
 control::ExplainSnapshot::Cluster ClusterMode::explain(std::chrono::nanoseconds now) const {
-    control::ExplainSnapshot::Cluster c{.history = *history_, .now = now};
+    control::ExplainSnapshot::Cluster c{.history = history(), .now = now};
     for (const auto& h : config_.cluster_hosts) {
         c.hosts[h.nodeid] = control::HostName{.name = h.name, .slot = h.slot};
     }
-    for (const auto& vm : driver_->engine().snapshot().vms) c.vms.push_back(vm.name);
+    for (const auto& vm : driver().engine().snapshot().vms) c.vms.push_back(vm.name);
     return c;
 }
 

@@ -162,8 +162,8 @@ class ClusterMode {
     std::optional<control::DecisionHistory> history_;
     std::optional<adapters::EventLoop::WatchId> cpg_watch_;
     std::optional<adapters::EventLoop::WatchId> quorum_watch_;
-    std::optional<adapters::EventLoop::WatchId> beat_alarm_;
-    std::optional<adapters::EventLoop::WatchId> later_alarm_;
+    adapters::EventLoop::WatchId beat_alarm_ = 0;   // set by make()
+    adapters::EventLoop::WatchId later_alarm_ = 0;  // set by make()
     std::deque<std::function<void()>> later_;
     std::uint64_t busy_seen_ = 0;
     bool early_beat_done_ = false;
@@ -177,6 +177,28 @@ class ClusterMode {
     std::optional<adapters::EventLoop::WatchId> stop_alarm_;
     bool membership_seen_ = false;
     bool ready_ = false;
+
+    // make() sets map_, driver_ and history_ before it hands the object out;
+    // only the callbacks it registers before that run earlier, and they test
+    // driver_ themselves. Everything else reaches them through these.
+    core::EvidenceMap& map() {
+        return *map_;
+    }  // NOLINT(bugprone-unchecked-optional-access): see above
+    driver::HostDriver& driver() {
+        return *driver_;
+    }  // NOLINT(bugprone-unchecked-optional-access): see above
+    control::DecisionHistory& history() {
+        return *history_;
+    }  // NOLINT(bugprone-unchecked-optional-access): see above
+    const core::EvidenceMap& map() const {
+        return *map_;
+    }  // NOLINT(bugprone-unchecked-optional-access): see above
+    const driver::HostDriver& driver() const {
+        return *driver_;
+    }  // NOLINT(bugprone-unchecked-optional-access): see above
+    const control::DecisionHistory& history() const {
+        return *history_;
+    }  // NOLINT(bugprone-unchecked-optional-access): see above
 };
 
 }  // namespace vigil

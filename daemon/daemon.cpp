@@ -17,6 +17,7 @@
 #include "daemon/core/decision.h"
 #include "daemon/host/mapping.h"
 #include "daemon/host/state_file.h"
+#include "daemon/ports/error.h"
 
 namespace vigil {
 namespace {
@@ -26,16 +27,16 @@ namespace mid = adapters::message_id;
 
 Priority priority_of(config::LogLevel level) {
     switch (level) {
-        case config::LogLevel::debug:
-            return Priority::debug;
-        case config::LogLevel::info:
-            return Priority::info;
-        case config::LogLevel::warning:
-            return Priority::warning;
-        case config::LogLevel::error:
-            return Priority::error;
+        case config::LogLevel::kDebug:
+            return Priority::kDebug;
+        case config::LogLevel::kInfo:
+            return Priority::kInfo;
+        case config::LogLevel::kWarning:
+            return Priority::kWarning;
+        case config::LogLevel::kError:
+            return Priority::kError;
     }
-    return Priority::info;
+    return Priority::kInfo;
 }
 
 // Who asked for the maintenance cluster.maintenance_at_start begins.
@@ -138,17 +139,19 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
     if (self->config_.standalone) {
         if (auto ok = self->arm_watchdog(); !ok) return std::unexpected(ok.error());
     } else {
+        fence::FlightRecorder* recorder = nullptr;
+        if (auto& r = self->recorder_; r) recorder = &*r;
         auto cluster = ClusterMode::make(
             self->config_,
             ClusterMode::Deps{
                 .loop = *self->loop_,
                 .journal = self->journal_,
                 .metrics = *self->metrics_,
-                .recorder = self->recorder_ ? &*self->recorder_ : nullptr,
+                .recorder = recorder,
                 .on_ready =
                     [raw] {
                         sd_notify(0, "READY=1\nSTATUS=in the cluster");
-                        raw->journal_.log(Priority::notice, mid::kCluster,
+                        raw->journal_.log(Priority::kNotice, mid::kCluster,
                                           "first membership view arrived: ready", {});
                     },
                 .on_admin =
@@ -157,8 +160,8 @@ std::expected<std::unique_ptr<Daemon>, Error> Daemon::make(config::Config config
                         if (auto ok = raw->admin_action(action, std::nullopt, by, {{"BY", by}},
                                                         hook_fields);
                             !ok) {
-                            raw->journal_.log(Priority::error, mid::kAdminCommand, ok.error(),
-                                              {{"BY", by}});
+                            raw->journal_.log(Priority::kError, mid::kAdminCommand,
+                                              ok.error().message, {{"BY", by}});
                         }
                     },
                 .on_event = [raw](control::Event e) { raw->record_event(std::move(e)); }});
@@ -194,13 +197,13 @@ void Daemon::read_previous_flight_record() {
     if (!previous) {
         previous_record_error_ = previous.error().message;
         journal_.log(
-            Priority::error, mid::kFlightRecord,
+            Priority::kError, mid::kFlightRecord,
             "the flight record " + config_.flight_record + " is damaged: " + previous_record_error_,
             {{"PATH", config_.flight_record}});
-    } else if (*previous) {
-        previous_record_ = **previous;
+    } else if (const auto& record = *previous; record) {
+        previous_record_ = *record;
         const bool earlier_boot = previous_record_->boot_id != fence::current_boot_id();
-        journal_.log(earlier_boot ? Priority::warning : Priority::notice, mid::kFlightRecord,
+        journal_.log(earlier_boot ? Priority::kWarning : Priority::kNotice, mid::kFlightRecord,
                      std::string(earlier_boot ? "the previous boot ended in a self-fence: "
                                               : "a self-fence was recorded in this boot: ") +
                          previous_record_->decision,
@@ -213,7 +216,7 @@ void Daemon::read_previous_flight_record() {
     if (recorder) {
         recorder_.emplace(std::move(*recorder));
     } else {
-        journal_.log(Priority::error, mid::kFlightRecord,
+        journal_.log(Priority::kError, mid::kFlightRecord,
                      "no flight recorder: " + recorder.error().message,
                      {{"PATH", config_.flight_record}});
     }
@@ -238,13 +241,13 @@ std::expected<void, Error> Daemon::arm_watchdog() {
     }
     watchdog_.emplace(std::move(*wd));
     const auto& caps = watchdog_->capabilities();
-    journal_.log(Priority::notice, mid::kWatchdog,
+    journal_.log(Priority::kNotice, mid::kWatchdog,
                  "watchdog " + config_.watchdog_device + " armed, timeout " +
                      std::to_string(watchdog_->timeout().count()) + " s",
                  {{"DEVICE", config_.watchdog_device},
                   {"IDENTITY", caps.identity},
                   {"TIMEOUT_S", std::to_string(watchdog_->timeout().count())},
-                  {"KEEPALIVE", fence::to_string(caps.keepalive)},
+                  {"KEEPALIVE", std::string(fence::name(caps.keepalive))},
                   {"TIME_LEFT", caps.get_time_left ? "driver" : "estimated"}});
     // Pets come from this loop only: a stalled loop starves the watchdog.
     if (auto ok = loop_->every(watchdog_->pet_interval(), [this] { pet_watchdog(); }); !ok) {
@@ -256,8 +259,9 @@ std::expected<void, Error> Daemon::arm_watchdog() {
 
 void Daemon::pet_watchdog() {
     // Until the decision core drives should_pet, a live loop is reason enough.
+    if (!watchdog_) return;
     if (auto ok = watchdog_->pet(); !ok) {
-        journal_.log(Priority::error, mid::kWatchdog,
+        journal_.log(Priority::kError, mid::kWatchdog,
                      "watchdog keepalive failed: " + ok.error().message,
                      {{"DEVICE", config_.watchdog_device}, {"REASON", ok.error().message}});
     }
@@ -273,7 +277,7 @@ void Daemon::export_watchdog() {
 
 void Daemon::refuse_input(const std::string& source, const std::string& reason) {
     metrics_->count_bad_input(source);
-    journal_.log(Priority::warning, mid::kBadInput, source + " input refused: " + reason,
+    journal_.log(Priority::kWarning, mid::kBadInput, source + " input refused: " + reason,
                  {{"SOURCE", source}, {"REASON", reason}});
 }
 
@@ -295,11 +299,11 @@ void Daemon::start_sunrpc() {
         if (sunrpc_->waiting()) {
             // The first NFS mount loads the sunrpc module, maybe long after vigild.
             auto ok = loop_->every(kSunrpcRetryInterval, [this] { retry_sunrpc(); });
-            if (!ok) journal_.log(Priority::error, mid::kProbe, ok.error().message);
+            if (!ok) journal_.log(Priority::kError, mid::kProbe, ok.error().message);
         }
     } else {
         add_probe({"sunrpc_timeouts", "tracepoint/sunrpc/rpc_timeout_status",
-                   bpf::ProbeState::failed, sunrpc.error().message});
+                   bpf::ProbeState::kFailed, sunrpc.error().message});
     }
 }
 
@@ -318,14 +322,14 @@ void Daemon::add_probe(const bpf::ProbeStatus& p) {
     } else {
         *known = p;
     }
-    const bool up = p.state == bpf::ProbeState::attached;
+    const bool up = p.state == bpf::ProbeState::kAttached;
     metrics_->set_probe_up(p.name, up);
-    journal_.log(up ? Priority::info : Priority::warning, mid::kProbe,
+    journal_.log(up ? Priority::kInfo : Priority::kWarning, mid::kProbe,
                  up ? "probe " + p.name + " attached to " + p.hook
-                    : "probe " + p.name + " " + bpf::to_string(p.state) + ": " + p.reason,
+                    : "probe " + p.name + " " + std::string(bpf::name(p.state)) + ": " + p.reason,
                  {{"PROBE", p.name},
                   {"HOOK", p.hook},
-                  {"STATE", bpf::to_string(p.state)},
+                  {"STATE", std::string(bpf::name(p.state))},
                   {"REASON", p.reason}});
 }
 
@@ -359,7 +363,7 @@ void Daemon::reload() {
         config_.source.empty() ? std::string(config::kDefaultConfigPath) : config_.source;
     std::error_code ec;
     if (config_.source.empty() && !std::filesystem::exists(path, ec)) {
-        journal_.log(Priority::notice, mid::kConfigReload,
+        journal_.log(Priority::kNotice, mid::kConfigReload,
                      "reload: no " + path + "; keeping the standalone defaults", {{"PATH", path}});
         sd_notify(0, "READY=1");
         return;
@@ -367,9 +371,9 @@ void Daemon::reload() {
     auto next = config::load(path);
     if (!next) {
         journal_.log(
-            Priority::error, mid::kConfigReload,
-            "reload refused, the running configuration is unchanged: " + next.error().to_string(),
-            {{"PATH", path}, {"REASON", next.error().to_string()}});
+            Priority::kError, mid::kConfigReload,
+            "reload refused, the running configuration is unchanged: " + next.error().text(),
+            {{"PATH", path}, {"REASON", next.error().text()}});
         sd_notify(0, "READY=1");
         return;
     }
@@ -385,7 +389,7 @@ void Daemon::reload() {
         loop_->set_interval(*nfs_timer_, config_.nfs_poll_interval);
     }
     for (const auto& c : plan.refused) {
-        journal_.log(Priority::warning, mid::kConfigReload,
+        journal_.log(Priority::kWarning, mid::kConfigReload,
                      "reload: " + c.key + " changed from " + c.from + " to " + c.to +
                          " but takes a restart; keeping " + c.from,
                      {{"PATH", path}, {"KEY", c.key}, {"RUNNING", c.from}, {"FILE", c.to}});
@@ -395,7 +399,7 @@ void Daemon::reload() {
         applied += (applied.empty() ? "" : ", ") + c.key + " = " + c.to;
     }
     journal_.log(
-        Priority::notice, mid::kConfigReload,
+        Priority::kNotice, mid::kConfigReload,
         "configuration reloaded from " + path + ": " +
             (applied.empty() ? "nothing applied" : "applied " + applied) +
             (plan.refused.empty() ? ""
@@ -412,7 +416,7 @@ control::StatusSnapshot Daemon::status_snapshot() const {
         .version = kVersion,
         .standalone = config_.standalone,
         .config = config_.source,
-        .log_level = config::to_string(config_.log_level),
+        .log_level = std::string(config::name(config_.log_level)),
         .now = now,
         .uptime_seconds = std::chrono::duration<double>(now - started_).count(),
         .probes = probes_,
@@ -443,17 +447,17 @@ adapters::ControlServer::Reply Daemon::handle_request(const std::string& request
                                                       const adapters::ControlPeer& peer) {
     const auto parsed = adapters::parse_control_request(request);
     if (!parsed) {
-        refuse_input("control", parsed.error());
-        return {adapters::format_control_error(parsed.error())};
+        refuse_input("control", parsed.error().message);
+        return {adapters::format_control_error(parsed.error().message)};
     }
     switch (parsed->command) {
-        case adapters::ControlCommand::status:
+        case adapters::ControlCommand::kStatus:
             return {control::status_json(status_snapshot())};
-        case adapters::ControlCommand::explain:
+        case adapters::ControlCommand::kExplain:
             return {control::explain_json(explain_snapshot(), parsed->subject)};
-        case adapters::ControlCommand::events:
+        case adapters::ControlCommand::kEvents:
             return {events_reply(), parsed->follow};
-        case adapters::ControlCommand::admin:
+        case adapters::ControlCommand::kAdmin:
             return {admin_reply(*parsed, peer)};
     }
     return {adapters::format_control_error("unhandled command")};
@@ -483,13 +487,13 @@ void Daemon::load_admin() {
     std::optional<control::AdminState> saved;
     auto text = host::read_state_file(admin_file_);
     if (!text) {
-        admin_file_error_ = text.error();
-    } else if (*text) {
-        auto decoded = control::decode_admin_state(**text);
+        admin_file_error_ = text.error().message;
+    } else if (const auto& stored = *text; stored) {
+        auto decoded = control::decode_admin_state(*stored);
         if (decoded) {
             saved = *decoded;
         } else {
-            admin_file_error_ = admin_file_.string() + " is damaged: " + decoded.error();
+            admin_file_error_ = admin_file_.string() + " is damaged: " + decoded.error().message;
         }
     }
     if (!admin_file_error_.empty()) {
@@ -498,27 +502,27 @@ void Daemon::load_admin() {
         const std::string message = "the maintenance and cordon state cannot be read (" +
                                     admin_file_error_ +
                                     "); starting out of maintenance and not cordoned";
-        journal_.log(Priority::error, mid::kMaintenance, message,
+        journal_.log(Priority::kError, mid::kMaintenance, message,
                      {{"PATH", admin_file_.string()}, {"REASON", admin_file_error_}});
         record_event({.wall = now, .kind = control::EventKind::kMaintenance, .message = message});
     }
     const auto start = control::admin_at_start(saved, now);
     admin_ = start.state;
     if (start.expired) {
-        journal_.log(Priority::notice, mid::kMaintenance, start.note,
+        journal_.log(Priority::kNotice, mid::kMaintenance, start.note,
                      {{"PATH", admin_file_.string()}});
         record_event(
             {.wall = now, .kind = control::EventKind::kMaintenance, .message = start.note});
         if (auto ok = host::write_state_file(admin_file_, control::encode_admin_state(admin_));
             !ok) {
-            admin_file_error_ = ok.error();
+            admin_file_error_ = ok.error().message;
         }
     } else if (admin_.maintenance) {
         const std::string message =
             "still in maintenance after the restart, asked by " + admin_.maintenance_by +
             (admin_.maintenance_until ? ", until " + control::iso_time(*admin_.maintenance_until)
                                       : std::string(", until turned off"));
-        journal_.log(Priority::notice, mid::kMaintenance, message,
+        journal_.log(Priority::kNotice, mid::kMaintenance, message,
                      {{"PATH", admin_file_.string()}, {"BY", admin_.maintenance_by}});
         record_event({.wall = now, .kind = control::EventKind::kMaintenance, .message = message});
     }
@@ -546,7 +550,7 @@ void Daemon::tell_core(adapters::AdminAction action, const exporters::HookFields
     if (cluster_) cluster_->admin(control::admin_command(action), hook_fields, true);
 }
 
-std::expected<void, std::string> Daemon::admin_action(
+std::expected<void, Error> Daemon::admin_action(
     adapters::AdminAction action, std::optional<std::chrono::milliseconds> for_duration,
     const std::string& by, const adapters::Fields& who, const exporters::HookFields& hook_fields) {
     const auto now = std::chrono::system_clock::now();
@@ -560,30 +564,30 @@ std::expected<void, std::string> Daemon::admin_action(
                                      "", now);
     }
     if (auto ok = host::write_state_file(admin_file_, control::encode_admin_state(saved)); !ok) {
-        admin_file_error_ = ok.error();
-        return std::unexpected(std::string(adapters::to_string(action)) +
+        admin_file_error_ = ok.error().message;
+        return std::unexpected(std::string(adapters::name(action)) +
                                " not done: it could not be recorded in " + admin_file_.string() +
-                               ": " + ok.error());
+                               ": " + ok.error().message);
     }
     admin_file_error_.clear();
     admin_ = next;
     tell_core(action, hook_fields);
     arm_maintenance_end();
-    std::string message = std::string(adapters::to_string(action));
+    std::string message = std::string(adapters::name(action));
     if (action == adapters::AdminAction::kMaintenanceOn) {
-        message += admin_.maintenance_until
-                       ? " for " + config::format_duration(*for_duration) + " (until " +
-                             control::iso_time(*admin_.maintenance_until) + ")"
-                       : std::string(" until turned off");
+        const auto& until = admin_.maintenance_until;
+        message += until && for_duration ? " for " + config::format_duration(*for_duration) +
+                                               " (until " + control::iso_time(*until) + ")"
+                                         : std::string(" until turned off");
     }
     message += ", asked by " + by;
     if (!cluster_) message += " (standalone mode: recorded, nothing to hold back)";
     adapters::Fields fields = who;
-    fields.emplace_back("ACTION", adapters::to_string(action));
+    fields.emplace_back("ACTION", adapters::name(action));
     if (admin_.maintenance_until && action == adapters::AdminAction::kMaintenanceOn) {
         fields.emplace_back("UNTIL", control::iso_time(*admin_.maintenance_until));
     }
-    journal_.log(Priority::notice, mid::kAdminCommand, message, fields);
+    journal_.log(Priority::kNotice, mid::kAdminCommand, message, fields);
     control::Event e{.wall = now, .kind = control::EventKind::kAdmin, .message = message};
     for (const auto& [k, v] : fields) {
         std::string key = k;
@@ -606,8 +610,8 @@ std::string Daemon::admin_reply(const adapters::ControlRequest& request,
     if (auto ok =
             admin_action(request.action, request.for_duration, r.describe(), who, hook_fields);
         !ok) {
-        journal_.log(Priority::error, mid::kAdminCommand, ok.error(), who);
-        return adapters::format_control_error(ok.error());
+        journal_.log(Priority::kError, mid::kAdminCommand, ok.error().message, who);
+        return adapters::format_control_error(ok.error().message);
     }
     return nlohmann::json{
         {"ok", true},
@@ -624,21 +628,21 @@ void Daemon::arm_maintenance_end() {
 void Daemon::maintenance_due() {
     const auto now = std::chrono::system_clock::now();
     const auto left = control::maintenance_left(admin_, now);
-    if (!left) return;  // turned off, or made open-ended, since the alarm was set
+    const auto until = admin_.maintenance_until;
+    if (!left || !until) return;  // turned off, or made open-ended, since the alarm was set
     if (left->count() > 0) {
         // Early (the wall clock was set back): wait for what is left.
         arm_maintenance_end();
         return;
     }
     const std::string by = "the --for duration ran out (maintenance asked by " +
-                           admin_.maintenance_by + ", until " +
-                           control::iso_time(*admin_.maintenance_until) + ")";
+                           admin_.maintenance_by + ", until " + control::iso_time(*until) + ")";
     if (auto ok = admin_action(adapters::AdminAction::kMaintenanceOff, std::nullopt, by,
                                {{"BY", "timer"}}, {{"by", "timer"}});
         !ok) {
         // Ended all the same: the file's end time has passed too, so a
         // restart finds it over.
-        journal_.log(Priority::error, mid::kMaintenance, ok.error(), {{"BY", "timer"}});
+        journal_.log(Priority::kError, mid::kMaintenance, ok.error().message, {{"BY", "timer"}});
         admin_ = control::apply_admin(admin_, adapters::AdminAction::kMaintenanceOff, std::nullopt,
                                       by, now);
         tell_core(adapters::AdminAction::kMaintenanceOff, {{"by", "timer"}});
@@ -651,7 +655,7 @@ void Daemon::maintenance_due() {
 int Daemon::run() {
     poll();
     poll_nfs();
-    journal_.log(Priority::notice, mid::kStarted,
+    journal_.log(Priority::kNotice, mid::kStarted,
                  std::string("vigild ") + kVersion + " started (" +
                      (config_.standalone ? "standalone" : "cluster") + " mode)",
                  {{"MODE", config_.standalone ? "standalone" : "cluster"},
@@ -660,7 +664,7 @@ int Daemon::run() {
         // READY=1 comes with the first membership view (the probes are attached by now).
         sd_notify(0, "STATUS=probes attached; waiting for the first membership view");
         if (auto ok = cluster_->start(); !ok) {
-            journal_.log(Priority::error, mid::kCluster,
+            journal_.log(Priority::kError, mid::kCluster,
                          "cluster mode could not start: " + ok.error().message);
             return 1;
         }
@@ -680,15 +684,15 @@ int Daemon::run() {
         // A deliberate, clean stop: this vigild runs no HA VM yet, so the
         // watchdog may be disarmed. A crash never gets here and leaves it armed.
         if (auto ok = watchdog_->disarm(); ok) {
-            journal_.log(Priority::notice, mid::kWatchdog, "watchdog disarmed on a clean stop",
+            journal_.log(Priority::kNotice, mid::kWatchdog, "watchdog disarmed on a clean stop",
                          {{"DEVICE", config_.watchdog_device}});
         } else {
-            journal_.log(Priority::error, mid::kWatchdog,
+            journal_.log(Priority::kError, mid::kWatchdog,
                          "watchdog could not be disarmed: " + ok.error().message,
                          {{"DEVICE", config_.watchdog_device}});
         }
     }
-    journal_.log(Priority::notice, mid::kStopped, "vigild stopping", {});
+    journal_.log(Priority::kNotice, mid::kStopped, "vigild stopping", {});
     return code;
 }
 

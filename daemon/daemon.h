@@ -76,7 +76,7 @@ class Daemon {
     // vigilctl and alerts, written to admin_file_ before the change is
     // acted on, given to the core in cluster mode.
     void load_admin();
-    [[nodiscard]] std::expected<void, std::string> admin_action(
+    [[nodiscard]] std::expected<void, Error> admin_action(
         adapters::AdminAction action, std::optional<std::chrono::milliseconds> for_duration,
         const std::string& by, const adapters::Fields& who,
         const exporters::HookFields& hook_fields);

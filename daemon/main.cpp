@@ -1,6 +1,7 @@
 // vigild: wires configuration and the daemon together; nothing else.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <sstream>
@@ -11,7 +12,9 @@
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     CLI::App app{"vigild: high-availability agent for KVM/libvirt hosts"};
     std::string config_path;
     bool check_only = false;
@@ -30,8 +33,7 @@ int main(int argc, char** argv) {
     if (explicit_path || std::filesystem::exists(config_path, ec)) {
         auto loaded = vigil::config::load(config_path);
         if (!loaded) {
-            std::fprintf(stderr, "vigild: bad configuration: %s\n",
-                         loaded.error().to_string().c_str());
+            std::fprintf(stderr, "vigild: bad configuration: %s\n", loaded.error().text().c_str());
             return 1;
         }
         config = std::move(*loaded);
@@ -77,4 +79,19 @@ int main(int argc, char** argv) {
         return 1;
     }
     return (*daemon)->run();
+}
+
+}  // namespace
+
+// Nothing is meant to throw past run(); if something does (out of memory,
+// a library's exception), say what it was instead of an abort without a word.
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vigild: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "vigild: an unknown exception\n");
+    }
+    return 70;  // EX_SOFTWARE
 }

@@ -1,6 +1,7 @@
 // vigilctl: talks to the running vigild over its root-only control socket.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -59,9 +60,7 @@ int follow_events(const std::string& socket, const std::string& line, bool as_js
     return code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     CLI::App app{"vigilctl: query and steer the local vigild"};
     app.set_version_flag("--version", std::string("vigilctl ") + VIGIL_VERSION);
     std::string socket = "/run/vigil/vigild.sock";
@@ -153,21 +152,21 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    vigil::adapters::ControlRequest request{.command = vigil::adapters::ControlCommand::status};
+    vigil::adapters::ControlRequest request{.command = vigil::adapters::ControlCommand::kStatus};
     if (explain->parsed()) {
-        request.command = vigil::adapters::ControlCommand::explain;
+        request.command = vigil::adapters::ControlCommand::kExplain;
         if (explain->count("subject") > 0) {
             if (auto ok = vigil::adapters::check_subject(subject); !ok) {
-                std::fprintf(stderr, "vigilctl: explain: %s\n", ok.error().c_str());
+                std::fprintf(stderr, "vigilctl: explain: %s\n", ok.error().message.c_str());
                 return 1;
             }
             request.subject = subject;
         }
     } else if (events->parsed()) {
-        request.command = vigil::adapters::ControlCommand::events;
+        request.command = vigil::adapters::ControlCommand::kEvents;
         request.follow = follow;
     } else if (maintenance->parsed()) {
-        request.command = vigil::adapters::ControlCommand::admin;
+        request.command = vigil::adapters::ControlCommand::kAdmin;
         request.action = on_off == "on" ? vigil::adapters::AdminAction::kMaintenanceOn
                                         : vigil::adapters::AdminAction::kMaintenanceOff;
         if (maintenance->count("--for") > 0) {
@@ -178,7 +177,8 @@ int main(int argc, char** argv) {
             auto d = vigil::config::parse_duration(for_text, vigil::adapters::kMinMaintenanceFor,
                                                    vigil::adapters::kMaxMaintenanceFor);
             if (!d) {
-                std::fprintf(stderr, "vigilctl: maintenance --for: %s\n", d.error().c_str());
+                std::fprintf(stderr, "vigilctl: maintenance --for: %s\n",
+                             d.error().message.c_str());
                 return 1;
             }
             request.for_duration = *d;
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& [verb, action] : admin_verbs) {
         if (verb->parsed()) {
-            request.command = vigil::adapters::ControlCommand::admin;
+            request.command = vigil::adapters::ControlCommand::kAdmin;
             request.action = action;
         }
     }
@@ -207,13 +207,13 @@ int main(int argc, char** argv) {
                      parsed.value("error", "unknown error").c_str());
         return 1;
     }
-    const std::string key = vigil::adapters::to_string(request.command);
+    const std::string key = std::string(vigil::adapters::name(request.command));
     if (!parsed.contains(key)) {
         std::fprintf(stderr, "vigilctl: vigild's reply has no \"%s\"\n", key.c_str());
         return 2;
     }
     switch (request.command) {
-        case vigil::adapters::ControlCommand::events:
+        case vigil::adapters::ControlCommand::kEvents:
             if (as_json) {
                 for (const auto& e : parsed[key].value("list", json::array()))
                     std::cout << e.dump() << "\n";
@@ -221,18 +221,33 @@ int main(int argc, char** argv) {
                 std::cout << vigil::control::events_text(parsed[key]);
             }
             break;
-        case vigil::adapters::ControlCommand::explain:
+        case vigil::adapters::ControlCommand::kExplain:
             std::cout << (as_json ? parsed[key].dump(2) + "\n"
                                   : vigil::control::explain_text(parsed[key]));
             break;
-        case vigil::adapters::ControlCommand::admin:
+        case vigil::adapters::ControlCommand::kAdmin:
             std::cout << (as_json ? parsed[key].dump(2) + "\n"
                                   : vigil::control::admin_text(parsed[key]));
             break;
-        case vigil::adapters::ControlCommand::status:
+        case vigil::adapters::ControlCommand::kStatus:
             std::cout << (as_json ? parsed[key].dump(2) + "\n"
                                   : vigil::control::status_text(parsed[key]));
             break;
     }
     return 0;
+}
+
+}  // namespace
+
+// Nothing is meant to throw past run(); if something does (out of memory,
+// a library's exception), say what it was instead of an abort without a word.
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vigilctl: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "vigilctl: an unknown exception\n");
+    }
+    return 70;  // EX_SOFTWARE
 }

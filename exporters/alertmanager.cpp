@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include "daemon/ports/error.h"
 
 namespace vigil::exporters {
 
@@ -32,8 +33,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::expected<std::string, std::string> string_field(const Json& object, const char* key,
-                                                     bool required) {
+std::expected<std::string, Error> string_field(const Json& object, const char* key, bool required) {
     const auto it = object.find(key);
     if (it == object.end()) {
         if (required) return std::unexpected(std::string("missing \"") + key + "\"");
@@ -43,7 +43,7 @@ std::expected<std::string, std::string> string_field(const Json& object, const c
     return it->get<std::string>();
 }
 
-std::expected<AlertStatus, std::string> status_field(const Json& object) {
+std::expected<AlertStatus, Error> status_field(const Json& object) {
     auto s = string_field(object, "status", true);
     if (!s) return std::unexpected(s.error());
     if (*s == "firing") return AlertStatus::kFiring;
@@ -51,9 +51,9 @@ std::expected<AlertStatus, std::string> status_field(const Json& object) {
     return std::unexpected("unknown status \"" + *s + "\" (firing, resolved)");
 }
 
-std::expected<std::map<std::string, std::string>, std::string> string_map(const Json& object,
-                                                                          const char* key,
-                                                                          bool required) {
+std::expected<std::map<std::string, std::string>, Error> string_map(const Json& object,
+                                                                    const char* key,
+                                                                    bool required) {
     std::map<std::string, std::string> out;
     const auto it = object.find(key);
     if (it == object.end()) {
@@ -73,7 +73,7 @@ std::expected<std::map<std::string, std::string>, std::string> string_map(const 
     return out;
 }
 
-std::expected<Alert, std::string> parse_alert(const Json& j) {
+std::expected<Alert, Error> parse_alert(const Json& j) {
     if (!j.is_object()) return std::unexpected(std::string("not an object"));
     Alert a;
     auto status = status_field(j);
@@ -120,7 +120,7 @@ bool matches(const AlertRule& rule, const Alert& alert) {
 
 }  // namespace
 
-std::expected<AlertmanagerMessage, std::string> parse_alertmanager_webhook(std::string_view body) {
+std::expected<AlertmanagerMessage, Error> parse_alertmanager_webhook(std::string_view body) {
     // No exceptions: a parse error comes back as a discarded value.
     const Json doc = Json::parse(body.begin(), body.end(), nullptr, false);
     if (doc.is_discarded()) return std::unexpected(std::string("not JSON"));
@@ -148,7 +148,7 @@ std::expected<AlertmanagerMessage, std::string> parse_alertmanager_webhook(std::
     }
     for (std::size_t i = 0; i < alerts->size(); ++i) {
         auto a = parse_alert((*alerts)[i]);
-        if (!a) return std::unexpected("alerts[" + std::to_string(i) + "]: " + a.error());
+        if (!a) return std::unexpected("alerts[" + std::to_string(i) + "]: " + a.error().message);
         m.alerts.push_back(std::move(*a));
     }
     return m;
@@ -204,8 +204,8 @@ AlertOutcome AlertActions::apply(const AlertmanagerMessage& message) {
                 continue;
             }
             order_.erase(std::find(order_.begin(), order_.end(), key));
-            if (rule->resolved_action) {
-                act.action = *rule->resolved_action;
+            if (const auto& resolved = rule->resolved_action; resolved) {
+                act.action = *resolved;
                 act.resolved = true;
                 out.actions.push_back(std::move(act));
             }

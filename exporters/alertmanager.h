@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "daemon/ports/error.h"
 
 namespace vigil::exporters {
 
@@ -60,7 +61,7 @@ inline constexpr std::size_t kMaxLabels = 64;
 
 // Parses a webhook body. Anything but a version "4" message with the fields
 // Alertmanager always sends, of the right types, is refused with the reason.
-[[nodiscard]] std::expected<AlertmanagerMessage, std::string> parse_alertmanager_webhook(
+[[nodiscard]] std::expected<AlertmanagerMessage, Error> parse_alertmanager_webhook(
     std::string_view body);
 
 // An alert named `alert` whose labels include all of `labels` asks for

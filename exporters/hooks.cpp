@@ -70,14 +70,15 @@ namespace {
 
 constexpr std::string_view kReservedKeys[] = {"event", "event_id", "time", "host", "hook"};
 constexpr const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-constexpr std::size_t kMaxLine = 4096;             // longer lines are logged in pieces
-constexpr std::size_t kReadPerWakeup = 64 * 1024;  // then other sources get their turn
+constexpr std::size_t kMaxLine = 4096;                          // longer lines are logged in pieces
+constexpr std::size_t kReadPerWakeup = std::size_t{64} * 1024;  // then other sources get their turn
 
 // What the namespace init and the hook tell vigild through the status pipe.
 struct StatusRecord {
     std::int32_t kind;   // kExited or a failed step
     std::int32_t value;  // wait status, or errno
 };
+// NOLINTNEXTLINE(performance-enum-size): the values travel in StatusRecord::kind, an int32
 enum : std::int32_t {
     kExited = 1,
     kCloneFailed,
@@ -418,7 +419,7 @@ std::uint64_t HookRunner::submit(HookEvent event, const HookFields& fields) {
     HookFields kept;
     for (const auto& [key, value] : fields) {
         if (!valid_hook_field_key(key)) {
-            journal_.log(adapters::Priority::warning, adapters::message_id::kHookDropped,
+            journal_.log(adapters::Priority::kWarning, adapters::message_id::kHookDropped,
                          "hook event field left out: bad key",
                          {{"EVENT", std::string(name(event))}, {"KEY", without_nul(key)}});
             continue;
@@ -430,7 +431,7 @@ std::uint64_t HookRunner::submit(HookEvent event, const HookFields& fields) {
 
     const HookScan scan = scan_hooks(options_.dir);
     for (const auto& [file, reason] : scan.refused) {
-        journal_.log(adapters::Priority::warning, adapters::message_id::kHookDropped,
+        journal_.log(adapters::Priority::kWarning, adapters::message_id::kHookDropped,
                      "hook not run: " + reason,
                      {{"HOOK", file}, {"EVENT", std::string(name(event))}});
     }
@@ -567,7 +568,7 @@ void HookRunner::start(Job job) {
 }
 
 void HookRunner::log_line(const Run& run, std::string_view line) {
-    journal_.log(adapters::Priority::info, adapters::message_id::kHookOutput, std::string(line),
+    journal_.log(adapters::Priority::kInfo, adapters::message_id::kHookOutput, std::string(line),
                  {{"HOOK", run.job.hook},
                   {"EVENT", std::string(name(run.job.event))},
                   {"EVENT_ID", std::to_string(run.job.event_id)}});
@@ -685,7 +686,7 @@ void HookRunner::report(HookRun r) {
                             {"EVENT_ID", std::to_string(r.event_id)},
                             {"RESULT", std::string(name(r.result))}};
     if (r.result == HookResult::kDropped) {
-        journal_.log(adapters::Priority::warning, adapters::message_id::kHookDropped,
+        journal_.log(adapters::Priority::kWarning, adapters::message_id::kHookDropped,
                      "hook run dropped: " + r.detail, fields);
     } else {
         if (r.exit_code) fields.emplace_back("EXIT_CODE", std::to_string(*r.exit_code));
@@ -700,8 +701,8 @@ void HookRunner::report(HookRun r) {
                                 std::to_string(r.output_bytes - r.output_logged));
         }
         if (!r.detail.empty()) fields.emplace_back("DETAIL", r.detail);
-        journal_.log(r.result == HookResult::kSucceeded ? adapters::Priority::info
-                                                        : adapters::Priority::warning,
+        journal_.log(r.result == HookResult::kSucceeded ? adapters::Priority::kInfo
+                                                        : adapters::Priority::kWarning,
                      adapters::message_id::kHookRun,
                      "hook " + r.hook + " " + std::string(name(r.result)), fields);
     }

@@ -88,7 +88,7 @@ struct HookOptions {
     std::string user;
     // Output (stdout and stderr together) logged per run; the rest is read
     // and counted, not logged.
-    std::size_t output_limit = 16 * 1024;
+    std::size_t output_limit = std::size_t{16} * 1024;
 };
 
 // What the runner reports about each finished (or dropped) run.

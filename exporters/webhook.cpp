@@ -312,7 +312,7 @@ int WebhookReceiver::handle(mg_connection* conn) {
             }
         }
         auto message = parse_alertmanager_webhook(body);
-        if (!message) return answer(conn, WebhookResult::kBadRequest, message.error());
+        if (!message) return answer(conn, WebhookResult::kBadRequest, message.error().message);
         AlertOutcome outcome;
         {
             std::lock_guard lock(mu_);
@@ -352,15 +352,15 @@ void WebhookReceiver::drain() {
                                 {"PEER", n.peer},
                                 {"DETAIL", n.detail}};
         if (n.result == WebhookResult::kAccepted) {
-            journal_.log(adapters::Priority::info, adapters::message_id::kWebhookAction,
+            journal_.log(adapters::Priority::kInfo, adapters::message_id::kWebhookAction,
                          "webhook request accepted", fields);
         } else {
-            journal_.log(adapters::Priority::warning, adapters::message_id::kWebhookRefused,
+            journal_.log(adapters::Priority::kWarning, adapters::message_id::kWebhookRefused,
                          "webhook request refused: " + n.detail, fields);
         }
         for (const AlertAction& a : n.actions) {
             journal_.log(
-                adapters::Priority::notice, adapters::message_id::kWebhookAction,
+                adapters::Priority::kNotice, adapters::message_id::kWebhookAction,
                 "alert " + a.alert + " asks for " + std::string(name(a.action)) + " on " + a.host,
                 {{"ACTION", std::string(name(a.action))},
                  {"HOST", a.host},

@@ -56,7 +56,7 @@ struct WebhookOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 9775;
     std::filesystem::path token_file = "/etc/vigil/webhook.token";
-    std::size_t max_body_bytes = 256 * 1024;
+    std::size_t max_body_bytes = std::size_t{256} * 1024;
     std::vector<AlertRule> rules;
 };
 

@@ -131,9 +131,12 @@ std::expected<FenceAgentRun, Error> FenceAgentRun::start(const FenceAgentRequest
             return std::unexpected(Error{ErrorKind::kInvalidArgument,
                                          "bad fence agent parameter name or value: " + name});
         }
-        input += name + "=" + value + "\n";
+        input += name;
+        input += '=';
+        input += value;
+        input += '\n';
     }
-    input += std::string("action=") + to_string(request.action) + "\n";
+    input += std::string("action=") + std::string(name(request.action)) + "\n";
     if (input.size() > kMaxStdin) {
         return std::unexpected(
             Error{ErrorKind::kInvalidArgument, "fence agent parameters too long"});

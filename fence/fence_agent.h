@@ -8,22 +8,24 @@
 #pragma once
 
 #include <sys/types.h>
+#include <cstdint>
 
 #include <chrono>
 #include <expected>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::fence {
 
-enum class FenceAction { kOff, kOn, kReboot, kStatus, kMonitor };
+enum class FenceAction : std::uint8_t { kOff, kOn, kReboot, kStatus, kMonitor };
 
-[[nodiscard]] constexpr const char* to_string(FenceAction action) {
+[[nodiscard]] constexpr std::string_view name(FenceAction action) {
     switch (action) {
         case FenceAction::kOff:
             return "off";
@@ -47,16 +49,16 @@ struct FenceAgentRequest {
     std::chrono::milliseconds timeout{60000};
 };
 
-enum class PowerState { kOn, kOff };
+enum class PowerState : std::uint8_t { kOn, kOff };
 
-enum class FenceOutcome {
+enum class FenceOutcome : std::uint8_t {
     kSucceeded,  // the action was confirmed (for status: the state was read)
     kFailed,     // the agent ran and reported failure (login denied, no route...)
     kTimedOut,   // killed after the timeout
     kBadOutput,  // exit code and output disagree or say nothing we recognise
 };
 
-[[nodiscard]] constexpr const char* to_string(FenceOutcome outcome) {
+[[nodiscard]] constexpr std::string_view name(FenceOutcome outcome) {
     switch (outcome) {
         case FenceOutcome::kSucceeded:
             return "succeeded";

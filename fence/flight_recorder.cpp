@@ -123,7 +123,7 @@ void FlightRecorder::note(std::string evidence) {
     while (evidence_.size() > max_evidence_) evidence_.pop_front();
 }
 
-std::expected<void, Error> FlightRecorder::commit(std::string decision,
+std::expected<void, Error> FlightRecorder::commit(const std::string& decision,
                                                   std::chrono::system_clock::time_point now) {
     std::string body(kMagic);
     body += "\nboot_id " + current_boot_id();

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::fence {
 
@@ -35,7 +35,7 @@ class FlightRecorder {
     // Keeps the last max_evidence records in memory; cheap, no I/O.
     void note(std::string evidence);
     // Writes the decision with the noted evidence, durably.
-    [[nodiscard]] std::expected<void, Error> commit(std::string decision,
+    [[nodiscard]] std::expected<void, Error> commit(const std::string& decision,
                                                     std::chrono::system_clock::time_point now);
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 

@@ -7,7 +7,7 @@
 #include <expected>
 #include <filesystem>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::fence {
 

@@ -70,11 +70,9 @@ std::expected<DomainState, Error> LibvirtDomainControl::state(const std::string&
     }
     switch (static_cast<virDomainState>(state)) {
         case VIR_DOMAIN_RUNNING:
-            return DomainState::kRunning;
         case VIR_DOMAIN_BLOCKED:
             return DomainState::kRunning;
         case VIR_DOMAIN_PAUSED:
-            return DomainState::kPaused;
         case VIR_DOMAIN_PMSUSPENDED:
             return DomainState::kPaused;
         case VIR_DOMAIN_SHUTDOWN:

@@ -6,18 +6,29 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <expected>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
-typedef struct _virConnect* virConnectPtr;
+// libvirt's own declaration (libvirt-host.h), without its headers here.
+typedef struct _virConnect* virConnectPtr;  // NOLINT(bugprone-reserved-identifier): libvirt's name
 
 namespace vigil::fence {
 
-enum class DomainState { kRunning, kPaused, kShuttingDown, kShutOff, kCrashed, kMissing, kOther };
+enum class DomainState : std::uint8_t {
+    kRunning,
+    kPaused,
+    kShuttingDown,
+    kShutOff,
+    kCrashed,
+    kMissing,
+    kOther
+};
 
 // What the job needs from the hypervisor; LibvirtDomainControl is the real one.
 class DomainControl {
@@ -51,7 +62,7 @@ class LibvirtDomainControl final : public DomainControl {
     virConnectPtr conn_ = nullptr;
 };
 
-enum class VmStopOutcome {
+enum class VmStopOutcome : std::uint8_t {
     kPending,         // shutdown requested, grace not over
     kAlreadyStopped,  // was not running here (shut off, crashed or not defined)
     kShutDown,        // stopped by the guest within the grace
@@ -59,7 +70,7 @@ enum class VmStopOutcome {
     kFailed,          // could not be stopped: the host must die instead
 };
 
-[[nodiscard]] constexpr const char* to_string(VmStopOutcome outcome) {
+[[nodiscard]] constexpr std::string_view name(VmStopOutcome outcome) {
     switch (outcome) {
         case VmStopOutcome::kPending:
             return "pending";

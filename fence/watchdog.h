@@ -16,7 +16,7 @@
 #include <optional>
 #include <thread>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 #include "fence/watchdog_device.h"
 
 namespace vigil::fence {
@@ -29,10 +29,10 @@ struct WatchdogOptions {
     std::chrono::seconds timeout{5};
 };
 
-enum class KeepaliveMethod { kIoctl, kWrite };
+enum class KeepaliveMethod : std::uint8_t { kIoctl, kWrite };
 
 // Why the loop chose not to pet. Counted per reason for the metrics.
-enum class WithholdReason {
+enum class WithholdReason : std::uint8_t {
     kFenceDecided,  // the decision core wants this host dead (reboot by starvation)
     kNotSafe,       // the core cannot vouch that running on is safe (no quorum, HA VMs here)
     kDeviceError,   // a keepalive was attempted and the device refused it
@@ -54,7 +54,7 @@ inline constexpr std::array<WithholdReason, kWithholdReasonCount> kWithholdReaso
     return 0;
 }
 
-[[nodiscard]] constexpr const char* to_string(WithholdReason reason) {
+[[nodiscard]] constexpr std::string_view name(WithholdReason reason) {
     switch (reason) {
         case WithholdReason::kFenceDecided:
             return "fence_decided";
@@ -66,7 +66,7 @@ inline constexpr std::array<WithholdReason, kWithholdReasonCount> kWithholdReaso
     return "unknown";
 }
 
-[[nodiscard]] constexpr const char* to_string(KeepaliveMethod method) {
+[[nodiscard]] constexpr std::string_view name(KeepaliveMethod method) {
     switch (method) {
         case KeepaliveMethod::kIoctl:
             return "ioctl";

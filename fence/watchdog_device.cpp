@@ -122,7 +122,7 @@ std::vector<DeviceHolder> find_holders(const std::filesystem::path& path) {
     const auto target = std::filesystem::weakly_canonical(path, ec).string();
     // /dev/watchdog and /dev/watchdogN name one device; systemd's
     // RuntimeWatchdogSec, for one, holds /dev/watchdog0.
-    const std::string kDevPrefix = "/dev/watchdog";
+    constexpr std::string_view kDevPrefix = "/dev/watchdog";
     const bool any_dev_watchdog = target.rfind(kDevPrefix, 0) == 0;
     std::vector<DeviceHolder> holders;
     for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {

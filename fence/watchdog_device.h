@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fence/error.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::fence {
 

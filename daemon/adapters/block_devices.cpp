@@ -7,7 +7,7 @@ namespace vigil::adapters {
 std::string BlockDeviceNames::name(std::uint32_t major, std::uint32_t minor) {
     const auto key = std::make_pair(major, minor);
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-    const std::string number = std::to_string(major) + ":" + std::to_string(minor);
+    std::string number = std::to_string(major) + ":" + std::to_string(minor);
     std::ifstream uevent("/sys/dev/block/" + number + "/uevent");
     std::string line;
     while (std::getline(uevent, line)) {

@@ -38,12 +38,15 @@ void on_confchg(cpg_handle_t handle, const struct cpg_name* /*group*/,
     std::vector<std::uint32_t> ids;
     ids.reserve(n_members);
     for (size_t i = 0; i < n_members; ++i) ids.push_back(members[i].nodeid);
-    c->configuration(std::move(ids));
+    c->configuration(ids);
 }
 
 void on_quorum(votequorum_handle_t /*handle*/, uint64_t context, uint32_t quorate,
                uint32_t /*n_nodes*/, votequorum_node_t /*nodes*/[]) {
-    if (context != 0) reinterpret_cast<Cluster*>(context)->quorum(quorate != 0);
+    // votequorum hands our context back as the integer it stores.
+    if (context != 0)
+        reinterpret_cast<Cluster*>(context)->quorum(quorate !=
+                                                    0);  // NOLINT(performance-no-int-to-ptr)
 }
 
 }  // namespace
@@ -240,7 +243,7 @@ void Cluster::deliver(std::uint32_t nodeid, const void* msg, std::size_t size) {
     if (handlers_.on_message) handlers_.on_message(*m);
 }
 
-void Cluster::configuration(std::vector<std::uint32_t> members) {
+void Cluster::configuration(const std::vector<std::uint32_t>& members) {
     members_ = hosts_of_nodeids(members);
     have_members_ = true;
     publish();

@@ -105,7 +105,7 @@ class Cluster {
 
     // Called from the corosync callbacks (C linkage has no access to privates).
     void deliver(std::uint32_t nodeid, const void* msg, std::size_t size);
-    void configuration(std::vector<std::uint32_t> members);
+    void configuration(const std::vector<std::uint32_t>& members);
     void quorum(bool quorate);
 
   private:

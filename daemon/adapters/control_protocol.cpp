@@ -1,24 +1,25 @@
 #include "daemon/adapters/control_protocol.h"
 
 #include <nlohmann/json.hpp>
+#include "daemon/ports/error.h"
 
 namespace vigil::adapters {
 
-const char* to_string(ControlCommand command) {
+std::string_view name(ControlCommand command) {
     switch (command) {
-        case ControlCommand::status:
+        case ControlCommand::kStatus:
             return "status";
-        case ControlCommand::explain:
+        case ControlCommand::kExplain:
             return "explain";
-        case ControlCommand::events:
+        case ControlCommand::kEvents:
             return "events";
-        case ControlCommand::admin:
+        case ControlCommand::kAdmin:
             return "admin";
     }
     return "?";
 }
 
-const char* to_string(AdminAction action) {
+std::string_view name(AdminAction action) {
     switch (action) {
         case AdminAction::kMaintenanceOn:
             return "maintenance-on";
@@ -34,7 +35,7 @@ const char* to_string(AdminAction action) {
     return "?";
 }
 
-std::expected<void, std::string> check_subject(std::string_view subject) {
+std::expected<void, Error> check_subject(std::string_view subject) {
     if (subject.empty()) return std::unexpected("the subject is empty (name a VM or a host)");
     if (subject.size() > kMaxSubject) {
         return std::unexpected("the subject is " + std::to_string(subject.size()) +
@@ -60,13 +61,13 @@ using nlohmann::json;
 bool allowed_key(ControlCommand command, const std::string& key) {
     if (key == "command") return true;
     switch (command) {
-        case ControlCommand::status:
+        case ControlCommand::kStatus:
             return false;
-        case ControlCommand::explain:
+        case ControlCommand::kExplain:
             return key == "subject";
-        case ControlCommand::events:
+        case ControlCommand::kEvents:
             return key == "follow";
-        case ControlCommand::admin:
+        case ControlCommand::kAdmin:
             return key == "action" || key == "for_ms";
     }
     return false;
@@ -74,19 +75,18 @@ bool allowed_key(ControlCommand command, const std::string& key) {
 
 std::string known_actions() {
     std::string out;
-    for (const auto a : kAllAdminActions)
-        out += (out.empty() ? "" : ", ") + std::string(to_string(a));
+    for (const auto a : kAllAdminActions) out += (out.empty() ? "" : ", ") + std::string(name(a));
     return out;
 }
 
-std::expected<void, std::string> parse_admin(const json& j, ControlRequest& request) {
+std::expected<void, Error> parse_admin(const json& j, ControlRequest& request) {
     if (!j.contains("action") || !j["action"].is_string()) {
         return std::unexpected("admin needs a string \"action\" (known: " + known_actions() + ")");
     }
     const auto& action = j["action"].get_ref<const std::string&>();
     std::optional<AdminAction> known;
     for (const auto a : kAllAdminActions) {
-        if (action == to_string(a)) known = a;
+        if (action == name(a)) known = a;
     }
     if (!known) {
         return std::unexpected("unknown admin action " + json(action).dump() +
@@ -96,7 +96,7 @@ std::expected<void, std::string> parse_admin(const json& j, ControlRequest& requ
     if (j.contains("for_ms")) {
         if (*known != AdminAction::kMaintenanceOn) {
             return std::unexpected(std::string("\"for_ms\" is for maintenance-on only, not ") +
-                                   to_string(*known));
+                                   std::string(name(*known)));
         }
         const auto& v = j["for_ms"];
         if (!v.is_number_integer()) {
@@ -117,7 +117,7 @@ std::expected<void, std::string> parse_admin(const json& j, ControlRequest& requ
 
 }  // namespace
 
-std::expected<ControlRequest, std::string> parse_control_request(std::string_view line) {
+std::expected<ControlRequest, Error> parse_control_request(std::string_view line) {
     const auto parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) return std::unexpected("request is not valid JSON");
     if (!parsed.is_object() || !parsed.contains("command") || !parsed["command"].is_string()) {
@@ -125,9 +125,9 @@ std::expected<ControlRequest, std::string> parse_control_request(std::string_vie
     }
     const auto& command = parsed["command"].get_ref<const std::string&>();
     std::optional<ControlCommand> known;
-    for (const auto c : {ControlCommand::status, ControlCommand::explain, ControlCommand::events,
-                         ControlCommand::admin}) {
-        if (command == to_string(c)) known = c;
+    for (const auto c : {ControlCommand::kStatus, ControlCommand::kExplain, ControlCommand::kEvents,
+                         ControlCommand::kAdmin}) {
+        if (command == name(c)) known = c;
     }
     if (!known) {
         // Quoted through the JSON encoder: the name came from outside.
@@ -136,14 +136,15 @@ std::expected<ControlRequest, std::string> parse_control_request(std::string_vie
     }
     for (const auto& [key, value] : parsed.items()) {
         if (!allowed_key(*known, key)) {
-            return std::unexpected(json(key).dump() + " is not a key of " + to_string(*known));
+            return std::unexpected(json(key).dump() + " is not a key of " +
+                                   std::string(name(*known)));
         }
     }
     ControlRequest request{.command = *known};
     switch (*known) {
-        case ControlCommand::status:
+        case ControlCommand::kStatus:
             break;
-        case ControlCommand::explain:
+        case ControlCommand::kExplain:
             if (parsed.contains("subject")) {
                 if (!parsed["subject"].is_string()) {
                     return std::unexpected("\"subject\" must be a string (a VM or host name)");
@@ -153,14 +154,14 @@ std::expected<ControlRequest, std::string> parse_control_request(std::string_vie
                     return std::unexpected(ok.error());
             }
             break;
-        case ControlCommand::events:
+        case ControlCommand::kEvents:
             if (parsed.contains("follow")) {
                 if (!parsed["follow"].is_boolean())
                     return std::unexpected("\"follow\" must be true or false");
                 request.follow = parsed["follow"].get<bool>();
             }
             break;
-        case ControlCommand::admin:
+        case ControlCommand::kAdmin:
             if (auto ok = parse_admin(parsed, request); !ok) return std::unexpected(ok.error());
             break;
     }
@@ -168,18 +169,18 @@ std::expected<ControlRequest, std::string> parse_control_request(std::string_vie
 }
 
 std::string format_control_request(const ControlRequest& request) {
-    json j{{"command", to_string(request.command)}};
+    json j{{"command", name(request.command)}};
     switch (request.command) {
-        case ControlCommand::status:
+        case ControlCommand::kStatus:
             break;
-        case ControlCommand::explain:
+        case ControlCommand::kExplain:
             if (!request.subject.empty()) j["subject"] = request.subject;
             break;
-        case ControlCommand::events:
+        case ControlCommand::kEvents:
             if (request.follow) j["follow"] = true;
             break;
-        case ControlCommand::admin:
-            j["action"] = to_string(request.action);
+        case ControlCommand::kAdmin:
+            j["action"] = std::string(name(request.action));
             if (request.for_duration) j["for_ms"] = request.for_duration->count();
             break;
     }

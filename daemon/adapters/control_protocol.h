@@ -12,33 +12,41 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
+#include "daemon/ports/error.h"
 
 namespace vigil::adapters {
 
-enum class ControlCommand { status, explain, events, admin };
+enum class ControlCommand : std::uint8_t { kStatus, kExplain, kEvents, kAdmin };
 
 // What an operator asks of this host. To add one: a value here, its name in
 // to_string(), its core command in control::admin_command(), a vigilctl verb.
-enum class AdminAction { kMaintenanceOn, kMaintenanceOff, kCordon, kUncordon, kDrain };
+enum class AdminAction : std::uint8_t {
+    kMaintenanceOn,
+    kMaintenanceOff,
+    kCordon,
+    kUncordon,
+    kDrain
+};
 
 inline constexpr AdminAction kAllAdminActions[] = {
     AdminAction::kMaintenanceOn, AdminAction::kMaintenanceOff, AdminAction::kCordon,
     AdminAction::kUncordon, AdminAction::kDrain};
 
-[[nodiscard]] const char* to_string(ControlCommand command);
+[[nodiscard]] std::string_view name(ControlCommand command);
 // "maintenance-on", "maintenance-off", "cordon", "uncordon", "drain".
-[[nodiscard]] const char* to_string(AdminAction action);
+[[nodiscard]] std::string_view name(AdminAction action);
 
 // `maintenance on --for`: at least a second, at most 31 days.
 inline constexpr std::chrono::milliseconds kMinMaintenanceFor{1000};
 inline constexpr std::chrono::milliseconds kMaxMaintenanceFor{31LL * 24 * 3600 * 1000};
 
 struct ControlRequest {
-    ControlCommand command = ControlCommand::status;
+    ControlCommand command = ControlCommand::kStatus;
     // explain only: the VM or host to explain; empty: the latest decisions overall.
     std::string subject;
     // events only: keep the connection open and stream new events.
@@ -54,10 +62,9 @@ struct ControlRequest {
 inline constexpr std::size_t kMaxSubject = 128;
 
 // Checks a request line from the socket; the error says what is wrong with it.
-[[nodiscard]] std::expected<ControlRequest, std::string> parse_control_request(
-    std::string_view line);
+[[nodiscard]] std::expected<ControlRequest, Error> parse_control_request(std::string_view line);
 // Checks a subject the same way the daemon does (vigilctl refuses before sending).
-[[nodiscard]] std::expected<void, std::string> check_subject(std::string_view subject);
+[[nodiscard]] std::expected<void, Error> check_subject(std::string_view subject);
 [[nodiscard]] std::string format_control_request(const ControlRequest& request);
 [[nodiscard]] std::string format_control_error(std::string_view message);
 

@@ -1,6 +1,7 @@
 #include "daemon/adapters/control_server.h"
 
 #include "daemon/adapters/control_protocol.h"
+#include "daemon/ports/error.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -31,7 +32,7 @@ std::expected<sockaddr_un, Error> address_of(const std::string& path) {
 }
 
 // Reads one line (up to max bytes) within the deadline.
-std::expected<std::string, std::string> read_line(int fd, std::size_t max) {
+std::expected<std::string, Error> read_line(int fd, std::size_t max) {
     std::string data;
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(kIoTimeoutMs);
@@ -381,12 +382,12 @@ std::expected<std::string, Error> control_request(const std::string& path,
     auto connected = connect_and_send(path, request, &unsent);
     if (!connected) return std::unexpected(connected.error());
     const int fd = *connected;
-    auto reply = read_line(fd, 16 * 1024 * 1024);
+    auto reply = read_line(fd, std::size_t{16} * 1024 * 1024);
     ::close(fd);
     if (unsent && (!reply || reply->empty())) {
         return std::unexpected(Error{"sending the request to vigild failed"});
     }
-    if (!reply) return std::unexpected(Error{"reading vigild's reply: " + reply.error()});
+    if (!reply) return std::unexpected(Error{"reading vigild's reply: " + reply.error().message});
     return *reply;
 }
 

@@ -44,11 +44,11 @@ class ControlServer {
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;
 
-    static constexpr std::size_t kMaxRequest = 64 * 1024;
+    static constexpr std::size_t kMaxRequest = std::size_t{64} * 1024;
     static constexpr std::size_t kMaxConnections = 32;
     static constexpr std::chrono::seconds kRequestTimeout{2};
     static constexpr std::size_t kMaxFollowers = 8;
-    static constexpr std::size_t kMaxFollowerBuffer = 1024 * 1024;
+    static constexpr std::size_t kMaxFollowerBuffer = std::size_t{1024} * 1024;
 
     // One line to every follower; those too far behind are dropped.
     void publish(const std::string& line);

@@ -59,9 +59,10 @@ class CmapConnection {
     }
     // The node indexes N of every nodelist.node.N.* key.
     [[nodiscard]] std::expected<std::set<unsigned>, Error> node_indexes() const {
-        constexpr std::string_view kPrefix = "nodelist.node.";
+        static constexpr char kPrefixText[] = "nodelist.node.";
+        constexpr std::string_view kPrefix = kPrefixText;
         cmap_iter_handle_t iter = 0;
-        if (const cs_error_t err = cmap_iter_init(handle_, kPrefix.data(), &iter); err != CS_OK) {
+        if (const cs_error_t err = cmap_iter_init(handle_, kPrefixText, &iter); err != CS_OK) {
             return std::unexpected(cs_error("cannot list the nodelist in cmap", err));
         }
         std::set<unsigned> indexes;

@@ -69,7 +69,8 @@ std::optional<T> whole_number(std::string_view s) {
     s = trim(s);
     T value{};
     const auto* end = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), end, value);
+    auto [ptr, ec] = std::from_chars(
+        s.data(), end, value);  // NOLINT(bugprone-suspicious-stringview-data-usage): bounded by end
     if (s.empty() || ec != std::errc() || ptr != end) return std::nullopt;
     return value;
 }
@@ -80,25 +81,25 @@ std::optional<std::uint64_t> unit_bytes(std::string_view unit) {
         std::string_view name;
         std::uint64_t bytes;
     };
-    constexpr std::uint64_t k = 1024, kb = 1000;
+    constexpr std::uint64_t kKibi = 1024, kKilo = 1000;
     static constexpr Unit kUnits[] = {
         {"b", 1},
         {"bytes", 1},
-        {"KB", kb},
-        {"k", k},
-        {"K", k},
-        {"KiB", k},
-        {"MB", kb * kb},
-        {"M", k * k},
-        {"MiB", k * k},
-        {"GB", kb * kb * kb},
-        {"G", k * k * k},
-        {"GiB", k * k * k},
-        {"TB", kb * kb * kb * kb},
-        {"T", k * k * k * k},
-        {"TiB", k * k * k * k},
+        {"KB", kKilo},
+        {"k", kKibi},
+        {"K", kKibi},
+        {"KiB", kKibi},
+        {"MB", kKilo * kKilo},
+        {"M", kKibi * kKibi},
+        {"MiB", kKibi * kKibi},
+        {"GB", kKilo * kKilo * kKilo},
+        {"G", kKibi * kKibi * kKibi},
+        {"GiB", kKibi * kKibi * kKibi},
+        {"TB", kKilo * kKilo * kKilo * kKilo},
+        {"T", kKibi * kKibi * kKibi * kKibi},
+        {"TiB", kKibi * kKibi * kKibi * kKibi},
     };
-    if (unit.empty()) return k;  // libvirt's default for <memory>
+    if (unit.empty()) return kKibi;  // libvirt's default for <memory>
     for (const auto& u : kUnits) {
         if (u.name == unit) return u.bytes;
     }
@@ -110,7 +111,7 @@ std::expected<std::uint64_t, Error> memory_mib(const xmlNode* node) {
     if (!value) return fail("<memory> is not a whole number");
     const auto unit = unit_bytes(attribute(node, "unit").value_or(""));
     if (!unit) return fail("<memory> has an unknown unit");
-    constexpr std::uint64_t kMib = 1024 * 1024;
+    constexpr std::uint64_t kMib = std::uint64_t{1024} * 1024;
     if (*value > (kMaxMemoryMib * kMib) / *unit) return fail("<memory> is too large");
     const std::uint64_t bytes = *value * *unit;
     return (bytes + kMib - 1) / kMib;

@@ -25,7 +25,7 @@ namespace vigil::adapters {
 inline constexpr std::string_view kHaNamespace = "urn:vigil:ha:1";
 inline constexpr std::string_view kHaElement = "ha";  // local name
 // libvirt writes domain XML of a few KiB; anything near this is not a domain.
-inline constexpr std::size_t kMaxDomainXmlBytes = 256 * 1024;
+inline constexpr std::size_t kMaxDomainXmlBytes = std::size_t{256} * 1024;
 inline constexpr int kMaxHaPriority = 1000;
 inline constexpr std::uint64_t kMaxMemoryMib = std::uint64_t{1} << 24;  // 16 TiB
 // A storage domain's name (`[storage.domains.<name>]`) travels with the VM's
@@ -66,19 +66,5 @@ struct DomainDescription {
 // `io_error` as the metadata spells it: auto-resume, leave-paused,
 // recover-elsewhere; nullopt for anything else.
 [[nodiscard]] std::optional<core::IoErrorPolicy> parse_io_error_policy(std::string_view text);
-
-[[nodiscard]] constexpr const char* to_string(core::VmState state) {
-    switch (state) {
-        case core::VmState::kRunning:
-            return "running";
-        case core::VmState::kPausedIoError:
-            return "paused_io_error";
-        case core::VmState::kPaused:
-            return "paused";
-        case core::VmState::kShutOff:
-            return "shut_off";
-    }
-    return "unknown";
-}
 
 }  // namespace vigil::adapters

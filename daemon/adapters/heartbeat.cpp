@@ -283,7 +283,7 @@ struct StorageHeartbeat::Shared {
 
 namespace {
 
-void run_lane(std::shared_ptr<StorageHeartbeat::Shared> shared, bool writes) {
+void run_lane(const std::shared_ptr<StorageHeartbeat::Shared>& shared, bool writes) {
     auto& lane = writes ? shared->write_lane : shared->read_lane;
     std::unique_ptr<AreaFile> file;
     for (;;) {
@@ -292,7 +292,7 @@ void run_lane(std::shared_ptr<StorageHeartbeat::Shared> shared, bool writes) {
         {
             std::unique_lock lock(lane.mu);
             lane.cv.wait(lock, [&] { return lane.stop || lane.next.has_value(); });
-            if (lane.stop) return;
+            if (lane.stop || !lane.next) return;  // (the wait ends with one or the other)
             block = std::move(lane.next->block);
             sequence = lane.next->sequence;
             lane.busy_since = lane.next->at;

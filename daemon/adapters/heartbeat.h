@@ -101,7 +101,7 @@ class StorageHeartbeat {
     // The results that arrived, oldest first; never blocks.
     [[nodiscard]] std::vector<HeartbeatResult> dispatch();
 
-    enum class Submitted { kStarted, kWaiting };
+    enum class Submitted : std::uint8_t { kStarted, kWaiting };
     // Writes `status` into this host's slot. kWaiting: a write is still in
     // flight; this one replaced any that waited behind it. An error (status
     // too large for a slot) means nothing was submitted.

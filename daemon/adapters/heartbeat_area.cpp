@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include "daemon/ports/error.h"
 
 namespace vigil::adapters {
 namespace {
@@ -84,7 +85,7 @@ core::DecodeError wrong(std::string message) {
 
 }  // namespace
 
-std::expected<std::string, std::string> encode_status_block(const core::HostStatus& status) {
+std::expected<std::string, Error> encode_status_block(const core::HostStatus& status) {
     auto text = core::encode_status(status);
     // The text must end before the block does, so a reader finds its NUL.
     if (text.size() >= kSlotBlockBytes) {
@@ -103,6 +104,7 @@ std::string encode_last_words(const LastWords& w) {
     head += "\nwritten-ms " + std::to_string(w.written_unix_ms);
     head += "\ndecision " + escape(cut(w.decision, kMaxLastWordsDecision)) + "\n";
     std::vector<std::string> lines;
+    lines.reserve(w.evidence.size());
     for (const auto& e : w.evidence) {
         lines.push_back("evidence " + escape(cut(e, kMaxLastWordsEvidence)) + "\n");
     }
@@ -132,7 +134,7 @@ std::expected<LastWords, core::DecodeError> decode_last_words(std::string_view t
     const auto sealed = core::unseal_text(text);
     if (!sealed)
         return unexpected(
-            core::DecodeError{core::Refusal::kCorrupt, "last words " + sealed.error()});
+            core::DecodeError{core::Refusal::kCorrupt, "last words " + sealed.error().message});
     if (!format) return unexpected(malformed("last words line 1: " + format.error().message));
     const std::string_view body = *sealed;
     LastWords w;
@@ -244,8 +246,8 @@ AreaView parse_area(std::span<const std::byte> area, std::span<const core::HostI
                 view.unreadable.push_back(
                     {.host = owners[slot], .fingerprint = core::fingerprint(block_text(block))});
             }
-        } else if (*status) {
-            view.slots.push_back(std::move(**status));
+        } else if (const auto& read = *status; read) {
+            view.slots.push_back(*read);
         }
         const auto words = read_last_words_block(
             area.subspan(last_words_offset(slot), kSlotBlockBytes), slot, owners[slot]);
@@ -254,8 +256,8 @@ AreaView parse_area(std::span<const std::byte> area, std::span<const core::HostI
                                     .reason = words.error().message,
                                     .kind = words.error().reason,
                                     .last_words = true});
-        } else if (*words) {
-            view.last_words.push_back({slot, std::move(**words)});
+        } else if (const auto& read = *words; read) {
+            view.last_words.push_back({slot, *read});
         }
     }
     return view;

@@ -25,6 +25,7 @@
 #include "daemon/core/evidence.h"
 #include "daemon/core/slot_codec.h"
 #include "daemon/core/types.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::adapters {
 
@@ -66,8 +67,7 @@ inline constexpr std::size_t kMaxLastWordsEvidence = 512;
 
 // Exactly kSlotBlockBytes: the status text, zero padded. Error when the
 // status does not fit (too many VMs or assignments for one slot).
-[[nodiscard]] std::expected<std::string, std::string> encode_status_block(
-    const core::HostStatus& status);
+[[nodiscard]] std::expected<std::string, Error> encode_status_block(const core::HostStatus& status);
 // Exactly kSlotBlockBytes, always: cuts and drops evidence to fit.
 [[nodiscard]] std::string encode_last_words_block(const LastWords& words);
 

@@ -309,7 +309,7 @@ void Shared::do_list() {
         DomainRef dom(doms[i]);
         if (auto d = describe(dom.ptr, seen)) listed.domains.push_back(std::move(*d));
     }
-    ::free(doms);
+    ::free(static_cast<void*>(doms));
     post(std::move(listed));
 }
 
@@ -378,7 +378,7 @@ std::pair<ActionOutcome, std::string> Shared::stop(const std::string& vm) {
             return {ActionOutcome::kAlreadyDone, "not running"};
         case fence::VmStopOutcome::kShutDown:
         case fence::VmStopOutcome::kDestroyed:
-            return {ActionOutcome::kDone, fence::to_string(r.outcome)};
+            return {ActionOutcome::kDone, std::string(fence::name(r.outcome))};
         case fence::VmStopOutcome::kPending:
         case fence::VmStopOutcome::kFailed:
             break;
@@ -477,13 +477,13 @@ void worker(std::shared_ptr<Shared> s) {
         std::visit(
             [&](auto& j) {
                 using T = std::decay_t<decltype(j)>;
-                if constexpr (std::is_same_v<T, ListJob>) {
-                    s->do_list();
-                } else if constexpr (std::is_same_v<T, DescribeJob>) {
+                if constexpr (std::is_same_v<T, DescribeJob>) {
                     s->do_describe(j.vm);
                 } else if constexpr (std::is_same_v<T, ActionJob>) {
                     s->do_action(j);
                 } else {
+                    // ListJob, and ReconnectJob (connected again: list what is here).
+                    static_assert(std::is_same_v<T, ListJob> || std::is_same_v<T, ReconnectJob>);
                     s->do_list();
                 }
             },

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/adapters/domain_xml.h"
@@ -53,7 +54,7 @@ enum class ActionOutcome : std::uint8_t {
     kFailed,
 };
 
-[[nodiscard]] constexpr const char* to_string(VmAction action) {
+[[nodiscard]] constexpr std::string_view name(VmAction action) {
     switch (action) {
         case VmAction::kStart:
             return "start";
@@ -65,7 +66,7 @@ enum class ActionOutcome : std::uint8_t {
     return "unknown";
 }
 
-[[nodiscard]] constexpr const char* to_string(ActionOutcome outcome) {
+[[nodiscard]] constexpr std::string_view name(ActionOutcome outcome) {
     switch (outcome) {
         case ActionOutcome::kDone:
             return "done";

@@ -23,7 +23,13 @@ void Journal::log(Priority priority, std::string_view id, const std::string& mes
         items.push_back("PRIORITY=" + std::to_string(static_cast<int>(priority)));
         items.push_back("MESSAGE_ID=" + std::string(id));
         items.push_back("SYSLOG_IDENTIFIER=vigild");
-        for (const auto& [key, value] : fields) items.push_back("VIGIL_" + key + "=" + value);
+        for (const auto& [key, value] : fields) {
+            std::string item = "VIGIL_";
+            item += key;
+            item += '=';
+            item += value;
+            items.push_back(std::move(item));
+        }
         std::vector<iovec> iov;
         iov.reserve(items.size());
         for (auto& item : items) iov.push_back(iovec{item.data(), item.size()});

@@ -3,6 +3,7 @@
 // otherwise (tests, a terminal).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -10,7 +11,7 @@
 
 namespace vigil::adapters {
 
-enum class Priority { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+enum class Priority : std::uint8_t { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
 
 // Stable ids (sd-id128), one per kind of record; `journalctl MESSAGE_ID=...`.
 namespace message_id {

@@ -80,7 +80,9 @@ template <class T>
 std::optional<T> number(std::string_view token) {
     T value{};
     const char* end = token.data() + token.size();
-    auto [ptr, ec] = std::from_chars(token.data(), end, value);
+    auto [ptr, ec] = std::from_chars(
+        token.data(), end,
+        value);  // NOLINT(bugprone-suspicious-stringview-data-usage): bounded by end
     if (ec != std::errc{} || ptr != end || token.empty()) return std::nullopt;
     return value;
 }
@@ -187,7 +189,7 @@ class Parser {
         if (!seen_device_) return std::unexpected(fail("statistics before any device line"));
         // Other file systems may one day print statistics of their own.
         if (!current_) return {};
-        if (per_op_) return op(body);
+        if (per_op_) return op(*current_, body);
         if (body == "per-op statistics") {
             per_op_ = true;
             return {};
@@ -205,19 +207,19 @@ class Parser {
             if (!age) return std::unexpected(fail("age is not a number of seconds"));
             current_->age = std::chrono::seconds(*age);
         } else if (key == "RPC iostats version") {
-            return iostats(rest);
+            return iostats(*current_, rest);
         } else if (key == "xprt") {
-            return transport(rest);
+            return transport(*current_, rest);
         }
         // impl_id, caps, nfsv4, sec, events, bytes, fsc, ...: not needed here.
         return {};
     }
 
     // "1.1  p/v: 100003/4 (nfs)"
-    std::expected<void, Error> iostats(std::string_view rest) {
+    std::expected<void, Error> iostats(NfsMountStats& mount, std::string_view rest) {
         const auto t = split(rest);
         if (t.empty()) return std::unexpected(fail("RPC iostats without a version"));
-        current_->rpc_iostats_version = std::string(t[0]);
+        mount.rpc_iostats_version = std::string(t[0]);
         if (t.size() >= 3 && t[1] == "p/v:") {
             const std::size_t slash = t[2].find('/');
             const auto prog = number<std::uint32_t>(t[2].substr(0, slash));
@@ -225,39 +227,39 @@ class Parser {
                                   ? std::nullopt
                                   : number<std::uint32_t>(t[2].substr(slash + 1));
             if (!prog || !vers) return std::unexpected(fail("p/v is not <program>/<version>"));
-            current_->rpc_program = *prog;
-            current_->rpc_version = *vers;
+            mount.rpc_program = *prog;
+            mount.rpc_version = *vers;
         }
         return {};
     }
 
-    std::expected<void, Error> transport(std::string_view rest) {
+    std::expected<void, Error> transport(NfsMountStats& mount, std::string_view rest) {
         const auto t = split(rest);
         if (t.empty()) return std::unexpected(fail("xprt without a transport"));
         NfsTransportStats x;
         x.name = std::string(t[0]);
-        x.transport = t[0] == "tcp"     ? NfsTransport::tcp
-                      : t[0] == "udp"   ? NfsTransport::udp
-                      : t[0] == "rdma"  ? NfsTransport::rdma
-                      : t[0] == "local" ? NfsTransport::local
-                                        : NfsTransport::other;
+        x.transport = t[0] == "tcp"     ? NfsTransport::kTcp
+                      : t[0] == "udp"   ? NfsTransport::kUdp
+                      : t[0] == "rdma"  ? NfsTransport::kRdma
+                      : t[0] == "local" ? NfsTransport::kLocal
+                                        : NfsTransport::kOther;
         std::size_t base = 0;
         switch (x.transport) {
-            case NfsTransport::tcp:
+            case NfsTransport::kTcp:
                 base = kTcpBase;
                 break;
-            case NfsTransport::udp:
+            case NfsTransport::kUdp:
                 base = kUdpBase;
                 break;
-            case NfsTransport::rdma:
+            case NfsTransport::kRdma:
                 base = kRdmaBase;
                 break;
-            case NfsTransport::local:
+            case NfsTransport::kLocal:
                 base = kLocalBase;
                 break;
-            case NfsTransport::other:
+            case NfsTransport::kOther:
                 // A transport this parser does not know: kept by name only.
-                current_->transports.push_back(std::move(x));
+                mount.transports.push_back(std::move(x));
                 return {};
         }
         const std::vector<std::string_view> v(t.begin() + 1, t.end());
@@ -283,25 +285,25 @@ class Parser {
             return n.value_or(0);
         };
         switch (x.transport) {
-            case NfsTransport::tcp:
-            case NfsTransport::rdma:
+            case NfsTransport::kTcp:
+            case NfsTransport::kRdma:
                 x.source_port = port();
                 x.bind_count = u64();
                 x.connect_count = u64();
                 x.connect_time = std::chrono::seconds(u64());
                 x.idle_time = seconds_signed();
                 break;
-            case NfsTransport::udp:
+            case NfsTransport::kUdp:
                 x.source_port = port();
                 x.bind_count = u64();
                 break;
-            case NfsTransport::local:
+            case NfsTransport::kLocal:
                 x.bind_count = u64();
                 x.connect_count = u64();
                 x.connect_time = std::chrono::seconds(u64());
                 x.idle_time = seconds_signed();
                 break;
-            case NfsTransport::other:
+            case NfsTransport::kOther:
                 break;
         }
         x.sends = u64();
@@ -310,18 +312,18 @@ class Parser {
         x.request_u = u64();
         x.backlog_u = u64();
         // RDMA follows with counters of its own rather than these three.
-        if (x.transport != NfsTransport::rdma && v.size() >= base + 3) {
+        if (x.transport != NfsTransport::kRdma && v.size() >= base + 3) {
             x.max_slots = u64();
             x.sending_u = u64();
             x.pending_u = u64();
         }
         if (!ok) return std::unexpected(fail("xprt " + x.name + " counter is not a number"));
-        current_->transports.push_back(std::move(x));
+        mount.transports.push_back(std::move(x));
         return {};
     }
 
     // "READ: ops trans timeouts bytes_sent bytes_recv queue rtt execute [errors]"
-    std::expected<void, Error> op(std::string_view body) {
+    std::expected<void, Error> op(NfsMountStats& mount, std::string_view body) {
         const std::size_t colon = body.find(':');
         if (colon == std::string_view::npos || colon == 0) {
             return std::unexpected(fail("expected '<OP>: <counters>'"));
@@ -356,7 +358,7 @@ class Parser {
             .execute = std::chrono::milliseconds(n[7]),
         };
         if (count > kOpFields) s.errors = n[kOpFields];
-        current_->ops.push_back(std::move(s));
+        mount.ops.push_back(std::move(s));
         return {};
     }
 
@@ -371,17 +373,17 @@ class Parser {
 
 }  // namespace
 
-const char* to_string(NfsTransport transport) {
+std::string_view name(NfsTransport transport) {
     switch (transport) {
-        case NfsTransport::tcp:
+        case NfsTransport::kTcp:
             return "tcp";
-        case NfsTransport::udp:
+        case NfsTransport::kUdp:
             return "udp";
-        case NfsTransport::rdma:
+        case NfsTransport::kRdma:
             return "rdma";
-        case NfsTransport::local:
+        case NfsTransport::kLocal:
             return "local";
-        case NfsTransport::other:
+        case NfsTransport::kOther:
             return "other";
     }
     return "?";

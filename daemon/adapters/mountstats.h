@@ -37,13 +37,13 @@ struct NfsOpStats {
     }
 };
 
-enum class NfsTransport { tcp, udp, rdma, local, other };
+enum class NfsTransport : std::uint8_t { kTcp, kUdp, kRdma, kLocal, kOther };
 
-[[nodiscard]] const char* to_string(NfsTransport transport);
+[[nodiscard]] std::string_view name(NfsTransport transport);
 
 // One "xprt:" line. Counters a transport or statistics version lacks are empty.
 struct NfsTransportStats {
-    NfsTransport transport = NfsTransport::other;
+    NfsTransport transport = NfsTransport::kOther;
     std::string name;  // as the kernel wrote it: "tcp", "udp", "rdma", "local", ...
     std::optional<std::uint32_t> source_port;
     std::uint64_t bind_count = 0;

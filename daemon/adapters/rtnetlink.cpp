@@ -18,7 +18,7 @@ namespace {
 // bond with its slaves, VLANs, a bridge with a tap per VM) does not overrun.
 constexpr int kReceiveBuffer = 4 * 1024 * 1024;
 // A dump's multi-part datagrams stay below 32 KiB; 64 KiB leaves room.
-constexpr std::size_t kDatagram = 64 * 1024;
+constexpr std::size_t kDatagram = std::size_t{64} * 1024;
 
 std::chrono::nanoseconds monotonic_now() {
     timespec ts{};

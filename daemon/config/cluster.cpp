@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include "daemon/ports/error.h"
 
 namespace vigil::config {
 namespace {
@@ -240,16 +241,16 @@ ClusterCheck check_cluster(const Config& config, std::chrono::seconds watchdog_t
     }
     if (check.refused.empty()) {
         if (auto valid = policy.validate(); !valid) {
-            check.refused.push_back(with_keys(valid.error()));
+            check.refused.push_back(with_keys(valid.error().message));
         }
     }
     if (check.refused.empty() && membership_known) check.policy = std::move(policy);
     return check;
 }
 
-std::expected<core::Policy, std::string> cluster_policy(
-    const Config& config, std::chrono::seconds watchdog_timeout,
-    const std::optional<CorosyncFacts>& corosync) {
+std::expected<core::Policy, Error> cluster_policy(const Config& config,
+                                                  std::chrono::seconds watchdog_timeout,
+                                                  const std::optional<CorosyncFacts>& corosync) {
     auto check = check_cluster(config, watchdog_timeout, corosync);
     if (!check.refused.empty()) {
         std::string out;

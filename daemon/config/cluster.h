@@ -13,6 +13,7 @@
 
 #include "daemon/config/config.h"
 #include "daemon/core/policy.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::config {
 
@@ -60,7 +61,7 @@ struct ClusterCheck {
 // membership_timeout is then used, or refused if it is 0 ("read from corosync").
 // check_cluster() with its refusals one per line, or, when nothing is
 // refused but the membership timeout is unknown, that reason.
-[[nodiscard]] std::expected<core::Policy, std::string> cluster_policy(
+[[nodiscard]] std::expected<core::Policy, Error> cluster_policy(
     const Config& config, std::chrono::seconds watchdog_timeout,
     const std::optional<CorosyncFacts>& corosync);
 

@@ -7,22 +7,31 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <sstream>
+#include "daemon/core/decision.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::config {
 namespace {
 
-struct Failure {
-    int line;
-    std::string reason;
-};
+// The parts joined in one allocation (messages built in loops).
+std::string concat(std::initializer_list<std::string_view> parts) {
+    std::size_t size = 0;
+    for (const auto p : parts) size += p.size();
+    std::string out;
+    out.reserve(size);
+    for (const auto p : parts) out += p;
+    return out;
+}
 
-using Setter = std::function<std::expected<void, std::string>(const toml::node&, Config&)>;
+using Setter = std::function<std::expected<void, Error>(const toml::node&, Config&)>;
 
 struct KeySpec {
     Setter set;
@@ -56,7 +65,8 @@ std::string type_name(const toml::node& node) {
 
 Setter integer(std::int64_t min, std::int64_t max,
                std::function<void(Config&, std::int64_t)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, std::string> {
+    return [min, max, store = std::move(store)](const toml::node& node,
+                                                Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_integer();
         if (v == nullptr) return std::unexpected("expected an integer, got " + type_name(node));
         const std::int64_t value = v->get();
@@ -73,7 +83,7 @@ Setter integer(std::int64_t min, std::int64_t max,
 // 5.0 is refused with that said, rather than read in some other unit.
 Setter duration(Setter whole, const char* unit) {
     return [whole = std::move(whole), unit](const toml::node& node,
-                                            Config& cfg) -> std::expected<void, std::string> {
+                                            Config& cfg) -> std::expected<void, Error> {
         if (node.is_string() || node.is_floating_point()) {
             return std::unexpected(std::string("expected a whole number of ") + unit +
                                    " without a unit, got " + type_name(node));
@@ -89,8 +99,9 @@ Setter millis(std::int64_t min, std::int64_t max, std::chrono::milliseconds Conf
         "milliseconds");
 }
 
-Setter string(std::function<std::expected<void, std::string>(Config&, const std::string&)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, std::string> {
+Setter string(std::function<std::expected<void, Error>(Config&, const std::string&)> store) {
+    return [store = std::move(store)](const toml::node& node,
+                                      Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_string();
         if (v == nullptr) return std::unexpected("expected a string, got " + type_name(node));
         return store(cfg, v->get());
@@ -98,7 +109,8 @@ Setter string(std::function<std::expected<void, std::string>(Config&, const std:
 }
 
 Setter boolean(std::function<void(Config&, bool)> store) {
-    return [=](const toml::node& node, Config& cfg) -> std::expected<void, std::string> {
+    return [store = std::move(store)](const toml::node& node,
+                                      Config& cfg) -> std::expected<void, Error> {
         const auto* v = node.as_boolean();
         if (v == nullptr) return std::unexpected("expected true or false, got " + type_name(node));
         store(cfg, v->get());
@@ -122,13 +134,12 @@ bool has_control_character(std::string_view s) {
     return std::ranges::any_of(s, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
-enum class PathKind { kFile, kDirectory };
+enum class PathKind : std::uint8_t { kFile, kDirectory };
 
 // Every path of the file: absolute, printable, no "." or ".." component (the
 // path the operator means is the one written), within PATH_MAX, and a file
 // not ending in "/".
-std::expected<void, std::string> absolute_path(const std::string& s,
-                                               PathKind kind = PathKind::kFile) {
+std::expected<void, Error> absolute_path(const std::string& s, PathKind kind = PathKind::kFile) {
     if (s.empty()) return std::unexpected("must be an absolute path, got an empty string");
     if (s.front() != '/') return std::unexpected("must be an absolute path, got \"" + s + "\"");
     if (has_control_character(s)) {
@@ -156,12 +167,11 @@ std::expected<void, std::string> absolute_path(const std::string& s,
 
 // A setter for a path key: checked by absolute_path(), stored in `field`.
 Setter path(std::string Config::*field, PathKind kind = PathKind::kFile) {
-    return string(
-        [field, kind](Config& c, const std::string& s) -> std::expected<void, std::string> {
-            if (auto ok = absolute_path(s, kind); !ok) return ok;
-            c.*field = s;
-            return {};
-        });
+    return string([field, kind](Config& c, const std::string& s) -> std::expected<void, Error> {
+        if (auto ok = absolute_path(s, kind); !ok) return ok;
+        c.*field = s;
+        return {};
+    });
 }
 
 // HOST_NAME_MAX: a host's name is usually its hostname.
@@ -169,7 +179,7 @@ constexpr std::size_t kMaxHostName = 64;
 
 // The names the file gives things (the cluster group, hosts, storage
 // domains): what logs, metrics labels and VM metadata can carry unquoted.
-std::expected<void, std::string> valid_name(const std::string& s, std::size_t max) {
+std::expected<void, Error> valid_name(const std::string& s, std::size_t max) {
     if (s.empty()) return std::unexpected("must not be empty");
     if (s.size() > max) {
         return std::unexpected("\"" + s + "\" is " + std::to_string(s.size()) +
@@ -188,7 +198,7 @@ std::expected<void, std::string> valid_name(const std::string& s, std::size_t ma
 }
 
 // A Prometheus label name, as Alertmanager sends them.
-std::expected<void, std::string> valid_label_name(const std::string& s) {
+std::expected<void, Error> valid_label_name(const std::string& s) {
     const bool ok = !s.empty() && !(s.front() >= '0' && s.front() <= '9') &&
                     std::ranges::all_of(s, [](char ch) {
                         return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -213,24 +223,25 @@ int line_of(const toml::node& node);
 constexpr const char* kRuleKeys = "alert, labels, action, resolved_action, host, host_label";
 
 // [[webhook.rule]] tables: each key checked, each error on its own line.
-std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) {
+std::expected<void, Error> webhook_rules(const toml::node& node, Config& cfg) {
     const auto* array = node.as_array();
     if (array == nullptr) {
-        return std::unexpected(
-            Failure{line_of(node), "webhook.rule must be an array of tables ([[webhook.rule]])"});
+        return std::unexpected(Error::at(
+            {}, line_of(node), "webhook.rule must be an array of tables ([[webhook.rule]])"));
     }
     for (const auto& item : *array) {
         const auto* table = item.as_table();
         if (table == nullptr) {
-            return std::unexpected(Failure{line_of(item), "webhook.rule: expected a table"});
+            return std::unexpected(Error::at({}, line_of(item), "webhook.rule: expected a table"));
         }
         WebhookRule rule;
         const int rule_line = line_of(item);
         for (auto&& [key, value] : *table) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
-            auto fail = [&](const std::string& why) -> std::expected<void, Failure> {
-                return std::unexpected(Failure{line, "webhook.rule." + k + ": " + why});
+            auto fail = [&](const std::string& why) -> std::expected<void, Error> {
+                return std::unexpected(
+                    Error::at({}, line, concat({"webhook.rule.", k, ": ", why})));
             };
             const bool known = k == "alert" || k == "labels" || k == "action" ||
                                k == "resolved_action" || k == "host" || k == "host_label";
@@ -240,7 +251,7 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
                 if (labels == nullptr) return fail("expected a table of strings");
                 for (auto&& [lk, lv] : *labels) {
                     if (auto ok = valid_label_name(std::string(lk.str())); !ok) {
-                        return fail(ok.error());
+                        return fail(ok.error().message);
                     }
                     const auto* str = lv.as_string();
                     if (str == nullptr) return fail(std::string(lk.str()) + " is not a string");
@@ -268,16 +279,16 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
                 }
                 (k == "action" ? rule.action : rule.resolved_action) = v;
             } else if (k == "host") {
-                if (auto ok = valid_name(v, kMaxHostName); !ok) return fail(ok.error());
+                if (auto ok = valid_name(v, kMaxHostName); !ok) return fail(ok.error().message);
                 rule.host = v;
             } else {
-                if (auto ok = valid_label_name(v); !ok) return fail(ok.error());
+                if (auto ok = valid_label_name(v); !ok) return fail(ok.error().message);
                 rule.host_label = v;
             }
         }
         if (rule.alert.empty() || rule.action.empty()) {
             return std::unexpected(
-                Failure{rule_line, "webhook.rule: needs at least alert and action"});
+                Error::at({}, rule_line, "webhook.rule: needs at least alert and action"));
         }
         // First match wins: a rule matching only what an earlier one matches
         // would never act.
@@ -289,11 +300,12 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
                 return std::ranges::find(rule.labels, label) != rule.labels.end();
             });
             if (!covered) continue;
-            return std::unexpected(Failure{
-                rule_line, "webhook.rule: rule " + std::to_string(cfg.webhook_rules.size() + 1) +
-                               " (alert \"" + rule.alert + "\") is matched first by rule " +
-                               std::to_string(i + 1) +
-                               ", whose alert and labels it repeats: it would never act"});
+            return std::unexpected(
+                Error::at({}, rule_line,
+                          "webhook.rule: rule " + std::to_string(cfg.webhook_rules.size() + 1) +
+                              " (alert \"" + rule.alert + "\") is matched first by rule " +
+                              std::to_string(i + 1) +
+                              ", whose alert and labels it repeats: it would never act"));
         }
         cfg.webhook_rules.push_back(std::move(rule));
     }
@@ -301,9 +313,9 @@ std::expected<void, Failure> webhook_rules(const toml::node& node, Config& cfg) 
 }
 
 // An array of strings, each checked by `each` (empty: fine).
-std::expected<std::vector<std::string>, std::string> strings(
+std::expected<std::vector<std::string>, Error> strings(
     const toml::node& node,
-    const std::function<std::expected<void, std::string>(const std::string&)>& each) {
+    const std::function<std::expected<void, Error>(const std::string&)>& each) {
     const auto* array = node.as_array();
     if (array == nullptr)
         return std::unexpected("expected an array of strings, got " + type_name(node));
@@ -314,7 +326,7 @@ std::expected<std::vector<std::string>, std::string> strings(
             return std::unexpected("expected an array of strings, found " + type_name(item));
         }
         if (auto ok = each(str->get()); !ok) {
-            return std::unexpected("\"" + str->get() + "\": " + ok.error());
+            return std::unexpected("\"" + str->get() + "\": " + ok.error().message);
         }
         out.push_back(str->get());
     }
@@ -323,7 +335,7 @@ std::expected<std::vector<std::string>, std::string> strings(
 
 // The evidence map is checked as it grows, so that its first conflict is
 // reported at the line that made it.
-std::expected<void, std::string> evidence_map_still_valid(const Config& cfg) {
+std::expected<void, Error> evidence_map_still_valid(const Config& cfg) {
     if (auto map = core::EvidenceMap::make(cfg.evidence_map); !map) {
         return std::unexpected(map.error());
     }
@@ -332,9 +344,9 @@ std::expected<void, std::string> evidence_map_still_valid(const Config& cfg) {
 
 // `[network] cluster_interfaces` and its two siblings: one network role each.
 Setter interfaces(core::NetRole role) {
-    return [role](const toml::node& node, Config& cfg) -> std::expected<void, std::string> {
-        auto names = strings(
-            node, [](const std::string&) -> std::expected<void, std::string> { return {}; });
+    return [role](const toml::node& node, Config& cfg) -> std::expected<void, Error> {
+        auto names =
+            strings(node, [](const std::string&) -> std::expected<void, Error> { return {}; });
         if (!names) return std::unexpected(names.error());
         for (auto& name : *names) {
             cfg.evidence_map.interfaces.push_back(
@@ -348,17 +360,17 @@ constexpr const char* kHostKeys = "name, nodeid, slot, memory_mib";
 
 // [[cluster.hosts]] tables: each key checked, each error on its own line;
 // nodeids and slots unique, slots 0 to n-1 (the area has one slot per host).
-std::expected<void, Failure> cluster_hosts(const toml::node& node, Config& cfg) {
+std::expected<void, Error> cluster_hosts(const toml::node& node, Config& cfg) {
     const auto* array = node.as_array();
     if (array == nullptr) {
-        return std::unexpected(
-            Failure{line_of(node), "cluster.hosts must be an array of tables ([[cluster.hosts]])"});
+        return std::unexpected(Error::at(
+            {}, line_of(node), "cluster.hosts must be an array of tables ([[cluster.hosts]])"));
     }
     for (const auto& item : *array) {
         const auto* table = item.as_table();
         const int host_line = line_of(item);
         if (table == nullptr) {
-            return std::unexpected(Failure{host_line, "cluster.hosts: expected a table"});
+            return std::unexpected(Error::at({}, host_line, "cluster.hosts: expected a table"));
         }
         ClusterHost host;
         bool has_nodeid = false;
@@ -366,13 +378,15 @@ std::expected<void, Failure> cluster_hosts(const toml::node& node, Config& cfg) 
         for (auto&& [key, value] : *table) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
-            auto fail = [&](const std::string& why) -> std::expected<void, Failure> {
-                return std::unexpected(Failure{line, "cluster.hosts." + k + ": " + why});
+            auto fail = [&](const std::string& why) -> std::expected<void, Error> {
+                return std::unexpected(
+                    Error::at({}, line, concat({"cluster.hosts.", k, ": ", why})));
             };
             if (k == "name") {
                 const auto* str = value.as_string();
                 if (str == nullptr) return fail("expected a string, got " + type_name(value));
-                if (auto ok = valid_name(str->get(), kMaxHostName); !ok) return fail(ok.error());
+                if (auto ok = valid_name(str->get(), kMaxHostName); !ok)
+                    return fail(ok.error().message);
                 for (const auto& other : cfg.cluster_hosts) {
                     if (other.name == str->get()) {
                         return fail("\"" + str->get() + "\" names two hosts");
@@ -420,88 +434,89 @@ std::expected<void, Failure> cluster_hosts(const toml::node& node, Config& cfg) 
             }
         }
         if (host.name.empty() || !has_nodeid || !has_slot || host.memory_mib == 0) {
-            return std::unexpected(Failure{
-                host_line, "cluster.hosts: each host needs name, nodeid, slot and memory_mib"});
+            return std::unexpected(Error::at(
+                {}, host_line, "cluster.hosts: each host needs name, nodeid, slot and memory_mib"));
         }
         cfg.cluster_hosts.push_back(std::move(host));
     }
     const auto n = cfg.cluster_hosts.size();
     for (const auto& h : cfg.cluster_hosts) {
         if (h.slot >= n) {
-            return std::unexpected(
-                Failure{line_of(node), "cluster.hosts: host \"" + h.name + "\" has slot " +
-                                           std::to_string(h.slot) + ", but " + std::to_string(n) +
-                                           " hosts own slots 0 to " + std::to_string(n - 1) +
-                                           " (the heartbeat area has one slot per host)"});
+            return std::unexpected(Error::at(
+                {}, line_of(node),
+                "cluster.hosts: host \"" + h.name + "\" has slot " + std::to_string(h.slot) +
+                    ", but " + std::to_string(n) + " hosts own slots 0 to " +
+                    std::to_string(n - 1) + " (the heartbeat area has one slot per host)"));
         }
     }
     return {};
 }
 
 // [storage.domains.<name>] tables: block_devices and nfs_mounts each.
-std::expected<void, Failure> storage_domains(const toml::node& node, Config& cfg) {
+std::expected<void, Error> storage_domains(const toml::node& node, Config& cfg) {
     const auto* domains = node.as_table();
     if (domains == nullptr) {
-        return std::unexpected(Failure{
-            line_of(node), "storage.domains must be a table of tables ([storage.domains.NAME])"});
+        return std::unexpected(
+            Error::at({}, line_of(node),
+                      "storage.domains must be a table of tables ([storage.domains.NAME])"));
     }
     for (auto&& [name, value] : *domains) {
         const std::string domain_name(name.str());
         const int domain_line = static_cast<int>(name.source().begin.line);
         const auto* table = value.as_table();
         if (table == nullptr) {
-            return std::unexpected(Failure{
-                domain_line, "storage.domains." + domain_name +
-                                 ": expected a table ([storage.domains." + domain_name + "])"});
+            return std::unexpected(
+                Error::at({}, domain_line,
+                          concat({"storage.domains.", domain_name,
+                                  ": expected a table ([storage.domains.", domain_name, "])"})));
         }
         if (auto ok = valid_name(domain_name, kMaxHostName); !ok) {
-            return std::unexpected(
-                Failure{domain_line, "storage.domains: the domain name " + ok.error()});
+            return std::unexpected(Error::at(
+                {}, domain_line, "storage.domains: the domain name " + ok.error().message));
         }
         core::StorageDomainConfig domain{
             .name = domain_name, .block_devices = {}, .nfs_mounts = {}};
         for (auto&& [key, member] : *table) {
             const std::string k(key.str());
             const int line = static_cast<int>(key.source().begin.line);
-            auto fail = [&](const std::string& why) -> std::expected<void, Failure> {
-                return std::unexpected(
-                    Failure{line, "storage.domains." + domain_name + "." + k + ": " + why});
+            auto fail = [&](const std::string& why) -> std::expected<void, Error> {
+                return std::unexpected(Error::at(
+                    {}, line, concat({"storage.domains.", domain_name, ".", k, ": ", why})));
             };
             if (k != "block_devices" && k != "nfs_mounts") {
                 return fail("unknown key (block_devices, nfs_mounts)");
             }
             auto names = strings(
-                member, [](const std::string&) -> std::expected<void, std::string> { return {}; });
-            if (!names) return fail(names.error());
+                member, [](const std::string&) -> std::expected<void, Error> { return {}; });
+            if (!names) return fail(names.error().message);
             (k == "block_devices" ? domain.block_devices : domain.nfs_mounts) = std::move(*names);
         }
         cfg.evidence_map.domains.push_back(std::move(domain));
         if (auto ok = evidence_map_still_valid(cfg); !ok) {
-            return std::unexpected(
-                Failure{domain_line, "storage.domains." + domain_name + ": " + ok.error()});
+            return std::unexpected(Error::at(
+                {}, domain_line, "storage.domains." + domain_name + ": " + ok.error().message));
         }
     }
     return {};
 }
 
 Setter no_setter() {
-    return [](const toml::node&, Config&) -> std::expected<void, std::string> { return {}; };
+    return [](const toml::node&, Config&) -> std::expected<void, Error> { return {}; };
 }
 
 // Every key vigild understands, by section. Keep packaging/vigil.toml in step.
 const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
     static const std::map<std::string, std::map<std::string, KeySpec>> kSchema = {
         {"log",
-         {{"level",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+         {{"level", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                if (s == "debug")
-                   c.log_level = LogLevel::debug;
+                   c.log_level = LogLevel::kDebug;
                else if (s == "info")
-                   c.log_level = LogLevel::info;
+                   c.log_level = LogLevel::kInfo;
                else if (s == "warning")
-                   c.log_level = LogLevel::warning;
+                   c.log_level = LogLevel::kWarning;
                else if (s == "error")
-                   c.log_level = LogLevel::error;
+                   c.log_level = LogLevel::kError;
                else
                    return std::unexpected("unknown level \"" + s +
                                           "\" (debug, info, warning, error)");
@@ -509,16 +524,14 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            })}}}},
         {"metrics",
          {{"enabled", {boolean([](Config& c, bool b) { c.metrics_enabled = b; })}},
-          {"listen",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+          {"listen", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                auto ep = parse_endpoint(s);
                if (!ep) return std::unexpected(ep.error());
                c.metrics_listen = *ep;
                return {};
            })}}}},
         {"control",
-         {{"socket",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+         {{"socket", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                if (auto ok = absolute_path(s); !ok) return ok;
                if (s.size() >= 108)
                    return std::unexpected("longer than a unix socket path may be (107)");
@@ -548,8 +561,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
           {"storage_interfaces", {interfaces(core::NetRole::kStorage)}}}},
         {"cluster",
          {{"enabled", {boolean([](Config& c, bool b) { c.standalone = !b; })}},
-          {"group",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+          {"group", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                // corosync's CPG_MAX_NAME_LENGTH (128) with its terminating zero.
                if (s.empty() || s.size() > 127) {
                    return std::unexpected("must be 1 to 127 bytes, got " +
@@ -566,14 +578,14 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
           {"link_grace_ms", {millis(0, 600000, &Config::link_grace)}},
           {"start_failure_hold_ms", {millis(100, 86400000, &Config::start_failure_hold)}},
           {"isolation_response",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+           {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                auto r = parse_isolation_response(s);
                if (!r) return std::unexpected(r.error());
                c.isolation_response = *r;
                return {};
            })}},
           {"storm_guard_share",
-           {[](const toml::node& node, Config& c) -> std::expected<void, std::string> {
+           {[](const toml::node& node, Config& c) -> std::expected<void, Error> {
                double v = 0;
                if (const auto* f = node.as_floating_point()) {
                    v = f->get();
@@ -595,7 +607,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
           // Read by cluster_hosts(), which names the line of each error.
           {"hosts", {no_setter()}}}},
         {"heartbeat",
-         {{"area", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+         {{"area", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                // Empty: none (standalone); cluster mode needs one.
                if (!s.empty()) {
                    if (auto ok = absolute_path(s); !ok) return ok;
@@ -604,7 +616,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
                return {};
            })}}}},
         {"libvirt",
-         {{"uri", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+         {{"uri", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                // driver[+transport]://[user@][host][:port]/[path][?params]
                const auto scheme_end = s.find("://");
                const bool scheme_ok =
@@ -661,7 +673,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
                     [](Config& c, std::int64_t v) {
                         c.hooks_queue_size = static_cast<std::uint32_t>(v);
                     })}},
-          {"user", {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+          {"user", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                if (!valid_user_name(s)) {
                    return std::unexpected("\"" + s +
                                           "\" is not a user name (letters, digits, _ and -, "
@@ -672,8 +684,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            })}}}},
         {"webhook",
          {{"enabled", {boolean([](Config& c, bool b) { c.webhook_enabled = b; })}},
-          {"listen",
-           {string([](Config& c, const std::string& s) -> std::expected<void, std::string> {
+          {"listen", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
                auto ep = parse_endpoint(s);
                if (!ep) return std::unexpected(ep.error());
                c.webhook_listen = *ep;
@@ -681,7 +692,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            })}},
           {"token_file", {path(&Config::webhook_token_file)}},
           {"max_body_bytes",
-           {integer(1024, 16 * 1024 * 1024,
+           {integer(1024, std::int64_t{16} * 1024 * 1024,
                     [](Config& c, std::int64_t v) {
                         c.webhook_max_body = static_cast<std::uint32_t>(v);
                     })}},
@@ -693,22 +704,22 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
 
 int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
 
-std::expected<void, Failure> apply(const toml::table& root, Config& cfg) {
+std::expected<void, Error> apply(const toml::table& root, Config& cfg) {
     for (auto&& [section_key, section_node] : root) {
         const int section_line = static_cast<int>(section_key.source().begin.line);
         const auto section = schema().find(std::string(section_key.str()));
         if (section == schema().end()) {
             const std::string name(section_key.str());
-            return std::unexpected(
-                Failure{section_line, section_node.is_table()
-                                          ? "unknown section [" + name + "]"
-                                          : "unknown key \"" + name + "\" outside any section"});
+            return std::unexpected(Error::at(
+                {}, section_line,
+                section_node.is_table() ? "unknown section [" + name + "]"
+                                        : "unknown key \"" + name + "\" outside any section"));
         }
         const auto* table = section_node.as_table();
         if (table == nullptr) {
             return std::unexpected(
-                Failure{section_line,
-                        "\"" + section->first + "\" must be a table ([" + section->first + "])"});
+                Error::at({}, section_line,
+                          "\"" + section->first + "\" must be a table ([" + section->first + "])"));
         }
         for (auto&& [key, value] : *table) {
             const int key_line = static_cast<int>(key.source().begin.line);
@@ -718,9 +729,10 @@ std::expected<void, Failure> apply(const toml::table& root, Config& cfg) {
                 for (const auto& [name, unused] : section->second) {
                     known += (known.empty() ? "" : ", ") + name;
                 }
-                return std::unexpected(Failure{key_line, "unknown key \"" + std::string(key.str()) +
-                                                             "\" in [" + section->first +
-                                                             "] (known: " + known + ")"});
+                return std::unexpected(Error::at({}, key_line,
+                                                 "unknown key \"" + std::string(key.str()) +
+                                                     "\" in [" + section->first +
+                                                     "] (known: " + known + ")"));
             }
             if (section->first == "webhook" && spec->first == "rule") {
                 if (auto ok = webhook_rules(value, cfg); !ok) return std::unexpected(ok.error());
@@ -735,9 +747,9 @@ std::expected<void, Failure> apply(const toml::table& root, Config& cfg) {
                 continue;
             }
             if (auto ok = spec->second.set(value, cfg); !ok) {
-                return std::unexpected(
-                    Failure{key_line > 0 ? key_line : line_of(value),
-                            section->first + "." + std::string(key.str()) + ": " + ok.error()});
+                return std::unexpected(Error::at(
+                    {}, key_line > 0 ? key_line : line_of(value),
+                    section->first + "." + std::string(key.str()) + ": " + ok.error().message));
             }
         }
     }
@@ -746,53 +758,32 @@ std::expected<void, Failure> apply(const toml::table& root, Config& cfg) {
 
 }  // namespace
 
-std::string ConfigError::to_string() const {
-    std::ostringstream out;
-    out << file;
-    if (line > 0) out << ':' << line;
-    out << ": " << reason;
-    return out.str();
-}
-
 std::vector<std::string> known_keys() {
     std::vector<std::string> out;
     for (const auto& [section, keys] : schema()) {
-        for (const auto& [key, unused] : keys) out.push_back(section + "." + key);
+        for (const auto& [key, unused] : keys) out.push_back(concat({section, ".", key}));
     }
     return out;
 }
 
-const char* to_string(LogLevel level) {
+std::string_view name(LogLevel level) {
     switch (level) {
-        case LogLevel::debug:
+        case LogLevel::kDebug:
             return "debug";
-        case LogLevel::info:
+        case LogLevel::kInfo:
             return "info";
-        case LogLevel::warning:
+        case LogLevel::kWarning:
             return "warning";
-        case LogLevel::error:
+        case LogLevel::kError:
             return "error";
     }
     return "?";
 }
 
-const char* to_string(core::IsolationResponse response) {
-    switch (response) {
-        case core::IsolationResponse::kLeaveRunning:
-            return "leave-running";
-        case core::IsolationResponse::kStopWhenUplinksDead:
-            return "stop-when-uplinks-dead";
-        case core::IsolationResponse::kAlwaysStop:
-            return "always-stop";
-    }
-    return "?";
-}
-
-std::expected<core::IsolationResponse, std::string> parse_isolation_response(
-    std::string_view text) {
+std::expected<core::IsolationResponse, Error> parse_isolation_response(std::string_view text) {
     for (auto r : {core::IsolationResponse::kStopWhenUplinksDead,
                    core::IsolationResponse::kLeaveRunning, core::IsolationResponse::kAlwaysStop}) {
-        if (text == to_string(r)) return r;
+        if (text == core::name(r)) return r;
     }
     return std::unexpected("unknown isolation response \"" + std::string(text) +
                            "\" (stop-when-uplinks-dead, leave-running, always-stop)");
@@ -841,7 +832,7 @@ std::optional<std::string> bad_ipv4(std::string_view host) {
 
 }  // namespace
 
-std::expected<Endpoint, std::string> parse_endpoint(std::string_view text) {
+std::expected<Endpoint, Error> parse_endpoint(std::string_view text) {
     // host:port, with [v6]:port for IPv6. Only addresses: a listener binds
     // what is written, so a name would be resolved at each start.
     std::string_view host;
@@ -889,27 +880,27 @@ std::expected<Endpoint, std::string> parse_endpoint(std::string_view text) {
     return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
 }
 
-std::expected<Config, ConfigError> parse(std::string_view text, std::string_view file) {
+std::expected<Config, Error> parse(std::string_view text, std::string_view file) {
     Config cfg;
     cfg.source = std::string(file);
     toml::table root;
     try {
         root = toml::parse(text, file);
     } catch (const toml::parse_error& err) {
-        return std::unexpected(ConfigError{std::string(file),
-                                           static_cast<int>(err.source().begin.line),
-                                           std::string(err.description())});
+        return std::unexpected(Error::at(std::string(file),
+                                         static_cast<int>(err.source().begin.line),
+                                         std::string(err.description())));
     }
     if (auto ok = apply(root, cfg); !ok) {
-        return std::unexpected(ConfigError{std::string(file), ok.error().line, ok.error().reason});
+        return std::unexpected(Error::at(std::string(file), ok.error().line, ok.error().message));
     }
     if (cfg.storage_stall <= cfg.storage_slow) {
         const auto* node = root.at_path("storage.stall_ms").node();
-        return std::unexpected(ConfigError{std::string(file), node != nullptr ? line_of(*node) : 0,
-                                           "storage.stall_ms (" +
-                                               std::to_string(cfg.storage_stall.count()) +
-                                               ") must be larger than storage.slow_ms (" +
-                                               std::to_string(cfg.storage_slow.count()) + ")"});
+        return std::unexpected(Error::at(std::string(file), node != nullptr ? line_of(*node) : 0,
+                                         "storage.stall_ms (" +
+                                             std::to_string(cfg.storage_stall.count()) +
+                                             ") must be larger than storage.slow_ms (" +
+                                             std::to_string(cfg.storage_slow.count()) + ")"));
     }
     // Two listeners on one port: the second cannot bind. 0.0.0.0 and [::]
     // take the port on every address (IPv6's also IPv4's, by default).
@@ -921,11 +912,11 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
         if (a == b || wildcard(a) || wildcard(b)) {
             const auto* node = root.at_path("webhook.listen").node();
             if (node == nullptr) node = root.at_path("metrics.listen").node();
-            return std::unexpected(ConfigError{
-                std::string(file), node != nullptr ? line_of(*node) : 0,
-                "webhook.listen and metrics.listen both take port " +
-                    std::to_string(cfg.webhook_listen.port) + " (" + b + " and " + a +
-                    "): the second listener could not bind; give them different ports"});
+            return std::unexpected(
+                Error::at(std::string(file), node != nullptr ? line_of(*node) : 0,
+                          "webhook.listen and metrics.listen both take port " +
+                              std::to_string(cfg.webhook_listen.port) + " (" + b + " and " + a +
+                              "): the second listener could not bind; give them different ports"));
         }
     }
     if (!cfg.standalone) {
@@ -934,16 +925,16 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
         const auto* enabled = root.at_path("cluster.enabled").node();
         const int line = enabled != nullptr ? line_of(*enabled) : 0;
         if (cfg.cluster_hosts.empty()) {
-            return std::unexpected(ConfigError{
+            return std::unexpected(Error::at(
                 std::string(file), line,
                 "cluster.enabled = true needs every host of the cluster, this one included, as a "
-                "[[cluster.hosts]] table (name, nodeid, slot, memory_mib); there is none"});
+                "[[cluster.hosts]] table (name, nodeid, slot, memory_mib); there is none"));
         }
         if (cfg.heartbeat_area.empty()) {
-            return std::unexpected(ConfigError{
+            return std::unexpected(Error::at(
                 std::string(file), line,
                 "cluster.enabled = true needs heartbeat.area, the storage heartbeat area on shared "
-                "storage (create it with vigilctl format-heartbeat)"});
+                "storage (create it with vigilctl format-heartbeat)"));
         }
         // A rule naming a host the cluster lacks is a typo: it would never act.
         for (std::size_t i = 0; i < cfg.webhook_rules.size(); ++i) {
@@ -956,10 +947,10 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
             const auto* rules = root.at_path("webhook.rule").node();
             const auto* arr = rules != nullptr ? rules->as_array() : nullptr;
             const int at = arr != nullptr && i < arr->size() ? line_of(*arr->get(i)) : 0;
-            return std::unexpected(ConfigError{std::string(file), at,
-                                               "webhook.rule.host: \"" + host +
-                                                   "\" is not one of cluster.hosts: the rule would "
-                                                   "never act"});
+            return std::unexpected(Error::at(std::string(file), at,
+                                             "webhook.rule.host: \"" + host +
+                                                 "\" is not one of cluster.hosts: the rule would "
+                                                 "never act"));
         }
         // F9: trouble shorter than the grace is ridden out. A watcher keeps a device
         // failed (or a mount stalled) for its error window after the last error, then
@@ -969,7 +960,7 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
         // the grace, a single error already counts as storage lost.
         const auto linger = [&](std::string_view section, std::chrono::milliseconds window,
                                 std::chrono::milliseconds hold, std::chrono::milliseconds poll,
-                                std::string_view poll_key) -> std::optional<ConfigError> {
+                                std::string_view poll_key) -> std::optional<Error> {
             const auto sum = window + hold + poll;
             if (sum < cfg.storage_grace) return std::nullopt;
             const auto* node = root.at_path(std::string(section) + ".error_window_ms").node();
@@ -977,7 +968,7 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
             const int at = node != nullptr    ? line_of(*node)
                            : grace != nullptr ? line_of(*grace)
                                               : line;
-            return ConfigError{
+            return Error::at(
                 std::string(file), at,
                 std::string(section) + ".error_window_ms (" + std::to_string(window.count()) +
                     ") + " + std::string(section) + ".recovery_hold_ms (" +
@@ -987,7 +978,7 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
                     "): a single I/O error would keep the storage in trouble for the whole grace "
                     "and count as storage lost; lower the window to less than " +
                     std::to_string((cfg.storage_grace - hold - poll).count()) +
-                    " or raise the grace"};
+                    " or raise the grace");
         };
         if (auto e = linger("storage", cfg.storage_error_window, cfg.storage_recovery_hold,
                             cfg.probe_poll_interval, "probes.poll_interval_ms")) {
@@ -1001,18 +992,18 @@ std::expected<Config, ConfigError> parse(std::string_view text, std::string_view
     return cfg;
 }
 
-std::expected<Config, ConfigError> load(const std::filesystem::path& path) {
+std::expected<Config, Error> load(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         return std::unexpected(
-            ConfigError{path.string(), 0, "cannot open: " + std::string(std::strerror(errno))});
+            Error::at(path.string(), 0, "cannot open: " + std::string(std::strerror(errno))));
     }
     std::ostringstream text;
     text << in.rdbuf();
     constexpr std::size_t kMaxSize = 1 << 20;
     if (text.str().size() > kMaxSize) {
         return std::unexpected(
-            ConfigError{path.string(), 0, "larger than 1 MiB; not a vigil config"});
+            Error::at(path.string(), 0, "larger than 1 MiB; not a vigil config"));
     }
     return parse(text.str(), path.string());
 }

@@ -14,10 +14,11 @@
 
 #include "daemon/core/evidence_map.h"
 #include "daemon/core/policy.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::config {
 
-enum class LogLevel { debug, info, warning, error };
+enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarning, kError };
 
 struct Endpoint {
     std::string host;
@@ -53,7 +54,7 @@ struct Config {
     // No cluster is joined and no watchdog armed in standalone mode.
     bool standalone = true;
 
-    LogLevel log_level = LogLevel::info;
+    LogLevel log_level = LogLevel::kInfo;
     Endpoint metrics_listen{"127.0.0.1", 9774};
     bool metrics_enabled = true;
     std::string control_socket = "/run/vigil/vigild.sock";
@@ -166,32 +167,22 @@ struct Config {
     std::chrono::milliseconds vm_stop_timeout{30000};
 };
 
-struct ConfigError {
-    std::string file;
-    int line = 0;  // 0 when the error is not about one line
-    std::string reason;
-
-    [[nodiscard]] std::string to_string() const;
-};
-
 inline constexpr std::string_view kDefaultConfigPath = "/etc/vigil/vigil.toml";
 
 // Parses TOML text; `file` names it in errors.
-[[nodiscard]] std::expected<Config, ConfigError> parse(std::string_view text,
-                                                       std::string_view file);
+[[nodiscard]] std::expected<Config, Error> parse(std::string_view text, std::string_view file);
 
 // Reads and parses a file. A missing file is an error here: whether that means
 // "standalone" is the caller's choice (only for the default path).
-[[nodiscard]] std::expected<Config, ConfigError> load(const std::filesystem::path& path);
+[[nodiscard]] std::expected<Config, Error> load(const std::filesystem::path& path);
 
-[[nodiscard]] std::expected<Endpoint, std::string> parse_endpoint(std::string_view text);
+[[nodiscard]] std::expected<Endpoint, Error> parse_endpoint(std::string_view text);
 
-[[nodiscard]] const char* to_string(LogLevel level);
+[[nodiscard]] std::string_view name(LogLevel level);
 
 // `cluster.isolation_response`: "stop-when-uplinks-dead", "leave-running",
 // "always-stop".
-[[nodiscard]] const char* to_string(core::IsolationResponse response);
-[[nodiscard]] std::expected<core::IsolationResponse, std::string> parse_isolation_response(
+[[nodiscard]] std::expected<core::IsolationResponse, Error> parse_isolation_response(
     std::string_view text);
 
 // Every key the schema knows, as "section.key", sorted.

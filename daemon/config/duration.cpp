@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <utility>
+#include "daemon/ports/error.h"
 
 namespace vigil::config {
 namespace {
@@ -15,14 +16,14 @@ struct Unit {
 };
 // "ms" before "m": the longest unit name that matches wins.
 constexpr std::array<Unit, 5> kUnits{
-    {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}, {"d", 24 * 60 * 60 * 1000}}};
+    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
 // Past this a sum could overflow; far beyond any max a caller gives.
 constexpr std::int64_t kCeilingMs = std::int64_t{1} << 50;
 
 }  // namespace
 
-std::expected<milliseconds, std::string> parse_duration(std::string_view text, milliseconds min,
-                                                        milliseconds max) {
+std::expected<milliseconds, Error> parse_duration(std::string_view text, milliseconds min,
+                                                  milliseconds max) {
     const std::string allowed =
         "a duration is one or more <number><unit> parts (units ms, s, m, h, d), e.g. 90s, "
         "2h, 1h30m";

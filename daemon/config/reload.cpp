@@ -1,5 +1,7 @@
 #include "daemon/config/reload.h"
 
+#include "daemon/core/decision.h"
+
 #include <functional>
 
 namespace vigil::config {
@@ -16,7 +18,8 @@ struct KeyRule {
 template <typename T>
 KeyRule rule(const char* key, bool live, T Config::*field,
              std::function<std::string(const T&)> show) {
-    return KeyRule{key, live, [field, show](const Config& c) { return show(c.*field); },
+    return KeyRule{key, live,
+                   [field, show = std::move(show)](const Config& c) { return show(c.*field); },
                    [field](Config& running, const Config& next) { running.*field = next.*field; }};
 }
 
@@ -100,7 +103,7 @@ const std::vector<KeyRule>& rules() {
     static const std::vector<KeyRule> kRules = {
         // The journal's threshold is looked up at every record.
         rule<LogLevel>("log.level", true, &Config::log_level,
-                       [](const LogLevel& l) { return show_string(to_string(l)); }),
+                       [](const LogLevel& l) { return show_string(std::string(name(l))); }),
         rule<bool>("metrics.enabled", false, &Config::metrics_enabled, show_bool),
         rule<Endpoint>("metrics.listen", false, &Config::metrics_listen, show_endpoint),
         rule<std::string>("control.socket", false, &Config::control_socket, show_string),
@@ -169,9 +172,11 @@ const std::vector<KeyRule>& rules() {
         ms("cluster.storage_grace_ms", &Config::storage_grace),
         ms("cluster.link_grace_ms", &Config::link_grace),
         ms("cluster.start_failure_hold_ms", &Config::start_failure_hold),
-        rule<core::IsolationResponse>(
-            "cluster.isolation_response", false, &Config::isolation_response,
-            [](const core::IsolationResponse& r) { return show_string(to_string(r)); }),
+        rule<core::IsolationResponse>("cluster.isolation_response", false,
+                                      &Config::isolation_response,
+                                      [](const core::IsolationResponse& r) {
+                                          return show_string(std::string(core::name(r)));
+                                      }),
         rule<double>("cluster.storm_guard_share", false, &Config::storm_guard_share,
                      [](const double& v) { return std::to_string(v); }),
         rule<bool>("cluster.maintenance_at_start", false, &Config::maintenance_at_start, show_bool),

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include "daemon/ports/error.h"
 
 namespace vigil::control {
 namespace {
@@ -54,7 +55,7 @@ std::string encode_admin_state(const AdminState& s) {
     return j.dump() + "\n";
 }
 
-std::expected<AdminState, std::string> decode_admin_state(std::string_view text) {
+std::expected<AdminState, Error> decode_admin_state(std::string_view text) {
     const auto j = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return std::unexpected("not valid JSON");
     if (!j.is_object()) return std::unexpected("not a JSON object");
@@ -62,7 +63,7 @@ std::expected<AdminState, std::string> decode_admin_state(std::string_view text)
         j["version"].get<std::int64_t>() != kFileVersion) {
         return std::unexpected("no \"version\": " + std::to_string(kFileVersion));
     }
-    auto need = [&](const char* key, bool ok) -> std::expected<void, std::string> {
+    auto need = [&](const char* key, bool ok) -> std::expected<void, Error> {
         if (!j.contains(key) || !ok)
             return std::unexpected(std::string("bad or missing \"") + key + "\"");
         return {};

@@ -13,6 +13,7 @@
 
 #include "daemon/adapters/control_protocol.h"
 #include "daemon/core/evidence.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::control {
 
@@ -44,7 +45,7 @@ struct AdminState {
 // The file: one JSON object, {"version": 1, ...}; times in ms since the epoch.
 [[nodiscard]] std::string encode_admin_state(const AdminState& s);
 // Refuses anything but a whole, well-typed version-1 object; the error says why.
-[[nodiscard]] std::expected<AdminState, std::string> decode_admin_state(std::string_view text);
+[[nodiscard]] std::expected<AdminState, Error> decode_admin_state(std::string_view text);
 
 // What vigild starts with, from what the file held (nullopt: no file) and
 // the wall clock: a maintenance whose end passed while vigild was down is

@@ -51,7 +51,7 @@ json slot_json(const ClusterStatus& c, const core::HostStatus& st) {
 json watchdog_json(const fence::WatchdogStatus& w) {
     json withheld = json::object();
     for (const auto reason : fence::kWithholdReasons) {
-        withheld[fence::to_string(reason)] = w.withheld[fence::to_index(reason)];
+        withheld[fence::name(reason)] = w.withheld[fence::to_index(reason)];
     }
     return {{"armed", w.armed},
             {"timeout_seconds", w.timeout.count()},
@@ -184,7 +184,7 @@ std::string status_json(const StatusSnapshot& s) {
     for (const auto& p : s.probes) {
         probes.push_back({{"name", p.name},
                           {"hook", p.hook},
-                          {"state", bpf::to_string(p.state)},
+                          {"state", bpf::name(p.state)},
                           {"reason", p.reason}});
     }
     json devices = json::array();
@@ -206,10 +206,10 @@ std::string status_json(const StatusSnapshot& s) {
     for (const auto& l : s.links.links) {
         json j = {{"interface", l.name},
                   {"ifindex", l.ifindex},
-                  {"state", core::to_string(l.state)},
+                  {"state", core::name(l.state)},
                   {"for_seconds", seconds(s.now - l.since.time_since_epoch())},
                   {"carrier", l.carrier},
-                  {"operstate", core::to_string(l.operstate)}};
+                  {"operstate", core::name(l.operstate)}};
         if (l.rx_packets) j["rx_packets"] = *l.rx_packets;
         interfaces.push_back(std::move(j));
     }
@@ -217,7 +217,7 @@ std::string status_json(const StatusSnapshot& s) {
     for (const auto& m : s.nfs.mounts) {
         json j = {{"mount", m.mount},
                   {"device", m.device},
-                  {"state", core::to_string(m.state)},
+                  {"state", core::name(m.state)},
                   {"for_seconds", seconds(s.now - m.since.time_since_epoch())},
                   {"operations", m.counters.ops},
                   {"retransmissions", m.counters.retransmissions},
@@ -304,7 +304,7 @@ std::optional<Subject> resolve(const ExplainSnapshot::Cluster& c, const std::str
     }
     const auto self = c.history.self();
     if (core::host_name(self) == name) return Subject{.host = self};
-    const Subject vm{.kind = Subject::Kind::kVm, .vm = name};
+    Subject vm{.kind = Subject::Kind::kVm, .vm = name};
     if (std::find(c.vms.begin(), c.vms.end(), name) != c.vms.end() || c.history.knows(vm)) {
         return vm;
     }

@@ -21,10 +21,10 @@ using nlohmann::json;
 }
 
 const json& at(const json& j, const char* key) {
-    static const json null;
-    if (!j.is_object()) return null;
+    static const json kNull;
+    if (!j.is_object()) return kNull;
     const auto it = j.find(key);
-    return it == j.end() ? null : *it;
+    return it == j.end() ? kNull : *it;
 }
 
 std::string str(const json& j, const char* key, const char* fallback = "?") {

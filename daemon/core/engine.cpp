@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "daemon/core/facts.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 namespace {
@@ -15,9 +16,8 @@ struct Overloaded : Fs... {
 
 }  // namespace
 
-std::expected<HostEngine, std::string> HostEngine::make(Policy policy, HostId self,
-                                                        std::uint64_t incarnation,
-                                                        TimePoint started) {
+std::expected<HostEngine, Error> HostEngine::make(Policy policy, HostId self,
+                                                  std::uint64_t incarnation, TimePoint started) {
     if (auto ok = policy.validate(); !ok) return std::unexpected(ok.error());
     if (policy.host(self) == nullptr) {
         return std::unexpected("this host (" + host_name(self) +
@@ -219,8 +219,10 @@ void HostEngine::note_drain_release(TimePoint at, const HostStatus& status) {
     const auto c = coordinator();
     if (!c || *c != self_) return;
     const auto it = peers_.peers().find(status.host);
-    if (it == peers_.peers().end() || !it->second.status) return;
-    for (const auto& h : it->second.status->held) {
+    if (it == peers_.peers().end()) return;
+    const auto& peer_status = it->second.status;
+    if (!peer_status) return;
+    for (const auto& h : peer_status->held) {
         if (std::ranges::find(status.held, h.name, &HeldVm::name) == status.held.end()) {
             want_tick(at);
             return;
@@ -554,6 +556,7 @@ std::vector<std::string> HostEngine::drain_candidates() const {
         return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
     });
     std::vector<std::string> names;
+    names.reserve(order.size());
     for (const VmPolicy* p : order) names.push_back(p->name);
     return names;
 }
@@ -708,6 +711,7 @@ std::vector<Decision> HostEngine::resumes(TimePoint now) {
 
 std::vector<HeldVm> HostEngine::held_list() const {
     std::vector<HeldVm> held;
+    held.reserve(vms_.size() + starting_.size());
     for (const auto& [vm, state] : vms_) held.push_back({vm, state});
     for (const auto& vm : starting_) {
         if (!vms_.contains(vm)) held.push_back({vm, VmState::kShutOff});

@@ -22,6 +22,7 @@
 #include "daemon/core/policy.h"
 #include "daemon/core/self_state.h"
 #include "daemon/core/types.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 
@@ -89,9 +90,9 @@ class HostEngine {
   public:
     // incarnation must differ at every daemon start (e.g. boot id + start count); peers
     // use it to tell a restarted daemon from a stale slot.
-    [[nodiscard]] static std::expected<HostEngine, std::string> make(Policy policy, HostId self,
-                                                                     std::uint64_t incarnation,
-                                                                     TimePoint started);
+    [[nodiscard]] static std::expected<HostEngine, Error> make(Policy policy, HostId self,
+                                                               std::uint64_t incarnation,
+                                                               TimePoint started);
 
     void observe(TimePoint at, const Evidence& evidence);
     [[nodiscard]] TickResult tick(TimePoint now);

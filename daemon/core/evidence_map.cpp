@@ -1,6 +1,7 @@
 #include "daemon/core/evidence_map.h"
 
 #include "daemon/core/decision.h"
+#include "daemon/ports/error.h"
 
 #include <algorithm>
 #include <cctype>
@@ -121,7 +122,7 @@ std::optional<std::string> claim(std::map<std::string, std::size_t, std::less<>>
 
 }  // namespace
 
-std::expected<EvidenceMap, std::string> EvidenceMap::make(const EvidenceMapConfig& config) {
+std::expected<EvidenceMap, Error> EvidenceMap::make(const EvidenceMapConfig& config) {
     using std::unexpected;
     EvidenceMap map;
     std::set<std::string, std::less<>> names;

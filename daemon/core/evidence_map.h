@@ -18,6 +18,7 @@
 
 #include "daemon/core/evidence.h"
 #include "daemon/core/nfs_health.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 
@@ -69,8 +70,7 @@ class EvidenceMap {
     // match what the kernel reports (a device path instead of its kernel
     // name, a relative mount point, an interface name longer than the
     // kernel allows).
-    [[nodiscard]] static std::expected<EvidenceMap, std::string> make(
-        const EvidenceMapConfig& config);
+    [[nodiscard]] static std::expected<EvidenceMap, Error> make(const EvidenceMapConfig& config);
 
     // A block device's state from its StorageMonitor, whether requests are
     // in flight on it (the sample's in_flight > 0) and whether, failed, it

@@ -31,7 +31,7 @@ bool usable(bool admin_up, bool carrier, OperState operstate) {
 
 }  // namespace
 
-const char* to_string(OperState state) {
+std::string_view name(OperState state) {
     switch (state) {
         case OperState::kUnknown:
             return "unknown";
@@ -51,18 +51,14 @@ const char* to_string(OperState state) {
     return "?";
 }
 
-const char* to_string(LinkState state) {
-    // One table of names for the core: decision.cpp's. Its literals end in NUL.
-    return name(state).data();
-}
-
 std::string LinkHealth::describe_carrier(const Link& link) const {
     if (!link.admin_up) return "administratively down";
     if (!link.carrier) {
-        return std::string("no carrier (operstate ") + to_string(link.operstate) + ")";
+        return std::string("no carrier (operstate ") + std::string(name(link.operstate)) + ")";
     }
-    if (!link.usable) return std::string("carrier but operstate ") + to_string(link.operstate);
-    return std::string("carrier up (operstate ") + to_string(link.operstate) + ")";
+    if (!link.usable)
+        return std::string("carrier but operstate ") + std::string(name(link.operstate));
+    return std::string("carrier up (operstate ") + std::string(name(link.operstate)) + ")";
 }
 
 std::optional<LinkTransition> LinkHealth::observe_link(std::int32_t ifindex,

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/core/evidence.h"
@@ -29,8 +30,7 @@ enum class OperState : std::uint8_t {
     kUp,
 };
 
-[[nodiscard]] const char* to_string(OperState state);
-[[nodiscard]] const char* to_string(LinkState state);
+[[nodiscard]] std::string_view name(OperState state);
 
 struct LinkThresholds {
     Duration down_hold = std::chrono::seconds(1);   // unusable this long: down

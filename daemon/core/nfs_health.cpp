@@ -39,7 +39,7 @@ bool went_back(const NfsCounters& now, const NfsCounters& before) {
 
 }  // namespace
 
-const char* to_string(NfsMountState state) {
+std::string_view name(NfsMountState state) {
     switch (state) {
         case NfsMountState::kOk:
             return "ok";

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/core/evidence.h"
@@ -26,7 +27,7 @@ enum class NfsMountState : std::uint8_t {
     kGone,      // the mount is no longer in mountstats
 };
 
-[[nodiscard]] const char* to_string(NfsMountState state);
+[[nodiscard]] std::string_view name(NfsMountState state);
 // What a present mount says about its storage domain, for StorageEvidence.
 [[nodiscard]] std::optional<StorageHealth> storage_health(NfsMountState state);
 

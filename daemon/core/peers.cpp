@@ -67,14 +67,16 @@ void PeerTracker::on_message(TimePoint at, const HostStatus& status) {
     for (const auto& [host, incarnation] : status.fenced) {
         auto target = peers_.find(host);
         if (target == peers_.end()) continue;
-        const auto known = target->second.status ? target->second.status->incarnation : 0;
-        if (known == incarnation) target->second.fence_confirmed = true;
+        auto& peer = target->second;
+        const auto known = peer.status ? peer.status->incarnation : 0;
+        if (known == incarnation) peer.fence_confirmed = true;
     }
 }
 
 bool PeerTracker::unreadable(const PeerView& peer, TimePoint now) const {
-    return fresh(peer.last_unreadable, now) &&
-           (!peer.last_message || *peer.last_message < *peer.last_unreadable);
+    const auto& unreadable_at = peer.last_unreadable;
+    return unreadable_at && fresh(unreadable_at, now) &&
+           (!peer.last_message || *peer.last_message < *unreadable_at);
 }
 
 void PeerTracker::on_unreadable(TimePoint at, HostId peer) {

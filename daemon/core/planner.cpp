@@ -153,7 +153,7 @@ RecoveryPlan RecoveryPlanner::plan(const RecoveryView& view) {
                    .reason = why->reason,
                    .peer = why->owner,
                    .vm = v->name,
-                   .target = *target};
+                   .target = target};
         d.evidence = {fact("priority", std::to_string(v->priority)),
                       fact("free_mib", std::to_string(free[*target] + mem))};
         if (declined_by) d.evidence.push_back(fact("declined_by", host_name(*declined_by)));

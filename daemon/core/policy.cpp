@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 namespace {
@@ -19,7 +20,7 @@ std::string seconds(Duration d) {
 
 }  // namespace
 
-std::expected<void, std::string> Policy::validate() const {
+std::expected<void, Error> Policy::validate() const {
     using std::unexpected;
     if (heartbeat_interval <= Duration::zero()) {
         return unexpected("heartbeat interval must be positive");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/core/types.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 
@@ -66,7 +67,7 @@ struct Policy {
     std::vector<HostSpec> hosts;
     std::vector<VmPolicy> vms;
 
-    [[nodiscard]] std::expected<void, std::string> validate() const;
+    [[nodiscard]] std::expected<void, Error> validate() const;
     [[nodiscard]] const VmPolicy* vm(std::string_view name) const;
     [[nodiscard]] const HostSpec* host(HostId id) const;
     // A host that wrote its slot this recently may keep petting without quorum;

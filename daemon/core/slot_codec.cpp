@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "daemon/core/decision.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 namespace {
@@ -119,10 +120,13 @@ std::uint64_t fingerprint(std::string_view text) { return fnv1a(text); }
 
 std::string seal_text(std::string body) {
     const std::uint64_t crc = fnv1a(body);
-    return body + "crc " + hex(crc) + "\n";
+    body += "crc ";
+    body += hex(crc);
+    body += '\n';
+    return body;
 }
 
-std::expected<std::string_view, std::string> unseal_text(std::string_view text) {
+std::expected<std::string_view, Error> unseal_text(std::string_view text) {
     using std::unexpected;
     const auto crc_at = text.rfind("crc ");
     if (crc_at == std::string_view::npos || (crc_at != 0 && text[crc_at - 1] != '\n')) {
@@ -176,11 +180,13 @@ std::expected<HostStatus, DecodeError> decode_status(std::string_view text) {
     if (!format) {
         // Torn or damaged before its first line ended: say so as for any torn slot.
         if (format.error().reason == Refusal::kMalformed && !unseal_text(text))
-            return unexpected(DecodeError{Refusal::kCorrupt, "slot " + unseal_text(text).error()});
+            return unexpected(
+                DecodeError{Refusal::kCorrupt, "slot " + unseal_text(text).error().message});
         return unexpected(DecodeError{format.error().reason, "slot " + format.error().message});
     }
     const auto sealed = unseal_text(text);
-    if (!sealed) return unexpected(DecodeError{Refusal::kCorrupt, "slot " + sealed.error()});
+    if (!sealed)
+        return unexpected(DecodeError{Refusal::kCorrupt, "slot " + sealed.error().message});
     const auto body = *sealed;
 
     HostStatus s;

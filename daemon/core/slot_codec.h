@@ -40,6 +40,7 @@
 #include <string_view>
 
 #include "daemon/core/types.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::core {
 
@@ -86,7 +87,7 @@ struct FormatVersion {
 [[nodiscard]] std::string seal_text(std::string body);
 // The body of sealed text, or why it cannot be believed (no checksum line: torn;
 // a wrong one: corrupt or torn).
-[[nodiscard]] std::expected<std::string_view, std::string> unseal_text(std::string_view text);
+[[nodiscard]] std::expected<std::string_view, Error> unseal_text(std::string_view text);
 // FNV-1a of a record's bytes: tells whether a record this reader cannot read
 // changed since the last look (its writer wrote again).
 [[nodiscard]] std::uint64_t fingerprint(std::string_view text);

@@ -43,7 +43,7 @@ BlockErrorClass classify_block_error(int error) {
     }
 }
 
-const char* to_string(BlockErrorClass cls) {
+std::string_view name(BlockErrorClass cls) {
     switch (cls) {
         case BlockErrorClass::kGone:
             return "gone";

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "daemon/core/evidence.h"
 #include "daemon/core/types.h"
@@ -24,7 +25,7 @@ enum class BlockErrorClass : std::uint8_t {
 
 // Classifies a positive errno as the block layer derives it from blk_status_t.
 [[nodiscard]] BlockErrorClass classify_block_error(int error);
-[[nodiscard]] const char* to_string(BlockErrorClass cls);
+[[nodiscard]] std::string_view name(BlockErrorClass cls);
 
 struct StorageThresholds {
     Duration slow = std::chrono::seconds(1);          // oldest request older: degraded

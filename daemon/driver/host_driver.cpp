@@ -2,20 +2,21 @@
 
 #include <algorithm>
 #include <variant>
+#include "daemon/ports/error.h"
 
 namespace vigil::driver {
 
-std::expected<HostDriver, std::string> HostDriver::make(core::Policy policy, core::HostId self,
-                                                        std::uint64_t incarnation,
-                                                        core::Duration watchdog_timeout,
-                                                        Ports ports) {
+std::expected<HostDriver, Error> HostDriver::make(core::Policy policy, core::HostId self,
+                                                  std::uint64_t incarnation,
+                                                  core::Duration watchdog_timeout, Ports ports) {
     const auto configured = policy.watchdog_timeout;
     policy.watchdog_timeout = watchdog_timeout;
     if (auto ok = policy.validate(); !ok) {
         if (configured != watchdog_timeout) {
-            return std::unexpected(
-                "the watchdog accepted a timeout of " + core::format_seconds(watchdog_timeout) +
-                " s, not the " + core::format_seconds(configured) + " s configured: " + ok.error());
+            return std::unexpected("the watchdog accepted a timeout of " +
+                                   core::format_seconds(watchdog_timeout) + " s, not the " +
+                                   core::format_seconds(configured) +
+                                   " s configured: " + ok.error().message);
         }
         return std::unexpected(ok.error());
     }

@@ -27,6 +27,7 @@
 #include "daemon/driver/executor.h"
 #include "daemon/ports/clock.h"
 #include "daemon/ports/cluster.h"
+#include "daemon/ports/error.h"
 #include "daemon/ports/event_sink.h"
 #include "daemon/ports/heartbeat_store.h"
 #include "daemon/ports/hypervisor.h"
@@ -72,9 +73,11 @@ class HostDriver {
     // `watchdog_timeout` is the timeout the watchdog device accepted, which may
     // differ from the configured one (drivers round it): the core counts with it,
     // and a policy whose fence delay it no longer honours is refused.
-    [[nodiscard]] static std::expected<HostDriver, std::string> make(
-        core::Policy policy, core::HostId self, std::uint64_t incarnation,
-        core::Duration watchdog_timeout, Ports ports);
+    [[nodiscard]] static std::expected<HostDriver, Error> make(core::Policy policy,
+                                                               core::HostId self,
+                                                               std::uint64_t incarnation,
+                                                               core::Duration watchdog_timeout,
+                                                               Ports ports);
 
     // Asks the hypervisor for its first listing; call once, before the first heartbeat.
     void start();

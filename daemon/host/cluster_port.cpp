@@ -11,7 +11,7 @@ void ClusterPort::broadcast(const core::HostStatus& status) {
         ++failed_;
         if (sent.error().message != last_error_) {
             last_error_ = sent.error().message;
-            journal_.log(adapters::Priority::error, adapters::message_id::kCluster,
+            journal_.log(adapters::Priority::kError, adapters::message_id::kCluster,
                          "status not sent to the cluster: " + last_error_,
                          {{"REASON", last_error_}});
         }

@@ -38,22 +38,22 @@ Priority priority_of(const core::Decision& d) {
     switch (d.kind) {
         case core::DecisionKind::kSelfFenceReboot:
         case core::DecisionKind::kPetStopped:
-            return Priority::error;
+            return Priority::kError;
         case core::DecisionKind::kAlert:
         case core::DecisionKind::kFencePeer:
         case core::DecisionKind::kStopVm:
-            return Priority::warning;
+            return Priority::kWarning;
         case core::DecisionKind::kPeerClass:
-            return d.peer_class && *d.peer_class != core::PeerClass::kAlive ? Priority::warning
-                                                                            : Priority::notice;
+            return d.peer_class && *d.peer_class != core::PeerClass::kAlive ? Priority::kWarning
+                                                                            : Priority::kNotice;
         case core::DecisionKind::kPetStarted:
         case core::DecisionKind::kStartVm:
         case core::DecisionKind::kResumeVm:
         case core::DecisionKind::kAssignVm:
         case core::DecisionKind::kSelfState:
-            return Priority::notice;
+            return Priority::kNotice;
     }
-    return Priority::notice;
+    return Priority::kNotice;
 }
 
 }  // namespace
@@ -153,7 +153,7 @@ void EventSink::decision(core::TimePoint at, const core::Decision& d) {
 void EventSink::outcome(core::TimePoint, const core::ActionEvidence& a) {
     const auto line = core::to_string(a);
     parts_.journal.log(
-        a.outcome == core::ActionOutcome::kDone ? Priority::notice : Priority::warning,
+        a.outcome == core::ActionOutcome::kDone ? Priority::kNotice : Priority::kWarning,
         mid::kActionOutcome, line,
         {{"VM", a.vm},
          {"ACTION", std::string(core::name(a.action))},

@@ -21,11 +21,11 @@ void Fencer::write_last_words(const core::Decision& why,
     const auto decision = core::to_string(why);
     if (parts_.recorder) {
         if (auto ok = parts_.recorder->commit(decision, wall); !ok) {
-            journal_.log(Priority::error, mid::kFlightRecord,
+            journal_.log(Priority::kError, mid::kFlightRecord,
                          "flight record not written before the self-fence: " + ok.error().message,
                          {{"PATH", parts_.recorder->path().string()}});
         } else {
-            journal_.log(Priority::notice, mid::kFlightRecord,
+            journal_.log(Priority::kNotice, mid::kFlightRecord,
                          "flight record written before the self-fence",
                          {{"PATH", parts_.recorder->path().string()}, {"DECISION", decision}});
         }
@@ -38,24 +38,24 @@ void Fencer::write_last_words(const core::Decision& why,
         .decision = decision,
         .evidence = notes_};
     if (auto ok = parts_.last_words(words); !ok) {
-        journal_.log(Priority::error, mid::kHeartbeat,
+        journal_.log(Priority::kError, mid::kHeartbeat,
                      "last words not written to our slot: " + ok.error().message,
                      {{"REASON", ok.error().message}});
     }
 }
 
 void Fencer::reboot_now() {
-    journal_.log(Priority::error, mid::kSelfFence, "rebooting this host now (self-fence)", {});
+    journal_.log(Priority::kError, mid::kSelfFence, "rebooting this host now (self-fence)", {});
     const auto failed = fence::reboot_now(parts_.reboot);
     // Still here: both ways were refused. Petting has stopped; the watchdog resets the host.
-    journal_.log(Priority::error, mid::kSelfFence,
+    journal_.log(Priority::kError, mid::kSelfFence,
                  "reboot failed, the watchdog will reset this host: " + failed.message,
                  {{"REASON", failed.message}});
 }
 
 ports::RequestId Fencer::fence_peer(core::HostId peer) {
     const auto id = next_id_++;
-    journal_.log(Priority::warning, mid::kSelfFence,
+    journal_.log(Priority::kWarning, mid::kSelfFence,
                  "cannot power " + core::host_name(peer) +
                      " off: no fence agent is configured; waiting out the fence delay",
                  {{"PEER", core::host_name(peer)}});

@@ -16,7 +16,7 @@ void HeartbeatPort::submit_write(const core::HostStatus& status, core::TimePoint
         // Nothing was submitted: to the core this is a failed write.
         on_evidence_(core::SlotWriteEvidence{.ok = false, .sequence = status.sequence});
         metrics_.count_slot_failure("write");
-        journal_.log(Priority::error, mid::kHeartbeat,
+        journal_.log(Priority::kError, mid::kHeartbeat,
                      "slot write not submitted: " + ok.error().message,
                      {{"REASON", ok.error().message}});
     }
@@ -30,7 +30,7 @@ void HeartbeatPort::dispatch() {
             if (w->error != write_error_) {
                 write_error_ = w->error;
                 journal_.log(
-                    w->error.empty() ? Priority::notice : Priority::warning, mid::kHeartbeat,
+                    w->error.empty() ? Priority::kNotice : Priority::kWarning, mid::kHeartbeat,
                     w->error.empty() ? "slot writes work again" : "slot write failed: " + w->error,
                     {{"REASON", w->error}});
             }
@@ -56,7 +56,7 @@ void HeartbeatPort::dispatch() {
         if (r.evidence.ok) refusals_.accept_all_but(refused_now);
         if (r.error != read_error_) {
             read_error_ = r.error;
-            journal_.log(r.error.empty() ? Priority::notice : Priority::warning, mid::kHeartbeat,
+            journal_.log(r.error.empty() ? Priority::kNotice : Priority::kWarning, mid::kHeartbeat,
                          r.error.empty() ? "slot reads work again"
                                          : "reading the heartbeat slots failed: " + r.error,
                          {{"REASON", r.error}});

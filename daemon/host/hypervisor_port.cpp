@@ -4,7 +4,7 @@
 
 namespace vigil::host {
 
-adapters::HypervisorSink HypervisorPort::sink(std::shared_ptr<HypervisorEvents> events,
+adapters::HypervisorSink HypervisorPort::sink(const std::shared_ptr<HypervisorEvents>& events,
                                               const adapters::LibvirtHypervisor** hv) {
     adapters::HypervisorSink s;
     s.on_vm = [events](const core::VmEvidence& e) {

@@ -25,8 +25,8 @@ struct HypervisorEvents {
 class HypervisorPort final : public ports::Hypervisor {
   public:
     // The sink the adapter is made with; it calls into `port` once set.
-    [[nodiscard]] static adapters::HypervisorSink sink(std::shared_ptr<HypervisorEvents> events,
-                                                       const adapters::LibvirtHypervisor** hv);
+    [[nodiscard]] static adapters::HypervisorSink sink(
+        const std::shared_ptr<HypervisorEvents>& events, const adapters::LibvirtHypervisor** hv);
 
     explicit HypervisorPort(adapters::LibvirtHypervisor& hv) : hv_(hv) {}
     [[nodiscard]] ports::RequestId start(const std::string& vm) override { return hv_.start(vm); }

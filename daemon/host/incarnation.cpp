@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "daemon/host/mapping.h"
+#include "daemon/ports/error.h"
 
 namespace vigil::host {
 namespace {
@@ -19,7 +20,7 @@ std::string errno_text(const std::filesystem::path& p, int err) {
     return p.string() + ": " + std::strerror(err);
 }
 
-std::expected<void, std::string> fsync_path(const std::filesystem::path& p, int flags) {
+std::expected<void, Error> fsync_path(const std::filesystem::path& p, int flags) {
     const int fd = ::open(p.c_str(), flags | O_CLOEXEC);
     if (fd < 0) return std::unexpected(errno_text(p, errno));
     const int rc = ::fsync(fd);
@@ -31,8 +32,8 @@ std::expected<void, std::string> fsync_path(const std::filesystem::path& p, int 
 
 }  // namespace
 
-std::expected<std::uint64_t, std::string> take_incarnation(
-    const std::filesystem::path& file, std::chrono::system_clock::time_point wall) {
+std::expected<std::uint64_t, Error> take_incarnation(const std::filesystem::path& file,
+                                                     std::chrono::system_clock::time_point wall) {
     std::optional<std::uint64_t> previous;
     std::error_code ec;
     if (std::filesystem::exists(file, ec)) {

@@ -12,10 +12,11 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include "daemon/ports/error.h"
 
 namespace vigil::host {
 
-[[nodiscard]] std::expected<std::uint64_t, std::string> take_incarnation(
+[[nodiscard]] std::expected<std::uint64_t, Error> take_incarnation(
     const std::filesystem::path& file, std::chrono::system_clock::time_point wall);
 
 }  // namespace vigil::host

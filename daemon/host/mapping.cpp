@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <string>
+#include "daemon/ports/error.h"
 
 namespace vigil::host {
 
@@ -97,8 +98,8 @@ fence::WithholdReason withhold_reason(core::Reason why) {
     return fence::WithholdReason::kNotSafe;
 }
 
-std::expected<SlotOwners, std::string> slot_owners(const std::vector<config::ClusterHost>& hosts,
-                                                   core::HostId self) {
+std::expected<SlotOwners, Error> slot_owners(const std::vector<config::ClusterHost>& hosts,
+                                             core::HostId self) {
     if (hosts.empty()) return std::unexpected("no [[cluster.hosts]]: no slot owners");
     std::uint32_t highest = 0;
     for (const auto& h : hosts) highest = std::max(highest, h.slot);
@@ -168,7 +169,7 @@ std::string format_pet_record(const PetRecord& record) {
     return "armed last_pet_boottime_ns=" + std::to_string(record.last_pet_boottime.count()) + "\n";
 }
 
-std::expected<PetRecord, std::string> parse_pet_record(std::string_view text) {
+std::expected<PetRecord, Error> parse_pet_record(std::string_view text) {
     constexpr std::string_view kPrefix = "armed last_pet_boottime_ns=";
     if (!text.starts_with(kPrefix)) return std::unexpected("not a pet record");
     text.remove_prefix(kPrefix.size());
@@ -245,7 +246,7 @@ exporters::WatchdogMetrics watchdog_metrics(const fence::WatchdogStatus& st) {
         st.time_left ? std::chrono::duration<double>(st.time_left->value).count() : 0;
     m.pets = st.pets;
     for (const auto reason : fence::kWithholdReasons) {
-        m.withheld.emplace_back(fence::to_string(reason), st.withheld[fence::to_index(reason)]);
+        m.withheld.emplace_back(fence::name(reason), st.withheld[fence::to_index(reason)]);
     }
     return m;
 }

@@ -18,6 +18,7 @@
 #include "daemon/core/decision.h"
 #include "daemon/core/engine.h"
 #include "daemon/core/evidence.h"
+#include "daemon/ports/error.h"
 #include "exporters/metrics.h"
 #include "fence/watchdog.h"
 
@@ -41,7 +42,7 @@ struct SlotOwners {
 };
 // From `[[cluster.hosts]]`: every slot from 0 to the highest one must have one
 // owner, and `self` must be one of them. The error names the host or slot.
-[[nodiscard]] std::expected<SlotOwners, std::string> slot_owners(
+[[nodiscard]] std::expected<SlotOwners, Error> slot_owners(
     const std::vector<config::ClusterHost>& hosts, core::HostId self);
 
 // The HA VMs the hypervisor lists now: those with a qemu process here
@@ -66,7 +67,7 @@ struct PetRecord {
     std::chrono::nanoseconds last_pet_boottime{};
 };
 [[nodiscard]] std::string format_pet_record(const PetRecord& record);
-[[nodiscard]] std::expected<PetRecord, std::string> parse_pet_record(std::string_view text);
+[[nodiscard]] std::expected<PetRecord, Error> parse_pet_record(std::string_view text);
 
 // When this start may open the watchdog, which pets it. Peers count a silent
 // host dead fence_delay after its last sign of life, knowing its watchdog
@@ -82,7 +83,7 @@ struct PetRecord {
 // first pet the core allows this run, on its own proof, like any later pet;
 // until then the earlier run's timer runs on, and fires if that proof comes
 // too late.
-enum class OpenWhen { kAtStart, kAtFirstAllowedPet };
+enum class OpenWhen : std::uint8_t { kAtStart, kAtFirstAllowedPet };
 struct ReopenVerdict {
     OpenWhen when = OpenWhen::kAtStart;
     std::string why;  // for the log, with the numbers

@@ -21,7 +21,7 @@ void RefusalLog::refused(const std::string& who, const core::DecodeError& why,
     fields.insert(fields.begin(), {{"SOURCE", source_},
                                    {"REFUSAL", std::string(core::name(why.reason))},
                                    {"REASON", why.message}});
-    journal_.log(Priority::warning, mid::kBadInput, message, fields);
+    journal_.log(Priority::kWarning, mid::kBadInput, message, fields);
     ++lines_;
 }
 
@@ -29,7 +29,7 @@ void RefusalLog::accepted(const std::string& who) {
     const auto it = open_.find(who);
     if (it == open_.end()) return;
     open_.erase(it);
-    journal_.log(Priority::notice, mid::kBadInput, source_ + " input from " + who + " read again",
+    journal_.log(Priority::kNotice, mid::kBadInput, source_ + " input from " + who + " read again",
                  {{"SOURCE", source_}});
     ++lines_;
 }

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include "daemon/ports/error.h"
 
 namespace vigil::host {
 namespace {
@@ -15,8 +16,8 @@ std::string errno_text(const std::filesystem::path& p, int err) {
 
 }  // namespace
 
-std::expected<void, std::string> write_state_file(const std::filesystem::path& file,
-                                                  const std::string& text) {
+std::expected<void, Error> write_state_file(const std::filesystem::path& file,
+                                            const std::string& text) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
     if (ec) return std::unexpected(file.parent_path().string() + ": " + ec.message());
@@ -55,8 +56,8 @@ std::expected<void, std::string> write_state_file(const std::filesystem::path& f
     return {};
 }
 
-std::expected<std::optional<std::string>, std::string> read_state_file(
-    const std::filesystem::path& file, std::size_t max) {
+std::expected<std::optional<std::string>, Error> read_state_file(const std::filesystem::path& file,
+                                                                 std::size_t max) {
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ENOENT) return std::optional<std::string>{};

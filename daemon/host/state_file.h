@@ -9,15 +9,16 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include "daemon/ports/error.h"
 
 namespace vigil::host {
 
-[[nodiscard]] std::expected<void, std::string> write_state_file(const std::filesystem::path& file,
-                                                                const std::string& text);
+[[nodiscard]] std::expected<void, Error> write_state_file(const std::filesystem::path& file,
+                                                          const std::string& text);
 
 // nullopt: no such file. An error: it exists but cannot be read, or is
 // larger than `max` bytes (not ours, or damaged).
-[[nodiscard]] std::expected<std::optional<std::string>, std::string> read_state_file(
-    const std::filesystem::path& file, std::size_t max = 64 * 1024);
+[[nodiscard]] std::expected<std::optional<std::string>, Error> read_state_file(
+    const std::filesystem::path& file, std::size_t max = std::size_t{64} * 1024);
 
 }  // namespace vigil::host

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include "daemon/ports/error.h"
 
 namespace vigil::host {
 
@@ -20,8 +21,7 @@ std::chrono::nanoseconds boottime_now() {
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-std::expected<std::optional<PetRecord>, std::string> read_pet_file(
-    const std::filesystem::path& path) {
+std::expected<std::optional<PetRecord>, Error> read_pet_file(const std::filesystem::path& path) {
     std::ifstream in(path);
     if (!in) {
         if (errno == ENOENT) return std::optional<PetRecord>{};
@@ -30,12 +30,12 @@ std::expected<std::optional<PetRecord>, std::string> read_pet_file(
     std::stringstream text;
     text << in.rdbuf();
     auto record = parse_pet_record(text.str());
-    if (!record) return std::unexpected(path.string() + ": " + record.error());
+    if (!record) return std::unexpected(path.string() + ": " + record.error().message);
     return std::optional<PetRecord>{*record};
 }
 
-std::expected<void, std::string> write_pet_file(const std::filesystem::path& path,
-                                                const PetRecord& record) {
+std::expected<void, Error> write_pet_file(const std::filesystem::path& path,
+                                          const PetRecord& record) {
     // Written in place (no rename): a torn write reads as damaged, and a
     // damaged file is treated as "armed, unknown when": refused at start.
     const auto text = format_pet_record(record);
@@ -52,14 +52,15 @@ std::expected<void, std::string> write_pet_file(const std::filesystem::path& pat
 
 void WatchdogPort::record_pet() {
     auto ok = write_pet_file(pet_file_, PetRecord{.last_pet_boottime = boottime_now()});
-    if (!ok && ok.error() != last_error_) {
-        last_error_ = ok.error();
-        journal_.log(Priority::error, mid::kWatchdog, "pet record not written: " + ok.error(),
-                     {{"REASON", ok.error()}});
+    if (!ok && ok.error().message != last_error_) {
+        last_error_ = ok.error().message;
+        journal_.log(Priority::kError, mid::kWatchdog,
+                     "pet record not written: " + ok.error().message,
+                     {{"REASON", ok.error().message}});
     }
 }
 
-std::expected<void, fence::Error> WatchdogPort::open_now() {
+std::expected<void, vigil::Error> WatchdogPort::open_now() {
     auto wd = open_();
     if (!wd) return std::unexpected(wd.error());
     device_.emplace(std::move(*wd));
@@ -76,19 +77,19 @@ void WatchdogPort::pet() {
     if (!device_) {
         // Opening pets: this is the first pet the core allowed this run.
         if (auto ok = open_now(); !ok) {
-            journal_.log(Priority::error, mid::kWatchdog,
+            journal_.log(Priority::kError, mid::kWatchdog,
                          "the watchdog left armed could not be opened: " + ok.error().message,
                          {{"REASON", ok.error().message}});
             return;
         }
-        journal_.log(Priority::notice, mid::kWatchdog,
+        journal_.log(Priority::kNotice, mid::kWatchdog,
                      "watchdog reopened at the first pet this run's own proof allowed, timeout " +
-                         std::to_string(device_->timeout().count()) + " s",
-                     {{"TIMEOUT_S", std::to_string(device_->timeout().count())}});
+                         std::to_string(timeout().count()) + " s",
+                     {{"TIMEOUT_S", std::to_string(timeout().count())}});
         return;
     }
     if (auto ok = device_->pet(); !ok) {
-        journal_.log(Priority::error, mid::kWatchdog,
+        journal_.log(Priority::kError, mid::kWatchdog,
                      "watchdog keepalive failed: " + ok.error().message,
                      {{"REASON", ok.error().message}});
         return;

@@ -16,6 +16,7 @@
 
 #include "daemon/adapters/journal.h"
 #include "daemon/host/mapping.h"
+#include "daemon/ports/error.h"
 #include "daemon/ports/watchdog.h"
 #include "fence/watchdog.h"
 
@@ -25,13 +26,13 @@ namespace vigil::host {
 [[nodiscard]] std::chrono::nanoseconds boottime_now();
 
 // The pet file: nullopt when there is none; an unreadable one is an error.
-[[nodiscard]] std::expected<std::optional<PetRecord>, std::string> read_pet_file(
+[[nodiscard]] std::expected<std::optional<PetRecord>, Error> read_pet_file(
     const std::filesystem::path& path);
-[[nodiscard]] std::expected<void, std::string> write_pet_file(const std::filesystem::path& path,
-                                                              const PetRecord& record);
+[[nodiscard]] std::expected<void, Error> write_pet_file(const std::filesystem::path& path,
+                                                        const PetRecord& record);
 
 // Opens the device (fence::Watchdog::make, which pets it once).
-using OpenWatchdog = std::function<std::expected<fence::Watchdog, fence::Error>()>;
+using OpenWatchdog = std::function<std::expected<fence::Watchdog, vigil::Error>()>;
 
 class WatchdogPort final : public ports::Watchdog {
   public:
@@ -43,7 +44,7 @@ class WatchdogPort final : public ports::Watchdog {
           pet_file_(std::move(pet_file)),
           journal_(journal) {}
     // Opens the device now (mapping.h's OpenWhen::kAtStart) and records that pet.
-    [[nodiscard]] std::expected<void, fence::Error> open_now();
+    [[nodiscard]] std::expected<void, vigil::Error> open_now();
     // Leaves the device to the first pet (OpenWhen::kAtFirstAllowedPet): an
     // earlier run left it armed, last petted at `left_armed_at` (CLOCK_BOOTTIME).
     void open_at_first_pet(std::chrono::nanoseconds left_armed_at);

@@ -17,14 +17,14 @@ std::string errno_name(int error) {
 }
 
 std::unique_ptr<BlockWatcher> BlockWatcher::make(adapters::EventLoop& loop, Outputs outputs,
-                                                 BlockWatcherOptions options,
+                                                 const BlockWatcherOptions& options,
                                                  std::function<void()> after_events) {
     std::unique_ptr<BlockWatcher> self(new BlockWatcher(loop, std::move(outputs), options));
     self->after_events_ = std::move(after_events);
     auto block = bpf::BlockProbes::make({.events_per_second = options.events_per_second});
     if (!block) {
         self->out_.probe({"block_io_errors", "tracepoint/block/block_rq_error",
-                          bpf::ProbeState::failed, block.error().message});
+                          bpf::ProbeState::kFailed, block.error().message});
         return self;
     }
     self->probes_ = std::move(*block);
@@ -33,7 +33,7 @@ std::unique_ptr<BlockWatcher> BlockWatcher::make(adapters::EventLoop& loop, Outp
         BlockWatcher* raw = self.get();
         auto watched = loop.watch_fd(self->probes_->event_fd(), [raw] { raw->on_errors(); });
         if (!watched) {
-            self->out_.journal.log(Priority::error, mid::kProbe, watched.error().message);
+            self->out_.journal.log(Priority::kError, mid::kProbe, watched.error().message);
         }
     }
     if (!self->options_.probe_devices.empty()) {
@@ -44,11 +44,11 @@ std::unique_ptr<BlockWatcher> BlockWatcher::make(adapters::EventLoop& loop, Outp
             if (watched) {
                 self->prober_ = std::move(*prober);
             } else {
-                self->out_.journal.log(Priority::error, mid::kProbe,
+                self->out_.journal.log(Priority::kError, mid::kProbe,
                                        "block device probes off: " + watched.error().message);
             }
         } else {
-            self->out_.journal.log(Priority::error, mid::kProbe,
+            self->out_.journal.log(Priority::kError, mid::kProbe,
                                    "block device probes off: " + prober.error().message);
         }
     }
@@ -97,17 +97,17 @@ void BlockWatcher::on_errors() {
             now > ev.monotonic ? now - ev.monotonic : std::chrono::nanoseconds(0));
         const std::string device = device_names_.name(ev.device.major, ev.device.minor);
         const std::string error = errno_name(ev.error);
-        std::string message = "block I/O error on " + device + ": " + bpf::to_string(ev.op) +
-                              " of " + std::to_string(ev.sectors) + " sectors at " +
-                              std::to_string(ev.sector) + " failed with " + error;
+        std::string message = "block I/O error on " + device + ": " +
+                              std::string(bpf::name(ev.op)) + " of " + std::to_string(ev.sectors) +
+                              " sectors at " + std::to_string(ev.sector) + " failed with " + error;
         if (ev.suppressed_before > 0) {
             message += " (" + std::to_string(ev.suppressed_before) + " earlier errors not logged)";
         }
-        out_.evidence(Priority::warning, mid::kBlockIoError, message,
+        out_.evidence(Priority::kWarning, mid::kBlockIoError, message,
                       {{"DEVICE", device},
                        {"DEVICE_NUMBER",
                         std::to_string(ev.device.major) + ":" + std::to_string(ev.device.minor)},
-                       {"OP", bpf::to_string(ev.op)},
+                       {"OP", std::string(bpf::name(ev.op))},
                        {"ERROR", error},
                        {"SECTOR", std::to_string(ev.sector)},
                        {"SECTORS", std::to_string(ev.sectors)},
@@ -137,7 +137,7 @@ void BlockWatcher::poll() {
     std::map<std::string, std::array<std::uint64_t, 3>> by_class;  // gone, no space, transient
     for (const auto& c : probes_->error_counts()) {
         const std::string name = device_names_.name(c.device.major, c.device.minor);
-        ErrorKey key{name, bpf::to_string(c.op), errno_name(c.error)};
+        ErrorKey key{name, bpf::name(c.op), errno_name(c.error)};
         auto& seen = errors_[key];
         if (c.count != seen) {
             seen = c.count;
@@ -184,9 +184,13 @@ void BlockWatcher::poll() {
         auto& seen = device(name).writeback_errors[error];
         if (wb.count > seen) {
             // Counted in the kernel, summarised here once per interval.
-            out_.evidence(Priority::warning, mid::kWritebackErrors,
-                          std::to_string(wb.count - seen) + " writeback errors (" + error +
-                              ") on " + name + " since the last poll",
+            std::string message = std::to_string(wb.count - seen);
+            message += " writeback errors (";
+            message += error;
+            message += ") on ";
+            message += name;
+            message += " since the last poll";
+            out_.evidence(Priority::kWarning, mid::kWritebackErrors, message,
                           {{"DEVICE", name},
                            {"ERROR", error},
                            {"NEW", std::to_string(wb.count - seen)},
@@ -205,7 +209,7 @@ void BlockWatcher::poll() {
         d.last = sample;
         if (auto tr = d.monitor.observe(sample)) {
             const bool worse = tr->to != core::StorageHealth::kOk;
-            out_.evidence(worse ? Priority::warning : Priority::notice, mid::kStorageState,
+            out_.evidence(worse ? Priority::kWarning : Priority::kNotice, mid::kStorageState,
                           "storage device " + name + " is " + std::string(core::name(tr->to)) +
                               " (was " + std::string(core::name(tr->from)) + "): " + tr->evidence,
                           {{"DEVICE", name},
@@ -216,7 +220,7 @@ void BlockWatcher::poll() {
         if (const bool answering = d.monitor.answering(); answering != d.answering) {
             d.answering = answering;
             if (answering) {
-                out_.evidence(Priority::notice, mid::kStorageState,
+                out_.evidence(Priority::kNotice, mid::kStorageState,
                               "storage device " + name +
                                   " answers again: a read issued after its last error "
                                   "completed; failed until the error window and hold run out",

@@ -70,7 +70,7 @@ class BlockWatcher {
     // failure). `after_events` runs after the ring buffer was drained.
     [[nodiscard]] static std::unique_ptr<BlockWatcher> make(adapters::EventLoop& loop,
                                                             Outputs outputs,
-                                                            BlockWatcherOptions options,
+                                                            const BlockWatcherOptions& options,
                                                             std::function<void()> after_events);
     BlockWatcher(const BlockWatcher&) = delete;
     BlockWatcher& operator=(const BlockWatcher&) = delete;
@@ -87,7 +87,7 @@ class BlockWatcher {
 
   private:
     BlockWatcher(adapters::EventLoop& loop, Outputs outputs, BlockWatcherOptions options)
-        : loop_(loop), out_(std::move(outputs)), options_(options) {}
+        : loop_(loop), out_(std::move(outputs)), options_(std::move(options)) {}
     void on_errors();
     void on_probes();
     void probe_failed(std::chrono::nanoseconds now);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "daemon/core/decision.h"
+
 namespace vigil::watch {
 
 using adapters::Priority;
@@ -16,11 +18,11 @@ std::unique_ptr<LinkWatcher> LinkWatcher::make(adapters::EventLoop& loop, Output
     if (links) {
         self->links_ = std::move(*links);
         if (auto ok = loop.watch_fd(self->links_->fd(), [raw] { raw->on_links(); }); !ok) {
-            self->out_.journal.log(Priority::error, mid::kLink, ok.error().message);
+            self->out_.journal.log(Priority::kError, mid::kLink, ok.error().message);
         }
         self->on_links();  // the initial dump may already wait
     } else {
-        self->out_.journal.log(Priority::error, mid::kLink,
+        self->out_.journal.log(Priority::kError, mid::kLink,
                                "link monitoring unavailable: " + links.error().message);
     }
     auto net = bpf::NetProbes::make();
@@ -30,21 +32,21 @@ std::unique_ptr<LinkWatcher> LinkWatcher::make(adapters::EventLoop& loop, Output
         if (self->net_->event_fd() >= 0) {
             if (auto ok = loop.watch_fd(self->net_->event_fd(), [raw] { raw->on_tx_timeouts(); });
                 !ok) {
-                self->out_.journal.log(Priority::error, mid::kProbe, ok.error().message);
+                self->out_.journal.log(Priority::kError, mid::kProbe, ok.error().message);
             }
         }
     } else {
         self->out_.probe(
-            {"net_rx", "tp_btf/netif_receive_skb", bpf::ProbeState::failed, net.error().message});
+            {"net_rx", "tp_btf/netif_receive_skb", bpf::ProbeState::kFailed, net.error().message});
     }
     return self;
 }
 
 void LinkWatcher::report(const core::LinkTransition& t) {
-    const std::string to = core::to_string(t.to);
-    const std::string from = t.from ? core::to_string(*t.from) : "unknown";
+    const std::string to = std::string(core::name(t.to));
+    const std::string from = t.from ? std::string(core::name(*t.from)) : "unknown";
     const bool bad = t.to != core::LinkState::kUp;
-    out_.evidence(bad && t.from ? Priority::warning : Priority::info, mid::kLink,
+    out_.evidence(bad && t.from ? Priority::kWarning : Priority::kInfo, mid::kLink,
                   "interface " + t.name + " is " + to + (t.from ? " (was " + from + ")" : "") +
                       ": " + t.evidence,
                   {{"INTERFACE", t.name},
@@ -66,14 +68,14 @@ void LinkWatcher::on_links() {
         if (transition) report(*transition);
     });
     if (!drained) {
-        out_.journal.log(Priority::error, mid::kLink,
+        out_.journal.log(Priority::kError, mid::kLink,
                          "reading link changes: " + drained.error().message);
     }
 }
 
 void LinkWatcher::on_tx_timeouts() {
     net_->drain([this](const bpf::TxTimeoutEvent& ev) {
-        out_.evidence(Priority::warning, mid::kLink,
+        out_.evidence(Priority::kWarning, mid::kLink,
                       "transmit timeout on " + ev.name + " queue " + std::to_string(ev.queue),
                       {{"INTERFACE", ev.name},
                        {"IFINDEX", std::to_string(ev.ifindex)},
@@ -88,7 +90,7 @@ void LinkWatcher::poll() {
     for (const auto& c : net_->counters()) counters[c.ifindex] = c;
     const bool rx_attached =
         std::any_of(net_->probes().begin(), net_->probes().end(), [](const bpf::ProbeStatus& p) {
-            return p.name == "net_rx" && p.state == bpf::ProbeState::attached;
+            return p.name == "net_rx" && p.state == bpf::ProbeState::kAttached;
         });
     for (const auto& view : link_health_.links()) {
         const auto it = counters.find(view.ifindex);

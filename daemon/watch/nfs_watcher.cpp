@@ -17,14 +17,14 @@ void NfsWatcher::poll(core::TimePoint now) {
         if (read.error().message != error_) {
             error_ = read.error().message;
             out_.journal.log(
-                Priority::warning, mid::kBadInput,
+                Priority::kWarning, mid::kBadInput,
                 "mountstats input refused: " + error_ + "; NFS mounts keep their last state",
                 {{"SOURCE", "mountstats"}, {"REASON", error_}, {"PATH", mountstats_}});
         }
         return;
     }
     if (!error_.empty()) {
-        out_.journal.log(Priority::notice, mid::kNfsState,
+        out_.journal.log(Priority::kNotice, mid::kNfsState,
                          "mountstats " + mountstats_ + " is readable again",
                          {{"PATH", mountstats_}});
         error_.clear();
@@ -34,10 +34,10 @@ void NfsWatcher::poll(core::TimePoint now) {
     for (const auto& m : *read) samples.push_back(adapters::to_sample(m));
     const auto update = health_.observe(now, samples);
     for (const auto& t : update.transitions) {
-        const std::string to = core::to_string(t.to);
-        const std::string from = t.from ? core::to_string(*t.from) : "unknown";
+        const std::string to = std::string(core::name(t.to));
+        const std::string from = t.from ? std::string(core::name(*t.from)) : "unknown";
         const bool bad = t.to != core::NfsMountState::kOk;
-        out_.evidence(bad ? Priority::warning : (t.from ? Priority::notice : Priority::info),
+        out_.evidence(bad ? Priority::kWarning : (t.from ? Priority::kNotice : Priority::kInfo),
                       mid::kNfsState,
                       "NFS mount " + t.mount + " is " + to + (t.from ? " (was " + from + ")" : "") +
                           ": " + t.evidence,
@@ -54,7 +54,7 @@ void NfsWatcher::poll(core::TimePoint now) {
                                     .retransmissions = v.counters.retransmissions,
                                     .major_timeouts = v.counters.major_timeouts,
                                     .unanswered = v.unanswered,
-                                    .state = core::to_string(v.state)},
+                                    .state = std::string(core::name(v.state))},
                                    kStates);
         if (on_mount_) on_mount_(v.mount, v.state, v.unanswered > 0);
     }

@@ -139,7 +139,7 @@ void Analyzer::add(const Sample& s) {
             state = (writing ? "writing on " : "not writing, qemu on ") + where;
         // The first sample only sets the baseline: writing needs two.
         if (state != tr.state && timeline_.samples > 1) {
-            timeline_.events.push_back({s.t, "vm", vm + ": " + state});
+            timeline_.events.push_back({s.t, "vm", std::string(vm).append(": ").append(state)});
             tr.state = state;
         }
         auto lease_it = s.leases.find(vm);
@@ -353,6 +353,7 @@ Result<Timeline> run_checker(const Lab& lab, double seconds, const fs::path& out
                 auto j = json::parse(line);
                 analyzer.note(j.at("t").get<double>(), j.at("kind").get<std::string>(),
                               j.at("action").get<std::string>() + " " + j.value("detail", ""));
+                // NOLINTNEXTLINE(bugprone-empty-catch): a line that is no event is skipped
             } catch (const json::exception&) {
             }
         });

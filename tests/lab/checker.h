@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -45,7 +46,7 @@ struct Sample {
 
 // kLostWrite: a slot of the disk kept an older write of an instance that
 // has written a full round of slots since (stamp.h, find_lost_writes).
-enum class ViolationKind { kDoubleRun, kDoubleWriter, kStaleWrite, kLostWrite };
+enum class ViolationKind : std::uint8_t { kDoubleRun, kDoubleWriter, kStaleWrite, kLostWrite };
 [[nodiscard]] std::string_view violation_name(ViolationKind kind);
 
 struct Violation {

@@ -51,7 +51,8 @@ void log_line(const std::string& what) {
     std::time_t t = std::time(nullptr);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&t));
-    std::cerr << stamp << " init: " << what << std::endl;
+    // std::cerr is unit-buffered: the line is out before the next step.
+    std::cerr << stamp << " init: " << what << '\n';
 }
 
 bool is_mount_point(const std::string& path) {
@@ -163,7 +164,7 @@ Result<> make_mounts(const Layout& layout, int host, const Tools& tools) {
         // lab runs, but storage faults are refused.
         if (auto r = bind_dir(layout.shared_dir(), std::string(kInHostShared)); !r) return r;
     }
-    std::string identity(64 * 1024, '\0');
+    std::string identity(std::size_t{64} * 1024, '\0');
     auto name = layout.host_name(host);
     identity.replace(0, name.size(), name);
     if (auto r = write_file(std::string(kInHostIdentity), identity); !r) return r;
@@ -409,8 +410,9 @@ Result<pid_t> fork_body(const std::function<void()>& body, const fs::path& log) 
     char text[160];
     std::snprintf(text, sizeof text, "{\"t\": %.3f, \"init\": %d, \"%s\": %d}\n", now_s(), init,
                   how.c_str(), code);
-    (void)write_file(init_exit_file(layout, host), text);
-    ::_exit(0);
+    // stdio is /dev/null here: a failing exit status is all a lost record
+    // can leave behind (the lab reads a missing file as an unknown end).
+    ::_exit(write_file(init_exit_file(layout, host), text) ? 0 : 1);
 }
 
 }  // namespace

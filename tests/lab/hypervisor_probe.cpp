@@ -11,6 +11,7 @@
 
 #include "daemon/adapters/event_loop.h"
 #include "daemon/adapters/hypervisor.h"
+#include "daemon/core/decision.h"
 
 namespace {
 
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
 
     va::HypervisorSink sink;
     sink.on_vm = [](const vigil::core::VmEvidence& e) {
-        print({{"kind", "vm"}, {"vm", e.vm}, {"state", va::to_string(e.state)}});
+        print({{"kind", "vm"}, {"vm", e.vm}, {"state", std::string(vigil::core::name(e.state))}});
     };
     sink.on_io_error = [](const va::IoErrorEvent& e) {
         print({{"kind", "io_error"},
@@ -59,10 +60,11 @@ int main(int argc, char** argv) {
     sink.on_listed = [&] {
         json vms = json::array();
         for (const auto& [name, vm] : hv_ptr->vms()) {
-            vms.push_back({{"vm", name},
-                           {"priority", vm.ha.priority},
-                           {"memory_mib", vm.ha.memory_mib},
-                           {"state", vm.state ? va::to_string(*vm.state) : "unknown"}});
+            vms.push_back(
+                {{"vm", name},
+                 {"priority", vm.ha.priority},
+                 {"memory_mib", vm.ha.memory_mib},
+                 {"state", vm.state ? std::string(vigil::core::name(*vm.state)) : "unknown"}});
         }
         print({{"kind", "listed"}, {"vms", vms}, {"bad_input", hv_ptr->bad_input()}});
     };
@@ -74,9 +76,9 @@ int main(int argc, char** argv) {
     };
     sink.on_action = [&](const va::ActionResult& r) {
         print({{"kind", "action"},
-               {"action", va::to_string(r.action)},
+               {"action", std::string(va::name(r.action))},
                {"vm", r.vm},
-               {"outcome", va::to_string(r.outcome)},
+               {"outcome", std::string(va::name(r.outcome))},
                {"detail", r.detail},
                {"took_ms", r.took.count()}});
         if (action && r.id == *action) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
@@ -67,7 +68,7 @@ fs::path default_root() {
 
 namespace {
 
-constexpr size_t kDiskSize = 1024 * 1024;
+constexpr size_t kDiskSize = size_t{1024} * 1024;
 
 std::error_code& ec_ignore() {
     thread_local std::error_code ec;
@@ -357,9 +358,12 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
     if (auto r = lab.save(); !r) return std::unexpected(r.error());
     // A bring-up that fails takes down what it made; the error carries the
     // logs that explain it.
-    auto undo = [&](Error e) -> Result<Lab> {
+    auto undo = [&](const Error& e) -> Result<Lab> {
         log << "lab: bring-up failed: " << e.what << "\n";
-        (void)down(root, log);
+        // The bring-up's error is the one returned; a failing clean-up is
+        // told, not hidden.
+        if (auto r = down(root, log); !r)
+            log << "lab: taking it down failed too: " << r.error().what << "\n";
         return std::unexpected(e);
     };
     if (auto r = net_setup(l); !r) return undo(r.error());
@@ -492,7 +496,9 @@ Result<> Lab::boot(int h, std::ostream& log, bool hold_vigild) {
         // this process, its pid kept in the state; mounted in the host's run
         // folder before the host's mount namespace copies it.
         stop_watchdog(h);
-        (void)write_file(dir / "init.pid", "0\n");
+        // No stale pid for the new watchdog: an expiry before this boot's
+        // init is written down resets nothing rather than an old pid.
+        if (auto r = write_file(dir / "init.pid", "0\n"); !r) return r;
         pid_t pid = ::fork();
         if (pid < 0) return fail("fork: " + std::string(std::strerror(errno)));
         if (pid == 0) {
@@ -508,6 +514,7 @@ Result<> Lab::boot(int h, std::ostream& log, bool hold_vigild) {
                                           std::to_string(kWatchdogTimeoutS), "--host-init-pidfile",
                                           (dir / "init.pid").string()};
             std::vector<char*> args;
+            args.reserve(argv.size() + 1);
             for (auto& a : argv) args.push_back(a.data());
             args.push_back(nullptr);
             ::execv(args[0], args.data());
@@ -523,7 +530,9 @@ Result<> Lab::boot(int h, std::ostream& log, bool hold_vigild) {
     auto pid = start_host_init(l, h, tools_, vigild_config_);
     if (!pid) return std::unexpected(pid.error());
     s.init = *pid;
-    (void)write_file(dir / "init.pid", std::to_string(*pid) + "\n");
+    // The emulated watchdog resets the host through this file: without it
+    // an expiry would reset nothing.
+    if (auto r = write_file(dir / "init.pid", std::to_string(*pid) + "\n"); !r) return r;
     if (auto r = save(); !r) return r;
     // vigild (not started yet) watches this boot's loop devices as the
     // storage domain of every guest.
@@ -635,7 +644,11 @@ Result<> Lab::save() const {
 
 void Lab::record(const std::string& kind, const std::string& action, const std::string& detail) {
     json j{{"t", now_s()}, {"kind", kind}, {"action", action}, {"detail", detail}};
-    (void)append_line(layout_.events_file(), j.dump());
+    // A fault goes ahead without its record, but the checker's timeline
+    // then lacks it: say so.
+    if (auto r = append_line(layout_.events_file(), j.dump()); !r)
+        std::cerr << "lab: cannot record " << kind << " " << action << ": " << r.error().what
+                  << "\n";
 }
 
 Result<Place> Lab::place(int h) const {

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <iosfwd>
 #include <map>
@@ -18,11 +19,11 @@
 
 namespace vigil::lab {
 
-enum class StorageMode { kOk, kFail, kEnospc, kStall, kSlow };
+enum class StorageMode : std::uint8_t { kOk, kFail, kEnospc, kStall, kSlow };
 [[nodiscard]] std::string_view storage_mode_name(StorageMode mode);
 [[nodiscard]] std::optional<StorageMode> parse_storage_mode(std::string_view name);
 
-enum class Power { kOn, kOff, kHung };
+enum class Power : std::uint8_t { kOn, kOff, kHung };
 [[nodiscard]] std::string_view power_name(Power power);
 
 struct HostState {

@@ -183,31 +183,31 @@ class LabCluster : public vt::RootTest {
         down_abandoned_labs();
         auto dir = vt::TempDir::make("lab");
         ASSERT_TRUE(dir) << dir.error();
-        dir_ = new vt::TempDir(std::move(*dir));
-        lab_ = new LabCli(dir_->path());
+        shared_dir = new vt::TempDir(std::move(*dir));
+        shared_lab = new LabCli(shared_dir->path());
         auto t0 = std::chrono::steady_clock::now();
-        auto r = (*lab_)({"up", "--hosts", "3", "--vms", "3", "--standalone-vigild"}, 120s);
-        up_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        up_ok_ = r.ok();
-        up_log_ = r.describe();
+        auto r = (*shared_lab)({"up", "--hosts", "3", "--vms", "3", "--standalone-vigild"}, 120s);
+        up_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        up_ok = r.ok();
+        up_log = r.describe();
     }
     static void TearDownTestSuite() {
-        if (lab_) {
-            auto r = (*lab_)({"down"}, 60s);
+        if (shared_lab) {
+            auto r = (*shared_lab)({"down"}, 60s);
             EXPECT_TRUE(r.ok()) << r.describe();
             reap_adopted();
         }
-        delete lab_;
-        delete dir_;
-        lab_ = nullptr;
-        dir_ = nullptr;
+        delete shared_lab;
+        delete shared_dir;
+        shared_lab = nullptr;
+        shared_dir = nullptr;
     }
     void SetUp() override {
         vt::RootTest::SetUp();
-        ASSERT_TRUE(up_ok_) << up_log_;
-        ASSERT_TRUE(restore(*lab_));
+        ASSERT_TRUE(up_ok) << up_log;
+        ASSERT_TRUE(restore(*shared_lab));
     }
-    const LabCli& lab() { return *lab_; }
+    const LabCli& lab() { return *shared_lab; }
 
     static constexpr std::array<std::pair<const char*, const char*>, 3> kHomes = {
         {{"vm1", "h1"}, {"vm2", "h2"}, {"vm3", "h3"}}};
@@ -270,19 +270,20 @@ class LabCluster : public vt::RootTest {
         return ::testing::AssertionSuccess();
     }
 
-    static inline vt::TempDir* dir_ = nullptr;
-    static inline LabCli* lab_ = nullptr;
-    static inline double up_seconds_ = 0;
-    static inline bool up_ok_ = false;
-    static inline std::string up_log_;
+    // The suite's one lab, made by SetUpTestSuite() and shared by its tests.
+    static inline vt::TempDir* shared_dir = nullptr;
+    static inline LabCli* shared_lab = nullptr;
+    static inline double up_seconds = 0;
+    static inline bool up_ok = false;
+    static inline std::string up_log;
 };
 
 TEST_F(LabCluster, ComesUpWithinAMinute) {
-    std::cout << "bring-up of 3 hosts and 3 guests: " << up_seconds_ << " s\n";
+    std::cout << "bring-up of 3 hosts and 3 guests: " << up_seconds << " s\n";
     // The lab's budget, not a fast run: a bring-up costs 15-40 s on 2 shared
     // cores (tests/lab/CMakeLists.txt), and a minute leaves room for a load
     // of 16 on top.
-    EXPECT_LT(up_seconds_, 60.0);
+    EXPECT_LT(up_seconds, 60.0);
 }
 
 TEST_F(LabCluster, CorosyncIsQuorateEverywhere) {
@@ -912,9 +913,9 @@ TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
     // A dead storage path: paused on an I/O error, reported by the event path.
     auto fault = std::chrono::steady_clock::now();
     ASSERT_TRUE((*lab_)({"storage", "h1", "fail"}).ok());
-    auto paused = wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused_io_error"}}, fault);
+    auto paused = wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused-io-error"}}, fault);
     ASSERT_TRUE(paused) << watch_->stdout_text();
-    std::cout << "storage fail -> paused_io_error event: " << paused->count() << " ms\n";
+    std::cout << "storage fail -> paused-io-error event: " << paused->count() << " ms\n";
     // qemu pauses on the first failed request (a guest writes every two
     // timer ticks, 110 ms) and libvirt's event reaches the probe at once; 5 s
     // is the storage grace the lab keeps (cluster.storage_grace_ms, default),
@@ -936,7 +937,7 @@ TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
     // A full volume (F10) is told apart by the reason.
     fault = std::chrono::steady_clock::now();
     ASSERT_TRUE((*lab_)({"storage", "h1", "enospc"}).ok());
-    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused_io_error"}}, fault))
+    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "paused-io-error"}}, fault))
         << watch_->stdout_text();
     EXPECT_TRUE(wait_for({{"kind", "io_error"}, {"vm", "vm1"}, {"reason", "enospc"}}, fault))
         << watch_->stdout_text();
@@ -949,7 +950,7 @@ TEST_F(LabHypervisor, SeesIoErrorPausesAndCarriesOutActions) {
     auto stopped_at = std::chrono::steady_clock::now();
     auto stop = act("h1", "stop", "vm1");
     EXPECT_EQ(stop["outcome"], "done") << stop.dump();
-    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "shut_off"}}, stopped_at));
+    EXPECT_TRUE(wait_for({{"kind", "vm"}, {"vm", "vm1"}, {"state", "shut-off"}}, stopped_at));
     EXPECT_EQ(act("h1", "stop", "vm1")["outcome"], "already_done");
 
     // Defined on every host by the lab (docs/lab.md): h2 starts its own definition.

@@ -93,9 +93,9 @@ TEST(Nemesis, ParsesPartitionGroups) {
 std::string sector(uint64_t instance, uint64_t seq, const char* host) {
     std::string s(kSectorSize, '\0');
     std::memcpy(s.data(), "VIGLSTMP", 8);
-    for (int i = 0; i < 8; ++i) {
-        s[static_cast<size_t>(8 + i)] = static_cast<char>((instance >> (8 * i)) & 0xff);
-        s[static_cast<size_t>(16 + i)] = static_cast<char>((seq >> (8 * i)) & 0xff);
+    for (size_t i = 0; i < 8; ++i) {
+        s[8 + i] = static_cast<char>((instance >> (8 * i)) & 0xff);
+        s[16 + i] = static_cast<char>((seq >> (8 * i)) & 0xff);
     }
     std::memcpy(s.data() + 24, host, std::strlen(host));
     return s;
@@ -295,7 +295,7 @@ TEST(Analyzer, FlagsALostWriteOnceItHoldsForTwoSamples) {
     Analyzer b({"vm1"});
     b.add(sample(0.0, disk_after(7, 98, "h1", {100})));
     for (int i = 1; i <= 5; ++i)
-        b.add(sample(0.1 * i, disk_after(7, static_cast<uint64_t>(100 + i), "h1", {100})));
+        b.add(sample(0.1 * i, disk_after(7, 100 + static_cast<uint64_t>(i), "h1", {100})));
     auto t = b.finish(0.6);
     ASSERT_EQ(t.violations.size(), 1u);  // once, not per sample
     EXPECT_EQ(t.violations[0].kind, ViolationKind::kLostWrite);
@@ -320,12 +320,14 @@ TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
           "timeout_s = 5\n", "flight_record = \"/var/lib/vigil/flight-record\"\n",
           "socket = \"/run/vigil/vigild.sock\"\n", "[metrics]\nlisten = \"10.201.1.2:9774\"\n",
           "[hooks]\ndir = \"/etc/vigil/hooks.d\"\n",
-          "[webhook]\nenabled = true\nlisten = \"10.201.1.2:9775\"\n"
-          "token_file = \"/etc/vigil/webhook.token\"\n",
-          "[[webhook.rule]]\nalert = \"VigilLabPlannedWork\"\naction = \"maintenance-on\"\n"
-          "resolved_action = \"maintenance-off\"\n",
-          "[[webhook.rule]]\nalert = \"VigilLabDrain\"\naction = \"drain\"\n"
-          "resolved_action = \"uncordon\"\n",
+          // One literal in two pieces (in parentheses) for each of these
+          // sections: its keys must follow one another.
+          ("[webhook]\nenabled = true\nlisten = \"10.201.1.2:9775\"\n"
+           "token_file = \"/etc/vigil/webhook.token\"\n"),
+          ("[[webhook.rule]]\nalert = \"VigilLabPlannedWork\"\naction = \"maintenance-on\"\n"
+           "resolved_action = \"maintenance-off\"\n"),
+          ("[[webhook.rule]]\nalert = \"VigilLabDrain\"\naction = \"drain\"\n"
+           "resolved_action = \"uncordon\"\n"),
           "area = \"/run/vigil-lab/disks/heartbeat\"\n", "cluster_interfaces = [\"cl0\"]\n",
           "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n",
           "[libvirt]\nstop_grace_ms = 2000\n"})

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -17,7 +18,7 @@ namespace vigil::lab {
 
 // The three networks a host has; cutting them one at a time is what tells
 // "cluster network cut" (F3) from "every network cut" (F4).
-enum class Net { kCluster, kVm, kStorage };
+enum class Net : std::uint8_t { kCluster, kVm, kStorage };
 inline constexpr std::array kNets{Net::kCluster, Net::kVm, Net::kStorage};
 
 [[nodiscard]] std::string_view net_name(Net net);

@@ -1,6 +1,7 @@
 // vigil-lab: a cluster of hosts on one machine, a nemesis and a checker.
 // Only wires the command line to the lab; see README.md.
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <iostream>
 
 #include "tests/lab/checker.h"
@@ -27,9 +28,7 @@ lab::Result<int> host_arg(const lab::Lab& l, const std::string& name) {
     return *h;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     CLI::App app{"vigil-lab: several vigil hosts on one machine, a nemesis and a checker"};
     app.require_subcommand(1);
     std::string root = lab::default_root().string();
@@ -273,4 +272,19 @@ int main(int argc, char** argv) {
         return report(lab::cut(*l, *h, *n));
     }
     return 2;
+}
+
+}  // namespace
+
+// Nothing is meant to throw past run(); if something does (out of memory,
+// a library's exception), say what it was instead of an abort without a word.
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "vigil-lab: " << e.what() << "\n";
+    } catch (...) {
+        std::cerr << "vigil-lab: an unknown exception\n";
+    }
+    return 70;  // EX_SOFTWARE
 }

@@ -935,6 +935,7 @@ std::vector<std::string> Judge::writers(std::string_view vm) const {
     std::stable_sort(order.begin(), order.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::string> hosts;
+    hosts.reserve(order.size());
     for (auto& [_, h] : order) hosts.push_back(std::move(h));
     return hosts;
 }
@@ -993,7 +994,11 @@ void Judge::no_violations() {
 }
 
 void Judge::no_resets() {
-    for (const auto& [host, how] : resets()) run_->failures.push_back(host + " was reset: " + how);
+    for (const auto& [host, how] : resets()) {
+        std::string failure = host;
+        failure.append(" was reset: ").append(how);
+        run_->failures.push_back(std::move(failure));
+    }
 }
 
 void Judge::writes_again_within(std::string_view fault, std::string_view vm, double bound_s) {
@@ -1104,8 +1109,8 @@ void Judge::reset_once_before(std::string_view host, std::string_view fault, std
 }
 
 const std::vector<Row>& matrix_rows() {
-    static const std::vector<Row> rows = make_rows();
-    return rows;
+    static const std::vector<Row> kRows = make_rows();
+    return kRows;
 }
 
 const Row* find_row(std::string_view id) {
@@ -1207,7 +1212,9 @@ Result<BenchReport> run_bench(const fs::path& root, const std::vector<const Row*
             std::ostringstream quiet;  // bring-up and take-down progress
             auto lab = Lab::up(root, row->hosts, row->vms, Tools::from_build(), quiet);
             Result<RowRun> run = lab ? play_row(root, *row, log) : std::unexpected(lab.error());
-            (void)Lab::down(root, quiet);
+            if (auto down = Lab::down(root, quiet); !down)
+                log << "bench: " << row->id << " run " << i
+                    << " not taken down: " << down.error().what << "\n";
             if (!run) {
                 report.failed[row->id].push_back("run " + std::to_string(i) +
                                                  " not played: " + run.error().what);

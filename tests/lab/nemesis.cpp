@@ -128,7 +128,9 @@ Result<> power_on(Lab& lab, int host, std::ostream& log) {
     if (auto r = lab.apply_links(host); !r) return r;
     if (auto r = lab.boot(host, log); !r) {
         s.power = Power::kOff;
-        (void)lab.save();
+        // The boot's error is the one returned; a state not saved is told.
+        if (auto saved = lab.save(); !saved)
+            log << "lab: cannot save the state of " << name << ": " << saved.error().what << "\n";
         return r;
     }
     lab.record("repair", "power-on", name);
@@ -196,6 +198,7 @@ Result<> heal(Lab& lab) {
             if (!r) return std::unexpected(r.error());
         }
         for (size_t g = 2; g <= lab.partition().size(); ++g)
+            // NOLINTNEXTLINE(bugprone-unused-return-value): best effort, no host is on it now
             (void)run({"ip", "-n", sw, "link", "del", Layout::bridge(n, static_cast<int>(g))});
     }
     lab.partition().clear();
@@ -289,7 +292,7 @@ Result<> partition(Lab& lab, const std::vector<std::vector<int>>& groups,
             // (duplicate address detection, router solicitations for many
             // seconds), and a host alone behind it would keep receiving and
             // never see its link idle.
-            for (auto args : std::vector<std::vector<std::string>>{
+            for (const auto& args : std::vector<std::vector<std::string>>{
                      {"ip", "-n", sw, "link", "add", br, "type", "bridge"},
                      {"ip", "netns", "exec", sw, "sysctl", "-qw",
                       "net.ipv6.conf." + br + ".disable_ipv6=1"},

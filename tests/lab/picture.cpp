@@ -141,8 +141,8 @@ std::string timeline_svg(const json& timeline, const std::vector<std::string>& h
     for (size_t i = 0; i < hosts.size(); ++i) lane[hosts[i]] = i;
     for (size_t i = 0; i < vms.size(); ++i) row[vms[i]] = i;
     auto lane_top = [&](size_t i) { return top + static_cast<double>(i) * (lane_h + lane_gap); };
-    static const char* kVmColours[] = {"#2da44e", "#8250df", "#bf8700", "#1f6feb",
-                                       "#d1242f", "#1b7c83", "#9a6700", "#6e7781"};
+    static constexpr const char* kVmColours[] = {"#2da44e", "#8250df", "#bf8700", "#1f6feb",
+                                                 "#d1242f", "#1b7c83", "#9a6700", "#6e7781"};
 
     std::ostringstream s;
     s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height

@@ -435,8 +435,11 @@ void judge_soak(const SoakSchedule& schedule, RowRun& run) {
         if (resets.contains(name)) how.push_back("down at the end: " + resets.at(name));
         for (const auto& d : j.decisions("self-fence-reboot"))
             if (d.starts_with(name + ": ")) how.push_back("decided: " + d.substr(0, 120));
-        for (const auto& w : how)
-            j.expect(false, name + " was reset, which no fault it had allows (" + w + ")");
+        for (const auto& w : how) {
+            std::string failure = name;
+            failure.append(" was reset, which no fault it had allows (").append(w).append(")");
+            j.expect(false, failure);
+        }
     }
 
     // The last heal: the last repair the schedule made.
@@ -475,7 +478,7 @@ void judge_soak(const SoakSchedule& schedule, RowRun& run) {
             if (text.starts_with(prefix) && !text.starts_with(prefix + "new instance"))
                 at_heal = text.substr(prefix.size()).starts_with("writing on");
         }
-        if (at_heal) first = *last_heal;
+        if (at_heal) first = last_heal;
         const double end = run.timeline.value("end", 0.0) - run.timeline.value("start", 0.0);
         if (!writing || !first) {
             j.expect(false, vm + " is not writing at the end, " + secs(end - *last_heal) +
@@ -738,7 +741,8 @@ Result<RowRun> play_soak(const fs::path& root, const SoakSchedule& schedule, std
     // it) is healed as the others are: the host is powered on.
     for (int h = 1; h <= l.hosts() && !g_stop; ++h) {
         if (lab->host(h).power == Power::kOff || lab->place(h)) continue;
-        (void)player.reset_by(h, now_s());
+        // Its init is gone already: recorded as a reset_by() of the steps.
+        note_reset(*lab, h, log);
         std::ostringstream boot;
         player.act("power-on h" + std::to_string(h) + " after its reset", power_on(*lab, h, boot));
     }
@@ -781,7 +785,8 @@ SoakSummary run_soak(const fs::path& root, uint64_t first, int count, std::ostre
         std::ostringstream quiet;  // bring-up and take-down progress
         auto lab = Lab::up(root, schedule.hosts, 3, Tools::from_build(), quiet);
         Result<RowRun> run = lab ? play_soak(root, schedule, out) : std::unexpected(lab.error());
-        (void)Lab::down(root, quiet);
+        if (auto down = Lab::down(root, quiet); !down)
+            out << "seed " << seed << ": lab not taken down: " << down.error().what << "\n";
         if (g_stop) {
             sum.interrupted = true;
             break;
@@ -813,7 +818,8 @@ SoakSummary run_soak(const fs::path& root, uint64_t first, int count, std::ostre
         j["schedule"] = schedule.text();
         j["seconds"] = took;
         const auto path = results / ("seed-" + std::to_string(seed) + ".json");
-        (void)write_file(path, j.dump(2) + "\n");
+        if (auto w = write_file(path, j.dump(2) + "\n"); !w)
+            out << "seed " << seed << ": " << w.error().what << "\n";
         out << "seed " << seed << ": " << (run->ok() ? "promises kept" : "PROMISE BROKEN") << " ("
             << secs(took) << ", " << path.string() << ")\n"
             << std::flush;

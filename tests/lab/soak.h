@@ -27,7 +27,7 @@ namespace vigil::lab {
 // What one fault of a schedule does, and how it is healed. The first group
 // are the major faults (one per schedule, on its victim host), the rest
 // ride along on the other hosts, or on every host.
-enum class SoakFault {
+enum class SoakFault : std::uint8_t {
     kPowerOff,            // F1: power-off H; healed by power-on H
     kHang,                // F2: hang H; its watchdog resets it; power-on H
     kCutCluster,          // F3: cut H cluster; heal

@@ -104,12 +104,12 @@ TEST(SoakSchedule, EverySeedKeepsTheRules) {
             << soak_fault_name(static_cast<SoakFault>(k)) << " never drawn";
 }
 
-SoakSchedule hand_made(SoakFault major, std::vector<SoakStep> riders) {
+SoakSchedule hand_made(SoakFault major, const std::vector<SoakStep>& riders) {
     SoakSchedule s;
     s.seed = 7;
     s.victim = 1;
     s.steps.push_back({.kind = major, .host = 1, .at_s = 1, .hold_s = 10});
-    for (auto& r : riders) s.steps.push_back(r);
+    for (const auto& r : riders) s.steps.push_back(r);
     return s;
 }
 
@@ -189,8 +189,8 @@ RowRun made_up(double vm1_back) {
 }
 
 const SoakSchedule& power_off_h1() {
-    static const auto s = hand_made(SoakFault::kPowerOff, {});
-    return s;
+    static const auto kSchedule = hand_made(SoakFault::kPowerOff, {});
+    return kSchedule;
 }
 
 TEST(SoakJudge, KeptPromisesAreNoFailure) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <utility>
 
 namespace vigil::lab {
 namespace {
@@ -43,7 +44,8 @@ std::vector<Stamp> parse_stamps(std::string_view head) {
         if (s.seq >= best.seq) best = std::move(s);
     }
     std::vector<Stamp> out;
-    for (auto& [_, s] : newest) out.push_back(s);
+    out.reserve(newest.size());
+    for (auto& [_, s] : newest) out.push_back(std::move(s));
     return out;
 }
 

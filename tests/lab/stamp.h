@@ -20,6 +20,7 @@ struct Stamp {
     uint64_t instance = 0;  // the guest's TSC at boot: one value per started qemu
     uint64_t seq = 0;       // counts this instance's writes from 1
     std::string host;       // the host the instance ran on when it wrote
+    [[nodiscard]] bool operator==(const Stamp&) const = default;
 };
 
 // The newest stamp of every instance found in the first sectors of a disk,

@@ -91,19 +91,19 @@ class CorosyncTest : public RootTest {
         RunResult last;
         const bool ready = wait_until(
             [&] {
-                last = ns_->run({CorosyncProbe()}, 5s);
+                last = ns_->run({corosync_probe()}, 5s);
                 return last.ok() || !corosync_->running();
             },
             30s, 100ms);
         ASSERT_TRUE(ready && last.ok()) << last.describe() << "\ncorosync:\n" << corosync_log();
     }
 
-    static const char* CorosyncProbe() { return VIGIL_COROSYNC_FACTS_PROBE; }
+    static const char* corosync_probe() { return VIGIL_COROSYNC_FACTS_PROBE; }
     std::string corosync_log() const {
         std::ifstream in(dir_->path() / "corosync.log");
         return {std::istreambuf_iterator<char>(in), {}};
     }
-    RunResult facts() { return ns_->run({CorosyncProbe()}, 5s); }
+    RunResult facts() { return ns_->run({corosync_probe()}, 5s); }
 
     // vigild --check-config on a cluster-mode file of three hosts (nodeids
     // 1, 2, 3) plus `extra` keys of [cluster] and `tail` sections.

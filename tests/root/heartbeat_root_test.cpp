@@ -67,7 +67,10 @@ class HeartbeatOnFaultFs : public RootTest {
     }
 
     void TearDown() override {
-        if (fs_) (void)fs_->set_mode("ok");  // let stuck I/O finish before anything waits
+        if (fs_) {  // let stuck I/O finish before anything waits
+            const auto released = fs_->set_mode("ok");
+            EXPECT_TRUE(released) << released.error();
+        }
         if (loop_thread_.joinable()) {
             const std::uint64_t one = 1;
             (void)!::write(stop_fd_, &one, sizeof one);
@@ -238,7 +241,10 @@ TEST_F(HeartbeatOnFaultFs, EioFailsTheWritePromptly) {
 TEST_F(HeartbeatOnFaultFs, StallNeverBlocksTheLoopAndWritingResumes) {
     ASSERT_TRUE(sees_advance(1, 1, 10s));
     ASSERT_TRUE(fs_->set_mode("stall"));
-    ScopeExit release([&] { (void)fs_->set_mode("ok"); });
+    ScopeExit release([&] {
+        const auto released = fs_->set_mode("ok");
+        EXPECT_TRUE(released) << released.error();
+    });
     // Once one operation is stuck in faultfs, the others pile up behind it (in
     // faultfs or on the file's lock in the kernel); give the next tick time to
     // submit its writes.

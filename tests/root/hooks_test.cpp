@@ -120,7 +120,7 @@ class Hooks : public RootTest {
         EXPECT_TRUE(made);
         if (!made) return o;
         auto& loop = **made;
-        adapters::Journal journal(adapters::Priority::info);
+        adapters::Journal journal(adapters::Priority::kInfo);
         auto metrics = exporters::Metrics::make({.serve = false, .version = "test"});
         EXPECT_TRUE(metrics);
         if (!metrics) return o;
@@ -355,7 +355,7 @@ TEST_F(Hooks, RunsAsTheConfiguredUser) {
 TEST(HooksUnknownUser, IsRefusedAtMake) {
     auto loop = EventLoop::make();
     ASSERT_TRUE(loop);
-    adapters::Journal journal(adapters::Priority::error);
+    adapters::Journal journal(adapters::Priority::kError);
     HookOptions options;
     options.user = "no-such-user-vigil";
     auto runner = HookRunner::make(**loop, journal, options);

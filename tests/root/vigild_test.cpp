@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -38,9 +40,11 @@ std::uint16_t free_port() {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(addr);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
+    // Port 0 is what a test gets if this fails: it says why here, not later.
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        ADD_FAILURE() << "no free port on the loopback: " << std::strerror(errno);
+    if (fd >= 0) ::close(fd);
     return ntohs(addr.sin_port);
 }
 
@@ -236,7 +240,10 @@ class VigildBlockTest : public RootTest {
     }
 
     void TearDown() override {
-        if (fs_) (void)fs_->set_mode("ok");
+        if (fs_) {
+            const auto released = fs_->set_mode("ok");
+            EXPECT_TRUE(released) << released.error();
+        }
         vigild_.reset();
         loop_.reset();
         fs_.reset();
@@ -399,7 +406,7 @@ std::optional<std::filesystem::path> find_program(const std::string& name) {
     std::istringstream dirs(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
     std::string dir;
     while (std::getline(dirs, dir, ':')) {
-        const auto candidate = std::filesystem::path(dir) / name;
+        auto candidate = std::filesystem::path(dir) / name;
         if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     }
     return std::nullopt;
@@ -623,7 +630,7 @@ TEST_F(VigildTest, GarbageOnTheControlSocketIsRefusedAndCounted) {
     EXPECT_NE(send(binary).find("\"ok\":false"), std::string::npos);
     EXPECT_NE(send("{\"command\": 42}\n").find("\"ok\":false"), std::string::npos);
     EXPECT_NE(send("{\"command\": \"rm -rf\"}\n").find("unknown command"), std::string::npos);
-    EXPECT_NE(send(std::string(200 * 1024, 'x')).find("too large"), std::string::npos);
+    EXPECT_NE(send(std::string(std::size_t{200} * 1024, 'x')).find("too large"), std::string::npos);
     EXPECT_EQ((*d)->metric("vigil_bad_input_total", {{"source", "control"}}), 4.0);
     EXPECT_TRUE((*d)->process().running());
     EXPECT_TRUE((*d)->vigilctl({"status"}).ok()) << "still answers after the garbage";
@@ -897,7 +904,8 @@ TEST_F(VigildTest, DamagedFlightRecordIsReportedNotFatal) {
     auto dir = TempDir::make("flight");
     ASSERT_TRUE(dir.has_value()) << dir.error();
     const auto path = *dir / "flight-record";
-    std::ofstream(path) << std::string("\x13\x37garbage\0\xff", 12);
+    using namespace std::string_literals;  // keeps the NUL inside the garbage
+    std::ofstream(path) << "\x13\x37garbage\0\xff"s;
     auto d = Vigild::start("[fence]\nflight_record = \"" + path.string() + "\"\n");
     ASSERT_TRUE(d.has_value()) << d.error();
     const auto text = (*d)->vigilctl({"explain"});

@@ -88,7 +88,7 @@ class Webhook : public RootTest {
             ready_ = true;
             return;
         }
-        adapters::Journal journal(adapters::Priority::info);
+        adapters::Journal journal(adapters::Priority::kInfo);
         exporters::WebhookOptions options;
         options.port = kReceiverPort;
         options.token_file = dir_->path() / "token";
@@ -134,7 +134,7 @@ class Webhook : public RootTest {
     }
 
     std::vector<std::string> authorized(const std::filesystem::path& body,
-                                        std::string type = "application/json") {
+                                        const std::string& type = "application/json") {
         return {"-X",
                 "POST",
                 "-H",

@@ -72,9 +72,11 @@ class Gen {
             const int at = pick(5, 90) * 10;  // tenths of a second
             const int len = pick(3, 400);     // tenths
             const std::string h = host(n);
-            const auto ev = [&](int t, const std::string& text) {
-                g.timeline +=
-                    std::to_string(t / 10) + "." + std::to_string(t % 10) + " " + text + "\n";
+            // One timeline line at t tenths of a second: the pieces of its text, joined.
+            const auto ev = [&](int t, const auto&... text) {
+                g.timeline += std::to_string(t / 10) + "." + std::to_string(t % 10) + " ";
+                (g.timeline.append(text), ...);
+                g.timeline += "\n";
             };
             switch (pick(0, 12)) {
                 case 0:
@@ -95,8 +97,8 @@ class Gen {
                 case 4: {
                     const char* roles[] = {"cluster", "vm-uplink", "storage"};
                     const std::string r = roles[pick(0, 2)];
-                    ev(at, "cut " + h + " " + r);
-                    ev(at + len, "heal " + h + " " + r);
+                    ev(at, "cut ", h, " ", r);
+                    ev(at + len, "heal ", h, " ", r);
                     break;
                 }
                 case 5: {
@@ -123,7 +125,7 @@ class Gen {
                     const std::string who = chance(0.3) ? "all" : h;
                     const std::string how =
                         std::string(chance(0.5) ? " inflight" : "") + (chance(0.3) ? " stall" : "");
-                    ev(at, "storage-fail " + who + how);
+                    ev(at, "storage-fail ", who, how);
                     ev(at + len, "storage-heal " + who);
                     break;
                 }
@@ -166,6 +168,8 @@ class Gen {
                     ev(at, "storage-fail " + h + " inflight");
                     ev(at + len + 200, "storage-heal " + h);
                     break;
+                default:  // pick(0, 12) gives no other value
+                    break;
             }
         }
         // Everything heals at 140 s; then every VM must run again within a bound the
@@ -174,11 +178,12 @@ class Gen {
         for (int i = 1; i <= n; ++i) {
             const std::string h = "h" + std::to_string(i);
             for (const char* verb : {"power-on", "unhang", "thaw-daemon", "storage-heal", "fast"}) {
-                g.timeline += std::string("140 ") + verb + " " + h + "\n";
+                g.timeline.append("140 ").append(verb).append(" ").append(h).append("\n");
             }
             for (const char* role : {"cluster", "vm-uplink", "storage"})
-                g.timeline += "140 heal " + h + " " + role + "\n";
-            g.timeline += "140 admin " + h + " maintenance-off\n140 admin " + h + " uncordon\n";
+                g.timeline.append("140 heal ").append(h).append(" ").append(role).append("\n");
+            g.timeline.append("140 admin ").append(h).append(" maintenance-off\n");
+            g.timeline.append("140 admin ").append(h).append(" uncordon\n");
         }
         return g;
     }
@@ -322,6 +327,7 @@ int main(int argc, char** argv) {
     }
     if (seeds.empty() && !fresh && soak == 0) fresh = true;
     std::vector<Block> blocks;
+    blocks.reserve(seeds.size() + 1);
     for (const auto s : seeds) blocks.push_back(Block{s, runs});
     if (fresh) {
         blocks.push_back(
@@ -332,7 +338,8 @@ int main(int argc, char** argv) {
     for (const auto& b : blocks) {
         std::cout << "seed " << b.seed << ": " << b.runs
                   << " runs (replay: vigil_sim_random --seed " << b.seed << " --runs " << b.runs
-                  << ")" << std::endl;
+                  << ")\n"
+                  << std::flush;  // the replay line is out before a run that may crash or hang
         run_block(b, emit, t);
     }
     if (soak > 0) {
@@ -340,7 +347,8 @@ int main(int argc, char** argv) {
         while (t.steps < soak) {
             const auto s = pick();
             std::cout << "soak seed " << s << ": " << runs << " runs, " << t.steps
-                      << " steps so far" << std::endl;
+                      << " steps so far\n"
+                      << std::flush;  // out before the runs, as above
             run_block(Block{s, runs}, emit, t);
         }
     }

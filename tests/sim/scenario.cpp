@@ -277,7 +277,8 @@ std::expected<Scenario, std::string> load_scenario(const std::filesystem::path& 
     if (auto r = parse_checks(*checks, s); !r)
         return std::unexpected(s.name + "/checks.txt " + r.error());
     if (s.checks.empty()) return std::unexpected(s.name + ": checks.txt asserts nothing");
-    if (auto v = s.policy.validate(); !v) return std::unexpected(s.name + ": policy: " + v.error());
+    if (auto v = s.policy.validate(); !v)
+        return std::unexpected(s.name + ": policy: " + v.error().message);
     return s;
 }
 

@@ -347,7 +347,7 @@ void World::log(const std::string& who, std::string text) {
     result_.log.push_back({now_, who, std::move(text)});
 }
 
-void World::violation(std::string text) {
+void World::violation(const std::string& text) {
     if (result_.violations.size() < 50) {
         result_.violations.push_back(seconds(now_) + " " + text);
         log("world", "SAFETY VIOLATION: " + text);
@@ -425,6 +425,7 @@ std::vector<std::vector<std::uint32_t>> World::raw_partitions() const {
         groups[g == partition_group_.end() ? 0 : g->second].push_back(id);
     }
     std::vector<std::vector<std::uint32_t>> out;
+    out.reserve(groups.size());
     for (auto& [g, ids] : groups) out.push_back(std::move(ids));
     std::ranges::sort(out);
     return out;
@@ -523,6 +524,7 @@ core::StorageEvidence World::watch_storage(Host& h, const std::string& d) {
 
 std::vector<core::VmEvidence> World::inventory(const Host& h) const {
     std::vector<core::VmEvidence> out;
+    out.reserve(h.qemu.size());
     for (const auto& [vm, q] : h.qemu) out.push_back({.vm = vm, .state = q.state});
     return out;
 }
@@ -544,7 +546,7 @@ void World::start_daemon(Host& h) {
     auto d = driver::HostDriver::make(std::move(policy), HostId{h.id}, h.incarnation, accepted,
                                       h.ports->all());
     if (!d) {
-        violation("vigild refused to start on " + h.name + ": " + d.error());
+        violation("vigild refused to start on " + h.name + ": " + d.error().message);
         h.ports.reset();
         return;
     }

@@ -125,7 +125,7 @@ class World {
     void start_daemon(Host& h);
     void stop_daemon(Host& h);
     void log(const std::string& who, std::string text);
-    void violation(std::string text);
+    void violation(const std::string& text);
     void later(Host& h, Duration delay, std::function<void()> run);
     // Hands `fn` to the daemon now running on h (through its inbox: a frozen daemon
     // gets it when it thaws); dropped when no daemon runs.

@@ -61,7 +61,8 @@ TEST(Alertmanager, RefusesWhatIsNotAVersion4Message) {
     for (const auto& [body, reason] : cases) {
         const auto m = parse_alertmanager_webhook(body);
         ASSERT_FALSE(m) << body;
-        EXPECT_NE(m.error().find(reason), std::string::npos) << body << " -> " << m.error();
+        EXPECT_NE(m.error().message.find(reason), std::string::npos)
+            << body << " -> " << m.error().message;
     }
 }
 

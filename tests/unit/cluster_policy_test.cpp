@@ -102,7 +102,7 @@ TEST(ClusterPolicy, AFenceDelayShorterThanWatchdogAndProofWindowIsRefusedWithThe
               "at least 9630");
     auto policy = cluster_policy(c, 6s, corosync(1650ms, 1980ms));
     ASSERT_FALSE(policy.has_value());
-    EXPECT_EQ(policy.error(), check.refused[0]);
+    EXPECT_EQ(policy.error().message, check.refused[0]);
 
     c.fence_delay = 9630ms;
     EXPECT_TRUE(cluster_policy(c, 6s, corosync(1650ms, 1980ms)).has_value());
@@ -149,7 +149,7 @@ TEST(ClusterPolicy, EveryUnsafeLinkIsListed) {
     auto policy = cluster_policy(c, 5s, corosync(3000ms, 3600ms, false));
     ASSERT_FALSE(policy.has_value());
     // One per line.
-    EXPECT_EQ(std::ranges::count(policy.error(), '\n'), 3) << policy.error();
+    EXPECT_EQ(std::ranges::count(policy.error().message, '\n'), 3) << policy.error().message;
 }
 
 TEST(ClusterPolicy, AConfiguredMembershipTimeoutShorterThanCorosyncsIsRefused) {
@@ -194,7 +194,7 @@ TEST(ClusterPolicy, WithoutCorosyncAndMembershipFromCorosyncNothingStartsButTheR
     EXPECT_NE(all(check).find("not checked: corosync not running"), std::string::npos);
     auto policy = cluster_policy(c, 5s, std::nullopt);
     ASSERT_FALSE(policy.has_value());
-    EXPECT_EQ(policy.error(),
+    EXPECT_EQ(policy.error().message,
               "cluster.membership_timeout_ms = 0 reads the membership timeout from corosync, "
               "which is not running");
 
@@ -272,7 +272,7 @@ TEST(ClusterPolicy, TheCoresOwnRefusalNamesTheKeys) {
     c.storm_guard_share = 0.0;  // the parser refuses it; a Config built in code may not
     auto policy = cluster_policy(c, 5s, corosync(500ms, 600ms));
     ASSERT_FALSE(policy.has_value());
-    EXPECT_EQ(policy.error(),
+    EXPECT_EQ(policy.error().message,
               "the decision core refuses the policy: storm guard share "
               "[cluster.storm_guard_share] must be in (0, 1]");
 }

@@ -121,7 +121,8 @@ TEST(HeartbeatSlot, StatusTooLargeForASlotIsAnError) {
     for (int i = 0; i < 400; ++i) huge.held.push_back({"a-long-vm-name-" + std::to_string(i), {}});
     const auto block = encode_status_block(huge);
     ASSERT_FALSE(block);
-    EXPECT_NE(block.error().find("a slot holds 4095"), std::string::npos) << block.error();
+    EXPECT_NE(block.error().message.find("a slot holds 4095"), std::string::npos)
+        << block.error().message;
 }
 
 LastWords words_of(std::uint32_t host) {

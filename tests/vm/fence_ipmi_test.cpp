@@ -158,7 +158,7 @@ TEST_F(FenceIpmiTest, PowerOffReallyStopsTheHostAndIsConfirmed) {
     auto off = run_fence_agent(request(FenceAction::kOff));
     ASSERT_TRUE(off);
     EXPECT_TRUE(off->confirmed_off())
-        << vigil::fence::to_string(off->outcome) << ": " << off->detail << "\n"
+        << vigil::fence::name(off->outcome) << ": " << off->detail << "\n"
         << off->output;
     std::printf("fence_ipmilan off took %lld ms\n", static_cast<long long>(off->took.count()));
     EXPECT_TRUE(pids_in_netns(host_->path()).empty())
@@ -190,7 +190,7 @@ TEST_F(FenceIpmiTest, ANonAnsweringBmcTimesOut) {
     ASSERT_TRUE(off);
     EXPECT_FALSE(off->confirmed_off());
     EXPECT_TRUE(off->outcome == FenceOutcome::kTimedOut || off->outcome == FenceOutcome::kFailed)
-        << vigil::fence::to_string(off->outcome);
+        << vigil::fence::name(off->outcome);
     // The request's timeout (2 s), then run_fence_agent's next poll (50 ms)
     // sees it, kills the agent's process group and reaps it; the remaining
     // 450 ms is scheduling slack for a loaded 2-core machine.

@@ -97,7 +97,7 @@ int main() {
     if (!dog) fail("watchdog: " + dog.error().message);
     const auto& caps = dog->capabilities();
     say("armed timeout=" + std::to_string(timeout.count()) + " identity=" + caps.identity +
-        " keepalive=" + vigil::fence::to_string(caps.keepalive) +
+        " keepalive=" + std::string(vigil::fence::name(caps.keepalive)) +
         " magic_close=" + std::to_string(caps.magic_close) +
         " nowayout=" + (caps.nowayout ? std::to_string(*caps.nowayout) : std::string("unknown")));
 
@@ -131,7 +131,7 @@ int main() {
     }
     if (mode == "close") {
         if (auto ok = dog->pet(); !ok) fail("pet: " + ok.error().message);
-        dog = std::unexpected(vigil::fence::Error{vigil::fence::ErrorKind::kFailed, "closed"});
+        dog = std::unexpected(vigil::Error{vigil::ErrorKind::kFailed, "closed"});
         say("closed without the magic character");
         for (int ms = 250;; ms += 250) {
             std::this_thread::sleep_for(250ms);

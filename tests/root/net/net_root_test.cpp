@@ -322,7 +322,7 @@ TEST_F(NetRootTest, ReceiveCountersFollowTrafficAndSilenceIsIdle) {
     bpf::NetProbes& net = **probes;
     for (const auto& p : net.probes()) {
         // PLATFORM.md: these tp_btf hooks load and attach on this kernel.
-        EXPECT_EQ(p.state, bpf::ProbeState::attached) << p.name << ": " << p.reason;
+        EXPECT_EQ(p.state, bpf::ProbeState::kAttached) << p.name << ": " << p.reason;
     }
     ASSERT_EQ(net.netns_inode(), netns_inode("/proc/thread-self/ns/net"));
     EXPECT_GE(net.event_fd(), 0);

@@ -62,9 +62,16 @@ class SunrpcTwinTest : public RootTest {
     void run(bpf_program* prog, std::initializer_list<std::uint64_t> args, int cpu = 0) {
         std::array<std::uint64_t, 4> ctx{};
         std::copy(args.begin(), args.end(), ctx.begin());
-        LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx.data(),
-                    .ctx_size_in = static_cast<std::uint32_t>(args.size() * sizeof(std::uint64_t)),
-                    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = static_cast<std::uint32_t>(cpu));
+        // What LIBBPF_OPTS makes, spelled in C++: its compound literal and
+        // statement expression are C extensions -Wpedantic refuses in clang.
+        // The other fields are zero; the struct has no padding.
+        bpf_test_run_opts opts{
+            .sz = sizeof(bpf_test_run_opts),
+            .ctx_in = ctx.data(),
+            .ctx_size_in = static_cast<std::uint32_t>(args.size() * sizeof(std::uint64_t)),
+            .flags = BPF_F_TEST_RUN_ON_CPU,
+            .cpu = static_cast<std::uint32_t>(cpu),
+        };
         ASSERT_EQ(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0)
             << bpf_program__name(prog) << ": " << std::strerror(errno);
         EXPECT_EQ(opts.retval, 0u);
@@ -183,7 +190,7 @@ TEST_F(SunrpcLateAttachTest, WithoutTheModuleEveryProbeWaitsWithAReason) {
                                                        {"sunrpc_call_errors", "rpc_call_rpcerror"}};
     for (const auto& [name, event] : events) {
         ASSERT_TRUE(names.contains(name)) << name;
-        EXPECT_EQ(names[name].state, bpf::ProbeState::unavailable) << name;
+        EXPECT_EQ(names[name].state, bpf::ProbeState::kUnavailable) << name;
         EXPECT_EQ(names[name].hook, "tracepoint/sunrpc/" + event);
         EXPECT_NE(names[name].reason.find("sunrpc/" + event), std::string::npos)
             << names[name].reason;
@@ -208,17 +215,17 @@ TEST_F(SunrpcLateAttachTest, AHookThatAppearsIsLoadedOnTheNextRetryAndOnlyOnce) 
     EXPECT_TRUE((*probes)->retry());
     EXPECT_FALSE((*probes)->waiting());
     auto names = by_name(**probes);
-    EXPECT_EQ(names["sunrpc_minor_timeouts"].state, bpf::ProbeState::failed);
+    EXPECT_EQ(names["sunrpc_minor_timeouts"].state, bpf::ProbeState::kFailed);
     EXPECT_NE(names["sunrpc_minor_timeouts"].reason.find("attaching tracepoint/sunrpc/xprt_timer"),
               std::string::npos)
         << names["sunrpc_minor_timeouts"].reason;
-    EXPECT_EQ(names["sunrpc_timeouts"].state, bpf::ProbeState::unavailable);
-    EXPECT_EQ(names["sunrpc_call_errors"].state, bpf::ProbeState::unavailable);
+    EXPECT_EQ(names["sunrpc_timeouts"].state, bpf::ProbeState::kUnavailable);
+    EXPECT_EQ(names["sunrpc_call_errors"].state, bpf::ProbeState::kUnavailable);
 
     // Loaded once: later arrivals change nothing (a BPF object loads once).
     add_event("rpc_timeout_status");
     EXPECT_FALSE((*probes)->retry());
-    EXPECT_EQ(by_name(**probes)["sunrpc_timeouts"].state, bpf::ProbeState::unavailable);
+    EXPECT_EQ(by_name(**probes)["sunrpc_timeouts"].state, bpf::ProbeState::kUnavailable);
 }
 
 TEST_F(SunrpcLateAttachTest, EveryProgramLoadsWithoutTheModulesBtf) {
@@ -235,7 +242,7 @@ TEST_F(SunrpcLateAttachTest, EveryProgramLoadsWithoutTheModulesBtf) {
     EXPECT_TRUE((*probes)->retry());
     EXPECT_FALSE((*probes)->waiting());
     for (const auto& p : (*probes)->probes()) {
-        EXPECT_EQ(p.state, bpf::ProbeState::failed) << p.name;
+        EXPECT_EQ(p.state, bpf::ProbeState::kFailed) << p.name;
         EXPECT_NE(p.reason.find("attaching " + p.hook), std::string::npos) << p.reason;
         EXPECT_EQ(p.reason.find("loading"), std::string::npos) << p.reason;
     }

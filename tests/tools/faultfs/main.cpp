@@ -178,6 +178,7 @@ int op_opendir(const char* path, fuse_file_info* fi) {
 
 int op_readdir(const char* /*path*/, void* buf, fuse_fill_dir_t filler, off_t /*offset*/,
                fuse_file_info* fi, fuse_readdir_flags /*flags*/) {
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): FUSE keeps our DIR* in its uint64_t fh
     DIR* dir = reinterpret_cast<DIR*>(fi->fh);
     ::rewinddir(dir);
     while (const dirent* entry = ::readdir(dir)) {
@@ -190,6 +191,7 @@ int op_readdir(const char* /*path*/, void* buf, fuse_fill_dir_t filler, off_t /*
 }
 
 int op_releasedir(const char* /*path*/, fuse_file_info* fi) {
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): FUSE keeps our DIR* in its uint64_t fh
     ::closedir(reinterpret_cast<DIR*>(fi->fh));
     return 0;
 }
@@ -434,9 +436,8 @@ struct ServeArgs {
 
 std::expected<int, std::string> parse_int(std::string_view text, std::string_view what) {
     int value = 0;
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || value < 0) {
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || value < 0) {
         return std::unexpected(std::string(what) + " needs a non-negative integer, got '" +
                                std::string(text) + "'");
     }
@@ -636,6 +637,7 @@ int serve(const ServeArgs& args) {
     std::vector<std::string> argv_store = {"vigil-faultfs", "-o", options};
     if (args.debug) argv_store.emplace_back("-d");
     std::vector<char*> argv;
+    argv.reserve(argv_store.size());
     for (auto& s : argv_store) argv.push_back(s.data());
     fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 

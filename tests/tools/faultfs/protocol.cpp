@@ -27,9 +27,8 @@ std::vector<std::string_view> split_words(std::string_view text) {
 std::expected<std::uint64_t, std::string> parse_number(std::string_view word,
                                                        std::string_view what) {
     std::uint64_t value = 0;
-    const auto* end = word.data() + word.size();
-    const auto [ptr, ec] = std::from_chars(word.data(), end, value);
-    if (word.empty() || ec != std::errc{} || ptr != end) {
+    const auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), value);
+    if (word.empty() || ec != std::errc{} || ptr != word.data() + word.size()) {
         return std::unexpected(std::string(what) + " must be a non-negative integer, got '" +
                                std::string(word) + "'");
     }

@@ -12,15 +12,15 @@
 
 namespace vigil::faultfs {
 
-enum class FaultKind { kOk, kEio, kEnospc, kStall, kSlow };
+enum class FaultKind : std::uint8_t { kOk, kEio, kEnospc, kStall, kSlow };
 
 // Which data operations a fault applies to. fsync and fallocate count as writes.
-enum class Scope { kAll, kRead, kWrite };
+enum class Scope : std::uint8_t { kAll, kRead, kWrite };
 
 // kFlush: fsync. It counts as a write, except that a full volume (ENOSPC)
 // still flushes: there is nothing left to allocate (a thin volume's flush
 // succeeds; a loop device would turn a failed flush into EIO).
-enum class Op { kRead, kWrite, kFlush };
+enum class Op : std::uint8_t { kRead, kWrite, kFlush };
 
 struct Mode {
     FaultKind kind = FaultKind::kOk;
@@ -35,7 +35,7 @@ struct Mode {
 };
 
 // What the file system does with one data operation under a mode.
-enum class Action { kPass, kFailEio, kFailEnospc, kStall, kDelay };
+enum class Action : std::uint8_t { kPass, kFailEio, kFailEnospc, kStall, kDelay };
 
 // `file`: the path in the mount of the file the operation is on.
 [[nodiscard]] Action action_for(const Mode& mode, Op op, std::string_view file = {});

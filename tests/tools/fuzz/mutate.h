@@ -42,6 +42,8 @@ inline std::string mutate(std::string s, std::mt19937& rng) {
             case 5:
                 s.resize(at);
                 break;
+            default:  // rng() % 6 gives no other value
+                break;
         }
     }
     return s;

@@ -56,7 +56,8 @@ TEST(Duration, BadTextAndLimitsAreRefusedWithWhy) {
                                            {"99999999999999999999d", "far too long"}}) {
         auto d = config::parse_duration(c.text, 1s, 31 * 24h);
         ASSERT_FALSE(d) << c.text;
-        EXPECT_NE(d.error().find(c.says), std::string::npos) << c.text << ": " << d.error();
+        EXPECT_NE(d.error().message.find(c.says), std::string::npos)
+            << c.text << ": " << d.error().message;
     }
 }
 
@@ -161,7 +162,7 @@ TEST(AdminFile, DamagedFilesAreRefusedNeverReadAsMaintenance) {
         auto r = decode_admin_state(text);
         EXPECT_FALSE(r) << text;
         if (!r) {
-            EXPECT_FALSE(r.error().empty());
+            EXPECT_FALSE(r.error().message.empty());
         }
     }
 }

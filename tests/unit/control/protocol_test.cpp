@@ -13,7 +13,7 @@ namespace {
 TEST(ControlProtocol, ExplainTakesASubjectAndRoundTrips) {
     auto r = parse_control_request(R"({"command":"explain","subject":"vm-1.web"})");
     ASSERT_TRUE(r) << r.error();
-    EXPECT_EQ(r->command, ControlCommand::explain);
+    EXPECT_EQ(r->command, ControlCommand::kExplain);
     EXPECT_EQ(r->subject, "vm-1.web");
     auto again = parse_control_request(format_control_request(*r));
     ASSERT_TRUE(again) << again.error();
@@ -27,7 +27,7 @@ TEST(ControlProtocol, NoSubjectMeansEverything) {
     EXPECT_EQ(format_control_request(*r), R"({"command":"explain"})");
     auto s = parse_control_request(R"({"command":"status"})");
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->command, ControlCommand::status);
+    EXPECT_EQ(s->command, ControlCommand::kStatus);
 }
 
 TEST(ControlProtocol, AdminAndEventsRequestsRoundTrip) {
@@ -45,7 +45,7 @@ TEST(ControlProtocol, AdminAndEventsRequestsRoundTrip) {
     auto r =
         parse_control_request(R"({"command":"admin","action":"maintenance-on","for_ms":3000})");
     ASSERT_TRUE(r);
-    EXPECT_EQ(r->command, ControlCommand::admin);
+    EXPECT_EQ(r->command, ControlCommand::kAdmin);
     EXPECT_EQ(r->action, AdminAction::kMaintenanceOn);
     EXPECT_EQ(r->for_duration, std::chrono::milliseconds(3000));
     auto f = parse_control_request(R"({"command":"events","follow":true})");
@@ -74,7 +74,8 @@ TEST(ControlProtocol, BadAdminAndEventsRequestsAreRefusedWithWhy) {
              {R"({"command":"events","subject":"vm1"})", "not a key of events"}}) {
         auto r = parse_control_request(c.line);
         ASSERT_FALSE(r) << c.line;
-        EXPECT_NE(r.error().find(c.says), std::string::npos) << c.line << ": " << r.error();
+        EXPECT_NE(r.error().message.find(c.says), std::string::npos)
+            << c.line << ": " << r.error().message;
     }
 }
 
@@ -95,7 +96,8 @@ TEST(ControlProtocol, BadSubjectsAreRefusedWithWhy) {
          }) {
         auto r = parse_control_request(c.line);
         ASSERT_FALSE(r) << c.line;
-        EXPECT_NE(r.error().find(c.says), std::string::npos) << c.line << ": " << r.error();
+        EXPECT_NE(r.error().message.find(c.says), std::string::npos)
+            << c.line << ": " << r.error().message;
     }
     auto ok = parse_control_request(R"({"command":"explain","subject":")" + longest + R"("})");
     ASSERT_TRUE(ok) << ok.error();
@@ -103,10 +105,10 @@ TEST(ControlProtocol, BadSubjectsAreRefusedWithWhy) {
 }
 
 TEST(ControlProtocol, OversizedSubjectErrorDoesNotEchoIt) {
-    const std::string huge(60 * 1024, 'x');
+    const std::string huge(std::size_t{60} * 1024, 'x');
     auto r = parse_control_request(R"({"command":"explain","subject":")" + huge + R"("})");
     ASSERT_FALSE(r);
-    EXPECT_LT(r.error().size(), 200U) << "the error names the size, not the subject";
+    EXPECT_LT(r.error().message.size(), 200U) << "the error names the size, not the subject";
 }
 
 }  // namespace

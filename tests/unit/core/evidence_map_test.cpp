@@ -29,7 +29,7 @@ EvidenceMap map_of(const EvidenceMapConfig& config) {
 void expect_refused(const EvidenceMapConfig& config, std::string_view why) {
     const auto m = EvidenceMap::make(config);
     ASSERT_FALSE(m.has_value()) << "accepted, expected: " << why;
-    EXPECT_NE(m.error().find(why), std::string::npos) << m.error();
+    EXPECT_NE(m.error().message.find(why), std::string::npos) << m.error().message;
 }
 
 // Severity order, least to worst, and link liveness, best to worst.

@@ -287,9 +287,9 @@ TEST(PeersTest, AFrozenPeerIsNeverDeadNorFencedNorAStorm) {
                                            .quorate = true});
     for (int at = 2; at <= 60; ++at) {
         for (std::uint32_t i = 2; i <= 3; ++i)
-            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(1 + at)));
-        std::vector<HostStatus> again{status(2, static_cast<std::uint64_t>(1 + at)),
-                                      status(3, static_cast<std::uint64_t>(1 + at)), status(4, 1),
+            peers.on_message(t(at), status(i, static_cast<std::uint64_t>(at) + 1));
+        std::vector<HostStatus> again{status(2, static_cast<std::uint64_t>(at) + 1),
+                                      status(3, static_cast<std::uint64_t>(at) + 1), status(4, 1),
                                       frozen(5, 2)};
         peers.on_slot_read(t(at), SlotReadEvidence{.ok = true, .slots = again});
         c = peers.classify(t(at), true, t(0), false);

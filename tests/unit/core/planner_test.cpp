@@ -23,6 +23,7 @@ RecoveryView dead_owner_view() {
 
 std::vector<std::string> vm_order(const RecoveryPlan& plan) {
     std::vector<std::string> out;
+    out.reserve(plan.assigned.size());
     for (const auto& d : plan.assigned) out.push_back(d.vm);
     return out;
 }

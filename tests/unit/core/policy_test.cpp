@@ -28,7 +28,8 @@ TEST(Policy, FenceDelayMustExceedWatchdogTimeout) {
     p.fence_delay = 5s;
     const auto r = p.validate();
     ASSERT_FALSE(r.has_value());
-    EXPECT_NE(r.error().find("larger than the watchdog timeout"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("larger than the watchdog timeout"), std::string::npos)
+        << r.error().message;
 }
 
 TEST(Policy, FenceDelayMustCoverTheWindowAHostMayStillPet) {
@@ -39,7 +40,7 @@ TEST(Policy, FenceDelayMustCoverTheWindowAHostMayStillPet) {
     p.membership_timeout = 3s;  // slow cluster stack: it must be covered too
     const auto r = p.validate();
     ASSERT_FALSE(r.has_value());
-    EXPECT_NE(r.error().find("8 s"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("8 s"), std::string::npos) << r.error().message;
 }
 
 TEST(Policy, WatchdogMustOutlastTheClusterStacksDelivery) {
@@ -48,7 +49,7 @@ TEST(Policy, WatchdogMustOutlastTheClusterStacksDelivery) {
     p.fence_delay = 9s;
     const auto r = p.validate();
     ASSERT_FALSE(r.has_value());
-    EXPECT_NE(r.error().find("5.5 s"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("5.5 s"), std::string::npos) << r.error().message;
     p.watchdog_timeout = 6s;
     p.fence_delay = 10s;
     EXPECT_TRUE(p.validate().has_value());

@@ -20,7 +20,7 @@ Policy three_hosts() {
     return p;
 }
 
-SelfStateMachine make(Policy p = three_hosts()) { return SelfStateMachine(p, HostId{1}, 7); }
+SelfStateMachine make(const Policy& p = three_hosts()) { return SelfStateMachine(p, HostId{1}, 7); }
 
 void quorate(SelfStateMachine& s, TimePoint at) {
     s.on_membership(at, MembershipEvidence{.members = {HostId{1}, HostId{2}}, .quorate = true});

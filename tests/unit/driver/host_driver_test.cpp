@@ -79,9 +79,9 @@ TEST_F(HostDriverTest, RefusesAnAcceptedWatchdogTimeoutTheFenceDelayNoLongerCove
     ASSERT_TRUE(policy.validate().has_value());
     const auto d = HostDriver::make(policy, core::HostId{1}, 1, 6s, w.ports());
     ASSERT_FALSE(d.has_value());
-    EXPECT_NE(d.error().find("6.000 s"), std::string::npos) << d.error();
-    EXPECT_NE(d.error().find("5.000 s"), std::string::npos) << d.error();
-    EXPECT_NE(d.error().find("fence delay (7 s)"), std::string::npos) << d.error();
+    EXPECT_NE(d.error().message.find("6.000 s"), std::string::npos) << d.error().message;
+    EXPECT_NE(d.error().message.find("5.000 s"), std::string::npos) << d.error().message;
+    EXPECT_NE(d.error().message.find("fence delay (7 s)"), std::string::npos) << d.error().message;
 }
 
 TEST_F(HostDriverTest, CountsWithTheAcceptedWatchdogTimeoutWhenItStillFits) {
@@ -98,13 +98,13 @@ TEST_F(HostDriverTest, RefusesABadPolicyWithTheCoresOwnWords) {
     ASSERT_FALSE(expected.has_value());
     const auto d = HostDriver::make(policy, core::HostId{1}, 1, 5s, w.ports());
     ASSERT_FALSE(d.has_value());
-    EXPECT_EQ(d.error(), expected.error());
+    EXPECT_EQ(d.error().message, expected.error().message);
 }
 
 TEST_F(HostDriverTest, RefusesAHostThatIsNotConfigured) {
     const auto d = HostDriver::make(cluster_policy(), core::HostId{9}, 1, 5s, w.ports());
     ASSERT_FALSE(d.has_value());
-    EXPECT_NE(d.error().find("h9"), std::string::npos) << d.error();
+    EXPECT_NE(d.error().message.find("h9"), std::string::npos) << d.error().message;
 }
 
 // --- one heartbeat ---
@@ -319,6 +319,7 @@ TEST_F(FollowerTest, EveryDecisionOfATickReachesTheEventSink) {
         for (auto& dec : step(s)) expected.emplace_back(t(s), std::move(dec));
     }
     std::vector<core::Decision> all;
+    all.reserve(expected.size());
     for (const auto& [when, dec] : expected) all.push_back(dec);
     // The window holds pet, peer-class and start decisions, not only one kind.
     ASSERT_EQ(of_kind(all, core::DecisionKind::kStartVm).size(), 1u);
@@ -398,6 +399,7 @@ TEST_F(HostDriverTest, ARepeatOfTheRunningActionDropsAStaleWaitingOne) {
         d.heartbeat();
     }
     std::vector<core::Decision> decided;
+    decided.reserve(w.events.decisions.size());
     for (const auto& [when, dec] : w.events.decisions) decided.push_back(dec);
     const auto resumes = of_kind(decided, core::DecisionKind::kResumeVm);
     const auto stops = of_kind(decided, core::DecisionKind::kStopVm);

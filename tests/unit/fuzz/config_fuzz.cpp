@@ -17,7 +17,7 @@ int one_input(const std::uint8_t* data, std::size_t size) {
     const auto parsed = vigil::config::parse(text, "fuzz.toml");
     if (!parsed) {
         // A refusal must say why, and name this file.
-        if (parsed.error().reason.empty() || parsed.error().file != "fuzz.toml") std::abort();
+        if (parsed.error().message.empty() || parsed.error().file != "fuzz.toml") std::abort();
         return 0;
     }
     // Whatever was accepted respects the documented ranges.

@@ -15,7 +15,7 @@ int one_input(const std::uint8_t* data, std::size_t size) {
     const std::string_view body(reinterpret_cast<const char*>(data), size);
     const auto message = parse_alertmanager_webhook(body);
     if (!message) {
-        if (message.error().empty()) std::abort();
+        if (message.error().message.empty()) std::abort();
         return 0;
     }
     if (message->alerts.size() > kMaxAlerts) std::abort();

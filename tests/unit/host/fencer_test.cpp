@@ -45,7 +45,7 @@ TEST(HostFencer, FlightRecordThenLastWordsThenReboot) {
     adapters::LastWords written;
     std::vector<std::function<void()>> later;
     std::vector<std::pair<ports::RequestId, bool>> answers;
-    adapters::Journal journal(adapters::Priority::error);
+    adapters::Journal journal(adapters::Priority::kError);
     Fencer f(
         FencerParts{.recorder = &*recorder,
                     .last_words = [&](const adapters::LastWords& w) -> std::expected<void, Error> {
@@ -57,7 +57,7 @@ TEST(HostFencer, FlightRecordThenLastWordsThenReboot) {
                         return {};
                     },
                     .reboot = reboot,
-                    .later = [&](std::function<void()> fn) { later.push_back(fn); },
+                    .later = [&](std::function<void()> fn) { later.push_back(std::move(fn)); },
                     .on_fence = [&](ports::RequestId id, bool ok,
                                     const std::string&) { answers.emplace_back(id, ok); }},
         core::HostId{2}, 42, journal);

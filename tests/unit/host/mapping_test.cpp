@@ -74,11 +74,14 @@ TEST(HostMapping, SlotOwnersInSlotOrder) {
 TEST(HostMapping, SlotOwnersRefuseGapsTwinsAndStrangers) {
     auto h = hosts();
     h[2].slot = 5;
-    EXPECT_NE(slot_owners(h, core::HostId{3}).error().find("out of range"), std::string::npos);
+    EXPECT_NE(slot_owners(h, core::HostId{3}).error().message.find("out of range"),
+              std::string::npos);
     h = hosts();
     h[2].slot = 0;
-    EXPECT_NE(slot_owners(h, core::HostId{3}).error().find("two owners"), std::string::npos);
-    EXPECT_NE(slot_owners(hosts(), core::HostId{9}).error().find("nodeid 9"), std::string::npos);
+    EXPECT_NE(slot_owners(h, core::HostId{3}).error().message.find("two owners"),
+              std::string::npos);
+    EXPECT_NE(slot_owners(hosts(), core::HostId{9}).error().message.find("nodeid 9"),
+              std::string::npos);
     EXPECT_FALSE(slot_owners({}, core::HostId{1}));
 }
 

@@ -151,7 +151,7 @@ namespace {
 TEST(RefusalLog, CountsEveryRefusalAndLogsOncePerPeerAndReason) {
     auto metrics = exporters::Metrics::make({.serve = false, .version = "test"});
     ASSERT_TRUE(metrics.has_value()) << metrics.error().message;
-    adapters::Journal journal(adapters::Priority::error);  // nothing reaches the journal
+    adapters::Journal journal(adapters::Priority::kError);  // nothing reaches the journal
     RefusalLog log("cluster", journal, **metrics);
     const core::DecodeError newer{core::Refusal::kNewerFormat, "slot written by a newer vigil"};
     for (int i = 0; i < 30; ++i) log.refused("node 3", newer, {{"NODEID", "3"}});

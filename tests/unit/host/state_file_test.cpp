@@ -43,11 +43,11 @@ TEST_F(StateFile, WritesReplaceAndReadBack) {
 
 TEST_F(StateFile, OversizedAndUnreadableAreErrorsThatSayWhere) {
     const auto big = dir_ / "big";
-    std::ofstream(big) << std::string(70 * 1024, 'x');
+    std::ofstream(big) << std::string(std::size_t{70} * 1024, 'x');
     auto r = read_state_file(big);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().find(big.string()), std::string::npos) << r.error();
-    EXPECT_NE(r.error().find("larger than"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find(big.string()), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("larger than"), std::string::npos) << r.error().message;
     // A directory where the file should be: readable by nobody as a file.
     const auto dir = dir_ / "adir";
     std::filesystem::create_directories(dir);

@@ -9,6 +9,7 @@
 
 #include "daemon/adapters/domain_xml.h"
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's entry point
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const auto parsed = vigil::adapters::parse_domain_xml(text);

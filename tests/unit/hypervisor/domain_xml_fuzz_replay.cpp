@@ -10,6 +10,7 @@
 
 #include "tests/tools/fuzz/mutate.h"
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's entry point
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace {

@@ -126,10 +126,9 @@ TEST(DomainXml, BadValuesAreRefusedWithTheReason) {
     for (const std::string& bad :
          {std::string(), std::string("two words"), std::string("tab\there"),
           std::string("caf\xc3\xa9"), std::string(kMaxStorageDomainBytes + 1, 'd')}) {
-        EXPECT_NE(error_of(with_metadata("<vigil:ha " + ns + " storage_domain='" + bad + "'/>"))
-                      .find("storage_domain"),
-                  std::string::npos)
-            << bad;
+        std::string ha = "<vigil:ha ";
+        ha.append(ns).append(" storage_domain='").append(bad).append("'/>");
+        EXPECT_NE(error_of(with_metadata(ha)).find("storage_domain"), std::string::npos) << bad;
     }
     EXPECT_TRUE(parse_domain_xml(with_metadata("<vigil:ha " + ns + " storage_domain='" +
                                                std::string(kMaxStorageDomainBytes, 'd') + "'/>")));

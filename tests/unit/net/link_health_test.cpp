@@ -3,6 +3,7 @@
 // tests check which transitions come out, when, and with what evidence.
 #include <gtest/gtest.h>
 
+#include "daemon/core/decision.h"
 #include "daemon/core/link_health.h"
 
 namespace vigil::core {
@@ -237,10 +238,10 @@ TEST_F(LinkHealthTest, RemovedIsDownOnceAndForgotten) {
 }
 
 TEST(LinkStateNames, AreStable) {
-    EXPECT_STREQ(to_string(LinkState::kUp), "up");
-    EXPECT_STREQ(to_string(LinkState::kIdle), "idle");
-    EXPECT_STREQ(to_string(LinkState::kDown), "down");
-    EXPECT_STREQ(to_string(OperState::kLowerLayerDown), "lowerlayerdown");
+    EXPECT_EQ(std::string(name(LinkState::kUp)), "up");
+    EXPECT_EQ(std::string(name(LinkState::kIdle)), "idle");
+    EXPECT_EQ(std::string(name(LinkState::kDown)), "down");
+    EXPECT_EQ(name(OperState::kLowerLayerDown), "lowerlayerdown");
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ TEST(Mountstats, Nfs4Fixture) {
     EXPECT_EQ(a.ops.size(), 69u) << "every NFSv4.2 procedure has a line";
     ASSERT_EQ(a.transports.size(), 1u);
     const NfsTransportStats& x = a.transports[0];
-    EXPECT_EQ(x.transport, NfsTransport::tcp);
+    EXPECT_EQ(x.transport, NfsTransport::kTcp);
     EXPECT_EQ(x.source_port, 833u);
     EXPECT_EQ(x.connect_count, 1u);
     EXPECT_EQ(x.idle_time, std::chrono::seconds(2));
@@ -106,7 +106,7 @@ TEST(Mountstats, Nfs3Fixture) {
     EXPECT_EQ(tcp.rpc_version, 3u);
     EXPECT_EQ(tcp.ops.size(), 22u);
     EXPECT_EQ(tcp.op("READDIRPLUS")->bytes_received, 2913112u);
-    EXPECT_EQ(tcp.transports[0].transport, NfsTransport::tcp);
+    EXPECT_EQ(tcp.transports[0].transport, NfsTransport::kTcp);
     EXPECT_EQ(tcp.transports[0].bind_count, 1u);
 
     const NfsMountStats& udp = mounts[1];
@@ -114,7 +114,7 @@ TEST(Mountstats, Nfs3Fixture) {
     EXPECT_EQ(udp.option("proto"), "udp");
     ASSERT_EQ(udp.transports.size(), 1u);
     const NfsTransportStats& x = udp.transports[0];
-    EXPECT_EQ(x.transport, NfsTransport::udp);
+    EXPECT_EQ(x.transport, NfsTransport::kUdp);
     EXPECT_EQ(x.source_port, 716u);
     EXPECT_FALSE(x.connect_count.has_value()) << "UDP does not connect";
     EXPECT_FALSE(x.idle_time.has_value());
@@ -175,7 +175,7 @@ TEST(Mountstats, ForwardCompatible) {
         "\t        READ: 1 2 3 4 5 6 7 8 9 10 11\n\n");
     ASSERT_EQ(m.size(), 1u);
     ASSERT_EQ(m[0].transports.size(), 2u);
-    EXPECT_EQ(m[0].transports[0].transport, NfsTransport::other);
+    EXPECT_EQ(m[0].transports[0].transport, NfsTransport::kOther);
     EXPECT_EQ(m[0].transports[0].name, "vsock");
     EXPECT_EQ(m[0].transports[1].pending_u, 13u);
     EXPECT_EQ(m[0].op("READ")->errors, 9u);

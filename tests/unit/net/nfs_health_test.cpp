@@ -34,7 +34,7 @@ class NfsHealthTest : public ::testing::Test {
     milliseconds now{0};
     std::vector<NfsTransition> seen;  // every transition so far, in order
 
-    NfsUpdate feed(std::vector<NfsMountSample> mounts) {
+    NfsUpdate feed(const std::vector<NfsMountSample>& mounts) {
         NfsUpdate u = health.observe(TimePoint(now), mounts);
         seen.insert(seen.end(), u.transitions.begin(), u.transitions.end());
         return u;
@@ -368,10 +368,10 @@ TEST_F(NfsHealthTest, MountsAreJudgedApartAndTheTopOfAStackWins) {
 }
 
 TEST(NfsMountState, NamesAndStorageHealth) {
-    EXPECT_STREQ(to_string(NfsMountState::kOk), "ok");
-    EXPECT_STREQ(to_string(NfsMountState::kDegraded), "degraded");
-    EXPECT_STREQ(to_string(NfsMountState::kStalled), "stalled");
-    EXPECT_STREQ(to_string(NfsMountState::kGone), "gone");
+    EXPECT_EQ(std::string(name(NfsMountState::kOk)), "ok");
+    EXPECT_EQ(std::string(name(NfsMountState::kDegraded)), "degraded");
+    EXPECT_EQ(std::string(name(NfsMountState::kStalled)), "stalled");
+    EXPECT_EQ(std::string(name(NfsMountState::kGone)), "gone");
     EXPECT_EQ(storage_health(NfsMountState::kStalled), StorageHealth::kStalled);
     EXPECT_EQ(storage_health(NfsMountState::kDegraded), StorageHealth::kDegraded);
     EXPECT_EQ(storage_health(NfsMountState::kOk), StorageHealth::kOk);
