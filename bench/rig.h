@@ -30,9 +30,8 @@ class TmpfsDisk {
     ~TmpfsDisk();
 
     // make() returns a disk only once its loop device is attached.
-    [[nodiscard]] const testing::LoopDevice& loop() const {
-        return *loop_;
-    }  // NOLINT(bugprone-unchecked-optional-access): see above
+    // NOLINTNEXTLINE(bugprone-unchecked-optional-access): see above
+    [[nodiscard]] const testing::LoopDevice& loop() const { return *loop_; }
 
   private:
     TmpfsDisk() = default;

@@ -181,24 +181,18 @@ class ClusterMode {
     // make() sets map_, driver_ and history_ before it hands the object out;
     // only the callbacks it registers before that run earlier, and they test
     // driver_ themselves. Everything else reaches them through these.
-    core::EvidenceMap& map() {
-        return *map_;
-    }  // NOLINT(bugprone-unchecked-optional-access): see above
-    driver::HostDriver& driver() {
-        return *driver_;
-    }  // NOLINT(bugprone-unchecked-optional-access): see above
-    control::DecisionHistory& history() {
-        return *history_;
-    }  // NOLINT(bugprone-unchecked-optional-access): see above
-    const core::EvidenceMap& map() const {
-        return *map_;
-    }  // NOLINT(bugprone-unchecked-optional-access): see above
-    const driver::HostDriver& driver() const {
-        return *driver_;
-    }  // NOLINT(bugprone-unchecked-optional-access): see above
-    const control::DecisionHistory& history() const {
-        return *history_;
-    }  // NOLINT(bugprone-unchecked-optional-access): see above
+    // NOLINTNEXTLINE(bugprone-unchecked-optional-access): see above
+    core::EvidenceMap& map() { return *map_; }
+    // NOLINTNEXTLINE(bugprone-unchecked-optional-access): see above
+    driver::HostDriver& driver() { return *driver_; }
+    // NOLINTNEXTLINE(bugprone-unchecked-optional-access): see above
+    control::DecisionHistory& history() { return *history_; }
+    // NOLINTNEXTLINE(bugprone-unchecked-optional-access): see above
+    const core::EvidenceMap& map() const { return *map_; }
+    // NOLINTNEXTLINE(bugprone-unchecked-optional-access): see above
+    const driver::HostDriver& driver() const { return *driver_; }
+    // NOLINTNEXTLINE(bugprone-unchecked-optional-access): see above
+    const control::DecisionHistory& history() const { return *history_; }
 };
 
 }  // namespace vigil

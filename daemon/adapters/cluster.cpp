@@ -43,10 +43,10 @@ void on_confchg(cpg_handle_t handle, const struct cpg_name* /*group*/,
 
 void on_quorum(votequorum_handle_t /*handle*/, uint64_t context, uint32_t quorate,
                uint32_t /*n_nodes*/, votequorum_node_t /*nodes*/[]) {
-    // votequorum hands our context back as the integer it stores.
-    if (context != 0)
-        reinterpret_cast<Cluster*>(context)->quorum(quorate !=
-                                                    0);  // NOLINT(performance-no-int-to-ptr)
+    if (context == 0) return;
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): votequorum hands our pointer back as an integer
+    auto* cluster = reinterpret_cast<Cluster*>(context);
+    cluster->quorum(quorate != 0);
 }
 
 }  // namespace

@@ -69,8 +69,7 @@ std::optional<T> whole_number(std::string_view s) {
     s = trim(s);
     T value{};
     const auto* end = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(
-        s.data(), end, value);  // NOLINT(bugprone-suspicious-stringview-data-usage): bounded by end
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (s.empty() || ec != std::errc() || ptr != end) return std::nullopt;
     return value;
 }

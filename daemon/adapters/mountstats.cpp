@@ -80,9 +80,7 @@ template <class T>
 std::optional<T> number(std::string_view token) {
     T value{};
     const char* end = token.data() + token.size();
-    auto [ptr, ec] = std::from_chars(
-        token.data(), end,
-        value);  // NOLINT(bugprone-suspicious-stringview-data-usage): bounded by end
+    auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (ec != std::errc{} || ptr != end || token.empty()) return std::nullopt;
     return value;
 }

@@ -17,8 +17,8 @@ struct MonotonicClock {
     using period = std::nano;
     using duration = std::chrono::nanoseconds;
     using time_point = std::chrono::time_point<MonotonicClock>;
-    static constexpr bool is_steady =
-        true;  // NOLINT(readability-identifier-naming): the Clock requirements name it
+    // NOLINTNEXTLINE(readability-identifier-naming): the Clock requirements name it
+    static constexpr bool is_steady = true;
 };
 using Duration = std::chrono::nanoseconds;
 using TimePoint = MonotonicClock::time_point;

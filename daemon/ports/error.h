@@ -67,9 +67,8 @@ struct Error {
     Error() = default;
     // A failure described by its message alone (kind kFailed). Implicit, so
     // `return std::unexpected("...")` reads as it always has.
-    Error(std::string what)
-        : message(std::move(what)) {}           // NOLINT(google-explicit-constructor): see above
-    Error(const char* what) : message(what) {}  // NOLINT(google-explicit-constructor): see above
+    Error(std::string what) : message(std::move(what)) {}
+    Error(const char* what) : message(what) {}
     Error(ErrorKind k, std::string what) : kind(k), message(std::move(what)) {}
 
     // `what: strerror(err)`, its kind derived from the errno.
