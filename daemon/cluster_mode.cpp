@@ -153,7 +153,8 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
                                    .start_timeout = config.vm_start_timeout,
                                    .resume_timeout = config.vm_resume_timeout,
                                    .stop_grace = config.vm_stop_grace,
-                                   .stop_timeout = config.vm_stop_timeout},
+                                   .stop_timeout = config.vm_stop_timeout,
+                                   .migrate_timeout = config.vm_migrate_timeout},
         host::HypervisorPort::sink(self->hv_events_, &self->hv_view_));
     if (!hv) return std::unexpected(Error{"libvirt: " + hv.error().message});
     self->hv_ = std::move(*hv);
@@ -222,7 +223,13 @@ std::expected<std::unique_ptr<ClusterMode>, Error> ClusterMode::make(const confi
     self->heartbeat_port_ =
         std::make_unique<host::HeartbeatPort>(*self->store_, journal, self->deps_.metrics,
                                               [raw](const core::Evidence& e) { raw->observe(e); });
-    self->hypervisor_port_ = std::make_unique<host::HypervisorPort>(*self->hv_);
+    std::map<core::HostId, std::string> migration_uris;
+    for (const auto& h : config.cluster_hosts) {
+        if (!h.migration_uri.empty())
+            migration_uris.emplace(core::HostId{h.nodeid}, h.migration_uri);
+    }
+    self->hypervisor_port_ =
+        std::make_unique<host::HypervisorPort>(*self->hv_, std::move(migration_uris));
     const auto area = std::filesystem::path(config.heartbeat_area);
     const auto own_slot = owners->own_slot;
     self->fencer_ = std::make_unique<host::Fencer>(

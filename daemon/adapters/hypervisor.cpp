@@ -114,6 +114,7 @@ struct ActionJob {
     ActionId id = 0;
     VmAction action = VmAction::kStart;
     std::string vm;
+    std::string dest_uri;  // kMigrate
 };
 struct ReconnectJob {};
 using Job = std::variant<ListJob, DescribeJob, ActionJob, ReconnectJob>;
@@ -204,6 +205,15 @@ struct LibvirtHypervisor::Shared {
     std::pair<ActionOutcome, std::string> resume(const std::string& vm);
     std::pair<ActionOutcome, std::string> stop(const std::string& vm);
 };
+
+static_assert(kMigrateFlags == (VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
+                                VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_ABORT_ON_ERROR));
+
+ActionOutcome migration_outcome(bool call_ok, bool aborted, int active_here) {
+    if (call_ok) return ActionOutcome::kDone;
+    if (active_here == 1) return aborted ? ActionOutcome::kTimedOut : ActionOutcome::kFailed;
+    return ActionOutcome::kDone;
+}
 
 namespace {
 
@@ -406,6 +416,8 @@ void Shared::do_action(const ActionJob& job) {
         case VmAction::kStop:
             r = stop(job.vm);
             break;
+        case VmAction::kMigrate:
+            return;  // run_migration(), on its own thread
     }
     finish(job.id, r.first, std::move(r.second));
 }
@@ -450,6 +462,66 @@ void register_callbacks(const std::shared_ptr<Shared>& s) {
     }
 }
 
+// One migration, on a thread of its own with a connection of its own: it may
+// take minutes, and the worker's other actions (a stop on storage loss) must
+// not wait behind it. The time limit is kept here, not by the deadline timer:
+// a migration reported timed out must have been aborted first (the port's
+// promise that it did not move), so its one result comes after the call.
+void run_migration(std::shared_ptr<Shared> s, ActionJob job) {
+    const auto started = Clock::now();
+    virConnectPtr conn = virConnectOpen(s->config.uri.c_str());
+    if (!conn) {
+        s->finish(job.id, ActionOutcome::kFailed, "connect to libvirt: " + last_libvirt_error());
+        return;
+    }
+    virConnSetErrorFunc(conn, nullptr, silent);
+    (void)virConnectSetKeepAlive(conn, s->config.keepalive_interval_s, s->config.keepalive_count);
+    std::pair<ActionOutcome, std::string> r;
+    {
+        DomainRef dom(virDomainLookupByName(conn, job.vm.c_str()));
+        if (!dom.ptr) {
+            r = {virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? ActionOutcome::kNotFound
+                                                            : ActionOutcome::kFailed,
+                 last_libvirt_error()};
+        } else if (virDomainIsActive(dom.ptr) != 1) {
+            r = {ActionOutcome::kFailed, "not running here"};
+        } else {
+            std::mutex mu;
+            std::condition_variable cv;
+            bool finished = false;
+            bool aborted = false;
+            std::thread limit([&] {
+                std::unique_lock lock(mu);
+                const auto deadline = started + s->config.migrate_timeout;
+                if (cv.wait_until(lock, deadline, [&] { return finished; })) return;
+                aborted = true;
+                lock.unlock();
+                (void)virDomainAbortJob(dom.ptr);
+            });
+            const int rc =
+                virDomainMigrateToURI3(dom.ptr, job.dest_uri.c_str(), nullptr, 0, kMigrateFlags);
+            std::string why = rc < 0 ? last_libvirt_error() : std::string{};
+            {
+                std::lock_guard lock(mu);
+                finished = true;
+            }
+            cv.notify_all();
+            limit.join();
+            const int active = rc < 0 ? virDomainIsActive(dom.ptr) : 0;
+            const auto outcome = migration_outcome(rc == 0, aborted, active);
+            if (outcome == ActionOutcome::kDone && rc < 0) {
+                why = "not running here after the migration reported: " + why;
+            } else if (outcome == ActionOutcome::kTimedOut) {
+                why = "aborted after " + std::to_string(s->config.migrate_timeout.count()) +
+                      " ms: " + why;
+            }
+            r = {outcome, std::move(why)};
+        }
+    }
+    virConnectClose(conn);
+    s->finish(job.id, r.first, std::move(r.second));
+}
+
 void worker(std::shared_ptr<Shared> s) {
     for (;;) {
         Job job;
@@ -480,7 +552,16 @@ void worker(std::shared_ptr<Shared> s) {
                 if constexpr (std::is_same_v<T, DescribeJob>) {
                     s->do_describe(j.vm);
                 } else if constexpr (std::is_same_v<T, ActionJob>) {
-                    s->do_action(j);
+                    if (j.action == VmAction::kMigrate) {
+                        bool waiting = false;
+                        {
+                            std::lock_guard lock(s->mu);
+                            waiting = s->pending.contains(j.id);
+                        }
+                        if (waiting) std::thread(run_migration, s, std::move(j)).detach();
+                    } else {
+                        s->do_action(j);
+                    }
                 } else {
                     // ListJob, and ReconnectJob (connected again: list what is here).
                     static_assert(std::is_same_v<T, ListJob> || std::is_same_v<T, ReconnectJob>);
@@ -535,17 +616,23 @@ void LibvirtHypervisor::refresh() {
     shared_->cv.notify_one();
 }
 
-ActionId LibvirtHypervisor::submit(VmAction action, const std::string& vm) {
-    static std::atomic<ActionId> next{1};
-    const ActionId id = next++;
+namespace {
+std::atomic<ActionId> next_action_id{1};
+}  // namespace
+
+ActionId LibvirtHypervisor::submit(VmAction action, const std::string& vm, std::string dest_uri) {
+    const ActionId id = next_action_id++;
     const auto now = Clock::now();
-    const auto timeout = action == VmAction::kStart    ? config_.start_timeout
-                         : action == VmAction::kResume ? config_.resume_timeout
-                                                       : config_.stop_timeout;
+    // A migration keeps its own time limit (run_migration): the deadline timer
+    // must not report it timed out before it was aborted.
+    const auto deadline = action == VmAction::kStart    ? now + config_.start_timeout
+                          : action == VmAction::kResume ? now + config_.resume_timeout
+                          : action == VmAction::kStop   ? now + config_.stop_timeout
+                                                        : Clock::time_point::max();
     {
         std::lock_guard lock(shared_->mu);
-        shared_->pending[id] = Shared::Pending{action, vm, now, now + timeout};
-        shared_->jobs.emplace_back(ActionJob{id, action, vm});
+        shared_->pending[id] = Shared::Pending{action, vm, now, deadline};
+        shared_->jobs.emplace_back(ActionJob{id, action, vm, std::move(dest_uri)});
     }
     shared_->cv.notify_one();
     return id;
@@ -554,6 +641,20 @@ ActionId LibvirtHypervisor::submit(VmAction action, const std::string& vm) {
 ActionId LibvirtHypervisor::start(const std::string& vm) { return submit(VmAction::kStart, vm); }
 ActionId LibvirtHypervisor::resume(const std::string& vm) { return submit(VmAction::kResume, vm); }
 ActionId LibvirtHypervisor::stop(const std::string& vm) { return submit(VmAction::kStop, vm); }
+ActionId LibvirtHypervisor::migrate(const std::string& vm, const std::string& dest_uri) {
+    return submit(VmAction::kMigrate, vm, dest_uri);
+}
+
+ActionId LibvirtHypervisor::refuse(VmAction action, const std::string& vm, std::string why) {
+    const ActionId id = next_action_id++;
+    shared_->post(ActionResult{.id = id,
+                               .action = action,
+                               .vm = vm,
+                               .outcome = ActionOutcome::kFailed,
+                               .detail = std::move(why),
+                               .took = {}});
+    return id;
+}
 
 void LibvirtHypervisor::apply(const DomainDescription& desc, std::optional<core::VmState> state) {
     if (!desc.ha) {

@@ -37,13 +37,15 @@ struct HypervisorConfig {
     // Graceful shutdown this long, then destroy (fence::VmStopJob).
     std::chrono::milliseconds stop_grace{20'000};
     std::chrono::milliseconds stop_timeout{30'000};
+    // A live migration still going after this is aborted (virDomainAbortJob).
+    std::chrono::milliseconds migrate_timeout{300'000};
     // libvirt keepalive: a libvirtd silent for interval * (count + 1) is
     // taken for dead, which also ends any call the worker waits in.
     int keepalive_interval_s = 2;
     unsigned keepalive_count = 3;
 };
 
-enum class VmAction : std::uint8_t { kStart, kResume, kStop };
+enum class VmAction : std::uint8_t { kStart, kResume, kStop, kMigrate };
 
 enum class ActionOutcome : std::uint8_t {
     kDone,
@@ -62,6 +64,8 @@ enum class ActionOutcome : std::uint8_t {
             return "resume";
         case VmAction::kStop:
             return "stop";
+        case VmAction::kMigrate:
+            return "migrate";
     }
     return "unknown";
 }
@@ -85,6 +89,27 @@ enum class ActionOutcome : std::uint8_t {
 }
 
 using ActionId = std::uint64_t;
+
+// A live migration to another host's libvirtd, peer to peer (the source's
+// libvirtd connects to the destination itself), live, the definition made
+// persistent there. The source's definition stays: an HA VM is defined on
+// every host, which any of them may be asked to start later; undefining it
+// here (VIR_MIGRATE_UNDEFINE_SOURCE) would make this host decline it. An I/O
+// error during the migration aborts it (VIR_MIGRATE_ABORT_ON_ERROR): the
+// guest stays here, paused as the I/O-error policy expects.
+inline constexpr unsigned kMigrateFlags =
+    1U /* VIR_MIGRATE_LIVE */ | 2U /* VIR_MIGRATE_PEER2PEER */ | 8U /* VIR_MIGRATE_PERSIST_DEST */ |
+    4096U /* VIR_MIGRATE_ABORT_ON_ERROR */;
+
+// What a migration's end means to the core, from what the adapter saw: the
+// call's result, whether the time limit aborted it, and then whether the
+// domain is active here (1 yes, 0 no, -1 could not tell). The promise is the
+// port's: done means it runs there and nothing of it here; failed or timed
+// out means it did not move. A failed call with the domain not (known to be)
+// active here is reported done: it may have moved with the answer lost, so
+// the core keeps it claimed until the target's status settles where it is,
+// rather than let it be started a second time.
+[[nodiscard]] ActionOutcome migration_outcome(bool call_ok, bool aborted, int active_here);
 
 struct ActionResult {
     ActionId id = 0;
@@ -142,6 +167,13 @@ class LibvirtHypervisor {
     [[nodiscard]] ActionId start(const std::string& vm);
     [[nodiscard]] ActionId resume(const std::string& vm);
     [[nodiscard]] ActionId stop(const std::string& vm);
+    // To the libvirtd at `dest_uri` (a libvirt URI such as qemu+tls://h2/system),
+    // on a thread of its own with a connection of its own, so that a migration
+    // that takes minutes holds up no other action; bounded by migrate_timeout.
+    [[nodiscard]] ActionId migrate(const std::string& vm, const std::string& dest_uri);
+    // An action that cannot be carried out here: its failed result comes through
+    // dispatch() like any other.
+    [[nodiscard]] ActionId refuse(VmAction action, const std::string& vm, std::string why);
 
     // HA VMs of the last snapshot, updated by events.
     [[nodiscard]] const std::map<std::string, HaVm>& vms() const { return vms_; }
@@ -152,7 +184,7 @@ class LibvirtHypervisor {
 
   private:
     LibvirtHypervisor(HypervisorConfig config, HypervisorSink sink, std::shared_ptr<Shared> shared);
-    ActionId submit(VmAction action, const std::string& vm);
+    ActionId submit(VmAction action, const std::string& vm, std::string dest_uri = {});
     void apply(const DomainDescription& desc, std::optional<core::VmState> state);
 
     HypervisorConfig config_;

@@ -235,6 +235,7 @@ ClusterCheck check_cluster(const Config& config, std::chrono::seconds watchdog_t
     policy.storm_guard_share = config.storm_guard_share;
     policy.maintenance = config.maintenance_at_start;
     policy.fence_agents = false;
+    policy.drain_migrate = config.drain_migrate;
     for (const auto& h : config.cluster_hosts) {
         policy.hosts.push_back(
             core::HostSpec{.id = core::HostId{h.nodeid}, .memory_mib = h.memory_mib});

@@ -179,6 +179,27 @@ constexpr std::size_t kMaxHostName = 64;
 
 // The names the file gives things (the cluster group, hosts, storage
 // domains): what logs, metrics labels and VM metadata can carry unquoted.
+// driver[+transport]://[user@][host][:port]/[path][?params]
+std::expected<void, Error> libvirt_uri(const std::string& s) {
+    const auto scheme_end = s.find("://");
+    const bool scheme_ok =
+        scheme_end != std::string::npos && scheme_end > 0 &&
+        std::isalpha(static_cast<unsigned char>(s.front())) != 0 &&
+        std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(scheme_end),
+                    [](unsigned char ch) {
+                        return std::isalnum(ch) != 0 || ch == '+' || ch == '-' || ch == '.';
+                    });
+    const bool printable =
+        std::ranges::none_of(s, [](unsigned char ch) { return ch <= 0x20 || ch == 0x7f; });
+    if (!scheme_ok || !printable) {
+        return std::unexpected("\"" + s +
+                               "\" is not a libvirt URI (driver[+transport]://"
+                               "[host]/path, such as \"qemu:///system\", without "
+                               "spaces)");
+    }
+    return {};
+}
+
 std::expected<void, Error> valid_name(const std::string& s, std::size_t max) {
     if (s.empty()) return std::unexpected("must not be empty");
     if (s.size() > max) {
@@ -356,7 +377,7 @@ Setter interfaces(core::NetRole role) {
     };
 }
 
-constexpr const char* kHostKeys = "name, nodeid, slot, memory_mib";
+constexpr const char* kHostKeys = "name, nodeid, slot, memory_mib, migration_uri";
 
 // [[cluster.hosts]] tables: each key checked, each error on its own line;
 // nodeids and slots unique, slots 0 to n-1 (the area has one slot per host).
@@ -393,6 +414,13 @@ std::expected<void, Error> cluster_hosts(const toml::node& node, Config& cfg) {
                     }
                 }
                 host.name = str->get();
+                continue;
+            }
+            if (k == "migration_uri") {
+                const auto* str = value.as_string();
+                if (str == nullptr) return fail("expected a string, got " + type_name(value));
+                if (auto ok = libvirt_uri(str->get()); !ok) return fail(ok.error().message);
+                host.migration_uri = str->get();
                 continue;
             }
             const bool known = k == "nodeid" || k == "slot" || k == "memory_mib";
@@ -604,6 +632,7 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            {boolean([](Config& c, bool b) { c.maintenance_at_start = b; })}},
           {"allow_unauthenticated",
            {boolean([](Config& c, bool b) { c.allow_unauthenticated_cluster = b; })}},
+          {"drain_migrate", {boolean([](Config& c, bool b) { c.drain_migrate = b; })}},
           // Read by cluster_hosts(), which names the line of each error.
           {"hosts", {no_setter()}}}},
         {"heartbeat",
@@ -617,31 +646,15 @@ const std::map<std::string, std::map<std::string, KeySpec>>& schema() {
            })}}}},
         {"libvirt",
          {{"uri", {string([](Config& c, const std::string& s) -> std::expected<void, Error> {
-               // driver[+transport]://[user@][host][:port]/[path][?params]
-               const auto scheme_end = s.find("://");
-               const bool scheme_ok =
-                   scheme_end != std::string::npos && scheme_end > 0 &&
-                   std::isalpha(static_cast<unsigned char>(s.front())) != 0 &&
-                   std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(scheme_end),
-                               [](unsigned char ch) {
-                                   return std::isalnum(ch) != 0 || ch == '+' || ch == '-' ||
-                                          ch == '.';
-                               });
-               const bool printable = std::ranges::none_of(
-                   s, [](unsigned char ch) { return ch <= 0x20 || ch == 0x7f; });
-               if (!scheme_ok || !printable) {
-                   return std::unexpected("\"" + s +
-                                          "\" is not a libvirt URI (driver[+transport]://"
-                                          "[host]/path, such as \"qemu:///system\", without "
-                                          "spaces)");
-               }
+               if (auto ok = libvirt_uri(s); !ok) return ok;
                c.libvirt_uri = s;
                return {};
            })}},
           {"start_timeout_ms", {millis(1000, 3600000, &Config::vm_start_timeout)}},
           {"resume_timeout_ms", {millis(1000, 3600000, &Config::vm_resume_timeout)}},
           {"stop_grace_ms", {millis(0, 3600000, &Config::vm_stop_grace)}},
-          {"stop_timeout_ms", {millis(1000, 3600000, &Config::vm_stop_timeout)}}}},
+          {"stop_timeout_ms", {millis(1000, 3600000, &Config::vm_stop_timeout)}},
+          {"migrate_timeout_ms", {millis(1000, 86400000, &Config::vm_migrate_timeout)}}}},
         {"nfs",
          {{"mountstats", {path(&Config::nfs_mountstats)}},
           {"poll_interval_ms", {millis(100, 60000, &Config::nfs_poll_interval)}},
@@ -935,6 +948,19 @@ std::expected<Config, Error> parse(std::string_view text, std::string_view file)
                 std::string(file), line,
                 "cluster.enabled = true needs heartbeat.area, the storage heartbeat area on shared "
                 "storage (create it with vigilctl format-heartbeat)"));
+        }
+        // A drain by migration may send a VM to any other host.
+        if (cfg.drain_migrate) {
+            for (const auto& h : cfg.cluster_hosts) {
+                if (!h.migration_uri.empty()) continue;
+                const auto* key = root.at_path("cluster.drain_migrate").node();
+                return std::unexpected(Error::at(
+                    std::string(file), key != nullptr ? line_of(*key) : line,
+                    "cluster.drain_migrate = true needs a migration_uri for every host in "
+                    "[[cluster.hosts]] (the libvirt URI its libvirtd is reached at for a live "
+                    "migration, such as \"qemu+tls://" +
+                        h.name + "/system\"); host \"" + h.name + "\" has none"));
+            }
         }
         // A rule naming a host the cluster lacks is a typo: it would never act.
         for (std::size_t i = 0; i < cfg.webhook_rules.size(); ++i) {

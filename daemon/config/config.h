@@ -46,6 +46,10 @@ struct ClusterHost {
     std::uint32_t nodeid = 0;
     std::uint32_t slot = 0;
     std::uint64_t memory_mib = 0;
+    // The libvirt URI other hosts' libvirtd reach this one's at for a live
+    // migration (peer to peer), e.g. "qemu+tls://h1.example/system". Empty:
+    // none (needed by cluster.drain_migrate).
+    std::string migration_uri;
 };
 
 struct Config {
@@ -148,6 +152,9 @@ struct Config {
     // corosync without knet crypto is refused unless this says the operator
     // accepts it.
     bool allow_unauthenticated_cluster = false;
+    // cluster.drain_migrate: a drain moves VMs by live migration (each host
+    // needs a migration_uri), falling back to a stop and a start.
+    bool drain_migrate = false;
 
     // `[heartbeat] area`: the storage heartbeat area on shared storage (a file
     // or a block device), formatted with `vigilctl format-heartbeat`.
@@ -165,6 +172,7 @@ struct Config {
     std::chrono::milliseconds vm_resume_timeout{10000};
     std::chrono::milliseconds vm_stop_grace{20000};
     std::chrono::milliseconds vm_stop_timeout{30000};
+    std::chrono::milliseconds vm_migrate_timeout{300000};  // libvirt.migrate_timeout_ms
 };
 
 inline constexpr std::string_view kDefaultConfigPath = "/etc/vigil/vigil.toml";

@@ -91,9 +91,12 @@ std::string show_domains(const Config& c) {
 std::string show_hosts(const std::vector<ClusterHost>& hosts) {
     std::string out = "[";
     for (const auto& h : hosts) {
-        out += (out.size() > 1 ? ", " : "") + std::string("{name = ") + show_string(h.name) +
-               ", nodeid = " + std::to_string(h.nodeid) + ", slot = " + std::to_string(h.slot) +
-               ", memory_mib = " + std::to_string(h.memory_mib) + "}";
+        out +=
+            (out.size() > 1 ? ", " : "") + std::string("{name = ") + show_string(h.name) +
+            ", nodeid = " + std::to_string(h.nodeid) + ", slot = " + std::to_string(h.slot) +
+            ", memory_mib = " + std::to_string(h.memory_mib) +
+            (h.migration_uri.empty() ? "" : ", migration_uri = " + show_string(h.migration_uri)) +
+            "}";
     }
     return out + "]";
 }
@@ -182,6 +185,7 @@ const std::vector<KeyRule>& rules() {
         rule<bool>("cluster.maintenance_at_start", false, &Config::maintenance_at_start, show_bool),
         rule<bool>("cluster.allow_unauthenticated", false, &Config::allow_unauthenticated_cluster,
                    show_bool),
+        rule<bool>("cluster.drain_migrate", false, &Config::drain_migrate, show_bool),
         // Every host's slot in it is fixed at start.
         rule<std::string>("heartbeat.area", false, &Config::heartbeat_area, show_string),
         // The hypervisor connection is opened once; its time limits are
@@ -191,6 +195,7 @@ const std::vector<KeyRule>& rules() {
         ms("libvirt.resume_timeout_ms", &Config::vm_resume_timeout),
         ms("libvirt.stop_grace_ms", &Config::vm_stop_grace),
         ms("libvirt.stop_timeout_ms", &Config::vm_stop_timeout),
+        ms("libvirt.migrate_timeout_ms", &Config::vm_migrate_timeout),
     };
     return kRules;
 }

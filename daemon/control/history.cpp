@@ -9,6 +9,7 @@ Subject subject_of(const core::Decision& d, core::HostId self) {
         case core::DecisionKind::kStopVm:
         case core::DecisionKind::kStartVm:
         case core::DecisionKind::kResumeVm:
+        case core::DecisionKind::kMigrateVm:
         case core::DecisionKind::kAssignVm:
             return Subject{.kind = Subject::Kind::kVm, .vm = d.vm};
         case core::DecisionKind::kPeerClass:

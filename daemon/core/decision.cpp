@@ -36,6 +36,8 @@ std::string_view name(DecisionKind k) {
             return "start-vm";
         case DecisionKind::kResumeVm:
             return "resume-vm";
+        case DecisionKind::kMigrateVm:
+            return "migrate-vm";
         case DecisionKind::kAssignVm:
             return "assign-vm";
         case DecisionKind::kPeerClass:
@@ -140,6 +142,8 @@ std::string_view name(Reason r) {
             return "no-host-can-take";
         case Reason::kStoppedDeliberately:
             return "stopped-deliberately";
+        case Reason::kMigrationFailed:
+            return "migration-failed";
     }
     return "?";
 }
@@ -302,6 +306,8 @@ std::string_view name(VmAction a) {
             return "stop";
         case VmAction::kResume:
             return "resume";
+        case VmAction::kMigrate:
+            return "migrate";
     }
     return "?";
 }

@@ -30,6 +30,7 @@ enum class DecisionKind : std::uint8_t {
     kStopVm,           // stop (destroy) a local VM and release its disk leases
     kStartVm,          // start a VM here: assigned by the coordinator
     kResumeVm,         // resume a local VM paused for an I/O error
+    kMigrateVm,        // draining: move a local VM to `target` by live migration
     kAssignVm,         // coordinator: plan a VM onto a host
     kPeerClass,        // a peer changed class
     kSelfState,        // what this host says about itself changed
@@ -82,6 +83,7 @@ enum class Reason : std::uint8_t {
     kDrain,                // this host is drained: its VM goes to another host
     kNoHostCanTake,        // draining, but no other host has room for the VM: it stays
     kStoppedDeliberately,  // its last record is frozen: vigild was stopped, VMs kept
+    kMigrationFailed,      // draining: the live migration did not happen; stopped instead
 };
 
 enum class AlertKind : std::uint8_t {
@@ -109,8 +111,8 @@ inline constexpr PeerClass kAllPeerClasses[] = {PeerClass::kAlive,    PeerClass:
 inline constexpr DecisionKind kAllDecisionKinds[] = {
     DecisionKind::kPetStarted, DecisionKind::kPetStopped, DecisionKind::kSelfFenceReboot,
     DecisionKind::kStopVm,     DecisionKind::kStartVm,    DecisionKind::kResumeVm,
-    DecisionKind::kAssignVm,   DecisionKind::kPeerClass,  DecisionKind::kSelfState,
-    DecisionKind::kFencePeer,  DecisionKind::kAlert};
+    DecisionKind::kMigrateVm,  DecisionKind::kAssignVm,   DecisionKind::kPeerClass,
+    DecisionKind::kSelfState,  DecisionKind::kFencePeer,  DecisionKind::kAlert};
 inline constexpr AlertKind kAllAlertKinds[] = {
     AlertKind::kQuorumLost,    AlertKind::kPeerIsolated,        AlertKind::kPeerStorageLost,
     AlertKind::kStorageLost,   AlertKind::kGlobalStorageOutage, AlertKind::kStormGuard,
@@ -135,7 +137,7 @@ struct Decision {
     Reason reason = Reason::kStateChanged;
     std::optional<HostId> peer;           // kPeerClass, kAssignVm (previous owner)
     std::string vm;                       // VM decisions
-    std::optional<HostId> target;         // kAssignVm
+    std::optional<HostId> target;         // kAssignVm, kMigrateVm
     std::optional<PeerClass> peer_class;  // kPeerClass
     std::optional<SelfState> self_state;  // kSelfState
     std::optional<AlertKind> alert;       // kAlert

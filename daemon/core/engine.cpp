@@ -70,7 +70,7 @@ FreezeCheck HostEngine::freeze_check(TimePoint now) const {
     if (self_state_.storage_trouble() || !self_state_.pet_rule(now).first)
         block(FreezeBlocker::kStorageTrouble);
     if (!starting_.empty() || !uncertain_.empty() || !queued_writes_.empty() ||
-        !unsettled_.empty() || !stopping_.empty()) {
+        !unsettled_.empty() || !stopping_.empty() || !migrating_.empty()) {
         block(FreezeBlocker::kActionsInFlight);
     }
     for (const auto& [id, peer] : peers_.peers()) {
@@ -231,13 +231,59 @@ void HostEngine::note_drain_release(TimePoint at, const HostStatus& status) {
 }
 
 void HostEngine::note_drain_taken(TimePoint at, const HostStatus& status) {
+    // A migration that failed is replaced by a stop once its target no longer holds
+    // the VM: at once, not at our next heartbeat.
+    for (const auto& [vm, f] : migration_failed_) {
+        if (f.target == status.host &&
+            std::ranges::find(status.held, vm, &HeldVm::name) == status.held.end())
+            want_tick(at);
+    }
     // Draining: a VM we handed over runs there now, so the next one may go.
     for (const auto& h : status.held) {
+        const auto m = migrating_.find(h.name);
+        if (m != migrating_.end() && m->second.target == status.host) {
+            // Held there while it moves (incoming) is not taken yet: our claim ends
+            // once it runs there after the move (settle_migrations).
+            m->second.seen_there = true;
+            if (m->second.done && h.state == VmState::kRunning) want_tick(at);
+            continue;
+        }
         if (handing_over_.contains(h.name)) {
             want_tick(at);
             return;
         }
     }
+}
+
+void HostEngine::settle_migrations() {
+    std::erase_if(migrating_, [&](const auto& kv) {
+        const auto& [vm, m] = kv;
+        if (!m.done) return false;  // in flight: its outcome decides
+        const auto it = peers_.peers().find(m.target);
+        if (it == peers_.peers().end()) return true;
+        const auto& peer = it->second;
+        if (peer.cls == PeerClass::kDead || peer.cls == PeerClass::kReleased) return true;
+        if (!peer.status) return false;
+        const auto h = std::ranges::find(peer.status->held, vm, &HeldVm::name);
+        if (h == peer.status->held.end())
+            return m.seen_there || peer.status->incarnation != m.target_incarnation;
+        return h->state == VmState::kRunning;
+    });
+}
+
+bool HostEngine::target_holds(const std::string& vm, HostId target) const {
+    const auto it = peers_.peers().find(target);
+    if (it == peers_.peers().end()) return false;
+    const auto& peer = it->second;
+    if (peer.cls == PeerClass::kDead || peer.cls == PeerClass::kReleased || !peer.status)
+        return false;
+    return std::ranges::find(peer.status->held, vm, &HeldVm::name) != peer.status->held.end();
+}
+
+std::map<std::string, HostId> HostEngine::migration_targets() const {
+    std::map<std::string, HostId> out;
+    for (const auto& [vm, m] : migrating_) out.emplace(vm, m.target);
+    return out;
 }
 
 std::optional<TimePoint> HostEngine::tick_wanted_at() const {
@@ -368,6 +414,26 @@ void HostEngine::on_action(TimePoint at, const ActionEvidence& e) {
                     break;
             }
             break;
+        case VmAction::kMigrate: {
+            const auto m = migrating_.find(e.vm);
+            if (m == migrating_.end()) break;
+            if (e.outcome == ActionOutcome::kDone) {
+                // Moved: it runs there now, and stays ours until the target says so.
+                m->second.done = true;
+                forget_vm(at, e.vm);
+                break;
+            }
+            // It did not move: it runs here still (or not at all). A drain that goes on
+            // stops it instead; the coordinator places it as without migration.
+            const HostId target = m->second.target;
+            migrating_.erase(m);
+            if (draining_ && handing_over_.contains(e.vm)) {
+                migration_failed_[e.vm] =
+                    FailedMigration{.target = target, .outcome = e.outcome, .detail = e.detail};
+                want_tick(at);
+            }
+            break;
+        }
         case VmAction::kStop:
         case VmAction::kResume:
             if (e.outcome != ActionOutcome::kDone) {
@@ -477,6 +543,7 @@ void HostEngine::on_admin(const AdminEvidence& e) {
             draining_ = false;
             handing_over_.clear();
             drain_blocked_.clear();
+            migration_failed_.clear();
             break;
         case AdminCommand::kDrain:
             cordoned_ = true;
@@ -488,6 +555,7 @@ void HostEngine::on_admin(const AdminEvidence& e) {
 std::map<std::string, HostId> HostEngine::holders() const {
     std::map<std::string, HostId> held;
     for (const auto& [vm, state] : vms_) held.emplace(vm, self_);
+    for (const auto& [vm, m] : migrating_) held.emplace(vm, self_);
     for (const auto& vm : starting_) held.emplace(vm, self_);
     for (const auto& vm : queued_writes_) held.emplace(vm, self_);
     for (const auto& [vm, since] : unsettled_) held.emplace(vm, self_);
@@ -564,6 +632,9 @@ std::vector<std::string> HostEngine::drain_candidates() const {
 void HostEngine::drain_step(const RecoveryView& view, std::vector<Decision>& out) {
     drain_blocked_.clear();
     if (!draining_) return;
+    // A migration asked for by an earlier drain (ended by an uncordon since) is on its
+    // way still: it counts as handed over now, and is never asked for twice.
+    for (const auto& [vm, m] : migrating_) handing_over_.try_emplace(vm, m.since);
     // Handed over: a host we hear from holds it now (or it is no HA VM any more). One
     // taken by a host gone silent since may need placing again: it stays on its way.
     std::erase_if(handing_over_, [&](const auto& kv) {
@@ -590,19 +661,36 @@ void HostEngine::drain_step(const RecoveryView& view, std::vector<Decision>& out
     }
     for (const auto& [vm, since] : handing_over_) {
         moving.push_back(vm);
-        // A stop that did not take is asked again; the VM stays ours meanwhile.
+        // On its way by migration: the migration's outcome decides what comes next.
+        if (migrating_.contains(vm)) continue;
+        // A stop that did not take is asked again; the VM stays ours meanwhile. One
+        // whose migration did not happen is stopped, as without migration, once the
+        // target's status no longer holds it (incoming) or the target is dead or
+        // released: until then no coordinator places the VM (the target might run
+        // it), so a stop would only keep it down for longer.
         if (!vms_.contains(vm) || in_progress(stopping_, vm)) continue;
+        const auto f = migration_failed_.find(vm);
+        if (f != migration_failed_.end() && target_holds(vm, f->second.target)) continue;
         stopping_[vm] = now_;
-        out.push_back(Decision{
+        Decision d{
             .kind = DecisionKind::kStopVm,
             .reason = Reason::kDrain,
             .vm = vm,
-            .evidence = {fact("vm_state", std::string(name(vms_.at(vm)))), fact("again", "yes")}});
+            .evidence = {fact("vm_state", std::string(name(vms_.at(vm)))), fact("again", "yes")}};
+        if (f != migration_failed_.end()) {
+            d.reason = Reason::kMigrationFailed;
+            d.evidence = {fact("vm_state", std::string(name(vms_.at(vm)))),
+                          fact("target", host_name(f->second.target)),
+                          fact("outcome", std::string(name(f->second.outcome)))};
+            if (!f->second.detail.empty()) d.evidence.push_back(fact("detail", f->second.detail));
+            migration_failed_.erase(f);
+        }
+        out.push_back(std::move(d));
     }
     for (const auto& vm : drain_candidates()) {
         if (handing_over_.contains(vm)) continue;
         const VmPolicy& p = *policy_.vm(vm);
-        const auto room = hosts_with_room(view, vm, moving);
+        const auto room = hosts_with_room(view, vm, moving, migration_targets());
         if (room == 0) {
             drain_blocked_.insert(vm);
             alerts_.raise(Alert{.key = "drain-blocked:" + vm,
@@ -615,6 +703,27 @@ void HostEngine::drain_step(const RecoveryView& view, std::vector<Decision>& out
         }
         if (recovering || handing_over_.size() >= policy_.drain_parallel) continue;
         handing_over_[vm] = now_;
+        if (policy_.drain_migrate) {
+            // room > 0: the same free memory gives a target.
+            const auto to = drain_target(view, vm, moving, migration_targets());
+            if (to) {
+                const auto& peer = peers_.peers().at(to->host);
+                migrating_[vm] =
+                    Migration{.target = to->host,
+                              .since = now_,
+                              .target_incarnation = peer.status ? peer.status->incarnation : 0};
+                moving.push_back(vm);
+                out.push_back(
+                    Decision{.kind = DecisionKind::kMigrateVm,
+                             .reason = Reason::kDrain,
+                             .vm = vm,
+                             .target = to->host,
+                             .evidence = {fact("priority", std::to_string(p.priority)),
+                                          fact("free_mib", std::to_string(to->free_mib)),
+                                          fact("hosts_with_room", std::to_string(room))}});
+                continue;
+            }
+        }
         stopping_[vm] = now_;
         moving.push_back(vm);
         out.push_back(Decision{.kind = DecisionKind::kStopVm,
@@ -716,10 +825,15 @@ std::vector<HeldVm> HostEngine::held_list() const {
     for (const auto& vm : starting_) {
         if (!vms_.contains(vm)) held.push_back({vm, VmState::kShutOff});
     }
+    // Migrated (or gone while migrating): no qemu here, ours until settled.
+    for (const auto& [vm, m] : migrating_) {
+        if (!vms_.contains(vm) && !starting_.contains(vm)) held.push_back({vm, VmState::kShutOff});
+    }
     std::set<std::string> gone(queued_writes_);
     for (const auto& [vm, since] : unsettled_) gone.insert(vm);
     for (const auto& vm : gone) {
-        if (!vms_.contains(vm) && !starting_.contains(vm)) held.push_back({vm, VmState::kShutOff});
+        if (!vms_.contains(vm) && !starting_.contains(vm) && !migrating_.contains(vm))
+            held.push_back({vm, VmState::kShutOff});
     }
     std::ranges::sort(held, {}, &HeldVm::name);
     return held;
@@ -811,11 +925,12 @@ TickResult HostEngine::tick(TimePoint now) {
     // Self-state after the peers: whether our storage trouble is ours alone depends on
     // what the peers we just classified say.
     auto self = self_state_.assess(
-        now, SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
-                        .trouble_is_shared = peers_.storage_trouble_is_shared(now),
-                        .maintenance = maintenance_,
-                        .holds_vms = !vms_.empty() || !starting_.empty() ||
-                                     !queued_writes_.empty() || !unsettled_.empty()});
+        now,
+        SelfInputs{.trouble_is_local = peers_.storage_trouble_is_local(now),
+                   .trouble_is_shared = peers_.storage_trouble_is_shared(now),
+                   .maintenance = maintenance_,
+                   .holds_vms = !vms_.empty() || !starting_.empty() || !queued_writes_.empty() ||
+                                !unsettled_.empty() || !migrating_.empty()});
     for (auto& a : self.alerts) alerts_.raise(std::move(a));
     if (self.stop_all) stop_all(*self.stop_all, out);
     if (self.reboot) out.push_back(std::move(*self.reboot));
@@ -839,6 +954,7 @@ TickResult HostEngine::tick(TimePoint now) {
     if (policy_.fence_agents && settled) fence_silent_peers(now, out);
 
     // Recovery: remember who held what, then plan (coordinator) and start what is ours.
+    settle_migrations();
     const auto held = holders();
     for (const auto& [vm, host] : held) last_holder_[vm] = host;
     const auto view = recovery_view(held);

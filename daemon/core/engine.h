@@ -152,8 +152,14 @@ class HostEngine {
     void note_assignments(TimePoint at, const HostStatus& status);
     // Coordinator: a draining peer's status no longer holds a VM it held.
     void note_drain_release(TimePoint at, const HostStatus& status);
-    // Draining: a peer's status holds a VM this host is handing over.
+    // Draining: a peer's status holds a VM this host is handing over (or migrating).
     void note_drain_taken(TimePoint at, const HostStatus& status);
+    // Draining by migration: a migrated VM stops being ours once its target says it
+    // runs it (or can no longer say anything: dead, or released).
+    void settle_migrations();
+    [[nodiscard]] std::map<std::string, HostId> migration_targets() const;
+    // The target's newest status holds `vm` (and it is not dead or released).
+    [[nodiscard]] bool target_holds(const std::string& vm, HostId target) const;
     // The VM's storage domain has requests in flight that a stopped qemu leaves queued.
     [[nodiscard]] bool writes_in_flight(const std::string& vm) const;
     // The storage evidence we have accounts for an I/O-error pause of the VM: its
@@ -172,7 +178,9 @@ class HostEngine {
     [[nodiscard]] bool placement_eligible(HostId host) const;
     void stop_all(Reason reason, std::vector<Decision>& out);
     // Draining: hand the next VMs over (stop them here for the coordinator to place
-    // elsewhere), highest priority first, at most policy_.drain_parallel at once.
+    // elsewhere, or with drain_migrate migrate them to a host this host picks by the
+    // coordinator's rules), highest priority first, at most policy_.drain_parallel at
+    // once.
     void drain_step(const RecoveryView& view, std::vector<Decision>& out);
     // The VMs still here that a drain moves, highest priority first: running ones (a
     // paused guest cannot shut down cleanly, and one paused on an I/O error is the
@@ -242,6 +250,36 @@ class HostEngine {
     // until another host holds the VM (or it is no HA VM any more), bounding the drain.
     std::map<std::string, TimePoint> handing_over_;
     std::set<std::string> drain_blocked_;  // at the last tick: no other host can take it
+    // Draining by migration, VM -> its move. Why it is safe:
+    // - The VM stays ours (held in our status, so no coordinator places it) from the
+    //   request until the target's status holds it running, through the moment the
+    //   hypervisor hands it over (it runs here until then, there from then on): the
+    //   cluster never sees it running nowhere during the move. A target that is dead
+    //   (its watchdog has fired) or released, or that held it since the move began
+    //   and no longer does, or whose vigild is another run than when we asked (a
+    //   run lists its hypervisor before it publishes: a reset target lost the VM)
+    //   and does not hold it, ends the claim too: the VM is recovered as any.
+    // - A migration that fails or times out (aborted: the adapter's promise) leaves
+    //   the VM where it ran, here: the drain stops it instead (kMigrationFailed) and
+    //   the coordinator places it, as without migration. One whose target left the
+    //   membership fails (the hypervisors lose each other) or times out.
+    // - Only the draining host asks for a migration, once per VM and drain, and only
+    //   the hypervisor moves it: at no moment do two hosts run it.
+    struct Migration {
+        HostId target;
+        TimePoint since;
+        bool done = false;        // the hypervisor moved it: no qemu for it remains here
+        bool seen_there = false;  // a status of the target held it since the request
+        std::uint64_t target_incarnation = 0;  // the target's vigild run when we asked
+    };
+    std::map<std::string, Migration> migrating_;
+    // Draining: VMs whose migration did not happen, until the stop that replaces it.
+    struct FailedMigration {
+        HostId target;
+        ActionOutcome outcome = ActionOutcome::kFailed;
+        std::string detail;
+    };
+    std::map<std::string, FailedMigration> migration_failed_;
     std::map<std::string, HostId> last_holder_;
     // The last status we published that took no assignment, and per VM the last one
     // that declined it: a peer coordinator may have re-placed the VM after reading

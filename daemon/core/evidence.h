@@ -95,7 +95,10 @@ struct VmPolicyEvidence {
     std::vector<VmPolicy> vms;
 };
 
-enum class VmAction : std::uint8_t { kStart, kStop, kResume };
+// kMigrate: a live migration to another host. Done: the VM runs there and no qemu
+// for it remains here. Failed or timed out: it did not move (an expired one was
+// aborted), and whatever ran here still runs here.
+enum class VmAction : std::uint8_t { kStart, kStop, kResume, kMigrate };
 
 enum class ActionOutcome : std::uint8_t {
     kDone,

@@ -45,10 +45,13 @@ std::optional<Recoverable> recoverable(const RecoveryView& view, const std::stri
     return Recoverable{Reason::kNotRunningAnywhere, std::nullopt};
 }
 
-std::size_t hosts_with_room(const RecoveryView& view, const std::string& vm,
-                            const std::vector<std::string>& moving) {
-    const auto* candidate = find_vm(view.vms, vm);
-    if (candidate == nullptr) return 0;
+namespace {
+
+// Free memory of each host other than view.self once the moving VMs have taken
+// theirs: a migrating one on its target, the others placed as plan() would.
+std::map<HostId, std::int64_t> room_after(const RecoveryView& view, const std::string& vm,
+                                          const std::vector<std::string>& moving,
+                                          const std::map<std::string, HostId>& migrating) {
     std::map<HostId, std::int64_t> free;
     for (const auto& [id, mib] : view.capacity_mib) {
         if (id != view.self) free[id] = static_cast<std::int64_t>(mib);
@@ -63,8 +66,13 @@ std::size_t hosts_with_room(const RecoveryView& view, const std::string& vm,
         const auto* p = find_vm(view.vms, m);
         // Still stopping here counts as on its way: the room it needs is elsewhere.
         const auto h = view.held.find(m);
-        if (p != nullptr && m != vm && (h == view.held.end() || h->second == view.self))
-            order.push_back(p);
+        if (p == nullptr || m == vm || (h != view.held.end() && h->second != view.self)) continue;
+        if (const auto to = migrating.find(m); to != migrating.end()) {
+            if (free.contains(to->second))
+                free[to->second] -= static_cast<std::int64_t>(p->memory_mib);
+            continue;
+        }
+        order.push_back(p);
     }
     std::ranges::sort(order, [](const VmPolicy* a, const VmPolicy* b) {
         return a->priority != b->priority ? a->priority > b->priority : a->name < b->name;
@@ -77,13 +85,39 @@ std::size_t hosts_with_room(const RecoveryView& view, const std::string& vm,
         }
         if (target) free[*target] -= mem;
     }
+    return free;
+}
+
+}  // namespace
+
+std::size_t hosts_with_room(const RecoveryView& view, const std::string& vm,
+                            const std::vector<std::string>& moving,
+                            const std::map<std::string, HostId>& migrating) {
+    const auto* candidate = find_vm(view.vms, vm);
+    if (candidate == nullptr) return 0;
     const auto decliners = view.declined.find(vm);
     std::size_t hosts = 0;
-    for (const auto& [id, room] : free) {
+    for (const auto& [id, room] : room_after(view, vm, moving, migrating)) {
         const bool declined = decliners != view.declined.end() && decliners->second.contains(id);
         if (!declined && room >= static_cast<std::int64_t>(candidate->memory_mib)) ++hosts;
     }
     return hosts;
+}
+
+std::optional<DrainTarget> drain_target(const RecoveryView& view, const std::string& vm,
+                                        const std::vector<std::string>& moving,
+                                        const std::map<std::string, HostId>& migrating) {
+    const auto* candidate = find_vm(view.vms, vm);
+    if (candidate == nullptr) return std::nullopt;
+    const auto mem = static_cast<std::int64_t>(candidate->memory_mib);
+    const auto decliners = view.declined.find(vm);
+    std::optional<DrainTarget> best;
+    for (const auto& [id, room] : room_after(view, vm, moving, migrating)) {
+        if (decliners != view.declined.end() && decliners->second.contains(id)) continue;
+        if (room >= mem && (!best || room > best->free_mib))
+            best = DrainTarget{.host = id, .free_mib = room};
+    }
+    return best;
 }
 
 RecoveryPlan RecoveryPlanner::plan(const RecoveryView& view) {

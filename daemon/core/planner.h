@@ -51,12 +51,27 @@ struct Recoverable {
                                                      const std::string& vm);
 
 // Draining: how many hosts other than view.self have room for `vm` now, once the
-// `moving` VMs held nowhere or still stopping there (on their way out of it, or
-// waiting to be recovered)
-// have taken theirs, placed as plan() would (highest priority first, on the most
-// free memory). Hosts that declined the VM lately do not count.
+// `moving` VMs held nowhere or still held here (on their way out of it, or waiting
+// to be recovered) have taken theirs: each one `migrating` on its target, the others
+// placed as plan() would (highest priority first, on the most free memory). Hosts
+// that declined the VM lately do not count.
 [[nodiscard]] std::size_t hosts_with_room(const RecoveryView& view, const std::string& vm,
-                                          const std::vector<std::string>& moving);
+                                          const std::vector<std::string>& moving,
+                                          const std::map<std::string, HostId>& migrating = {});
+
+struct DrainTarget {
+    HostId host;
+    std::int64_t free_mib = 0;  // its free memory before `vm` takes its share
+};
+
+// Draining by live migration: where `vm` goes, by plan()'s rule for a VM to place
+// (the eligible host with the most free memory left, lowest id on a tie; eligible as
+// for placement: alive, in the membership, quorate, storage fine, not in maintenance
+// nor cordoned), once the moving VMs have taken their room as in hosts_with_room().
+// nullopt: no host has room.
+[[nodiscard]] std::optional<DrainTarget> drain_target(
+    const RecoveryView& view, const std::string& vm, const std::vector<std::string>& moving,
+    const std::map<std::string, HostId>& migrating);
 
 struct RecoveryPlan {
     std::vector<Decision> assigned;  // kAssignVm, one per new assignment

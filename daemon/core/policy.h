@@ -64,6 +64,11 @@ struct Policy {
     // A draining host hands over at most this many VMs at once: each is stopped here
     // and started elsewhere before the next goes, so a drain is no restart storm.
     std::size_t drain_parallel = 1;
+    // A draining host moves its running HA VMs by live migration (shared storage, the
+    // hypervisors reaching each other) to a target it picks by the coordinator's
+    // placement rules; a migration that does not happen falls back to the clean stop
+    // here and the start where the coordinator places it. Off: always the stop.
+    bool drain_migrate = false;
     std::vector<HostSpec> hosts;
     std::vector<VmPolicy> vms;
 

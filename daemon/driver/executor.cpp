@@ -11,6 +11,8 @@ std::optional<core::VmAction> action_of(core::DecisionKind kind) {
             return core::VmAction::kStop;
         case core::DecisionKind::kResumeVm:
             return core::VmAction::kResume;
+        case core::DecisionKind::kMigrateVm:
+            return core::VmAction::kMigrate;
         case core::DecisionKind::kPetStarted:
         case core::DecisionKind::kPetStopped:
         case core::DecisionKind::kSelfFenceReboot:
@@ -47,7 +49,10 @@ std::vector<core::ActionEvidence> Executor::carry_out(const core::Decision& deci
     }
     const auto action = action_of(decision.kind);
     if (!action) return {};
+    if (*action == core::VmAction::kMigrate && !decision.target) return {};
     const std::string& vm = decision.vm;
+    // Where a migration goes, kept with the action until it is issued and done.
+    if (*action == core::VmAction::kMigrate) migrate_to_[vm] = *decision.target;
     const auto running = in_flight_.find(vm);
     if (running == in_flight_.end()) {
         issue(vm, *action);
@@ -89,6 +94,9 @@ void Executor::issue(const std::string& vm, core::VmAction action) {
         case core::VmAction::kResume:
             id = hypervisor_.resume(vm);
             break;
+        case core::VmAction::kMigrate:
+            id = hypervisor_.migrate(vm, migrate_to_.at(vm));
+            break;
     }
     ++issued_;
     in_flight_[vm] = InFlightAction{.id = id, .action = action, .since = clock_.now()};
@@ -101,7 +109,11 @@ std::optional<core::ActionEvidence> Executor::finish(ports::RequestId id,
     core::ActionEvidence evidence = result;
     evidence.action = it->second.action;
     in_flight_.erase(it);
-    if (const auto w = waiting_.find(result.vm); w != waiting_.end() && !fenced_) {
+    const auto queued = waiting_.find(result.vm);
+    if (evidence.action == core::VmAction::kMigrate &&
+        (queued == waiting_.end() || queued->second != core::VmAction::kMigrate))
+        migrate_to_.erase(result.vm);
+    if (const auto w = queued; w != waiting_.end() && !fenced_) {
         const auto next = w->second;
         waiting_.erase(w);
         issue(result.vm, next);

@@ -75,6 +75,7 @@ class Executor {
     ports::Fencer& fencer_;
     std::map<std::string, InFlightAction> in_flight_;
     std::map<std::string, core::VmAction> waiting_;
+    std::map<std::string, core::HostId> migrate_to_;    // a migration's target, by VM
     std::map<ports::RequestId, core::HostId> fencing_;  // peers being powered off
     bool fenced_ = false;
     std::uint64_t issued_ = 0;

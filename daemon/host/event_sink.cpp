@@ -17,6 +17,7 @@ std::string_view message_id_of(core::DecisionKind kind) {
         case core::DecisionKind::kStopVm:
         case core::DecisionKind::kStartVm:
         case core::DecisionKind::kResumeVm:
+        case core::DecisionKind::kMigrateVm:
             return mid::kDecisionVm;
         case core::DecisionKind::kAssignVm:
             return mid::kDecisionAssign;
@@ -49,6 +50,7 @@ Priority priority_of(const core::Decision& d) {
         case core::DecisionKind::kPetStarted:
         case core::DecisionKind::kStartVm:
         case core::DecisionKind::kResumeVm:
+        case core::DecisionKind::kMigrateVm:
         case core::DecisionKind::kAssignVm:
         case core::DecisionKind::kSelfState:
             return Priority::kNotice;
@@ -104,6 +106,7 @@ std::vector<HookCall> HookMapper::on_decision(const core::Decision& d) {
         case core::DecisionKind::kStopVm:
         case core::DecisionKind::kStartVm:
         case core::DecisionKind::kResumeVm:
+        case core::DecisionKind::kMigrateVm:
         case core::DecisionKind::kAssignVm:
         case core::DecisionKind::kFencePeer:
             break;
@@ -120,6 +123,7 @@ std::vector<HookCall> HookMapper::on_outcome(const core::ActionEvidence& a) cons
         case core::VmAction::kResume:
             return {{HookEvent::kVmResumed, {{"vm", a.vm}}}};
         case core::VmAction::kStop:
+        case core::VmAction::kMigrate:
             return {};
     }
     return {};

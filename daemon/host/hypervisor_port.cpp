@@ -4,6 +4,15 @@
 
 namespace vigil::host {
 
+ports::RequestId HypervisorPort::migrate(const std::string& vm, core::HostId target) {
+    const auto it = migration_uris_.find(target);
+    if (it == migration_uris_.end() || it->second.empty()) {
+        return hv_.refuse(adapters::VmAction::kMigrate, vm,
+                          "no migration_uri for " + core::host_name(target));
+    }
+    return hv_.migrate(vm, it->second);
+}
+
 adapters::HypervisorSink HypervisorPort::sink(const std::shared_ptr<HypervisorEvents>& events,
                                               const adapters::LibvirtHypervisor** hv) {
     adapters::HypervisorSink s;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -28,14 +29,20 @@ class HypervisorPort final : public ports::Hypervisor {
     [[nodiscard]] static adapters::HypervisorSink sink(
         const std::shared_ptr<HypervisorEvents>& events, const adapters::LibvirtHypervisor** hv);
 
-    explicit HypervisorPort(adapters::LibvirtHypervisor& hv) : hv_(hv) {}
+    // `migration_uris`: each host's libvirt URI for live migrations to it
+    // (`[[cluster.hosts]] migration_uri`); a host without one cannot take one.
+    explicit HypervisorPort(adapters::LibvirtHypervisor& hv,
+                            std::map<core::HostId, std::string> migration_uris = {})
+        : hv_(hv), migration_uris_(std::move(migration_uris)) {}
     [[nodiscard]] ports::RequestId start(const std::string& vm) override { return hv_.start(vm); }
     [[nodiscard]] ports::RequestId stop(const std::string& vm) override { return hv_.stop(vm); }
     [[nodiscard]] ports::RequestId resume(const std::string& vm) override { return hv_.resume(vm); }
+    [[nodiscard]] ports::RequestId migrate(const std::string& vm, core::HostId target) override;
     void refresh() override { hv_.refresh(); }
 
   private:
     adapters::LibvirtHypervisor& hv_;
+    std::map<core::HostId, std::string> migration_uris_;
 };
 
 }  // namespace vigil::host

@@ -15,6 +15,8 @@ core::VmAction to_core(adapters::VmAction action) {
             return core::VmAction::kResume;
         case adapters::VmAction::kStop:
             return core::VmAction::kStop;
+        case adapters::VmAction::kMigrate:
+            return core::VmAction::kMigrate;
     }
     return core::VmAction::kStart;
 }
@@ -93,6 +95,7 @@ fence::WithholdReason withhold_reason(core::Reason why) {
         case core::Reason::kDrain:
         case core::Reason::kNoHostCanTake:
         case core::Reason::kStoppedDeliberately:
+        case core::Reason::kMigrationFailed:
             return fence::WithholdReason::kNotSafe;
     }
     return fence::WithholdReason::kNotSafe;

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "daemon/core/types.h"
 #include "daemon/ports/request.h"
 
 namespace vigil::ports {
@@ -19,6 +20,11 @@ class Hypervisor {
     // process for it remains here and its disk leases are released.
     [[nodiscard]] virtual RequestId stop(const std::string& vm) = 0;
     [[nodiscard]] virtual RequestId resume(const std::string& vm) = 0;
+    // A live migration of a running VM to `target` (shared storage: its disks stay
+    // where they are). Done means it runs there and no qemu for it remains here.
+    // Failed or timed out means it did not move: the hypervisor aborts a migration
+    // that ran out of time before it reports, so what ran here still runs here.
+    [[nodiscard]] virtual RequestId migrate(const std::string& vm, core::HostId target) = 0;
     // Lists every HA VM here and reads their metadata again: one VmInventoryEvidence
     // and one VmPolicyEvidence follow.
     virtual void refresh() = 0;

@@ -76,6 +76,8 @@ std::optional<Mark> mark_of(const std::string& line) {
     if (kind == "start-vm") return Mark{"#1a7f37", "start " + field("VM")};
     if (kind == "stop-vm") return Mark{"#bc4c00", "stop " + field("VM")};
     if (kind == "resume-vm") return Mark{"#0969da", "resume " + field("VM")};
+    if (kind == "migrate-vm")
+        return Mark{"#8250df", "migrate " + field("VM") + " to " + field("TARGET")};
     if (kind == "self-fence-reboot") return Mark{"#cf222e", "self-fence"};
     if (kind == "pet-stopped") return Mark{"#cf222e", "pets stopped"};
     if (kind == "fence-peer") return Mark{"#cf222e", "fence " + field("PEER")};

@@ -21,7 +21,7 @@ struct Generated {
 
 class Gen {
   public:
-    explicit Gen(std::uint64_t seed) : rng_(seed) {}
+    explicit Gen(std::uint64_t seed) : rng_(seed), extra_(seed ^ 0x6d696772617465ULL) {}
     int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
     bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
     std::string host(int n) { return "h" + std::to_string(pick(1, n)); }
@@ -185,11 +185,38 @@ class Gen {
             g.timeline.append("140 admin ").append(h).append(" maintenance-off\n");
             g.timeline.append("140 admin ").append(h).append(" uncordon\n");
         }
+        add_migrations(g, n);
         return g;
     }
 
   private:
+    // Drains by live migration in half the runs (and half of those drain a host of
+    // their own), with migrations of 0.5 to 10 s, some of which fail or run out of
+    // time. Drawn from a generator of their own, so the
+    // rest of each seed's schedule is what it was before migrations existed.
+    void add_migrations(Generated& g, int n) {
+        const auto pick2 = [&](int lo, int hi) {
+            return std::uniform_int_distribution<int>(lo, hi)(extra_);
+        };
+        if (pick2(0, 1) == 0) return;
+        g.cluster += "policy drain_migrate yes\nsim migrate_time " + secs(pick2(5, 100)) + "\n";
+        // A drain of its own, so that a quarter of the runs migrate at all.
+        if (pick2(0, 1) == 1) {
+            const int at = pick2(5, 90);
+            const std::string h = "h" + std::to_string(pick2(1, n));
+            g.timeline += std::to_string(at) + " admin " + h + " drain\n" +
+                          std::to_string(at + pick2(5, 40)) + " admin " + h + " uncordon\n";
+        }
+        const int failures = pick2(0, 3);
+        for (int f = 0; f < failures; ++f) {
+            g.timeline += std::to_string(pick2(1, 100)) + " fail-migrate h" +
+                          std::to_string(pick2(1, n)) + " vm" + std::to_string(pick2(0, 2 * n)) +
+                          (pick2(0, 1) == 0 ? " timeout" : "") + "\n";
+        }
+    }
+
     std::mt19937_64 rng_;
+    std::mt19937_64 extra_;
 };
 
 // How long after the last heal every VM may take to run again, from the policy and

@@ -105,6 +105,18 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                     p.fence_agents = val == "yes";
                     return {};
                 }
+                if (key == "drain_migrate") {
+                    if (val != "yes" && val != "no")
+                        return std::unexpected("drain_migrate is yes or no");
+                    p.drain_migrate = val == "yes";
+                    return {};
+                }
+                if (key == "drain_parallel") {
+                    auto n = parse_number(val);
+                    if (!n) return std::unexpected(n.error());
+                    p.drain_parallel = static_cast<std::size_t>(*n);
+                    return {};
+                }
                 if (key == "storm_guard_share") {
                     p.storm_guard_share = std::stod(val);
                     return {};
@@ -222,6 +234,8 @@ std::expected<void, std::string> parse_cluster(std::string_view text, Scenario& 
                     s.watchdog_accepts = *d;
                 else if (w[1] == "bmc_time")
                     s.bmc_time = *d;
+                else if (w[1] == "migrate_time")
+                    s.migrate_time = *d;
 
                 else
                     return std::unexpected("unknown sim setting " + w[1]);

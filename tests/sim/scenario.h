@@ -53,6 +53,8 @@ struct Scenario {
     // What the watchdog device accepted when asked for policy.watchdog_timeout
     // (drivers round); unset: exactly what was asked.
     std::optional<Duration> watchdog_accepts;
+    // How long a live migration takes, from the request to the hand-over.
+    Duration migrate_time = std::chrono::seconds{2};
     // How long a BMC takes to power its host off and confirm it.
     Duration bmc_time = std::chrono::seconds{1};
     // The hosts' storage watchers: unset, a domain's evidence is exactly the path's

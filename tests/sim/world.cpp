@@ -83,7 +83,8 @@ struct World::Host {
     std::map<std::string, Watcher> watchers;
     std::map<NetRole, bool> links_seen;
     std::optional<core::MembershipEvidence> view_seen;
-    std::map<std::string, std::string> fail_next_start;  // vm -> "failed" or "timeout"
+    std::map<std::string, std::string> fail_next_start;    // vm -> "failed" or "timeout"
+    std::map<std::string, std::string> fail_next_migrate;  // vm -> "failed" or "timeout"
     std::vector<StaleWrite> stale;
     std::optional<Duration> slot_landed_at;  // when its last slot write landed
     // Cluster deliveries to this host come this late (a loaded host, a slow ring), in
@@ -159,6 +160,12 @@ class HostPorts final : public ports::Clock,
     ports::RequestId resume(const std::string& vm) override {
         const auto id = ++w_.next_request_;
         w_.later(h_, Duration{}, [w = &w_, h = &h_, id, vm] { w->complete_resume(*h, id, vm); });
+        return id;
+    }
+    ports::RequestId migrate(const std::string& vm, core::HostId target) override {
+        const auto id = ++w_.next_request_;
+        w_.later(h_, Duration{},
+                 [w = &w_, h = &h_, id, vm, target] { w->begin_migration(*h, id, vm, target); });
         return id;
     }
     void refresh() override {
@@ -760,6 +767,97 @@ void World::complete_refresh(Host& h) {
             });
 }
 
+void World::begin_migration(Host& h, std::uint64_t id, const std::string& vm, core::HostId target) {
+    const auto fail = [&](std::string why) {
+        const core::ActionEvidence r{.vm = vm,
+                                     .action = core::VmAction::kMigrate,
+                                     .outcome = core::ActionOutcome::kFailed,
+                                     .detail = std::move(why)};
+        deliver(h, [id, r](driver::HostDriver& d) { d.on_action(id, r); });
+    };
+    for (const auto& [oid, o] : hosts_) {
+        if (oid != h.id && o->qemu.contains(vm))
+            violation(vm + " migrated from " + h.name + " while " + o->name + " has it");
+    }
+    const auto it = hosts_.find(target.value);
+    const auto q = h.qemu.find(vm);
+    if (it == hosts_.end() || it->first == h.id) return fail("no such target");
+    Host& t = *it->second;
+    if (q == h.qemu.end() || q->second.incoming) return fail("not running here");
+    if (q->second.state != VmState::kRunning) return fail("not running");
+    if (moves_.contains(vm)) return fail("already migrating");
+    // The hypervisors talk over the cluster network (libvirt's migration URI).
+    if (!up(t) || t.frozen || !h.link_up.at(NetRole::kCluster) || !t.link_up.at(NetRole::kCluster))
+        return fail("cannot reach " + t.name);
+    if (t.qemu.contains(vm)) return fail("already defined and active on " + t.name);
+    if (!storage_reachable(t, domain_of(vm))) return fail(t.name + " cannot open its disks");
+    moves_[vm] = Move{.id = id,
+                      .source = h.id,
+                      .target = t.id,
+                      .source_epoch = h.epoch,
+                      .target_epoch = t.epoch,
+                      .done_at = now_ + s_.migrate_time};
+    if (const auto f = h.fail_next_migrate.find(vm); f != h.fail_next_migrate.end()) {
+        moves_[vm].scripted = f->second;
+        h.fail_next_migrate.erase(f);
+    }
+    log("world", "migration " + vm + " " + h.name + " -> " + t.name + " begins");
+    t.qemu[vm] =
+        Qemu{.state = VmState::kPaused, .generation = q->second.generation, .incoming = true};
+    deliver(t, [vm](driver::HostDriver& d) {
+        d.observe(core::VmEvidence{.vm = vm, .state = VmState::kPaused});
+    });
+}
+
+void World::advance_migrations() {
+    std::vector<std::string> ended;
+    for (auto& [vm, m] : moves_) {
+        Host& src = host(m.source);
+        Host& dst = host(m.target);
+        const auto sq = src.qemu.find(vm);
+        const auto dq = dst.qemu.find(vm);
+        const bool source_ok = up(src) && !src.frozen && src.epoch == m.source_epoch &&
+                               sq != src.qemu.end() && sq->second.state == VmState::kRunning;
+        const bool target_ok = up(dst) && !dst.frozen && dst.epoch == m.target_epoch &&
+                               dq != dst.qemu.end() && dq->second.incoming;
+        const bool linked = src.link_up.at(NetRole::kCluster) && dst.link_up.at(NetRole::kCluster);
+        std::optional<core::ActionEvidence> r;
+        if (!source_ok || !target_ok || !linked) {
+            r = core::ActionEvidence{.vm = vm,
+                                     .action = core::VmAction::kMigrate,
+                                     .outcome = core::ActionOutcome::kFailed,
+                                     .detail = !source_ok   ? "source lost the guest"
+                                               : !target_ok ? "target gone"
+                                                            : "connection to the target lost"};
+        } else if (now_ >= m.done_at && !m.scripted.empty()) {
+            const bool timeout = m.scripted == "timeout";
+            r = core::ActionEvidence{
+                .vm = vm,
+                .action = core::VmAction::kMigrate,
+                .outcome = timeout ? core::ActionOutcome::kTimedOut : core::ActionOutcome::kFailed,
+                .detail = timeout ? "aborted at the time limit" : "migration failed"};
+        } else if (now_ >= m.done_at) {
+            // The hand-over is atomic: the source's qemu ends as the target's runs.
+            log("world", "migration " + vm + " " + src.name + " -> " + dst.name + " done");
+            erase_qemu(src, vm);
+            dq->second.incoming = false;
+            set_qemu(dst, vm, VmState::kRunning);
+            r = core::ActionEvidence{.vm = vm, .action = core::VmAction::kMigrate};
+        } else {
+            continue;
+        }
+        if (r->outcome != core::ActionOutcome::kDone) {
+            log("world", "migration " + vm + " " + src.name + " -> " + dst.name + " fails (" +
+                             r->detail + ")");
+            if (dq != dst.qemu.end() && dq->second.incoming) erase_qemu(dst, vm);
+        }
+        if (src.epoch == m.source_epoch)
+            deliver(src, [id = m.id, r = *r](driver::HostDriver& d) { d.on_action(id, r); });
+        ended.push_back(vm);
+    }
+    for (const auto& vm : ended) moves_.erase(vm);
+}
+
 void World::broadcast(Host& h, const core::HostStatus& status) {
     const auto* mine = effective_partition(h.id);
     if (mine == nullptr || !ring_intact(h)) return;
@@ -1033,6 +1131,8 @@ void World::apply(const Event& e) {
         h->delivery_delay = Duration{};
     } else if (verb == "fail-start" && h && (w.size() == 3 || w.size() == 4)) {
         h->fail_next_start[w[2]] = w.size() == 4 ? w[3] : "failed";
+    } else if (verb == "fail-migrate" && h && (w.size() == 3 || w.size() == 4)) {
+        h->fail_next_migrate[w[2]] = w.size() == 4 ? w[3] : "failed";
     } else if (verb == "hold-lease" && w.size() == 2) {
         leased_.insert(w[1]);
     } else if (verb == "release-lease" && w.size() == 2) {
@@ -1112,6 +1212,7 @@ void World::update_vm_io() {
 
 void World::settle() {
     run_pending();
+    advance_migrations();
     advance_lanes();
     land_stale_writes();
     update_views();
@@ -1153,10 +1254,23 @@ void World::step_hosts() {
 void World::check_safety() {
     std::map<std::string, std::vector<std::string>> where;
     for (const auto& [id, h] : hosts_) {
-        for (const auto& [vm, q] : h->qemu) where[vm].push_back(h->name);
+        for (const auto& [vm, q] : h->qemu) {
+            if (!q.incoming) {
+                where[vm].push_back(h->name);
+                continue;
+            }
+            // An incoming qemu only receives the guest from the one host that runs it.
+            const auto m = moves_.find(vm);
+            if (m == moves_.end() || m->second.target != id)
+                violation(vm + " has an incoming qemu on " + h->name + " and no migration to it");
+        }
     }
     for (const auto& [vm, hs] : where) {
         if (hs.size() > 1) violation(vm + " has a qemu process on " + hs[0] + " and " + hs[1]);
+        const auto m = moves_.find(vm);
+        if (m != moves_.end() && hs.front() != host(m->second.source).name)
+            violation(vm + " runs on " + hs.front() + " while it migrates from " +
+                      host(m->second.source).name);
     }
 }
 

@@ -78,6 +78,19 @@ class World {
     struct Qemu {
         core::VmState state = core::VmState::kRunning;
         std::uint64_t generation = 0;  // which start made this process
+        // The target's side of a live migration: paused, receiving the guest; it
+        // runs only once the migration hands over.
+        bool incoming = false;
+    };
+    // A live migration of `vm` from `source` (which runs it) to `target` (incoming).
+    struct Move {
+        std::uint64_t id = 0;
+        std::uint32_t source = 0;
+        std::uint32_t target = 0;
+        std::uint64_t source_epoch = 0;
+        std::uint64_t target_epoch = 0;
+        Duration done_at{};
+        std::string scripted;  // "failed" or "timeout" (fail-migrate), else empty
     };
     struct SlotOp {
         bool write = false;
@@ -136,6 +149,10 @@ class World {
     void complete_stop(Host& h, std::uint64_t id, const std::string& vm);
     void complete_resume(Host& h, std::uint64_t id, const std::string& vm);
     void complete_refresh(Host& h);
+    void begin_migration(Host& h, std::uint64_t id, const std::string& vm, core::HostId target);
+    // Each step: a migration whose hosts lost each other fails; one that is due
+    // hands the VM over at once (the source's qemu ends, the target's runs).
+    void advance_migrations();
     void request_fence(Host& h, std::uint64_t id, core::HostId peer);
     void broadcast(Host& h, const core::HostStatus& status);
     [[nodiscard]] std::vector<core::VmEvidence> inventory(const Host& h) const;
@@ -179,6 +196,7 @@ class World {
     std::vector<std::vector<std::uint32_t>> pending_;
     Duration pending_since_{};
     std::map<std::string, std::uint64_t> generation_;  // per VM, the newest start
+    std::map<std::string, Move> moves_;                // live migrations, by VM
     std::vector<core::VmPolicy> vm_policies_;          // the HA metadata, as libvirt has it
     std::vector<Pending> pending_events_;              // a heap on (at, seq)
     std::uint64_t seq_ = 0;

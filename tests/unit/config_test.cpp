@@ -651,6 +651,42 @@ void expect_refused(const std::vector<BadValue>& cases) {
     }
 }
 
+// A drain by migration: off by default, a boolean, and every host needs the
+// libvirt URI its libvirtd is reached at.
+TEST(Config, DrainByMigrationNeedsAMigrationUriForEveryHost) {
+    const std::string area = "[heartbeat]\narea = \"/x/hb\"\n";
+    auto off = parse("[cluster]\nenabled = true\n" + host("h1", 1, 0) + area, "t.toml");
+    ASSERT_TRUE(off.has_value()) << off.error().text();
+    EXPECT_FALSE(off->drain_migrate);
+    EXPECT_EQ(off->vm_migrate_timeout, std::chrono::milliseconds{300000});
+    const std::string uri1 = "migration_uri = \"qemu+tls://h1.example/system\"\n";
+    const std::string uri2 = "migration_uri = \"qemu+ssh://root@h2/system\"\n";
+    auto on = parse("[cluster]\nenabled = true\ndrain_migrate = true\n" + host("h1", 1, 0) + uri1 +
+                        host("h2", 2, 1) + uri2 + area + "[libvirt]\nmigrate_timeout_ms = 60000\n",
+                    "t.toml");
+    ASSERT_TRUE(on.has_value()) << on.error().text();
+    EXPECT_TRUE(on->drain_migrate);
+    EXPECT_EQ(on->cluster_hosts[0].migration_uri, "qemu+tls://h1.example/system");
+    EXPECT_EQ(on->cluster_hosts[1].migration_uri, "qemu+ssh://root@h2/system");
+    EXPECT_EQ(on->vm_migrate_timeout, std::chrono::milliseconds{60000});
+    expect_refused({
+        {"[cluster]\ndrain_migrate = \"yes\"\n", 2,
+         "cluster.drain_migrate: expected true or false"},
+        {"[cluster]\ndrain_migrate = 1\n", 2, "cluster.drain_migrate: expected true or false"},
+        {host("h1", 1, 0) + "migration_uri = \"h1:16509\"\n", 6,
+         "cluster.hosts.migration_uri: \"h1:16509\" is not a libvirt URI"},
+        {host("h1", 1, 0) + "migration_uri = \"qemu+tls://h1 /system\"\n", 6,
+         "is not a libvirt URI"},
+        {host("h1", 1, 0) + "migration_uri = 16509\n", 6,
+         "cluster.hosts.migration_uri: expected a string, got an integer"},
+        {"[cluster]\nenabled = true\ndrain_migrate = true\n" + host("h1", 1, 0) + uri1 +
+             host("h2", 2, 1) + area,
+         3, "cluster.drain_migrate = true needs a migration_uri for every host"},
+        {"[libvirt]\nmigrate_timeout_ms = 10\n", 2,
+         "libvirt.migrate_timeout_ms: value 10 is out of range [1000, 86400000]"},
+    });
+}
+
 // The listeners pack the octets without checking them: 999.1.1.1 would bind
 // 231.1.1.1. Both listen keys go through parse_endpoint().
 TEST(Config, BadAddressesAreRefusedWithTheirLine) {

@@ -1304,3 +1304,131 @@ TEST_F(DrainTest, UncordonEndsTheDrain) {
 
 }  // namespace
 }  // namespace vigil::core
+
+namespace vigil::core {
+namespace {
+
+// As DrainTest, with drain_migrate: h3 migrates db, web and dns to h1 or h2.
+class DrainMigrateTest : public EngineTest {
+  protected:
+    static Policy migrating_policy() {
+        auto p = cluster_policy();
+        p.drain_migrate = true;
+        return p;
+    }
+    DrainMigrateTest() : e_(make(3, migrating_policy())) {
+        e_.observe(t(0), VmInventoryEvidence{.vms = {{"db"}, {"web"}, {"dns"}}});
+        e_.observe(t(0), MembershipEvidence{.members = ids({1, 2, 3}), .quorate = true});
+    }
+
+    // One heartbeat at `s`: h1 holds `on_h1` (with their states), then h3 ticks.
+    TickResult beat(double s, std::vector<HeldVm> on_h1 = {}) {
+        ++seq_;
+        auto h1 = peer_status(1, seq_);
+        h1.held = std::move(on_h1);
+        const auto h2 = peer_status(2, seq_);
+        e_.observe(t(s), PeerMessageEvidence{h1});
+        e_.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e_, t(s), {h1, h2});
+        auto r = e_.tick(t(s));
+        e_.observe(t(s), PeerMessageEvidence{r.status});
+        return r;
+    }
+    static bool holds(const TickResult& r, const std::string& vm) {
+        return std::ranges::find(r.status.held, vm, &HeldVm::name) != r.status.held.end();
+    }
+
+    HostEngine e_;
+    std::uint64_t seq_ = 0;
+};
+
+TEST_F(DrainMigrateTest, TheSourceClaimsTheVmUntilTheTargetRunsIt) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    // dns first (priority 10, by name), to h1 (h1 and h2 have as much room: the lowest
+    // id), by migration: no stop.
+    auto r = beat(3);
+    auto moves = of_kind(r.decisions, DecisionKind::kMigrateVm);
+    ASSERT_EQ(moves.size(), 1u);
+    EXPECT_EQ(moves[0].vm, "dns");
+    EXPECT_EQ(moves[0].target, HostId{1});
+    EXPECT_EQ(moves[0].reason, Reason::kDrain);
+    EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kStopVm).empty());
+    EXPECT_EQ(e_.snapshot().drain_moving, (std::vector<std::string>{"dns"}));
+    EXPECT_FALSE(e_.freeze_check(t(3)).ok()) << "a migration in flight blocks a freeze";
+    // The target holds it incoming (paused): still ours, nothing else goes.
+    r = beat(4, {{"dns", VmState::kPaused}});
+    EXPECT_TRUE(holds(r, "dns"));
+    EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kMigrateVm).empty());
+    // Moved: no qemu here any more, and still ours in every status until h1's status
+    // holds it running.
+    e_.observe(t(4.5), VmEvidence{.vm = "dns", .state = VmState::kShutOff});
+    e_.observe(t(4.5), ActionEvidence{.vm = "dns", .action = VmAction::kMigrate});
+    r = beat(5, {{"dns", VmState::kPaused}});
+    ASSERT_TRUE(holds(r, "dns"));
+    EXPECT_EQ(std::ranges::find(r.status.held, "dns", &HeldVm::name)->state, VmState::kShutOff);
+    EXPECT_EQ(e_.snapshot().vms[1].owner, HostId{3});  // db, dns, web: dns ours
+    EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kMigrateVm).empty());
+    // h1 runs it: the claim ends and web goes, in the same tick.
+    r = beat(6, {{"dns", VmState::kRunning}});
+    EXPECT_FALSE(holds(r, "dns"));
+    moves = of_kind(r.decisions, DecisionKind::kMigrateVm);
+    ASSERT_EQ(moves.size(), 1u);
+    EXPECT_EQ(moves[0].vm, "web");
+    // h1 has 512 MiB less now: web goes to h2.
+    EXPECT_EQ(moves[0].target, HostId{2});
+}
+
+TEST_F(DrainMigrateTest, AFailedMigrationIsReplacedByAStopOnceTheTargetLetsGo) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    ASSERT_EQ(of_kind(beat(3).decisions, DecisionKind::kMigrateVm).size(), 1u);
+    beat(4, {{"dns", VmState::kPaused}});
+    e_.observe(t(4.5), ActionEvidence{.vm = "dns",
+                                      .action = VmAction::kMigrate,
+                                      .outcome = ActionOutcome::kTimedOut,
+                                      .detail = "aborted"});
+    // It runs here still. While h1's status holds it (incoming), no stop: nobody
+    // would place it meanwhile.
+    EXPECT_EQ(e_.tick_wanted_at(), t(4.5));
+    auto r = beat(5, {{"dns", VmState::kPaused}});
+    EXPECT_TRUE(holds(r, "dns"));
+    EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kStopVm).empty());
+    EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kMigrateVm).empty());
+    r = beat(6);
+    const auto stops = of_kind(r.decisions, DecisionKind::kStopVm);
+    ASSERT_EQ(stops.size(), 1u);
+    EXPECT_EQ(stops[0].vm, "dns");
+    EXPECT_EQ(stops[0].reason, Reason::kMigrationFailed);
+    EXPECT_NE(to_string(stops[0]).find("outcome=timed-out"), std::string::npos)
+        << to_string(stops[0]);
+    EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kMigrateVm).empty());
+}
+
+TEST_F(DrainMigrateTest, AMovedVmIsLetGoWhenItsTargetDies) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    ASSERT_EQ(of_kind(beat(3).decisions, DecisionKind::kMigrateVm).size(), 1u);
+    e_.observe(t(3.5), VmEvidence{.vm = "dns", .state = VmState::kShutOff});
+    e_.observe(t(3.5), ActionEvidence{.vm = "dns", .action = VmAction::kMigrate});
+    // h1 goes silent and leaves before its status ever said it runs dns: ours while
+    // h1 is suspect, let go once it is dead (its watchdog has fired).
+    e_.observe(t(4), MembershipEvidence{.members = ids({2, 3}), .quorate = true});
+    double s = 4;
+    for (; s <= 20 && e_.peer_class(HostId{1}) != PeerClass::kDead; s += 1) {
+        ++seq_;
+        const auto h2 = peer_status(2, seq_);
+        e_.observe(t(s), PeerMessageEvidence{h2});
+        local_ok(e_, t(s), {h2});
+        auto r = e_.tick(t(s));
+        e_.observe(t(s), PeerMessageEvidence{r.status});
+        if (e_.peer_class(HostId{1}) != PeerClass::kDead)
+            EXPECT_TRUE(holds(r, "dns")) << s;
+        else
+            EXPECT_FALSE(holds(r, "dns")) << s;
+    }
+    EXPECT_EQ(e_.peer_class(HostId{1}), PeerClass::kDead);
+}
+
+}  // namespace
+}  // namespace vigil::core

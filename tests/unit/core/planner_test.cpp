@@ -106,6 +106,31 @@ TEST(PlannerTest, ADrainCountsTheHostsWithRoomLeftByTheVmsOnTheirWay) {
     EXPECT_EQ(hosts_with_room(view, "not-ha", {}), 0u);
 }
 
+TEST(PlannerTest, ADrainByMigrationPicksTheHostPlanWould) {
+    auto view = draining_view();
+    // The most free memory: h2 (1536) over h3 (1024).
+    auto to = drain_target(view, "web", {}, {});
+    ASSERT_TRUE(to.has_value());
+    EXPECT_EQ(to->host, HostId{2});
+    EXPECT_EQ(to->free_mib, 1536);
+    // Never the draining host itself, however much room it has.
+    view.capacity_mib[HostId{1}] = 65536;
+    EXPECT_EQ(drain_target(view, "web", {}, {})->host, HostId{2});
+    // dns (512) migrating to h3 takes its room there, not where plan() would put it:
+    // h3 has 512 left, h2 still 1536, and db (1024) goes to h2.
+    EXPECT_EQ(drain_target(view, "db", {"dns"}, {{"dns", HostId{3}}})->host, HostId{2});
+    // ... and with dns migrating to h2 instead, h2 has 1024 left and h3 1024: the
+    // lowest id on a tie.
+    EXPECT_EQ(drain_target(view, "db", {"dns"}, {{"dns", HostId{2}}})->host, HostId{2});
+    EXPECT_EQ(hosts_with_room(view, "db", {"dns"}, {{"dns", HostId{2}}}), 2u);
+    // A host that declined the VM lately is not picked; no room: no target.
+    view.declined["web"] = {HostId{2}};
+    EXPECT_EQ(drain_target(view, "web", {}, {})->host, HostId{3});
+    view.capacity_mib.erase(HostId{3});
+    EXPECT_FALSE(drain_target(view, "web", {}, {}).has_value());
+    EXPECT_FALSE(drain_target(view, "not-ha", {}, {}).has_value());
+}
+
 TEST(PlannerTest, AnAssignmentStaysWhileItsTargetIsEligible) {
     RecoveryPlanner planner;
     auto view = dead_owner_view();

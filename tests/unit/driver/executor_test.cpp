@@ -54,6 +54,28 @@ TEST_F(ExecutorTest, StopAndResumeGoToTheirOwnCalls) {
     EXPECT_EQ(w.log.calls, (Calls{"hypervisor.stop web #1", "hypervisor.resume db #2"}));
 }
 
+// A migration goes to the decision's target, its outcome back as a migration,
+// and what waited behind it (a stop the core asked for meanwhile) follows.
+TEST_F(ExecutorTest, AMigrationGoesToItsTargetAndItsOutcomeComesBack) {
+    auto migrate = vm_decision(core::DecisionKind::kMigrateVm, "web");
+    migrate.target = core::HostId{2};
+    (void)ex.carry_out(migrate);
+    (void)ex.carry_out(migrate);  // asked again while it runs: not issued twice
+    (void)ex.carry_out(stop("web"));
+    EXPECT_EQ(w.log.calls, (Calls{"hypervisor.migrate web to h2 #1"}));
+    const auto r = ex.finish(1, core::ActionEvidence{.vm = "web",
+                                                     .action = core::VmAction::kStart,
+                                                     .outcome = core::ActionOutcome::kFailed,
+                                                     .detail = "connection lost"});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->action, core::VmAction::kMigrate);
+    EXPECT_EQ(r->outcome, core::ActionOutcome::kFailed);
+    EXPECT_EQ(w.log.calls, (Calls{"hypervisor.migrate web to h2 #1", "hypervisor.stop web #2"}));
+    // A migration without a target asks for nothing.
+    (void)ex.carry_out(vm_decision(core::DecisionKind::kMigrateVm, "db"));
+    EXPECT_EQ(w.log.calls.size(), 2u);
+}
+
 TEST_F(ExecutorTest, DecisionsThatAskForNothingAreIgnored) {
     using K = core::DecisionKind;
     for (const auto kind :

@@ -60,6 +60,9 @@ class FakeHypervisor final : public ports::Hypervisor {
     [[nodiscard]] ports::RequestId resume(const std::string& vm) override {
         return issue("resume", vm);
     }
+    [[nodiscard]] ports::RequestId migrate(const std::string& vm, core::HostId target) override {
+        return issue("migrate", vm + " to " + core::host_name(target));
+    }
     void refresh() override {
         ++refreshes;
         log_.add("hypervisor.refresh");

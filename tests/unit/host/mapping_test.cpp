@@ -45,6 +45,7 @@ TEST(HostMapping, AdapterOutcomesBecomeCoreOutcomes) {
     EXPECT_EQ(failed.action, core::VmAction::kStop);
     EXPECT_EQ(to_core(adapters::VmAction::kStart), core::VmAction::kStart);
     EXPECT_EQ(to_core(adapters::VmAction::kResume), core::VmAction::kResume);
+    EXPECT_EQ(to_core(adapters::VmAction::kMigrate), core::VmAction::kMigrate);
 }
 
 TEST(HostMapping, OnlyASelfFenceIsFenceDecided) {

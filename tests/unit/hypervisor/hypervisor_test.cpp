@@ -120,6 +120,44 @@ TEST(LibvirtHypervisor, ActionsReportOneResultAndEventsFollow) {
     EXPECT_EQ(result_of(rec, twice)->outcome, ActionOutcome::kAlreadyDone);
 }
 
+// libvirt's test driver cannot migrate: the call fails while the domain still
+// runs here, which is a failure (it did not move), never "done".
+TEST(LibvirtHypervisor, AMigrationThatCannotHappenFailsAndTheVmStays) {
+    Recorder rec;
+    auto made = LibvirtHypervisor::make(test_config(), rec.sink());
+    ASSERT_TRUE(made) << made.error().message;
+    auto& hv = **made;
+    ASSERT_TRUE(pump_until(hv, [&] { return rec.listed > 0; }));
+    const auto events = rec.vms.size();
+    const auto move = hv.migrate("ha1", "test:///default");
+    const auto missing = hv.migrate("no-such-vm", "test:///default");
+    const auto refused = hv.refuse(VmAction::kMigrate, "ha1", "no migration_uri for h2");
+    ASSERT_TRUE(pump_until(hv, [&] { return rec.actions.size() == 3; }));
+    ASSERT_TRUE(result_of(rec, move));
+    EXPECT_EQ(result_of(rec, move)->outcome, ActionOutcome::kFailed)
+        << result_of(rec, move)->detail;
+    EXPECT_EQ(result_of(rec, move)->action, VmAction::kMigrate);
+    EXPECT_FALSE(result_of(rec, move)->detail.empty());
+    EXPECT_EQ(result_of(rec, missing)->outcome, ActionOutcome::kNotFound);
+    EXPECT_EQ(result_of(rec, refused)->outcome, ActionOutcome::kFailed);
+    EXPECT_EQ(result_of(rec, refused)->detail, "no migration_uri for h2");
+    EXPECT_EQ(rec.vms.size(), events);
+    EXPECT_EQ(hv.vms().at("ha1").state, core::VmState::kRunning);
+}
+
+// What the end of a migration call means to the core: it moved only when the
+// call says so, or when the domain is no longer (known to be) active here, in
+// which case it may have moved with the answer lost and stays claimed.
+TEST(LibvirtHypervisor, MigrationOutcomes) {
+    EXPECT_EQ(migration_outcome(true, false, 0), ActionOutcome::kDone);
+    EXPECT_EQ(migration_outcome(true, true, 0), ActionOutcome::kDone);  // done before the abort
+    EXPECT_EQ(migration_outcome(false, false, 1), ActionOutcome::kFailed);
+    EXPECT_EQ(migration_outcome(false, true, 1), ActionOutcome::kTimedOut);
+    EXPECT_EQ(migration_outcome(false, false, 0), ActionOutcome::kDone);
+    EXPECT_EQ(migration_outcome(false, true, -1), ActionOutcome::kDone);
+    EXPECT_EQ(name(VmAction::kMigrate), "migrate");
+}
+
 TEST(LibvirtHypervisor, AnUnreachableLibvirtIsReportedNotFatal) {
     Recorder rec;
     HypervisorConfig c;
