@@ -467,7 +467,7 @@ void register_callbacks(const std::shared_ptr<Shared>& s) {
 // not wait behind it. The time limit is kept here, not by the deadline timer:
 // a migration reported timed out must have been aborted first (the port's
 // promise that it did not move), so its one result comes after the call.
-void run_migration(std::shared_ptr<Shared> s, ActionJob job) {
+void run_migration(const std::shared_ptr<Shared>& s, const ActionJob& job) {
     const auto started = Clock::now();
     virConnectPtr conn = virConnectOpen(s->config.uri.c_str());
     if (!conn) {
