@@ -490,13 +490,22 @@ void run_migration(const std::shared_ptr<Shared>& s, const ActionJob& job) {
             std::condition_variable cv;
             bool finished = false;
             bool aborted = false;
+            std::string abort_refused;  // why libvirt refused the abort, if it did
             std::thread limit([&] {
                 std::unique_lock lock(mu);
                 const auto deadline = started + s->config.migrate_timeout;
                 if (cv.wait_until(lock, deadline, [&] { return finished; })) return;
                 aborted = true;
                 lock.unlock();
-                (void)virDomainAbortJob(dom.ptr);
+                // Refused while libvirt itself connects to the target's
+                // migration port (a nested job holds the domain): the call
+                // then returns when that connect does, at the kernel's TCP
+                // connect timeout for a target that drops the connection.
+                if (virDomainAbortJob(dom.ptr) < 0) {
+                    const std::string why = last_libvirt_error();
+                    lock.lock();
+                    abort_refused = why;
+                }
             });
             const int rc =
                 virDomainMigrateToURI3(dom.ptr, job.dest_uri.c_str(), nullptr, 0, kMigrateFlags);
@@ -512,8 +521,14 @@ void run_migration(const std::shared_ptr<Shared>& s, const ActionJob& job) {
             if (outcome == ActionOutcome::kDone && rc < 0) {
                 why = "not running here after the migration reported: " + why;
             } else if (outcome == ActionOutcome::kTimedOut) {
-                why = "aborted after " + std::to_string(s->config.migrate_timeout.count()) +
-                      " ms: " + why;
+                const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    Clock::now() - started);
+                why = abort_refused.empty()
+                          ? "aborted after " + std::to_string(s->config.migrate_timeout.count()) +
+                                " ms: " + why
+                          : "not done after " + std::to_string(s->config.migrate_timeout.count()) +
+                                " ms, abort refused (" + abort_refused + "), ended after " +
+                                std::to_string(took.count()) + " ms: " + why;
             }
             r = {outcome, std::move(why)};
         }

@@ -1,6 +1,9 @@
 // The checker: samples about every 100 ms which qemu runs which VM on which
 // host, who holds each disk lease and the write stamps on the shared disks;
-// flags any VM that runs twice or whose superseded instance writes again;
+// flags any VM that runs twice or whose superseded instance writes again
+// (a live migration's source and target qemu, for as long as it lasts, are
+// one run: the stamps show the instance moving and never writing from the
+// host it left);
 // measures how long each fault kept each VM from writing. The analysis
 // (Analyzer) is pure and fed samples, so it is unit-tested with made-up ones.
 #pragma once
@@ -34,6 +37,9 @@ struct QemuProcess {
     std::string host;
     pid_t pid = 0;
     bool frozen = false;  // SIGSTOPped: cannot write until continued
+    // Started by libvirt to receive a live migration (`-incoming`; its
+    // command line keeps saying so after the migration is done).
+    bool incoming = false;
 };
 
 struct Sample {
@@ -95,6 +101,10 @@ class Analyzer {
         std::map<uint64_t, uint64_t> seq;  // instance -> newest seq seen
         std::set<uint64_t> superseded;     // instances a newer one has written after
         std::optional<uint64_t> current;   // the instance that wrote last
+        // Where each instance wrote last, and the hosts a live migration
+        // moved it from: it never writes there again.
+        std::map<uint64_t, std::string> host;
+        std::map<uint64_t, std::set<std::string>> left;
         double last_write = -1;
         std::string state;
         std::string lease;

@@ -222,8 +222,9 @@ std::vector<Daemon> daemons_of(const Layout& layout, int host, const Tools& tool
     d.push_back({"virtlogd", {"virtlogd"}, false});
     d.push_back({"virtlockd", {"virtlockd"}, false});
     d.push_back({"corosync", {"corosync", "-f", "-c", "/etc/corosync/corosync.conf"}, false});
-    // libvirtd.service restarts libvirtd on failure; so does this init.
-    d.push_back({"libvirtd", {"libvirtd"}, true});
+    // libvirtd.service restarts libvirtd on failure; so does this init. It
+    // listens on the cluster address for the other hosts' migrations.
+    d.push_back({"libvirtd", {"libvirtd", "--listen"}, true});
     if (tools.vigild) {
         std::vector<std::string> argv{tools.vigild->string()};
         if (vigild_config) argv.insert(argv.end(), {"--config", std::string(kInHostVigilConfig)});

@@ -227,8 +227,8 @@ Result<> write_host_files(const Layout& l, int h) {
         if (ec) return fail("cannot create " + (dir / d).string() + ": " + ec.message());
     }
     const std::pair<const char*, std::string> files[] = {
-        {"etc/libvirt/libvirtd.conf", Layout::libvirtd_conf()},
-        {"etc/libvirt/qemu.conf", Layout::qemu_conf()},
+        {"etc/libvirt/libvirtd.conf", l.libvirtd_conf(h)},
+        {"etc/libvirt/qemu.conf", l.qemu_conf(h)},
         {"etc/libvirt/qemu-lockd.conf", Layout::qemu_lockd_conf()},
         {"etc/libvirt/virtlogd.conf", ""},
         {"etc/libvirt/virtlockd.conf", ""},
@@ -317,6 +317,7 @@ json state_json(const Layout& l, const std::vector<HostState>& hosts,
     j["run_id"] = l.run_id();
     j["hosts"] = l.hosts();
     j["vms"] = l.vms();
+    j["drain_migrate"] = l.drain_migrate();
     j["up_seconds"] = up_seconds;
     j["vigild_config"] = vigild_config;
     j["partition"] = partition;
@@ -338,7 +339,8 @@ json state_json(const Layout& l, const std::vector<HostState>& hosts,
 }  // namespace
 
 Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools, std::ostream& log,
-                    bool cluster_vigild) {
+                    UpOptions options) {
+    const bool cluster_vigild = options.cluster_vigild;
     auto t0 = std::chrono::steady_clock::now();
     std::error_code ec;
     fs::create_directories(root, ec);
@@ -346,6 +348,7 @@ Result<Lab> Lab::up(const fs::path& root, int hosts, int vms, const Tools& tools
     if (auto r = down(root, log); !r) return std::unexpected(r.error());
     auto layout = Layout::make(root, new_run_id(), hosts, vms);
     if (!layout) return std::unexpected(layout.error());
+    layout->set_drain_migrate(options.drain_migrate);
     Lab lab(*layout, tools);
     const auto& l = lab.layout_;
     log << "lab: run " << l.run_id() << ", " << hosts << " hosts, " << vms << " VMs, in "
@@ -587,6 +590,7 @@ Result<Lab> Lab::load(const fs::path& root) {
         auto layout = Layout::make(root, j.at("run_id").get<std::string>(),
                                    j.at("hosts").get<int>(), j.at("vms").get<int>());
         if (!layout) return std::unexpected(layout.error());
+        layout->set_drain_migrate(j.value("drain_migrate", false));
         Lab lab(*layout, Tools::from_build());
         lab.up_seconds_ = j.value("up_seconds", 0.0);
         lab.vigild_config_ = j.value("vigild_config", false);

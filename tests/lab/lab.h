@@ -39,14 +39,24 @@ struct HostState {
 
 class Lab {
   public:
+    // How a run is brought up. vigild runs in cluster mode with the lab's
+    // config; with `cluster_vigild` false it runs standalone (it watches,
+    // arms nothing and decides nothing), for tests of the lab's own
+    // mechanics that a deciding vigild would interfere with. With
+    // `drain_migrate`, vigild drains by live migration (Layout).
+    struct UpOptions {
+        bool cluster_vigild = true;
+        bool drain_migrate = false;
+    };
     // Cleans up whatever an earlier run under `root` left behind, then
-    // brings up a new run. Progress goes to `log`. vigild runs in cluster
-    // mode with the lab's config; with `cluster_vigild` false it runs
-    // standalone (it watches, arms nothing and decides nothing), for tests of
-    // the lab's own mechanics that a deciding vigild would interfere with.
+    // brings up a new run. Progress goes to `log`.
     [[nodiscard]] static Result<Lab> up(const std::filesystem::path& root, int hosts, int vms,
                                         const Tools& tools, std::ostream& log,
-                                        bool cluster_vigild = true);
+                                        UpOptions options);
+    [[nodiscard]] static Result<Lab> up(const std::filesystem::path& root, int hosts, int vms,
+                                        const Tools& tools, std::ostream& log) {
+        return up(root, hosts, vms, tools, log, UpOptions{});
+    }
     // The run that is up under `root`.
     [[nodiscard]] static Result<Lab> load(const std::filesystem::path& root);
     // Removes every run under `root`, whether it is up, half up or crashed.

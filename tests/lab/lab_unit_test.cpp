@@ -74,7 +74,30 @@ TEST(Layout, GuestStopsOnIoErrorsAndUsesTheSharedDisk) {
     EXPECT_NE(xml.find("<vigil:ha xmlns:vigil='urn:vigil:ha:1' priority='3' io_error='auto-resume' "
                        "storage_domain='shared'/>"),
               std::string::npos);
-    EXPECT_NE(Layout::qemu_conf().find("lock_manager = \"lockd\""), std::string::npos);
+    EXPECT_NE(three().qemu_conf(2).find("lock_manager = \"lockd\""), std::string::npos);
+}
+
+// A peer-to-peer live migration from any host to h2: its libvirtd listens on
+// its cluster address, its incoming qemu too and names that address (not the
+// machine's hostname), and its host UUID is its own.
+TEST(Layout, HostsTakeMigrationsOnTheirClusterAddress) {
+    auto l = three();
+    const auto qemu = l.qemu_conf(2);
+    EXPECT_NE(qemu.find("migration_address = \"10.201.1.2\"\n"), std::string::npos) << qemu;
+    EXPECT_NE(qemu.find("migration_host = \"10.201.1.2\"\n"), std::string::npos) << qemu;
+    const auto conf = l.libvirtd_conf(2);
+    for (const char* want : {"listen_tls = 0\n", "listen_tcp = 1\n", "auth_tcp = \"none\"\n",
+                             "listen_addr = \"10.201.1.2\"\n"})
+        EXPECT_NE(conf.find(want), std::string::npos) << want << "\n" << conf;
+    const auto uuid_of = [&](int h) {
+        const auto c = l.libvirtd_conf(h);
+        const auto at = c.find("host_uuid = \"");
+        return at == std::string::npos ? std::string() : c.substr(at + 13, 36);
+    };
+    EXPECT_EQ(uuid_of(2).size(), 36u);
+    EXPECT_NE(uuid_of(1), uuid_of(2));
+    EXPECT_NE(uuid_of(2), uuid_of(3));
+    EXPECT_EQ(l.migration_uri(2), "qemu+tcp://10.201.1.2/system");
 }
 
 TEST(Nemesis, ParsesPartitionGroups) {
@@ -196,6 +219,54 @@ TEST(Analyzer, FlagsTwoLiveQemusButNotAFrozenOne) {
     auto t = b.finish(0.2);
     ASSERT_EQ(t.violations.size(), 1u);  // once per episode, not per sample
     EXPECT_EQ(t.violations[0].kind, ViolationKind::kDoubleRun);
+}
+
+// A live migration: the target's qemu (-incoming) beside the source's is no
+// double run; the instance's stamps move from h1 to h2, the same id and
+// sequence, which the timeline tells.
+TEST(Analyzer, ALiveMigrationIsOneRunThatMoves) {
+    Analyzer a({"vm1"});
+    const QemuProcess src{.vm = "vm1", .host = "h1", .pid = 10};
+    const QemuProcess dst{.vm = "vm1", .host = "h2", .pid = 20, .incoming = true};
+    a.add(at(0.0, {src}, {{1, 5, "h1"}}));
+    a.add(at(0.1, {src, dst}, {{1, 6, "h1"}}));
+    a.add(at(0.2, {src, dst}, {{1, 7, "h1"}}));
+    a.add(at(0.3, {src, dst}, {{1, 8, "h2"}}));
+    a.add(at(0.4, {dst}, {{1, 9, "h2"}}));
+    auto t = a.finish(0.5);
+    EXPECT_TRUE(t.violations.empty());
+    bool moved = false;
+    for (const auto& e : t.events)
+        moved = moved || (e.kind == "vm" && e.text == "vm1: instance 1 moved from h1 to h2");
+    EXPECT_TRUE(moved);
+    EXPECT_EQ(t.writers["vm1"].size(), 1u);
+    EXPECT_EQ(t.writers["vm1"][1].first, "h2");
+}
+
+// Both copies of a migrated instance writing: the stamps go back to the host
+// it left. And two qemus of which neither (or both) is the migration's
+// target are a double run.
+TEST(Analyzer, FlagsAMigratedInstanceWritingFromTheHostItLeft) {
+    Analyzer a({"vm1"});
+    a.add(at(0.0, {}, {{1, 5, "h1"}}));
+    a.add(at(0.1, {}, {{1, 6, "h2"}}));
+    a.add(at(0.2, {}, {{1, 7, "h1"}}));
+    auto t = a.finish(0.3);
+    ASSERT_EQ(t.violations.size(), 1u);
+    EXPECT_EQ(t.violations[0].kind, ViolationKind::kStaleWrite);
+    EXPECT_NE(t.violations[0].detail.find("after it moved from there to h2"), std::string::npos);
+
+    Analyzer b({"vm1"});
+    const QemuProcess in1{.vm = "vm1", .host = "h1", .pid = 10, .incoming = true};
+    const QemuProcess in2{.vm = "vm1", .host = "h2", .pid = 20, .incoming = true};
+    const QemuProcess in3{.vm = "vm1", .host = "h3", .pid = 30};
+    b.add(at(0.0, {in1, in2}, {}));
+    b.add(at(0.1, {in1}, {}));
+    b.add(at(0.2, {in1, in2, in3}, {}));
+    auto u = b.finish(0.3);
+    ASSERT_EQ(u.violations.size(), 2u);
+    EXPECT_EQ(u.violations[0].kind, ViolationKind::kDoubleRun);
+    EXPECT_EQ(u.violations[1].kind, ViolationKind::kDoubleRun);
 }
 
 TEST(Analyzer, FlagsAStaleWriteAfterTakeOver) {
@@ -330,13 +401,21 @@ TEST(Layout, VigilConfigIsClusterModeAtTheSpecsDefaultTimings) {
            "resolved_action = \"uncordon\"\n"),
           "area = \"/run/vigil-lab/disks/heartbeat\"\n", "cluster_interfaces = [\"cl0\"]\n",
           "vm_uplink_interfaces = [\"vm0\"]\n", "storage_interfaces = [\"st0\"]\n",
-          "[libvirt]\nstop_grace_ms = 2000\n"})
+          "[libvirt]\nstop_grace_ms = 2000\nmigrate_timeout_ms = 10000\n"})
         EXPECT_NE(conf.find(want), std::string::npos) << want << "\n" << conf;
     for (int h = 1; h <= 3; ++h)
         EXPECT_NE(conf.find("name = \"h" + std::to_string(h) + "\"\nnodeid = " + std::to_string(h) +
-                            "\nslot = " + std::to_string(h - 1) + "\n"),
+                            "\nslot = " + std::to_string(h - 1) +
+                            "\nmemory_mib = 512\nmigration_uri = \"qemu+tcp://10.201.1." +
+                            std::to_string(h) + "/system\"\n"),
                   std::string::npos)
             << conf;
+    // Drains stop and start unless the lab is up with --drain-migrate.
+    EXPECT_EQ(conf.find("drain_migrate"), std::string::npos) << conf;
+    auto migrating = *Layout::make("/x", "a", 3, 0);
+    migrating.set_drain_migrate(true);
+    EXPECT_NE(migrating.vigil_toml(2).find("fence_delay_ms = 7000\ndrain_migrate = true\n"),
+              std::string::npos);
     // No storage domain until the host's loop devices are known.
     EXPECT_EQ(conf.find("[storage.domains"), std::string::npos) << conf;
     conf = Layout::make("/x", "a", 3, 0)->vigil_toml(2, {"loop3", "loop9"});

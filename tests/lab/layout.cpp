@@ -177,11 +177,13 @@ std::string Layout::vigil_toml(int host, const std::vector<std::string>& block_d
     s += "[cluster]\nenabled = true\n";
     s += "heartbeat_interval_ms = " + std::to_string(kHeartbeatIntervalMs) + "\n";
     s += "fence_delay_ms = " + std::to_string(kFenceDelayMs) + "\n";
+    if (drain_migrate_) s += "drain_migrate = true\n";
     for (int h = 1; h <= hosts_; ++h) {
         s += "[[cluster.hosts]]\n";
         s += "name = " + q(host_name(h)) + "\nnodeid = " + std::to_string(h) +
              "\nslot = " + std::to_string(h - 1) +
-             "\nmemory_mib = " + std::to_string(kHostMemoryMib) + "\n";
+             "\nmemory_mib = " + std::to_string(kHostMemoryMib) +
+             "\nmigration_uri = " + q(migration_uri(h)) + "\n";
     }
     s += "[heartbeat]\narea = " + q(std::string(kInHostHeartbeat)) + "\n";
     // The loop devices of this host stand for the shared storage: every
@@ -201,6 +203,7 @@ std::string Layout::vigil_toml(int host, const std::vector<std::string>& block_d
     s += "device = " + q(std::string(kInHostWatchdogDir) + "/watchdog") + "\n";
     s += "timeout_s = " + std::to_string(kWatchdogTimeoutS) + "\n";
     s += "[libvirt]\nstop_grace_ms = " + std::to_string(kStopGraceMs) + "\n";
+    s += "migrate_timeout_ms = " + std::to_string(kMigrateTimeoutMs) + "\n";
     s += "[fence]\nflight_record = \"/var/lib/vigil/flight-record\"\n";
     s += "[control]\nsocket = \"/run/vigil/vigild.sock\"\n";
     // On the cluster network, where a monitoring namespace scrapes and
@@ -281,11 +284,16 @@ std::string Layout::domain_xml(int vm) const {
     return s;
 }
 
-std::string Layout::qemu_conf() {
+std::string Layout::qemu_conf(int host) const {
+    const auto at = address(Net::kCluster, host);
     return "user = \"root\"\n"
            "group = \"root\"\n"
            "security_driver = \"none\"\n"
-           "lock_manager = \"lockd\"\n";
+           "lock_manager = \"lockd\"\n"
+           // An incoming qemu listens here and the source is told this
+           // address, not the machine's hostname (every namespace's).
+           "migration_address = \"" +
+           at + "\"\nmigration_host = \"" + at + "\"\n";
 }
 
 std::string Layout::qemu_lockd_conf() {
@@ -297,6 +305,24 @@ std::string Layout::qemu_lockd_conf() {
            std::string(kInHostLockspace) + "\"\n";
 }
 
-std::string Layout::libvirtd_conf() { return "log_outputs = \"3:stderr\"\n"; }
+std::string Layout::libvirtd_conf(int host) const {
+    char uuid[40];
+    std::snprintf(uuid, sizeof uuid, "5a1ab0b0-0000-4000-8000-%012llx",
+                  static_cast<unsigned long long>(
+                      (std::hash<std::string>{}(run_id_)&0xffffffffffULL) << 8 |
+                      static_cast<unsigned>(host)));
+    return "log_outputs = \"3:stderr\"\n"
+           "host_uuid = \"" +
+           std::string(uuid) +
+           "\"\n"
+           // Taken with libvirtd --listen.
+           "listen_tls = 0\nlisten_tcp = 1\nauth_tcp = \"none\"\n"
+           "listen_addr = \"" +
+           address(Net::kCluster, host) + "\"\n";
+}
+
+std::string Layout::migration_uri(int host) const {
+    return "qemu+tcp://" + address(Net::kCluster, host) + "/system";
+}
 
 }  // namespace vigil::lab

@@ -78,6 +78,10 @@ inline constexpr int kLinkDownHoldMs = 1000;
 inline constexpr int kLinkUpHoldMs = 2000;
 inline constexpr int kLinkGraceMs = 2000;
 inline constexpr int kProbePollMs = 250;
+// A live migration's time limit in the lab (libvirt migrate_timeout_ms):
+// a 32 MiB guest moves within a second or two at full speed; one held to
+// 1 MiB/s (`virsh migrate-setspeed`) needs over 30 s and is aborted.
+inline constexpr int kMigrateTimeoutMs = 10000;
 // What each lab host offers its guests, for vigild's placement.
 inline constexpr int kHostMemoryMib = 512;
 
@@ -165,9 +169,22 @@ class Layout {
     // The recording hook every host runs (kInHostHookRecords).
     [[nodiscard]] static std::string record_hook();
     [[nodiscard]] std::string domain_xml(int vm) const;
-    [[nodiscard]] static std::string qemu_conf();
+    // libvirt on `host`: its QEMU driver takes incoming migrations on the
+    // host's cluster address, and libvirtd listens there for its peers'
+    // (a peer-to-peer live migration, qemu+tcp, no authentication: the
+    // lab's networks are closed namespaces), with a host UUID of its own
+    // (libvirt refuses a migration between hosts of one UUID, and every
+    // namespace sees the machine's).
+    [[nodiscard]] std::string qemu_conf(int host) const;
     [[nodiscard]] static std::string qemu_lockd_conf();
-    [[nodiscard]] static std::string libvirtd_conf();
+    [[nodiscard]] std::string libvirtd_conf(int host) const;
+    // The libvirt URI the other hosts migrate to `host` by.
+    [[nodiscard]] std::string migration_uri(int host) const;
+
+    // `vigil-lab up --drain-migrate`: vigild drains by live migration
+    // (cluster.drain_migrate), each migration given kMigrateTimeoutMs.
+    [[nodiscard]] bool drain_migrate() const { return drain_migrate_; }
+    void set_drain_migrate(bool on) { drain_migrate_ = on; }
 
   private:
     Layout(std::filesystem::path root, std::string run_id, int hosts, int vms)
@@ -177,6 +194,7 @@ class Layout {
     std::string run_id_;
     int hosts_;
     int vms_;
+    bool drain_migrate_ = false;
 };
 
 }  // namespace vigil::lab

@@ -43,6 +43,9 @@ int run(int argc, char** argv) {
     bool standalone_vigild = false;
     up->add_flag("--standalone-vigild", standalone_vigild,
                  "run vigild standalone (watching only) instead of in cluster mode");
+    bool drain_migrate = false;
+    up->add_flag("--drain-migrate", drain_migrate,
+                 "vigild drains by live migration (cluster.drain_migrate)");
     auto* down = app.add_subcommand("down", "remove the lab and anything a crashed run left");
     bool as_json = false;
     auto* status = app.add_subcommand("status", "show hosts, quorum, VMs and faults");
@@ -135,7 +138,8 @@ int run(int argc, char** argv) {
 
     if (*up) {
         auto l =
-            lab::Lab::up(root, hosts, vms, lab::Tools::from_build(), std::cerr, !standalone_vigild);
+            lab::Lab::up(root, hosts, vms, lab::Tools::from_build(), std::cerr,
+                         {.cluster_vigild = !standalone_vigild, .drain_migrate = drain_migrate});
         if (!l) return report(std::unexpected(l.error()));
         return 0;
     }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -139,6 +140,9 @@ std::string drain_state(const Lab& lab, int host) {
 // SPEC F4: "VMs running elsewhere within ~10 s" of the cut, at the default
 // timings.
 constexpr double kF4BoundS = 10;
+// D2: how fast h3 takes a migration stream (KiB/s), too slow for the guest's
+// memory to move within the lab's migration time limit.
+constexpr int kSlowMigrationKiBs = 32;
 // F7 with the VM network split too is F4 seen differently: a cut drops the
 // carrier, which vigild calls down after network.down_hold_ms (1 s, its
 // default); a split switch leaves the carrier up, and the link is called
@@ -772,6 +776,123 @@ std::vector<Row> make_rows() {
                 j.no_resets();
             },
     });
+
+    // Not a fault either: D1's drain by live migration, on a lab up with
+    // --drain-migrate. h3's firewall lets incoming migration streams (qemu's
+    // port range) through at 32 KiB/s only, as a congested migration network
+    // would; h2 takes them at full speed. The VM the planner sends to h2
+    // (vm1, the first to go, in the runs seen) moves by a real migration:
+    // 32 MiB of a guest that dirties next to nothing, so the copy takes a
+    // second or less and the guest stops only for the switch-over (qemu's
+    // 0.3 s downtime limit, then libvirt hands the lease and the CPUs to the
+    // target), within 2 s here; the checker sees the same instance writing
+    // on, its stamps naming the target. The one sent to h3 cannot move its
+    // memory within the time limit: vigild aborts its migration at
+    // kMigrateTimeoutMs (a cancel while the stream flows), the VM writing on
+    // h1 meanwhile, and hands it over by a stop and a start, as D1 does: the
+    // stop once h3's status (a heartbeat) no longer holds the incoming VM and
+    // at h1's next tick (another).
+    const double migrate_s = kMigrateTimeoutMs / 1000.0;
+    const double switch_over_s = 2;
+    rows.push_back(Row{
+        .id = "D2",
+        .title = "h1 drained by live migration, h3 taking migration streams at 32 KiB/s",
+        .promise = "the VM sent to h2 moves by a live migration, the same instance writing on "
+                   "with no pause longer than the switch-over (2 s); the one sent to h3 (whose "
+                   "firewall lets migration streams through at 32 KiB/s) has its migration "
+                   "aborted at the time limit, writing on h1 until then, and is handed over by "
+                   "a stop and a start; "
+                   "never two writers; h1 stays cordoned, holding nothing; the others never stop",
+        .vms = 4,
+        .drain_migrate = true,
+        .observe_s = 5,
+        .schedule = [drain_vm_s, migrate_s](Play& p) -> Result<> {
+            const auto done = [](const Result<std::string>& r) -> Result<> {
+                if (!r) return std::unexpected(r.error());
+                return {};
+            };
+            const std::string ports = "49152-49215";  // qemu.conf's migration_port_min/max
+            for (const auto& nft : std::vector<std::vector<std::string>>{
+                     {"nft", "add", "table", "inet", "vigil_lab"},
+                     {"nft", "add", "chain", "inet", "vigil_lab", "in",
+                      "{ type filter hook input priority 0; }"},
+                     {"nft", "add", "rule", "inet", "vigil_lab", "in", "tcp", "dport", ports,
+                      "limit", "rate", "over", std::to_string(kSlowMigrationKiBs) + " kbytes/second",
+                      "drop"}})
+                if (auto r = p.step("h3: " + nft.back(), done(p.lab().exec(3, nft))); !r)
+                    return r;
+            if (!p.lab().tools().vigilctl) return fail("vigilctl is not built");
+            p.lab().record("fault", "drain", "h1");
+            if (auto r = p.step("h1 is drained (vigilctl drain)",
+                                done(p.lab().exec(
+                                    1, {p.lab().tools().vigilctl->string(), "drain"})));
+                !r)
+                return r;
+            p.pause(drain_vm_s + migrate_s + drain_vm_s);
+            std::string state = drain_state(p.lab(), 1);
+            for (int i = 0; i < 20 && state != "cordoned, nothing left"; ++i) {
+                p.pause(0.5);
+                state = drain_state(p.lab(), 1);
+            }
+            p.lab().record("lab", "drain-state", "h1 " + state);
+            return {};
+        },
+        .judge =
+            [drain_vm_s, migrate_s, switch_over_s](Judge& j) {
+                j.no_violations();
+                const auto drained = j.fault_at("drain h1");
+                j.expect(drained.has_value(), "no drain recorded");
+                if (!drained) return;
+                int moved = 0;
+                int handed_over = 0;
+                for (const std::string vm : {"vm1", "vm4"}) {
+                    const auto asked = j.decisions("migrate-vm vm=" + vm + " target=");
+                    j.expect(asked.size() == 1, "h1 did not ask once to migrate " + vm);
+                    if (asked.size() != 1) continue;
+                    const bool to_h3 = asked.front().find(" target=h3 ") != std::string::npos;
+                    if (!to_h3) {
+                        // One instance throughout, moved off h1 by the migration.
+                        ++moved;
+                        const auto m = j.moves(vm);
+                        j.expect(m.size() == 1 && m.front() != "h1" && m.front() != "h3",
+                                 vm + "'s instance did not move once to h2");
+                        j.expect(j.writers(vm).size() == 1, vm + " was restarted, not migrated");
+                        j.expect(!j.decisions("vm=" + vm + " action=migrate outcome=done").empty(),
+                                 vm + "'s migration is not reported done");
+                        j.expect(j.decisions("stop-vm vm=" + vm).empty(), "h1 stopped " + vm);
+                        double longest = 0;
+                        for (double s : j.pauses(vm, *drained)) longest = std::max(longest, s);
+                        j.figure(vm + " longest pause s", longest, switch_over_s);
+                        continue;
+                    }
+                    // Aborted at the time limit, writing on h1 until the stop
+                    // that replaced it, then a new instance elsewhere.
+                    ++handed_over;
+                    const auto t_asked = j.decision_at("migrate-vm vm=" + vm + " target=");
+                    const auto t_failed = j.decision_at("stop-vm vm=" + vm + " reason=migration-failed");
+                    j.expect(t_failed.has_value(), vm + "'s failed migration was not stopped");
+                    if (t_asked && t_failed) {
+                        j.figure(vm + " migration to its stop s", *t_failed - *t_asked,
+                                 migrate_s + 2 * kHeartbeatIntervalMs / 1000.0 + kSampleInterval);
+                        const auto quiet = j.first_event_after("vm", vm + ": not ", *drained);
+                        j.expect(quiet && *quiet > *t_failed,
+                                 vm + " stopped writing before its migration failed");
+                    }
+                    j.expect(j.moves(vm).empty(), vm + "'s instance moved");
+                    j.restarted_within("drain h1", vm, drain_vm_s + migrate_s + drain_vm_s);
+                    const auto w = j.writers(vm);
+                    j.expect(w.size() == 2 && w.front() == "h1" && w.back() != "h1",
+                             vm + " has two instances, the new one off h1");
+                }
+                j.expect(moved == 1 && handed_over == 1,
+                         "not one VM migrated to h2 and one handed over after h3 refused");
+                j.never_stopped("drain h1", "vm2");
+                j.never_stopped("drain h1", "vm3");
+                j.expect(j.event_at("lab", "drain-state h1 cordoned, nothing left").has_value(),
+                         "h1 is not cordoned with nothing left after the drain");
+                j.no_resets();
+            },
+    });
     return rows;
 }
 
@@ -962,6 +1083,50 @@ std::vector<std::string> Judge::decisions(std::string_view text) const {
     return out;
 }
 
+std::optional<double> Judge::first_event_after(std::string_view kind, std::string_view text,
+                                              double after_s) const {
+    for (const auto& e : run_->timeline["events"])
+        if (e["kind"] == kind && e["t"].get<double>() >= after_s && starts_with(e["text"], text))
+            return e["t"].get<double>();
+    return std::nullopt;
+}
+
+std::optional<double> Judge::decision_at(std::string_view text) const {
+    for (const auto& e : run_->timeline["events"])
+        if (e["kind"] == "vigild" && e["text"].get<std::string>().find(text) != std::string::npos)
+            return e["t"].get<double>();
+    return std::nullopt;
+}
+
+std::vector<std::string> Judge::moves(std::string_view vm) const {
+    std::vector<std::string> out;
+    const std::regex moved("^" + std::string(vm) + ": instance [0-9a-f]+ moved from \\S+ to (\\S+)$");
+    for (const auto& e : run_->timeline["events"]) {
+        std::smatch m;
+        const std::string text = e["text"];
+        if (e["kind"] == "vm" && std::regex_match(text, m, moved)) out.push_back(m[1]);
+    }
+    return out;
+}
+
+std::vector<double> Judge::pauses(std::string_view vm, double after_s) const {
+    std::vector<double> out;
+    const std::string not_writing = std::string(vm) + ": not writing";
+    const std::string writing = std::string(vm) + ": writing";
+    double since = -1;  // < 0: writing
+    for (const auto& e : run_->timeline["events"]) {
+        const double t = e["t"].get<double>();
+        if (e["kind"] != "vm" || t < after_s) continue;
+        if (since < 0 && starts_with(e["text"], not_writing)) since = t;
+        if (since >= 0 && starts_with(e["text"], writing)) {
+            out.push_back(t - since + kWritingWindow);
+            since = -1;
+        }
+    }
+    if (since >= 0) out.push_back(run_->timeline["end"].get<double>() - since + kWritingWindow);
+    return out;
+}
+
 std::vector<double> Judge::watchdog_resets(std::string_view host) const {
     std::vector<double> out;
     const auto prefix = std::string(host) + ": ";
@@ -1128,6 +1293,8 @@ Result<RowRun> play_row(const fs::path& root, const Row& row, std::ostream& log)
                     std::to_string(row.vms) + " guests; this lab has " + std::to_string(l.hosts()) +
                     " and " + std::to_string(l.vms()));
     if (!lab->vigild_config()) return fail(row.id + " needs vigild in cluster mode");
+    if (row.drain_migrate && !l.drain_migrate())
+        return fail(row.id + " needs a lab up with --drain-migrate");
     Play play(*lab, log);
     log << row.id << " (" << row.title << "): waiting for vigild to settle\n" << std::flush;
     if (auto r = play.settled(60); !r) return std::unexpected(r.error());
@@ -1210,7 +1377,8 @@ Result<BenchReport> run_bench(const fs::path& root, const std::vector<const Row*
         for (int i = 1; i <= runs; ++i) {
             log << "bench: " << row->id << " run " << i << " of " << runs << "\n" << std::flush;
             std::ostringstream quiet;  // bring-up and take-down progress
-            auto lab = Lab::up(root, row->hosts, row->vms, Tools::from_build(), quiet);
+            auto lab = Lab::up(root, row->hosts, row->vms, Tools::from_build(), quiet,
+                               {.drain_migrate = row->drain_migrate});
             Result<RowRun> run = lab ? play_row(root, *row, log) : std::unexpected(lab.error());
             if (auto down = Lab::down(root, quiet); !down)
                 log << "bench: " << row->id << " run " << i

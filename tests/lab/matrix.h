@@ -128,6 +128,20 @@ class Judge {
     [[nodiscard]] std::string domstate_after(std::string_view host, std::string_view vm) const;
     // Each vigild decision line in the timeline that contains `text`.
     [[nodiscard]] std::vector<std::string> decisions(std::string_view text) const;
+    // Checker time (s) of the first event of `kind` at or after `after_s`
+    // whose text starts with `text`.
+    [[nodiscard]] std::optional<double> first_event_after(std::string_view kind,
+                                                          std::string_view text,
+                                                          double after_s) const;
+    // Checker time (s) of the first vigild line that contains `text`.
+    [[nodiscard]] std::optional<double> decision_at(std::string_view text) const;
+    // The hosts a live migration moved `vm`'s instance to, in order, from
+    // the checker's "moved" events (its stamps naming another host).
+    [[nodiscard]] std::vector<std::string> moves(std::string_view vm) const;
+    // Each time `vm` stopped writing after `after_s` (checker time): from
+    // the checker's "not writing" event to its next "writing" one (or the
+    // end), plus the writing window the checker waits before it says so.
+    [[nodiscard]] std::vector<double> pauses(std::string_view vm, double after_s) const;
     // Checker times (s) at which `host`'s emulated watchdog expired and reset
     // it, seen in its log within a sample of the reset; these stay in the
     // timeline after a power-on, where resets() no longer shows them.
@@ -169,6 +183,8 @@ struct Row {
     std::string promise;  // what must hold (the spec's column), in words
     int hosts = 3;
     int vms = 3;
+    // The lab must be up with `--drain-migrate` (Layout::drain_migrate).
+    bool drain_migrate = false;
     // How long the checker samples after the schedule has run.
     double observe_s = 15;
     std::function<Result<>(Play&)> schedule;

@@ -4,7 +4,8 @@
 ;
 ; Drive DL (the boot disk, on the shared storage) gets the stamps in LBA
 ; 1..64, round robin.  The other drive (DL xor 1) is the host's identity
-; disk: its first sector names the host the instance runs on.
+; disk: its first sector names the host the instance runs on, read before
+; each write (a live migration moves the instance to another host).
 ;
 ; Stamp layout (little endian), see tests/lab/stamp.h:
 ;   0  "VIGLSTMP"   8  instance id (TSC at boot)   16  sequence number
@@ -39,6 +40,10 @@ start:
     mov [kBuf + 8], eax
     mov [kBuf + 12], edx
 
+write_loop:
+    ; The host's name, read again before every write: an instance that a
+    ; live migration moved runs on, with the same id and sequence, on a
+    ; host whose identity disk names another.
     mov dl, [boot_drive]
     xor dl, 1
     mov word [dap_buf], kIdBuf
@@ -46,15 +51,13 @@ start:
     mov si, dap
     mov ah, 0x42
     int 0x13
-    jc .no_identity
+    jc .keep_identity
     mov si, kIdBuf
     mov di, kBuf + 24
     mov cx, 32
     rep movsb
-.no_identity:
+.keep_identity:
     mov word [dap_buf], kBuf
-
-write_loop:
     add dword [kBuf + 16], 1
     adc dword [kBuf + 20], 0
     mov eax, [kBuf + 16]
