@@ -34,6 +34,10 @@ std::string_view name(HookEvent event) {
             return "vm-paused-io-error";
         case HookEvent::kVmResumed:
             return "vm-resumed";
+        case HookEvent::kVmMigrated:
+            return "vm-migrated";
+        case HookEvent::kVmMigrationFailed:
+            return "vm-migration-failed";
         case HookEvent::kSelfFence:
             return "self-fence";
         case HookEvent::kQuorumLost:

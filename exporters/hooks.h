@@ -39,6 +39,8 @@ enum class HookEvent : std::uint8_t {
     kVmRestartedHere,
     kVmPausedIoError,
     kVmResumed,
+    kVmMigrated,         // a drain's live migration moved the VM to its target
+    kVmMigrationFailed,  // it did not move (failed, or aborted at its time limit)
     kSelfFence,
     kQuorumLost,
     kQuorumRegained,
@@ -48,10 +50,11 @@ enum class HookEvent : std::uint8_t {
 };
 
 inline constexpr HookEvent kAllHookEvents[] = {
-    HookEvent::kPeerDead,        HookEvent::kPeerIsolated,   HookEvent::kVmRestartedHere,
-    HookEvent::kVmPausedIoError, HookEvent::kVmResumed,      HookEvent::kSelfFence,
-    HookEvent::kQuorumLost,      HookEvent::kQuorumRegained, HookEvent::kStorageDomainLost,
-    HookEvent::kMaintenanceOn,   HookEvent::kMaintenanceOff,
+    HookEvent::kPeerDead,          HookEvent::kPeerIsolated,      HookEvent::kVmRestartedHere,
+    HookEvent::kVmPausedIoError,   HookEvent::kVmResumed,         HookEvent::kVmMigrated,
+    HookEvent::kVmMigrationFailed, HookEvent::kSelfFence,         HookEvent::kQuorumLost,
+    HookEvent::kQuorumRegained,    HookEvent::kStorageDomainLost, HookEvent::kMaintenanceOn,
+    HookEvent::kMaintenanceOff,
 };
 
 // "peer-dead", "vm-paused-io-error", ...: VIGIL_EVENT and the JSON "event".

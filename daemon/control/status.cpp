@@ -67,6 +67,32 @@ json watchdog_json(const fence::WatchdogStatus& w) {
             {"withheld", withheld}};
 }
 
+// null unless draining: {moving[], left[], blocked[], migrating[], migration_failed[]}.
+json drain_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
+    const auto& e = c.engine;
+    if (!e.draining) return nullptr;
+    json migrating = json::array();
+    for (const auto& m : e.drain_migrating) {
+        migrating.push_back({{"vm", m.vm},
+                             {"target", host_ref(c, m.target)},
+                             {"for_seconds", seconds(now - m.since.time_since_epoch())},
+                             {"moved", m.moved}});
+    }
+    json failed = json::array();
+    for (const auto& f : e.drain_migration_failed) {
+        failed.push_back({{"vm", f.vm},
+                          {"target", host_ref(c, f.target)},
+                          {"outcome", std::string(core::name(f.outcome))},
+                          {"detail", f.detail},
+                          {"at_seconds_ago", ago(now, f.at)}});
+    }
+    return {{"moving", e.drain_moving},
+            {"left", e.drain_left},
+            {"blocked", e.drain_blocked},
+            {"migrating", migrating},
+            {"migration_failed", failed}};
+}
+
 json cluster_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
     const auto& e = c.engine;
     const auto& d = c.driver;
@@ -131,10 +157,7 @@ json cluster_json(const ClusterStatus& c, std::chrono::nanoseconds now) {
               {"maintenance", e.maintenance},
               {"cordoned", e.cordoned},
               {"draining", e.draining},
-              {"drain", e.draining ? json{{"moving", e.drain_moving},
-                                          {"left", e.drain_left},
-                                          {"blocked", e.drain_blocked}}
-                                   : json(nullptr)},
+              {"drain", drain_json(c, now)},
               {"coordinator", host_ref(c, e.coordinator)},
               {"vms_listed", e.listed},
               {"publishing", d.publishing},

@@ -120,6 +120,29 @@ std::string drain_text(const json& d) {
     return "drain: " + (s.empty() ? std::string("done, cordoned") : s);
 }
 
+// One line per VM of the drain going by a live migration, and per VM whose
+// migration failed: "migrating dns to h2 for 3.0 s", "...: moved, ours until h2
+// runs it"; "migration of db to h1 timed-out (aborted after 300000 ms) 2.0 s ago:
+// stopped here once h1 no longer holds it".
+void print_migrations(std::string& out, const json& d) {
+    const auto& migrating = at(d, "migrating");
+    for (const auto& m : migrating.is_array() ? migrating : json::array()) {
+        const auto target = text_of(at(m, "target"));
+        const auto moved = flag(m, "moved") ? ": moved, ours until " + target + " runs it" : "";
+        add(out, "  migrating %s to %s for %.1f s%s\n", str(m, "vm").c_str(), target.c_str(),
+            num(m, "for_seconds"), moved.c_str());
+    }
+    const auto& failed = at(d, "migration_failed");
+    for (const auto& f : failed.is_array() ? failed : json::array()) {
+        const auto target = text_of(at(f, "target"));
+        const auto detail = str(f, "detail", "");
+        const auto why = detail.empty() ? std::string() : " (" + detail + ")";
+        add(out, "  migration of %s to %s %s%s %s: stopped here once %s no longer holds it\n",
+            str(f, "vm").c_str(), target.c_str(), str(f, "outcome").c_str(), why.c_str(),
+            ago_text(at(f, "at_seconds_ago")).c_str(), target.c_str());
+    }
+}
+
 std::string flags_text(const json& j) {
     std::string f;
     if (flag(j, "maintenance")) f += "maintenance";
@@ -136,7 +159,10 @@ void print_cluster(std::string& out, const json& c) {
         flag(h, "quorate") ? "quorate" : "NOT QUORATE", text_of(at(h, "coordinator")).c_str(),
         text_of(at(h, "incarnation")).c_str());
     if (flags_text(h) != "-") add(out, "  %s\n", flags_text(h).c_str());
-    if (const auto& d = at(h, "drain"); d.is_object()) add(out, "  %s\n", drain_text(d).c_str());
+    if (const auto& d = at(h, "drain"); d.is_object()) {
+        add(out, "  %s\n", drain_text(d).c_str());
+        print_migrations(out, d);
+    }
     if (flag(h, "fenced")) add(out, "  SELF-FENCING: this host is being reset\n");
     if (!str(h, "waiting_for", "").empty()) {
         add(out, "  waiting for %s\n", str(h, "waiting_for").c_str());

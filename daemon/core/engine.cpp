@@ -428,8 +428,8 @@ void HostEngine::on_action(TimePoint at, const ActionEvidence& e) {
             const HostId target = m->second.target;
             migrating_.erase(m);
             if (draining_ && handing_over_.contains(e.vm)) {
-                migration_failed_[e.vm] =
-                    FailedMigration{.target = target, .outcome = e.outcome, .detail = e.detail};
+                migration_failed_[e.vm] = FailedMigration{
+                    .target = target, .outcome = e.outcome, .detail = e.detail, .at = at};
                 want_tick(at);
             }
             break;
@@ -880,6 +880,17 @@ EngineSnapshot HostEngine::snapshot() const {
                 s.drain_left.push_back(vm);
         }
         s.drain_blocked.assign(drain_blocked_.begin(), drain_blocked_.end());
+        for (const auto& [vm, m] : migrating_) {
+            s.drain_migrating.push_back(
+                MigrationSnapshot{.vm = vm, .target = m.target, .since = m.since, .moved = m.done});
+        }
+        for (const auto& [vm, f] : migration_failed_) {
+            s.drain_migration_failed.push_back(FailedMigrationSnapshot{.vm = vm,
+                                                                       .target = f.target,
+                                                                       .outcome = f.outcome,
+                                                                       .detail = f.detail,
+                                                                       .at = f.at});
+        }
     }
     return s;
 }

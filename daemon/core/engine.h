@@ -44,6 +44,24 @@ struct VmSnapshot {
     std::optional<VmPolicy> policy;
 };
 
+// Draining by migration: a VM on its way by a live migration.
+struct MigrationSnapshot {
+    std::string vm;
+    HostId target;
+    TimePoint since;     // when this host asked for it
+    bool moved = false;  // the hypervisor moved it; ours until the target's status runs it
+};
+
+// Draining by migration: a VM whose migration did not happen (it runs here still),
+// until the stop that replaces it, once the target no longer holds it.
+struct FailedMigrationSnapshot {
+    std::string vm;
+    HostId target;
+    ActionOutcome outcome = ActionOutcome::kFailed;
+    std::string detail;
+    TimePoint at;  // when the outcome came
+};
+
 struct EngineSnapshot {
     HostId self;
     std::uint64_t incarnation = 0;
@@ -59,6 +77,10 @@ struct EngineSnapshot {
     std::vector<std::string> drain_moving;
     std::vector<std::string> drain_left;
     std::vector<std::string> drain_blocked;
+    // While draining by migration, by name: the moving VMs that go by a migration,
+    // and those whose migration failed, to be stopped here instead.
+    std::vector<MigrationSnapshot> drain_migrating;
+    std::vector<FailedMigrationSnapshot> drain_migration_failed;
     bool listed = false;  // the hypervisor's first listing has arrived
     std::optional<HostId> coordinator;
     std::vector<PeerSnapshot> peers;  // by id
@@ -278,6 +300,7 @@ class HostEngine {
         HostId target;
         ActionOutcome outcome = ActionOutcome::kFailed;
         std::string detail;
+        TimePoint at;  // when the outcome came (vigilctl status)
     };
     std::map<std::string, FailedMigration> migration_failed_;
     std::map<std::string, HostId> last_holder_;

@@ -147,6 +147,29 @@ TEST(StatusText, ADrainInProgressSaysWhatIsLeftToMove) {
     EXPECT_EQ(line_with(status_text(st), "drain:"), "  drain: done, cordoned");
 }
 
+TEST(StatusText, ADrainByMigrationSaysWhereEachVmGoesAndWhatFailed) {
+    auto st = cluster_status();
+    auto& h = st["cluster"]["host"];
+    h["cordoned"] = true;
+    h["draining"] = true;
+    h["drain"] = json::parse(R"({"moving": ["db", "web"], "left": [], "blocked": [],
+      "migrating": [{"vm": "web", "target": {"id": 2, "name": "h2"}, "for_seconds": 3.04,
+                     "moved": false}],
+      "migration_failed": [{"vm": "db", "target": {"id": 3, "name": "h3"},
+                            "outcome": "failed", "detail": "", "at_seconds_ago": 1.2}]})");
+    auto text = status_text(st);
+    EXPECT_EQ(line_with(text, "migrating"), "  migrating web to h2 for 3.0 s") << text;
+    EXPECT_EQ(line_with(text, "migration of"),
+              "  migration of db to h3 failed 1.2 s ago: stopped here once h3 no longer holds it")
+        << text;
+    // A drain from a vigild without these lists, or with entries of the wrong shape.
+    h["drain"] = {{"moving", {"db"}}, {"left", json::array()}, {"blocked", json::array()}};
+    EXPECT_EQ(line_with(status_text(st), "migrat"), "");
+    h["drain"]["migrating"] = {42, {{"vm", 7}}};
+    EXPECT_NO_THROW(text = status_text(st));
+    EXPECT_EQ(line_with(text, "drain:"), "  drain: moving db");
+}
+
 TEST(StatusText, StandaloneHasNoClusterSection) {
     auto st = cluster_status();
     st.erase("cluster");

@@ -1405,6 +1405,65 @@ TEST_F(DrainMigrateTest, AFailedMigrationIsReplacedByAStopOnceTheTargetLetsGo) {
     EXPECT_TRUE(of_kind(r.decisions, DecisionKind::kMigrateVm).empty());
 }
 
+// vigilctl status: each migration with its target and since when, moved or not, and
+// each failed one until the stop that replaces it.
+TEST_F(DrainMigrateTest, TheSnapshotShowsEachMigrationAndEachFailedOneUntilItsStop) {
+    for (double s = 0; s <= 2; s += 1) beat(s);
+    EXPECT_TRUE(e_.snapshot().drain_migrating.empty());
+    e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});
+    ASSERT_EQ(of_kind(beat(3).decisions, DecisionKind::kMigrateVm).size(), 1u);
+    auto snap = e_.snapshot();
+    ASSERT_EQ(snap.drain_migrating.size(), 1u);
+    EXPECT_EQ(snap.drain_migrating[0].vm, "dns");
+    EXPECT_EQ(snap.drain_migrating[0].target, HostId{1});
+    EXPECT_EQ(snap.drain_migrating[0].since, t(3));
+    EXPECT_FALSE(snap.drain_migrating[0].moved);
+    EXPECT_TRUE(snap.drain_migration_failed.empty());
+    beat(4, {{"dns", VmState::kPaused}});
+    // Moved: still shown (and still ours) until h1's status runs it.
+    e_.observe(t(4.5), VmEvidence{.vm = "dns", .state = VmState::kShutOff});
+    e_.observe(t(4.5), ActionEvidence{.vm = "dns", .action = VmAction::kMigrate});
+    beat(5, {{"dns", VmState::kPaused}});
+    snap = e_.snapshot();
+    ASSERT_EQ(snap.drain_migrating.size(), 1u);
+    EXPECT_TRUE(snap.drain_migrating[0].moved);
+    EXPECT_EQ(snap.drain_migrating[0].since, t(3)) << "since the request, not the move";
+    // h1 runs it: dns is done, web goes to h2.
+    beat(6, {{"dns", VmState::kRunning}});
+    snap = e_.snapshot();
+    ASSERT_EQ(snap.drain_migrating.size(), 1u);
+    EXPECT_EQ(snap.drain_migrating[0].vm, "web");
+    EXPECT_EQ(snap.drain_migrating[0].target, HostId{2});
+    EXPECT_EQ(snap.drain_migrating[0].since, t(6));
+    // web's migration fails: it is still moving, no longer migrating, and shown as
+    // failed until the stop that replaces it.
+    e_.observe(t(6.5), ActionEvidence{.vm = "web",
+                                      .action = VmAction::kMigrate,
+                                      .outcome = ActionOutcome::kFailed,
+                                      .detail = "no route to host"});
+    snap = e_.snapshot();
+    EXPECT_TRUE(snap.drain_migrating.empty());
+    EXPECT_EQ(snap.drain_moving, (std::vector<std::string>{"web"}));
+    ASSERT_EQ(snap.drain_migration_failed.size(), 1u);
+    EXPECT_EQ(snap.drain_migration_failed[0].vm, "web");
+    EXPECT_EQ(snap.drain_migration_failed[0].target, HostId{2});
+    EXPECT_EQ(snap.drain_migration_failed[0].outcome, ActionOutcome::kFailed);
+    EXPECT_EQ(snap.drain_migration_failed[0].detail, "no route to host");
+    EXPECT_EQ(snap.drain_migration_failed[0].at, t(6.5));
+    const auto stops =
+        of_kind(beat(7, {{"dns", VmState::kRunning}}).decisions, DecisionKind::kStopVm);
+    ASSERT_EQ(stops.size(), 1u);
+    EXPECT_EQ(stops[0].reason, Reason::kMigrationFailed);
+    snap = e_.snapshot();
+    EXPECT_TRUE(snap.drain_migration_failed.empty());
+    EXPECT_EQ(snap.drain_moving, (std::vector<std::string>{"web"})) << "stopping it";
+    // An uncordon ends the drain, and what the status shows of it.
+    e_.observe(t(7.5), AdminEvidence{AdminCommand::kUncordon});
+    snap = e_.snapshot();
+    EXPECT_TRUE(snap.drain_migrating.empty());
+    EXPECT_TRUE(snap.drain_migration_failed.empty());
+}
+
 TEST_F(DrainMigrateTest, AMovedVmIsLetGoWhenItsTargetDies) {
     for (double s = 0; s <= 2; s += 1) beat(s);
     e_.observe(t(2.5), AdminEvidence{AdminCommand::kDrain});

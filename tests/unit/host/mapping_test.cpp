@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string_view>
 
 #include "daemon/host/event_sink.h"
 #include "daemon/host/incarnation.h"
@@ -202,6 +204,59 @@ TEST(HostHooks, DecisionsAndOutcomesBecomeHookEvents) {
                     .empty());
     EXPECT_EQ(m.on_outcome({.vm = "vm1", .action = core::VmAction::kResume})[0].event,
               HookEvent::kVmResumed);
+}
+
+// A migration's outcome does not say where the VM went: the mapper keeps the
+// target of each migration asked for, by VM, until its outcome.
+TEST(HostHooks, MigrationOutcomesNameTheTargetTheDecisionGave) {
+    using exporters::HookEvent;
+    HookMapper m;
+    const auto migrate = [](std::string vm, std::uint32_t to) {
+        return core::Decision{.kind = core::DecisionKind::kMigrateVm,
+                              .reason = core::Reason::kDrain,
+                              .vm = std::move(vm),
+                              .target = core::HostId{to}};
+    };
+    EXPECT_TRUE(m.on_decision(migrate("dns", 1)).empty()) << "asking runs no hook";
+    EXPECT_TRUE(m.on_decision(migrate("web", 2)).empty());
+    // Outcomes in another order than the decisions: each VM keeps its own target.
+    EXPECT_EQ(m.on_outcome({.vm = "web",
+                            .action = core::VmAction::kMigrate,
+                            .outcome = core::ActionOutcome::kTimedOut,
+                            .detail = "aborted after 300000 ms"}),
+              (std::vector<HookCall>{{HookEvent::kVmMigrationFailed,
+                                      {{"vm", "web"},
+                                       {"target", "h2"},
+                                       {"outcome", "timed-out"},
+                                       {"detail", "aborted after 300000 ms"}}}}));
+    EXPECT_EQ(m.on_outcome({.vm = "dns", .action = core::VmAction::kMigrate}),
+              (std::vector<HookCall>{{HookEvent::kVmMigrated, {{"vm", "dns"}, {"target", "h1"}}}}));
+    // The target was forgotten with the outcome: a later migration of the same VM
+    // names its own.
+    EXPECT_TRUE(m.on_decision(migrate("dns", 3)).empty());
+    EXPECT_EQ(m.on_outcome({.vm = "dns",
+                            .action = core::VmAction::kMigrate,
+                            .outcome = core::ActionOutcome::kFailed,
+                            .detail = "no migration_uri for h3"}),
+              (std::vector<HookCall>{{HookEvent::kVmMigrationFailed,
+                                      {{"vm", "dns"},
+                                       {"target", "h3"},
+                                       {"outcome", "failed"},
+                                       {"detail", "no migration_uri for h3"}}}}));
+    // A migration's stop, or a start, is no migration event.
+    EXPECT_TRUE(m.on_outcome({.vm = "dns", .action = core::VmAction::kStop}).empty());
+    EXPECT_EQ(m.on_outcome({.vm = "dns", .action = core::VmAction::kStart})[0].event,
+              HookEvent::kVmRestartedHere);
+}
+
+TEST(HostHooks, EveryHookEventHasItsOwnName) {
+    std::set<std::string_view> names;
+    for (const auto e : exporters::kAllHookEvents) {
+        EXPECT_NE(exporters::name(e), "unknown");
+        EXPECT_TRUE(names.insert(exporters::name(e)).second) << exporters::name(e);
+    }
+    EXPECT_EQ(exporters::name(exporters::HookEvent::kVmMigrated), "vm-migrated");
+    EXPECT_EQ(exporters::name(exporters::HookEvent::kVmMigrationFailed), "vm-migration-failed");
 }
 
 TEST(HostHooks, EveryDecisionKindHasItsOwnMessageIdFamily) {
