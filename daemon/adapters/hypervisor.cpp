@@ -521,8 +521,8 @@ void run_migration(const std::shared_ptr<Shared>& s, const ActionJob& job) {
             if (outcome == ActionOutcome::kDone && rc < 0) {
                 why = "not running here after the migration reported: " + why;
             } else if (outcome == ActionOutcome::kTimedOut) {
-                const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    Clock::now() - started);
+                const auto took =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
                 why = abort_refused.empty()
                           ? "aborted after " + std::to_string(s->config.migrate_timeout.count()) +
                                 " ms: " + why

@@ -114,9 +114,14 @@ void Analyzer::add(const Sample& s) {
                             "instance " + hex(a->instance) + " wrote on " + a->host +
                                 " after it moved from there to " + was);
                 } else {
-                    timeline_.events.push_back({s.t, "vm",
-                                                vm + ": instance " + hex(a->instance) +
-                                                    " moved from " + was + " to " + a->host});
+                    std::string text = vm;
+                    text.append(": instance ")
+                        .append(hex(a->instance))
+                        .append(" moved from ")
+                        .append(was)
+                        .append(" to ")
+                        .append(a->host);
+                    timeline_.events.push_back({s.t, "vm", std::move(text)});
                 }
                 tr.left[a->instance].insert(was);
             }

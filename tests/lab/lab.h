@@ -51,8 +51,7 @@ class Lab {
     // Cleans up whatever an earlier run under `root` left behind, then
     // brings up a new run. Progress goes to `log`.
     [[nodiscard]] static Result<Lab> up(const std::filesystem::path& root, int hosts, int vms,
-                                        const Tools& tools, std::ostream& log,
-                                        UpOptions options);
+                                        const Tools& tools, std::ostream& log, UpOptions options);
     [[nodiscard]] static Result<Lab> up(const std::filesystem::path& root, int hosts, int vms,
                                         const Tools& tools, std::ostream& log) {
         return up(root, hosts, vms, tools, log, UpOptions{});

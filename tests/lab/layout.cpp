@@ -307,10 +307,10 @@ std::string Layout::qemu_lockd_conf() {
 
 std::string Layout::libvirtd_conf(int host) const {
     char uuid[40];
-    std::snprintf(uuid, sizeof uuid, "5a1ab0b0-0000-4000-8000-%012llx",
-                  static_cast<unsigned long long>(
-                      (std::hash<std::string>{}(run_id_)&0xffffffffffULL) << 8 |
-                      static_cast<unsigned>(host)));
+    std::snprintf(
+        uuid, sizeof uuid, "5a1ab0b0-0000-4000-8000-%012llx",
+        static_cast<unsigned long long>((std::hash<std::string>{}(run_id_)&0xffffffffffULL) << 8 |
+                                        static_cast<unsigned>(host)));
     return "log_outputs = \"3:stderr\"\n"
            "host_uuid = \"" +
            std::string(uuid) +

@@ -858,15 +858,14 @@ std::vector<Row> make_rows() {
                      {"nft", "add", "chain", "inet", "vigil_lab", "in",
                       "{ type filter hook input priority 0; }"},
                      {"nft", "add", "rule", "inet", "vigil_lab", "in", "tcp", "dport", ports,
-                      "limit", "rate", "over", std::to_string(kSlowMigrationKiBs) + " kbytes/second",
-                      "drop"}})
-                if (auto r = p.step("h3: " + nft.back(), done(p.lab().exec(3, nft))); !r)
-                    return r;
+                      "limit", "rate", "over",
+                      std::to_string(kSlowMigrationKiBs) + " kbytes/second", "drop"}})
+                if (auto r = p.step("h3: " + nft.back(), done(p.lab().exec(3, nft))); !r) return r;
             if (!p.lab().tools().vigilctl) return fail("vigilctl is not built");
             p.lab().record("fault", "drain", "h1");
-            if (auto r = p.step("h1 is drained (vigilctl drain)",
-                                done(p.lab().exec(
-                                    1, {p.lab().tools().vigilctl->string(), "drain"})));
+            if (auto r =
+                    p.step("h1 is drained (vigilctl drain)",
+                           done(p.lab().exec(1, {p.lab().tools().vigilctl->string(), "drain"})));
                 !r)
                 return r;
             // The migration to h3 takes the whole time limit: h1's status
@@ -912,8 +911,8 @@ std::vector<Row> make_rows() {
                         j.expect(!j.decisions("vm=" + vm + " action=migrate outcome=done").empty(),
                                  vm + "'s migration is not reported done");
                         j.expect(j.decisions("stop-vm vm=" + vm).empty(), "h1 stopped " + vm);
-                        j.expect(j.event_at("lab", "hook h1 vm-migrated VIGIL_TARGET=" +
-                                                       m.front() + " VIGIL_VM=" + vm)
+                        j.expect(j.event_at("lab", "hook h1 vm-migrated VIGIL_TARGET=" + m.front() +
+                                                       " VIGIL_VM=" + vm)
                                      .has_value(),
                                  "h1's hooks were not told " + vm + " migrated");
                         double longest = 0;
@@ -925,7 +924,8 @@ std::vector<Row> make_rows() {
                     // that replaced it, then a new instance elsewhere.
                     ++handed_over;
                     const auto t_asked = j.decision_at("migrate-vm vm=" + vm + " target=");
-                    const auto t_failed = j.decision_at("stop-vm vm=" + vm + " reason=migration-failed");
+                    const auto t_failed =
+                        j.decision_at("stop-vm vm=" + vm + " reason=migration-failed");
                     j.expect(t_failed.has_value(), vm + "'s failed migration was not stopped");
                     if (t_asked && t_failed) {
                         j.figure(vm + " migration to its stop s", *t_failed - *t_asked,
@@ -936,8 +936,10 @@ std::vector<Row> make_rows() {
                     }
                     j.expect(j.event_at("lab", "status-migrating h1 " + vm + " to h3").has_value(),
                              "h1's status did not list " + vm + "'s migration to h3");
-                    j.expect(j.event_at("lab", "hook h1 vm-migration-failed VIGIL_OUTCOME=timed-out "
-                                               "VIGIL_TARGET=h3 VIGIL_VM=" + vm)
+                    j.expect(j.event_at("lab",
+                                        "hook h1 vm-migration-failed VIGIL_OUTCOME=timed-out "
+                                        "VIGIL_TARGET=h3 VIGIL_VM=" +
+                                            vm)
                                  .has_value(),
                              "h1's hooks were not told " + vm + "'s migration timed out");
                     j.expect(j.moves(vm).empty(), vm + "'s instance moved");
@@ -1146,7 +1148,7 @@ std::vector<std::string> Judge::decisions(std::string_view text) const {
 }
 
 std::optional<double> Judge::first_event_after(std::string_view kind, std::string_view text,
-                                              double after_s) const {
+                                               double after_s) const {
     for (const auto& e : run_->timeline["events"])
         if (e["kind"] == kind && e["t"].get<double>() >= after_s && starts_with(e["text"], text))
             return e["t"].get<double>();
@@ -1162,7 +1164,8 @@ std::optional<double> Judge::decision_at(std::string_view text) const {
 
 std::vector<std::string> Judge::moves(std::string_view vm) const {
     std::vector<std::string> out;
-    const std::regex moved("^" + std::string(vm) + ": instance [0-9a-f]+ moved from \\S+ to (\\S+)$");
+    const std::regex moved("^" + std::string(vm) +
+                           ": instance [0-9a-f]+ moved from \\S+ to (\\S+)$");
     for (const auto& e : run_->timeline["events"]) {
         std::smatch m;
         const std::string text = e["text"];
