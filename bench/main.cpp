@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "bench/benches.h"
+#include "daemon/ports/guarded_main.h"
 
 namespace vigil::bench {
 namespace {
@@ -152,12 +153,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "vigil-bench: %s\n", e.what());
-    } catch (...) {
-        std::fprintf(stderr, "vigil-bench: an unknown exception\n");
-    }
-    return 70;  // EX_SOFTWARE
+    return vigil::guarded_main("vigil-bench", [&] { return run(argc, argv); });
 }

@@ -11,6 +11,7 @@
 #include "daemon/config/cluster.h"
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/ports/guarded_main.h"
 
 namespace {
 
@@ -86,12 +87,5 @@ int run(int argc, char** argv) {
 // Nothing is meant to throw past run(); if something does (out of memory,
 // a library's exception), say what it was instead of an abort without a word.
 int main(int argc, char** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "vigild: %s\n", e.what());
-    } catch (...) {
-        std::fprintf(stderr, "vigild: an unknown exception\n");
-    }
-    return 70;  // EX_SOFTWARE
+    return vigil::guarded_main("vigild", [&] { return run(argc, argv); });
 }

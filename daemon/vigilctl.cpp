@@ -14,6 +14,7 @@
 #include "daemon/config/duration.h"
 #include "daemon/control/events.h"
 #include "daemon/control/text.h"
+#include "daemon/ports/guarded_main.h"
 
 using nlohmann::json;
 
@@ -242,12 +243,5 @@ int run(int argc, char** argv) {
 // Nothing is meant to throw past run(); if something does (out of memory,
 // a library's exception), say what it was instead of an abort without a word.
 int main(int argc, char** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "vigilctl: %s\n", e.what());
-    } catch (...) {
-        std::fprintf(stderr, "vigilctl: an unknown exception\n");
-    }
-    return 70;  // EX_SOFTWARE
+    return vigil::guarded_main("vigilctl", [&] { return run(argc, argv); });
 }

@@ -11,6 +11,7 @@
 #include "tests/lab/nemesis.h"
 #include "tests/lab/safety.h"
 #include "tests/lab/soak.h"
+#include "daemon/ports/guarded_main.h"
 
 namespace lab = vigil::lab;
 
@@ -283,12 +284,5 @@ int run(int argc, char** argv) {
 // Nothing is meant to throw past run(); if something does (out of memory,
 // a library's exception), say what it was instead of an abort without a word.
 int main(int argc, char** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        std::cerr << "vigil-lab: " << e.what() << "\n";
-    } catch (...) {
-        std::cerr << "vigil-lab: an unknown exception\n";
-    }
-    return 70;  // EX_SOFTWARE
+    return vigil::guarded_main("vigil-lab", [&] { return run(argc, argv); });
 }
