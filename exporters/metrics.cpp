@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "daemon/core/slot_codec.h"
+#include "exporters/http_server.h"
 
 namespace vigil::exporters {
 namespace {
@@ -127,34 +128,15 @@ class MetricsServer {
     static std::expected<std::unique_ptr<MetricsServer>, Error> make(const std::string& listen,
                                                                      const Metrics& metrics) {
         std::unique_ptr<MetricsServer> self(new MetricsServer(metrics));
-        const char* civet_options[] = {
-            "listening_ports", listen.c_str(),      "num_threads", "2",    "request_timeout_ms",
-            "10000",           "enable_keep_alive", "yes",         nullptr};
-        mg_callbacks callbacks{};
-        callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
-        char error_text[256] = {};
-        mg_init_data init{};
-        init.callbacks = &callbacks;
-        init.user_data = self.get();
-        init.configuration_options = civet_options;
-        mg_error_data error{};
-        error.text = error_text;
-        error.text_buffer_size = sizeof error_text;
-        self->ctx_ = mg_start2(&init, &error);
-        if (self->ctx_ == nullptr) {
-            return std::unexpected(Error{"serving metrics on " + listen + ": " +
-                                         (error_text[0] != '\0' ? error_text : "civetweb failed")});
-        }
-        mg_set_request_handler(
-            self->ctx_, "**",
+        auto http = HttpServer::start(
+            "metrics", listen, true,
             [](mg_connection* conn, void* server) {
                 return static_cast<MetricsServer*>(server)->handle(conn);
             },
             self.get());
+        if (!http) return std::unexpected(http.error());
+        self->http_ = std::move(*http);
         return self;
-    }
-    ~MetricsServer() {
-        if (ctx_ != nullptr) mg_stop(ctx_);  // joins civetweb's threads
     }
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
@@ -199,7 +181,7 @@ class MetricsServer {
     }
 
     const Metrics& metrics_;
-    mg_context* ctx_ = nullptr;
+    std::unique_ptr<HttpServer> http_;  // last: stopped (its threads joined) first
     std::atomic<bool> complete_{false};
 };
 

@@ -117,9 +117,6 @@ int on_request(mg_connection* conn, void* self) {
     return static_cast<WebhookReceiver*>(self)->handle(conn);
 }
 
-// civetweb's own messages (bad request lines, timeouts) stay out of stderr.
-int on_log(const mg_connection*, const char*) { return 1; }
-
 }  // namespace
 
 std::expected<std::string, Error> read_token_file(const std::filesystem::path& path) {
@@ -195,31 +192,14 @@ std::expected<std::unique_ptr<WebhookReceiver>, Error> WebhookReceiver::make(
     const std::string& host = self->options_.host;
     const std::string listen = (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
                                ":" + std::to_string(self->options_.port);
-    const char* civet_options[] = {
-        "listening_ports", listen.c_str(),      "num_threads", "2",    "request_timeout_ms",
-        "10000",           "enable_keep_alive", "no",          nullptr};
-    mg_callbacks callbacks{};
-    callbacks.log_message = on_log;
-    char error_text[256] = {};
-    mg_init_data init{};
-    init.callbacks = &callbacks;
-    init.user_data = self.get();
-    init.configuration_options = civet_options;
-    mg_error_data error{};
-    error.text = error_text;
-    error.text_buffer_size = sizeof error_text;
-    self->ctx_ = mg_start2(&init, &error);
-    if (self->ctx_ == nullptr) {
-        return std::unexpected(Error{"webhook: serving on " + listen + ": " +
-                                     (error_text[0] != '\0' ? error_text : "civetweb failed")});
-    }
-    // "**" matches every path, so that wrong ones are answered (and counted) here too.
-    mg_set_request_handler(self->ctx_, "**", on_request, self.get());
+    auto http = HttpServer::start("webhook", listen, false, on_request, self.get());
+    if (!http) return std::unexpected(http.error());
+    self->http_ = std::move(*http);
     return self;
 }
 
 WebhookReceiver::~WebhookReceiver() {
-    if (ctx_ != nullptr) mg_stop(ctx_);  // joins civetweb's threads
+    http_.reset();  // joins civetweb's threads before anything they use goes
     if (watch_ != 0) loop_.unwatch(watch_);
     if (event_fd_ >= 0) ::close(event_fd_);
 }

@@ -22,8 +22,8 @@
 #include "daemon/adapters/journal.h"
 #include "daemon/ports/error.h"
 #include "exporters/alertmanager.h"
+#include "exporters/http_server.h"
 
-struct mg_context;
 struct mg_connection;
 
 namespace vigil::exporters {
@@ -109,7 +109,7 @@ class WebhookReceiver {
     std::uint16_t port_ = 0;
     int event_fd_ = -1;
     adapters::EventLoop::WatchId watch_ = 0;
-    mg_context* ctx_ = nullptr;
+    std::unique_ptr<HttpServer> http_;
 
     std::mutex mu_;  // guards actions_ and notes_, shared with civetweb's threads
     AlertActions actions_;
