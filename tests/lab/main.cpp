@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "daemon/ports/guarded_main.h"
 #include "tests/lab/checker.h"
 #include "tests/lab/demo.h"
 #include "tests/lab/lab.h"
@@ -11,7 +12,6 @@
 #include "tests/lab/nemesis.h"
 #include "tests/lab/safety.h"
 #include "tests/lab/soak.h"
-#include "daemon/ports/guarded_main.h"
 
 namespace lab = vigil::lab;
 
