@@ -4,6 +4,7 @@
 // the monotonic time it learned it and hands it to HostEngine::observe().
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -112,7 +113,8 @@ struct ActionEvidence {
     std::string vm;
     VmAction action = VmAction::kStart;
     ActionOutcome outcome = ActionOutcome::kDone;
-    std::string detail;  // why, for anything but kDone
+    std::string detail;            // why, for anything but kDone
+    std::optional<HostId> target;  // kMigrate: where it was to go (the executor's)
 };
 
 // kCordon: this host keeps its VMs and takes no new ones. kDrain: it hands its HA

@@ -99,7 +99,12 @@ void Executor::issue(const std::string& vm, core::VmAction action) {
             break;
     }
     ++issued_;
-    in_flight_[vm] = InFlightAction{.id = id, .action = action, .since = clock_.now()};
+    in_flight_[vm] = InFlightAction{.id = id,
+                                    .action = action,
+                                    .since = clock_.now(),
+                                    .target = action == core::VmAction::kMigrate
+                                                  ? std::optional(migrate_to_.at(vm))
+                                                  : std::nullopt};
 }
 
 std::optional<core::ActionEvidence> Executor::finish(ports::RequestId id,
@@ -108,6 +113,7 @@ std::optional<core::ActionEvidence> Executor::finish(ports::RequestId id,
     if (it == in_flight_.end() || it->second.id != id) return std::nullopt;
     core::ActionEvidence evidence = result;
     evidence.action = it->second.action;
+    evidence.target = it->second.target;
     in_flight_.erase(it);
     const auto queued = waiting_.find(result.vm);
     if (evidence.action == core::VmAction::kMigrate &&

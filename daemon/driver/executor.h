@@ -28,6 +28,7 @@ struct InFlightAction {
     ports::RequestId id = 0;
     core::VmAction action = core::VmAction::kStart;
     core::TimePoint since{};
+    std::optional<core::HostId> target;  // kMigrate
     bool operator==(const InFlightAction&) const = default;
 };
 

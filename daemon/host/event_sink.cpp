@@ -101,15 +101,12 @@ std::vector<HookCall> HookMapper::on_decision(const core::Decision& d) {
                                {{"state", std::string(core::name(*d.self_state))}}});
             }
             break;
-        case core::DecisionKind::kMigrateVm:
-            // Its outcome's hook event names the target (on_outcome).
-            if (d.target) migrating_to_[d.vm] = *d.target;
-            break;
         case core::DecisionKind::kPetStarted:
         case core::DecisionKind::kPetStopped:
         case core::DecisionKind::kStopVm:
         case core::DecisionKind::kStartVm:
         case core::DecisionKind::kResumeVm:
+        case core::DecisionKind::kMigrateVm:
         case core::DecisionKind::kAssignVm:
         case core::DecisionKind::kFencePeer:
             break;
@@ -117,16 +114,11 @@ std::vector<HookCall> HookMapper::on_decision(const core::Decision& d) {
     return out;
 }
 
-std::vector<HookCall> HookMapper::on_outcome(const core::ActionEvidence& a) {
+std::vector<HookCall> HookMapper::on_outcome(const core::ActionEvidence& a) const {
     using exporters::HookEvent;
     if (a.action == core::VmAction::kMigrate) {
         exporters::HookFields fields{{"vm", a.vm}};
-        // The executor reports an outcome only for a migration it issued, and every
-        // one it issued came from a decision seen here first: the target is known.
-        if (const auto it = migrating_to_.find(a.vm); it != migrating_to_.end()) {
-            fields.emplace_back("target", core::host_name(it->second));
-            migrating_to_.erase(it);
-        }
+        if (a.target) fields.emplace_back("target", core::host_name(*a.target));
         if (a.outcome == core::ActionOutcome::kDone) return {{HookEvent::kVmMigrated, fields}};
         fields.emplace_back("outcome", std::string(core::name(a.outcome)));
         fields.emplace_back("detail", a.detail);

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,17 +30,14 @@ struct HookCall {
 };
 
 // Which hook events decisions and outcomes are. Keeps what it needs to tell a
-// quorum regained (this host was isolated or released and no longer is), and
-// where each migration asked for goes: a migration's outcome does not say.
+// quorum regained (this host was isolated or released and no longer is).
 class HookMapper {
   public:
     [[nodiscard]] std::vector<HookCall> on_decision(const core::Decision& d);
-    [[nodiscard]] std::vector<HookCall> on_outcome(const core::ActionEvidence& a);
+    [[nodiscard]] std::vector<HookCall> on_outcome(const core::ActionEvidence& a) const;
 
   private:
     bool quorum_lost_ = false;
-    // VM -> the target of the last migration asked for, until its outcome.
-    std::map<std::string, core::HostId> migrating_to_;
 };
 
 struct SinkParts {

@@ -61,6 +61,9 @@ TEST_F(ExecutorTest, AMigrationGoesToItsTargetAndItsOutcomeComesBack) {
     migrate.target = core::HostId{2};
     (void)ex.carry_out(migrate);
     (void)ex.carry_out(migrate);  // asked again while it runs: not issued twice
+    auto elsewhere = migrate;
+    elsewhere.target = core::HostId{3};
+    (void)ex.carry_out(elsewhere);  // nor to another host
     (void)ex.carry_out(stop("web"));
     EXPECT_EQ(w.log.calls, (Calls{"hypervisor.migrate web to h2 #1"}));
     const auto r = ex.finish(1, core::ActionEvidence{.vm = "web",
@@ -70,7 +73,12 @@ TEST_F(ExecutorTest, AMigrationGoesToItsTargetAndItsOutcomeComesBack) {
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->action, core::VmAction::kMigrate);
     EXPECT_EQ(r->outcome, core::ActionOutcome::kFailed);
+    // The outcome names where the migration that ran was to go.
+    EXPECT_EQ(r->target, core::HostId{2});
     EXPECT_EQ(w.log.calls, (Calls{"hypervisor.migrate web to h2 #1", "hypervisor.stop web #2"}));
+    const auto stopped = ex.finish(2, core::ActionEvidence{.vm = "web"});
+    ASSERT_TRUE(stopped.has_value());
+    EXPECT_FALSE(stopped->target.has_value()) << "only a migration has a target";
     // A migration without a target asks for nothing.
     (void)ex.carry_out(vm_decision(core::DecisionKind::kMigrateVm, "db"));
     EXPECT_EQ(w.log.calls.size(), 2u);

@@ -206,38 +206,34 @@ TEST(HostHooks, DecisionsAndOutcomesBecomeHookEvents) {
               HookEvent::kVmResumed);
 }
 
-// A migration's outcome does not say where the VM went: the mapper keeps the
-// target of each migration asked for, by VM, until its outcome.
-TEST(HostHooks, MigrationOutcomesNameTheTargetTheDecisionGave) {
+// A migration's outcome names its target (the executor's): the hook events
+// carry it; asking for a migration runs no hook.
+TEST(HostHooks, MigrationOutcomesNameTheirTarget) {
     using exporters::HookEvent;
     HookMapper m;
-    const auto migrate = [](std::string vm, std::uint32_t to) {
-        return core::Decision{.kind = core::DecisionKind::kMigrateVm,
-                              .reason = core::Reason::kDrain,
-                              .vm = std::move(vm),
-                              .target = core::HostId{to}};
-    };
-    EXPECT_TRUE(m.on_decision(migrate("dns", 1)).empty()) << "asking runs no hook";
-    EXPECT_TRUE(m.on_decision(migrate("web", 2)).empty());
-    // Outcomes in another order than the decisions: each VM keeps its own target.
+    EXPECT_TRUE(m.on_decision(core::Decision{.kind = core::DecisionKind::kMigrateVm,
+                                             .reason = core::Reason::kDrain,
+                                             .vm = "dns",
+                                             .target = core::HostId{1}})
+                    .empty());
     EXPECT_EQ(m.on_outcome({.vm = "web",
                             .action = core::VmAction::kMigrate,
                             .outcome = core::ActionOutcome::kTimedOut,
-                            .detail = "aborted after 300000 ms"}),
+                            .detail = "aborted after 300000 ms",
+                            .target = core::HostId{2}}),
               (std::vector<HookCall>{{HookEvent::kVmMigrationFailed,
                                       {{"vm", "web"},
                                        {"target", "h2"},
                                        {"outcome", "timed-out"},
                                        {"detail", "aborted after 300000 ms"}}}}));
-    EXPECT_EQ(m.on_outcome({.vm = "dns", .action = core::VmAction::kMigrate}),
-              (std::vector<HookCall>{{HookEvent::kVmMigrated, {{"vm", "dns"}, {"target", "h1"}}}}));
-    // The target was forgotten with the outcome: a later migration of the same VM
-    // names its own.
-    EXPECT_TRUE(m.on_decision(migrate("dns", 3)).empty());
+    EXPECT_EQ(
+        m.on_outcome({.vm = "dns", .action = core::VmAction::kMigrate, .target = core::HostId{1}}),
+        (std::vector<HookCall>{{HookEvent::kVmMigrated, {{"vm", "dns"}, {"target", "h1"}}}}));
     EXPECT_EQ(m.on_outcome({.vm = "dns",
                             .action = core::VmAction::kMigrate,
                             .outcome = core::ActionOutcome::kFailed,
-                            .detail = "no migration_uri for h3"}),
+                            .detail = "no migration_uri for h3",
+                            .target = core::HostId{3}}),
               (std::vector<HookCall>{{HookEvent::kVmMigrationFailed,
                                       {{"vm", "dns"},
                                        {"target", "h3"},
